@@ -1,0 +1,1 @@
+//! The `local` connection: scripts run on the controller with `/bin/sh -c`.

@@ -1,0 +1,1 @@
+//! The `ssh` connection: the system OpenSSH client, one multiplexed master per host.

@@ -1,0 +1,84 @@
+//! Modules: what a task does. One file per module, each with its semantics in its doc comment.
+//!
+//! A module declares its parameters ([`argspec::ArgSpec`], Ansible's names, aliases, types,
+//! defaults, choices) so the whole playbook is validated before anything runs, then turns the
+//! templated arguments into (at most a few, usually one) remote shell scripts run through the
+//! task's [`Connection`], and returns Ansible's result keys (`changed`, `failed`, `msg`, `rc`,
+//! module-specific ones). Failures are results with `failed: true`; only a broken transport is
+//! an `Err` (the host becomes unreachable).
+//!
+//! Some result keys are requests to the engine, as in Ansible: `ansible_facts` (set_fact,
+//! include_vars, setup), `add_host` / `add_group` (add_host).
+
+pub mod argspec;
+
+use crate::connection::{Become, ConnError, Connection};
+use crate::template::{Scope, Templar};
+use crate::Map;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// Everything a module may use while it runs on one host.
+pub struct ModuleContext<'a> {
+    /// `inventory_hostname` of the host the task runs for.
+    pub host: &'a str,
+    /// Where commands go (the delegated host's connection under `delegate_to`).
+    pub conn: &'a dyn Connection,
+    pub check_mode: bool,
+    pub diff: bool,
+    pub become_: Option<Become>,
+    /// The task's `environment:` for remote commands.
+    pub env: Vec<(String, String)>,
+    pub timeout: Option<Duration>,
+    pub templar: &'a Templar,
+    /// The task's variables (already merged by precedence) and file search paths.
+    pub scope: Scope<'a>,
+    /// The Kubernetes API as this run sees it (in-cluster, kubeconfig, or dry-run files).
+    pub kube: &'a dyn crate::kube::Cluster,
+    /// `-v` count.
+    pub verbosity: u8,
+}
+
+/// A module's implementation.
+#[async_trait]
+pub trait Module: Send + Sync {
+    /// The short name (`copy`); the registry maps FQCNs onto it.
+    fn name(&self) -> &'static str;
+    /// The FQCN Ansible prints in messages (`ansible.builtin.copy`).
+    fn fqcn(&self) -> &'static str;
+    /// Its parameters, for validation before the run and normalisation at run time.
+    fn spec(&self) -> &'static argspec::ArgSpec;
+    /// Runs with templated, normalised arguments (aliases resolved, defaults filled, types coerced).
+    async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError>;
+}
+
+/// Finds a module by the name a task uses: short (`copy`), FQCN (`ansible.builtin.copy`),
+/// `ansible.legacy.copy`, or a known collection alias (`kubernetes.core.k8s_info`).
+pub fn lookup(name: &str) -> Option<&'static dyn Module> {
+    let short = name
+        .strip_prefix("ansible.builtin.")
+        .or_else(|| name.strip_prefix("ansible.legacy."))
+        .unwrap_or(name);
+    all()
+        .iter()
+        .copied()
+        .find(|m| m.name() == short || m.fqcn() == name || collection_alias(name) == Some(m.name()))
+}
+
+/// Names from collections that map onto a built-in module here.
+fn collection_alias(name: &str) -> Option<&'static str> {
+    match name {
+        "kubernetes.core.k8s_info" | "community.kubernetes.k8s_info" | "k8s_facts" => {
+            Some("k8s_info")
+        }
+        "ansible.builtin.systemd_service" | "systemd_service" => Some("systemd"),
+        _ => None,
+    }
+}
+
+/// Every module this build has. Each module file adds itself here.
+pub fn all() -> &'static [&'static dyn Module] {
+    &[
+        // registry: one line per module, keep sorted
+    ]
+}

@@ -1,0 +1,1 @@
+//! Ansible's filters for minijinja.

@@ -1,0 +1,1 @@
+//! Ansible's lookups for minijinja.

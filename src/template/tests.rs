@@ -1,0 +1,1 @@
+//! Ansible's tests for minijinja.
