@@ -7,6 +7,14 @@
 //! (`<<`) are supported, with a bound against alias bombs. Duplicate keys: the last one wins (as
 //! PyYAML). Errors carry file:line:column.
 
+mod emit;
+mod load;
+mod resolve;
+
+pub use emit::{to_nice_yaml_string, to_yaml_string, to_yaml_string_with, EmitOptions};
+use load::Loader;
+pub use resolve::{python_float_repr, resolve_plain};
+
 use crate::{Map, Value};
 use std::fmt;
 use std::path::Path;
@@ -60,20 +68,56 @@ impl std::error::Error for YamlError {}
 
 /// Loads the first document of `source`; an empty document is `Null`. `file` names the source in errors.
 pub fn load_str(source: &str, file: &str) -> Result<Node, YamlError> {
-    let _ = (source, file);
-    todo!("yaml loader")
+    Loader::new(source, file).load_first_document()
 }
 
 /// Reads and loads a file; an unreadable file is an error located at 0:0 with the OS reason.
 pub fn load_file(path: &Path) -> Result<Node, YamlError> {
-    let _ = path;
-    todo!("yaml loader")
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => load_str(&text, &file),
+        Err(e) => Err(YamlError {
+            file,
+            mark: Mark::default(),
+            message: format!("could not read file: {e}"),
+        }),
+    }
 }
 
 impl Node {
     /// The plain value, for variables and module arguments (map keys rendered as strings).
     pub fn to_value(&self) -> Value {
-        todo!("yaml to_value")
+        match &self.value {
+            Yaml::Null => Value::Null,
+            Yaml::Bool(b) => Value::Bool(*b),
+            Yaml::Int(i) => Value::from(*i),
+            Yaml::Float(f) => float_value(*f),
+            Yaml::Str(s) => Value::String(s.clone()),
+            Yaml::Seq(items) => Value::Array(items.iter().map(Node::to_value).collect()),
+            Yaml::Map(entries) => {
+                let mut map = Map::new();
+                for (k, v) in entries {
+                    map.insert(k.key_string(), v.to_value());
+                }
+                Value::Object(map)
+            }
+        }
+    }
+
+    /// A mapping key as the string Ansible ends up with (Python's `str()` of the key).
+    pub fn key_string(&self) -> String {
+        match &self.value {
+            Yaml::Str(s) => s.clone(),
+            Yaml::Null => "None".to_string(),
+            Yaml::Bool(true) => "True".to_string(),
+            Yaml::Bool(false) => "False".to_string(),
+            Yaml::Int(i) => i.to_string(),
+            Yaml::Float(f) => python_float_repr(*f),
+            Yaml::Seq(_) | Yaml::Map(_) => match serde_json::to_string(&self.to_value()) {
+                Ok(s) => s,
+                Err(_) => String::new(),
+            },
+        }
     }
     pub fn as_str(&self) -> Option<&str> {
         match &self.value {
@@ -107,5 +151,138 @@ pub fn to_map(node: &Node) -> Option<Map> {
     match node.to_value() {
         Value::Object(m) => Some(m),
         _ => None,
+    }
+}
+
+/// A float as JSON; infinities and NaN (which JSON cannot hold) become Python's spelling.
+fn float_value(f: f64) -> Value {
+    match serde_json::Number::from_f64(f) {
+        Some(n) => Value::Number(n),
+        None => Value::String(python_float_repr(f)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn load(s: &str) -> Node {
+        match load_str(s, "test.yml") {
+            Ok(n) => n,
+            Err(e) => panic!("load failed: {e}"),
+        }
+    }
+
+    #[test]
+    fn ansible_scalars_and_quoting() {
+        let n = load("mode: 0644\nq: '0644'\nd: \"yes\"\nb: yes\non: off\nn: ~\ne:\nt: !!str 123\ni: !!int '0x10'\nblock: |\n  yes\n");
+        assert_eq!(
+            n.to_value(),
+            json!({"mode": 420, "q": "0644", "d": "yes", "b": true, "True": false, "n": null, "e": null,
+                   "t": "123", "i": 16, "block": "yes\n"})
+        );
+    }
+
+    #[test]
+    fn key_order_kept_and_duplicates_last_wins() {
+        let n = load("z: 1\na: 2\nm: 3\na: 4\n");
+        let keys: Vec<String> = n
+            .to_value()
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["z", "a", "m"]);
+        assert_eq!(n.to_value()["a"], json!(4));
+    }
+
+    #[test]
+    fn int_keys_become_decimal_strings() {
+        assert_eq!(
+            load("1: a\n0x10: b\n").to_value(),
+            json!({"1": "a", "16": "b"})
+        );
+    }
+
+    #[test]
+    fn marks_are_one_based() {
+        let n = load("---\n- name: first\n  debug:\n    msg: hi\n");
+        assert_eq!(n.mark, Mark { line: 2, col: 1 });
+        let task = &n.as_seq().unwrap_or_default()[0];
+        assert_eq!(task.mark, Mark { line: 2, col: 3 });
+        let (key, value) = &task.as_map().unwrap_or_default()[1];
+        assert_eq!(key.mark, Mark { line: 3, col: 3 });
+        assert_eq!(
+            value.get("msg").map(|m| m.mark),
+            Some(Mark { line: 4, col: 10 })
+        );
+    }
+
+    #[test]
+    fn syntax_error_is_located() {
+        let err = load_str("a: 1\nb: [1, 2\nc: 3\n", "play.yml").err();
+        let err = err.unwrap_or_else(|| panic!("expected an error"));
+        assert_eq!(err.file, "play.yml");
+        assert!(err.mark.line >= 2, "{err}");
+        assert!(
+            err.message.starts_with("Syntax Error while loading YAML"),
+            "{err}"
+        );
+        let err = load_str("a: 1\n  b: 2\n", "p.yml")
+            .err()
+            .unwrap_or_else(|| panic!("expected error"));
+        assert_eq!((err.mark.line, err.mark.col), (2, 4), "{err}");
+    }
+
+    #[test]
+    fn anchors_aliases_and_merge_keys() {
+        let n = load("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  y: 3\nlist: [*b]\nmulti:\n  <<: [{k: 1}, {k: 2, j: 2}]\n");
+        let v = n.to_value();
+        assert_eq!(v["other"], json!({"x": 1, "y": 3}));
+        assert_eq!(v["list"], json!([{"x": 1, "y": 2}]));
+        assert_eq!(v["multi"], json!({"k": 1, "j": 2}));
+    }
+
+    #[test]
+    fn alias_bomb_is_bounded() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let prev = i - 1;
+            doc.push_str(&format!(
+                "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
+            ));
+        }
+        let err = load_str(&doc, "bomb.yml")
+            .err()
+            .unwrap_or_else(|| panic!("bomb loaded"));
+        assert!(err.message.contains("alias bomb"), "{err}");
+    }
+
+    #[test]
+    fn empty_and_multi_document() {
+        assert_eq!(load("").value, Yaml::Null);
+        assert_eq!(load("# only a comment\n").value, Yaml::Null);
+        assert_eq!(load("--- 1\n--- 2\n").value, Yaml::Int(1));
+    }
+
+    #[test]
+    fn unknown_tags_and_vault_are_errors() {
+        assert!(load_str("a: !foo x\n", "t").is_err());
+        assert!(load_str("a: !vault |\n  $ANSIBLE_VAULT;1.1\n", "t").is_err());
+        assert_eq!(
+            load("a: !unsafe '{{ x }}'\n").to_value(),
+            json!({"a": "{{ x }}"})
+        );
+    }
+
+    #[test]
+    fn load_file_reports_unreadable() {
+        let err = load_file(Path::new("/nonexistent/x.yml"))
+            .err()
+            .unwrap_or_else(|| panic!("no error"));
+        assert_eq!(err.mark, Mark::default());
+        assert!(err
+            .to_string()
+            .starts_with("/nonexistent/x.yml:0:0: could not read file"));
     }
 }

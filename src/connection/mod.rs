@@ -5,6 +5,7 @@
 //! stdin, so a module needs one round trip. `local` runs on the controller; `ssh` drives the
 //! system OpenSSH client through one multiplexed master connection per host.
 
+pub mod r#become;
 pub mod local;
 pub mod ssh;
 

@@ -1,1 +1,927 @@
 //! The `ssh` connection: the system OpenSSH client, one multiplexed master per host.
+//!
+//! Semantics (Ansible's `ssh` connection plugin, reference §2.6, with the deliberate differences
+//! listed below):
+//! - One ControlMaster per host, started on the first `exec` and reused by every later command
+//!   over the openssh crate's native-mux client (no `ssh` process per command). A master that
+//!   went away (idle `ControlPersist`, network) is started again on the next command.
+//! - The master is started by this module, not by `openssh::SessionBuilder`, because the builder
+//!   cannot pass arbitrary options and hides ssh's stderr when the master fails (rust-crates.md,
+//!   known issue 1). The command is
+//!   `ssh -E LOG -S CTL -M -f -N -o ControlPersist=300 -o BatchMode=yes [USER ARGS] [OURS] -- HOST`
+//!   and the session attaches with `Session::resume_mux`. USER ARGS are
+//!   `ansible_ssh_common_args` + `ansible_ssh_extra_args`, split as a shell would, passed as raw
+//!   ssh arguments (`-o ProxyJump=..`, `-J`, `-o StrictHostKeyChecking=no`, ...). They come first
+//!   because ssh keeps the first value of an option: the user's explicit choices win over our
+//!   defaults (in Ansible the plugin's own options come first).
+//! - The user's `~/.ssh/config` and `/etc/ssh/ssh_config` are read as usual (no `-F`).
+//! - Host keys: `host_key_checking=false` (Forklift's `ANSIBLE_HOST_KEY_CHECKING=False`) gives
+//!   `StrictHostKeyChecking=no` with `UserKnownHostsFile=/dev/null` (nothing is written, a missing
+//!   or read-only `~/.ssh` is fine); `true` gives `StrictHostKeyChecking=yes` against
+//!   `policy.known_hosts` (ssh's default files when unset).
+//! - Keys: `ansible_ssh_private_key_file` → `-i FILE`. Without one, ssh's default identities
+//!   (`~/.ssh/id_rsa`, `id_ecdsa`, `id_ed25519`, ...) are used, looked up when the master starts,
+//!   so a key a playbook wrote a moment ago is picked up. ssh takes `~` from the passwd entry;
+//!   when `$HOME` differs from it, the default key files found under `$HOME/.ssh` are added too
+//!   (Ansible expands `~` from `$HOME`, so playbooks write keys there).
+//! - Passwords are not supported (keys only): [`target_from_vars`] refuses `ansible_password`.
+//! - Failures to connect and exit status 255 are [`ConnError::Unreachable`] with Ansible's
+//!   wording, `Failed to connect to the host via ssh: <ssh's message>`. Before starting ssh the
+//!   controller's passwd entry is checked (the OpenSSH client refuses to run without one).
+//! - At most [`MAX_CHANNELS`] commands run at once per host (sshd's `MaxSessions` default).
+//! - A task `timeout` runs the command under the remote `timeout` utility when the host has it
+//!   (so the remote process group is ended), and the channel is dropped locally as a backstop.
+
+use super::r#become;
+use super::{ConnError, Connection, ExecOutput, ExecRequest, SshPolicy, SshTarget};
+use crate::shell::quote;
+use crate::{Map, Value};
+use async_trait::async_trait;
+use openssh::{Session, Stdio};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{Mutex, Semaphore};
+
+/// Parallel commands per host: sshd's default `MaxSessions`.
+pub const MAX_CHANNELS: usize = 10;
+
+/// How long an idle master stays up; a later command starts a new one.
+const CONTROL_PERSIST_SECS: u64 = 300;
+
+/// Linux `sun_path` is 108 bytes; ssh appends a random suffix of up to 17 characters while it
+/// binds the socket, plus the terminating NUL.
+const MAX_CONTROL_PATH: usize = 108 - 18;
+
+/// Default identity file names, in the order ssh tries them.
+const DEFAULT_IDENTITIES: &[&str] = &[
+    "id_rsa",
+    "id_ecdsa",
+    "id_ecdsa_sk",
+    "id_ed25519",
+    "id_ed25519_sk",
+    "id_xmss",
+    "id_dsa",
+];
+
+/// A host reached through the system OpenSSH client.
+pub struct SshConnection {
+    target: SshTarget,
+    policy: SshPolicy,
+    master: Mutex<Option<Master>>,
+    channels: Arc<Semaphore>,
+    home_override: Option<PathBuf>,
+}
+
+/// A running ControlMaster and the private directory holding its socket and logs.
+struct Master {
+    session: Arc<Session>,
+    dir: PathBuf,
+}
+
+impl SshConnection {
+    pub fn new(target: SshTarget, policy: SshPolicy) -> SshConnection {
+        SshConnection {
+            target,
+            policy,
+            master: Mutex::new(None),
+            channels: Arc::new(Semaphore::new(MAX_CHANNELS)),
+            home_override: None,
+        }
+    }
+
+    /// Uses `home` instead of `$HOME` when looking for default identities (tests).
+    pub fn with_home(mut self, home: impl Into<PathBuf>) -> SshConnection {
+        self.home_override = Some(home.into());
+        self
+    }
+
+    pub fn target(&self) -> &SshTarget {
+        &self.target
+    }
+
+    /// The running master, started when there is none.
+    async fn session(&self) -> Result<Arc<Session>, ConnError> {
+        let mut slot = self.master.lock().await;
+        if let Some(m) = slot.as_ref() {
+            return Ok(m.session.clone());
+        }
+        let master = self.launch_master().await?;
+        let session = master.session.clone();
+        *slot = Some(master);
+        Ok(session)
+    }
+
+    /// Forgets a master that no longer answers, so the next command starts a new one.
+    async fn drop_master(&self) {
+        let old = self.master.lock().await.take();
+        if let Some(m) = old {
+            shutdown(m).await;
+        }
+    }
+
+    async fn launch_master(&self) -> Result<Master, ConnError> {
+        check_passwd_entry()?;
+        let dir = make_control_dir(Path::new(&self.policy.control_dir))?;
+        let ctl = dir.join("m");
+        let log = dir.join("log");
+        let err_path = dir.join("err");
+        let args = self.master_args(&ctl, &log);
+        let (ok, code) = match run_master(&args, &err_path, self.connect_timeout()).await {
+            Ok(status) => status,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
+        if !ok {
+            let message = master_failure_message(&log, &err_path, code);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(ConnError::Unreachable(message));
+        }
+        let session = Session::resume_mux(ctl.into_boxed_path(), Some(log.into_boxed_path()));
+        Ok(Master {
+            session: Arc::new(session),
+            dir,
+        })
+    }
+
+    fn connect_timeout(&self) -> Duration {
+        self.target
+            .connect_timeout
+            .unwrap_or(self.policy.connect_timeout)
+    }
+
+    /// The master's argument list (everything after `ssh`).
+    fn master_args(&self, ctl: &Path, log: &Path) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            "-E".into(),
+            log.display().to_string(),
+            "-S".into(),
+            ctl.display().to_string(),
+            "-M".into(),
+            "-f".into(),
+            "-N".into(),
+            "-o".into(),
+            format!("ControlPersist={CONTROL_PERSIST_SECS}"),
+            "-o".into(),
+            "BatchMode=yes".into(),
+        ];
+        a.extend(self.target.extra_args.iter().cloned());
+        if self.policy.host_key_checking {
+            a.extend(["-o".into(), "StrictHostKeyChecking=yes".into()]);
+            if let Some(kh) = &self.policy.known_hosts {
+                a.extend(["-o".into(), format!("UserKnownHostsFile={kh}")]);
+            }
+        } else {
+            a.extend([
+                "-o".into(),
+                "StrictHostKeyChecking=no".into(),
+                "-o".into(),
+                "UserKnownHostsFile=/dev/null".into(),
+                "-o".into(),
+                "LogLevel=ERROR".into(),
+            ]);
+        }
+        let secs = self.connect_timeout().as_secs().max(1);
+        a.extend(["-o".into(), format!("ConnectTimeout={secs}")]);
+        a.extend([
+            "-o".into(),
+            "KbdInteractiveAuthentication=no".into(),
+            "-o".into(),
+            "PasswordAuthentication=no".into(),
+        ]);
+        if let Some(port) = self.target.port {
+            a.extend(["-p".into(), port.to_string()]);
+        }
+        if let Some(user) = &self.target.user {
+            a.extend(["-l".into(), user.clone()]);
+        }
+        match &self.target.private_key_file {
+            Some(key) => a.extend(["-i".into(), key.clone()]),
+            None => {
+                for id in self.home_identities() {
+                    a.extend(["-o".into(), format!("IdentityFile={}", id.display())]);
+                }
+            }
+        }
+        a.push("--".into());
+        a.push(self.target.address.clone());
+        a
+    }
+
+    /// Default identities under `$HOME/.ssh` when `$HOME` is not the passwd home (which ssh
+    /// searches by itself). Listing any identity turns ssh's defaults off, so the passwd home's
+    /// existing defaults are listed too.
+    fn home_identities(&self) -> Vec<PathBuf> {
+        let home = self
+            .home_override
+            .clone()
+            .or_else(|| std::env::var_os("HOME").map(PathBuf::from));
+        let Some(home) = home else {
+            return vec![];
+        };
+        let pw_home = passwd_home();
+        if pw_home.as_deref() == Some(home.as_path()) {
+            return vec![];
+        }
+        let in_home = existing_identities(&home);
+        if in_home.is_empty() {
+            return vec![];
+        }
+        let mut all = in_home;
+        if let Some(pw) = pw_home {
+            all.extend(existing_identities(&pw));
+        }
+        all
+    }
+
+    /// Runs one prepared command line over the master.
+    async fn run_remote(
+        &self,
+        session: &Session,
+        command: &str,
+        request: &ExecRequest,
+    ) -> Result<ExecOutput, RunError> {
+        let mut cmd = session.raw_command(command);
+        cmd.stdin(if request.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().await.map_err(RunError::Spawn)?;
+        let stdin_pipe = child.stdin().take();
+        let data = request.stdin.clone();
+        let feed = async move {
+            if let (Some(mut pipe), Some(data)) = (stdin_pipe, data) {
+                // The remote command may exit without reading everything: not an error.
+                let _ = pipe.write_all(&data).await;
+                let _ = pipe.shutdown().await;
+            }
+        };
+        let (_, out) = tokio::join!(feed, child.wait_with_output());
+        let out = out.map_err(RunError::Wait)?;
+        let rc = out.status.code().unwrap_or(-1);
+        Ok(ExecOutput {
+            rc,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+
+    /// Runs `command` once, starting a new master when the old one is gone.
+    async fn exec_with_reconnect(
+        &self,
+        command: &str,
+        request: &ExecRequest,
+    ) -> Result<ExecOutput, ConnError> {
+        let _permit = self
+            .channels
+            .acquire()
+            .await
+            .map_err(|_| ConnError::Other("SSH channel limiter closed".into()))?;
+        let mut retried = false;
+        loop {
+            let session = self.session().await?;
+            match self.run_remote(&session, command, request).await {
+                Ok(out) => return Ok(out),
+                // The command never started: a dead master is restarted once.
+                Err(RunError::Spawn(e)) if !retried => {
+                    tracing::debug!(host = %self.target.address, "ssh master unusable ({e}); reconnecting");
+                    retried = true;
+                    self.drop_master().await;
+                }
+                Err(RunError::Spawn(e)) => {
+                    self.drop_master().await;
+                    return Err(unreachable(&format!("mux connection failed: {e}")));
+                }
+                Err(RunError::Wait(e)) => {
+                    let alive = session.check().await.is_ok();
+                    if !alive {
+                        self.drop_master().await;
+                        return Err(unreachable(&format!(
+                            "the connection to {} was lost ({e})",
+                            self.target.address
+                        )));
+                    }
+                    // The master is fine, so the remote process died (killed by a signal).
+                    return Ok(ExecOutput {
+                        rc: -1,
+                        stdout: vec![],
+                        stderr: format!("remote process terminated: {e}").into_bytes(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Why one remote command failed.
+enum RunError {
+    /// Opening the channel failed: nothing ran.
+    Spawn(openssh::Error),
+    /// The channel broke while the command ran.
+    Wait(openssh::Error),
+}
+
+#[async_trait]
+impl Connection for SshConnection {
+    async fn exec(&self, request: ExecRequest) -> Result<ExecOutput, ConnError> {
+        let prepared = r#become::prepare(&request)?;
+        let command = match request.timeout {
+            Some(limit) => with_remote_timeout(&prepared.command, limit),
+            None => prepared.command.clone(),
+        };
+        let started = Instant::now();
+        let run = self.exec_with_reconnect(&command, &request);
+        let output = match request.timeout {
+            // Backstop when the host has no `timeout` utility: drop the channel.
+            Some(limit) => tokio::time::timeout(limit + Duration::from_secs(5), run)
+                .await
+                .map_err(|_| ConnError::Timeout(limit.as_secs()))??,
+            None => run.await?,
+        };
+        if let Some(limit) = request.timeout {
+            let killed = output.rc == 124 || output.rc == 137;
+            if killed && started.elapsed() >= limit {
+                return Err(ConnError::Timeout(limit.as_secs()));
+            }
+        }
+        if output.rc == 255 {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(unreachable(stderr.trim()));
+        }
+        r#become::finish(output, &prepared, &request)
+    }
+
+    async fn close(&self) {
+        let old = self.master.lock().await.take();
+        if let Some(m) = old {
+            shutdown(m).await;
+        }
+    }
+
+    fn transport(&self) -> &'static str {
+        "ssh"
+    }
+}
+
+impl Drop for SshConnection {
+    /// A connection dropped without `close()` still ends its master (a short blocking
+    /// `ssh -O exit`), so no ssh process outlives the run.
+    fn drop(&mut self) {
+        if let Some(m) = self.master.get_mut().take() {
+            let ctl = m.session.control_socket().to_path_buf();
+            let _ = std::process::Command::new("ssh")
+                .arg("-S")
+                .arg(&ctl)
+                .args(["-O", "exit", "x"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+            let _ = std::fs::remove_dir_all(&m.dir);
+        }
+    }
+}
+
+/// Ends a master: `Session::close` when no command holds it, else `ssh -O exit`.
+async fn shutdown(master: Master) {
+    let ctl = master.session.control_socket().to_path_buf();
+    match Arc::try_unwrap(master.session) {
+        Ok(session) => {
+            let _ = session.close().await;
+        }
+        Err(_) => {
+            let _ = tokio::process::Command::new("ssh")
+                .arg("-S")
+                .arg(&ctl)
+                .args(["-O", "exit", "x"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .await;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&master.dir);
+}
+
+fn unreachable(detail: &str) -> ConnError {
+    ConnError::Unreachable(format!("Failed to connect to the host via ssh: {detail}"))
+}
+
+/// Runs `command` under the remote `timeout` utility when the host has one.
+fn with_remote_timeout(command: &str, limit: Duration) -> String {
+    let secs = limit.as_secs().max(1);
+    let script = format!(
+        "if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {secs} /bin/sh -c {q}; else exec /bin/sh -c {q}; fi",
+        q = quote(command)
+    );
+    format!("/bin/sh -c {}", quote(&script))
+}
+
+/// Starts the master (`ssh -f` returns once it is authenticated and forked). Returns whether
+/// it succeeded and its exit code.
+async fn run_master(
+    args: &[String],
+    err_path: &Path,
+    connect_timeout: Duration,
+) -> Result<(bool, Option<i32>), ConnError> {
+    let err_file = std::fs::File::create(err_path)
+        .map_err(|e| ConnError::Other(format!("cannot create {}: {e}", err_path.display())))?;
+    let mut cmd = tokio::process::Command::new("ssh");
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(err_file)
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            unreachable("the OpenSSH client `ssh` is not installed or not on PATH")
+        } else {
+            unreachable(&format!("cannot run ssh: {e}"))
+        }
+    })?;
+    // ConnectTimeout bounds the TCP connect only; a stuck ProxyCommand or banner exchange is
+    // bounded here.
+    let bound = connect_timeout + Duration::from_secs(20);
+    match tokio::time::timeout(bound, child.wait()).await {
+        Ok(Ok(status)) => Ok((status.success(), status.code())),
+        Ok(Err(e)) => Err(unreachable(&format!("waiting for ssh failed: {e}"))),
+        Err(_) => {
+            let _ = child.kill().await;
+            Err(unreachable(&format!(
+                "ssh did not finish connecting within {} seconds",
+                bound.as_secs()
+            )))
+        }
+    }
+}
+
+/// ssh's own words from its log and stderr, as Ansible shows them.
+fn master_failure_message(log: &Path, err: &Path, code: Option<i32>) -> String {
+    let mut text = String::new();
+    for p in [err, log] {
+        if let Ok(t) = std::fs::read_to_string(p) {
+            let t = t.replace('\r', "");
+            let t = t.trim();
+            if !t.is_empty() {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(t);
+            }
+        }
+    }
+    if text.is_empty() {
+        text = format!(
+            "ssh exited with status {} and printed nothing",
+            code.map(|c| c.to_string())
+                .unwrap_or_else(|| "unknown".into())
+        );
+    }
+    format!("Failed to connect to the host via ssh: {text}")
+}
+
+/// The OpenSSH client exits 255 with "No user exists for uid N" when the controller's uid
+/// has no passwd entry (arbitrary UIDs on OpenShift); say so before ssh hides it.
+fn check_passwd_entry() -> Result<(), ConnError> {
+    // SAFETY: getuid has no preconditions; getpwuid returns NULL or a pointer to static data
+    // that is only checked for NULL here.
+    let (uid, found) = unsafe {
+        let uid = libc::getuid();
+        (uid, !libc::getpwuid(uid).is_null())
+    };
+    if found {
+        Ok(())
+    } else {
+        Err(unreachable(&format!(
+            "No user exists for uid {uid}: the SSH client needs a passwd entry for the user it runs as (use the image entrypoint, which adds one, or nss_wrapper)"
+        )))
+    }
+}
+
+/// The passwd entry's home directory of the current uid.
+fn passwd_home() -> Option<PathBuf> {
+    use std::ffi::CStr;
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: the entry is copied out before any other passwd call can overwrite it.
+    unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        if pw.is_null() || (*pw).pw_dir.is_null() {
+            return None;
+        }
+        let dir = CStr::from_ptr((*pw).pw_dir);
+        Some(PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes())))
+    }
+}
+
+fn existing_identities(home: &Path) -> Vec<PathBuf> {
+    DEFAULT_IDENTITIES
+        .iter()
+        .map(|n| home.join(".ssh").join(n))
+        .filter(|p| p.is_file())
+        .collect()
+}
+
+/// Creates a private (0700) directory for one master under the policy's control dir.
+fn make_control_dir(base: &Path) -> Result<PathBuf, ConnError> {
+    use std::os::unix::fs::DirBuilderExt;
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = base.join(format!("hr{}-{n}", std::process::id()));
+    let socket_len = dir.join("m").as_os_str().len();
+    if socket_len > MAX_CONTROL_PATH {
+        return Err(ConnError::Other(format!(
+            "the SSH control directory {} is too long for a unix socket path ({socket_len} > {MAX_CONTROL_PATH} bytes): use a short directory such as /tmp",
+            base.display()
+        )));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(false)
+        .create(&dir)
+        .map_err(|e| {
+            ConnError::Other(format!(
+                "cannot create the SSH control directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+    Ok(dir)
+}
+
+/// How a host is reached (`ansible_connection`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Local,
+    Ssh,
+}
+
+/// Reads `ansible_connection`: `local`, `ssh` or `smart` (= ssh); absent means ssh.
+pub fn connection_kind(vars: &Map) -> Result<Kind, String> {
+    match vars.get("ansible_connection") {
+        None | Some(Value::Null) => Ok(Kind::Ssh),
+        Some(Value::String(s)) => match s.as_str() {
+            "local" => Ok(Kind::Local),
+            "ssh" | "smart" => Ok(Kind::Ssh),
+            other => Err(format!(
+                "the connection plugin '{other}' is not supported by hook-runner (supported: local, ssh, smart)"
+            )),
+        },
+        Some(other) => Err(format!(
+            "ansible_connection must be a string, got {other}"
+        )),
+    }
+}
+
+/// Builds an [`SshTarget`] from a host's variables (Ansible's names and aliases, §2.6).
+pub fn target_from_vars(inventory_name: &str, vars: &Map) -> Result<SshTarget, String> {
+    for key in [
+        "ansible_password",
+        "ansible_ssh_pass",
+        "ansible_ssh_password",
+    ] {
+        if matches!(vars.get(key), Some(v) if !is_empty(v)) {
+            return Err(format!(
+                "{key} is set for host {inventory_name}: hook-runner connects with SSH keys only; set ansible_ssh_private_key_file or write the key to ~/.ssh/id_rsa"
+            ));
+        }
+    }
+    let address = first_str(vars, &["ansible_host", "ansible_ssh_host"])?
+        .unwrap_or_else(|| inventory_name.to_string());
+    let port = match first(vars, &["ansible_port", "ansible_ssh_port"]) {
+        Some((key, v)) => Some(as_port(key, v)?),
+        None => None,
+    };
+    let user = first_str(vars, &["ansible_user", "ansible_ssh_user", "remote_user"])?;
+    let private_key_file = first_str(
+        vars,
+        &["ansible_ssh_private_key_file", "ansible_private_key_file"],
+    )?
+    .map(|k| expand_home(&k));
+    let mut extra_args = Vec::new();
+    for key in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
+        if let Some(text) = first_str(vars, &[key])? {
+            extra_args.extend(split_words(&text).map_err(|e| format!("{key}: {e}"))?);
+        }
+    }
+    let connect_timeout = match first(vars, &["ansible_ssh_timeout", "ansible_timeout"]) {
+        Some((key, v)) => Some(Duration::from_secs(as_u64(key, v)?)),
+        None => None,
+    };
+    Ok(SshTarget {
+        address,
+        port,
+        user,
+        private_key_file,
+        extra_args,
+        connect_timeout,
+    })
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
+fn first<'a>(vars: &'a Map, keys: &[&'static str]) -> Option<(&'static str, &'a Value)> {
+    keys.iter()
+        .find_map(|k| vars.get(*k).filter(|v| !v.is_null()).map(|v| (*k, v)))
+}
+
+fn first_str(vars: &Map, keys: &[&'static str]) -> Result<Option<String>, String> {
+    match first(vars, keys) {
+        None => Ok(None),
+        Some((_, Value::String(s))) => Ok(Some(s.clone())),
+        Some((_, Value::Number(n))) => Ok(Some(n.to_string())),
+        Some((key, other)) => Err(format!("{key} must be a string, got {other}")),
+    }
+}
+
+fn as_u64(key: &str, v: &Value) -> Result<u64, String> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| format!("{key} must be a non-negative integer, got {v}"))
+}
+
+fn as_port(key: &str, v: &Value) -> Result<u16, String> {
+    let n = as_u64(key, v)?;
+    u16::try_from(n)
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("{key} must be a port number (1-65535), got {v}"))
+}
+
+/// `~` and `~/x` from `$HOME`, as Ansible's `os.path.expanduser`.
+fn expand_home(path: &str) -> String {
+    let home = std::env::var("HOME").unwrap_or_default();
+    if home.is_empty() {
+        return path.to_string();
+    }
+    if path == "~" {
+        home
+    } else if let Some(rest) = path.strip_prefix("~/") {
+        format!("{}/{rest}", home.trim_end_matches('/'))
+    } else {
+        path.to_string()
+    }
+}
+
+/// Splits `text` into words as a POSIX shell would (quotes and backslashes; no expansion).
+pub fn split_words(text: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err(format!("unterminated single quote in {text:?}")),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some('\n') => {}
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err(format!("unterminated double quote in {text:?}")),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err(format!("unterminated double quote in {text:?}")),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some('\n') | None => {}
+                    Some(c) => word.push(c),
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vars(v: Value) -> Map {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn target_defaults_to_the_inventory_name() {
+        let t = target_from_vars("vm1", &Map::new()).unwrap();
+        assert_eq!(t.address, "vm1");
+        assert_eq!(t.port, None);
+        assert_eq!(t.user, None);
+    }
+
+    #[test]
+    fn target_reads_ansible_variables_and_aliases() {
+        let t = target_from_vars(
+            "vm1",
+            &vars(json!({
+                "ansible_ssh_host": "10.0.0.5",
+                "ansible_port": "2222",
+                "ansible_ssh_user": "cloud-user",
+                "ansible_private_key_file": "/keys/id",
+                "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o 'ProxyCommand=ssh -W %h:%p jump'",
+                "ansible_ssh_extra_args": "-J \"a b\"",
+                "ansible_timeout": 7,
+            })),
+        )
+        .unwrap();
+        assert_eq!(t.address, "10.0.0.5");
+        assert_eq!(t.port, Some(2222));
+        assert_eq!(t.user.as_deref(), Some("cloud-user"));
+        assert_eq!(t.private_key_file.as_deref(), Some("/keys/id"));
+        assert_eq!(
+            t.extra_args,
+            vec![
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "ProxyCommand=ssh -W %h:%p jump",
+                "-J",
+                "a b"
+            ]
+        );
+        assert_eq!(t.connect_timeout, Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn ansible_host_wins_over_ansible_ssh_host() {
+        let t = target_from_vars(
+            "vm",
+            &vars(json!({"ansible_host": "a", "ansible_ssh_host": "b"})),
+        )
+        .unwrap();
+        assert_eq!(t.address, "a");
+    }
+
+    #[test]
+    fn passwords_are_refused_with_a_clear_message() {
+        let err = target_from_vars("vm", &vars(json!({"ansible_password": "x"}))).unwrap_err();
+        assert!(
+            err.contains("ansible_password") && err.contains("keys only"),
+            "{err}"
+        );
+        assert!(
+            !err.contains(": x"),
+            "the password must not be echoed: {err}"
+        );
+        let err = target_from_vars("vm", &vars(json!({"ansible_ssh_pass": "x"}))).unwrap_err();
+        assert!(err.contains("ansible_ssh_pass"));
+        assert!(target_from_vars("vm", &vars(json!({"ansible_password": ""}))).is_ok());
+    }
+
+    #[test]
+    fn bad_ports_are_refused() {
+        assert!(target_from_vars("vm", &vars(json!({"ansible_port": "http"}))).is_err());
+        assert!(target_from_vars("vm", &vars(json!({"ansible_port": 70000}))).is_err());
+    }
+
+    #[test]
+    fn unterminated_quotes_in_ssh_args_are_errors() {
+        let err =
+            target_from_vars("vm", &vars(json!({"ansible_ssh_common_args": "-o 'x"}))).unwrap_err();
+        assert!(err.starts_with("ansible_ssh_common_args:"), "{err}");
+    }
+
+    #[test]
+    fn connection_kinds() {
+        assert_eq!(connection_kind(&Map::new()), Ok(Kind::Ssh));
+        assert_eq!(
+            connection_kind(&vars(json!({"ansible_connection": "local"}))),
+            Ok(Kind::Local)
+        );
+        assert_eq!(
+            connection_kind(&vars(json!({"ansible_connection": "smart"}))),
+            Ok(Kind::Ssh)
+        );
+        let err = connection_kind(&vars(json!({"ansible_connection": "winrm"}))).unwrap_err();
+        assert!(err.contains("'winrm' is not supported"), "{err}");
+    }
+
+    #[test]
+    fn master_args_put_user_options_first_and_end_with_the_host() {
+        let target = SshTarget {
+            address: "-oProxyCommand=evil".into(),
+            port: Some(2200),
+            user: Some("u".into()),
+            private_key_file: Some("/k".into()),
+            extra_args: vec!["-o".into(), "UserKnownHostsFile=/mine".into()],
+            connect_timeout: None,
+        };
+        let c = SshConnection::new(target, SshPolicy::default());
+        let a = c.master_args(Path::new("/tmp/x/m"), Path::new("/tmp/x/log"));
+        let user_pos = a
+            .iter()
+            .position(|s| s == "UserKnownHostsFile=/mine")
+            .unwrap();
+        let ours = a
+            .iter()
+            .position(|s| s == "UserKnownHostsFile=/dev/null")
+            .unwrap();
+        assert!(user_pos < ours);
+        assert_eq!(&a[a.len() - 2..], &["--", "-oProxyCommand=evil"]);
+        assert!(a.windows(2).any(|w| w == ["-i", "/k"]));
+        assert!(a.windows(2).any(|w| w == ["-p", "2200"]));
+        assert!(a.windows(2).any(|w| w == ["-l", "u"]));
+        assert!(a.contains(&"ConnectTimeout=10".to_string()));
+    }
+
+    #[test]
+    fn strict_host_key_checking_uses_the_policy_file() {
+        let policy = SshPolicy {
+            host_key_checking: true,
+            known_hosts: Some("/etc/kh".into()),
+            ..SshPolicy::default()
+        };
+        let c = SshConnection::new(SshTarget::default(), policy);
+        let a = c.master_args(Path::new("/tmp/x/m"), Path::new("/tmp/x/log"));
+        assert!(a.contains(&"StrictHostKeyChecking=yes".to_string()));
+        assert!(a.contains(&"UserKnownHostsFile=/etc/kh".to_string()));
+        assert!(!a.contains(&"StrictHostKeyChecking=no".to_string()));
+    }
+
+    #[test]
+    fn home_identities_are_listed_when_home_is_not_the_passwd_home() {
+        let dir = std::env::temp_dir().join(format!("hr-ssh-home-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join(".ssh")).unwrap();
+        std::fs::write(dir.join(".ssh/id_rsa"), "k").unwrap();
+        let c = SshConnection::new(SshTarget::default(), SshPolicy::default()).with_home(&dir);
+        let a = c.master_args(Path::new("/tmp/x/m"), Path::new("/tmp/x/log"));
+        let expected = format!("IdentityFile={}", dir.join(".ssh/id_rsa").display());
+        assert!(a.contains(&expected), "{a:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn split_words_handles_quotes() {
+        assert_eq!(
+            split_words(r#"a 'b c' "d \"e\"" f\ g"#).unwrap(),
+            vec!["a", "b c", "d \"e\"", "f g"]
+        );
+        assert_eq!(split_words("  ").unwrap(), Vec::<String>::new());
+        assert_eq!(split_words("''").unwrap(), vec![""]);
+    }
+
+    #[test]
+    fn long_control_dirs_are_refused_with_a_reason() {
+        let long = format!("/tmp/{}", "x".repeat(120));
+        match make_control_dir(Path::new(&long)) {
+            Err(ConnError::Other(m)) => assert!(m.contains("too long"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn remote_timeout_wraps_the_command_as_one_word() {
+        let w = with_remote_timeout("/bin/sh -c 'sleep 9'", Duration::from_secs(3));
+        assert!(w.starts_with("/bin/sh -c '"), "{w}");
+        assert!(w.contains("timeout -k 5 3 /bin/sh -c"), "{w}");
+    }
+}

@@ -1,1 +1,181 @@
-//! engine
+//! The engine: runs a validated playbook play by play with Ansible's linear strategy.
+//!
+//! Entry points: [`run_playbook`] (and [`run_playbook_with_cancel`] for the CLI's SIGTERM
+//! handling). The run: parse `-e`, load the inventory, load and validate the whole playbook
+//! (nothing runs when it is invalid), then each play in order ([`play`]), each task on all
+//! hosts of the play before the next ([`exec`]), each host's task ([`host`]). Events go to the
+//! reporter in Ansible's order; the return value is ansible-playbook's exit code:
+//!
+//! | code | when |
+//! |---|---|
+//! | 0 | every host ok (also: no hosts matched) |
+//! | 1 | an error outside tasks (missing playbook, undefined variable in `hosts`, missing `vars_files`, unknown handler) |
+//! | 2 | a host failed (and none unreachable) |
+//! | 4 | a host unreachable (takes priority over failed), or the playbook could not be parsed/validated |
+//! | 5 | bad options (`-e` data, inventory) |
+//! | 99 | interrupted (cancelled: ansible-playbook's "User interrupted execution"; ansible-playbook has no SIGTERM handler of its own, so the CLI maps SIGTERM onto this) |
+
+mod cancel;
+mod exec;
+mod facts;
+mod frame;
+mod host;
+mod join;
+mod loops;
+pub mod options;
+mod play;
+mod result;
+mod run;
+mod tags;
+
+pub use cancel::Cancel;
+pub use host::placeholder_facts;
+pub use options::{Action, Mode, RunOptions};
+pub use result::NO_LOG_MESSAGE;
+
+use crate::inventory::Inventory;
+use crate::playbook::{Item, Playbook};
+use crate::report::{Event, Reporter};
+use play::PlayEnd;
+use run::{lock, Run};
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_ERROR: i32 = 1;
+pub const EXIT_FAILED: i32 = 2;
+pub const EXIT_UNREACHABLE: i32 = 4;
+pub const EXIT_PARSE: i32 = 4;
+pub const EXIT_OPTIONS: i32 = 5;
+pub const EXIT_INTERRUPTED: i32 = 99;
+
+/// Runs the playbook of `opts` and returns ansible-playbook's exit code.
+pub async fn run_playbook(opts: &RunOptions, reporter: &dyn Reporter) -> i32 {
+    run_playbook_with_cancel(opts, reporter, Cancel::new()).await
+}
+
+/// [`run_playbook`] with a cancel flag the caller can trigger (SIGTERM/SIGINT).
+pub async fn run_playbook_with_cancel(opts: &RunOptions, reporter: &dyn Reporter, cancel: Cancel) -> i32 {
+    let end = |rc: i32, error: Option<String>| {
+        reporter.event(&Event::PlaybookEnd { rc, error });
+        rc
+    };
+    let extra_vars = match crate::vars::parse_extra_vars(&opts.extra_vars) {
+        Ok(v) => v,
+        Err(e) => return end(EXIT_OPTIONS, Some(e)),
+    };
+    let inventory = match Inventory::load(&opts.inventories) {
+        Ok(i) => i,
+        Err(e) => return end(EXIT_OPTIONS, Some(e)),
+    };
+    if !opts.playbook.is_file() {
+        return end(
+            EXIT_ERROR,
+            Some(format!("the playbook: {} could not be found", opts.playbook.display())),
+        );
+    }
+    let playbook = match crate::playbook::load_playbook(&opts.playbook) {
+        Ok(p) => p,
+        Err(e) => return end(EXIT_PARSE, Some(e.to_string())),
+    };
+    match opts.action {
+        Action::SyntaxCheck => {
+            reporter.event(&Event::PlaybookStart {
+                playbook: opts.playbook.display().to_string(),
+            });
+            return end(EXIT_OK, None);
+        }
+        Action::ListTasks | Action::ListHosts | Action::ListTags => {
+            for line in listing(&playbook, opts, inventory) {
+                reporter.event(&Event::Warning { message: line });
+            }
+            return end(EXIT_OK, None);
+        }
+        Action::Run => {}
+    }
+    let run = match Run::new(opts, reporter, inventory, extra_vars, playbook.dir.clone(), cancel) {
+        Ok(r) => r,
+        Err(e) => return end(EXIT_OPTIONS, Some(e)),
+    };
+    run.emit(Event::PlaybookStart {
+        playbook: opts.playbook.display().to_string(),
+    });
+    let mut error = None;
+    for play in &playbook.plays {
+        if run.cancel.is_cancelled() {
+            break;
+        }
+        match run.run_play(play).await {
+            Ok(PlayEnd::Continue) => {}
+            Ok(PlayEnd::StopPlaybook) => break,
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    run.close_all().await;
+    let hosts: Vec<_> = lock(&run.stats).iter().map(|(h, s)| (h.clone(), s.clone())).collect();
+    run.emit(Event::Stats { hosts });
+    let rc = if run.cancel.is_cancelled() {
+        error = Some("User interrupted execution".into());
+        EXIT_INTERRUPTED
+    } else if error.is_some() {
+        EXIT_ERROR
+    } else if !lock(&run.unreachable).is_empty() {
+        EXIT_UNREACHABLE
+    } else if !lock(&run.failed).is_empty() {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    };
+    run.emit(Event::PlaybookEnd { rc, error });
+    rc
+}
+
+/// `--list-tasks` / `--list-hosts` / `--list-tags` lines, in ansible-playbook's shape.
+fn listing(playbook: &Playbook, opts: &RunOptions, mut inventory: Inventory) -> Vec<String> {
+    let mut out = vec![format!("playbook: {}", opts.playbook.display())];
+    for (i, play) in playbook.plays.iter().enumerate() {
+        let pattern = match &play.hosts {
+            serde_json::Value::Array(l) => l.iter().map(play::value_text).collect::<Vec<_>>().join(","),
+            other => play::value_text(other),
+        };
+        out.push(format!("  play #{} ({}): {}\tTAGS: [{}]", i + 1, pattern, play.name, play.kw.tags.join(",")));
+        match opts.action {
+            Action::ListHosts => {
+                let hosts = inventory.match_pattern(&pattern);
+                let hosts = inventory.apply_limit(hosts, opts.limit.as_deref());
+                out.push(format!("    pattern: ['{pattern}']"));
+                out.push(format!("    hosts ({}):", hosts.len()));
+                out.extend(hosts.iter().map(|h| format!("      {h}")));
+            }
+            _ => {
+                out.push("    tasks:".into());
+                for items in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks] {
+                    list_items(items, &play.kw.tags, opts, &mut out);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn list_items(items: &[Item], inherited: &[String], opts: &RunOptions, out: &mut Vec<String>) {
+    for item in items {
+        match item {
+            Item::Task(t) => {
+                let mut tags = inherited.to_vec();
+                tags.extend(t.kw.tags.iter().cloned());
+                if tags::should_run(&tags, &opts.tags, &opts.skip_tags) {
+                    out.push(format!("      {}\tTAGS: [{}]", t.display_name(), tags.join(", ")));
+                }
+            }
+            Item::Block(b) => {
+                let mut tags = inherited.to_vec();
+                tags.extend(b.kw.tags.iter().cloned());
+                list_items(&b.block, &tags, opts, out);
+                list_items(&b.rescue, &tags, opts, out);
+                list_items(&b.always, &tags, opts, out);
+            }
+        }
+    }
+}

@@ -48,3 +48,426 @@ pub struct ArgSpec {
     pub mutually_exclusive: &'static [&'static [&'static str]],
     pub required_one_of: &'static [&'static [&'static str]],
 }
+
+use crate::template::Templar;
+use crate::Value;
+
+/// Booleans Ansible accepts (`module_utils/parsing/convert_bool.py`), in the order messages list them.
+const BOOL_TRUE: &[&str] = &["y", "yes", "on", "1", "true", "t"];
+const BOOL_FALSE: &[&str] = &["n", "no", "off", "0", "false", "f"];
+
+impl Param {
+    /// A parameter with no aliases, choices or default, to build specs with struct update syntax.
+    pub const fn new(name: &'static str, kind: Kind) -> Param {
+        Param {
+            name,
+            aliases: &[],
+            kind,
+            required: false,
+            choices: &[],
+            default: None,
+            no_log: false,
+        }
+    }
+}
+
+impl ArgSpec {
+    /// The parameter a name (canonical or alias) refers to.
+    pub fn param(&self, name: &str) -> Option<&'static Param> {
+        self.params
+            .iter()
+            .find(|p| p.name == name || p.aliases.contains(&name))
+    }
+
+    /// Load-time validation of raw (untemplated) arguments: unknown parameters, mutually
+    /// exclusive ones, missing required ones, and the types and choices of literal values.
+    /// Values holding template syntax are only checked once templated, by [`ArgSpec::normalize`].
+    pub fn check_names(&self, fqcn: &str, args: &Map) -> Result<(), String> {
+        self.check_supported(fqcn, args)?;
+        self.check_mutually_exclusive(args)?;
+        self.check_required(args)?;
+        for (key, value) in args {
+            let Some(param) = self.lookup_arg(key) else {
+                continue;
+            };
+            if contains_template(value) {
+                continue;
+            }
+            let coerced = coerce(param, value)?;
+            check_choices(param, &coerced)?;
+        }
+        Ok(())
+    }
+
+    /// Run-time normalisation of templated arguments, in Ansible's order of checks: unknown
+    /// parameters, mutual exclusion, required, types, choices, required-one-of, then defaults.
+    /// The result holds canonical names only.
+    pub fn normalize(&self, fqcn: &str, args: Map) -> Result<Map, String> {
+        self.check_supported(fqcn, &args)?;
+        self.check_mutually_exclusive(&args)?;
+        self.check_required(&args)?;
+        let mut out = Map::new();
+        for (key, value) in args {
+            match self.lookup_arg(&key) {
+                Some(param) => {
+                    let coerced = if value.is_null() {
+                        Value::Null
+                    } else {
+                        coerce(param, &value)?
+                    };
+                    check_choices(param, &coerced)?;
+                    out.insert(param.name.to_string(), coerced);
+                }
+                // `_raw_params`, or `cmd` (its spelling in dict form) of a free-form module.
+                None => merge_raw_params(&mut out, value)?,
+            }
+        }
+        for group in self.required_one_of {
+            if !group.iter().any(|name| out.contains_key(*name)) {
+                return Err(format!(
+                    "one of the following is required: {}",
+                    group.join(", ")
+                ));
+            }
+        }
+        for param in self.params {
+            if out.contains_key(param.name) {
+                continue;
+            }
+            if let Some(text) = param.default {
+                out.insert(param.name.to_string(), default_value(param.kind, text));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The spec entry for an argument key; `None` for `_raw_params`/`cmd` of free-form modules.
+    fn lookup_arg(&self, key: &str) -> Option<&'static Param> {
+        if self.free_form && is_raw_key(key) && self.param(key).is_none() {
+            return None;
+        }
+        self.param(key)
+    }
+
+    fn check_supported(&self, fqcn: &str, args: &Map) -> Result<(), String> {
+        let mut unknown: Vec<&str> = args
+            .keys()
+            .map(String::as_str)
+            .filter(|key| self.param(key).is_none() && !(self.free_form && is_raw_key(key)))
+            .collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        unknown.sort_unstable();
+        Err(format!(
+            "Unsupported parameters for ({fqcn}) module: {}. Supported parameters include: {}.",
+            unknown.join(", "),
+            self.supported_list()
+        ))
+    }
+
+    /// `a, b, c (alias1, alias2)`, as Ansible prints the supported parameters.
+    fn supported_list(&self) -> String {
+        let mut names: Vec<&str> = self.params.iter().map(|p| p.name).collect();
+        if self.free_form && self.param(RAW_PARAMS).is_none() {
+            names.push(RAW_PARAMS);
+        }
+        names.sort_unstable();
+        let mut aliases: Vec<&str> = self
+            .params
+            .iter()
+            .flat_map(|p| p.aliases.iter().copied())
+            .collect();
+        aliases.sort_unstable();
+        let mut text = names.join(", ");
+        if !aliases.is_empty() {
+            text.push_str(&format!(" ({})", aliases.join(", ")));
+        }
+        text
+    }
+
+    fn check_mutually_exclusive(&self, args: &Map) -> Result<(), String> {
+        let mut clashes = Vec::new();
+        for group in self.mutually_exclusive {
+            let present = group
+                .iter()
+                .filter(|name| self.is_given(args, name))
+                .count();
+            if present > 1 {
+                clashes.push(group.join("|"));
+            }
+        }
+        if clashes.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "parameters are mutually exclusive: {}",
+                clashes.join(", ")
+            ))
+        }
+    }
+
+    fn check_required(&self, args: &Map) -> Result<(), String> {
+        let mut missing: Vec<&str> = self
+            .params
+            .iter()
+            .filter(|p| p.required && !self.is_given(args, p.name))
+            .map(|p| p.name)
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort_unstable();
+        Err(format!(
+            "missing required arguments: {}",
+            missing.join(", ")
+        ))
+    }
+
+    /// Whether a parameter is present under its name or one of its aliases.
+    fn is_given(&self, args: &Map, name: &str) -> bool {
+        match self.param(name) {
+            Some(p) => args.contains_key(p.name) || p.aliases.iter().any(|a| args.contains_key(*a)),
+            None => args.contains_key(name),
+        }
+    }
+}
+
+/// The key where free-form modules (`command`, `shell`) receive their text.
+pub const RAW_PARAMS: &str = "_raw_params";
+
+fn merge_raw_params(out: &mut Map, value: Value) -> Result<(), String> {
+    let given = |v: &Value| !(v.is_null() || v.as_str() == Some(""));
+    if let Some(existing) = out.get(RAW_PARAMS) {
+        if given(existing) && given(&value) {
+            return Err(
+                "The 'cmd' argument cannot be used when other raw parameters are specified. \
+                 Please put everything in one or the other place."
+                    .to_string(),
+            );
+        }
+        if !given(&value) {
+            return Ok(());
+        }
+    }
+    out.insert(RAW_PARAMS.to_string(), value);
+    Ok(())
+}
+
+fn is_raw_key(key: &str) -> bool {
+    key == RAW_PARAMS || key == "cmd"
+}
+
+fn contains_template(value: &Value) -> bool {
+    match value {
+        Value::String(s) => Templar::is_template(s),
+        Value::Array(items) => items.iter().any(contains_template),
+        Value::Object(map) => map.values().any(contains_template),
+        _ => false,
+    }
+}
+
+/// Converts a value to the parameter's kind as Ansible's `check_type_*` functions do.
+fn coerce(param: &Param, value: &Value) -> Result<Value, String> {
+    let fail = |wanted: &str, why: String| {
+        format!(
+            "argument '{}' is of type {} and we were unable to convert to {wanted}: {why}",
+            param.name,
+            py_type(value)
+        )
+    };
+    match param.kind {
+        Kind::Raw => Ok(value.clone()),
+        Kind::Str | Kind::Path => Ok(Value::String(py_str(value))),
+        Kind::Bool => to_bool(value)
+            .map(Value::Bool)
+            .map_err(|why| fail("bool", why)),
+        Kind::Int => to_int(value).map(Value::from).ok_or_else(|| {
+            fail(
+                "int",
+                format!("{} cannot be converted to an int", py_type(value)),
+            )
+        }),
+        Kind::Float => to_float(value).map(Value::from).ok_or_else(|| {
+            fail(
+                "float",
+                format!("{} cannot be converted to a float", py_type(value)),
+            )
+        }),
+        Kind::List => to_list(value).ok_or_else(|| {
+            fail(
+                "list",
+                format!("{} cannot be converted to a list", py_type(value)),
+            )
+        }),
+        Kind::Dict => to_dict(value).ok_or_else(|| {
+            fail(
+                "dict",
+                "dictionary requested, could not parse JSON or key=value".to_string(),
+            )
+        }),
+    }
+}
+
+fn check_choices(param: &Param, value: &Value) -> Result<(), String> {
+    if param.choices.is_empty() || value.is_null() {
+        return Ok(());
+    }
+    let text = py_str(value);
+    if param.choices.contains(&text.as_str()) {
+        return Ok(());
+    }
+    Err(format!(
+        "value of {} must be one of: {}, got: {text}",
+        param.name,
+        param.choices.join(", ")
+    ))
+}
+
+/// Ansible's truth table for boolean parameters.
+pub fn to_bool(value: &Value) -> Result<bool, String> {
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) => {
+            let norm = s.trim().to_lowercase();
+            if BOOL_TRUE.contains(&norm.as_str()) {
+                Ok(true)
+            } else if BOOL_FALSE.contains(&norm.as_str()) {
+                Ok(false)
+            } else {
+                Err(invalid_bool(s))
+            }
+        }
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f == 1.0 => Ok(true),
+            Some(f) if f == 0.0 => Ok(false),
+            _ => Err(invalid_bool(&n.to_string())),
+        },
+        other => Err(format!("{} cannot be converted to a bool", py_type(other))),
+    }
+}
+
+fn invalid_bool(text: &str) -> String {
+    let valid: Vec<String> = BOOL_TRUE
+        .iter()
+        .chain(BOOL_FALSE)
+        .map(|b| format!("'{b}'"))
+        .chain(["1.0", "1", "0", "0.0"].map(String::from))
+        .collect();
+    format!(
+        "The value '{text}' is not a valid boolean.  Valid booleans include: {}",
+        valid.join(", ")
+    )
+}
+
+fn to_int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Bool(b) => Some(i64::from(*b)),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::String(s) => s.trim().replace('_', "").parse::<i64>().ok(),
+        _ => None,
+    }
+}
+
+fn to_float(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+        _ => None,
+    }
+}
+
+fn to_list(value: &Value) -> Option<Value> {
+    match value {
+        Value::Array(_) => Some(value.clone()),
+        Value::String(s) => Some(Value::Array(
+            s.split(',')
+                .map(|part| Value::String(part.to_string()))
+                .collect(),
+        )),
+        Value::Number(_) => Some(Value::Array(vec![Value::String(py_str(value))])),
+        _ => None,
+    }
+}
+
+fn to_dict(value: &Value) -> Option<Value> {
+    match value {
+        Value::Object(_) => Some(value.clone()),
+        Value::String(s) if s.trim_start().starts_with('{') => serde_json::from_str::<Value>(s)
+            .ok()
+            .filter(Value::is_object),
+        Value::String(s) => {
+            let mut map = Map::new();
+            for pair in s.split([',', ' ']).filter(|p| !p.is_empty()) {
+                let (k, v) = pair.split_once('=')?;
+                map.insert(k.trim().to_string(), Value::String(v.trim().to_string()));
+            }
+            Some(Value::Object(map))
+        }
+        _ => None,
+    }
+}
+
+fn default_value(kind: Kind, text: &str) -> Value {
+    let as_text = Value::String(text.to_string());
+    match kind {
+        Kind::Bool => to_bool(&as_text).map(Value::Bool).unwrap_or(as_text),
+        Kind::Int => to_int(&as_text).map(Value::from).unwrap_or(as_text),
+        Kind::Float => to_float(&as_text).map(Value::from).unwrap_or(as_text),
+        Kind::List if text == "[]" => Value::Array(Vec::new()),
+        Kind::List => to_list(&as_text).unwrap_or(as_text),
+        Kind::Dict if text == "{}" => Value::Object(Map::new()),
+        _ => as_text,
+    }
+}
+
+/// Python's `type(value)` as printed in Ansible's messages.
+pub fn py_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "<class 'NoneType'>",
+        Value::Bool(_) => "<class 'bool'>",
+        Value::Number(n) if n.is_f64() => "<class 'float'>",
+        Value::Number(_) => "<class 'int'>",
+        Value::String(_) => "<class 'str'>",
+        Value::Array(_) => "<class 'list'>",
+        Value::Object(_) => "<class 'dict'>",
+    }
+}
+
+/// Python's `str(value)`: how a non-string becomes a string parameter (`True`, `420`, `['a']`).
+pub fn py_str(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => py_repr(other),
+    }
+}
+
+/// Python's `repr(value)` for JSON-shaped values.
+pub fn py_repr(value: &Value) -> String {
+    match value {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e16 => format!("{f:.1}"),
+            _ => n.to_string(),
+        },
+        Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+        Value::Array(items) => {
+            format!(
+                "[{}]",
+                items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
+            )
+        }
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("'{k}': {}", py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}

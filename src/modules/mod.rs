@@ -10,7 +10,20 @@
 //! Some result keys are requests to the engine, as in Ansible: `ansible_facts` (set_fact,
 //! include_vars, setup), `add_host` / `add_group` (add_host).
 
+pub mod add_host;
 pub mod argspec;
+pub mod command;
+pub mod copy;
+pub mod assert;
+pub mod debug;
+pub mod fail;
+pub mod file;
+pub mod include_vars;
+pub mod k8s_info;
+pub mod remote;
+pub mod shell;
+pub mod stat;
+pub mod set_fact;
 
 use crate::connection::{Become, ConnError, Connection};
 use crate::template::{Scope, Templar};
@@ -48,6 +61,12 @@ pub trait Module: Send + Sync {
     fn fqcn(&self) -> &'static str;
     /// Its parameters, for validation before the run and normalisation at run time.
     fn spec(&self) -> &'static argspec::ArgSpec;
+    /// True for modules whose arguments are free key/value data (`set_fact`, `add_host`): any
+    /// name is accepted, so [`argspec::ArgSpec::check_names`] and `normalize` must not reject
+    /// names missing from the spec (the module validates its own keys).
+    fn accepts_any_args(&self) -> bool {
+        false
+    }
     /// Runs with templated, normalised arguments (aliases resolved, defaults filled, types coerced).
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError>;
 }
@@ -80,5 +99,17 @@ fn collection_alias(name: &str) -> Option<&'static str> {
 pub fn all() -> &'static [&'static dyn Module] {
     &[
         // registry: one line per module, keep sorted
+        &add_host::AddHost,
+        &assert::Assert,
+        &debug::Debug,
+        &fail::Fail,
+        &include_vars::IncludeVars,
+        &k8s_info::K8sInfo,
+        &set_fact::SetFact,
+        &command::Command,
+        &copy::Copy,
+        &file::File,
+        &shell::Shell,
+        &stat::Stat,
     ]
 }

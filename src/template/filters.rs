@@ -1,1 +1,931 @@
-//! Ansible's filters for minijinja.
+//! Ansible's filters for minijinja (ansible-core `plugins/filter/core.py`, `mathstuff.py`,
+//! Jinja2's `int`/`float`/`default` signatures), registered over minijinja's builtins where
+//! Ansible differs.
+//!
+//! Semantics worth knowing:
+//! - `bool`: `None` and booleans pass through; `'yes'`, `'on'`, `'1'`, `'true'` (any case) and
+//!   `1` are true; everything else is false (Ansible's `to_bool`, not truthiness).
+//! - `int(default=0, base=10)` / `float(default=0.0)`: invalid input gives the default, as Jinja2.
+//! - `default(value='', boolean=False)` / `d`: keyword arguments accepted.
+//! - `regex_*`: Python `re` syntax on Rust's `regex` engine (no lookaround/backreferences in the
+//!   pattern); `\1`, `\g<1>`, `\g<name>` in replacements; `regex_search` returns `None` when
+//!   nothing matches, the match, or the requested groups.
+//! - `to_json` is `json.dumps` (`", "`/`": "` separators, `ensure_ascii`), `to_nice_json` uses
+//!   indent 4 and sorted keys; `to_yaml`/`to_nice_yaml` use [`crate::yaml`]'s PyYAML-shaped emitter.
+//! - `mandatory` fails with "Mandatory variable 'x' not defined." naming the expression it filters.
+//! - set operations keep first-seen order and drop duplicates, as Ansible's `unique` does.
+
+use super::context::{from_json, to_json};
+use super::{verbatim_error, TemplateError};
+use crate::{Map, Value as Json};
+use base64::Engine as _;
+use minijinja::value::{Kwargs, Rest, ValueKind};
+use minijinja::{Environment, Error, ErrorKind, Value};
+use std::sync::LazyLock;
+
+/// Adds Ansible's filters to `env` (overriding minijinja's where Ansible differs).
+pub fn register(env: &mut Environment<'static>) {
+    env.add_filter("b64encode", b64encode);
+    env.add_filter("b64decode", b64decode);
+    env.add_filter("default", default);
+    env.add_filter("d", default);
+    env.add_filter("bool", to_bool);
+    env.add_filter("int", to_int);
+    env.add_filter("float", to_float);
+    env.add_filter("regex_replace", regex_replace);
+    env.add_filter("regex_search", regex_search);
+    env.add_filter("regex_findall", regex_findall);
+    env.add_filter("regex_escape", regex_escape);
+    env.add_filter("ternary", ternary);
+    env.add_filter("mandatory", mandatory);
+    env.add_filter("basename", basename);
+    env.add_filter("dirname", dirname);
+    env.add_filter("splitext", splitext);
+    env.add_filter("path_join", path_join);
+    env.add_filter("expanduser", expanduser);
+    env.add_filter("quote", quote);
+    env.add_filter("hash", hash);
+    env.add_filter("checksum", |v: Value| hash(v, Some("sha1".into())));
+    env.add_filter("sha1", |v: Value| hash(v, Some("sha1".into())));
+    env.add_filter("md5", |v: Value| hash(v, Some("md5".into())));
+    env.add_filter("union", union);
+    env.add_filter("intersect", intersect);
+    env.add_filter("difference", difference);
+    env.add_filter("symmetric_difference", symmetric_difference);
+    env.add_filter("unique", unique);
+    env.add_filter("flatten", flatten);
+    env.add_filter("combine", combine);
+    env.add_filter("dict2items", dict2items);
+    env.add_filter("items2dict", items2dict);
+    env.add_filter("to_json", to_json_filter);
+    env.add_filter("to_nice_json", to_nice_json);
+    env.add_filter("from_json", from_json_filter);
+    env.add_filter("to_yaml", to_yaml);
+    env.add_filter("to_nice_yaml", to_nice_yaml);
+    env.add_filter("from_yaml", from_yaml);
+    env.add_filter("zip", zip);
+    env.add_filter("type_debug", type_debug);
+    env.add_filter("extract", extract);
+    env.add_filter("split", split);
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn json_of(value: &Value) -> Result<Json, Error> {
+    to_json(value)
+}
+
+fn invalid(message: impl std::fmt::Display) -> Error {
+    verbatim_error(message)
+}
+
+/// Python's `str()` of a value, as Ansible's `to_text` gives filters.
+fn text_of(value: &Value) -> Result<String, Error> {
+    if value.is_undefined() {
+        return Err(Error::from(ErrorKind::UndefinedError));
+    }
+    Ok(match value.as_str() {
+        Some(s) => s.to_string(),
+        None if value.is_none() => "None".into(),
+        None => value.to_string(),
+    })
+}
+
+fn list_of(value: &Value) -> Result<Vec<Json>, Error> {
+    match json_of(value)? {
+        Json::Array(items) => Ok(items),
+        Json::Object(map) => Ok(map.keys().map(|k| Json::String(k.clone())).collect()),
+        Json::String(s) => Ok(s.chars().map(|c| Json::String(c.to_string())).collect()),
+        other => Err(invalid(format!("'{}' object is not iterable", json_type_name(&other)))),
+    }
+}
+
+/// Python's type name of a JSON value.
+pub(crate) fn json_type_name(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "NoneType",
+        Json::Bool(_) => "bool",
+        Json::Number(n) if n.is_f64() => "float",
+        Json::Number(_) => "int",
+        Json::String(_) => "str",
+        Json::Array(_) => "list",
+        Json::Object(_) => "dict",
+    }
+}
+
+fn push_unique(out: &mut Vec<Json>, item: Json) {
+    if !out.contains(&item) {
+        out.push(item);
+    }
+}
+
+// ---------------------------------------------------------------- encoding
+
+fn b64encode(value: Value, kwargs: Kwargs) -> Result<String, Error> {
+    let _: Option<String> = kwargs.get("encoding")?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(text_of(&value)?.as_bytes()))
+}
+
+fn b64decode(value: Value, kwargs: Kwargs) -> Result<String, Error> {
+    let _: Option<String> = kwargs.get("encoding")?;
+    // Python's b64decode discards characters outside the alphabet (newlines, spaces).
+    let cleaned: String = text_of(&value)?
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+        .collect();
+    match base64::engine::general_purpose::STANDARD.decode(cleaned.as_bytes()) {
+        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(_) => Err(invalid("Incorrect padding")),
+    }
+}
+
+// ---------------------------------------------------------------- types
+
+fn default(value: Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let fallback = match args.first() {
+        Some(v) => v.clone(),
+        None => kwargs.get::<Option<Value>>("default_value")?.unwrap_or(Value::from("")),
+    };
+    let boolean = match args.get(1) {
+        Some(v) => v.is_true(),
+        None => kwargs.get::<Option<bool>>("boolean")?.unwrap_or(false),
+    };
+    if value.is_undefined() || (boolean && !value.is_true()) {
+        Ok(fallback)
+    } else {
+        Ok(value)
+    }
+}
+
+/// Ansible's `to_bool`.
+pub(crate) fn ansible_bool(value: &Json) -> Option<bool> {
+    match value {
+        Json::Null => None,
+        Json::Bool(b) => Some(*b),
+        Json::String(s) => Some(matches!(s.to_lowercase().as_str(), "yes" | "on" | "1" | "true")),
+        Json::Number(n) => Some(n.as_f64() == Some(1.0)),
+        _ => Some(false),
+    }
+}
+
+fn to_bool(value: Value) -> Result<Value, Error> {
+    Ok(match ansible_bool(&json_of(&value)?) {
+        Some(b) => Value::from(b),
+        None => Value::from(()),
+    })
+}
+
+/// Python's `int(text, base)` for a string (prefixes allowed when they match the base).
+fn python_int(text: &str, base: u32) -> Option<i64> {
+    let t: String = text.trim().chars().filter(|c| *c != '_').collect();
+    let (negative, digits) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(&t)),
+    };
+    let lower = digits.to_ascii_lowercase();
+    let (radix, body) = match (base, lower.get(..2)) {
+        (16 | 0, Some("0x")) => (16, &lower[2..]),
+        (8 | 0, Some("0o")) => (8, &lower[2..]),
+        (2 | 0, Some("0b")) => (2, &lower[2..]),
+        (0, _) => (10, lower.as_str()),
+        (b, _) => (b, lower.as_str()),
+    };
+    if body.is_empty() || !(2..=36).contains(&radix) {
+        return None;
+    }
+    let v = i64::from_str_radix(body, radix).ok()?;
+    Some(if negative { -v } else { v })
+}
+
+fn to_int(value: Value, default: Option<Value>, base: Option<u32>, kwargs: Kwargs) -> Result<Value, Error> {
+    let default = match default {
+        Some(d) => d,
+        None => kwargs.get::<Option<Value>>("default")?.unwrap_or(Value::from(0)),
+    };
+    let base = match base {
+        Some(b) => b,
+        None => kwargs.get::<Option<u32>>("base")?.unwrap_or(10),
+    };
+    let parsed = match json_of(&value)? {
+        Json::String(s) => python_int(&s, base).or_else(|| python_float(&s).filter(|f| f.is_finite()).map(|f| f.trunc() as i64)),
+        Json::Bool(b) => Some(i64::from(b)),
+        Json::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f.trunc() as i64)),
+        _ => None,
+    };
+    Ok(parsed.map(Value::from).unwrap_or(default))
+}
+
+/// Python's `float(text)`.
+fn python_float(text: &str) -> Option<f64> {
+    let t: String = text.trim().chars().filter(|c| *c != '_').collect();
+    match t.to_ascii_lowercase().trim_start_matches(['+', '-']) {
+        "inf" | "infinity" | "nan" => t.to_ascii_lowercase().parse::<f64>().ok(),
+        _ if t.chars().any(|c| c.is_ascii_digit()) => t.parse::<f64>().ok(),
+        _ => None,
+    }
+}
+
+fn to_float(value: Value, default: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let default = match default {
+        Some(d) => d,
+        None => kwargs.get::<Option<Value>>("default")?.unwrap_or(Value::from(0.0)),
+    };
+    let parsed = match json_of(&value)? {
+        Json::String(s) => python_float(&s),
+        Json::Bool(b) => Some(f64::from(u8::from(b))),
+        Json::Number(n) => n.as_f64(),
+        _ => None,
+    };
+    Ok(parsed.map(Value::from).unwrap_or(default))
+}
+
+fn ternary(value: Value, true_val: Value, false_val: Value, none_val: Option<Value>) -> Result<Value, Error> {
+    if value.is_undefined() {
+        return Err(Error::from(ErrorKind::UndefinedError));
+    }
+    if let (Some(n), true) = (none_val, value.is_none()) {
+        return Ok(n);
+    }
+    Ok(if value.is_true() { true_val } else { false_val })
+}
+
+const MANDATORY: &str = "\u{2}mandatory\u{2}";
+
+fn mandatory(value: Value, msg: Option<String>, kwargs: Kwargs) -> Result<Value, Error> {
+    let msg = match msg {
+        Some(m) => Some(m),
+        None => kwargs.get::<Option<String>>("msg")?,
+    };
+    if value.is_undefined() {
+        return Err(invalid(format!("{MANDATORY}{}", msg.unwrap_or_default())));
+    }
+    Ok(value)
+}
+
+static MANDATORY_SUBJECT: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r#"([A-Za-z_][\w.]*(?:\[[^\]]*\][\w.]*)*)\s*\|\s*mandatory"#).expect("static regex")
+});
+
+/// The message for a `mandatory` failure, naming the variable found before `| mandatory`.
+pub(crate) fn mandatory_message(detail: &str, source: &str) -> Option<TemplateError> {
+    let custom = detail.strip_prefix(MANDATORY)?;
+    let name = MANDATORY_SUBJECT
+        .captures(source)
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default();
+    let message = if custom.is_empty() {
+        format!("Mandatory variable '{name}' not defined.")
+    } else {
+        custom.to_string()
+    };
+    Some(TemplateError {
+        message,
+        undefined: Some(name),
+    })
+}
+
+fn type_debug(value: Value) -> Result<String, Error> {
+    Ok(json_type_name(&json_of(&value)?).to_string())
+}
+
+// ---------------------------------------------------------------- regular expressions
+
+/// Compiles a Python-syntax pattern with Python's flags.
+fn compile(pattern: &str, ignorecase: bool, multiline: bool) -> Result<regex::Regex, Error> {
+    let translated = pattern.replace("\\Z", "\\z");
+    regex::RegexBuilder::new(&translated)
+        .case_insensitive(ignorecase)
+        .multi_line(multiline)
+        .build()
+        .map_err(|e| invalid(format!("Invalid regular expression '{pattern}': {e}")))
+}
+
+fn flags(kwargs: &Kwargs) -> Result<(bool, bool), Error> {
+    Ok((
+        kwargs.get::<Option<bool>>("ignorecase")?.unwrap_or(false),
+        kwargs.get::<Option<bool>>("multiline")?.unwrap_or(false),
+    ))
+}
+
+/// Python replacement syntax (`\1`, `\g<1>`, `\g<name>`, `\n`) → the regex crate's (`${1}`).
+fn translate_replacement(repl: &str) -> String {
+    let chars: Vec<char> = repl.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '$' {
+            out.push_str("$$");
+        } else if c == '\\' && i + 1 < chars.len() {
+            let n = chars[i + 1];
+            if n.is_ascii_digit() {
+                let mut j = i + 1;
+                while j < chars.len() && j < i + 3 && chars[j].is_ascii_digit() {
+                    j += 1;
+                }
+                out.push_str(&format!("${{{}}}", chars[i + 1..j].iter().collect::<String>()));
+                i = j;
+                continue;
+            }
+            if n == 'g' && chars.get(i + 2) == Some(&'<') {
+                if let Some(end) = chars[i + 3..].iter().position(|c| *c == '>') {
+                    let name: String = chars[i + 3..i + 3 + end].iter().collect();
+                    out.push_str(&format!("${{{name}}}"));
+                    i += 4 + end;
+                    continue;
+                }
+            }
+            match n {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                '\\' => out.push('\\'),
+                other => {
+                    out.push('\\');
+                    out.push(other);
+                }
+            }
+            i += 2;
+            continue;
+        } else {
+            out.push(c);
+        }
+        i += 1;
+    }
+    out
+}
+
+fn regex_replace(value: Value, pattern: Option<String>, replacement: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
+    let text = text_of(&value)?;
+    let (ignorecase, multiline) = flags(&kwargs)?;
+    let count = kwargs.get::<Option<usize>>("count")?.unwrap_or(0);
+    let mandatory_count = kwargs.get::<Option<usize>>("mandatory_count")?.unwrap_or(0);
+    let re = compile(&pattern.unwrap_or_default(), ignorecase, multiline)?;
+    let repl = translate_replacement(&replacement.unwrap_or_default());
+    let found = re.find_iter(&text).count();
+    let done = if count == 0 { found } else { found.min(count) };
+    if mandatory_count > 0 && done != mandatory_count {
+        return Err(invalid(format!(
+            "'{}' should match {mandatory_count} times, but matches {done} times in '{text}'",
+            re.as_str()
+        )));
+    }
+    Ok(re.replacen(&text, count, repl.as_str()).into_owned())
+}
+
+fn regex_search(value: Value, pattern: String, groups: Rest<String>, kwargs: Kwargs) -> Result<Value, Error> {
+    let text = text_of(&value)?;
+    let (ignorecase, multiline) = flags(&kwargs)?;
+    let re = compile(&pattern, ignorecase, multiline)?;
+    let Some(caps) = re.captures(&text) else {
+        return Ok(Value::from(()));
+    };
+    if groups.is_empty() {
+        return Ok(Value::from(caps.get(0).map(|m| m.as_str()).unwrap_or_default()));
+    }
+    let mut items = Vec::new();
+    for g in groups.iter() {
+        let group = if let Some(n) = g.strip_prefix('\\').and_then(|n| n.parse::<usize>().ok()) {
+            caps.get(n)
+        } else if let Some(name) = g.strip_prefix("\\g<").and_then(|n| n.strip_suffix('>')) {
+            match name.parse::<usize>() {
+                Ok(n) => caps.get(n),
+                Err(_) => caps.name(name),
+            }
+        } else {
+            return Err(invalid(format!("Unknown argument: {g}")));
+        };
+        items.push(group.map(|m| Value::from(m.as_str())).unwrap_or(Value::from(())));
+    }
+    Ok(Value::from(items))
+}
+
+fn regex_findall(value: Value, pattern: String, kwargs: Kwargs) -> Result<Value, Error> {
+    let text = text_of(&value)?;
+    let (ignorecase, multiline) = flags(&kwargs)?;
+    let re = compile(&pattern, ignorecase, multiline)?;
+    let group_count = re.captures_len() - 1;
+    let text_at = |m: Option<regex::Match<'_>>| Value::from(m.map(|m| m.as_str()).unwrap_or_default());
+    let items: Vec<Value> = re
+        .captures_iter(&text)
+        .map(|caps| match group_count {
+            0 => text_at(caps.get(0)),
+            1 => text_at(caps.get(1)),
+            n => Value::from((1..=n).map(|i| text_at(caps.get(i))).collect::<Vec<_>>()),
+        })
+        .collect();
+    Ok(Value::from(items))
+}
+
+fn regex_escape(value: Value, re_type: Option<String>) -> Result<String, Error> {
+    let text = text_of(&value)?;
+    match re_type.as_deref().unwrap_or("python") {
+        "python" => Ok(text
+            .chars()
+            .flat_map(|c| {
+                let special = "()[]{}?*+-|^$\\.&~# \t\n\r\x0b\x0c".contains(c);
+                special.then_some('\\').into_iter().chain(std::iter::once(c))
+            })
+            .collect()),
+        "posix_basic" => Ok(text
+            .chars()
+            .flat_map(|c| ("$*.[\\]^".contains(c).then_some('\\')).into_iter().chain(std::iter::once(c)))
+            .collect()),
+        other => Err(invalid(format!("Invalid regex type ({other})"))),
+    }
+}
+
+// ---------------------------------------------------------------- paths and shell
+
+fn basename(value: Value) -> Result<String, Error> {
+    let p = text_of(&value)?;
+    Ok(p.rsplit('/').next().unwrap_or_default().to_string())
+}
+
+/// Python's `os.path.dirname`.
+pub(crate) fn python_dirname(p: &str) -> String {
+    let head = match p.rfind('/') {
+        Some(i) => &p[..=i],
+        None => "",
+    };
+    if !head.is_empty() && head.chars().all(|c| c == '/') {
+        head.to_string()
+    } else {
+        head.trim_end_matches('/').to_string()
+    }
+}
+
+fn dirname(value: Value) -> Result<String, Error> {
+    Ok(python_dirname(&text_of(&value)?))
+}
+
+fn splitext(value: Value) -> Result<Value, Error> {
+    let p = text_of(&value)?;
+    let base_start = p.rfind('/').map(|i| i + 1).unwrap_or(0);
+    let base = &p[base_start..];
+    let dot = base.trim_start_matches('.').rfind('.').map(|i| i + (base.len() - base.trim_start_matches('.').len()));
+    Ok(match dot {
+        Some(i) => Value::from(vec![p[..base_start + i].to_string(), base[i..].to_string()]),
+        None => Value::from(vec![p.clone(), String::new()]),
+    })
+}
+
+fn path_join(value: Value) -> Result<String, Error> {
+    let parts: Vec<String> = match json_of(&value)? {
+        Json::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
+            .collect(),
+        Json::String(s) => vec![s],
+        other => return Err(invalid(format!("|path_join expects string or sequence, got {} instead.", json_type_name(&other)))),
+    };
+    let mut out = String::new();
+    for part in parts {
+        if part.starts_with('/') || out.is_empty() {
+            out = part;
+        } else {
+            if !out.ends_with('/') {
+                out.push('/');
+            }
+            out.push_str(&part);
+        }
+    }
+    Ok(out)
+}
+
+fn expanduser(value: Value) -> Result<String, Error> {
+    let p = text_of(&value)?;
+    let home = std::env::var("HOME").unwrap_or_default();
+    Ok(if p == "~" {
+        home
+    } else if let Some(rest) = p.strip_prefix("~/") {
+        format!("{home}/{rest}")
+    } else {
+        p
+    })
+}
+
+/// Python's `shlex.quote`.
+pub fn shell_quote(s: &str) -> String {
+    if s.is_empty() {
+        return "''".into();
+    }
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c)) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
+}
+
+fn quote(value: Value) -> Result<String, Error> {
+    if value.is_none() {
+        return Ok(shell_quote(""));
+    }
+    Ok(shell_quote(&text_of(&value)?))
+}
+
+fn hash(value: Value, hashtype: Option<String>) -> Result<String, Error> {
+    use sha2::Digest;
+    let data = text_of(&value)?.into_bytes();
+    let kind = hashtype.unwrap_or_else(|| "sha1".into());
+    Ok(match kind.as_str() {
+        "sha1" => hex::encode(sha1::Sha1::digest(&data)),
+        "md5" => hex::encode(md5::Md5::digest(&data)),
+        "sha224" => hex::encode(sha2::Sha224::digest(&data)),
+        "sha256" => hex::encode(sha2::Sha256::digest(&data)),
+        "sha384" => hex::encode(sha2::Sha384::digest(&data)),
+        "sha512" => hex::encode(sha2::Sha512::digest(&data)),
+        other => return Err(invalid(format!("unsupported hash type {other}"))),
+    })
+}
+
+// ---------------------------------------------------------------- lists and sets
+
+fn unique(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
+    let _: Option<bool> = kwargs.get("case_sensitive")?;
+    let attribute: Option<String> = kwargs.get("attribute")?;
+    let mut out: Vec<Json> = Vec::new();
+    let mut seen: Vec<Json> = Vec::new();
+    for item in list_of(&value)? {
+        let key = match &attribute {
+            Some(a) => item.get(a).cloned().unwrap_or(Json::Null),
+            None => item.clone(),
+        };
+        if !seen.contains(&key) {
+            seen.push(key);
+            out.push(item);
+        }
+    }
+    Ok(from_json(&Json::Array(out)))
+}
+
+fn union(a: Value, b: Value) -> Result<Value, Error> {
+    let mut out = Vec::new();
+    for item in list_of(&a)?.into_iter().chain(list_of(&b)?) {
+        push_unique(&mut out, item);
+    }
+    Ok(from_json(&Json::Array(out)))
+}
+
+fn intersect(a: Value, b: Value) -> Result<Value, Error> {
+    let other = list_of(&b)?;
+    let mut out = Vec::new();
+    for item in list_of(&a)? {
+        if other.contains(&item) {
+            push_unique(&mut out, item);
+        }
+    }
+    Ok(from_json(&Json::Array(out)))
+}
+
+fn difference(a: Value, b: Value) -> Result<Value, Error> {
+    let other = list_of(&b)?;
+    let mut out = Vec::new();
+    for item in list_of(&a)? {
+        if !other.contains(&item) {
+            push_unique(&mut out, item);
+        }
+    }
+    Ok(from_json(&Json::Array(out)))
+}
+
+fn symmetric_difference(a: Value, b: Value) -> Result<Value, Error> {
+    let (left, right) = (list_of(&a)?, list_of(&b)?);
+    let mut out = Vec::new();
+    for item in left.iter().chain(right.iter()) {
+        if !(left.contains(item) && right.contains(item)) {
+            push_unique(&mut out, item.clone());
+        }
+    }
+    Ok(from_json(&Json::Array(out)))
+}
+
+fn flatten_into(items: Vec<Json>, levels: Option<i64>, skip_nulls: bool, out: &mut Vec<Json>) {
+    for item in items {
+        if skip_nulls && matches!(&item, Json::Null) || matches!(&item, Json::String(s) if skip_nulls && (s == "None" || s == "null")) {
+            continue;
+        }
+        match item {
+            Json::Array(inner) if levels.is_none_or(|l| l > 0) => {
+                flatten_into(inner, levels.map(|l| l - 1), skip_nulls, out)
+            }
+            other => out.push(other),
+        }
+    }
+}
+
+fn flatten(value: Value, levels: Option<i64>, kwargs: Kwargs) -> Result<Value, Error> {
+    let levels = match levels {
+        Some(l) => Some(l),
+        None => kwargs.get::<Option<i64>>("levels")?,
+    };
+    let skip_nulls = kwargs.get::<Option<bool>>("skip_nulls")?.unwrap_or(true);
+    let mut out = Vec::new();
+    flatten_into(list_of(&value)?, levels, skip_nulls, &mut out);
+    Ok(from_json(&Json::Array(out)))
+}
+
+fn zip(value: Value, others: Rest<Value>) -> Result<Value, Error> {
+    let mut lists = vec![list_of(&value)?];
+    for o in others.iter() {
+        lists.push(list_of(o)?);
+    }
+    let len = lists.iter().map(Vec::len).min().unwrap_or(0);
+    let rows: Vec<Json> = (0..len)
+        .map(|i| Json::Array(lists.iter().map(|l| l[i].clone()).collect()))
+        .collect();
+    Ok(from_json(&Json::Array(rows)))
+}
+
+fn extract(item: Value, container: Value, morekeys: Option<Value>) -> Result<Value, Error> {
+    let mut value = container.get_item(&item)?;
+    if let Some(keys) = morekeys {
+        let keys: Vec<Value> = if keys.kind() == ValueKind::Seq { keys.try_iter()?.collect() } else { vec![keys] };
+        for k in keys {
+            value = value.get_item(&k)?;
+        }
+    }
+    Ok(value)
+}
+
+/// Python's `str.split(sep=None, maxsplit=-1)` as Ansible's `split` filter.
+fn split(value: Value, sep: Option<String>, maxsplit: Option<i64>) -> Result<Value, Error> {
+    let text = text_of(&value)?;
+    let max = maxsplit.filter(|m| *m >= 0).map(|m| m as usize);
+    let parts: Vec<String> = match sep.as_deref() {
+        None | Some("") if sep.is_none() => {
+            let mut parts: Vec<String> = Vec::new();
+            let mut rest = text.trim_start();
+            while !rest.is_empty() {
+                if max.is_some_and(|m| parts.len() == m) {
+                    parts.push(rest.to_string());
+                    break;
+                }
+                let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                parts.push(rest[..end].to_string());
+                rest = rest[end..].trim_start();
+            }
+            parts
+        }
+        Some("") => return Err(invalid("empty separator")),
+        Some(s) => match max {
+            Some(m) => text.splitn(m + 1, s).map(str::to_string).collect(),
+            None => text.split(s).map(str::to_string).collect(),
+        },
+        None => Vec::new(),
+    };
+    Ok(Value::from(parts))
+}
+
+// ---------------------------------------------------------------- dicts
+
+fn merge_lists(base: Vec<Json>, other: Vec<Json>, mode: &str) -> Vec<Json> {
+    match mode {
+        "keep" => base,
+        "append" => base.into_iter().chain(other).collect(),
+        "prepend" => other.into_iter().chain(base).collect(),
+        "append_rp" => {
+            let mut out: Vec<Json> = base.into_iter().filter(|x| !other.contains(x)).collect();
+            out.extend(other);
+            out
+        }
+        "prepend_rp" => {
+            let mut out = other.clone();
+            out.extend(base.into_iter().filter(|x| !other.contains(x)));
+            out
+        }
+        _ => other,
+    }
+}
+
+fn merge_maps(mut base: Map, other: Map, recursive: bool, list_merge: &str) -> Map {
+    for (k, v) in other {
+        let merged = match (base.remove(&k), v) {
+            (Some(Json::Object(a)), Json::Object(b)) if recursive => Json::Object(merge_maps(a, b, recursive, list_merge)),
+            (Some(Json::Array(a)), Json::Array(b)) => Json::Array(merge_lists(a, b, list_merge)),
+            (_, v) => v,
+        };
+        base.insert(k, merged);
+    }
+    base
+}
+
+fn combine(value: Value, terms: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    let recursive = kwargs.get::<Option<bool>>("recursive")?.unwrap_or(false);
+    let list_merge = kwargs.get::<Option<String>>("list_merge")?.unwrap_or_else(|| "replace".into());
+    if !["replace", "keep", "append", "prepend", "append_rp", "prepend_rp"].contains(&list_merge.as_str()) {
+        return Err(invalid(format!("'{list_merge}' is not a valid list_merge value")));
+    }
+    let mut dicts = vec![json_of(&value)?];
+    for t in terms.iter() {
+        match json_of(t)? {
+            Json::Array(items) => dicts.extend(items),
+            other => dicts.push(other),
+        }
+    }
+    let mut out = Map::new();
+    for d in dicts {
+        match d {
+            Json::Object(m) => out = merge_maps(out, m, recursive, &list_merge),
+            other => {
+                return Err(invalid(format!(
+                    "failed to combine variables, expected dicts but got a '{}'",
+                    json_type_name(&other)
+                )))
+            }
+        }
+    }
+    Ok(from_json(&Json::Object(out)))
+}
+
+fn dict2items(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
+    let key_name = kwargs.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
+    let value_name = kwargs.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    let map = match json_of(&value)? {
+        Json::Object(m) => m,
+        other => {
+            return Err(invalid(format!(
+                "dict2items requires a dictionary, got <class '{}'> instead.",
+                json_type_name(&other)
+            )))
+        }
+    };
+    let items: Vec<Json> = map
+        .into_iter()
+        .map(|(k, v)| {
+            let mut entry = Map::new();
+            entry.insert(key_name.clone(), Json::String(k));
+            entry.insert(value_name.clone(), v);
+            Json::Object(entry)
+        })
+        .collect();
+    Ok(from_json(&Json::Array(items)))
+}
+
+fn items2dict(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
+    let key_name = kwargs.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
+    let value_name = kwargs.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    let items = match json_of(&value)? {
+        Json::Array(items) => items,
+        other => {
+            return Err(invalid(format!(
+                "items2dict requires a list, got <class '{}'> instead.",
+                json_type_name(&other)
+            )))
+        }
+    };
+    let mut out = Map::new();
+    for item in items {
+        let (Some(k), Some(v)) = (item.get(&key_name), item.get(&value_name)) else {
+            return Err(invalid(format!(
+                "items2dict requires each dictionary in the list to contain the keys '{key_name}' and '{value_name}', got {item} instead."
+            )));
+        };
+        let key = k.as_str().map(str::to_string).unwrap_or_else(|| k.to_string());
+        out.insert(key, v.clone());
+    }
+    Ok(from_json(&Json::Object(out)))
+}
+
+// ---------------------------------------------------------------- serialisation
+
+/// `json.dumps` formatting: Python separators, `ensure_ascii`, optional indent and key sorting.
+pub fn python_json(value: &Json, indent: Option<usize>, sort_keys: bool, ensure_ascii: bool) -> String {
+    let mut out = String::new();
+    write_json(value, indent, sort_keys, ensure_ascii, 0, &mut out);
+    out
+}
+
+fn write_json_string(s: &str, ensure_ascii: bool, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if ensure_ascii && (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn write_json(value: &Json, indent: Option<usize>, sort_keys: bool, ascii: bool, level: usize, out: &mut String) {
+    let newline = |out: &mut String, level: usize| {
+        if let Some(n) = indent {
+            out.push('\n');
+            out.push_str(&" ".repeat(n * level));
+        }
+    };
+    let item_sep = if indent.is_some() { "," } else { ", " };
+    match value {
+        Json::Null => out.push_str("null"),
+        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Json::Number(n) => match (n.is_f64(), n.as_f64()) {
+            (true, Some(f)) => out.push_str(&crate::yaml::python_float_repr(f).replace("inf", "Infinity").replace("nan", "NaN")),
+            _ => out.push_str(&n.to_string()),
+        },
+        Json::String(s) => write_json_string(s, ascii, out),
+        Json::Array(items) => {
+            if items.is_empty() {
+                out.push_str("[]");
+                return;
+            }
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(item_sep);
+                }
+                newline(out, level + 1);
+                write_json(item, indent, sort_keys, ascii, level + 1, out);
+            }
+            newline(out, level);
+            out.push(']');
+        }
+        Json::Object(map) => {
+            if map.is_empty() {
+                out.push_str("{}");
+                return;
+            }
+            let mut entries: Vec<(&String, &Json)> = map.iter().collect();
+            if sort_keys {
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+            }
+            out.push('{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push_str(item_sep);
+                }
+                newline(out, level + 1);
+                write_json_string(k, ascii, out);
+                out.push_str(": ");
+                write_json(v, indent, sort_keys, ascii, level + 1, out);
+            }
+            newline(out, level);
+            out.push('}');
+        }
+    }
+}
+
+fn to_json_filter(value: Value, kwargs: Kwargs) -> Result<String, Error> {
+    let indent: Option<usize> = kwargs.get("indent")?;
+    let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false);
+    let ensure_ascii = kwargs.get::<Option<bool>>("ensure_ascii")?.unwrap_or(true);
+    Ok(python_json(&json_of(&value)?, indent, sort_keys, ensure_ascii))
+}
+
+fn to_nice_json(value: Value, kwargs: Kwargs) -> Result<String, Error> {
+    let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
+    let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(true);
+    let ensure_ascii = kwargs.get::<Option<bool>>("ensure_ascii")?.unwrap_or(true);
+    Ok(python_json(&json_of(&value)?, Some(indent), sort_keys, ensure_ascii))
+}
+
+fn from_json_filter(value: Value) -> Result<Value, Error> {
+    let text = text_of(&value)?;
+    match serde_json::from_str::<Json>(&text) {
+        Ok(v) => Ok(from_json(&v)),
+        Err(e) => Err(invalid(format!(
+            "Expecting value: line {} column {} ({e})",
+            e.line(),
+            e.column()
+        ))),
+    }
+}
+
+fn to_yaml(value: Value, kwargs: Kwargs) -> Result<String, Error> {
+    let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(2);
+    let _: Option<usize> = kwargs.get("width")?;
+    let options = crate::yaml::EmitOptions {
+        indent,
+        ..Default::default()
+    };
+    Ok(crate::yaml::to_yaml_string_with(&json_of(&value)?, &options))
+}
+
+fn to_nice_yaml(value: Value, kwargs: Kwargs) -> Result<String, Error> {
+    let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
+    let _: Option<usize> = kwargs.get("width")?;
+    Ok(crate::yaml::to_nice_yaml_string(&json_of(&value)?, indent))
+}
+
+fn from_yaml(value: Value) -> Result<Value, Error> {
+    let text = text_of(&value)?;
+    match crate::yaml::load_str(&text, "<string>") {
+        Ok(node) => Ok(from_json(&node.to_value())),
+        Err(e) => Err(invalid(format!(
+            "{} (line {}, column {})",
+            e.message, e.mark.line, e.mark.col
+        ))),
+    }
+}

@@ -13,8 +13,24 @@ pub mod filters;
 pub mod lookups;
 pub mod tests;
 
+mod context;
+mod literal;
+mod undefined;
+
+#[cfg(test)]
+mod core_tests;
+#[cfg(test)]
+mod pack_tests;
+
+pub use literal::literal_eval;
+pub use lookups::LookupHandler;
+
 use crate::{Map, Value};
+use context::{to_json, LazyVars};
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 /// What a template can see: the merged variables of one host and task, and where `lookup('file')`
 /// and `lookup('template')` search (role `files/`/`templates/`, then the playbook directory).
@@ -30,55 +46,382 @@ pub struct Scope<'a> {
 #[error("{message}")]
 pub struct TemplateError {
     pub message: String,
-    /// The undefined variable's name when the failure is an undefined variable.
+    /// The undefined variable's name when the failure is an undefined variable: the dotted path up
+    /// to the missing part (`workload.vm.nmae` when `workload.vm` exists but has no `nmae`).
     pub undefined: Option<String>,
 }
 
-/// The templating environment for one run.
+/// Marks an error detail that is already a complete Ansible message (filter, lookup, nested
+/// template failures), so it is passed through without the "template error" wrapping.
+const VERBATIM: char = '\u{1}';
+
+/// A minijinja error whose text is shown to the user as is.
+pub(crate) fn verbatim_error(message: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::InvalidOperation, format!("{VERBATIM}{message}"))
+}
+
+impl TemplateError {
+    fn plain(message: impl Into<String>) -> TemplateError {
+        TemplateError {
+            message: message.into(),
+            undefined: None,
+        }
+    }
+
+    fn undefined(message: String, name: String) -> TemplateError {
+        TemplateError {
+            message,
+            undefined: Some(name),
+        }
+    }
+
+    /// Carries this error through minijinja (lazy variables templated inside another template).
+    pub(crate) fn into_minijinja(self) -> Error {
+        match self.undefined {
+            Some(name) => Error::new(
+                ErrorKind::UndefinedError,
+                format!("{VERBATIM}{name}{VERBATIM}{}", self.message),
+            ),
+            None => verbatim_error(self.message),
+        }
+    }
+}
+
+/// The templating environment for one run. Cheap to clone (shared), `Send + Sync`.
+#[derive(Clone)]
 pub struct Templar {
-    env: minijinja::Environment<'static>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    env: Environment<'static>,
     omit: String,
+    lookups: RwLock<HashMap<String, LookupHandler>>,
+}
+
+impl std::fmt::Debug for Templar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templar").field("omit", &self.inner.omit).finish()
+    }
+}
+
+/// Names the environment defines itself; never reported as undefined variables.
+pub(crate) const GLOBAL_NAMES: &[&str] = &[
+    "omit", "lookup", "query", "q", "now", "undef", "range", "dict", "namespace", "lipsum",
+    "cycler", "joiner", "debug", "true", "false", "none", "True", "False", "None", "loop",
+];
+
+fn new_omit_token() -> String {
+    let a = uuid::Uuid::new_v4().simple().to_string();
+    let b = uuid::Uuid::new_v4().simple().to_string();
+    format!("__omit_place_holder__{}{}", a, &b[..8])
+}
+
+fn build_environment(omit: &str) -> Environment<'static> {
+    let mut env = Environment::new();
+    // Chainable: `missing.x is defined` is false and `missing.x | default(1)` works, as with
+    // Ansible's undefined; printing an undefined value is made an error by the formatter below,
+    // and `eval`/`condition` reject an undefined result.
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .trim_blocks(true)
+        .keep_trailing_newline(true)
+        .build();
+    if let Ok(syntax) = syntax {
+        env.set_syntax(syntax);
+    }
+    env.set_formatter(|out, state, value| {
+        if value.is_undefined() {
+            return Err(Error::from(ErrorKind::UndefinedError));
+        }
+        if value.is_none() {
+            return Ok(()); // Ansible's finalize prints None as ''
+        }
+        context::check_valid(value)?;
+        minijinja::escape_formatter(out, state, value)
+    });
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    minijinja_contrib::add_to_environment(&mut env);
+    env.add_global("omit", omit.to_string());
+    filters::register(&mut env);
+    tests::register(&mut env);
+    lookups::register(&mut env);
+    env
 }
 
 impl Templar {
     /// Builds the environment with Ansible's filters, tests, lookups and a fresh omit token.
     pub fn new() -> Templar {
-        todo!("templar")
+        let omit = new_omit_token();
+        Templar {
+            inner: Arc::new(Inner {
+                env: build_environment(&omit),
+                omit,
+                lookups: RwLock::new(HashMap::new()),
+            }),
+        }
     }
 
     /// The per-run `omit` placeholder.
     pub fn omit_token(&self) -> &str {
-        &self.omit
+        &self.inner.omit
+    }
+
+    /// Adds (or replaces) a lookup plugin implemented outside this module, e.g.
+    /// `kubernetes.core.k8s`. Names are matched as written and without an `ansible.builtin.` prefix.
+    pub fn register_lookup(&self, name: &str, handler: LookupHandler) {
+        if let Ok(mut map) = self.inner.lookups.write() {
+            map.insert(name.to_string(), handler);
+        }
+    }
+
+    pub(crate) fn lookup_handler(&self, name: &str) -> Option<LookupHandler> {
+        self.inner.lookups.read().ok()?.get(name).cloned()
+    }
+
+    pub(crate) fn env(&self) -> &Environment<'static> {
+        &self.inner.env
+    }
+
+    fn root(&self, scope: Scope<'_>) -> Arc<LazyVars> {
+        LazyVars::new(scope.vars, scope.search_paths, self)
     }
 
     /// Templates every string inside `value`, recursively (keys too).
     pub fn template(&self, value: &Value, scope: Scope<'_>) -> Result<Value, TemplateError> {
-        let _ = (value, scope, &self.env);
-        todo!("templar")
+        if !context::contains_template(value) {
+            return Ok(value.clone());
+        }
+        let root = self.root(scope);
+        self.template_value_in(value, &root)
+    }
+
+    fn template_value_in(&self, value: &Value, root: &Arc<LazyVars>) -> Result<Value, TemplateError> {
+        Ok(match value {
+            Value::String(s) => self.template_string_in(s, root)?,
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| self.template_value_in(v, root))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => {
+                let mut out = Map::new();
+                for (k, v) in map {
+                    let key = match self.template_string_in(k, root)? {
+                        Value::String(s) => s,
+                        other => python_str(&other),
+                    };
+                    out.insert(key, self.template_value_in(v, root)?);
+                }
+                Value::Object(out)
+            }
+            other => other.clone(),
+        })
+    }
+
+    /// Templates one string the 2.18 way: a lone `{{ expr }}` keeps the expression's native
+    /// value; anything else renders to text; text that reads as a Python list/dict/bool literal
+    /// becomes that value.
+    pub(crate) fn template_string_in(&self, text: &str, root: &Arc<LazyVars>) -> Result<Value, TemplateError> {
+        if !Templar::is_template(text) {
+            return Ok(Value::String(text.to_string()));
+        }
+        if let Some(expr) = lone_expression(text) {
+            if let Ok(compiled) = self.env().compile_expression(expr) {
+                let ctx = minijinja::Value::from_dyn_object(root.clone());
+                let value = compiled
+                    .eval(ctx)
+                    .map_err(|e| self.map_error(e, expr, root, true))?;
+                if value.is_undefined() {
+                    return Err(undefined::describe(self, expr, root, true));
+                }
+                let json = to_json(&value).map_err(|e| self.map_error(e, expr, root, true))?;
+                return Ok(match json {
+                    Value::String(s) => literal::maybe_literal(&s).unwrap_or(Value::String(s)),
+                    // 2.18 keeps None only for a bare `{{ name }}`; otherwise finalize prints ''.
+                    Value::Null if !is_bare_name(expr) => Value::String(String::new()),
+                    other => other,
+                });
+            }
+        }
+        let rendered = self.render_in(text, root)?;
+        Ok(literal::maybe_literal(&rendered).unwrap_or(Value::String(rendered)))
+    }
+
+    pub(crate) fn render_in(&self, text: &str, root: &Arc<LazyVars>) -> Result<String, TemplateError> {
+        let ctx = minijinja::Value::from_dyn_object(root.clone());
+        self.env()
+            .render_str(text, ctx)
+            .map_err(|e| self.map_error(e, text, root, false))
     }
 
     /// Renders a template text to a string (template module, `lookup('template')`).
     pub fn render_str(&self, text: &str, scope: Scope<'_>) -> Result<String, TemplateError> {
-        let _ = (text, scope);
-        todo!("templar")
+        if !Templar::is_template(text) {
+            return Ok(text.to_string());
+        }
+        let root = self.root(scope);
+        self.render_in(text, &root)
     }
 
     /// Evaluates a bare Jinja2 expression (`debug: var=`, loop sources) to a native value.
     pub fn eval(&self, expr: &str, scope: Scope<'_>) -> Result<Value, TemplateError> {
-        let _ = (expr, scope);
-        todo!("templar")
+        let root = self.root(scope);
+        self.eval_in(expr, &root)
+    }
+
+    fn eval_in(&self, expr: &str, root: &Arc<LazyVars>) -> Result<Value, TemplateError> {
+        if Templar::is_template(expr) {
+            return self.template_string_in(expr, root);
+        }
+        let value = self.eval_native(expr, root)?;
+        to_json(&value).map_err(|e| self.map_error(e, expr, root, true))
+    }
+
+    fn eval_native(&self, expr: &str, root: &Arc<LazyVars>) -> Result<minijinja::Value, TemplateError> {
+        let compiled = self
+            .env()
+            .compile_expression(expr)
+            .map_err(|e| self.map_error(e, expr, root, true))?;
+        let ctx = minijinja::Value::from_dyn_object(root.clone());
+        let value = compiled
+            .eval(ctx)
+            .map_err(|e| self.map_error(e, expr, root, true))?;
+        if value.is_undefined() {
+            return Err(undefined::describe(self, expr, root, true));
+        }
+        context::check_valid(&value).map_err(|e| self.map_error(e, expr, root, true))?;
+        Ok(value)
     }
 
     /// Evaluates a conditional (`when`, `failed_when`, `changed_when`, `until`, assert's `that`):
     /// a bare expression, `{{ }}` accepted, truthiness as Jinja2.
     pub fn condition(&self, expr: &str, scope: Scope<'_>) -> Result<bool, TemplateError> {
-        let _ = (expr, scope);
-        todo!("templar")
+        let root = self.root(scope);
+        self.condition_in(expr.trim(), &root, 0)
+    }
+
+    fn condition_in(&self, expr: &str, root: &Arc<LazyVars>, depth: usize) -> Result<bool, TemplateError> {
+        if expr.is_empty() {
+            return Ok(true); // Ansible: an empty conditional is true
+        }
+        if Templar::is_template(expr) {
+            // Templated first (Ansible warns about delimiters in conditionals), then the result
+            // is the condition.
+            return match self.template_string_in(expr, root)? {
+                Value::Bool(b) => Ok(b),
+                Value::String(s) if depth < 2 && !s.trim().is_empty() => {
+                    self.condition_in(s.trim(), root, depth + 1)
+                }
+                other => Ok(json_truthy(&other)),
+            };
+        }
+        Ok(self.eval_native(expr, root)?.is_true())
     }
 
     /// Whether a string contains template syntax at all (fast path: no templating needed).
     pub fn is_template(text: &str) -> bool {
         text.contains("{{") || text.contains("{%") || text.contains("{#")
+    }
+
+    /// Removes mapping entries whose value is the omit placeholder, recursively (for callers
+    /// that template whole argument trees).
+    pub fn strip_omitted(&self, value: Value) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .filter(|(_, v)| v.as_str() != Some(self.omit_token()))
+                    .map(|(k, v)| (k, self.strip_omitted(v)))
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(
+                items
+                    .into_iter()
+                    .filter(|v| v.as_str() != Some(self.omit_token()))
+                    .map(|v| self.strip_omitted(v))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
+    /// Turns a minijinja error into Ansible's wording.
+    fn map_error(&self, err: Error, source: &str, root: &Arc<LazyVars>, is_expr: bool) -> TemplateError {
+        let detail = err.detail().unwrap_or_default().to_string();
+        if let Some(rest) = detail.strip_prefix(VERBATIM) {
+            // A nested failure carries "<VERBATIM>name<VERBATIM>message" when it is an undefined.
+            if err.kind() == ErrorKind::UndefinedError {
+                if let Some((name, message)) = rest.split_once(VERBATIM) {
+                    return TemplateError::undefined(message.to_string(), name.to_string());
+                }
+            }
+            if let Some(message) = filters::mandatory_message(rest, source) {
+                return message;
+            }
+            return TemplateError::plain(rest);
+        }
+        if err.kind() == ErrorKind::UndefinedError {
+            return undefined::describe(self, source, root, is_expr);
+        }
+        let reason = match err.kind() {
+            ErrorKind::UnknownFilter => format!("No filter named '{}'.", unknown_name(&detail, source, '|')),
+            ErrorKind::UnknownTest => format!("No test named '{}'.", unknown_name(&detail, source, ' ')),
+            _ if detail.is_empty() => err.kind().to_string(),
+            _ => detail,
+        };
+        TemplateError::plain(format!(
+            "template error while templating string: {reason}. String: {source}"
+        ))
+    }
+}
+
+/// The name in minijinja's "unknown filter/test" detail, or the empty string.
+fn unknown_name(detail: &str, _source: &str, _sep: char) -> String {
+    detail
+        .split_whitespace()
+        .find(|w| !matches!(*w, "filter" | "test" | "unknown" | "is" | "not" | "found"))
+        .unwrap_or_default()
+        .trim_matches(|c| c == '\'' || c == '"' || c == '`')
+        .to_string()
+}
+
+/// Whether an expression is just a variable name (Ansible's single-variable shortcut).
+fn is_bare_name(expr: &str) -> bool {
+    let name = expr.trim();
+    !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// `{{ expr }}` with nothing around it: the inner expression.
+fn lone_expression(text: &str) -> Option<&str> {
+    let inner = text.strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+        // Most likely two templates ("{{ a }} {{ b }}"); the render path handles it.
+        return None;
+    }
+    Some(inner)
+}
+
+/// Python's `str()` of a scalar JSON value, for templated mapping keys.
+fn python_str(value: &Value) -> String {
+    match value {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Python truthiness of a JSON value.
+pub(crate) fn json_truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(m) => !m.is_empty(),
     }
 }
 

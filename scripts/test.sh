@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# hook-runner's test command: provisions what the test lab needs and runs the whole suite.
+#
+#   scripts/test.sh            # as root, from the repository (any cwd)
+#
+# 1. Installs the missing system packages of the lab with apt-get (no `apt-get update` when nothing
+#    is missing): openssh-server/-client, debootstrap, systemd-container, iproute2, util-linux,
+#    libnss-wrapper, tini, and kubectl when absent and available.
+# 2. cargo build --workspace --all-targets, then cargo test --workspace (plain cargo, no nextest).
+# 3. Prints the lab's setup times (from LAB-TIMING reports) and the build and suite times.
+# 4. Fails when the lab left anything behind: namespaces, links, mounts, processes.
+#
+# With CI=true a missing prerequisite is a failure (here and in every lab test), never a skip.
+# Environment: TEST_THREADS (default: 2 x cores, at least 4), extra `cargo test` filters as arguments
+# (e.g. scripts/test.sh ssh_ runs the tests whose names contain "ssh_").
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+
+log() { printf '==> %s\n' "$*" >&2; }
+warn() { printf '!!! %s\n' "$*" >&2; }
+is_ci() { case "${CI:-}" in true | TRUE | True | 1 | yes) return 0 ;; *) return 1 ;; esac; }
+now_ms() { date +%s%3N; }
+seconds_since() { awk -v s="$1" -v e="$(now_ms)" 'BEGIN { printf "%.1f", (e - s) / 1000 }'; }
+missing_prerequisite() {
+	if is_ci; then
+		warn "$* (CI=true: a missing prerequisite is a failure)"
+		exit 1
+	fi
+	warn "$* (outside CI: the tests that need it will say they did not run)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1. System packages
+# ---------------------------------------------------------------------------------------------
+PACKAGES=(openssh-server openssh-client debootstrap systemd-container iproute2 util-linux libnss-wrapper tini)
+
+package_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+apt_candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'; }
+
+install_system_packages() {
+	local missing=() p
+	for p in "${PACKAGES[@]}"; do
+		package_installed "$p" || missing+=("$p")
+	done
+	local kubectl_missing=""
+	command -v kubectl >/dev/null 2>&1 || kubectl_missing=kubectl
+	if [ ${#missing[@]} -eq 0 ] && [ -z "$kubectl_missing" ]; then
+		log "system packages: all present"
+		return
+	fi
+	local wanted="${missing[*]} $kubectl_missing"
+	if ! command -v apt-get >/dev/null 2>&1; then
+		missing_prerequisite "missing: $wanted, and there is no apt-get"
+		return
+	fi
+	if [ "$(id -u)" != 0 ]; then
+		missing_prerequisite "missing: $wanted; run as root to install them"
+		return
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	log "apt-get update (missing: $wanted)"
+	apt-get update -qq
+	if [ -n "$kubectl_missing" ]; then
+		# kubectl comes from the Kubernetes/Google repositories where configured; Debian 12 itself
+		# only has the old kubernetes-client (1.20).
+		local pkg candidate found=""
+		for pkg in kubectl kubernetes-client; do
+			candidate=$(apt_candidate "$pkg")
+			if [ -n "$candidate" ] && [ "$candidate" != "(none)" ]; then
+				missing+=("$pkg")
+				found=$pkg
+				break
+			fi
+		done
+		[ -n "$found" ] || warn "kubectl is absent and no package provides it: the kubectl tests will report it"
+	fi
+	if [ ${#missing[@]} -gt 0 ]; then
+		log "apt-get install ${missing[*]}"
+		apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# 2. Rust toolchain (not installed here: the CI image or the developer provides it)
+# ---------------------------------------------------------------------------------------------
+find_cargo() {
+	if ! command -v cargo >/dev/null 2>&1 && [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]; then
+		PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+	fi
+	if ! command -v cargo >/dev/null 2>&1; then
+		warn "cargo not found: install a Rust toolchain (rustup) first"
+		exit 1
+	fi
+	log "$(cargo --version)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 4. Leftovers: everything the lab creates is named hrlab-* (namespaces, links, temp dirs),
+#    hrvm-* (VMs) or lives under hook-runner-lab.
+# ---------------------------------------------------------------------------------------------
+LAB_PATTERN='hrlab-|hrvm-|hook-runner-lab'
+POD_MOUNT_POINTS=(/tmp/hook /run/secrets /dev/termination-log)
+
+lab_leftovers() {
+	{
+		ip netns list 2>/dev/null | grep -E "^($LAB_PATTERN)" | sed 's/^/netns: /' || true
+		ip -o link show 2>/dev/null | awk -F': ' '{ print $2 }' | grep -E "^($LAB_PATTERN)" | sed 's/^/link: /' || true
+		grep -E "$LAB_PATTERN" /proc/self/mountinfo | awk '{ print "mount: " $5 }' || true
+		ps -eo pid=,args= | grep -E "$LAB_PATTERN" | grep -v -E "grep|scripts/test.sh" | sed 's/^ */process: /' || true
+		local p
+		for p in "${POD_MOUNT_POINTS[@]}"; do
+			if [ -e "$p" ]; then echo "pod mount point: $p"; fi
+		done
+	} | sort
+}
+
+# ---------------------------------------------------------------------------------------------
+# 3. Timings
+# ---------------------------------------------------------------------------------------------
+print_lab_timings() {
+	local file=$1
+	[ -s "$file" ] || { log "lab setup times: none reported"; return; }
+	log "lab setup times (ms):"
+	awk '$1 == "LAB-TIMING" {
+		what = $2; ms = $3; n[what]++; sum[what] += ms
+		if (!(what in min) || ms < min[what]) min[what] = ms
+		if (ms > max[what]) max[what] = ms
+	}
+	END {
+		printf "    %-24s %5s %9s %9s %9s\n", "what", "count", "min", "mean", "max"
+		for (w in n) printf "    %-24s %5d %9d %9d %9d\n", w, n[w], min[w], sum[w] / n[w], max[w]
+	}' "$file"
+}
+
+main() {
+	local start
+	start=$(now_ms)
+	[ "$(id -u)" = 0 ] || missing_prerequisite "not root: the lab (namespaces, sshd, VMs, pods) needs root"
+	install_system_packages
+	find_cargo
+
+	local before
+	before=$(lab_leftovers)
+	[ -z "$before" ] || warn "lab leftovers from an earlier run (cleaned by the lab when it can):"$'\n'"$before"
+
+	local threads=${TEST_THREADS:-$(($(nproc) * 2))}
+	[ "$threads" -ge 4 ] || threads=4
+	export LAB_TIMINGS_FILE="$ROOT/target/lab-timings.txt"
+	mkdir -p "$ROOT/target"
+	rm -f "$LAB_TIMINGS_FILE"
+
+	local t
+	t=$(now_ms)
+	log "cargo build --workspace --all-targets"
+	cargo build --workspace --all-targets
+	local build_s
+	build_s=$(seconds_since "$t")
+
+	t=$(now_ms)
+	log "cargo test --workspace --no-fail-fast -- --test-threads=$threads $*"
+	local rc=0
+	cargo test --workspace --no-fail-fast -- --test-threads="$threads" "$@" || rc=$?
+	local test_s
+	test_s=$(seconds_since "$t")
+
+	print_lab_timings "$LAB_TIMINGS_FILE"
+	log "build: ${build_s} s, tests: ${test_s} s, total: $(seconds_since "$start") s"
+
+	local after new
+	after=$(lab_leftovers)
+	new=$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after") | sed '/^$/d')
+	if [ -n "$new" ]; then
+		warn "the test run left lab resources behind:"$'\n'"$new"
+		rc=1
+	fi
+	if [ "$rc" -ne 0 ]; then
+		warn "FAILED (exit $rc)"
+	else
+		log "all tests passed"
+	fi
+	return "$rc"
+}
+
+main "$@"

@@ -1,0 +1,508 @@
+//! The linear strategy over task lists: every host of the list finishes a task before the
+//! next one starts; blocks route failed hosts to `rescue` and everyone to `always`; handlers,
+//! `meta` and dynamic includes.
+//!
+//! Failure bookkeeping (reference §2.5, §2.7): a failed host leaves the rest of its list. If
+//! the failure happens inside a block that has a `rescue`, it is counted as `rescued` and the
+//! host runs the rescue (with `ansible_failed_task`/`ansible_failed_result`); otherwise it is
+//! counted as `failed` and the host is out of the play and of later plays. Unreachable hosts
+//! are out for the rest of the run (unless `ignore_unreachable`). `any_errors_fatal` and
+//! `max_fail_percentage` end the play for every host.
+
+use super::frame::Frame;
+use super::host::HostOutcome;
+use super::join::join_all;
+use super::play::{value_text, PlayCtx};
+use super::result;
+use super::run::{lock, Run};
+use super::tags;
+use crate::playbook::{Action, Block, Item, Keywords, Task};
+use crate::report::{Event, Status, TaskInfo};
+use crate::template::Scope;
+use crate::{Map, Value};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub(crate) type Fut<'s, T> = Pin<Box<dyn Future<Output = T> + 's>>;
+
+/// Modules Ansible runs once per batch whatever the hosts (`BYPASS_HOST_LOOP`).
+const BYPASS_HOST_LOOP: &[&str] = &["add_host", "group_by"];
+
+impl<'a> Run<'a> {
+    /// Runs a list of tasks/blocks on `hosts`; returns the hosts that failed in it.
+    pub(crate) fn run_items<'s>(
+        &'s self,
+        pctx: &'s PlayCtx,
+        frame: &'s Frame,
+        items: &'s [Item],
+        hosts: Vec<String>,
+    ) -> Fut<'s, Vec<String>> {
+        Box::pin(async move {
+            let mut failed: Vec<String> = Vec::new();
+            for item in items {
+                if self.cancel.is_cancelled() || pctx.stopped() {
+                    break;
+                }
+                let active: Vec<String> = hosts
+                    .iter()
+                    .filter(|h| !failed.contains(h) && !self.is_unreachable(h) && !pctx.is_ended(h))
+                    .cloned()
+                    .collect();
+                if active.is_empty() {
+                    break;
+                }
+                let newly = match item {
+                    Item::Task(t) => self.run_task(pctx, frame, t, &active).await,
+                    Item::Block(b) => self.run_block(pctx, frame, b, active).await,
+                };
+                for h in newly {
+                    if !failed.contains(&h) {
+                        failed.push(h);
+                    }
+                }
+            }
+            failed
+        })
+    }
+
+    /// A block: `block` for all, `rescue` for the hosts that failed in it, `always` for all.
+    fn run_block<'s>(
+        &'s self,
+        pctx: &'s PlayCtx,
+        frame: &'s Frame,
+        block: &'s Arc<Block>,
+        hosts: Vec<String>,
+    ) -> Fut<'s, Vec<String>> {
+        Box::pin(async move {
+            let outer = frame.enter_block(&block.kw, block.role.as_ref());
+            let mut inner = outer.clone();
+            inner.rescuable = frame.rescuable || !block.rescue.is_empty();
+            let failed_in_block = self.run_items(pctx, &inner, &block.block, hosts.clone()).await;
+            let mut failed: Vec<String> = Vec::new();
+            if !block.rescue.is_empty() && !failed_in_block.is_empty() {
+                let rescue_hosts: Vec<String> = failed_in_block
+                    .iter()
+                    .filter(|h| !self.is_unreachable(h))
+                    .cloned()
+                    .collect();
+                failed.extend(self.run_items(pctx, &outer, &block.rescue, rescue_hosts).await);
+            } else {
+                failed.extend(failed_in_block);
+            }
+            if !block.always.is_empty() && !pctx.stopped() {
+                let always_hosts: Vec<String> = hosts
+                    .iter()
+                    .filter(|h| !self.is_unreachable(h) && !pctx.is_ended(h))
+                    .cloned()
+                    .collect();
+                for h in self.run_items(pctx, &outer, &block.always, always_hosts).await {
+                    if !failed.contains(&h) {
+                        failed.push(h);
+                    }
+                }
+            }
+            failed
+        })
+    }
+
+    /// What reporters are told about a task.
+    pub(crate) fn task_info(&self, task: &Task, is_handler: bool) -> TaskInfo {
+        TaskInfo {
+            name: task.display_name(),
+            action: task.action_name.clone(),
+            path: format!("{}:{}", task.loc.file, task.loc.line),
+            is_handler,
+            uuid: self.next_uuid(),
+        }
+    }
+
+    /// One task on every host of `hosts` (concurrently, up to `forks`).
+    pub(crate) async fn run_task(
+        &self,
+        pctx: &PlayCtx,
+        frame: &Frame,
+        task: &Arc<Task>,
+        hosts: &[String],
+    ) -> Vec<String> {
+        let kw = frame.task_keywords(task);
+        if !tags::should_run(&kw.tags, &self.opts.tags, &self.opts.skip_tags) {
+            return Vec::new();
+        }
+        match &task.action {
+            Action::Meta(what) => return self.run_meta(pctx, frame, task, &kw, what, hosts).await,
+            Action::IncludeTasks { .. } | Action::IncludeRole { .. } => {
+                return self.run_include(pctx, frame, task, &kw, hosts).await
+            }
+            Action::Module { .. } => {}
+        }
+        let info = self.task_info(task, frame.is_handler);
+        self.emit(if frame.is_handler {
+            Event::HandlerStart { task: info.clone() }
+        } else {
+            Event::TaskStart { task: info.clone() }
+        });
+        let bypass = task.module_name().is_some_and(|m| BYPASS_HOST_LOOP.contains(&m));
+        let run_once = bypass || self.round_bool(pctx, frame, task, &kw.run_once, hosts);
+        let targets: Vec<String> = if run_once {
+            hosts.iter().take(1).cloned().collect()
+        } else {
+            hosts.to_vec()
+        };
+        let futures: Vec<_> = targets
+            .iter()
+            .map(|h| {
+                let info = &info;
+                let kw = &kw;
+                async move {
+                    let _permit = self.forks.acquire().await;
+                    self.run_on_host(pctx, frame, task, kw, h, info).await
+                }
+            })
+            .collect();
+        let outcomes = join_all(futures).await;
+        self.finish_round(pctx, frame, task, &kw, hosts, outcomes, run_once)
+    }
+
+    /// A keyword that applies to the whole round (`run_once`, `any_errors_fatal`), templated
+    /// with the first host's variables.
+    fn round_bool(&self, pctx: &PlayCtx, frame: &Frame, task: &Task, value: &Option<Value>, hosts: &[String]) -> bool {
+        let Some(v) = value else {
+            return false;
+        };
+        if let Value::Bool(b) = v {
+            return *b;
+        }
+        let Some(first) = hosts.first() else {
+            return false;
+        };
+        let vars = self.task_vars(pctx, frame, Some(task), first);
+        let search = self.search_paths(Some(task));
+        self.bool_keyword(value, &vars, &search).ok().flatten().unwrap_or(false)
+    }
+
+    /// Stats, failures, notifications and the play-ending rules after a round.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn finish_round(
+        &self,
+        pctx: &PlayCtx,
+        frame: &Frame,
+        task: &Task,
+        kw: &Keywords,
+        hosts: &[String],
+        outcomes: Vec<HostOutcome>,
+        run_once: bool,
+    ) -> Vec<String> {
+        let mut failed = Vec::new();
+        let mut any_final_failure = false;
+        for outcome in &outcomes {
+            let host = outcome.host.as_str();
+            match outcome.status {
+                Status::Unreachable => {
+                    if outcome.ignore_unreachable {
+                        self.stat(host, |s| {
+                            s.ok += 1;
+                            s.ignored += 1;
+                        });
+                    } else {
+                        self.stat(host, |s| s.unreachable += 1);
+                        lock(&self.unreachable).insert(host.to_string());
+                    }
+                }
+                Status::Failed => {
+                    failed.push(host.to_string());
+                    if frame.rescuable {
+                        self.stat(host, |s| s.rescued += 1);
+                        pctx.set_failed_info(host, failed_task_map(task), result::for_register(&outcome.result));
+                    } else {
+                        self.stat(host, |s| s.failed += 1);
+                        self.mark_failed(host);
+                        any_final_failure = true;
+                    }
+                }
+                Status::Ignored => self.stat(host, |s| {
+                    s.ok += 1;
+                    s.ignored += 1;
+                    if result::flag(&outcome.result, "changed") {
+                        s.changed += 1;
+                    }
+                }),
+                Status::Skipped => self.stat(host, |s| s.skipped += 1),
+                Status::Ok => self.stat(host, |s| s.ok += 1),
+                Status::Changed => self.stat(host, |s| {
+                    s.ok += 1;
+                    s.changed += 1;
+                }),
+            }
+            if outcome.status == Status::Changed {
+                self.notify_handlers(pctx, task, host);
+            }
+        }
+        if run_once {
+            if let Some(first) = outcomes.first() {
+                for other in hosts.iter().filter(|h| **h != first.host) {
+                    if let Some(reg) = &task.register {
+                        let value = Value::Object(result::for_register(&first.result));
+                        self.update_host(other, |s| {
+                            s.set_facts.insert(reg.clone(), value);
+                        });
+                    }
+                    if first.status == Status::Failed {
+                        failed.push(other.clone());
+                        if !frame.rescuable {
+                            self.mark_failed(other);
+                        }
+                    }
+                }
+            }
+        }
+        if any_final_failure && self.round_bool(pctx, frame, task, &kw.any_errors_fatal, hosts) {
+            for h in &pctx.batch {
+                self.mark_failed(h);
+            }
+            pctx.end_play();
+        }
+        self.check_max_fail(pctx);
+        failed
+    }
+
+    /// `max_fail_percentage`: more than that share of the batch failed ends the play.
+    fn check_max_fail(&self, pctx: &PlayCtx) {
+        let Some(limit) = pctx.play.max_fail_percentage.as_ref() else {
+            return;
+        };
+        let pct: f64 = match limit {
+            Value::Number(n) => n.as_f64().unwrap_or(100.0),
+            other => value_text(other).trim_end_matches('%').parse().unwrap_or(100.0),
+        };
+        let total = pctx.batch.len();
+        if total == 0 {
+            return;
+        }
+        let failed = pctx.batch.iter().filter(|h| self.is_failed(h)).count();
+        if (failed as f64) / (total as f64) * 100.0 > pct {
+            for h in &pctx.batch {
+                self.mark_failed(h);
+            }
+            pctx.end_play();
+        }
+    }
+
+    /// Records `notify` for a changed host; a name no handler has is an error of the run.
+    fn notify_handlers(&self, pctx: &PlayCtx, task: &Task, host: &str) {
+        for name in &task.notify {
+            let mut found = false;
+            for (i, handler) in pctx.play.handlers.iter().enumerate() {
+                let by_name = handler.name.as_deref() == Some(name.as_str()) || handler.display_name() == *name;
+                if by_name || handler.listen.iter().any(|l| l == name) {
+                    pctx.notify(i, host);
+                    found = true;
+                }
+            }
+            if !found {
+                let mut fatal = lock(&pctx.fatal);
+                if fatal.is_none() {
+                    *fatal = Some(format!(
+                        "The requested handler '{name}' was not found in either the main handlers list nor in the listening handlers list"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Runs the notified handlers, in definition order, on the hosts that notified them and
+    /// are still in the play (all of them with `force_handlers`).
+    pub(crate) fn run_handlers<'s>(&'s self, pctx: &'s PlayCtx) -> Fut<'s, ()> {
+        Box::pin(async move {
+            let mut frame = Frame::for_play(&pctx.play.kw);
+            frame.is_handler = true;
+            for (i, handler) in pctx.play.handlers.iter().enumerate() {
+                if self.cancel.is_cancelled() || pctx.stopped() {
+                    break;
+                }
+                let hosts: Vec<String> = pctx
+                    .take_notified(i)
+                    .into_iter()
+                    .filter(|h| !self.is_unreachable(h) && (pctx.play.force_handlers || !self.is_failed(h)))
+                    .collect();
+                if hosts.is_empty() {
+                    continue;
+                }
+                self.run_task(pctx, &frame, handler, &hosts).await;
+            }
+        })
+    }
+
+    /// `meta:` actions. `when` is honoured per host for the host-scoped ones.
+    async fn run_meta(
+        &self,
+        pctx: &PlayCtx,
+        frame: &Frame,
+        task: &Task,
+        kw: &Keywords,
+        what: &str,
+        hosts: &[String],
+    ) -> Vec<String> {
+        let mut selected = Vec::new();
+        for h in hosts {
+            let vars = self.task_vars(pctx, frame, Some(task), h);
+            let search = self.search_paths(Some(task));
+            if let Ok(None) = self.check_when(kw, &vars, &search) {
+                selected.push(h.clone());
+            }
+        }
+        match what {
+            "flush_handlers" => self.run_handlers(pctx).await,
+            "end_play" | "end_batch" => {
+                if !selected.is_empty() {
+                    pctx.end_play();
+                }
+            }
+            "end_host" => selected.iter().for_each(|h| pctx.end_host(h)),
+            "clear_facts" => selected.iter().for_each(|h| self.update_host(h, |s| s.facts.clear())),
+            "clear_host_errors" => {
+                let mut failed = lock(&self.failed);
+                selected.iter().for_each(|h| {
+                    failed.shift_remove(h);
+                });
+            }
+            "reset_connection" => {
+                for h in &selected {
+                    self.reset_connection(h).await;
+                }
+            }
+            // noop, refresh_inventory (static inventory), end_role: nothing to do here.
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// `include_tasks`/`include_role`: per host (and loop item) the file or role is resolved
+    /// and loaded, then the hosts that included the same thing run it together.
+    async fn run_include(
+        &self,
+        pctx: &PlayCtx,
+        frame: &Frame,
+        task: &Arc<Task>,
+        kw: &Keywords,
+        hosts: &[String],
+    ) -> Vec<String> {
+        let info = self.task_info(task, frame.is_handler);
+        self.emit(Event::TaskStart { task: info.clone() });
+        let mut groups: indexmap::IndexMap<String, super::host::Inclusion> = indexmap::IndexMap::new();
+        let mut failed = Vec::new();
+        let mut outcomes = Vec::new();
+        for host in hosts {
+            let (outcome, inclusions) = self.resolve_include(pctx, frame, task, kw, host, &info).await;
+            for inc in inclusions {
+                let key = format!("{}|{}", inc.key, serde_json::Value::Object(inc.params.clone()));
+                groups
+                    .entry(key)
+                    .or_insert_with(|| super::host::Inclusion { hosts: Vec::new(), ..inc.clone() })
+                    .hosts
+                    .push(host.clone());
+            }
+            outcomes.push(outcome);
+        }
+        failed.extend(self.finish_round(pctx, frame, task, kw, hosts, outcomes, false));
+        for (_, inc) in groups {
+            if self.cancel.is_cancelled() || pctx.stopped() {
+                break;
+            }
+            let mut child = frame.clone();
+            child.include_params.push(inc.params.clone());
+            if let Some(apply) = &inc.apply {
+                child = child.enter_block(apply, None);
+            }
+            if let Some(role) = &inc.role {
+                child = child.enter_block(&Keywords::default(), Some(role));
+            }
+            let active: Vec<String> = inc.hosts.iter().filter(|h| !failed.contains(h)).cloned().collect();
+            for h in self.run_items(pctx, &child, &inc.items, active).await {
+                if !failed.contains(&h) {
+                    failed.push(h);
+                }
+            }
+        }
+        failed
+    }
+
+    /// Where `lookup('file')` and friends search: the role, the task's directory, the
+    /// playbook directory.
+    pub(crate) fn search_paths(&self, task: Option<&Task>) -> Vec<std::path::PathBuf> {
+        let mut paths = Vec::new();
+        if let Some(t) = task {
+            if let Some(role) = &t.role {
+                paths.push(role.path.clone());
+            }
+            paths.push(t.dir.clone());
+        }
+        if !paths.contains(&self.playbook_dir) {
+            paths.push(self.playbook_dir.clone());
+        }
+        paths
+    }
+
+    /// `when` on a frame+task: `Ok(None)` when every condition holds, `Ok(Some(cond))` with the
+    /// first false one, `Err(message)` when one cannot be evaluated.
+    pub(crate) fn check_when(&self, kw: &Keywords, vars: &Map, search: &[std::path::PathBuf]) -> Result<Option<String>, String> {
+        let scope = Scope {
+            vars,
+            search_paths: search,
+        };
+        for cond in &kw.when {
+            let text = match cond {
+                Value::Bool(true) | Value::Null => continue,
+                Value::Bool(false) => return Ok(Some("False".into())),
+                Value::String(s) if s.trim().is_empty() => continue,
+                Value::String(s) => s.clone(),
+                Value::Number(n) => {
+                    if n.as_f64() == Some(0.0) {
+                        return Ok(Some(n.to_string()));
+                    }
+                    continue;
+                }
+                other => other.to_string(),
+            };
+            match self.templar.condition(&text, scope) {
+                Ok(true) => {}
+                Ok(false) => return Ok(Some(text)),
+                Err(e) => {
+                    return Err(format!(
+                        "The conditional check '{text}' failed. The error was: error while evaluating conditional ({text}): {}",
+                        e.message
+                    ))
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// A boolean keyword, templated when it is a string; `Ok(None)` when unset.
+    pub(crate) fn bool_keyword(&self, value: &Option<Value>, vars: &Map, search: &[std::path::PathBuf]) -> Result<Option<bool>, String> {
+        let Some(v) = value else {
+            return Ok(None);
+        };
+        let scope = Scope {
+            vars,
+            search_paths: search,
+        };
+        let templated = match v {
+            Value::String(_) => self.templar.template(v, scope).map_err(|e| e.message)?,
+            other => other.clone(),
+        };
+        crate::modules::argspec::to_bool(&templated).map(Some)
+    }
+}
+
+/// `ansible_failed_task`: the task's main attributes.
+fn failed_task_map(task: &Task) -> Map {
+    let mut m = Map::new();
+    m.insert("name".into(), Value::String(task.display_name()));
+    m.insert("action".into(), Value::String(task.action_name.clone()));
+    if let Action::Module { args, .. } = &task.action {
+        m.insert("args".into(), Value::Object(args.clone()));
+    }
+    m.insert("path".into(), Value::String(format!("{}:{}", task.loc.file, task.loc.line)));
+    m
+}

@@ -1,0 +1,1094 @@
+//! One task on one host: `when` (per loop item), loops and `loop_control`, templating of the
+//! arguments with `omit` removal, argument normalisation, the module call over the host's
+//! connection (or the delegated host's), `until`/`retries`/`delay`, `changed_when`/
+//! `failed_when`, `register`, `no_log`, and the requests a result makes to the engine
+//! (`ansible_facts`, `add_host`).
+//!
+//! Dry-run: modules that touch a host are not run; their result is `{changed: false,
+//! dry_run: true, would_run: {module, args}}` (args templated and normalised, so bad
+//! arguments and undefined variables still fail). Facts are a placeholder set
+//! ([`placeholder_facts`]).
+
+use super::exec::Fut;
+use super::frame::Frame;
+use super::play::{value_text, PlayCtx};
+use super::result::{self, failed};
+use super::run::{lock, Run};
+use crate::connection::local::LocalConnection;
+use crate::connection::{Become, BecomeMethod, ConnError, Connection};
+use crate::modules::ModuleContext;
+use crate::playbook::{Action, Item, Keywords, LoadError, RoleUse, Task};
+use crate::report::{Event, Status, TaskInfo};
+use crate::template::{Scope, TemplateError};
+use crate::{Map, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Modules that act on the managed host (not run in dry-run).
+const REMOTE_MODULES: &[&str] = &[
+    "command", "shell", "raw", "script", "file", "copy", "template", "lineinfile", "service",
+    "systemd", "stat", "getent", "ping", "wait_for_connection", "setup", "slurp", "fetch",
+    "user", "group", "package", "dnf", "yum", "apt",
+];
+
+/// How one host's round ended.
+#[derive(Debug, Clone)]
+pub(crate) struct HostOutcome {
+    pub host: String,
+    pub status: Status,
+    pub result: Map,
+    pub ignore_unreachable: bool,
+}
+
+/// A file or role a host includes, with the parameters it passes.
+#[derive(Debug, Clone)]
+pub(crate) struct Inclusion {
+    pub key: String,
+    pub items: Vec<Item>,
+    pub params: Map,
+    pub apply: Option<Keywords>,
+    pub role: Option<Arc<RoleUse>>,
+    pub hosts: Vec<String>,
+}
+
+/// The task's settings that hold for all of its items on one host.
+struct HostTask<'t> {
+    task: &'t Task,
+    kw: &'t Keywords,
+    host: &'t str,
+    info: &'t TaskInfo,
+    search: Vec<PathBuf>,
+    ignore_errors: bool,
+    no_log: bool,
+    delegate: Option<String>,
+}
+
+impl Run<'_> {
+    pub(crate) async fn run_on_host(
+        &self,
+        pctx: &PlayCtx,
+        frame: &Frame,
+        task: &Task,
+        kw: &Keywords,
+        host: &str,
+        info: &TaskInfo,
+    ) -> HostOutcome {
+        let vars = self.task_vars(pctx, frame, Some(task), host);
+        let search = self.search_paths(Some(task));
+        let ignore_errors = self.bool_keyword(&kw.ignore_errors, &vars, &search).ok().flatten().unwrap_or(false);
+        let ignore_unreachable = self
+            .bool_keyword(&kw.ignore_unreachable, &vars, &search)
+            .ok()
+            .flatten()
+            .unwrap_or(false);
+        let no_log = self.bool_keyword(&kw.no_log, &vars, &search).ok().flatten().unwrap_or(false);
+        let delegate = match self.delegate_target(kw, &vars, &search, host) {
+            Ok(d) => d,
+            Err(msg) => {
+                return self.finish_host(task, host, info, failed(msg), ignore_errors, no_log, None, false, ignore_unreachable)
+            }
+        };
+        let ht = HostTask {
+            task,
+            kw,
+            host,
+            info,
+            search,
+            ignore_errors,
+            no_log,
+            delegate,
+        };
+        let (result, looped) = match &task.loop_ {
+            None => {
+                let r = match self.check_when(kw, &vars, &ht.search) {
+                    Err(msg) => failed(self.located(task, msg)),
+                    Ok(Some(cond)) => result::skipped_by_condition(&cond),
+                    Ok(None) => self.execute(pctx, &ht, &vars).await,
+                };
+                (r, false)
+            }
+            Some(source) => (self.run_loop(pctx, frame, &ht, source, vars).await, true),
+        };
+        let delegate = ht.delegate.clone();
+        self.finish_host(task, host, info, result, ignore_errors, no_log, delegate, looped, ignore_unreachable)
+    }
+
+    /// Registers, reports and classifies a host's final result.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_host(
+        &self,
+        task: &Task,
+        host: &str,
+        info: &TaskInfo,
+        result: Map,
+        ignore_errors: bool,
+        no_log: bool,
+        delegate: Option<String>,
+        looped: bool,
+        ignore_unreachable: bool,
+    ) -> HostOutcome {
+        if let Some(reg) = &task.register {
+            let value = Value::Object(result::for_register(&result));
+            self.update_host(host, |s| {
+                s.set_facts.insert(reg.clone(), value);
+            });
+        }
+        let status = result::status_of(&result, ignore_errors);
+        let shown = if no_log { censor_loop(&result, looped) } else { result.clone() };
+        self.emit(Event::HostResult {
+            host: host.to_string(),
+            task: info.clone(),
+            status,
+            result: shown,
+            item: None,
+            delegated_to: delegate,
+        });
+        HostOutcome {
+            host: host.to_string(),
+            status,
+            result,
+            ignore_unreachable,
+        }
+    }
+
+    /// `delegate_to`, templated; `None` when absent or the host itself.
+    fn delegate_target(&self, kw: &Keywords, vars: &Map, search: &[PathBuf], host: &str) -> Result<Option<String>, String> {
+        let Some(v) = &kw.delegate_to else {
+            return Ok(None);
+        };
+        let scope = Scope {
+            vars,
+            search_paths: search,
+        };
+        let target = self.templar.template(v, scope).map_err(|e| e.message)?;
+        let name = value_text(&target);
+        if name.is_empty() || name == host {
+            return Ok(None);
+        }
+        Ok(Some(name))
+    }
+
+    /// A loop: items from `loop`/`with_*`, `when` per item, one result per item, aggregated.
+    async fn run_loop(
+        &self,
+        pctx: &PlayCtx,
+        frame: &Frame,
+        ht: &HostTask<'_>,
+        source: &crate::playbook::LoopSource,
+        vars: Map,
+    ) -> Map {
+        let scope = Scope {
+            vars: &vars,
+            search_paths: &ht.search,
+        };
+        let control = match &ht.task.loop_control {
+            Some(Value::Object(m)) => m.clone(),
+            _ => Map::new(),
+        };
+        let text_of = |key: &str| -> Option<String> {
+            control.get(key).and_then(|v| self.templar.template(v, scope).ok()).map(|v| value_text(&v))
+        };
+        let loop_var = text_of("loop_var").unwrap_or_else(|| "item".into());
+        let index_var = text_of("index_var");
+        let pause: f64 = text_of("pause").and_then(|p| p.parse().ok()).unwrap_or(0.0);
+        let extended = control
+            .get("extended")
+            .map(|v| crate::modules::argspec::to_bool(v).unwrap_or(false))
+            .unwrap_or(false);
+        let items = match super::loops::items(&self.templar, source, scope) {
+            Ok(items) => items,
+            Err(e) => {
+                // A loop that cannot be templated is skipped when the task's condition is
+                // false without it, as Ansible does.
+                if let Ok(Some(cond)) = self.check_when(ht.kw, &vars, &ht.search) {
+                    return result::skipped_by_condition(&cond);
+                }
+                return failed(self.template_failure(ht.task, &e));
+            }
+        };
+        if items.is_empty() {
+            return result::skipped_empty_loop();
+        }
+        let total = items.len();
+        let mut results: Vec<Map> = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            let mut ivars = if index == 0 {
+                vars.clone()
+            } else {
+                self.task_vars(pctx, frame, Some(ht.task), ht.host)
+            };
+            ivars.insert(loop_var.clone(), item.clone());
+            ivars.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
+            if let Some(iv) = &index_var {
+                ivars.insert(iv.clone(), Value::from(index));
+                ivars.insert("ansible_index_var".into(), Value::String(iv.clone()));
+            }
+            let loop_info = extended.then(|| extended_loop_info(&items, index));
+            if let Some(info) = &loop_info {
+                ivars.insert("ansible_loop".into(), info.clone());
+            }
+            let mut r = match self.check_when(ht.kw, &ivars, &ht.search) {
+                Err(msg) => failed(self.located(ht.task, msg)),
+                Ok(Some(cond)) => result::skipped_by_condition(&cond),
+                Ok(None) => self.execute(pctx, ht, &ivars).await,
+            };
+            r.insert(loop_var.clone(), item.clone());
+            r.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
+            if let Some(iv) = &index_var {
+                r.insert(iv.clone(), Value::from(index));
+                r.insert("ansible_index_var".into(), Value::String(iv.clone()));
+            }
+            if let Some(info) = loop_info {
+                r.insert("ansible_loop".into(), info);
+            }
+            let label = match control.get("label") {
+                Some(l) => {
+                    let s = Scope {
+                        vars: &ivars,
+                        search_paths: &ht.search,
+                    };
+                    self.templar.template(l, s).unwrap_or_else(|_| l.clone())
+                }
+                None => item.clone(),
+            };
+            let status = result::status_of(&r, ht.ignore_errors);
+            let shown = if ht.no_log { result::censor(&r) } else { r.clone() };
+            self.emit(Event::HostResult {
+                host: ht.host.to_string(),
+                task: ht.info.clone(),
+                status,
+                result: shown,
+                item: Some(if ht.no_log { Value::String("(censored due to no_log)".into()) } else { label }),
+                delegated_to: ht.delegate.clone(),
+            });
+            let unreachable = result::flag(&r, "unreachable");
+            results.push(r);
+            if unreachable {
+                break;
+            }
+            if pause > 0.0 && index + 1 < total {
+                self.sleep(Duration::from_secs_f64(pause)).await;
+            }
+        }
+        let unreachable = results.iter().any(|r| result::flag(r, "unreachable"));
+        let mut agg = result::aggregate(results);
+        if unreachable {
+            agg.insert("unreachable".into(), Value::Bool(true));
+        }
+        agg
+    }
+
+    /// Sleeps unless the run is cancelled first.
+    async fn sleep(&self, d: Duration) {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = self.cancel.cancelled() => {}
+        }
+    }
+
+    /// One item: the module call, repeated for `until`/`retries`, then `changed_when` and
+    /// `failed_when` with the registered name bound to the result.
+    async fn execute(&self, pctx: &PlayCtx, ht: &HostTask<'_>, vars: &Map) -> Map {
+        let task = ht.task;
+        let scope = Scope {
+            vars,
+            search_paths: &ht.search,
+        };
+        let has_until = !task.until.is_empty();
+        let retrying = has_until || task.retries.is_some();
+        let retries = if retrying {
+            match task.retries.as_ref().map(|v| self.templar.template(v, scope)) {
+                Some(Ok(v)) => value_text(&v).parse::<i64>().unwrap_or(3).max(0) as u32,
+                Some(Err(e)) => return failed(self.template_failure(task, &e)),
+                None => 3,
+            }
+        } else {
+            0
+        };
+        let delay = match task.delay.as_ref().map(|v| self.templar.template(v, scope)) {
+            Some(Ok(v)) => value_text(&v).parse::<f64>().unwrap_or(5.0).max(0.0),
+            Some(Err(e)) => return failed(self.template_failure(task, &e)),
+            None => 5.0,
+        };
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let mut r = self.execute_once(pctx, ht, vars).await;
+            if result::flag(&r, "unreachable") {
+                return r;
+            }
+            let mut cond_vars = vars.clone();
+            if let Some(reg) = &task.register {
+                cond_vars.insert(reg.clone(), Value::Object(result::for_register(&r)));
+            }
+            self.apply_changed_failed_when(task, &mut r, &cond_vars, &ht.search);
+            if !retrying {
+                return r;
+            }
+            if let Some(reg) = &task.register {
+                cond_vars.insert(reg.clone(), Value::Object(result::for_register(&r)));
+            }
+            let done = if has_until {
+                let s = Scope {
+                    vars: &cond_vars,
+                    search_paths: &ht.search,
+                };
+                let mut all = Ok(true);
+                for cond in &task.until {
+                    match cond {
+                        Value::String(text) => match self.templar.condition(text, s) {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                all = Ok(false);
+                                break;
+                            }
+                            Err(e) => {
+                                all = Err(format!(
+                                    "The conditional check '{text}' failed. The error was: error while evaluating conditional ({text}): {}",
+                                    e.message
+                                ));
+                                break;
+                            }
+                        },
+                        Value::Bool(false) => {
+                            all = Ok(false);
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                match all {
+                    Ok(b) => b,
+                    Err(msg) => {
+                        r.insert("failed".into(), Value::Bool(true));
+                        r.insert("msg".into(), Value::String(msg));
+                        return r;
+                    }
+                }
+            } else {
+                !result::flag(&r, "failed")
+            };
+            if has_until {
+                r.insert("attempts".into(), Value::from(attempt));
+            }
+            if done {
+                return r;
+            }
+            if attempt > retries {
+                r.insert("failed".into(), Value::Bool(true));
+                return r;
+            }
+            self.emit(Event::Retry {
+                host: ht.host.to_string(),
+                task: ht.info.clone(),
+                retries_left: retries + 1 - attempt,
+                result: if ht.no_log { result::censor(&r) } else { r.clone() },
+            });
+            self.sleep(Duration::from_secs_f64(delay)).await;
+            if self.cancel.is_cancelled() {
+                return r;
+            }
+        }
+    }
+
+    /// `changed_when` first, then `failed_when` (which also records `failed_when_result`).
+    fn apply_changed_failed_when(&self, task: &Task, r: &mut Map, vars: &Map, search: &[PathBuf]) {
+        if result::flag(r, "skipped") {
+            return;
+        }
+        let eval = |conds: &[Value]| -> Result<bool, String> {
+            let scope = Scope {
+                vars,
+                search_paths: search,
+            };
+            for c in conds {
+                let ok = match c {
+                    Value::Bool(b) => *b,
+                    Value::Null => true,
+                    Value::String(text) => self.templar.condition(text, scope).map_err(|e| {
+                        format!(
+                            "The conditional check '{text}' failed. The error was: error while evaluating conditional ({text}): {}",
+                            e.message
+                        )
+                    })?,
+                    other => self.templar.condition(&other.to_string(), scope).map_err(|e| e.message)?,
+                };
+                if !ok {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
+        if let Some(conds) = &task.changed_when {
+            match eval(conds) {
+                Ok(b) => {
+                    r.insert("changed".into(), Value::Bool(b));
+                }
+                Err(msg) => {
+                    r.insert("failed".into(), Value::Bool(true));
+                    r.insert("msg".into(), Value::String(msg));
+                    return;
+                }
+            }
+        }
+        if let Some(conds) = &task.failed_when {
+            match eval(conds) {
+                Ok(b) => {
+                    r.insert("failed".into(), Value::Bool(b));
+                    r.insert("failed_when_result".into(), Value::Bool(b));
+                }
+                Err(msg) => {
+                    r.insert("failed".into(), Value::Bool(true));
+                    r.insert("failed_when_result".into(), Value::Bool(true));
+                    r.insert("msg".into(), Value::String(msg));
+                }
+            }
+        }
+    }
+
+    /// One module call: templated and normalised arguments, connection, become,
+    /// environment, timeout, check mode; then the result's requests to the engine.
+    async fn execute_once(&self, pctx: &PlayCtx, ht: &HostTask<'_>, vars: &Map) -> Map {
+        let task = ht.task;
+        let Action::Module { module, args } = &task.action else {
+            return failed("internal error: not a module task");
+        };
+        let module = *module;
+        let scope = Scope {
+            vars,
+            search_paths: &ht.search,
+        };
+        let templated = match self.templar.template(&Value::Object(args.clone()), scope) {
+            Ok(Value::Object(m)) => m,
+            Ok(other) => return failed(format!("module arguments must be a mapping, got {}", value_text(&other))),
+            Err(e) => return failed(self.template_failure(task, &e)),
+        };
+        let args = remove_omit(templated, self.templar.omit_token());
+        let args = if module.accepts_any_args() {
+            args
+        } else {
+            match module.spec().normalize(module.fqcn(), args) {
+                Ok(a) => a,
+                Err(msg) => return failed(msg),
+            }
+        };
+        let settings = match self.call_settings(ht.kw, vars, &ht.search) {
+            Ok(s) => s,
+            Err(msg) => return failed(self.located(task, msg)),
+        };
+        let remote = REMOTE_MODULES.contains(&module.name());
+        if self.dry_run && remote {
+            return would_run(module.fqcn(), &args, ht.no_log, ht.delegate.as_deref());
+        }
+        let conn: Arc<dyn Connection> = if remote {
+            let (name, conn_vars) = match &ht.delegate {
+                Some(d) => (d.clone(), self.delegated_vars(d)),
+                None => (ht.host.to_string(), vars.clone()),
+            };
+            match self.connection(&name, &conn_vars) {
+                Ok(c) => c,
+                Err(msg) => return failed(msg),
+            }
+        } else {
+            Arc::new(LocalConnection::new())
+        };
+        let ctx = ModuleContext {
+            host: ht.host,
+            conn: &*conn,
+            check_mode: settings.check_mode,
+            diff: settings.diff,
+            become_: settings.become_,
+            env: settings.env,
+            timeout: settings.timeout,
+            templar: &self.templar,
+            scope,
+            kube: &*self.kube,
+            verbosity: self.opts.verbosity,
+        };
+        let outcome = tokio::select! {
+            r = module.run(args, &ctx) => r,
+            _ = self.cancel.cancelled() => Err(ConnError::Other("interrupted: the run was cancelled".into())),
+        };
+        let mut r = match outcome {
+            Ok(r) => result::normalize(r),
+            Err(ConnError::Unreachable(msg)) => {
+                let mut r = Map::new();
+                r.insert("unreachable".into(), Value::Bool(true));
+                r.insert("changed".into(), Value::Bool(false));
+                r.insert("msg".into(), Value::String(msg));
+                r
+            }
+            Err(e) => failed(e.to_string()),
+        };
+        if !result::flag(&r, "failed") && !result::flag(&r, "unreachable") {
+            self.apply_requests(pctx, module.name(), &mut r, ht, vars);
+        }
+        r
+    }
+
+    /// `ansible_facts` and `add_host` in a result, applied to the run.
+    fn apply_requests(&self, _pctx: &PlayCtx, module: &str, r: &mut Map, ht: &HostTask<'_>, vars: &Map) {
+        if let Some(Value::Object(facts)) = r.get("ansible_facts").cloned() {
+            let cacheable = result::flag(r, "_ansible_facts_cacheable");
+            let delegate_facts = self
+                .bool_keyword(&ht.kw.delegate_facts, vars, &ht.search)
+                .ok()
+                .flatten()
+                .unwrap_or(false);
+            let target = match (&ht.delegate, delegate_facts) {
+                (Some(d), true) => d.clone(),
+                _ => ht.host.to_string(),
+            };
+            self.update_host(&target, |s| match module {
+                "set_fact" => {
+                    s.set_facts.extend(facts.clone());
+                    if cacheable {
+                        s.facts.extend(facts);
+                    }
+                }
+                "include_vars" => s.include_vars.extend(facts),
+                _ => s.facts.extend(facts),
+            });
+        }
+        if let Some(Value::Object(add)) = r.get("add_host") {
+            let name = add.get("host_name").map(value_text).unwrap_or_default();
+            let groups: Vec<String> = match add.get("groups") {
+                Some(Value::Array(list)) => list.iter().map(value_text).collect(),
+                _ => Vec::new(),
+            };
+            let host_vars = match add.get("host_vars") {
+                Some(Value::Object(m)) => m.clone(),
+                _ => Map::new(),
+            };
+            if !name.is_empty() {
+                lock(&self.inventory).add_host(&name, &groups, host_vars);
+            }
+        }
+    }
+
+    /// The delegated host's variables (inventory and facts; the implicit localhost's own).
+    fn delegated_vars(&self, host: &str) -> Map {
+        let mut inv = lock(&self.inventory);
+        if !inv.has_host(host) && crate::inventory::LOCALHOST_NAMES.contains(&host) {
+            inv.implicit_localhost(host);
+        }
+        let mut vars = inv.host_vars(host);
+        drop(inv);
+        vars.extend(crate::vars::fact_vars(&self.host_state(host).facts));
+        vars
+    }
+
+    /// Keyword-derived settings of a module call.
+    fn call_settings(&self, kw: &Keywords, vars: &Map, search: &[PathBuf]) -> Result<CallSettings, String> {
+        let scope = Scope {
+            vars,
+            search_paths: search,
+        };
+        let check_mode = self.bool_keyword(&kw.check_mode, vars, search)?.unwrap_or(self.opts.check);
+        let diff = self.bool_keyword(&kw.diff, vars, search)?.unwrap_or(self.opts.diff);
+        let mut env_map = Map::new();
+        for e in &kw.environment {
+            match self.templar.template(e, scope).map_err(|e| e.message)? {
+                Value::Object(m) => env_map.extend(m),
+                Value::Null => {}
+                other => {
+                    return Err(format!(
+                        "environment must be a dictionary, received {} ({})",
+                        value_text(&other),
+                        crate::modules::argspec::py_type(&other)
+                    ))
+                }
+            }
+        }
+        let env = env_map
+            .into_iter()
+            .map(|(k, v)| (k, crate::modules::argspec::py_str(&v)))
+            .collect();
+        let timeout = match &kw.timeout {
+            None => None,
+            Some(v) => {
+                let t = self.templar.template(v, scope).map_err(|e| e.message)?;
+                let secs: u64 = value_text(&t)
+                    .parse()
+                    .map_err(|_| format!("timeout must be an integer number of seconds, got {}", value_text(&t)))?;
+                (secs > 0).then(|| Duration::from_secs(secs))
+            }
+        };
+        Ok(CallSettings {
+            check_mode,
+            diff,
+            become_: self.become_settings(kw, vars, search)?,
+            env,
+            timeout,
+        })
+    }
+
+    /// `become*`: connection variables (`ansible_become*`) override the keywords.
+    fn become_settings(&self, kw: &Keywords, vars: &Map, search: &[PathBuf]) -> Result<Option<Become>, String> {
+        let pick = |var: &str, keyword: &Option<Value>| -> Option<Value> { vars.get(var).cloned().or_else(|| keyword.clone()) };
+        let enabled = self.bool_keyword(&pick("ansible_become", &kw.become_), vars, search)?.unwrap_or(false);
+        if !enabled {
+            return Ok(None);
+        }
+        let scope = Scope {
+            vars,
+            search_paths: search,
+        };
+        let text = |v: Option<Value>| -> Result<Option<String>, String> {
+            match v {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => self.templar.template(&v, scope).map(|t| Some(value_text(&t))).map_err(|e| e.message),
+            }
+        };
+        let user = text(pick("ansible_become_user", &kw.become_user))?.unwrap_or_else(|| "root".into());
+        let method = match text(pick("ansible_become_method", &kw.become_method))?.as_deref() {
+            None | Some("sudo") => BecomeMethod::Sudo,
+            Some("su") => BecomeMethod::Su,
+            Some(other) => {
+                return Err(format!(
+                    "Invalid become method specified, could not find matching plugin: '{other}'"
+                ))
+            }
+        };
+        let flags = text(pick("ansible_become_flags", &kw.become_flags))?;
+        Ok(Some(Become { method, user, flags }))
+    }
+
+    /// A task-level message with Ansible's location paragraph.
+    pub(crate) fn located(&self, task: &Task, msg: String) -> String {
+        let context = LoadError::new(task.loc.clone(), "").ansible_context();
+        format!("{msg}\n\n{context}")
+    }
+
+    /// A templating failure in a task's options, worded as Ansible words it.
+    fn template_failure(&self, task: &Task, e: &TemplateError) -> String {
+        let msg = if e.undefined.is_some() {
+            format!(
+                "The task includes an option with an undefined variable. The error was: {}. {}",
+                e.message, e.message
+            )
+        } else {
+            e.message.clone()
+        };
+        self.located(task, msg)
+    }
+
+    /// Resolves an `include_tasks`/`include_role` for one host: its result and what it
+    /// includes (one inclusion per loop item).
+    pub(crate) async fn resolve_include(
+        &self,
+        pctx: &PlayCtx,
+        frame: &Frame,
+        task: &Arc<Task>,
+        kw: &Keywords,
+        host: &str,
+        info: &TaskInfo,
+    ) -> (HostOutcome, Vec<Inclusion>) {
+        let vars = self.task_vars(pctx, frame, Some(task), host);
+        let search = self.search_paths(Some(task));
+        let ignore_errors = self.bool_keyword(&kw.ignore_errors, &vars, &search).ok().flatten().unwrap_or(false);
+        let done = |r: Map, incs: Vec<Inclusion>| {
+            let outcome = self.finish_host(task, host, info, r, ignore_errors, false, None, false, false);
+            (outcome, incs)
+        };
+        match self.check_when(kw, &vars, &search) {
+            Err(msg) => return done(failed(self.located(task, msg)), Vec::new()),
+            Ok(Some(cond)) => return done(result::skipped_by_condition(&cond), Vec::new()),
+            Ok(None) => {}
+        }
+        let scope = Scope {
+            vars: &vars,
+            search_paths: &search,
+        };
+        let items: Vec<Option<(String, Value)>> = match &task.loop_ {
+            None => vec![None],
+            Some(source) => match super::loops::items(&self.templar, source, scope) {
+                Ok(list) => {
+                    let loop_var = match &task.loop_control {
+                        Some(Value::Object(m)) => m.get("loop_var").map(value_text).unwrap_or_else(|| "item".into()),
+                        _ => "item".into(),
+                    };
+                    list.into_iter().map(|i| Some((loop_var.clone(), i))).collect()
+                }
+                Err(e) => return done(failed(self.template_failure(task, &e)), Vec::new()),
+            },
+        };
+        let mut inclusions = Vec::new();
+        let mut shown = Vec::new();
+        for item in items {
+            let mut ivars = vars.clone();
+            let mut params = task.kw.vars.clone();
+            if let Some((name, value)) = &item {
+                ivars.insert(name.clone(), value.clone());
+                params.insert(name.clone(), value.clone());
+            }
+            match self.load_inclusion(task, &ivars, &search, params) {
+                Ok(inc) => {
+                    shown.push(Value::String(inc.key.clone()));
+                    inclusions.push(inc);
+                }
+                Err(msg) => return done(failed(msg), Vec::new()),
+            }
+        }
+        let mut r = Map::new();
+        r.insert("changed".into(), Value::Bool(false));
+        r.insert(
+            "include".into(),
+            if shown.len() == 1 { shown[0].clone() } else { Value::Array(shown) },
+        );
+        done(r, inclusions)
+    }
+
+    fn load_inclusion(&self, task: &Task, vars: &Map, search: &[PathBuf], mut params: Map) -> Result<Inclusion, String> {
+        let scope = Scope {
+            vars,
+            search_paths: search,
+        };
+        match &task.action {
+            Action::IncludeTasks { file, params: extra, apply } => {
+                let name = self
+                    .templar
+                    .template(file, scope)
+                    .map(|v| value_text(&v))
+                    .map_err(|e| self.template_failure(task, &e))?;
+                let mut candidates = vec![task.dir.join(&name)];
+                if let Some(role) = &task.role {
+                    candidates.push(role.path.join("tasks").join(&name));
+                }
+                candidates.push(self.playbook_dir.join(&name));
+                let path = if std::path::Path::new(&name).is_absolute() {
+                    Some(PathBuf::from(&name))
+                } else {
+                    candidates.into_iter().find(|p| p.is_file())
+                }
+                .filter(|p| p.is_file())
+                .ok_or_else(|| self.located(task, format!("Could not find or access '{name}'")))?;
+                let (items, _handlers) = crate::playbook::load_task_file(&path, &self.playbook_dir, task.role.clone())
+                    .map_err(|e| e.to_string())?;
+                params.extend(extra.clone());
+                Ok(Inclusion {
+                    key: path.display().to_string(),
+                    items,
+                    params,
+                    apply: (!apply.is_empty()).then(|| keywords_from_map(apply)),
+                    role: None,
+                    hosts: Vec::new(),
+                })
+            }
+            Action::IncludeRole {
+                name,
+                tasks_from,
+                params: role_params,
+                preloaded,
+            } => {
+                let (role, items) = match preloaded {
+                    Some((role, items)) => (role.clone(), items.clone()),
+                    None => {
+                        let role_name = self
+                            .templar
+                            .template(name, scope)
+                            .map(|v| value_text(&v))
+                            .map_err(|e| self.template_failure(task, &e))?;
+                        let (role, items, _handlers) =
+                            crate::playbook::load_role(&role_name, tasks_from.as_deref(), &self.playbook_dir, &task.loc)
+                                .map_err(|e| e.to_string())?;
+                        (role, items)
+                    }
+                };
+                let mut all_params = role_params.clone();
+                all_params.extend(params);
+                Ok(Inclusion {
+                    key: format!("role:{}", role.path.display()),
+                    items,
+                    params: Map::new(),
+                    apply: None,
+                    role: Some(Arc::new(RoleUse {
+                        role,
+                        params: all_params,
+                    })),
+                    hosts: Vec::new(),
+                })
+            }
+            _ => Err("internal error: not an include".into()),
+        }
+    }
+
+    /// Fact gathering at the start of a play (`gather_facts`, default true), tagged `always`
+    /// unless the play has tags.
+    pub(crate) fn gather_facts<'s>(&'s self, pctx: &'s PlayCtx, frame: &'s Frame, hosts: &'s [String]) -> Fut<'s, ()> {
+        Box::pin(async move {
+            let play = &pctx.play;
+            let first = match hosts.first() {
+                Some(h) => h,
+                None => return,
+            };
+            let vars = self.task_vars(pctx, frame, None, first);
+            let search = self.search_paths(None);
+            let gather = self.bool_keyword(&play.gather_facts, &vars, &search).ok().flatten().unwrap_or(true);
+            if !gather {
+                return;
+            }
+            let tags = if play.kw.tags.is_empty() { vec!["always".to_string()] } else { play.kw.tags.clone() };
+            if !super::tags::should_run(&tags, &self.opts.tags, &self.opts.skip_tags) {
+                return;
+            }
+            let info = TaskInfo {
+                name: "Gathering Facts".into(),
+                action: "gather_facts".into(),
+                path: format!("{}:{}", play.loc.file, play.loc.line),
+                is_handler: false,
+                uuid: self.next_uuid(),
+            };
+            self.emit(Event::TaskStart { task: info.clone() });
+            let futures: Vec<_> = hosts
+                .iter()
+                .map(|h| {
+                    let info = &info;
+                    async move {
+                        let _permit = self.forks.acquire().await;
+                        self.gather_on_host(pctx, frame, h, info).await
+                    }
+                })
+                .collect();
+            let outcomes = super::join::join_all(futures).await;
+            for o in outcomes {
+                match o.status {
+                    Status::Unreachable => {
+                        self.stat(&o.host, |s| s.unreachable += 1);
+                        lock(&self.unreachable).insert(o.host.clone());
+                    }
+                    Status::Failed => {
+                        self.stat(&o.host, |s| s.failed += 1);
+                        self.mark_failed(&o.host);
+                    }
+                    _ => self.stat(&o.host, |s| s.ok += 1),
+                }
+            }
+        })
+    }
+
+    async fn gather_on_host(&self, pctx: &PlayCtx, frame: &Frame, host: &str, info: &TaskInfo) -> HostOutcome {
+        let vars = self.task_vars(pctx, frame, None, host);
+        let search = self.search_paths(None);
+        let result: Map = if self.dry_run {
+            let facts = placeholder_facts(host);
+            self.update_host(host, |s| s.facts.extend(facts.clone()));
+            ok_facts(facts)
+        } else {
+            let become_ = self.become_settings(&pctx.play.kw, &vars, &search);
+            match (become_, self.connection(host, &vars)) {
+                (Err(msg), _) | (_, Err(msg)) => failed(msg),
+                (Ok(become_), Ok(conn)) => {
+                    let gathered = tokio::select! {
+                        r = super::facts::gather(&*conn, become_) => r,
+                        _ = self.cancel.cancelled() => Err(ConnError::Other("interrupted: the run was cancelled".into())),
+                    };
+                    match gathered {
+                        Ok(facts) => {
+                            self.update_host(host, |s| s.facts.extend(facts.clone()));
+                            ok_facts(facts)
+                        }
+                        Err(ConnError::Unreachable(msg)) => {
+                            let mut r = Map::new();
+                            r.insert("unreachable".into(), Value::Bool(true));
+                            r.insert("changed".into(), Value::Bool(false));
+                            r.insert("msg".into(), Value::String(msg));
+                            r
+                        }
+                        Err(e) => failed(e.to_string()),
+                    }
+                }
+            }
+        };
+        let status = result::status_of(&result, false);
+        self.emit(Event::HostResult {
+            host: host.to_string(),
+            task: info.clone(),
+            status,
+            result: result.clone(),
+            item: None,
+            delegated_to: None,
+        });
+        HostOutcome {
+            host: host.to_string(),
+            status,
+            result,
+            ignore_unreachable: false,
+        }
+    }
+}
+
+struct CallSettings {
+    check_mode: bool,
+    diff: bool,
+    become_: Option<Become>,
+    env: Vec<(String, String)>,
+    timeout: Option<Duration>,
+}
+
+fn ok_facts(facts: Map) -> Map {
+    let mut r = Map::new();
+    r.insert("ansible_facts".into(), Value::Object(facts));
+    r.insert("changed".into(), Value::Bool(false));
+    r
+}
+
+/// Removes arguments equal to the omit token, in dicts at any depth (list elements stay, as
+/// in Ansible's `remove_omit`).
+pub(crate) fn remove_omit(args: Map, omit: &str) -> Map {
+    fn clean(v: Value, omit: &str) -> Option<Value> {
+        match v {
+            Value::String(s) if s == omit => None,
+            Value::Object(m) => Some(Value::Object(m.into_iter().filter_map(|(k, v)| clean(v, omit).map(|v| (k, v))).collect())),
+            Value::Array(list) => Some(Value::Array(
+                list.into_iter()
+                    .map(|v| match v {
+                        Value::Object(_) => clean(v, omit).unwrap_or(Value::Null),
+                        other => other,
+                    })
+                    .collect(),
+            )),
+            other => Some(other),
+        }
+    }
+    args.into_iter().filter_map(|(k, v)| clean(v, omit).map(|v| (k, v))).collect()
+}
+
+/// The dry-run result of a remote module.
+fn would_run(fqcn: &str, args: &Map, no_log: bool, delegate: Option<&str>) -> Map {
+    let mut plan = Map::new();
+    plan.insert("module".into(), Value::String(fqcn.to_string()));
+    plan.insert(
+        "args".into(),
+        if no_log { Value::String(result::NO_LOG_MESSAGE.into()) } else { Value::Object(args.clone()) },
+    );
+    if let Some(d) = delegate {
+        plan.insert("delegate_to".into(), Value::String(d.to_string()));
+    }
+    let mut r = Map::new();
+    r.insert("changed".into(), Value::Bool(false));
+    r.insert("dry_run".into(), Value::Bool(true));
+    r.insert("would_run".into(), Value::Object(plan));
+    r
+}
+
+/// The censored form of a final result (each item of a loop censored).
+fn censor_loop(r: &Map, looped: bool) -> Map {
+    let mut out = result::censor(r);
+    if looped {
+        if let Some(Value::Array(items)) = r.get("results") {
+            let censored = items
+                .iter()
+                .map(|i| match i {
+                    Value::Object(m) => Value::Object(result::censor(m)),
+                    other => other.clone(),
+                })
+                .collect();
+            out.insert("results".into(), Value::Array(censored));
+        }
+    }
+    out
+}
+
+/// `ansible_loop` for `loop_control: {extended: true}`.
+fn extended_loop_info(items: &[Value], index: usize) -> Value {
+    let len = items.len();
+    serde_json::json!({
+        "allitems": items,
+        "index": index + 1,
+        "index0": index,
+        "revindex": len - index,
+        "revindex0": len - index - 1,
+        "first": index == 0,
+        "last": index + 1 == len,
+        "length": len,
+        "previtem": if index > 0 { items[index - 1].clone() } else { Value::Null },
+        "nextitem": items.get(index + 1).cloned().unwrap_or(Value::Null),
+    })
+}
+
+/// `apply:` keywords of `include_tasks` (tags, when, become, ignore_errors, no_log,
+/// environment, vars).
+fn keywords_from_map(m: &Map) -> Keywords {
+    let list = |v: &Value| match v {
+        Value::Array(l) => l.clone(),
+        Value::Null => Vec::new(),
+        other => vec![other.clone()],
+    };
+    let mut kw = Keywords::default();
+    for (k, v) in m {
+        match k.as_str() {
+            "tags" => kw.tags = list(v).iter().map(value_text).collect(),
+            "when" => kw.when = list(v),
+            "become" => kw.become_ = Some(v.clone()),
+            "become_user" => kw.become_user = Some(v.clone()),
+            "ignore_errors" => kw.ignore_errors = Some(v.clone()),
+            "no_log" => kw.no_log = Some(v.clone()),
+            "environment" => kw.environment = list(v),
+            "vars" => {
+                if let Value::Object(vars) = v {
+                    kw.vars = vars.clone();
+                }
+            }
+            _ => {}
+        }
+    }
+    kw
+}
+
+/// Facts for dry-run hosts: a plausible RHEL 9 VM (documented in the README): names from the
+/// inventory name, `root` user, systemd, a TEST-NET address, the controller's clock.
+pub fn placeholder_facts(host: &str) -> Map {
+    let short = host.split('.').next().unwrap_or(host);
+    let now = chrono::Utc::now();
+    let facts = serde_json::json!({
+        "ansible_hostname": short,
+        "ansible_nodename": host,
+        "ansible_fqdn": host,
+        "ansible_user_id": "root",
+        "ansible_user_dir": "/root",
+        "ansible_env": {"HOME": "/root", "USER": "root", "LOGNAME": "root", "SHELL": "/bin/bash", "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+        "ansible_distribution": "RedHat",
+        "ansible_distribution_version": "9.4",
+        "ansible_distribution_major_version": "9",
+        "ansible_os_family": "RedHat",
+        "ansible_system": "Linux",
+        "ansible_kernel": "5.14.0-427.el9.x86_64",
+        "ansible_architecture": "x86_64",
+        "ansible_machine": "x86_64",
+        "ansible_service_mgr": "systemd",
+        "ansible_pkg_mgr": "dnf",
+        "ansible_default_ipv4": {"address": "192.0.2.10", "interface": "eth0"},
+        "ansible_date_time": {
+            "epoch": now.timestamp().to_string(),
+            "date": now.format("%Y-%m-%d").to_string(),
+            "time": now.format("%H:%M:%S").to_string(),
+            "iso8601": now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        },
+        "ansible_hook_runner_placeholder_facts": true,
+    });
+    match facts {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn omit_is_removed_from_dicts_not_lists() {
+        let args = match json!({"a": "OMIT", "b": {"c": "OMIT", "d": 1}, "e": ["OMIT", {"f": "OMIT"}]}) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        let out = remove_omit(args, "OMIT");
+        assert_eq!(Value::Object(out), json!({"b": {"d": 1}, "e": ["OMIT", {}]}));
+    }
+}

@@ -1,0 +1,168 @@
+//! Task results as Ansible shapes them (reference §1.0, §2.5, §2.7): normalisation of module
+//! results, loop aggregation, skip results, `no_log` censoring and the recap status.
+
+use crate::report::Status;
+use crate::{Map, Value};
+
+/// Ansible's `no_log` text.
+pub const NO_LOG_MESSAGE: &str =
+    "the output has been hidden due to the fact that 'no_log: true' was specified for this result";
+
+/// Fills what the executor adds to every module result: `failed` from `rc`, `changed`
+/// default false, `stdout_lines`/`stderr_lines`.
+pub fn normalize(mut r: Map) -> Map {
+    if !r.contains_key("failed") {
+        let failed = match r.get("rc") {
+            Some(Value::Number(n)) => n.as_i64() != Some(0),
+            Some(Value::String(s)) => s != "0",
+            _ => false,
+        };
+        r.insert("failed".into(), Value::Bool(failed));
+    }
+    if !r.contains_key("changed") {
+        r.insert("changed".into(), Value::Bool(false));
+    }
+    for (stream, lines) in [("stdout", "stdout_lines"), ("stderr", "stderr_lines")] {
+        if let Some(Value::String(text)) = r.get(stream) {
+            if !r.contains_key(lines) {
+                let split: Vec<Value> = text.lines().map(|l| Value::String(l.to_string())).collect();
+                r.insert(lines.into(), Value::Array(split));
+            }
+        }
+    }
+    r
+}
+
+/// A failure result with a message.
+pub fn failed(msg: impl Into<String>) -> Map {
+    let mut r = Map::new();
+    r.insert("failed".into(), Value::Bool(true));
+    r.insert("msg".into(), Value::String(msg.into()));
+    r
+}
+
+/// The result of a task (or item) whose `when` was false.
+pub fn skipped_by_condition(condition: &str) -> Map {
+    let mut r = Map::new();
+    r.insert("changed".into(), Value::Bool(false));
+    r.insert("skipped".into(), Value::Bool(true));
+    r.insert("skip_reason".into(), Value::String("Conditional result was False".into()));
+    r.insert("false_condition".into(), Value::String(condition.to_string()));
+    r
+}
+
+/// The result of a loop over no items.
+pub fn skipped_empty_loop() -> Map {
+    let mut r = Map::new();
+    r.insert("changed".into(), Value::Bool(false));
+    r.insert("skipped".into(), Value::Bool(true));
+    r.insert("skipped_reason".into(), Value::String("No items in the list".into()));
+    r.insert("results".into(), Value::Array(Vec::new()));
+    r
+}
+
+pub fn flag(r: &Map, key: &str) -> bool {
+    matches!(r.get(key), Some(Value::Bool(true)))
+}
+
+/// Combines item results: `changed` any, `failed` any, `skipped` all, and the message.
+pub fn aggregate(items: Vec<Map>) -> Map {
+    let changed = items.iter().any(|r| flag(r, "changed"));
+    let failed = items.iter().any(|r| flag(r, "failed"));
+    let all_skipped = !items.is_empty() && items.iter().all(|r| flag(r, "skipped"));
+    let mut r = Map::new();
+    r.insert("changed".into(), Value::Bool(changed));
+    let msg = if failed {
+        r.insert("failed".into(), Value::Bool(true));
+        "One or more items failed"
+    } else if all_skipped {
+        r.insert("skipped".into(), Value::Bool(true));
+        "All items skipped"
+    } else {
+        r.insert("failed".into(), Value::Bool(false));
+        "All items completed"
+    };
+    r.insert("msg".into(), Value::String(msg.into()));
+    r.insert("results".into(), Value::Array(items.into_iter().map(Value::Object).collect()));
+    r
+}
+
+/// Drops Ansible-internal keys (`_ansible_*`) and `invocation` before a result is registered.
+pub fn for_register(r: &Map) -> Map {
+    r.iter()
+        .filter(|(k, _)| !k.starts_with("_ansible") && k.as_str() != "invocation")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The result as reporters may see it under `no_log`: only the status flags remain.
+pub fn censor(r: &Map) -> Map {
+    let mut out = Map::new();
+    out.insert("censored".into(), Value::String(NO_LOG_MESSAGE.into()));
+    for key in ["changed", "failed", "skipped", "unreachable", "attempts", "dry_run"] {
+        if let Some(v) = r.get(key) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    out
+}
+
+/// The recap status of a (final) result.
+pub fn status_of(r: &Map, ignore_errors: bool) -> Status {
+    if flag(r, "unreachable") {
+        Status::Unreachable
+    } else if flag(r, "failed") {
+        if ignore_errors {
+            Status::Ignored
+        } else {
+            Status::Failed
+        }
+    } else if flag(r, "skipped") {
+        Status::Skipped
+    } else if flag(r, "changed") {
+        Status::Changed
+    } else {
+        Status::Ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn m(v: Value) -> Map {
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    #[test]
+    fn rc_sets_failed_and_lines_are_added() {
+        let r = normalize(m(json!({"rc": 2, "stdout": "a\nb"})));
+        assert_eq!(r["failed"], json!(true));
+        assert_eq!(r["changed"], json!(false));
+        assert_eq!(r["stdout_lines"], json!(["a", "b"]));
+        let ok = normalize(m(json!({"rc": 0})));
+        assert_eq!(ok["failed"], json!(false));
+    }
+
+    #[test]
+    fn aggregate_messages() {
+        let r = aggregate(vec![m(json!({"changed": true})), m(json!({"failed": true}))]);
+        assert_eq!(r["msg"], json!("One or more items failed"));
+        assert_eq!(r["changed"], json!(true));
+        let s = aggregate(vec![m(json!({"skipped": true}))]);
+        assert_eq!(s["skipped"], json!(true));
+        assert_eq!(s["msg"], json!("All items skipped"));
+    }
+
+    #[test]
+    fn censor_keeps_only_flags() {
+        let r = censor(&m(json!({"changed": true, "stdout": "secret"})));
+        assert_eq!(r["changed"], json!(true));
+        assert!(!r.contains_key("stdout"));
+        assert_eq!(r["censored"], json!(NO_LOG_MESSAGE));
+    }
+}

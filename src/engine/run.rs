@@ -1,0 +1,282 @@
+//! The state of one run: inventory, per-host variables, connections, stats, failed and
+//! unreachable hosts, and the event stream. Shared by every play, task and host future.
+
+use super::cancel::Cancel;
+use super::frame::Frame;
+use super::options::{Mode, RunOptions};
+use super::play::PlayCtx;
+use crate::connection::local::LocalConnection;
+use crate::connection::ssh::{self, SshConnection};
+use crate::connection::Connection;
+use crate::inventory::Inventory;
+use crate::kube::{Cluster, EventSpec, InfoAnswer, InfoQuery, KubeError};
+use crate::playbook::Task;
+use crate::report::{Event, HostStats, Reporter};
+use crate::template::Templar;
+use crate::vars::{self, HostState, Layers};
+use crate::{Map, Value};
+use indexmap::{IndexMap, IndexSet};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Locks a mutex, recovering the data if a panicking holder poisoned it.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Everything a run shares.
+pub(crate) struct Run<'a> {
+    pub opts: &'a RunOptions,
+    reporter: &'a dyn Reporter,
+    emit_lock: Mutex<()>,
+    pub templar: Templar,
+    pub inventory: Mutex<Inventory>,
+    pub hosts: Mutex<HashMap<String, HostState>>,
+    conns: Mutex<HashMap<String, Arc<dyn Connection>>>,
+    pub stats: Mutex<IndexMap<String, HostStats>>,
+    /// Hosts failed for good (removed from later tasks and plays).
+    pub failed: Mutex<IndexSet<String>>,
+    pub unreachable: Mutex<IndexSet<String>>,
+    pub extra_vars: Map,
+    pub playbook_dir: PathBuf,
+    pub kube: Box<dyn Cluster>,
+    pub cancel: Cancel,
+    pub dry_run: bool,
+    pub forks: tokio::sync::Semaphore,
+    counter: AtomicU64,
+}
+
+impl<'a> Run<'a> {
+    pub fn new(
+        opts: &'a RunOptions,
+        reporter: &'a dyn Reporter,
+        inventory: Inventory,
+        extra_vars: Map,
+        playbook_dir: PathBuf,
+        cancel: Cancel,
+    ) -> Result<Run<'a>, String> {
+        let dry_run = matches!(opts.mode, Mode::DryRun { .. });
+        let kube: Box<dyn Cluster> = match &opts.mode {
+            Mode::DryRun { secrets } => {
+                let mut files = crate::kube::FileCluster::new();
+                for (namespace, name, file) in secrets {
+                    files.add_secret_arg(&format!("{namespace}/{name}={}", file.display()))?;
+                }
+                Box::new(files)
+            }
+            Mode::Run => Box::new(LazyCluster {
+                kubeconfig: opts.kubeconfig.clone(),
+                cell: tokio::sync::OnceCell::new(),
+            }),
+        };
+        let forks = if opts.forks == 0 { 50 } else { opts.forks };
+        Ok(Run {
+            opts,
+            reporter,
+            emit_lock: Mutex::new(()),
+            templar: Templar::new(),
+            inventory: Mutex::new(inventory),
+            hosts: Mutex::new(HashMap::new()),
+            conns: Mutex::new(HashMap::new()),
+            stats: Mutex::new(IndexMap::new()),
+            failed: Mutex::new(IndexSet::new()),
+            unreachable: Mutex::new(IndexSet::new()),
+            extra_vars,
+            playbook_dir,
+            kube,
+            cancel,
+            dry_run,
+            forks: tokio::sync::Semaphore::new(forks),
+            counter: AtomicU64::new(0),
+        })
+    }
+
+    /// Sends one event to the reporter (one at a time, in order).
+    pub fn emit(&self, event: Event) {
+        let _guard = lock(&self.emit_lock);
+        self.reporter.event(&event);
+    }
+
+    /// A fresh id for a task or play (for artifacts).
+    pub fn next_uuid(&self) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{:08x}-0000-4000-8000-{:012x}", std::process::id(), n)
+    }
+
+    /// Updates a host's recap counters.
+    pub fn stat(&self, host: &str, f: impl FnOnce(&mut HostStats)) {
+        let mut stats = lock(&self.stats);
+        f(stats.entry(host.to_string()).or_default());
+    }
+
+    pub fn host_state(&self, host: &str) -> HostState {
+        lock(&self.hosts).get(host).cloned().unwrap_or_default()
+    }
+
+    pub fn update_host(&self, host: &str, f: impl FnOnce(&mut HostState)) {
+        let mut hosts = lock(&self.hosts);
+        f(hosts.entry(host.to_string()).or_default());
+    }
+
+    pub fn is_unreachable(&self, host: &str) -> bool {
+        lock(&self.unreachable).contains(host)
+    }
+
+    pub fn is_failed(&self, host: &str) -> bool {
+        lock(&self.failed).contains(host)
+    }
+
+    pub fn mark_failed(&self, host: &str) {
+        lock(&self.failed).insert(host.to_string());
+    }
+
+    /// The variables of `host` for `task` (None: play level), by precedence, with magic
+    /// variables and `hostvars`.
+    pub fn task_vars(&self, pctx: &PlayCtx, frame: &Frame, task: Option<&Task>, host: &str) -> Map {
+        let inventory_vars = lock(&self.inventory).host_vars(host);
+        let state = self.host_state(host);
+        let play = &pctx.play;
+        let role_defaults: Vec<&Map> = frame.roles.iter().map(|r| &r.role.defaults).collect();
+        let role_vars: Vec<&Map> = frame.roles.iter().map(|r| &r.role.vars).collect();
+        let role_params: Vec<&Map> = frame.roles.iter().map(|r| &r.params).collect();
+        let handler_role = task.and_then(|t| t.role.as_ref()).filter(|_| frame.roles.is_empty());
+        let mut role_defaults = role_defaults;
+        let mut role_vars = role_vars;
+        if let Some(role) = handler_role {
+            role_defaults.push(&role.defaults);
+            role_vars.push(&role.vars);
+        }
+        let block_vars: Vec<&Map> = frame.block_vars.iter().collect();
+        let include_params: Vec<&Map> = frame.include_params.iter().collect();
+        let failed_info = pctx.failed_info(host);
+        let layers = Layers {
+            role_defaults,
+            inventory: Some(&inventory_vars),
+            facts: Some(&state.facts),
+            play_vars: Some(&play.kw.vars),
+            vars_files: Some(&pctx.vars_files),
+            role_vars,
+            block_vars,
+            task_vars: task.map(|t| &t.kw.vars),
+            include_vars: Some(&state.include_vars),
+            set_facts: Some(&state.set_facts),
+            role_params,
+            include_params,
+            extra_vars: Some(&self.extra_vars),
+        };
+        let mut vars = layers.merge();
+        if let Some(info) = failed_info {
+            vars.extend(info);
+        }
+        let (groups, group_names) = {
+            let inv = lock(&self.inventory);
+            (inv.groups_var(), inv.group_names(host))
+        };
+        let mut magic = pctx.magic();
+        magic.groups = groups;
+        let alive = |h: &&String| !self.is_failed(h) && !self.is_unreachable(h);
+        magic.play_hosts = magic.play_hosts_all.iter().filter(alive).cloned().collect();
+        magic.play_batch = magic.play_batch.iter().filter(alive).cloned().collect();
+        vars::add_magic(&mut vars, &magic, host, group_names);
+        if let Some(role) = frame.roles.last().map(|r| &r.role).or(task.and_then(|t| t.role.as_ref())) {
+            vars.insert("role_path".into(), Value::String(role.path.display().to_string()));
+            vars.insert("role_name".into(), Value::String(role.name.clone()));
+        }
+        vars.insert("hostvars".into(), Value::Object(self.hostvars(pctx)));
+        vars
+    }
+
+    /// `hostvars`: every known host's variables (inventory, facts, play vars, set_fact,
+    /// include_vars, extra vars and its own magic names), untemplated.
+    pub fn hostvars(&self, pctx: &PlayCtx) -> Map {
+        let names = lock(&self.inventory).known_hosts();
+        let mut out = Map::new();
+        for name in names {
+            let (inventory_vars, group_names) = {
+                let inv = lock(&self.inventory);
+                (inv.host_vars(&name), inv.group_names(&name))
+            };
+            let state = self.host_state(&name);
+            let layers = Layers {
+                inventory: Some(&inventory_vars),
+                facts: Some(&state.facts),
+                play_vars: Some(&pctx.play.kw.vars),
+                vars_files: Some(&pctx.vars_files),
+                include_vars: Some(&state.include_vars),
+                set_facts: Some(&state.set_facts),
+                extra_vars: Some(&self.extra_vars),
+                ..Layers::default()
+            };
+            let mut vars = layers.merge();
+            vars.insert("inventory_hostname".into(), Value::String(name.clone()));
+            vars.insert(
+                "group_names".into(),
+                Value::Array(group_names.into_iter().map(Value::String).collect()),
+            );
+            out.insert(name, Value::Object(vars));
+        }
+        out
+    }
+
+    /// The connection to `host` (made on first use, then reused for the run). `vars` are the
+    /// host's variables (the delegated host's under `delegate_to`).
+    pub fn connection(&self, host: &str, vars: &Map) -> Result<Arc<dyn Connection>, String> {
+        if let Some(c) = lock(&self.conns).get(host) {
+            return Ok(c.clone());
+        }
+        let conn: Arc<dyn Connection> = match ssh::connection_kind(vars)? {
+            ssh::Kind::Local => Arc::new(LocalConnection::new()),
+            ssh::Kind::Ssh => {
+                let target = ssh::target_from_vars(host, vars)?;
+                Arc::new(SshConnection::new(target, self.opts.ssh.clone()))
+            }
+        };
+        lock(&self.conns).insert(host.to_string(), conn.clone());
+        Ok(conn)
+    }
+
+    /// Closes (and forgets) one host's connection (`meta: reset_connection`).
+    pub async fn reset_connection(&self, host: &str) {
+        let conn = lock(&self.conns).remove(host);
+        if let Some(c) = conn {
+            c.close().await;
+        }
+    }
+
+    /// Closes every connection (end of run, or cancellation).
+    pub async fn close_all(&self) {
+        let conns: Vec<Arc<dyn Connection>> = lock(&self.conns).drain().map(|(_, c)| c).collect();
+        for c in conns {
+            c.close().await;
+        }
+    }
+}
+
+/// The real cluster, connected on first use: a playbook that never calls the API must not
+/// need credentials.
+struct LazyCluster {
+    kubeconfig: Option<PathBuf>,
+    cell: tokio::sync::OnceCell<Result<crate::kube::ApiCluster, KubeError>>,
+}
+
+impl LazyCluster {
+    async fn get(&self) -> Result<&crate::kube::ApiCluster, KubeError> {
+        let result = self
+            .cell
+            .get_or_init(|| crate::kube::ApiCluster::connect(self.kubeconfig.as_deref(), None))
+            .await;
+        result.as_ref().map_err(Clone::clone)
+    }
+}
+
+#[async_trait::async_trait]
+impl Cluster for LazyCluster {
+    async fn info(&self, query: &InfoQuery) -> Result<InfoAnswer, KubeError> {
+        self.get().await?.info(query).await
+    }
+    async fn post_event(&self, event: &EventSpec) -> Result<(), KubeError> {
+        self.get().await?.post_event(event).await
+    }
+}

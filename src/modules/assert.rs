@@ -1,0 +1,222 @@
+//! `ansible.builtin.assert`: checks conditions; runs on the controller.
+//!
+//! Semantics (ansible-core 2.18 `plugins/action/assert.py`, reference §1.7):
+//! - `that` (required; a string or a list) holds bare conditionals, evaluated in order like
+//!   `when`. The first false one fails the task with `failed: true, evaluated_to: false,
+//!   assertion: <that item>, msg: <fail_msg>`.
+//! - `fail_msg` (alias `msg`, default `Assertion failed`) and `success_msg` (default
+//!   `All assertions passed`) are a string or a list; anything else fails with
+//!   `Incorrect type for fail_msg or msg, expected a string or list and got <type>`.
+//! - All true: `changed: false, msg: <success_msg>`. `quiet` only changes console verbosity.
+//! - A conditional that cannot be evaluated (undefined variable, syntax error) fails the task
+//!   with `The conditional check '<item>' failed. The error was: <error>`.
+
+use super::argspec::{ArgSpec, Kind, Param};
+use super::{Module, ModuleContext};
+use crate::connection::ConnError;
+use crate::{Map, Value};
+use async_trait::async_trait;
+
+pub struct Assert;
+
+static SPEC: ArgSpec = ArgSpec {
+    params: &[
+        Param {
+            required: true,
+            ..Param::new("that", Kind::List)
+        },
+        Param {
+            aliases: &["msg"],
+            ..Param::new("fail_msg", Kind::Raw)
+        },
+        Param::new("success_msg", Kind::Raw),
+        Param {
+            default: Some("false"),
+            ..Param::new("quiet", Kind::Bool)
+        },
+    ],
+    free_form: false,
+    mutually_exclusive: &[],
+    required_one_of: &[],
+};
+
+#[async_trait]
+impl Module for Assert {
+    fn name(&self) -> &'static str {
+        "assert"
+    }
+    fn fqcn(&self) -> &'static str {
+        "ansible.builtin.assert"
+    }
+    fn spec(&self) -> &'static ArgSpec {
+        &SPEC
+    }
+
+    async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
+        Ok(assert(&args, |expr| {
+            ctx.templar
+                .condition(expr, ctx.scope)
+                .map_err(|e| e.message)
+        }))
+    }
+}
+
+/// The module's logic; `condition` evaluates one bare conditional.
+pub fn assert(args: &Map, condition: impl Fn(&str) -> Result<bool, String>) -> Map {
+    let fail_msg = match message_arg(args, &["fail_msg", "msg"], "Assertion failed") {
+        Ok(m) => m,
+        Err(t) => {
+            return failed(format!(
+                "Incorrect type for fail_msg or msg, expected a string or list and got {t}"
+            ))
+        }
+    };
+    let success_msg = match message_arg(args, &["success_msg"], "All assertions passed") {
+        Ok(m) => m,
+        Err(t) => {
+            return failed(format!(
+                "Incorrect type for success_msg, expected a string or list and got {t}"
+            ))
+        }
+    };
+    let that: Vec<Value> = match args.get("that") {
+        None | Some(Value::Null) => {
+            return failed("conditional required in \"that\" string".into());
+        }
+        Some(Value::Array(items)) => items.clone(),
+        Some(other) => vec![other.clone()],
+    };
+    for item in &that {
+        let (text, outcome) = match item {
+            Value::String(expr) => (
+                expr.clone(),
+                condition(expr).map_err(|e| {
+                    format!("The conditional check '{expr}' failed. The error was: {e}")
+                }),
+            ),
+            Value::Bool(b) => (if *b { "True" } else { "False" }.to_string(), Ok(*b)),
+            Value::Number(n) => (n.to_string(), Ok(n.as_f64() != Some(0.0))),
+            other => (other.to_string(), Ok(!is_empty(other))),
+        };
+        match outcome {
+            Err(message) => return failed(message),
+            Ok(false) => {
+                let mut r = Map::new();
+                r.insert("failed".into(), Value::Bool(true));
+                r.insert("evaluated_to".into(), Value::Bool(false));
+                r.insert("assertion".into(), Value::String(text));
+                r.insert("msg".into(), fail_msg);
+                r.insert("changed".into(), Value::Bool(false));
+                return r;
+            }
+            Ok(true) => {}
+        }
+    }
+    let mut r = Map::new();
+    r.insert("changed".into(), Value::Bool(false));
+    r.insert("msg".into(), success_msg);
+    r
+}
+
+/// The first present key's value when it is a string or list; `Err(python type)` otherwise.
+fn message_arg(args: &Map, keys: &[&str], default: &str) -> Result<Value, &'static str> {
+    match keys
+        .iter()
+        .find_map(|k| args.get(*k).filter(|v| !v.is_null()))
+    {
+        None => Ok(Value::String(default.into())),
+        Some(v @ (Value::String(_) | Value::Array(_))) => Ok(v.clone()),
+        Some(other) => Err(super::argspec::py_type(other)),
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+fn failed(msg: String) -> Map {
+    let mut r = Map::new();
+    r.insert("failed".into(), Value::Bool(true));
+    r.insert("msg".into(), Value::String(msg));
+    r.insert("changed".into(), Value::Bool(false));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn args(v: Value) -> Map {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    fn truth(expr: &str) -> Result<bool, String> {
+        match expr {
+            "yes" => Ok(true),
+            "no" => Ok(false),
+            _ => Err(format!("'{expr}' is undefined")),
+        }
+    }
+
+    #[test]
+    fn all_true_passes_with_the_default_message() {
+        let r = assert(&args(json!({"that": ["yes", "yes"]})), truth);
+        assert_eq!(
+            r,
+            args(json!({"changed": false, "msg": "All assertions passed"}))
+        );
+    }
+
+    #[test]
+    fn the_first_false_item_fails() {
+        let r = assert(&args(json!({"that": ["yes", "no", "boom"]})), truth);
+        assert_eq!(r["failed"], json!(true));
+        assert_eq!(r["evaluated_to"], json!(false));
+        assert_eq!(r["assertion"], json!("no"));
+        assert_eq!(r["msg"], json!("Assertion failed"));
+    }
+
+    #[test]
+    fn a_single_string_is_one_condition() {
+        let r = assert(&args(json!({"that": "no", "msg": "custom"})), truth);
+        assert_eq!(r["msg"], json!("custom"));
+        let r = assert(&args(json!({"that": "no", "fail_msg": ["a", "b"]})), truth);
+        assert_eq!(r["msg"], json!(["a", "b"]));
+    }
+
+    #[test]
+    fn success_msg_is_used() {
+        let r = assert(&args(json!({"that": "yes", "success_msg": "fine"})), truth);
+        assert_eq!(r["msg"], json!("fine"));
+    }
+
+    #[test]
+    fn evaluation_errors_name_the_conditional() {
+        let r = assert(&args(json!({"that": "boom"})), truth);
+        assert_eq!(
+            r["msg"],
+            json!("The conditional check 'boom' failed. The error was: 'boom' is undefined")
+        );
+    }
+
+    #[test]
+    fn bad_message_types_are_refused() {
+        let r = assert(&args(json!({"that": "yes", "fail_msg": {"a": 1}})), truth);
+        assert_eq!(
+            r["msg"],
+            json!("Incorrect type for fail_msg or msg, expected a string or list and got <class 'dict'>")
+        );
+    }
+
+    #[test]
+    fn literal_booleans_work() {
+        let r = assert(&args(json!({"that": [true, false]})), truth);
+        assert_eq!(r["assertion"], json!("False"));
+    }
+}

@@ -1,0 +1,807 @@
+//! `ansible.builtin.copy`: puts a file on the target from `content` or a controller `src`.
+//!
+//! Semantics (ansible-core 2.18 action plugin `copy.py` + module `copy.py`):
+//! - `content` is written exactly (no newline added); a dict or list is `json.dumps`-ed first.
+//!   With a directory as `dest` it fails: `can not use content with a dir as dest`.
+//! - `src` is a controller file found under `files/` of the search paths (role, play dir) or
+//!   the search paths themselves; a directory is copied recursively (a trailing `/` copies its
+//!   contents only). `remote_src: true` takes a file that is already on the target.
+//! - `dest` ending in `/` or naming a directory receives `dest/basename(src)`; a `/`-ended dest
+//!   has its missing directories created (with `directory_mode`). Otherwise the parent must
+//!   exist: `Destination directory X does not exist`.
+//! - Changed when the SHA-1 of the new content differs from the target's (or dest is a link);
+//!   then the content goes over stdin into a temp file in dest's directory, is validated
+//!   (`validate` with `%s`), the old file backed up (`backup`: `<dest>.<pid>.<date>~`,
+//!   returned as `backup_file`) and the temp file renamed over dest (atomic). A replaced file
+//!   keeps its owner and mode unless asked otherwise; a new one gets `0666 & ~umask`.
+//! - Same content: only owner/group/mode are brought in line (`changed` if they differ).
+//! - `force: false` leaves an existing dest alone. `mode: preserve` takes the source's mode.
+//! - Check mode reports `changed` without touching anything; `diff` shows old and new text.
+//! - Results: `dest, src, checksum` (SHA-1), `md5sum`, `backup_file`, and the path info
+//!   (`mode, owner, group, uid, gid, size, state`).
+//!
+//! One round trip per file. Not supported: `remote_src` with a directory, `decrypt` (vault),
+//! `local_follow: false`, `attributes`/SELinux (accepted and ignored).
+
+use super::argspec::{ArgSpec, Kind, Param};
+use super::remote::{self, attrs_function, attrs_function_named, attrs_vars, with_file_common};
+use super::{Module, ModuleContext};
+use crate::connection::ConnError;
+use crate::shell::{path_word, quote};
+use crate::{Map, Value};
+use async_trait::async_trait;
+use sha1::Digest;
+use std::path::{Path, PathBuf};
+
+pub struct Copy;
+
+static SPEC: ArgSpec = ArgSpec {
+    params: with_file_common![
+        Param::new("src", Kind::Path),
+        Param::new("content", Kind::Raw),
+        Param {
+            required: true,
+            ..Param::new("dest", Kind::Path)
+        },
+        Param {
+            default: Some("false"),
+            ..Param::new("backup", Kind::Bool)
+        },
+        Param {
+            default: Some("true"),
+            ..Param::new("force", Kind::Bool)
+        },
+        Param::new("directory_mode", Kind::Raw),
+        Param {
+            default: Some("false"),
+            ..Param::new("remote_src", Kind::Bool)
+        },
+        Param {
+            default: Some("false"),
+            ..Param::new("follow", Kind::Bool)
+        },
+        Param {
+            default: Some("true"),
+            ..Param::new("local_follow", Kind::Bool)
+        },
+        Param::new("checksum", Kind::Str),
+        Param::new("validate", Kind::Str),
+        Param {
+            default: Some("true"),
+            ..Param::new("decrypt", Kind::Bool)
+        },
+        Param::new("_original_basename", Kind::Str),
+    ],
+    free_form: false,
+    mutually_exclusive: &[],
+    required_one_of: &[],
+};
+
+/// The typed arguments, after normalisation.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct CopyArgs {
+    pub src: Option<String>,
+    #[serde(default)]
+    pub content: Value,
+    pub dest: String,
+    #[serde(default)]
+    pub backup: bool,
+    #[serde(default = "yes")]
+    pub force: bool,
+    #[serde(default)]
+    pub mode: Value,
+    #[serde(default)]
+    pub directory_mode: Value,
+    #[serde(default)]
+    pub remote_src: bool,
+    #[serde(default)]
+    pub follow: bool,
+    pub checksum: Option<String>,
+    pub validate: Option<String>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[async_trait]
+impl Module for Copy {
+    fn name(&self) -> &'static str {
+        "copy"
+    }
+    fn fqcn(&self) -> &'static str {
+        "ansible.builtin.copy"
+    }
+    fn spec(&self) -> &'static ArgSpec {
+        &SPEC
+    }
+    async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
+        let args: CopyArgs = match serde_json::from_value(Value::Object(args)) {
+            Ok(args) => args,
+            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+        };
+        let has_content = !args.content.is_null();
+        match (&args.src, has_content) {
+            (None, false) => return Ok(remote::failed("src (or content) is required")),
+            (Some(_), true) => return Ok(remote::failed("src and content are mutually exclusive")),
+            _ => {}
+        }
+        if has_content {
+            if args.dest.ends_with('/') {
+                return Ok(remote::failed("can not use content with a dir as dest"));
+            }
+            let data = content_bytes(&args.content);
+            let plan = FilePlan {
+                dest: args.dest.clone(),
+                slash: false,
+                basename: String::new(),
+                data: Source::Bytes(data),
+                local_mode: None,
+                after_header: args.dest.clone(),
+            };
+            return copy_one(&args, &plan, ctx).await;
+        }
+        let src = args.src.clone().unwrap_or_default();
+        if args.remote_src {
+            let plan = FilePlan {
+                dest: args.dest.clone(),
+                slash: args.dest.ends_with('/'),
+                basename: basename(&src),
+                data: Source::Remote(src.clone()),
+                local_mode: None,
+                after_header: src,
+            };
+            return copy_one(&args, &plan, ctx).await;
+        }
+        let Some(found) = find_source(&src, ctx.scope.search_paths) else {
+            return Ok(remote::failed(not_found_message(&src, ctx.scope.search_paths)));
+        };
+        if found.is_dir() {
+            return copy_tree(&args, &src, &found, ctx).await;
+        }
+        let data = match std::fs::read(&found) {
+            Ok(data) => data,
+            Err(e) => {
+                return Ok(remote::failed(format!(
+                    "Could not read source file {}: {e}",
+                    found.display()
+                )))
+            }
+        };
+        let plan = FilePlan {
+            dest: args.dest.clone(),
+            slash: args.dest.ends_with('/'),
+            basename: basename(&src),
+            data: Source::Bytes(data),
+            local_mode: local_mode(&found),
+            after_header: found.to_string_lossy().into_owned(),
+        };
+        copy_one(&args, &plan, ctx).await
+    }
+}
+
+/// Where one file's bytes come from.
+enum Source {
+    Bytes(Vec<u8>),
+    /// A file already on the target (`remote_src`).
+    Remote(String),
+}
+
+/// One file to put in place.
+struct FilePlan {
+    dest: String,
+    /// `dest` ends in `/`: missing directories are created.
+    slash: bool,
+    /// Name used when dest is a directory.
+    basename: String,
+    data: Source,
+    /// Mode of the controller file, for `mode: preserve`.
+    local_mode: Option<u32>,
+    /// The diff's `after_header`.
+    after_header: String,
+}
+
+/// Runs the copy script for one file and turns its records into Ansible's result.
+async fn copy_one(args: &CopyArgs, plan: &FilePlan, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
+    let script = match build_script(args, plan, ctx.check_mode, ctx.diff) {
+        Ok(script) => script,
+        Err(result) => return Ok(result),
+    };
+    let stdin = match &plan.data {
+        Source::Bytes(data) => Some(data.clone()),
+        Source::Remote(_) => None,
+    };
+    let records = match remote::run_script(ctx, &script, stdin).await? {
+        Ok(records) => records,
+        Err(result) => return Ok(result),
+    };
+    Ok(build_result(args, plan, &records, ctx))
+}
+
+/// The script for one file: see the module doc for the rules it follows.
+fn build_script(args: &CopyArgs, plan: &FilePlan, check: bool, diff: bool) -> Result<String, Map> {
+    let mode_value = match (&args.mode, plan.local_mode) {
+        (Value::String(m), Some(local)) if m == "preserve" => Value::from(local),
+        (Value::String(m), None) if m == "preserve" => Value::String("preserve".into()),
+        (other, _) => other.clone(),
+    };
+    let preserve_remote = mode_value.as_str() == Some("preserve");
+    let mode = if preserve_remote {
+        None
+    } else {
+        remote::parse_mode(&mode_value).map_err(|e| e.into_result(&args.dest))?
+    };
+    let dir_mode = remote::parse_mode(&args.directory_mode).map_err(|e| e.into_result(&args.dest))?;
+    let (want_sha1, want_md5) = match &plan.data {
+        Source::Bytes(data) => (
+            hex::encode(sha1::Sha1::digest(data)),
+            hex::encode(md5::Md5::digest(data)),
+        ),
+        Source::Remote(_) => (String::new(), String::new()),
+    };
+    if let (Some(expected), false) = (&args.checksum, want_sha1.is_empty()) {
+        if !expected.is_empty() && expected != &want_sha1 {
+            return Err(remote::failed("Copied file does not match the expected checksum"));
+        }
+    }
+    let mut s = attrs_vars(check, args.owner.as_deref(), args.group.as_deref());
+    s.push_str(&format!(
+        "D={}\nSLASH={}\nBASE={}\nCONTENT={}\nFORCE={}\nBACKUP={}\nFOLLOW={}\nDIFF={}\nWANT={}\nWANT_MD5={}\n",
+        path_word(&plan.dest),
+        u8::from(plan.slash),
+        quote(&plan.basename),
+        u8::from(!args.content.is_null()),
+        u8::from(args.force),
+        u8::from(args.backup),
+        u8::from(args.follow),
+        u8::from(diff),
+        quote(&want_sha1),
+        quote(&want_md5),
+    ));
+    match &plan.data {
+        Source::Remote(src) => s.push_str(&format!("REMOTE=1\nS={}\n", path_word(src))),
+        Source::Bytes(_) => s.push_str("REMOTE=0\nS=\n"),
+    }
+    s.push_str(&format!("PRESERVE={}\n", u8::from(preserve_remote)));
+    s.push_str(&attrs_function(mode.as_ref()));
+    s.push_str(&attrs_function_named("setdirattrs", dir_mode.as_ref()));
+    s.push_str(&validate_function(args.validate.as_deref()));
+    s.push_str(COPY_SH);
+    Ok(s)
+}
+
+/// `validate_tmp`: runs the `validate` command on the temp file, without a shell for the
+/// user's words: each word is quoted, `%s` becomes the temp file's path.
+fn validate_function(validate: Option<&str>) -> String {
+    let Some(validate) = validate else {
+        return "validate_tmp() { :; }\n".to_string();
+    };
+    if !validate.contains("%s") {
+        return format!(
+            "validate_tmp() {{ die {}; }}\n",
+            quote(&format!("validate must contain %s: {validate}"))
+        );
+    }
+    let words = match super::command::split_args(validate) {
+        Ok(words) => words,
+        Err(e) => return format!("validate_tmp() {{ die {}; }}\n", quote(&e)),
+    };
+    let command: Vec<String> = words
+        .iter()
+        .map(|word| {
+            word.replace("%%", "\u{0}")
+                .split("%s")
+                .map(|part| quote(&part.replace('\u{0}', "%")))
+                .collect::<Vec<_>>()
+                .join("\"$1\"")
+        })
+        .collect();
+    format!(
+        r#"validate_tmp() {{
+  _out=$(mktemp) && _err=$(mktemp) || die "failed to validate"
+  {} >"$_out" 2>"$_err" </dev/null
+  _rc=$?
+  if [ $_rc -ne 0 ]; then
+    emit exit_status "$_rc"; printf 'v_stdout='; cat "$_out"; printf '\0'
+    printf 'v_stderr='; cat "$_err"; printf '\0'
+    rm -f -- "$_out" "$_err" "$1"; die "failed to validate"
+  fi
+  rm -f -- "$_out" "$_err"
+}}
+"#,
+        command.join(" ")
+    )
+}
+
+/// The copy logic on the target (variables set by [`build_script`]).
+const COPY_SH: &str = r#"_consumed=0
+trap '[ "$_consumed" = 1 ] || [ "$REMOTE" = 1 ] || cat >/dev/null 2>&1' EXIT
+feed() { _consumed=1; if [ "$REMOTE" = 1 ]; then cat -- "$S"; else cat; fi; }
+if [ "$REMOTE" = 1 ]; then
+  [ -e "$S" ] || die "Source $S not found"
+  [ -d "$S" ] && die "remote_src with a directory is not supported by hook-runner"
+  [ -r "$S" ] || die "Source $S not readable"
+  WANT=$(sha1sum <"$S"); WANT=${WANT%% *}
+  WANT_MD5=$(md5sum <"$S"); WANT_MD5=${WANT_MD5%% *}
+fi
+emit want "$WANT"; emit want_md5 "$WANT_MD5"
+if [ "$SLASH" = 1 ] && [ ! -d "$D" ]; then
+  if [ "$CHECK" = 1 ]; then emit chg content; emit early 1; exit 0; fi
+  _c=${D%/}; _top=$_c
+  while [ ! -e "$_c" ] && [ ! -L "$_c" ]; do _top=$_c; _c=$(dirname -- "$_c"); done
+  _e=$(mkdir -p -- "$D" 2>&1) || die "There was an issue creating $D as requested: $_e Could not copy to $D"
+  _c=${D%/}
+  while :; do setdirattrs "$_c"; [ "$_c" = "$_top" ] && break; _c=$(dirname -- "$_c"); done
+fi
+if [ -d "$D" ]; then
+  [ "$CONTENT" = 1 ] && die "can not use content with a dir as dest"
+  D="${D%/}/$BASE"
+fi
+emit dest "$D"
+_cur=
+if [ -e "$D" ] || [ -L "$D" ]; then
+  if [ "$FOLLOW" = 1 ] && [ -L "$D" ]; then D=$(readlink -f -- "$D"); emit dest "$D"; fi
+  if [ "$FORCE" != 1 ]; then emit exists 1; exit 0; fi
+  if [ -f "$D" ] && [ -r "$D" ]; then _cur=$(sha1sum <"$D"); _cur=${_cur%% *}; fi
+elif [ "$CHECK" != 1 ]; then
+  _dir=$(dirname -- "$D")
+  [ -d "$_dir" ] || die "Destination directory $_dir does not exist"
+fi
+if [ "$_cur" != "$WANT" ] || [ -L "$D" ]; then
+  emit chg content
+  if [ "$DIFF" = 1 ]; then
+    if [ -f "$D" ] && [ ! -L "$D" ]; then
+      if [ "$(tr -d '\000' <"$D" | wc -c)" = "$(wc -c <"$D")" ] && [ "$(wc -c <"$D")" -le 104448 ]; then
+        printf 'before='; cat -- "$D"; printf '\0'
+      else
+        emit dst_binary 1
+      fi
+    else
+      emit before_absent 1
+    fi
+  fi
+  [ "$CHECK" = 1 ] && exit 0
+  _dir=$(dirname -- "$D")
+  [ -w "$_dir" ] || die "Destination $_dir not writable"
+  _tmp=$(mktemp "$_dir/.hook-runner.XXXXXX") || die "failed to copy: to $D"
+  if ! feed >"$_tmp"; then rm -f -- "$_tmp"; die "failed to copy: to $D"; fi
+  if [ "$REMOTE" = 1 ]; then
+    _got=$(sha1sum <"$_tmp"); _got=${_got%% *}
+    [ "$_got" = "$WANT" ] || { rm -f -- "$_tmp"; die "Copied file does not match the expected checksum"; }
+  fi
+  if [ "$PRESERVE" = 1 ] && [ "$REMOTE" = 1 ]; then
+    chmod "$(stat -c %a -- "$S")" "$_tmp"
+  elif [ -e "$D" ] && [ ! -L "$D" ]; then
+    chmod "$(stat -c %a -- "$D")" "$_tmp"
+    chown "$(stat -c %u:%g -- "$D")" "$_tmp" 2>/dev/null
+  else
+    chmod "$(printf %o $(( 438 & (4095 ^ 0$(umask)) )))" "$_tmp"
+  fi
+  validate_tmp "$_tmp"
+  if [ "$BACKUP" = 1 ] && [ -e "$D" ]; then
+    _bk="$D.$$.$(date +%Y-%m-%d@%H:%M:%S)~"
+    _e=$(cp -p -- "$D" "$_bk" 2>&1) || { rm -f -- "$_tmp"; die "Could not make backup of $D to $_bk: $_e"; }
+    emit backup_file "$_bk"
+  fi
+  [ -L "$D" ] && rm -f -- "$D"
+  _e=$(mv -f -- "$_tmp" "$D" 2>&1) || { rm -f -- "$_tmp"; die "failed to copy: to $D: $_e"; }
+  emit tmp "$_tmp"
+fi
+setattrs "$D"
+pinfo "$D"
+"#;
+
+/// Ansible's result for one file.
+fn build_result(args: &CopyArgs, plan: &FilePlan, records: &Records, ctx: &ModuleContext<'_>) -> Map {
+    if let Some(mut failure) = records.failure() {
+        if let Some(rc) = records.get("exit_status") {
+            failure.insert("exit_status".into(), Value::from(rc.parse::<i64>().unwrap_or(-1)));
+            for (key, record) in [("stdout", "v_stdout"), ("stderr", "v_stderr")] {
+                failure.insert(key.into(), Value::String(records.get(record).unwrap_or("").into()));
+            }
+        }
+        return failure;
+    }
+    let dest = records.get("dest").unwrap_or(&plan.dest).to_string();
+    let mut result = Map::new();
+    if records.has("exists") {
+        result.insert("changed".into(), Value::Bool(false));
+        result.insert("dest".into(), Value::String(args.dest.clone()));
+        if let Some(src) = &args.src {
+            result.insert("src".into(), Value::String(src.clone()));
+        }
+        return result;
+    }
+    let content_changed = records.all("chg").any(|c| c == "content");
+    let sha1 = records.get("want").unwrap_or("").to_string();
+    if content_changed && ctx.check_mode {
+        result.insert("changed".into(), Value::Bool(true));
+    } else if content_changed {
+        result.insert("dest".into(), Value::String(dest.clone()));
+        result.insert(
+            "src".into(),
+            Value::String(records.get("tmp").unwrap_or(&plan.after_header).into()),
+        );
+        result.insert("md5sum".into(), Value::String(records.get("want_md5").unwrap_or("").into()));
+        result.insert("checksum".into(), Value::String(sha1));
+        result.insert("changed".into(), Value::Bool(true));
+        if let Some(backup) = records.get("backup_file") {
+            result.insert("backup_file".into(), Value::String(backup.into()));
+        }
+    } else {
+        result.insert("path".into(), Value::String(dest.clone()));
+        result.insert("dest".into(), Value::String(dest.clone()));
+        result.insert("changed".into(), Value::Bool(records.attrs_changed()));
+        result.insert("checksum".into(), Value::String(sha1));
+    }
+    if ctx.diff {
+        result.insert("diff".into(), diff_value(plan, records, &dest, content_changed));
+    }
+    if !(content_changed && ctx.check_mode) {
+        remote::add_path_info(&mut result, records);
+    }
+    result
+}
+
+use super::remote::Records;
+
+/// `diff`: old and new text when the content changes, else the attribute changes.
+fn diff_value(plan: &FilePlan, records: &Records, dest: &str, content_changed: bool) -> Value {
+    let mut diff = Map::new();
+    if content_changed {
+        if records.has("dst_binary") {
+            diff.insert("dst_binary".into(), Value::from(1));
+        } else {
+            diff.insert("before_header".into(), Value::String(dest.into()));
+            diff.insert("before".into(), Value::String(records.get("before").unwrap_or("").into()));
+        }
+        match &plan.data {
+            Source::Bytes(data) if data.contains(&0) => {
+                diff.insert("src_binary".into(), Value::from(1));
+            }
+            Source::Bytes(data) => {
+                diff.insert("after_header".into(), Value::String(plan.after_header.clone()));
+                diff.insert("after".into(), Value::String(String::from_utf8_lossy(data).into()));
+            }
+            Source::Remote(_) => {}
+        }
+        return Value::Object(diff);
+    }
+    let mut before = Map::new();
+    let mut after = Map::new();
+    before.insert("path".into(), Value::String(dest.into()));
+    after.insert("path".into(), Value::String(dest.into()));
+    records.attrs_diff(&mut before, &mut after);
+    diff.insert("before".into(), Value::Object(before));
+    diff.insert("after".into(), Value::Object(after));
+    Value::Object(diff)
+}
+
+/// Copies a controller directory: every file (one round trip each, missing directories made
+/// with `directory_mode`), then empty directories. The result is `{dest, src, changed}`.
+async fn copy_tree(args: &CopyArgs, src: &str, root: &Path, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
+    // `src/` copies the contents; `src` copies the directory itself.
+    let top = if src.ends_with('/') { String::new() } else { format!("{}/", basename(src)) };
+    let dest_root = format!("{}/", args.dest.trim_end_matches('/'));
+    let mut files = Vec::new();
+    let mut empty_dirs = Vec::new();
+    walk(root, Path::new(""), &mut files, &mut empty_dirs);
+    files.sort();
+    let mut changed = false;
+    for rel in &files {
+        let rel_text = rel.to_string_lossy();
+        let parent = rel.parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let full = root.join(rel);
+        let data = match std::fs::read(&full) {
+            Ok(data) => data,
+            Err(e) => return Ok(remote::failed(format!("Could not read source file {}: {e}", full.display()))),
+        };
+        let dir = if parent.is_empty() { format!("{dest_root}{top}") } else { format!("{dest_root}{top}{parent}/") };
+        let plan = FilePlan {
+            dest: dir,
+            slash: true,
+            basename: basename(&rel_text),
+            data: Source::Bytes(data),
+            local_mode: local_mode(&full),
+            after_header: full.to_string_lossy().into_owned(),
+        };
+        let result = copy_one(args, &plan, ctx).await?;
+        if result.get("failed") == Some(&Value::Bool(true)) {
+            return Ok(result);
+        }
+        changed |= result.get("changed") == Some(&Value::Bool(true));
+    }
+    for rel in &empty_dirs {
+        let path = format!("{dest_root}{top}{}", rel.to_string_lossy());
+        let mode = remote::parse_mode(&args.directory_mode).map_err(|e| e.msg);
+        let mode = match mode {
+            Ok(mode) => mode,
+            Err(msg) => return Ok(remote::failed(msg)),
+        };
+        let mut script = attrs_vars(ctx.check_mode, args.owner.as_deref(), args.group.as_deref());
+        script.push_str(&format!("D={}\n", path_word(&path)));
+        script.push_str(&attrs_function_named("setdirattrs", mode.as_ref()));
+        script.push_str(
+            r#"if [ ! -d "$D" ]; then
+  emit chg created
+  if [ "$CHECK" != 1 ]; then _e=$(mkdir -p -- "$D" 2>&1) || die "There was an issue creating $D as requested: $_e"; setdirattrs "$D"; fi
+fi
+"#,
+        );
+        match remote::run_script(ctx, &script, None).await? {
+            Ok(records) => {
+                if let Some(failure) = records.failure() {
+                    return Ok(failure);
+                }
+                changed |= records.attrs_changed();
+            }
+            Err(result) => return Ok(result),
+        }
+    }
+    let mut result = Map::new();
+    result.insert("dest".into(), Value::String(args.dest.clone()));
+    result.insert("src".into(), Value::String(src.into()));
+    result.insert("changed".into(), Value::Bool(changed));
+    Ok(result)
+}
+
+/// Collects regular files (following links, as `local_follow` does) and empty directories.
+fn walk(root: &Path, rel: &Path, files: &mut Vec<PathBuf>, empty_dirs: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(root.join(rel)) else { return };
+    let mut any = false;
+    for entry in entries.flatten() {
+        any = true;
+        let child = rel.join(entry.file_name());
+        if root.join(&child).is_dir() {
+            walk(root, &child, files, empty_dirs);
+        } else {
+            files.push(child);
+        }
+    }
+    if !any && !rel.as_os_str().is_empty() {
+        empty_dirs.push(rel.to_path_buf());
+    }
+}
+
+/// Finds a controller `src` as Ansible's `_find_needle('files', src)` does.
+pub fn find_source(src: &str, search_paths: &[PathBuf]) -> Option<PathBuf> {
+    let trimmed = if src.len() > 1 { src.trim_end_matches('/') } else { src };
+    let path = Path::new(trimmed);
+    if path.is_absolute() {
+        return path.exists().then(|| path.to_path_buf());
+    }
+    search_paths
+        .iter()
+        .flat_map(|base| [base.join("files").join(path), base.join(path)])
+        .find(|candidate| candidate.exists())
+}
+
+fn not_found_message(src: &str, search_paths: &[PathBuf]) -> String {
+    let searched: Vec<String> = search_paths
+        .iter()
+        .flat_map(|base| [base.join("files").join(src), base.join(src)])
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    format!(
+        "Could not find or access '{src}'\nSearched in:\n\t{}\non the Ansible Controller.\nIf you are using a module and expect the file to exist on the remote, see the remote_src option",
+        searched.join("\n\t")
+    )
+}
+
+fn basename(path: &str) -> String {
+    path.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string()
+}
+
+fn local_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+}
+
+/// What `content` writes: a string as-is, anything else as Python's `json.dumps` prints it.
+pub fn content_bytes(content: &Value) -> Vec<u8> {
+    match content {
+        Value::String(text) => text.clone().into_bytes(),
+        Value::Array(_) | Value::Object(_) => python_json(content).into_bytes(),
+        other => super::argspec::py_str(other).into_bytes(),
+    }
+}
+
+/// Python's `json.dumps` with its defaults (`", "` and `": "` separators, ASCII only).
+pub fn python_json(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e16 => format!("{f:.1}"),
+            _ => n.to_string(),
+        },
+        Value::String(s) => {
+            let mut out = String::from("\"");
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '\u{8}' => out.push_str("\\b"),
+                    '\u{c}' => out.push_str("\\f"),
+                    c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                        let mut buf = [0u16; 2];
+                        for unit in c.encode_utf16(&mut buf) {
+                            out.push_str(&format!("\\u{unit:04x}"));
+                        }
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+        Value::Array(items) => {
+            format!("[{}]", items.iter().map(python_json).collect::<Vec<_>>().join(", "))
+        }
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", python_json(&Value::String(k.clone())), python_json(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::remote::testkit::{check, nasty_tempdir, run, run_with, Options};
+    use serde_json::json;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode_of(path: &str) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[tokio::test]
+    async fn content_is_written_exactly_then_idempotent() {
+        let (_tmp, dir) = nasty_tempdir();
+        let dest = format!("{dir}/f $(x);y");
+        let args = json!({"dest": dest, "content": "hello\nworld", "mode": "0600"});
+        let first = run(&Copy, args.clone()).await;
+        assert_eq!(first["changed"], true, "{first:?}");
+        assert_eq!(first["checksum"], hex::encode(sha1::Sha1::digest(b"hello\nworld")));
+        assert_eq!(first["mode"], "0600");
+        assert_eq!(first["dest"], dest.as_str());
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "hello\nworld");
+        assert_eq!(mode_of(&dest), 0o600);
+        let second = run(&Copy, args).await;
+        assert_eq!(second["changed"], false, "{second:?}");
+        assert_eq!(second["path"], dest.as_str());
+        // A mode change alone is a change, without rewriting.
+        let third = run(&Copy, json!({"dest": dest, "content": "hello\nworld", "mode": "0640"})).await;
+        assert_eq!(third["changed"], true);
+        assert_eq!(mode_of(&dest), 0o640);
+        assert!(!std::path::Path::new(&format!("{dir}/PWNED")).exists());
+    }
+
+    #[tokio::test]
+    async fn replaced_files_keep_mode_new_files_get_umask_default() {
+        let (_tmp, dir) = nasty_tempdir();
+        let dest = format!("{dir}/keep");
+        std::fs::write(&dest, "old").unwrap();
+        std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let result = run(&Copy, json!({"dest": dest, "content": "new"})).await;
+        assert_eq!(result["changed"], true);
+        assert_eq!(mode_of(&dest), 0o640);
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "new");
+    }
+
+    #[tokio::test]
+    async fn dest_rules_and_messages() {
+        let (_tmp, dir) = nasty_tempdir();
+        let result = run(&Copy, json!({"dest": dir, "content": "x"})).await;
+        assert_eq!(result["msg"], "can not use content with a dir as dest");
+        let result = run(&Copy, json!({"dest": format!("{dir}/nope/f"), "content": "x"})).await;
+        assert_eq!(result["msg"], format!("Destination directory {dir}/nope does not exist"));
+        let result = run(&Copy, json!({"dest": "/x"})).await;
+        assert_eq!(result["msg"], "src (or content) is required");
+        let result = run(&Copy, json!({"dest": "/x", "src": "a", "content": "b"})).await;
+        assert_eq!(result["msg"], "src and content are mutually exclusive");
+    }
+
+    #[tokio::test]
+    async fn force_false_keeps_existing_and_check_mode_touches_nothing() {
+        let (_tmp, dir) = nasty_tempdir();
+        let dest = format!("{dir}/f");
+        std::fs::write(&dest, "old").unwrap();
+        let result = run(&Copy, json!({"dest": dest, "content": "new", "force": false})).await;
+        assert_eq!(result["changed"], false);
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "old");
+        let result = check(&Copy, json!({"dest": dest, "content": "new"})).await;
+        assert_eq!(result["changed"], true);
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "old");
+        // Check mode does not fail on a missing directory: the real run would create the file.
+        let result = check(&Copy, json!({"dest": format!("{dir}/nope/f"), "content": "x"})).await;
+        assert_eq!(result["changed"], true, "{result:?}");
+        assert!(!std::path::Path::new(&format!("{dir}/nope")).exists());
+    }
+
+    #[tokio::test]
+    async fn backup_and_diff() {
+        let (_tmp, dir) = nasty_tempdir();
+        let dest = format!("{dir}/f");
+        std::fs::write(&dest, "old\n").unwrap();
+        let options = Options { diff: true, ..Options::default() };
+        let result = run_with(&Copy, json!({"dest": dest, "content": "new\n", "backup": true}), options).await;
+        let backup = result["backup_file"].as_str().unwrap();
+        assert!(backup.starts_with(&format!("{dest}.")) && backup.ends_with('~'), "{backup}");
+        assert_eq!(std::fs::read_to_string(backup).unwrap(), "old\n");
+        assert_eq!(result["diff"]["before"], "old\n");
+        assert_eq!(result["diff"]["after"], "new\n");
+    }
+
+    #[tokio::test]
+    async fn validate_runs_on_the_temp_file() {
+        let (_tmp, dir) = nasty_tempdir();
+        let dest = format!("{dir}/v");
+        let result = run(&Copy, json!({"dest": dest, "content": "x", "validate": "grep -q y %s"})).await;
+        assert_eq!(result["msg"], "failed to validate");
+        assert_eq!(result["exit_status"], 1);
+        assert!(!std::path::Path::new(&dest).exists());
+        let result = run(&Copy, json!({"dest": dest, "content": "y", "validate": "grep -q y %s"})).await;
+        assert_eq!(result["changed"], true, "{result:?}");
+        let result = run(&Copy, json!({"dest": dest, "content": "z", "validate": "true"})).await;
+        assert_eq!(result["msg"], "validate must contain %s: true");
+    }
+
+    #[tokio::test]
+    async fn src_files_and_directories_from_search_paths() {
+        let (_tmp, dir) = nasty_tempdir();
+        let files = format!("{dir}/play/files/tree");
+        std::fs::create_dir_all(format!("{files}/sub")).unwrap();
+        std::fs::create_dir_all(format!("{files}/empty")).unwrap();
+        std::fs::write(format!("{files}/a"), "A").unwrap();
+        std::fs::write(format!("{files}/sub/b"), "B").unwrap();
+        let options = || Options { search_paths: vec![PathBuf::from(format!("{dir}/play"))], ..Options::default() };
+        let dest = format!("{dir}/out");
+        let result = run_with(&Copy, json!({"src": "tree", "dest": format!("{dest}/")}), options()).await;
+        assert_eq!(result["changed"], true, "{result:?}");
+        assert_eq!(std::fs::read_to_string(format!("{dest}/tree/sub/b")).unwrap(), "B");
+        assert!(std::path::Path::new(&format!("{dest}/tree/empty")).is_dir());
+        let again = run_with(&Copy, json!({"src": "tree", "dest": format!("{dest}/")}), options()).await;
+        assert_eq!(again["changed"], false, "{again:?}");
+        // A trailing slash copies the contents.
+        let result = run_with(&Copy, json!({"src": "tree/", "dest": format!("{dir}/flat")}), options()).await;
+        assert_eq!(result["changed"], true, "{result:?}");
+        assert_eq!(std::fs::read_to_string(format!("{dir}/flat/a")).unwrap(), "A");
+        // A single file into an existing directory lands under its basename.
+        let result = run_with(&Copy, json!({"src": "tree/a", "dest": dest}), options()).await;
+        assert_eq!(result["dest"], format!("{dest}/a"));
+        let missing = run_with(&Copy, json!({"src": "nope", "dest": dest}), options()).await;
+        assert!(missing["msg"].as_str().unwrap().starts_with("Could not find or access 'nope'"));
+    }
+
+    #[tokio::test]
+    async fn remote_src_copies_on_the_target() {
+        let (_tmp, dir) = nasty_tempdir();
+        let src = format!("{dir}/s");
+        std::fs::write(&src, "R").unwrap();
+        let dest = format!("{dir}/d");
+        let result = run(&Copy, json!({"src": src, "dest": dest, "remote_src": true})).await;
+        assert_eq!(result["changed"], true, "{result:?}");
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "R");
+        let result = run(&Copy, json!({"src": src, "dest": dest, "remote_src": true})).await;
+        assert_eq!(result["changed"], false);
+    }
+
+    #[test]
+    fn dict_content_is_json_dumped_like_python() {
+        let value = json!({"a": [1, "é"], "b": {"c": null, "d": true, "e": 1.0}});
+        assert_eq!(
+            python_json(&value),
+            r#"{"a": [1, "\u00e9"], "b": {"c": null, "d": true, "e": 1.0}}"#
+        );
+    }
+}

@@ -1,0 +1,618 @@
+//! `ansible.builtin.file`: files, directories, links and their attributes.
+//!
+//! Semantics (ansible-core 2.18 `modules/file.py`), all in one remote `sh` round trip:
+//! - `state` defaults to the path's current type when it exists, else `directory` with
+//!   `recurse`, else `file`.
+//! - `absent`: removes a file, link or whole tree; ok when already absent.
+//! - `directory`: `mkdir -p`, applying mode/owner/group to every newly created component;
+//!   an existing non-directory fails with `<path> already exists as a <state>`; `recurse`
+//!   applies the attributes to everything below.
+//! - `file`: never creates; a missing path fails with `file (<path>) is absent, cannot continue`.
+//! - `touch`: creates an empty file; times default to `now`, so it always reports a change
+//!   unless both times are `preserve`.
+//! - `link`: symlink to `src` (relative to the link's directory); replacing a file or an empty
+//!   directory needs `force`, so does a missing `src`.
+//! - `hard`: hard link to an existing `src`; a different existing file needs `force`.
+//! - `follow` (default true): attributes of a symlink apply to its target.
+//! - Attributes: owner, group, then mode (octal or symbolic); `changed` only when something
+//!   differs. Check mode reports what would change and touches nothing. Results carry `path`
+//!   (or `dest`/`src` for touch/link/hard) and Ansible's path info (`mode`, `owner`, `state`...).
+//!
+//! Not supported: `attributes` (chattr) and SELinux contexts are accepted and ignored;
+//! `diff` carries state and attributes, not `path_content`.
+
+use super::argspec::{ArgSpec, Kind, Param};
+use super::remote::{self, attrs_function, attrs_vars, with_file_common, Records};
+use super::{Module, ModuleContext};
+use crate::connection::ConnError;
+use crate::shell::{path_word, quote};
+use crate::{Map, Value};
+use async_trait::async_trait;
+
+pub struct File;
+
+static SPEC: ArgSpec = ArgSpec {
+    params: with_file_common![
+        Param {
+            aliases: &["dest", "name"],
+            required: true,
+            ..Param::new("path", Kind::Path)
+        },
+        Param {
+            choices: &["absent", "directory", "file", "hard", "link", "touch"],
+            ..Param::new("state", Kind::Str)
+        },
+        Param::new("src", Kind::Path),
+        Param {
+            default: Some("false"),
+            ..Param::new("recurse", Kind::Bool)
+        },
+        Param {
+            default: Some("false"),
+            ..Param::new("force", Kind::Bool)
+        },
+        Param {
+            default: Some("true"),
+            ..Param::new("follow", Kind::Bool)
+        },
+        Param::new("modification_time", Kind::Str),
+        Param {
+            default: Some("%Y%m%d%H%M.%S"),
+            ..Param::new("modification_time_format", Kind::Str)
+        },
+        Param::new("access_time", Kind::Str),
+        Param {
+            default: Some("%Y%m%d%H%M.%S"),
+            ..Param::new("access_time_format", Kind::Str)
+        },
+        Param::new("_original_basename", Kind::Str),
+        Param {
+            default: Some("false"),
+            ..Param::new("_diff_peek", Kind::Bool)
+        },
+    ],
+    free_form: false,
+    mutually_exclusive: &[],
+    required_one_of: &[],
+};
+
+/// The typed arguments, after normalisation.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct FileArgs {
+    pub path: String,
+    pub state: Option<String>,
+    pub src: Option<String>,
+    #[serde(default)]
+    pub recurse: bool,
+    #[serde(default)]
+    pub force: bool,
+    #[serde(default = "yes")]
+    pub follow: bool,
+    pub modification_time: Option<String>,
+    pub modification_time_format: Option<String>,
+    pub access_time: Option<String>,
+    pub access_time_format: Option<String>,
+    #[serde(default)]
+    pub mode: Value,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    pub _original_basename: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[async_trait]
+impl Module for File {
+    fn name(&self) -> &'static str {
+        "file"
+    }
+    fn fqcn(&self) -> &'static str {
+        "ansible.builtin.file"
+    }
+    fn spec(&self) -> &'static ArgSpec {
+        &SPEC
+    }
+    async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
+        let args: FileArgs = match serde_json::from_value(Value::Object(args)) {
+            Ok(args) => args,
+            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+        };
+        let script = match build_script(&args, ctx.check_mode) {
+            Ok(script) => script,
+            Err(result) => return Ok(result),
+        };
+        let records = match remote::run_script(ctx, &script, None).await? {
+            Ok(records) => records,
+            Err(result) => return Ok(result),
+        };
+        Ok(build_result(&records, ctx.diff))
+    }
+}
+
+/// Checks what can be checked without the target, then writes the script.
+pub fn build_script(args: &FileArgs, check: bool) -> Result<String, Map> {
+    let fail = |msg: &str| {
+        let mut result = remote::failed(msg);
+        result.insert("path".into(), Value::String(args.path.clone()));
+        result
+    };
+    let state = args.state.as_deref();
+    if args.src.is_some() && !matches!(state, Some("link") | Some("hard") | None) {
+        return Err(fail("src option requires state to be 'link' or 'hard'"));
+    }
+    if args.recurse && !matches!(state, Some("directory") | None) {
+        return Err(fail("recurse option requires state to be 'directory'"));
+    }
+    let mode = remote::parse_mode(&args.mode).map_err(|e| e.into_result(&args.path))?;
+    let is_touch = state == Some("touch");
+    let mtime = time_spec(
+        args.modification_time.as_deref(),
+        args.modification_time_format.as_deref(),
+        is_touch,
+    )
+    .map_err(|m| fail(&m))?;
+    let atime = time_spec(
+        args.access_time.as_deref(),
+        args.access_time_format.as_deref(),
+        is_touch,
+    )
+    .map_err(|m| fail(&m))?;
+
+    let mut s = attrs_vars(check, args.owner.as_deref(), args.group.as_deref());
+    s.push_str(&format!(
+        "P={}\nST={}\nSRC={}\nHAVE_SRC={}\nRECURSE={}\nFORCE={}\nFOLLOW={}\nOB={}\nMT={}\nAT={}\n",
+        path_word(&args.path),
+        quote(state.unwrap_or("")),
+        args.src.as_deref().map(path_word).unwrap_or_else(|| "''".into()),
+        u8::from(args.src.is_some()),
+        u8::from(args.recurse),
+        u8::from(args.force),
+        u8::from(args.follow),
+        quote(args._original_basename.as_deref().unwrap_or("")),
+        quote(&mtime),
+        quote(&atime),
+    ));
+    let attrs = attrs_function(mode.as_ref());
+    s.push_str(&attrs);
+    s.push_str(&recurse_function(&attrs, check, args));
+    s.push_str(FILE_SH);
+    Ok(s)
+}
+
+/// `now`, `preserve` (empty: leave alone) or a `touch -t` stamp, from a time parameter.
+fn time_spec(value: Option<&str>, format: Option<&str>, is_touch: bool) -> Result<String, String> {
+    let value = match value {
+        None => return Ok(if is_touch { "now".into() } else { String::new() }),
+        Some(v) => v,
+    };
+    match value {
+        "preserve" => Ok(String::new()),
+        "now" => Ok("now".into()),
+        text => {
+            let format = format.unwrap_or("%Y%m%d%H%M.%S");
+            chrono::NaiveDateTime::parse_from_str(text, format)
+                .map(|t| t.format("%Y%m%d%H%M.%S").to_string())
+                .map_err(|_| format!("Error while obtaining timestamp for time {text} using format {format}: time data '{text}' does not match format '{format}'"))
+        }
+    }
+}
+
+/// `recurse PATH`: applies the attributes to everything under PATH, through `find -exec`
+/// with a self-contained inner script (so names are passed as arguments, never parsed).
+fn recurse_function(attrs: &str, check: bool, args: &FileArgs) -> String {
+    let inner = format!(
+        "{}{}{}FOLLOW={}\nfor f do\n  if [ \"$FOLLOW\" = 1 ] && [ -L \"$f\" ]; then\n    t=$(readlink -f -- \"$f\") && [ -e \"$t\" ] && setattrs \"$t\"\n  else\n    setattrs \"$f\"\n  fi\ndone\n",
+        remote::PRELUDE,
+        attrs_vars(check, args.owner.as_deref(), args.group.as_deref()),
+        attrs,
+        u8::from(args.follow),
+    );
+    format!(
+        "recurse() {{ find \"$1\" -exec /bin/sh -c {} sh {{}} + ; }}\n",
+        quote(&inner)
+    )
+}
+
+/// The state machine, run on the target (variables set by [`build_script`]).
+const FILE_SH: &str = r#"getstate() {
+  if [ -L "$1" ]; then echo link
+  elif [ -d "$1" ]; then echo directory
+  elif [ -e "$1" ]; then lst "$1"; if [ "$st_h" -gt 1 ]; then echo hard; else echo file; fi
+  else echo absent; fi
+}
+# Where attributes go: the link's target when following an existing link.
+target() {
+  t=$P
+  if [ "$FOLLOW" = 1 ] && [ -L "$P" ] && [ -e "$P" ]; then t=$(readlink -f -- "$P"); fi
+  pt=$(getstate "$t")
+}
+settimes() {
+  [ -n "$MT$AT" ] || return 0
+  need=0
+  for _w in m a; do
+    if [ $_w = m ]; then _v=$MT; _f=%Y; else _v=$AT; _f=%X; fi
+    case $_v in
+      '') ;;
+      now) need=1 ;;
+      *) _ref=$(mktemp) && touch -t "$_v" "$_ref" 2>/dev/null \
+           && [ "$(stat -c $_f -- "$_ref")" = "$(stat -L -c $_f -- "$1")" ] || need=1
+         rm -f "$_ref" ;;
+    esac
+  done
+  [ $need = 1 ] || return 0
+  emit chg times
+  [ "$CHECK" = 1 ] && return 0
+  for _w in m a; do
+    if [ $_w = m ]; then _v=$MT; else _v=$AT; fi
+    case $_v in
+      '') ;;
+      now) _e=$(touch -c -$_w -- "$1" 2>&1) ;;
+      *) _e=$(touch -c -$_w -t "$_v" -- "$1" 2>&1) ;;
+    esac || die "Error while updating modification or access time: $_e"
+  done
+}
+do_absent() {
+  case $prev in
+    absent) ;;
+    directory)
+      emit chg removed
+      if [ "$CHECK" != 1 ]; then _e=$(rm -rf -- "$P" 2>&1) || die "rmtree failed: $_e"; fi ;;
+    *)
+      emit chg removed
+      if [ "$CHECK" != 1 ]; then _e=$(rm -f -- "$P" 2>&1) || die "unlinking failed: $_e"; fi ;;
+  esac
+}
+do_file() {
+  target
+  case $pt in
+    file|hard) ;;
+    *) emit fstate "$pt"; die "file ($P) is $pt, cannot continue" ;;
+  esac
+  setattrs "$t"; settimes "$t"
+}
+do_directory() {
+  target
+  case $pt in
+    absent)
+      emit chg created
+      [ "$CHECK" = 1 ] && { emit early 1; return 0; }
+      _c=$t; _top=$t
+      while [ ! -e "$_c" ] && [ ! -L "$_c" ]; do _top=$_c; _c=$(dirname -- "$_c"); done
+      _e=$(mkdir -p -- "$t" 2>&1) || die "There was an issue creating $t as requested: $_e"
+      _c=$t
+      while :; do setattrs "$_c"; [ "$_c" = "$_top" ] && break; _c=$(dirname -- "$_c"); done ;;
+    directory) setattrs "$t" ;;
+    *) die "$P already exists as a $pt" ;;
+  esac
+  if [ "$RECURSE" = 1 ]; then recurse "$t"; fi
+  settimes "$t"
+}
+do_touch() {
+  if [ "$prev" = absent ]; then
+    emit chg created
+    [ "$CHECK" = 1 ] && { emit early 1; return 0; }
+    _e=$( (: >>"$P") 2>&1) || die "Error, could not touch target: $_e"
+  fi
+  target
+  setattrs "$t"; settimes "$t"
+}
+do_link() {
+  _s=$SRC
+  if [ "$HAVE_SRC" != 1 ]; then
+    [ "$prev" = link ] || die "src and dest are required for creating links"
+    _s=$(readlink -- "$P")
+  fi
+  case $_s in /*) _abs=$_s ;; *) _abs="$(dirname -- "$P")/$_s" ;; esac
+  emit src "$_s"
+  if [ "$FORCE" != 1 ] && [ ! -e "$_abs" ] && [ ! -L "$_abs" ]; then
+    die "src file does not exist, use \"force=yes\" if you really want to create the link: $_abs"
+  fi
+  case $prev in
+    directory)
+      [ "$FORCE" = 1 ] || die "refusing to convert from directory to symlink for $P"
+      [ -z "$(ls -A -- "$P")" ] || die "the directory $P is not empty, refusing to convert it" ;;
+    file|hard) [ "$FORCE" = 1 ] || die "refusing to convert from $prev to symlink for $P" ;;
+  esac
+  _ch=0
+  case $prev in
+    link) [ "$(readlink -- "$P")" = "$_s" ] || _ch=1 ;;
+    *) _ch=1 ;;
+  esac
+  if [ $_ch = 1 ]; then
+    emit chg link
+    if [ "$CHECK" != 1 ]; then
+      if [ "$prev" = directory ]; then rmdir -- "$P" || die "the directory $P is not empty, refusing to convert it"; fi
+      _e=$(ln -sfn -- "$_s" "$P" 2>&1) || die "Error while linking: $_e"
+    fi
+  fi
+  [ -e "$P" ] || return 0
+  target
+  setattrs "$t"; settimes "$t"
+}
+do_hard() {
+  [ "$HAVE_SRC" = 1 ] || die "src and dest are required for creating links"
+  case $SRC in /*) _abs=$SRC ;; *) _abs="$(dirname -- "$P")/$SRC" ;; esac
+  emit src "$SRC"
+  [ -e "$_abs" ] || die "src does not exist"
+  _si=$(stat -L -c '%d:%i' -- "$_abs")
+  _ch=0
+  case $prev in
+    absent) _ch=1 ;;
+    link) _ch=1; [ "$FORCE" = 1 ] || die "Cannot link, different hard link exists at destination" ;;
+    hard|file)
+      if [ "$(stat -c '%d:%i' -- "$P")" != "$_si" ]; then
+        _ch=1
+        if [ "$FORCE" != 1 ]; then
+          if [ "$prev" = hard ]; then die "Cannot link, different hard link exists at destination"; fi
+          die "Cannot link, $prev exists at destination"
+        fi
+      fi ;;
+    directory) die "Cannot link, directory exists at destination" ;;
+  esac
+  if [ $_ch = 1 ]; then
+    emit chg link
+    if [ "$CHECK" != 1 ]; then
+      if [ "$prev" = link ]; then rm -f -- "$P"; fi
+      _tmp="$(dirname -- "$P")/.hook-runner.$$.tmp"
+      _e=$( { ln -- "$_abs" "$_tmp" && mv -f -- "$_tmp" "$P"; } 2>&1) || { rm -f -- "$_tmp"; die "Error while linking: $_e"; }
+    fi
+  fi
+  [ -e "$P" ] || return 0
+  setattrs "$P"; settimes "$P"
+}
+if [ -n "$OB" ] && [ -d "$P" ] && [ "$ST" != link ] && [ "$ST" != absent ]; then P="${P%/}/$OB"; fi
+emit path "$P"
+prev=$(getstate "$P")
+emit prev "$prev"
+if [ -z "$ST" ]; then
+  if [ "$prev" != absent ]; then ST=$prev
+  elif [ "$RECURSE" = 1 ]; then ST=directory
+  else ST=file; fi
+fi
+emit state "$ST"
+case $ST in
+  absent) do_absent ;;
+  directory) do_directory ;;
+  file) do_file ;;
+  touch) do_touch ;;
+  link) do_link ;;
+  hard) do_hard ;;
+esac
+pinfo "$P"
+"#;
+
+/// Ansible's result from the script's records.
+pub fn build_result(records: &Records, want_diff: bool) -> Map {
+    let path = records.get("path").unwrap_or("").to_string();
+    if let Some(mut failure) = records.failure() {
+        failure.insert("path".into(), Value::String(path));
+        if let Some(state) = records.get("fstate") {
+            failure.insert("state".into(), Value::String(state.into()));
+        }
+        return failure;
+    }
+    let state = records.get("state").unwrap_or("file");
+    let prev = records.get("prev").unwrap_or("absent");
+    let mut result = Map::new();
+    if matches!(state, "touch" | "link" | "hard") {
+        result.insert("dest".into(), Value::String(path.clone()));
+        if let Some(src) = records.get("src") {
+            result.insert("src".into(), Value::String(src.into()));
+        }
+    } else {
+        result.insert("path".into(), Value::String(path.clone()));
+    }
+    result.insert("changed".into(), Value::Bool(records.attrs_changed()));
+    if want_diff {
+        let mut before = Map::new();
+        let mut after = Map::new();
+        before.insert("path".into(), Value::String(path.clone()));
+        after.insert("path".into(), Value::String(path));
+        if prev != state {
+            before.insert("state".into(), Value::String(prev.into()));
+            after.insert("state".into(), Value::String(state.into()));
+        }
+        records.attrs_diff(&mut before, &mut after);
+        let mut diff = Map::new();
+        diff.insert("before".into(), Value::Object(before));
+        diff.insert("after".into(), Value::Object(after));
+        result.insert("diff".into(), Value::Object(diff));
+    }
+    if state == "absent" {
+        result.insert("state".into(), Value::String("absent".into()));
+    }
+    remote::add_path_info(&mut result, records);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::remote::testkit::{check, nasty_tempdir, run};
+    use serde_json::json;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    fn mode_of(path: &str) -> u32 {
+        std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[tokio::test]
+    async fn directory_is_created_with_mode_then_idempotent() {
+        let (_tmp, dir) = nasty_tempdir();
+        let path = format!("{dir}/a b/$(x)/c");
+        let args = json!({"path": path, "state": "directory", "mode": "0750"});
+        let first = run(&File, args.clone()).await;
+        assert_eq!(first["changed"], true, "{first:?}");
+        assert_eq!(first["mode"], "0750");
+        assert_eq!(first["state"], "directory");
+        assert_eq!(first["path"], path.as_str());
+        assert_eq!(mode_of(&path), 0o750);
+        // Every newly created component gets the mode.
+        assert_eq!(mode_of(&format!("{dir}/a b")), 0o750);
+        let second = run(&File, args).await;
+        assert_eq!(second["changed"], false, "{second:?}");
+        assert!(!std::path::Path::new(&format!("{dir}/PWNED")).exists());
+    }
+
+    #[tokio::test]
+    async fn check_mode_reports_and_changes_nothing() {
+        let (_tmp, dir) = nasty_tempdir();
+        let path = format!("{dir}/d");
+        let result = check(&File, json!({"path": path, "state": "directory"})).await;
+        assert_eq!(result["changed"], true);
+        assert!(!std::path::Path::new(&path).exists());
+        std::fs::write(format!("{dir}/f"), "x").unwrap();
+        std::fs::set_permissions(format!("{dir}/f"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let result = check(&File, json!({"path": format!("{dir}/f"), "mode": "u+x"})).await;
+        assert_eq!(result["changed"], true);
+        assert_eq!(mode_of(&format!("{dir}/f")), 0o644);
+    }
+
+    #[tokio::test]
+    async fn file_state_never_creates() {
+        let (_tmp, dir) = nasty_tempdir();
+        let path = format!("{dir}/missing");
+        let result = run(&File, json!({"path": path, "state": "file"})).await;
+        assert_eq!(result["failed"], true);
+        assert_eq!(result["msg"], format!("file ({path}) is absent, cannot continue"));
+        assert_eq!(result["state"], "absent");
+        assert!(!std::path::Path::new(&path).exists());
+        let result = run(&File, json!({"path": dir, "state": "file"})).await;
+        assert_eq!(result["msg"], format!("file ({dir}) is directory, cannot continue"));
+    }
+
+    #[tokio::test]
+    async fn symbolic_and_octal_modes_on_existing_files() {
+        let (_tmp, dir) = nasty_tempdir();
+        let path = format!("{dir}/f;rm -rf x");
+        std::fs::write(&path, "x").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let result = run(&File, json!({"path": path, "mode": "u+x,g=rX,o="})).await;
+        assert_eq!(result["changed"], true, "{result:?}");
+        assert_eq!(result["mode"], "0750");
+        assert_eq!(mode_of(&path), 0o750);
+        let result = run(&File, json!({"path": path, "mode": 0o750})).await;
+        assert_eq!(result["changed"], false);
+        let result = run(&File, json!({"path": path, "mode": "01640"})).await;
+        assert_eq!(result["mode"], "01640");
+        let result = run(&File, json!({"path": path, "mode": "x+q"})).await;
+        assert_eq!(result["msg"], "mode must be in octal or symbolic form");
+    }
+
+    #[tokio::test]
+    async fn absent_removes_trees_and_is_idempotent() {
+        let (_tmp, dir) = nasty_tempdir();
+        let tree = format!("{dir}/t");
+        std::fs::create_dir_all(format!("{tree}/a/b")).unwrap();
+        std::fs::write(format!("{tree}/a/b/f"), "x").unwrap();
+        let result = run(&File, json!({"path": tree, "state": "absent"})).await;
+        assert_eq!(result["changed"], true);
+        assert_eq!(result["state"], "absent");
+        assert!(!std::path::Path::new(&tree).exists());
+        let result = run(&File, json!({"path": tree, "state": "absent"})).await;
+        assert_eq!(result["changed"], false);
+    }
+
+    #[tokio::test]
+    async fn touch_creates_then_always_changes_unless_preserved() {
+        let (_tmp, dir) = nasty_tempdir();
+        let path = format!("{dir}/t\nx");
+        let result = run(&File, json!({"path": path, "state": "touch", "mode": "0600"})).await;
+        assert_eq!(result["changed"], true, "{result:?}");
+        assert_eq!(result["dest"], path.as_str());
+        assert_eq!(mode_of(&path), 0o600);
+        let result = run(&File, json!({"path": path, "state": "touch"})).await;
+        assert_eq!(result["changed"], true);
+        let preserve = json!({"path": path, "state": "touch",
+            "modification_time": "preserve", "access_time": "preserve"});
+        assert_eq!(run(&File, preserve).await["changed"], false);
+        let stamp = json!({"path": path, "state": "touch",
+            "modification_time": "202001021030.00", "access_time": "preserve"});
+        assert_eq!(run(&File, stamp.clone()).await["changed"], true);
+        assert_eq!(run(&File, stamp).await["changed"], false);
+    }
+
+    #[tokio::test]
+    async fn symlinks_need_force_to_replace_files_and_follow_for_attrs() {
+        let (_tmp, dir) = nasty_tempdir();
+        let target = format!("{dir}/target file");
+        let link = format!("{dir}/link");
+        std::fs::write(&target, "x").unwrap();
+        let args = json!({"path": link, "src": "target file", "state": "link"});
+        let result = run(&File, args.clone()).await;
+        assert_eq!(result["changed"], true, "{result:?}");
+        assert_eq!(result["src"], "target file");
+        assert_eq!(result["state"], "link");
+        assert_eq!(std::fs::read_link(&link).unwrap().to_string_lossy(), "target file");
+        assert_eq!(run(&File, args).await["changed"], false);
+        let result = run(&File, json!({"path": link, "src": "nope", "state": "link"})).await;
+        assert!(result["msg"].as_str().unwrap().starts_with("src file does not exist"));
+        let file = format!("{dir}/plain");
+        std::fs::write(&file, "x").unwrap();
+        let result = run(&File, json!({"path": file, "src": target, "state": "link"})).await;
+        assert_eq!(result["msg"], format!("refusing to convert from file to symlink for {file}"));
+        let result =
+            run(&File, json!({"path": file, "src": target, "state": "link", "force": true})).await;
+        assert_eq!(result["changed"], true);
+        // Attributes follow the link to its target.
+        let result = run(&File, json!({"path": link, "mode": "0604"})).await;
+        assert_eq!(result["changed"], true, "{result:?}");
+        assert_eq!(mode_of(&target), 0o604);
+    }
+
+    #[tokio::test]
+    async fn hard_links_compare_inodes() {
+        let (_tmp, dir) = nasty_tempdir();
+        let src = format!("{dir}/src");
+        let dest = format!("{dir}/dest");
+        std::fs::write(&src, "x").unwrap();
+        let args = json!({"path": dest, "src": src, "state": "hard"});
+        assert_eq!(run(&File, args.clone()).await["changed"], true);
+        assert_eq!(
+            std::fs::metadata(&src).unwrap().ino(),
+            std::fs::metadata(&dest).unwrap().ino()
+        );
+        let again = run(&File, args).await;
+        assert_eq!(again["changed"], false);
+        assert_eq!(again["state"], "hard");
+    }
+
+    #[tokio::test]
+    async fn recurse_applies_attributes_below() {
+        let (_tmp, dir) = nasty_tempdir();
+        let tree = format!("{dir}/r");
+        std::fs::create_dir_all(format!("{tree}/a\nb")).unwrap();
+        std::fs::write(format!("{tree}/a\nb/f"), "x").unwrap();
+        let args = json!({"path": tree, "state": "directory", "recurse": true, "mode": "u=rwX,go="});
+        let result = run(&File, args.clone()).await;
+        assert_eq!(result["changed"], true, "{result:?}");
+        assert_eq!(mode_of(&format!("{tree}/a\nb")), 0o700);
+        assert_eq!(mode_of(&format!("{tree}/a\nb/f")), 0o600);
+        assert_eq!(run(&File, args).await["changed"], false);
+    }
+
+    #[tokio::test]
+    async fn unknown_owner_fails_with_ansible_message() {
+        let (_tmp, dir) = nasty_tempdir();
+        let result = run(&File, json!({"path": dir, "owner": "no-such-user-hr"})).await;
+        assert_eq!(result["msg"], "chown failed: failed to look up user no-such-user-hr");
+    }
+
+    #[tokio::test]
+    async fn parameter_errors_use_ansible_wording() {
+        let result = run(&File, json!({"path": "/x", "state": "foo"})).await;
+        assert_eq!(
+            result["msg"],
+            "value of state must be one of: absent, directory, file, hard, link, touch, got: foo"
+        );
+        let result = run(&File, json!({"path": "/x", "src": "/y", "state": "file"})).await;
+        assert_eq!(result["msg"], "src option requires state to be 'link' or 'hard'");
+        let result = run(&File, json!({"dest": "/x", "foo": 1})).await;
+        assert!(result["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("Unsupported parameters for (ansible.builtin.file) module: foo. Supported parameters include: _diff_peek, _original_basename, access_time,"));
+    }
+}

@@ -1,0 +1,236 @@
+//! Roles in their plain form: a directory with `tasks/`, `handlers/`, `defaults/`, `vars/`,
+//! `meta/` (dependencies), `files/` and `templates/`, each holding `main.yml`.
+//!
+//! A role named `x` is searched as `<playbook_dir>/roles/x`, then `<playbook_dir>/x` (a path
+//! is used as it is). Its dependencies (`meta/main.yml` `dependencies:`) run before it. In a
+//! play's `roles:` section each role runs once for the same parameters (unless its meta says
+//! `allow_duplicates: true`). The role's tasks become a block that carries the role's
+//! defaults, vars and parameters for the engine; its handlers join the play's handlers.
+
+use super::load::{load_file_items, role_request, Ctx, PlayAcc};
+use super::{Block, Item, Keywords, LoadError, Loc, Role, RoleUse, Task};
+use crate::yaml::{self, Yaml};
+use crate::Map;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A request to use a role: its name, which tasks file, parameters and keywords.
+#[derive(Debug, Clone)]
+pub(crate) struct RoleRequest {
+    pub name: String,
+    pub loc: Loc,
+    pub tasks_from: Option<String>,
+    pub params: Map,
+    pub kw: Keywords,
+}
+
+/// Where a role's directory is, if anywhere.
+pub fn find_role(name: &str, playbook_dir: &Path) -> Option<PathBuf> {
+    let as_path = Path::new(name);
+    if as_path.is_absolute() {
+        return as_path.is_dir().then(|| as_path.to_path_buf());
+    }
+    [playbook_dir.join("roles").join(name), playbook_dir.join(name)]
+        .into_iter()
+        .find(|p| p.is_dir())
+}
+
+/// Loads a role by name for run-time `include_role` (templated names): its identity, the
+/// tasks of `tasks_from` (default `main`) and its handlers.
+pub fn load_role(
+    name: &str,
+    tasks_from: Option<&str>,
+    playbook_dir: &Path,
+    at: &Loc,
+) -> Result<(Arc<Role>, Vec<Item>, Vec<Arc<Task>>), LoadError> {
+    let ctx = Ctx {
+        file: at.file.clone(),
+        dir: playbook_dir.to_path_buf(),
+        playbook_dir: playbook_dir.to_path_buf(),
+        role: None,
+        depth: 0,
+    };
+    let request = RoleRequest {
+        name: name.to_string(),
+        loc: at.clone(),
+        tasks_from: tasks_from.map(str::to_string),
+        params: Map::new(),
+        kw: Keywords::default(),
+    };
+    let mut acc = PlayAcc::default();
+    let (role, items) = load_role_tasks(&request, &ctx, &mut acc)?;
+    Ok((role, items, acc.handlers))
+}
+
+/// The role's blocks for `roles:`/`import_role`: dependencies first, then the role itself, each
+/// a block carrying its [`RoleUse`]. With `dedupe`, a role already placed in this play with
+/// the same parameters is left out.
+pub(crate) fn expand_role(
+    request: &RoleRequest,
+    ctx: &Ctx,
+    acc: &mut PlayAcc,
+    dedupe: bool,
+) -> Result<Vec<Item>, LoadError> {
+    if ctx.depth >= 32 {
+        return Err(LoadError::new(request.loc.clone(), format!("role '{}' depends on itself (dependency loop)", request.name)));
+    }
+    let path = role_dir(request, ctx)?;
+    let meta = load_meta(&path)?;
+    let key = format!(
+        "{}|{}|{}",
+        path.display(),
+        request.tasks_from.as_deref().unwrap_or("main"),
+        serde_json::Value::Object(request.params.clone())
+    );
+    if dedupe && !meta.allow_duplicates && !acc.roles_seen.insert(key) {
+        return Ok(Vec::new());
+    }
+    let mut items = Vec::new();
+    let dep_ctx = Ctx {
+        depth: ctx.depth + 1,
+        dir: path.clone(),
+        ..ctx.clone()
+    };
+    if let Some(deps) = &meta.dependencies {
+        for dep in deps.as_seq().unwrap_or(&[]) {
+            let dep_request = role_request(dep, &meta_ctx(&path, ctx), None)?;
+            let dep_request = RoleRequest {
+                name: dep_request.name,
+                ..dep_request
+            };
+            items.extend(expand_role(&dep_request, &dep_ctx, acc, true)?);
+        }
+    }
+    let (role, tasks) = load_role_tasks(request, ctx, acc)?;
+    items.push(Item::Block(Arc::new(Block {
+        name: None,
+        loc: request.loc.clone(),
+        block: tasks,
+        kw: request.kw.clone(),
+        role: Some(Arc::new(RoleUse {
+            role,
+            params: request.params.clone(),
+        })),
+        ..Block::default()
+    })));
+    Ok(items)
+}
+
+/// Loads the role's identity, defaults, vars, tasks (of `tasks_from`) and handlers (added to
+/// the play's).
+pub(crate) fn load_role_tasks(
+    request: &RoleRequest,
+    ctx: &Ctx,
+    acc: &mut PlayAcc,
+) -> Result<(Arc<Role>, Vec<Item>), LoadError> {
+    let path = role_dir(request, ctx)?;
+    let name = Path::new(&request.name)
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| request.name.clone());
+    let role = Arc::new(Role {
+        name,
+        defaults: load_vars_dir(&path.join("defaults"), "main")?,
+        vars: load_vars_dir(&path.join("vars"), "main")?,
+        path: path.clone(),
+    });
+    let role_ctx = Ctx {
+        role: Some(role.clone()),
+        depth: ctx.depth + 1,
+        ..ctx.clone()
+    };
+    let tasks_name = request.tasks_from.as_deref().unwrap_or("main");
+    let tasks = match main_file(&path.join("tasks"), tasks_name) {
+        Some(file) => load_file_items(&file, &role_ctx, acc)?,
+        None if request.tasks_from.is_some() => {
+            return Err(LoadError::new(
+                request.loc.clone(),
+                format!("Could not find specified file in role: tasks/{tasks_name}"),
+            ))
+        }
+        None => Vec::new(),
+    };
+    if let Some(file) = main_file(&path.join("handlers"), "main") {
+        let mut handler_acc = PlayAcc::default();
+        let items = load_file_items(&file, &role_ctx, &mut handler_acc)?;
+        collect_tasks(&items, &mut acc.handlers);
+        acc.handlers.append(&mut handler_acc.handlers);
+    }
+    Ok((role, tasks))
+}
+
+fn collect_tasks(items: &[Item], out: &mut Vec<Arc<Task>>) {
+    super::walk_tasks(items, &mut |t| out.push(t.clone()));
+}
+
+fn role_dir(request: &RoleRequest, ctx: &Ctx) -> Result<PathBuf, LoadError> {
+    find_role(&request.name, &ctx.playbook_dir).ok_or_else(|| {
+        let dir = ctx.playbook_dir.display();
+        LoadError::new(
+            request.loc.clone(),
+            format!(
+                "the role '{}' was not found in {dir}/roles:{dir}",
+                request.name
+            ),
+        )
+    })
+}
+
+/// `main.yml`, `main.yaml` or `main` (or `<name>`, `<name>.yml`, ...) in a role subdirectory.
+fn main_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    [
+        dir.join(format!("{name}.yml")),
+        dir.join(format!("{name}.yaml")),
+        dir.join(name),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+/// A role's `defaults/` or `vars/` file as variables (absent: none).
+fn load_vars_dir(dir: &Path, name: &str) -> Result<Map, LoadError> {
+    let Some(file) = main_file(dir, name) else {
+        return Ok(Map::new());
+    };
+    let node = yaml::load_file(&file)?;
+    match node.to_value() {
+        serde_json::Value::Object(m) => Ok(m),
+        serde_json::Value::Null => Ok(Map::new()),
+        _ => Err(LoadError::new(
+            Loc::new(&Arc::from(file.display().to_string().as_str()), node.mark),
+            "variables file must be a mapping",
+        )),
+    }
+}
+
+struct Meta {
+    dependencies: Option<yaml::Node>,
+    allow_duplicates: bool,
+}
+
+fn load_meta(role_path: &Path) -> Result<Meta, LoadError> {
+    let Some(file) = main_file(&role_path.join("meta"), "main") else {
+        return Ok(Meta {
+            dependencies: None,
+            allow_duplicates: false,
+        });
+    };
+    let node = yaml::load_file(&file)?;
+    let allow_duplicates = matches!(
+        node.get("allow_duplicates").map(|n| &n.value),
+        Some(Yaml::Bool(true))
+    );
+    Ok(Meta {
+        dependencies: node.get("dependencies").cloned(),
+        allow_duplicates,
+    })
+}
+
+fn meta_ctx(role_path: &Path, ctx: &Ctx) -> Ctx {
+    let file = role_path.join("meta").join("main.yml");
+    Ctx {
+        file: Arc::from(file.display().to_string().as_str()),
+        dir: role_path.join("meta"),
+        ..ctx.clone()
+    }
+}
