@@ -7,7 +7,8 @@
 #    is missing): openssh-server/-client, debootstrap, systemd-container, iproute2, util-linux,
 #    libnss-wrapper, tini, and kubectl when absent and available.
 # 2. cargo build --workspace --all-targets, then cargo test --workspace (plain cargo, no nextest).
-# 3. Prints the lab's setup times (from LAB-TIMING reports) and the build and suite times.
+# 3. Prints the lab's setup times (from LAB-TIMING reports), the lab tests that could not run
+#    (LAB-NOT-RUN, only possible outside CI), and the build and suite times.
 # 4. Fails when the lab left anything behind: namespaces, links, mounts, processes.
 #
 # With CI=true a missing prerequisite is a failure (here and in every lab test), never a skip.
@@ -34,7 +35,9 @@ missing_prerequisite() {
 # ---------------------------------------------------------------------------------------------
 # 1. System packages
 # ---------------------------------------------------------------------------------------------
-PACKAGES=(openssh-server openssh-client debootstrap systemd-container iproute2 util-linux libnss-wrapper tini)
+# gcc/libc6-dev: the linker and C compiler cargo needs (ring); procps: ps for the leftover check.
+PACKAGES=(openssh-server openssh-client debootstrap systemd-container iproute2 util-linux libnss-wrapper tini
+	procps gcc libc6-dev)
 
 package_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 apt_candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'; }
@@ -123,8 +126,10 @@ print_lab_timings() {
 	local file=$1
 	[ -s "$file" ] || { log "lab setup times: none reported"; return; }
 	log "lab setup times (ms):"
-	awk '$1 == "LAB-TIMING" {
-		what = $2; ms = $3; n[what]++; sum[what] += ms
+	# Lines are "LAB-TIMING <what> <ms> ms"; <what> may contain spaces.
+	awk '$1 == "LAB-TIMING" && NF >= 4 {
+		what = $2; for (i = 3; i <= NF - 2; i++) what = what "_" $i
+		ms = $(NF - 1); n[what]++; sum[what] += ms
 		if (!(what in min) || ms < min[what]) min[what] = ms
 		if (ms > max[what]) max[what] = ms
 	}
@@ -166,6 +171,10 @@ main() {
 	test_s=$(seconds_since "$t")
 
 	print_lab_timings "$LAB_TIMINGS_FILE"
+	if grep -q '^LAB-NOT-RUN ' "$LAB_TIMINGS_FILE" 2>/dev/null; then
+		warn "lab tests that did NOT run (missing prerequisites):"
+		grep '^LAB-NOT-RUN ' "$LAB_TIMINGS_FILE" | sed 's/^LAB-NOT-RUN /!!!   /' >&2
+	fi
 	log "build: ${build_s} s, tests: ${test_s} s, total: $(seconds_since "$start") s"
 
 	local after new

@@ -210,6 +210,14 @@ struct PlaybookOptions {
     /// Short writable directory for SSH control sockets.
     #[arg(long = "control-dir", value_name = "DIR")]
     control_dir: Option<String>,
+    /// Where to write the JSON summary for the pod status (default /dev/termination-log,
+    /// written only when it exists).
+    #[arg(
+        long = "termination-log",
+        env = "HOOK_RUNNER_TERMINATION_LOG",
+        value_name = "FILE"
+    )]
+    termination_log: Option<PathBuf>,
 }
 
 /// What the command line asks for, ready to run.
@@ -222,6 +230,8 @@ pub struct Invocation {
     /// dry-run without HOOK_DIR outside the repository: the bundled example must be written
     /// out before the run (and removed after).
     pub write_example_to: Option<PathBuf>,
+    /// `--termination-log`: an explicit termination message path.
+    pub termination_log: Option<PathBuf>,
 }
 
 /// ansible-runner's private data dir and the artifacts ident.
@@ -348,6 +358,7 @@ fn from_options(playbook: PathBuf, o: PlaybookOptions, mode: Mode) -> Invocation
     } else {
         Action::Run
     };
+    let termination_log = o.termination_log;
     let default_ssh = SshPolicy::default();
     let ssh = SshPolicy {
         host_key_checking: o.host_key_checking,
@@ -376,6 +387,7 @@ fn from_options(playbook: PathBuf, o: PlaybookOptions, mode: Mode) -> Invocation
         log_format: o.log_format,
         runner: None,
         write_example_to: None,
+        termination_log,
     }
 }
 

@@ -194,7 +194,11 @@ impl Inventory {
 
     /// Every host the run knows (inventory, then implicit).
     pub fn known_hosts(&self) -> Vec<String> {
-        self.hosts.keys().chain(self.implicit.keys()).cloned().collect()
+        self.hosts
+            .keys()
+            .chain(self.implicit.keys())
+            .cloned()
+            .collect()
     }
 
     pub fn group(&self, name: &str) -> Option<&Group> {
@@ -216,7 +220,12 @@ impl Inventory {
             .collect()
     }
 
-    fn collect_group_hosts(&self, name: &str, found: &mut IndexSet<String>, seen: &mut IndexSet<String>) {
+    fn collect_group_hosts(
+        &self,
+        name: &str,
+        found: &mut IndexSet<String>,
+        seen: &mut IndexSet<String>,
+    ) {
         if !seen.insert(name.to_string()) {
             return;
         }
@@ -259,7 +268,11 @@ impl Inventory {
     pub fn groups_var(&self) -> Map {
         let mut out = Map::new();
         for name in self.groups.keys() {
-            let hosts = self.group_hosts(name).into_iter().map(Value::String).collect();
+            let hosts = self
+                .group_hosts(name)
+                .into_iter()
+                .map(Value::String)
+                .collect();
             out.insert(name.clone(), Value::Array(hosts));
         }
         out
@@ -279,7 +292,11 @@ impl Inventory {
                 break;
             }
             best = best.max(d);
-            for parent in self.groups.values().filter(|p| p.name != "all" && p.children.contains(&g)) {
+            for parent in self
+                .groups
+                .values()
+                .filter(|p| p.name != "all" && p.children.contains(&g))
+            {
                 stack.push((parent.name.clone(), d + 1));
             }
         }
@@ -360,7 +377,8 @@ impl Inventory {
         }
         let mut results: IndexSet<String> = IndexSet::new();
         let is_regex = term.starts_with('~');
-        let is_glob = term.contains(['*', '?', '[']) || term.contains('.') && !self.groups.contains_key(term);
+        let is_glob =
+            term.contains(['*', '?', '[']) || term.contains('.') && !self.groups.contains_key(term);
         let group_names: Vec<String> = self.groups.keys().cloned().collect();
         let matching_groups: Vec<String> = group_names
             .into_iter()
@@ -434,12 +452,17 @@ impl Inventory {
                     Some((g, "vars")) => Section::Vars(g.to_string()),
                     Some((g, "children")) => Section::Children(g.to_string()),
                     Some((_, other)) => {
-                        return Err(format!("{}: Section [{header}] has unknown type: {other}", at()))
+                        return Err(format!(
+                            "{}: Section [{header}] has unknown type: {other}",
+                            at()
+                        ))
                     }
                     None => Section::Hosts(header.to_string()),
                 };
                 match &section {
-                    Section::Hosts(g) | Section::Vars(g) | Section::Children(g) => self.add_group(g),
+                    Section::Hosts(g) | Section::Vars(g) | Section::Children(g) => {
+                        self.add_group(g)
+                    }
                 }
                 continue;
             }
@@ -452,12 +475,19 @@ impl Inventory {
                     };
                     let mut vars = Map::new();
                     for word in rest {
-                        let (k, v) = word
-                            .split_once('=')
-                            .ok_or_else(|| format!("{}: Expected key=value host variable assignment, got: {word}", at()))?;
+                        let (k, v) = word.split_once('=').ok_or_else(|| {
+                            format!(
+                                "{}: Expected key=value host variable assignment, got: {word}",
+                                at()
+                            )
+                        })?;
                         vars.insert(k.to_string(), ini_literal(v));
                     }
-                    let groups = if group == "ungrouped" { vec![] } else { vec![group.clone()] };
+                    let groups = if group == "ungrouped" {
+                        vec![]
+                    } else {
+                        vec![group.clone()]
+                    };
                     for host in expand_host_range(name) {
                         self.add_host(&host, &groups, vars.clone());
                     }
@@ -466,7 +496,11 @@ impl Inventory {
                     let (k, v) = line
                         .split_once('=')
                         .ok_or_else(|| format!("{}: Expected key=value, got: {line}", at()))?;
-                    self.set_group_var(group, k.trim(), Value::String(unquote(v.trim()).to_string()));
+                    self.set_group_var(
+                        group,
+                        k.trim(),
+                        Value::String(unquote(v.trim()).to_string()),
+                    );
                 }
                 Section::Children(group) => self.add_child(group, line),
             }
@@ -483,7 +517,9 @@ impl Inventory {
             if value.is_null() {
                 return Ok(());
             }
-            return Err(format!("{source}: Invalid \"all\" entry: an inventory must be a mapping of groups"));
+            return Err(format!(
+                "{source}: Invalid \"all\" entry: an inventory must be a mapping of groups"
+            ));
         };
         for (name, body) in top {
             self.yaml_group(&name, &body, source, 0)?;
@@ -492,7 +528,13 @@ impl Inventory {
         Ok(())
     }
 
-    fn yaml_group(&mut self, name: &str, body: &Value, source: &str, depth: usize) -> Result<(), String> {
+    fn yaml_group(
+        &mut self,
+        name: &str,
+        body: &Value,
+        source: &str,
+        depth: usize,
+    ) -> Result<(), String> {
         if depth > 64 {
             return Err(format!("{source}: groups nested too deeply"));
         }
@@ -501,7 +543,9 @@ impl Inventory {
             if body.is_null() {
                 return Ok(());
             }
-            return Err(format!("{source}: Invalid group entry for '{name}': must be a mapping"));
+            return Err(format!(
+                "{source}: Invalid group entry for '{name}': must be a mapping"
+            ));
         };
         for (key, value) in body {
             match key.as_str() {
@@ -553,7 +597,10 @@ impl Inventory {
             if name == "all" {
                 continue;
             }
-            let has_parent = self.groups.values().any(|g| g.name != "all" && g.children.contains(&name));
+            let has_parent = self
+                .groups
+                .values()
+                .any(|g| g.name != "all" && g.children.contains(&name));
             if !has_parent {
                 self.add_child("all", &name);
             }
@@ -591,7 +638,9 @@ fn ini_literal(text: &str) -> Value {
     }
     if let Ok(f) = text.parse::<f64>() {
         if text.contains('.') {
-            return serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::String(text.into()));
+            return serde_json::Number::from_f64(f)
+                .map(Value::Number)
+                .unwrap_or(Value::String(text.into()));
         }
     }
     Value::String(unquote(text).to_string())
@@ -627,7 +676,13 @@ fn expand_host_range(name: &str) -> Vec<String> {
     let width = a.len();
     (start..=end)
         .flat_map(|i| {
-            let rest = format!("{}{:0width$}{}", &name[..open], i, &name[close + 1..], width = width);
+            let rest = format!(
+                "{}{:0width$}{}",
+                &name[..open],
+                i,
+                &name[close + 1..],
+                width = width
+            );
             expand_host_range(&rest)
         })
         .collect()
@@ -642,7 +697,7 @@ pub fn split_pattern(pattern: &str) -> Vec<String> {
     } else if pattern.starts_with('~') || pattern.parse::<std::net::Ipv6Addr>().is_ok() {
         vec![pattern]
     } else {
-        pattern.split(':').collect()
+        split_colons_outside_brackets(pattern)
     };
     parts
         .into_iter()
@@ -650,6 +705,26 @@ pub fn split_pattern(pattern: &str) -> Vec<String> {
         .filter(|p| !p.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// Splits on `:` except inside `[...]` subscripts (`web[1:3]:db`).
+fn split_colons_outside_brackets(pattern: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, c) in pattern.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            ':' if depth == 0 => {
+                parts.push(&pattern[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&pattern[start..]);
+    parts
 }
 
 /// `group[1:3]` → (`group`, (1, Some(3))); `group[0]` → (`group`, (0, None)).
@@ -663,8 +738,16 @@ fn split_subscript(term: &str) -> (&str, Option<(usize, Option<usize>)>) {
     let inner = &term[open + 1..term.len() - 1];
     let parsed = match inner.split_once(':') {
         Some((a, b)) => {
-            let start = if a.is_empty() { Some(0) } else { a.parse().ok() };
-            let end = if b.is_empty() { Some(usize::MAX) } else { b.parse().ok() };
+            let start = if a.is_empty() {
+                Some(0)
+            } else {
+                a.parse().ok()
+            };
+            let end = if b.is_empty() {
+                Some(usize::MAX)
+            } else {
+                b.parse().ok()
+            };
             start.zip(end).map(|(s, e)| (s, Some(e)))
         }
         None => inner.parse().ok().map(|i| (i, None)),
@@ -678,7 +761,9 @@ fn split_subscript(term: &str) -> (&str, Option<(usize, Option<usize>)>) {
 /// Whether a name matches a term: `~regex`, an fnmatch glob, or equality.
 fn name_matches(term: &str, name: &str) -> bool {
     if let Some(re) = term.strip_prefix('~') {
-        return regex::Regex::new(re).map(|r| r.is_match(name)).unwrap_or(false);
+        return regex::Regex::new(re)
+            .map(|r| r.is_match(name))
+            .unwrap_or(false);
     }
     if term.contains(['*', '?', '[']) {
         return glob_match(term.as_bytes(), name.as_bytes());
@@ -693,7 +778,12 @@ fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
         Some(b'*') => (0..=text.len()).any(|i| glob_match(&pattern[1..], &text[i..])),
         Some(b'?') => !text.is_empty() && glob_match(&pattern[1..], &text[1..]),
         Some(b'[') => {
-            let Some(close) = pattern.iter().skip(1).position(|&c| c == b']').map(|p| p + 1) else {
+            let Some(close) = pattern
+                .iter()
+                .skip(1)
+                .position(|&c| c == b']')
+                .map(|p| p + 1)
+            else {
                 return text.first() == Some(&b'[') && glob_match(&pattern[1..], &text[1..]);
             };
             let Some(&c) = text.first() else {
@@ -757,7 +847,10 @@ mod tests {
     #[test]
     fn patterns_union_intersection_exclusion_glob_regex_subscript() {
         let mut inv = sample();
-        assert_eq!(inv.match_pattern("web:db"), vec!["web1", "web2", "web3", "db1"]);
+        assert_eq!(
+            inv.match_pattern("web:db"),
+            vec!["web1", "web2", "web3", "db1"]
+        );
         assert_eq!(inv.match_pattern("prod:&db"), vec!["db1"]);
         assert_eq!(inv.match_pattern("prod:!web"), vec!["db1"]);
         assert_eq!(inv.match_pattern("!web"), vec!["solo", "db1"]);
@@ -774,7 +867,10 @@ mod tests {
         assert!(inv.match_pattern("all").is_empty());
         assert_eq!(inv.match_pattern("localhost"), vec!["localhost"]);
         assert!(inv.match_pattern("all").is_empty());
-        assert_eq!(inv.host_vars("localhost")["ansible_connection"], json!("local"));
+        assert_eq!(
+            inv.host_vars("localhost")["ansible_connection"],
+            json!("local")
+        );
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! hook-runner's entry point: parse the command line ([`hook_runner::cli`]), set up logging and
 //! the reporters, run the playbook with the engine, and exit with ansible-playbook's code.
 //!
+//! Reporters: the console (or `--log-format json` lines), ansible-runner's artifacts when
+//! called in the ansible-runner form, the termination message, and after the run, inside a
+//! pod, a `HookSucceeded`/`HookFailed` Event on the pod (best effort).
+//!
 //! SIGTERM (the hook pod's `activeDeadlineSeconds`) and SIGINT ask the engine to stop: no new
 //! task starts and running commands are ended. The run then ends with exit code 99 and
 //! ansible-playbook's "User interrupted execution". If the engine has not returned
@@ -8,14 +12,18 @@
 //! interruption and exits 99 anyway: the pod's grace period must not run out with nothing said.
 
 use hook_runner::cli::{self, Invocation, LogFormat};
-use hook_runner::engine::{Mode, RunOptions};
+use hook_runner::engine::{self, Action, Cancel, Mode, RunOptions};
+use hook_runner::kube::ApiCluster;
+use hook_runner::report::artifacts::Artifacts;
 use hook_runner::report::console::Console;
 use hook_runner::report::json::JsonLines;
+use hook_runner::report::pod_event;
 use hook_runner::report::redact;
-use hook_runner::report::summary::RC_INTERRUPTED;
+use hook_runner::report::summary::{RunSummary, SummaryKeeper, RC_INTERRUPTED};
+use hook_runner::report::termination::TerminationLog;
 use hook_runner::report::{Event, Fanout, Reporter};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long the engine gets to stop after SIGTERM/SIGINT before the process exits on its own.
@@ -47,40 +55,45 @@ fn run() -> i32 {
     }
     register_secret_files(&invocation.options);
 
-    let reporter = Arc::new(EndTracker::new(build_reporter(&invocation)));
+    let keeper = SummaryKeeper::default();
+    let reporter = Arc::new(EndTracker::new(build_reporter(&invocation, keeper.clone())));
     let interrupted = Arc::new(AtomicBool::new(false));
-    watch_signals(reporter.clone(), interrupted.clone());
+    let cancel = Cancel::new();
+    watch_signals(reporter.clone(), interrupted.clone(), cancel.clone());
 
-    let rc = engine_link::run_playbook(&invocation.options, reporter.as_ref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            reporter.end(1, Some(format!("cannot start the async runtime: {e}")));
+            return 1;
+        }
+    };
+    let engine_rc = runtime.block_on(engine::run_playbook_with_cancel(
+        &invocation.options,
+        reporter.as_ref(),
+        cancel,
+    ));
+    // The engine reports its own end; if it did not (or a signal came in between), say it here.
     let rc = if interrupted.load(Ordering::SeqCst) {
         RC_INTERRUPTED
     } else {
-        rc
+        engine_rc
     };
-    let error = (rc == RC_INTERRUPTED).then(|| INTERRUPTED.to_string());
-    reporter.end(rc, error);
+    reporter.end(rc, (rc == RC_INTERRUPTED).then(|| INTERRUPTED.to_string()));
+    let rc = reporter.reported_rc().unwrap_or(rc);
 
+    if wants_pod_event(&invocation.options) {
+        if let Some(summary) = keeper.summary() {
+            runtime.block_on(post_pod_event(&summary));
+        }
+    }
     if let Some(dir) = &invocation.write_example_to {
         let _ = std::fs::remove_dir_all(dir);
     }
     rc
-}
-
-/// The engine's entry points. `engine::run_playbook` and its cancel hook are written in
-/// parallel with this file; until they exist this build says so clearly and exits 1.
-mod engine_link {
-    use super::*;
-
-    pub fn run_playbook(_options: &RunOptions, reporter: &dyn Reporter) -> i32 {
-        reporter.event(&Event::PlaybookEnd {
-            rc: 1,
-            error: Some("this build of hook-runner has no playbook engine yet (engine::run_playbook is missing)".into()),
-        });
-        1
-    }
-
-    /// Asks the running engine to stop (no new task, running commands ended).
-    pub fn cancel() {}
 }
 
 /// Files and directories the run needs before it starts.
@@ -126,24 +139,37 @@ fn register_secret_files(options: &RunOptions) {
     }
 }
 
-fn build_reporter(invocation: &Invocation) -> Box<dyn Reporter> {
+/// The console (or JSON lines), the runner artifacts in the ansible-runner form, and the
+/// termination message.
+fn build_reporter(invocation: &Invocation, keeper: SummaryKeeper) -> Box<dyn Reporter> {
     let verbosity = invocation.options.verbosity;
-    let primary: Box<dyn Reporter> = match invocation.log_format {
+    let ident = invocation
+        .runner
+        .as_ref()
+        .map(|r| r.ident.as_str())
+        .unwrap_or("");
+    let mut reporters: Vec<Box<dyn Reporter>> = vec![match invocation.log_format {
         LogFormat::Human => Box::new(Console::stdio(verbosity)),
-        LogFormat::Json => {
-            let ident = invocation
-                .runner
-                .as_ref()
-                .map(|r| r.ident.as_str())
-                .unwrap_or("");
-            Box::new(JsonLines::stdout(ident, verbosity))
+        LogFormat::Json => Box::new(JsonLines::stdout(ident, verbosity)),
+    }];
+    if let Some(runner) = &invocation.runner {
+        let argv: Vec<String> = std::env::args().collect();
+        match Artifacts::create(&runner.private_data_dir, &runner.ident, &argv, verbosity) {
+            Ok(artifacts) => reporters.push(Box::new(artifacts)),
+            Err(e) => tracing::warn!(
+                "cannot create the runner artifacts in {}: {e}",
+                runner.private_data_dir.display()
+            ),
         }
-    };
-    Box::new(Fanout(vec![primary]))
+    }
+    reporters.push(Box::new(TerminationLog::new(
+        invocation.termination_log.clone(),
+    )));
+    Box::new(Fanout(reporters))
 }
 
 /// Human logs on stderr (warnings by default, debug at `-vvv`, trace at `-vvvv`; `RUST_LOG`
-/// overrides), JSON lines with `--log-format json`.
+/// overrides), JSON lines with `--log-format json`; redacted like every other output.
 fn init_tracing(verbosity: u8, format: LogFormat) {
     let default = match verbosity {
         0..=2 => "warn",
@@ -153,7 +179,7 @@ fn init_tracing(verbosity: u8, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| redact::RedactingStderr)
         .with_env_filter(filter);
     let _ = match format {
         LogFormat::Human => builder.with_target(false).try_init(),
@@ -161,42 +187,73 @@ fn init_tracing(verbosity: u8, format: LogFormat) {
     };
 }
 
-/// Forwards events and remembers whether the run's end was reported, so it is reported
-/// exactly once whoever ends the run (the engine, `main`, or the signal watchdog).
+/// Forwards events and remembers the exit code of the run's end once reported, so it is
+/// reported exactly once whoever ends the run (the engine, `main`, or the signal watchdog), and
+/// the process exits with the code the reports show.
 struct EndTracker {
     inner: Box<dyn Reporter>,
-    ended: AtomicBool,
+    reported: Mutex<Option<i32>>,
 }
 
 impl EndTracker {
     fn new(inner: Box<dyn Reporter>) -> Self {
         EndTracker {
             inner,
-            ended: AtomicBool::new(false),
+            reported: Mutex::new(None),
         }
     }
 
+    /// Reports the end unless it was reported already.
     fn end(&self, rc: i32, error: Option<String>) {
-        if !self.ended.swap(true, Ordering::SeqCst) {
-            self.inner.event(&Event::PlaybookEnd { rc, error });
-        }
+        self.event(&Event::PlaybookEnd { rc, error });
+    }
+
+    fn reported_rc(&self) -> Option<i32> {
+        self.reported.lock().ok().and_then(|r| *r)
     }
 }
 
 impl Reporter for EndTracker {
     fn event(&self, event: &Event) {
-        if let Event::PlaybookEnd { .. } = event {
-            if self.ended.swap(true, Ordering::SeqCst) {
+        if let Event::PlaybookEnd { rc, .. } = event {
+            let Ok(mut reported) = self.reported.lock() else {
+                return;
+            };
+            if reported.is_some() {
                 return;
             }
+            *reported = Some(*rc);
         }
         self.inner.event(event);
     }
 }
 
+/// Only a real run inside a pod posts an Event on it.
+fn wants_pod_event(options: &RunOptions) -> bool {
+    options.mode == Mode::Run
+        && options.action == Action::Run
+        && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+}
+
+/// `HookSucceeded`/`HookFailed` on this pod, best effort (see `report::pod_event`).
+async fn post_pod_event(summary: &RunSummary) {
+    let dir = std::path::Path::new(hook_runner::kube::SERVICE_ACCOUNT_DIR);
+    let Some((pod, namespace)) = pod_event::current_pod(dir) else {
+        tracing::debug!("no pod name or namespace: no Event posted");
+        return;
+    };
+    match ApiCluster::in_cluster() {
+        Ok(cluster) => {
+            let spec = pod_event::event_spec(summary, &pod, &namespace, redact::global());
+            pod_event::post(&cluster, &spec).await;
+        }
+        Err(e) => tracing::debug!("no Event posted: {e}"),
+    }
+}
+
 /// On SIGTERM/SIGINT: mark the run interrupted and cancel the engine; exit 99 if it has not
 /// stopped within [`CANCEL_GRACE`] or on a second signal.
-fn watch_signals(reporter: Arc<EndTracker>, interrupted: Arc<AtomicBool>) {
+fn watch_signals(reporter: Arc<EndTracker>, interrupted: Arc<AtomicBool>, cancel: Cancel) {
     let spawned = std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
@@ -221,7 +278,7 @@ fn watch_signals(reporter: Arc<EndTracker>, interrupted: Arc<AtomicBool>) {
                     _ = int.recv() => tracing::info!("SIGINT received: stopping"),
                 }
                 interrupted.store(true, Ordering::SeqCst);
-                engine_link::cancel();
+                cancel.cancel();
                 tokio::select! {
                     _ = tokio::time::sleep(CANCEL_GRACE) => {}
                     _ = term.recv() => {}

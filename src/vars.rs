@@ -129,8 +129,14 @@ pub fn add_magic(vars: &mut Map, magic: &PlayMagic, host: &str, group_names: Vec
     vars.insert("play_hosts".into(), strs(&magic.play_hosts));
     vars.insert("ansible_play_hosts_all".into(), strs(&magic.play_hosts_all));
     vars.insert("ansible_play_batch".into(), strs(&magic.play_batch));
-    vars.insert("ansible_play_name".into(), Value::String(magic.play_name.clone()));
-    vars.insert("playbook_dir".into(), Value::String(magic.playbook_dir.clone()));
+    vars.insert(
+        "ansible_play_name".into(),
+        Value::String(magic.play_name.clone()),
+    );
+    vars.insert(
+        "playbook_dir".into(),
+        Value::String(magic.playbook_dir.clone()),
+    );
     if let Some(dir) = &magic.inventory_dir {
         vars.insert("inventory_dir".into(), Value::String(dir.clone()));
     }
@@ -139,7 +145,10 @@ pub fn add_magic(vars: &mut Map, magic: &PlayMagic, host: &str, group_names: Vec
     vars.insert("ansible_verbosity".into(), Value::from(magic.verbosity));
     vars.insert("ansible_version".into(), ansible_version());
     vars.insert("omit".into(), Value::String(magic.omit.clone()));
-    vars.insert("ansible_run_tags".into(), Value::Array(vec![Value::String("all".into())]));
+    vars.insert(
+        "ansible_run_tags".into(),
+        Value::Array(vec![Value::String("all".into())]),
+    );
     vars.insert("ansible_skip_tags".into(), Value::Array(vec![]));
 }
 
@@ -149,11 +158,16 @@ pub fn parse_extra_vars(values: &[String]) -> Result<Map, String> {
     for raw in values {
         let text = raw.trim();
         if let Some(file) = text.strip_prefix('@') {
-            let node = crate::yaml::load_file(std::path::Path::new(file)).map_err(|e| e.to_string())?;
+            let node =
+                crate::yaml::load_file(std::path::Path::new(file)).map_err(|e| e.to_string())?;
             match node.to_value() {
                 Value::Object(m) => out.extend(m),
                 Value::Null => {}
-                _ => return Err(format!("Invalid extra vars data in file {file}: it must be a mapping")),
+                _ => {
+                    return Err(format!(
+                        "Invalid extra vars data in file {file}: it must be a mapping"
+                    ))
+                }
             }
         } else if text.starts_with('{') || text.starts_with('-') && text.contains('\n') {
             let node = crate::yaml::load_str(text, "<extra vars>").map_err(|e| e.to_string())?;

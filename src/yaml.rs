@@ -113,10 +113,9 @@ impl Node {
             Yaml::Bool(false) => "False".to_string(),
             Yaml::Int(i) => i.to_string(),
             Yaml::Float(f) => python_float_repr(*f),
-            Yaml::Seq(_) | Yaml::Map(_) => match serde_json::to_string(&self.to_value()) {
-                Ok(s) => s,
-                Err(_) => String::new(),
-            },
+            Yaml::Seq(_) | Yaml::Map(_) => {
+                serde_json::to_string(&self.to_value()).unwrap_or_default()
+            }
         }
     }
     pub fn as_str(&self) -> Option<&str> {
@@ -272,6 +271,18 @@ mod tests {
         assert_eq!(
             load("a: !unsafe '{{ x }}'\n").to_value(),
             json!({"a": "{{ x }}"})
+        );
+    }
+
+    #[test]
+    fn unquoted_template_is_explained() {
+        let err = load_str("key: {{ x }}\n", "t.yml")
+            .err()
+            .unwrap_or_else(|| panic!("no error"));
+        assert_eq!(err.mark, Mark { line: 1, col: 7 });
+        assert!(
+            err.message.contains("always quote template expressions"),
+            "{err}"
         );
     }
 

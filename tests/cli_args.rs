@@ -140,9 +140,7 @@ fn a_failed_run_ends_with_the_summary_block() {
     assert!(stdout.contains("HOOK FAILED: "), "{stdout}");
 }
 
-/// Needs the engine (engine::run_playbook): enable once it is wired into main.rs.
 #[test]
-#[ignore = "needs engine::run_playbook"]
 fn dry_run_of_the_bundled_example_from_any_directory() {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
@@ -167,6 +165,14 @@ fn dry_run_of_the_bundled_example_from_any_directory() {
     );
     assert!(stdout.contains("TASK [Stop MariaDB]"), "{stdout}");
     assert!(
+        stdout.contains("would run: ansible.builtin.service name=mariadb state=stopped"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("changed: [localhost]"),
+        "add_host changes the inventory: {stdout}"
+    );
+    assert!(
         stdout.contains("TASK [Record the migration on the VM]"),
         "{stdout}"
     );
@@ -176,4 +182,66 @@ fn dry_run_of_the_bundled_example_from_any_directory() {
         0,
         "nothing written to the cwd"
     );
+}
+
+#[test]
+fn forklift_argv_writes_runner_artifacts_and_the_termination_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let private = dir.path().join("runner");
+    let term = dir.path().join("termination-log");
+    let out = Command::new(BIN)
+        .args(["ansible-runner", "run"])
+        .arg(&private)
+        .args([
+            "-p",
+            "/nonexistent/hook/playbook.yml",
+            "--ident",
+            "job1",
+            "--termination-log",
+        ])
+        .arg(&term)
+        .output()
+        .unwrap();
+    let rc = out.status.code().unwrap();
+    assert_ne!(rc, 0);
+    let artifacts = private.join("artifacts/job1");
+    let read = |name: &str| std::fs::read_to_string(artifacts.join(name)).unwrap_or_default();
+    assert_eq!(read("rc"), rc.to_string());
+    assert_eq!(read("status"), "failed");
+    assert!(
+        read("command").contains("\"ansible-runner\""),
+        "{}",
+        read("command")
+    );
+    assert!(
+        read("stdout").contains("HOOK FAILED: "),
+        "{}",
+        read("stdout")
+    );
+    let events = std::fs::read_dir(artifacts.join("job_events"))
+        .unwrap()
+        .count();
+    assert!(events >= 1);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&term).unwrap()).unwrap();
+    assert_eq!(summary["status"], "failed");
+    assert_eq!(summary["rc"], rc);
+}
+
+#[test]
+fn json_log_format_prints_one_object_per_line() {
+    let out = run(&[
+        "run",
+        "/nonexistent/hook/playbook.yml",
+        "--log-format",
+        "json",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(!stdout.is_empty());
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "hook_runner_end");
+    assert_eq!(last["event_data"]["status"], "failed");
+    for line in stdout.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
 }

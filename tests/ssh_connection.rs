@@ -328,3 +328,45 @@ async fn host_variables_drive_the_connection() {
     );
     conn.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn become_via_sudo_over_ssh() {
+    use hook_runner::connection::{Become, BecomeMethod};
+    if !lab_ready("become_via_sudo_over_ssh")
+        || !lab::require_command("become_via_sudo_over_ssh", "sudo")
+    {
+        return;
+    }
+    let host = SshHost::options()
+        .root(true)
+        .start_loopback()
+        .expect("sshd");
+    let dir = control_dir();
+    let sudo = |user: &str| Become {
+        method: BecomeMethod::Sudo,
+        user: user.into(),
+        flags: None,
+    };
+
+    // root may sudo to anyone: the marker is stripped, env and stdin reach the command.
+    let mut as_root = target(&host);
+    as_root.user = Some("root".into());
+    let conn = SshConnection::new(as_root, policy(dir.path()));
+    let mut r = req("id -un; printf '%s|' \"$X\"; cat");
+    r.env = vec![("X".into(), "kept".into())];
+    r.stdin = Some(b"in".to_vec());
+    r.become_ = Some(sudo(host.user()));
+    let out = conn.exec(r).await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hrtest\nkept|in");
+    conn.close().await;
+
+    // The unprivileged user has no sudoers rule: sudo -n refuses at once.
+    let conn = SshConnection::new(target(&host), policy(dir.path()));
+    let mut r = req("id -un");
+    r.become_ = Some(sudo("root"));
+    assert_eq!(
+        conn.exec(r).await,
+        Err(ConnError::Become("Missing sudo password".into()))
+    );
+    conn.close().await;
+}

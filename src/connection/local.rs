@@ -195,36 +195,44 @@ mod tests {
             .unwrap_or(false)
     }
 
+    /// A user other than root with a login shell, to become (root may become anyone).
+    fn other_user() -> Option<String> {
+        std::fs::read_to_string("/etc/passwd")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.ends_with(":/bin/sh") || l.ends_with(":/bin/bash"))
+            .filter_map(|l| l.split(':').next().map(str::to_string))
+            .find(|u| u != "root")
+    }
+
     #[tokio::test]
     async fn become_with_sudo_when_available() {
-        if !has("sudo") {
-            eprintln!("sudo not installed: become-via-sudo test skipped");
+        // SAFETY: getuid has no preconditions.
+        let root = unsafe { libc::getuid() } == 0;
+        let (true, true, Some(user)) = (has("sudo"), root, other_user()) else {
+            eprintln!("sudo, root or another user missing: become-via-sudo test skipped");
             return;
-        }
-        let mut r = req("id -un");
+        };
+        let mut r = req("id -un; printf '%s|' \"$X\"; cat");
+        r.env = vec![("X".into(), "kept across sudo".into())];
+        r.stdin = Some(b"from stdin".to_vec());
         r.become_ = Some(Become {
             method: BecomeMethod::Sudo,
-            user: "root".into(),
+            user: user.clone(),
             flags: None,
         });
-        match LocalConnection.exec(r).await {
-            Ok(out) => assert_eq!(out.stdout, b"root\n"),
-            Err(ConnError::Become(m)) => assert_eq!(m, "Missing sudo password"),
-            Err(e) => panic!("{e}"),
-        }
+        let out = LocalConnection.exec(r).await.unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{user}\nkept across sudo|from stdin")
+        );
     }
 
     #[tokio::test]
     async fn become_with_su_as_root() {
         // SAFETY: getuid has no preconditions.
         let root = unsafe { libc::getuid() } == 0;
-        let user = std::fs::read_to_string("/etc/passwd")
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.ends_with(":/bin/sh") || l.ends_with(":/bin/bash"))
-            .filter_map(|l| l.split(':').next().map(str::to_string))
-            .find(|u| u != "root");
-        let (true, Some(user)) = (root, user) else {
+        let (true, Some(user)) = (root, other_user()) else {
             eprintln!("not root or no other user with a shell: su test skipped");
             return;
         };

@@ -4,16 +4,19 @@
 //! listed below):
 //! - One ControlMaster per host, started on the first `exec` and reused by every later command
 //!   over the openssh crate's native-mux client (no `ssh` process per command). A master that
-//!   went away (idle `ControlPersist`, network) is started again on the next command.
+//!   went away (killed, network) is started again on the next command; `close()` ends it.
 //! - The master is started by this module, not by `openssh::SessionBuilder`, because the builder
-//!   cannot pass arbitrary options and hides ssh's stderr when the master fails (rust-crates.md,
-//!   known issue 1). The command is
-//!   `ssh -E LOG -S CTL -M -f -N -o ControlPersist=300 -o BatchMode=yes [USER ARGS] [OURS] -- HOST`
-//!   and the session attaches with `Session::resume_mux`. USER ARGS are
+//!   cannot pass arbitrary options, hides ssh's stderr when the master fails (rust-crates.md,
+//!   known issue 1) and daemonizes the master with `ssh -f` (reparented to PID 1, it becomes a
+//!   zombie when the runner is PID 1 without an init). The command is
+//!   `ssh -E LOG -S CTL -M -N -o ControlPersist=no -o BatchMode=yes [USER ARGS] [OURS] -- HOST`,
+//!   run in the foreground as our child (reaped on `close()`); it is ready when its control
+//!   socket answers, and the session attaches with `Session::resume_mux`. USER ARGS are
 //!   `ansible_ssh_common_args` + `ansible_ssh_extra_args`, split as a shell would, passed as raw
 //!   ssh arguments (`-o ProxyJump=..`, `-J`, `-o StrictHostKeyChecking=no`, ...). They come first
 //!   because ssh keeps the first value of an option: the user's explicit choices win over our
-//!   defaults (in Ansible the plugin's own options come first).
+//!   defaults (in Ansible the plugin's own options come first). A user `ControlPersist` makes
+//!   ssh fork into the background; that still works (the master is then not our child).
 //! - The user's `~/.ssh/config` and `/etc/ssh/ssh_config` are read as usual (no `-F`).
 //! - Host keys: `host_key_checking=false` (Forklift's `ANSIBLE_HOST_KEY_CHECKING=False`) gives
 //!   `StrictHostKeyChecking=no` with `UserKnownHostsFile=/dev/null` (nothing is written, a missing
@@ -48,9 +51,6 @@ use tokio::sync::{Mutex, Semaphore};
 /// Parallel commands per host: sshd's default `MaxSessions`.
 pub const MAX_CHANNELS: usize = 10;
 
-/// How long an idle master stays up; a later command starts a new one.
-const CONTROL_PERSIST_SECS: u64 = 300;
-
 /// Linux `sun_path` is 108 bytes; ssh appends a random suffix of up to 17 characters while it
 /// binds the socket, plus the terminating NUL.
 const MAX_CONTROL_PATH: usize = 108 - 18;
@@ -79,6 +79,8 @@ pub struct SshConnection {
 struct Master {
     session: Arc<Session>,
     dir: PathBuf,
+    /// The master process, our own child (`None` when a user option made it daemonize).
+    process: Option<tokio::process::Child>,
 }
 
 impl SshConnection {
@@ -114,9 +116,16 @@ impl SshConnection {
         Ok(session)
     }
 
-    /// Forgets a master that no longer answers, so the next command starts a new one.
-    async fn drop_master(&self) {
-        let old = self.master.lock().await.take();
+    /// Forgets a master that no longer answers, so the next command starts a new one. Only
+    /// `dead` is dropped: a parallel command may already have replaced it with a live one.
+    async fn drop_master(&self, dead: &Arc<Session>) {
+        let old = {
+            let mut slot = self.master.lock().await;
+            match slot.as_ref() {
+                Some(m) if Arc::ptr_eq(&m.session, dead) => slot.take(),
+                _ => None,
+            }
+        };
         if let Some(m) = old {
             shutdown(m).await;
         }
@@ -129,23 +138,26 @@ impl SshConnection {
         let log = dir.join("log");
         let err_path = dir.join("err");
         let args = self.master_args(&ctl, &log);
-        let (ok, code) = match run_master(&args, &err_path, self.connect_timeout()).await {
-            Ok(status) => status,
+        match run_master(&args, &ctl, &err_path, self.connect_timeout()).await {
+            Ok(MasterStart::Ready(process)) => {
+                let session =
+                    Session::resume_mux(ctl.into_boxed_path(), Some(log.into_boxed_path()));
+                Ok(Master {
+                    session: Arc::new(session),
+                    dir,
+                    process,
+                })
+            }
+            Ok(MasterStart::Exited(code)) => {
+                let message = master_failure_message(&log, &err_path, code);
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(ConnError::Unreachable(message))
+            }
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&dir);
-                return Err(e);
+                Err(e)
             }
-        };
-        if !ok {
-            let message = master_failure_message(&log, &err_path, code);
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(ConnError::Unreachable(message));
         }
-        let session = Session::resume_mux(ctl.into_boxed_path(), Some(log.into_boxed_path()));
-        Ok(Master {
-            session: Arc::new(session),
-            dir,
-        })
     }
 
     fn connect_timeout(&self) -> Duration {
@@ -162,10 +174,9 @@ impl SshConnection {
             "-S".into(),
             ctl.display().to_string(),
             "-M".into(),
-            "-f".into(),
             "-N".into(),
             "-o".into(),
-            format!("ControlPersist={CONTROL_PERSIST_SECS}"),
+            "ControlPersist=no".into(),
             "-o".into(),
             "BatchMode=yes".into(),
         ];
@@ -293,16 +304,16 @@ impl SshConnection {
                 Err(RunError::Spawn(e)) if !retried => {
                     tracing::debug!(host = %self.target.address, "ssh master unusable ({e}); reconnecting");
                     retried = true;
-                    self.drop_master().await;
+                    self.drop_master(&session).await;
                 }
                 Err(RunError::Spawn(e)) => {
-                    self.drop_master().await;
+                    self.drop_master(&session).await;
                     return Err(unreachable(&format!("mux connection failed: {e}")));
                 }
                 Err(RunError::Wait(e)) => {
                     let alive = session.check().await.is_ok();
                     if !alive {
-                        self.drop_master().await;
+                        self.drop_master(&session).await;
                         return Err(unreachable(&format!(
                             "the connection to {} was lost ({e})",
                             self.target.address
@@ -385,13 +396,17 @@ impl Drop for SshConnection {
                 .stderr(std::process::Stdio::null())
                 .status();
             let _ = std::fs::remove_dir_all(&m.dir);
+            // `kill_on_drop` ends the process if `-O exit` did not; tokio reaps it.
+            drop(m.process);
         }
     }
 }
 
-/// Ends a master: `Session::close` when no command holds it, else `ssh -O exit`.
+/// Ends a master: `Session::close` when no command holds it, else `ssh -O exit`; then waits
+/// for (reaps) the master process.
 async fn shutdown(master: Master) {
     let ctl = master.session.control_socket().to_path_buf();
+    let process = master.process;
     match Arc::try_unwrap(master.session) {
         Ok(session) => {
             let _ = session.close().await;
@@ -406,6 +421,14 @@ async fn shutdown(master: Master) {
                 .stderr(std::process::Stdio::null())
                 .status()
                 .await;
+        }
+    }
+    if let Some(mut child) = process {
+        if tokio::time::timeout(Duration::from_secs(2), child.wait())
+            .await
+            .is_err()
+        {
+            let _ = child.kill().await;
         }
     }
     let _ = std::fs::remove_dir_all(&master.dir);
@@ -425,13 +448,24 @@ fn with_remote_timeout(command: &str, limit: Duration) -> String {
     format!("/bin/sh -c {}", quote(&script))
 }
 
-/// Starts the master (`ssh -f` returns once it is authenticated and forked). Returns whether
-/// it succeeded and its exit code.
+/// How starting a master ended.
+enum MasterStart {
+    /// The control socket answers. The process is our child (`None` when it forked into the
+    /// background because the user's options asked for `ControlPersist`).
+    Ready(Option<tokio::process::Child>),
+    /// ssh exited before the socket answered (its exit code).
+    Exited(Option<i32>),
+}
+
+/// Starts the master in the foreground, as a child of this process: no `ssh -f`, so the master
+/// is never reparented to PID 1 (where, without an init, it would stay a zombie) and is reaped
+/// here. It is ready when its control socket answers a mux alive check.
 async fn run_master(
     args: &[String],
+    ctl: &Path,
     err_path: &Path,
     connect_timeout: Duration,
-) -> Result<(bool, Option<i32>), ConnError> {
+) -> Result<MasterStart, ConnError> {
     let err_file = std::fs::File::create(err_path)
         .map_err(|e| ConnError::Other(format!("cannot create {}: {e}", err_path.display())))?;
     let mut cmd = tokio::process::Command::new("ssh");
@@ -450,17 +484,39 @@ async fn run_master(
     // ConnectTimeout bounds the TCP connect only; a stuck ProxyCommand or banner exchange is
     // bounded here.
     let bound = connect_timeout + Duration::from_secs(20);
-    match tokio::time::timeout(bound, child.wait()).await {
-        Ok(Ok(status)) => Ok((status.success(), status.code())),
-        Ok(Err(e)) => Err(unreachable(&format!("waiting for ssh failed: {e}"))),
-        Err(_) => {
+    let started = Instant::now();
+    loop {
+        let exited = child
+            .try_wait()
+            .map_err(|e| unreachable(&format!("waiting for ssh failed: {e}")))?;
+        if socket_answers(ctl).await {
+            return Ok(MasterStart::Ready(match exited {
+                None => Some(child),
+                Some(_) => None,
+            }));
+        }
+        if let Some(status) = exited {
+            return Ok(MasterStart::Exited(status.code()));
+        }
+        if started.elapsed() > bound {
             let _ = child.kill().await;
-            Err(unreachable(&format!(
+            return Err(unreachable(&format!(
                 "ssh did not finish connecting within {} seconds",
                 bound.as_secs()
-            )))
+            )));
         }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// Whether a mux master listens on `ctl`.
+async fn socket_answers(ctl: &Path) -> bool {
+    if !ctl.exists() {
+        return false;
+    }
+    let probe = Session::resume_mux(ctl.to_path_buf().into_boxed_path(), None);
+    // A resumed session does not end the master when dropped.
+    probe.check().await.is_ok()
 }
 
 /// ssh's own words from its log and stderr, as Ansible shows them.
@@ -923,5 +979,28 @@ mod tests {
         let w = with_remote_timeout("/bin/sh -c 'sleep 9'", Duration::from_secs(3));
         assert!(w.starts_with("/bin/sh -c '"), "{w}");
         assert!(w.contains("timeout -k 5 3 /bin/sh -c"), "{w}");
+    }
+
+    #[test]
+    fn master_failures_quote_ssh_from_its_log_and_stderr() {
+        let dir = std::env::temp_dir().join(format!("hr-ssh-fail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (log, err) = (dir.join("log"), dir.join("err"));
+        std::fs::write(
+            &log,
+            "ssh: connect to host 10.0.0.1 port 22: Connection refused\r\n",
+        )
+        .unwrap();
+        std::fs::write(&err, "").unwrap();
+        assert_eq!(
+            master_failure_message(&log, &err, Some(255)),
+            "Failed to connect to the host via ssh: ssh: connect to host 10.0.0.1 port 22: Connection refused"
+        );
+        std::fs::write(&log, "").unwrap();
+        assert_eq!(
+            master_failure_message(&log, &err, Some(255)),
+            "Failed to connect to the host via ssh: ssh exited with status 255 and printed nothing"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -78,7 +78,9 @@ impl<'a> Run<'a> {
             let outer = frame.enter_block(&block.kw, block.role.as_ref());
             let mut inner = outer.clone();
             inner.rescuable = frame.rescuable || !block.rescue.is_empty();
-            let failed_in_block = self.run_items(pctx, &inner, &block.block, hosts.clone()).await;
+            let failed_in_block = self
+                .run_items(pctx, &inner, &block.block, hosts.clone())
+                .await;
             let mut failed: Vec<String> = Vec::new();
             if !block.rescue.is_empty() && !failed_in_block.is_empty() {
                 let rescue_hosts: Vec<String> = failed_in_block
@@ -86,7 +88,10 @@ impl<'a> Run<'a> {
                     .filter(|h| !self.is_unreachable(h))
                     .cloned()
                     .collect();
-                failed.extend(self.run_items(pctx, &outer, &block.rescue, rescue_hosts).await);
+                failed.extend(
+                    self.run_items(pctx, &outer, &block.rescue, rescue_hosts)
+                        .await,
+                );
             } else {
                 failed.extend(failed_in_block);
             }
@@ -96,7 +101,10 @@ impl<'a> Run<'a> {
                     .filter(|h| !self.is_unreachable(h) && !pctx.is_ended(h))
                     .cloned()
                     .collect();
-                for h in self.run_items(pctx, &outer, &block.always, always_hosts).await {
+                for h in self
+                    .run_items(pctx, &outer, &block.always, always_hosts)
+                    .await
+                {
                     if !failed.contains(&h) {
                         failed.push(h);
                     }
@@ -142,7 +150,9 @@ impl<'a> Run<'a> {
         } else {
             Event::TaskStart { task: info.clone() }
         });
-        let bypass = task.module_name().is_some_and(|m| BYPASS_HOST_LOOP.contains(&m));
+        let bypass = task
+            .module_name()
+            .is_some_and(|m| BYPASS_HOST_LOOP.contains(&m));
         let run_once = bypass || self.round_bool(pctx, frame, task, &kw.run_once, hosts);
         let targets: Vec<String> = if run_once {
             hosts.iter().take(1).cloned().collect()
@@ -166,7 +176,14 @@ impl<'a> Run<'a> {
 
     /// A keyword that applies to the whole round (`run_once`, `any_errors_fatal`), templated
     /// with the first host's variables.
-    fn round_bool(&self, pctx: &PlayCtx, frame: &Frame, task: &Task, value: &Option<Value>, hosts: &[String]) -> bool {
+    fn round_bool(
+        &self,
+        pctx: &PlayCtx,
+        frame: &Frame,
+        task: &Task,
+        value: &Option<Value>,
+        hosts: &[String],
+    ) -> bool {
         let Some(v) = value else {
             return false;
         };
@@ -178,7 +195,10 @@ impl<'a> Run<'a> {
         };
         let vars = self.task_vars(pctx, frame, Some(task), first);
         let search = self.search_paths(Some(task));
-        self.bool_keyword(value, &vars, &search).ok().flatten().unwrap_or(false)
+        self.bool_keyword(value, &vars, &search)
+            .ok()
+            .flatten()
+            .unwrap_or(false)
     }
 
     /// Stats, failures, notifications and the play-ending rules after a round.
@@ -213,7 +233,11 @@ impl<'a> Run<'a> {
                     failed.push(host.to_string());
                     if frame.rescuable {
                         self.stat(host, |s| s.rescued += 1);
-                        pctx.set_failed_info(host, failed_task_map(task), result::for_register(&outcome.result));
+                        pctx.set_failed_info(
+                            host,
+                            failed_task_map(task),
+                            result::for_register(&outcome.result),
+                        );
                     } else {
                         self.stat(host, |s| s.failed += 1);
                         self.mark_failed(host);
@@ -273,7 +297,10 @@ impl<'a> Run<'a> {
         };
         let pct: f64 = match limit {
             Value::Number(n) => n.as_f64().unwrap_or(100.0),
-            other => value_text(other).trim_end_matches('%').parse().unwrap_or(100.0),
+            other => value_text(other)
+                .trim_end_matches('%')
+                .parse()
+                .unwrap_or(100.0),
         };
         let total = pctx.batch.len();
         if total == 0 {
@@ -288,18 +315,25 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Records `notify` for a changed host; a name no handler has is an error of the run.
+    /// Records `notify` for a changed host: by name the last handler of that name (the last
+    /// loaded wins, as in Ansible), plus every handler that `listen`s to it. A name nothing
+    /// answers to is an error of the run.
     fn notify_handlers(&self, pctx: &PlayCtx, task: &Task, host: &str) {
         for name in &task.notify {
-            let mut found = false;
-            for (i, handler) in pctx.play.handlers.iter().enumerate() {
-                let by_name = handler.name.as_deref() == Some(name.as_str()) || handler.display_name() == *name;
-                if by_name || handler.listen.iter().any(|l| l == name) {
-                    pctx.notify(i, host);
-                    found = true;
-                }
+            let handlers = &pctx.play.handlers;
+            let by_name = handlers.iter().rposition(|h| {
+                h.name.as_deref() == Some(name.as_str()) || h.display_name() == *name
+            });
+            let listeners: Vec<usize> = handlers
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| h.listen.iter().any(|l| l == name))
+                .map(|(i, _)| i)
+                .collect();
+            for i in by_name.into_iter().chain(listeners.iter().copied()) {
+                pctx.notify(i, host);
             }
-            if !found {
+            if by_name.is_none() && listeners.is_empty() {
                 let mut fatal = lock(&pctx.fatal);
                 if fatal.is_none() {
                     *fatal = Some(format!(
@@ -323,7 +357,9 @@ impl<'a> Run<'a> {
                 let hosts: Vec<String> = pctx
                     .take_notified(i)
                     .into_iter()
-                    .filter(|h| !self.is_unreachable(h) && (pctx.play.force_handlers || !self.is_failed(h)))
+                    .filter(|h| {
+                        !self.is_unreachable(h) && (pctx.play.force_handlers || !self.is_failed(h))
+                    })
                     .collect();
                 if hosts.is_empty() {
                     continue;
@@ -353,13 +389,11 @@ impl<'a> Run<'a> {
         }
         match what {
             "flush_handlers" => self.run_handlers(pctx).await,
-            "end_play" | "end_batch" => {
-                if !selected.is_empty() {
-                    pctx.end_play();
-                }
-            }
+            "end_play" | "end_batch" if !selected.is_empty() => pctx.end_play(),
             "end_host" => selected.iter().for_each(|h| pctx.end_host(h)),
-            "clear_facts" => selected.iter().for_each(|h| self.update_host(h, |s| s.facts.clear())),
+            "clear_facts" => selected
+                .iter()
+                .for_each(|h| self.update_host(h, |s| s.facts.clear())),
             "clear_host_errors" => {
                 let mut failed = lock(&self.failed);
                 selected.iter().for_each(|h| {
@@ -389,22 +423,41 @@ impl<'a> Run<'a> {
     ) -> Vec<String> {
         let info = self.task_info(task, frame.is_handler);
         self.emit(Event::TaskStart { task: info.clone() });
-        let mut groups: indexmap::IndexMap<String, super::host::Inclusion> = indexmap::IndexMap::new();
+        let mut groups: indexmap::IndexMap<String, super::host::Inclusion> =
+            indexmap::IndexMap::new();
         let mut failed = Vec::new();
         let mut outcomes = Vec::new();
         for host in hosts {
-            let (outcome, inclusions) = self.resolve_include(pctx, frame, task, kw, host, &info).await;
+            let (outcome, inclusions) = self
+                .resolve_include(pctx, frame, task, kw, host, &info)
+                .await;
             for inc in inclusions {
-                let key = format!("{}|{}", inc.key, serde_json::Value::Object(inc.params.clone()));
+                let key = format!(
+                    "{}|{}",
+                    inc.key,
+                    serde_json::Value::Object(inc.params.clone())
+                );
                 groups
                     .entry(key)
-                    .or_insert_with(|| super::host::Inclusion { hosts: Vec::new(), ..inc.clone() })
+                    .or_insert_with(|| super::host::Inclusion {
+                        hosts: Vec::new(),
+                        ..inc.clone()
+                    })
                     .hosts
                     .push(host.clone());
             }
             outcomes.push(outcome);
         }
         failed.extend(self.finish_round(pctx, frame, task, kw, hosts, outcomes, false));
+        if matches!(task.action, Action::IncludeTasks { .. }) {
+            for inc in groups.values() {
+                self.emit(Event::Included {
+                    task: info.clone(),
+                    file: inc.key.clone(),
+                    hosts: inc.hosts.clone(),
+                });
+            }
+        }
         for (_, inc) in groups {
             if self.cancel.is_cancelled() || pctx.stopped() {
                 break;
@@ -417,7 +470,12 @@ impl<'a> Run<'a> {
             if let Some(role) = &inc.role {
                 child = child.enter_block(&Keywords::default(), Some(role));
             }
-            let active: Vec<String> = inc.hosts.iter().filter(|h| !failed.contains(h)).cloned().collect();
+            let active: Vec<String> = inc
+                .hosts
+                .iter()
+                .filter(|h| !failed.contains(h))
+                .cloned()
+                .collect();
             for h in self.run_items(pctx, &child, &inc.items, active).await {
                 if !failed.contains(&h) {
                     failed.push(h);
@@ -445,7 +503,12 @@ impl<'a> Run<'a> {
 
     /// `when` on a frame+task: `Ok(None)` when every condition holds, `Ok(Some(cond))` with the
     /// first false one, `Err(message)` when one cannot be evaluated.
-    pub(crate) fn check_when(&self, kw: &Keywords, vars: &Map, search: &[std::path::PathBuf]) -> Result<Option<String>, String> {
+    pub(crate) fn check_when(
+        &self,
+        kw: &Keywords,
+        vars: &Map,
+        search: &[std::path::PathBuf],
+    ) -> Result<Option<String>, String> {
         let scope = Scope {
             vars,
             search_paths: search,
@@ -479,7 +542,12 @@ impl<'a> Run<'a> {
     }
 
     /// A boolean keyword, templated when it is a string; `Ok(None)` when unset.
-    pub(crate) fn bool_keyword(&self, value: &Option<Value>, vars: &Map, search: &[std::path::PathBuf]) -> Result<Option<bool>, String> {
+    pub(crate) fn bool_keyword(
+        &self,
+        value: &Option<Value>,
+        vars: &Map,
+        search: &[std::path::PathBuf],
+    ) -> Result<Option<bool>, String> {
         let Some(v) = value else {
             return Ok(None);
         };
@@ -503,6 +571,9 @@ fn failed_task_map(task: &Task) -> Map {
     if let Action::Module { args, .. } = &task.action {
         m.insert("args".into(), Value::Object(args.clone()));
     }
-    m.insert("path".into(), Value::String(format!("{}:{}", task.loc.file, task.loc.line)));
+    m.insert(
+        "path".into(),
+        Value::String(format!("{}:{}", task.loc.file, task.loc.line)),
+    );
     m
 }

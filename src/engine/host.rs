@@ -27,9 +27,29 @@ use std::time::Duration;
 
 /// Modules that act on the managed host (not run in dry-run).
 const REMOTE_MODULES: &[&str] = &[
-    "command", "shell", "raw", "script", "file", "copy", "template", "lineinfile", "service",
-    "systemd", "stat", "getent", "ping", "wait_for_connection", "setup", "slurp", "fetch",
-    "user", "group", "package", "dnf", "yum", "apt",
+    "command",
+    "shell",
+    "raw",
+    "script",
+    "file",
+    "copy",
+    "template",
+    "lineinfile",
+    "service",
+    "systemd",
+    "stat",
+    "getent",
+    "ping",
+    "wait_for_connection",
+    "setup",
+    "slurp",
+    "fetch",
+    "user",
+    "group",
+    "package",
+    "dnf",
+    "yum",
+    "apt",
 ];
 
 /// How one host's round ended.
@@ -76,17 +96,35 @@ impl Run<'_> {
     ) -> HostOutcome {
         let vars = self.task_vars(pctx, frame, Some(task), host);
         let search = self.search_paths(Some(task));
-        let ignore_errors = self.bool_keyword(&kw.ignore_errors, &vars, &search).ok().flatten().unwrap_or(false);
+        let ignore_errors = self
+            .bool_keyword(&kw.ignore_errors, &vars, &search)
+            .ok()
+            .flatten()
+            .unwrap_or(false);
         let ignore_unreachable = self
             .bool_keyword(&kw.ignore_unreachable, &vars, &search)
             .ok()
             .flatten()
             .unwrap_or(false);
-        let no_log = self.bool_keyword(&kw.no_log, &vars, &search).ok().flatten().unwrap_or(false);
+        let no_log = self
+            .bool_keyword(&kw.no_log, &vars, &search)
+            .ok()
+            .flatten()
+            .unwrap_or(false);
         let delegate = match self.delegate_target(kw, &vars, &search, host) {
             Ok(d) => d,
             Err(msg) => {
-                return self.finish_host(task, host, info, failed(msg), ignore_errors, no_log, None, false, ignore_unreachable)
+                return self.finish_host(
+                    task,
+                    host,
+                    info,
+                    failed(msg),
+                    ignore_errors,
+                    no_log,
+                    None,
+                    false,
+                    ignore_unreachable,
+                )
             }
         };
         let ht = HostTask {
@@ -111,7 +149,17 @@ impl Run<'_> {
             Some(source) => (self.run_loop(pctx, frame, &ht, source, vars).await, true),
         };
         let delegate = ht.delegate.clone();
-        self.finish_host(task, host, info, result, ignore_errors, no_log, delegate, looped, ignore_unreachable)
+        self.finish_host(
+            task,
+            host,
+            info,
+            result,
+            ignore_errors,
+            no_log,
+            delegate,
+            looped,
+            ignore_unreachable,
+        )
     }
 
     /// Registers, reports and classifies a host's final result.
@@ -135,15 +183,26 @@ impl Run<'_> {
             });
         }
         let status = result::status_of(&result, ignore_errors);
-        let shown = if no_log { censor_loop(&result, looped) } else { result.clone() };
-        self.emit(Event::HostResult {
-            host: host.to_string(),
-            task: info.clone(),
-            status,
-            result: shown,
-            item: None,
-            delegated_to: delegate,
-        });
+        let shown = if no_log {
+            censor_loop(&result, looped)
+        } else {
+            result.clone()
+        };
+        // A successful include is reported once per included file (`included: ... for ...`).
+        let is_include = matches!(
+            task.action,
+            Action::IncludeTasks { .. } | Action::IncludeRole { .. }
+        );
+        if !(is_include && status == Status::Ok) {
+            self.emit(Event::HostResult {
+                host: host.to_string(),
+                task: info.clone(),
+                status,
+                result: shown,
+                item: None,
+                delegated_to: delegate,
+            });
+        }
         HostOutcome {
             host: host.to_string(),
             status,
@@ -153,7 +212,13 @@ impl Run<'_> {
     }
 
     /// `delegate_to`, templated; `None` when absent or the host itself.
-    fn delegate_target(&self, kw: &Keywords, vars: &Map, search: &[PathBuf], host: &str) -> Result<Option<String>, String> {
+    fn delegate_target(
+        &self,
+        kw: &Keywords,
+        vars: &Map,
+        search: &[PathBuf],
+        host: &str,
+    ) -> Result<Option<String>, String> {
         let Some(v) = &kw.delegate_to else {
             return Ok(None);
         };
@@ -187,7 +252,10 @@ impl Run<'_> {
             _ => Map::new(),
         };
         let text_of = |key: &str| -> Option<String> {
-            control.get(key).and_then(|v| self.templar.template(v, scope).ok()).map(|v| value_text(&v))
+            control
+                .get(key)
+                .and_then(|v| self.templar.template(v, scope).ok())
+                .map(|v| value_text(&v))
         };
         let loop_var = text_of("loop_var").unwrap_or_else(|| "item".into());
         let index_var = text_of("index_var");
@@ -256,13 +324,21 @@ impl Run<'_> {
                 None => item.clone(),
             };
             let status = result::status_of(&r, ht.ignore_errors);
-            let shown = if ht.no_log { result::censor(&r) } else { r.clone() };
+            let shown = if ht.no_log {
+                result::censor(&r)
+            } else {
+                r.clone()
+            };
             self.emit(Event::HostResult {
                 host: ht.host.to_string(),
                 task: ht.info.clone(),
                 status,
                 result: shown,
-                item: Some(if ht.no_log { Value::String("(censored due to no_log)".into()) } else { label }),
+                item: Some(if ht.no_log {
+                    Value::String("(censored due to no_log)".into())
+                } else {
+                    label
+                }),
                 delegated_to: ht.delegate.clone(),
             });
             let unreachable = result::flag(&r, "unreachable");
@@ -301,7 +377,11 @@ impl Run<'_> {
         let has_until = !task.until.is_empty();
         let retrying = has_until || task.retries.is_some();
         let retries = if retrying {
-            match task.retries.as_ref().map(|v| self.templar.template(v, scope)) {
+            match task
+                .retries
+                .as_ref()
+                .map(|v| self.templar.template(v, scope))
+            {
                 Some(Ok(v)) => value_text(&v).parse::<i64>().unwrap_or(3).max(0) as u32,
                 Some(Err(e)) => return failed(self.template_failure(task, &e)),
                 None => 3,
@@ -315,13 +395,17 @@ impl Run<'_> {
             None => 5.0,
         };
         let mut attempt: u32 = 0;
+        // Facts a result sets are visible to the next attempt and to the conditions, as in
+        // Ansible's retry loop.
+        let mut cur_vars = vars.clone();
         loop {
             attempt += 1;
-            let mut r = self.execute_once(pctx, ht, vars).await;
+            let mut r = self.execute_once(pctx, ht, &cur_vars).await;
             if result::flag(&r, "unreachable") {
                 return r;
             }
-            let mut cond_vars = vars.clone();
+            merge_result_facts(&mut cur_vars, task.module_name().unwrap_or(""), &r);
+            let mut cond_vars = cur_vars.clone();
             if let Some(reg) = &task.register {
                 cond_vars.insert(reg.clone(), Value::Object(result::for_register(&r)));
             }
@@ -386,7 +470,11 @@ impl Run<'_> {
                 host: ht.host.to_string(),
                 task: ht.info.clone(),
                 retries_left: retries + 1 - attempt,
-                result: if ht.no_log { result::censor(&r) } else { r.clone() },
+                result: if ht.no_log {
+                    result::censor(&r)
+                } else {
+                    r.clone()
+                },
             });
             self.sleep(Duration::from_secs_f64(delay)).await;
             if self.cancel.is_cancelled() {
@@ -464,7 +552,12 @@ impl Run<'_> {
         };
         let templated = match self.templar.template(&Value::Object(args.clone()), scope) {
             Ok(Value::Object(m)) => m,
-            Ok(other) => return failed(format!("module arguments must be a mapping, got {}", value_text(&other))),
+            Ok(other) => {
+                return failed(format!(
+                    "module arguments must be a mapping, got {}",
+                    value_text(&other)
+                ))
+            }
             Err(e) => return failed(self.template_failure(task, &e)),
         };
         let args = remove_omit(templated, self.templar.omit_token());
@@ -531,7 +624,14 @@ impl Run<'_> {
     }
 
     /// `ansible_facts` and `add_host` in a result, applied to the run.
-    fn apply_requests(&self, _pctx: &PlayCtx, module: &str, r: &mut Map, ht: &HostTask<'_>, vars: &Map) {
+    fn apply_requests(
+        &self,
+        _pctx: &PlayCtx,
+        module: &str,
+        r: &mut Map,
+        ht: &HostTask<'_>,
+        vars: &Map,
+    ) {
         if let Some(Value::Object(facts)) = r.get("ansible_facts").cloned() {
             let cacheable = result::flag(r, "_ansible_facts_cacheable");
             let delegate_facts = self
@@ -583,13 +683,22 @@ impl Run<'_> {
     }
 
     /// Keyword-derived settings of a module call.
-    fn call_settings(&self, kw: &Keywords, vars: &Map, search: &[PathBuf]) -> Result<CallSettings, String> {
+    fn call_settings(
+        &self,
+        kw: &Keywords,
+        vars: &Map,
+        search: &[PathBuf],
+    ) -> Result<CallSettings, String> {
         let scope = Scope {
             vars,
             search_paths: search,
         };
-        let check_mode = self.bool_keyword(&kw.check_mode, vars, search)?.unwrap_or(self.opts.check);
-        let diff = self.bool_keyword(&kw.diff, vars, search)?.unwrap_or(self.opts.diff);
+        let check_mode = self
+            .bool_keyword(&kw.check_mode, vars, search)?
+            .unwrap_or(self.opts.check);
+        let diff = self
+            .bool_keyword(&kw.diff, vars, search)?
+            .unwrap_or(self.opts.diff);
         let mut env_map = Map::new();
         for e in &kw.environment {
             match self.templar.template(e, scope).map_err(|e| e.message)? {
@@ -612,9 +721,12 @@ impl Run<'_> {
             None => None,
             Some(v) => {
                 let t = self.templar.template(v, scope).map_err(|e| e.message)?;
-                let secs: u64 = value_text(&t)
-                    .parse()
-                    .map_err(|_| format!("timeout must be an integer number of seconds, got {}", value_text(&t)))?;
+                let secs: u64 = value_text(&t).parse().map_err(|_| {
+                    format!(
+                        "timeout must be an integer number of seconds, got {}",
+                        value_text(&t)
+                    )
+                })?;
                 (secs > 0).then(|| Duration::from_secs(secs))
             }
         };
@@ -628,9 +740,18 @@ impl Run<'_> {
     }
 
     /// `become*`: connection variables (`ansible_become*`) override the keywords.
-    fn become_settings(&self, kw: &Keywords, vars: &Map, search: &[PathBuf]) -> Result<Option<Become>, String> {
-        let pick = |var: &str, keyword: &Option<Value>| -> Option<Value> { vars.get(var).cloned().or_else(|| keyword.clone()) };
-        let enabled = self.bool_keyword(&pick("ansible_become", &kw.become_), vars, search)?.unwrap_or(false);
+    fn become_settings(
+        &self,
+        kw: &Keywords,
+        vars: &Map,
+        search: &[PathBuf],
+    ) -> Result<Option<Become>, String> {
+        let pick = |var: &str, keyword: &Option<Value>| -> Option<Value> {
+            vars.get(var).cloned().or_else(|| keyword.clone())
+        };
+        let enabled = self
+            .bool_keyword(&pick("ansible_become", &kw.become_), vars, search)?
+            .unwrap_or(false);
         if !enabled {
             return Ok(None);
         }
@@ -641,10 +762,15 @@ impl Run<'_> {
         let text = |v: Option<Value>| -> Result<Option<String>, String> {
             match v {
                 None | Some(Value::Null) => Ok(None),
-                Some(v) => self.templar.template(&v, scope).map(|t| Some(value_text(&t))).map_err(|e| e.message),
+                Some(v) => self
+                    .templar
+                    .template(&v, scope)
+                    .map(|t| Some(value_text(&t)))
+                    .map_err(|e| e.message),
             }
         };
-        let user = text(pick("ansible_become_user", &kw.become_user))?.unwrap_or_else(|| "root".into());
+        let user =
+            text(pick("ansible_become_user", &kw.become_user))?.unwrap_or_else(|| "root".into());
         let method = match text(pick("ansible_become_method", &kw.become_method))?.as_deref() {
             None | Some("sudo") => BecomeMethod::Sudo,
             Some("su") => BecomeMethod::Su,
@@ -655,7 +781,11 @@ impl Run<'_> {
             }
         };
         let flags = text(pick("ansible_become_flags", &kw.become_flags))?;
-        Ok(Some(Become { method, user, flags }))
+        Ok(Some(Become {
+            method,
+            user,
+            flags,
+        }))
     }
 
     /// A task-level message with Ansible's location paragraph.
@@ -690,9 +820,23 @@ impl Run<'_> {
     ) -> (HostOutcome, Vec<Inclusion>) {
         let vars = self.task_vars(pctx, frame, Some(task), host);
         let search = self.search_paths(Some(task));
-        let ignore_errors = self.bool_keyword(&kw.ignore_errors, &vars, &search).ok().flatten().unwrap_or(false);
+        let ignore_errors = self
+            .bool_keyword(&kw.ignore_errors, &vars, &search)
+            .ok()
+            .flatten()
+            .unwrap_or(false);
         let done = |r: Map, incs: Vec<Inclusion>| {
-            let outcome = self.finish_host(task, host, info, r, ignore_errors, false, None, false, false);
+            let outcome = self.finish_host(
+                task,
+                host,
+                info,
+                r,
+                ignore_errors,
+                false,
+                None,
+                false,
+                false,
+            );
             (outcome, incs)
         };
         match self.check_when(kw, &vars, &search) {
@@ -709,10 +853,15 @@ impl Run<'_> {
             Some(source) => match super::loops::items(&self.templar, source, scope) {
                 Ok(list) => {
                     let loop_var = match &task.loop_control {
-                        Some(Value::Object(m)) => m.get("loop_var").map(value_text).unwrap_or_else(|| "item".into()),
+                        Some(Value::Object(m)) => m
+                            .get("loop_var")
+                            .map(value_text)
+                            .unwrap_or_else(|| "item".into()),
                         _ => "item".into(),
                     };
-                    list.into_iter().map(|i| Some((loop_var.clone(), i))).collect()
+                    list.into_iter()
+                        .map(|i| Some((loop_var.clone(), i)))
+                        .collect()
                 }
                 Err(e) => return done(failed(self.template_failure(task, &e)), Vec::new()),
             },
@@ -738,18 +887,32 @@ impl Run<'_> {
         r.insert("changed".into(), Value::Bool(false));
         r.insert(
             "include".into(),
-            if shown.len() == 1 { shown[0].clone() } else { Value::Array(shown) },
+            if shown.len() == 1 {
+                shown[0].clone()
+            } else {
+                Value::Array(shown)
+            },
         );
         done(r, inclusions)
     }
 
-    fn load_inclusion(&self, task: &Task, vars: &Map, search: &[PathBuf], mut params: Map) -> Result<Inclusion, String> {
+    fn load_inclusion(
+        &self,
+        task: &Task,
+        vars: &Map,
+        search: &[PathBuf],
+        mut params: Map,
+    ) -> Result<Inclusion, String> {
         let scope = Scope {
             vars,
             search_paths: search,
         };
         match &task.action {
-            Action::IncludeTasks { file, params: extra, apply } => {
+            Action::IncludeTasks {
+                file,
+                params: extra,
+                apply,
+            } => {
                 let name = self
                     .templar
                     .template(file, scope)
@@ -767,8 +930,9 @@ impl Run<'_> {
                 }
                 .filter(|p| p.is_file())
                 .ok_or_else(|| self.located(task, format!("Could not find or access '{name}'")))?;
-                let (items, _handlers) = crate::playbook::load_task_file(&path, &self.playbook_dir, task.role.clone())
-                    .map_err(|e| e.to_string())?;
+                let (items, _handlers) =
+                    crate::playbook::load_task_file(&path, &self.playbook_dir, task.role.clone())
+                        .map_err(|e| e.to_string())?;
                 params.extend(extra.clone());
                 Ok(Inclusion {
                     key: path.display().to_string(),
@@ -793,9 +957,13 @@ impl Run<'_> {
                             .template(name, scope)
                             .map(|v| value_text(&v))
                             .map_err(|e| self.template_failure(task, &e))?;
-                        let (role, items, _handlers) =
-                            crate::playbook::load_role(&role_name, tasks_from.as_deref(), &self.playbook_dir, &task.loc)
-                                .map_err(|e| e.to_string())?;
+                        let (role, items, _handlers) = crate::playbook::load_role(
+                            &role_name,
+                            tasks_from.as_deref(),
+                            &self.playbook_dir,
+                            &task.loc,
+                        )
+                        .map_err(|e| e.to_string())?;
                         (role, items)
                     }
                 };
@@ -819,7 +987,12 @@ impl Run<'_> {
 
     /// Fact gathering at the start of a play (`gather_facts`, default true), tagged `always`
     /// unless the play has tags.
-    pub(crate) fn gather_facts<'s>(&'s self, pctx: &'s PlayCtx, frame: &'s Frame, hosts: &'s [String]) -> Fut<'s, ()> {
+    pub(crate) fn gather_facts<'s>(
+        &'s self,
+        pctx: &'s PlayCtx,
+        frame: &'s Frame,
+        hosts: &'s [String],
+    ) -> Fut<'s, ()> {
         Box::pin(async move {
             let play = &pctx.play;
             let first = match hosts.first() {
@@ -828,11 +1001,19 @@ impl Run<'_> {
             };
             let vars = self.task_vars(pctx, frame, None, first);
             let search = self.search_paths(None);
-            let gather = self.bool_keyword(&play.gather_facts, &vars, &search).ok().flatten().unwrap_or(true);
+            let gather = self
+                .bool_keyword(&play.gather_facts, &vars, &search)
+                .ok()
+                .flatten()
+                .unwrap_or(true);
             if !gather {
                 return;
             }
-            let tags = if play.kw.tags.is_empty() { vec!["always".to_string()] } else { play.kw.tags.clone() };
+            let tags = if play.kw.tags.is_empty() {
+                vec!["always".to_string()]
+            } else {
+                play.kw.tags.clone()
+            };
             if !super::tags::should_run(&tags, &self.opts.tags, &self.opts.skip_tags) {
                 return;
             }
@@ -871,7 +1052,13 @@ impl Run<'_> {
         })
     }
 
-    async fn gather_on_host(&self, pctx: &PlayCtx, frame: &Frame, host: &str, info: &TaskInfo) -> HostOutcome {
+    async fn gather_on_host(
+        &self,
+        pctx: &PlayCtx,
+        frame: &Frame,
+        host: &str,
+        info: &TaskInfo,
+    ) -> HostOutcome {
         let vars = self.task_vars(pctx, frame, None, host);
         let search = self.search_paths(None);
         let result: Map = if self.dry_run {
@@ -922,6 +1109,30 @@ impl Run<'_> {
     }
 }
 
+/// Adds the facts a result carries to `vars` (set_fact/include_vars as plain variables,
+/// others as facts: namespaced and injected).
+fn merge_result_facts(vars: &mut Map, module: &str, r: &Map) {
+    let Some(Value::Object(facts)) = r.get("ansible_facts") else {
+        return;
+    };
+    if matches!(module, "set_fact" | "include_vars") {
+        vars.extend(facts.clone());
+        return;
+    }
+    let injected = crate::vars::fact_vars(facts);
+    let mut namespaced = match vars.get("ansible_facts") {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    };
+    if let Some(Value::Object(new)) = injected.get("ansible_facts") {
+        namespaced.extend(new.clone());
+    }
+    for (k, v) in injected {
+        vars.insert(k, v);
+    }
+    vars.insert("ansible_facts".into(), Value::Object(namespaced));
+}
+
 struct CallSettings {
     check_mode: bool,
     diff: bool,
@@ -943,7 +1154,11 @@ pub(crate) fn remove_omit(args: Map, omit: &str) -> Map {
     fn clean(v: Value, omit: &str) -> Option<Value> {
         match v {
             Value::String(s) if s == omit => None,
-            Value::Object(m) => Some(Value::Object(m.into_iter().filter_map(|(k, v)| clean(v, omit).map(|v| (k, v))).collect())),
+            Value::Object(m) => Some(Value::Object(
+                m.into_iter()
+                    .filter_map(|(k, v)| clean(v, omit).map(|v| (k, v)))
+                    .collect(),
+            )),
             Value::Array(list) => Some(Value::Array(
                 list.into_iter()
                     .map(|v| match v {
@@ -955,7 +1170,9 @@ pub(crate) fn remove_omit(args: Map, omit: &str) -> Map {
             other => Some(other),
         }
     }
-    args.into_iter().filter_map(|(k, v)| clean(v, omit).map(|v| (k, v))).collect()
+    args.into_iter()
+        .filter_map(|(k, v)| clean(v, omit).map(|v| (k, v)))
+        .collect()
 }
 
 /// The dry-run result of a remote module.
@@ -964,7 +1181,11 @@ fn would_run(fqcn: &str, args: &Map, no_log: bool, delegate: Option<&str>) -> Ma
     plan.insert("module".into(), Value::String(fqcn.to_string()));
     plan.insert(
         "args".into(),
-        if no_log { Value::String(result::NO_LOG_MESSAGE.into()) } else { Value::Object(args.clone()) },
+        if no_log {
+            Value::String(result::NO_LOG_MESSAGE.into())
+        } else {
+            Value::Object(args.clone())
+        },
     );
     if let Some(d) = delegate {
         plan.insert("delegate_to".into(), Value::String(d.to_string()));
@@ -1084,11 +1305,15 @@ mod tests {
 
     #[test]
     fn omit_is_removed_from_dicts_not_lists() {
-        let args = match json!({"a": "OMIT", "b": {"c": "OMIT", "d": 1}, "e": ["OMIT", {"f": "OMIT"}]}) {
+        let args = match json!({"a": "OMIT", "b": {"c": "OMIT", "d": 1}, "e": ["OMIT", {"f": "OMIT"}]})
+        {
             Value::Object(m) => m,
             _ => Map::new(),
         };
         let out = remove_omit(args, "OMIT");
-        assert_eq!(Value::Object(out), json!({"b": {"d": 1}, "e": ["OMIT", {}]}));
+        assert_eq!(
+            Value::Object(out),
+            json!({"b": {"d": 1}, "e": ["OMIT", {}]})
+        );
     }
 }

@@ -7,7 +7,7 @@
 //! fully; `with_sequence` counts (`start=1 end=5 stride=1 format=%d`, or `count=`);
 //! `with_env` reads controller environment variables; `with_file` reads controller files.
 
-use crate::template::{Scope, TemplateError, Templar};
+use crate::template::{Scope, Templar, TemplateError};
 use crate::Value;
 
 /// The items of a loop source, templated in `scope`.
@@ -88,7 +88,14 @@ fn with_lookup(lookup: &str, value: Value, scope: Scope<'_>) -> Result<Vec<Value
             let lists: Vec<Vec<Value>> = as_list(value).into_iter().map(as_list).collect();
             let longest = lists.iter().map(Vec::len).max().unwrap_or(0);
             Ok((0..longest)
-                .map(|i| Value::Array(lists.iter().map(|l| l.get(i).cloned().unwrap_or(Value::Null)).collect()))
+                .map(|i| {
+                    Value::Array(
+                        lists
+                            .iter()
+                            .map(|l| l.get(i).cloned().unwrap_or(Value::Null))
+                            .collect(),
+                    )
+                })
                 .collect())
         }
         "nested" | "cartesian" => {
@@ -179,13 +186,20 @@ fn sequence(args: &crate::Map) -> Result<Vec<Value>, TemplateError> {
     let end = match (num("end")?, num("count")?) {
         (Some(e), None) => e,
         (None, Some(c)) => start + (c - 1) * stride,
-        (Some(_), Some(_)) => return Err(plain("can't specify both count and end in with_sequence".into())),
+        (Some(_), Some(_)) => {
+            return Err(plain(
+                "can't specify both count and end in with_sequence".into(),
+            ))
+        }
         (None, None) => return Err(plain("must specify count or end in with_sequence".into())),
     };
     if stride == 0 {
         return Err(plain("stride of 0 in with_sequence".into()));
     }
-    let format = args.get("format").map(value_text).unwrap_or_else(|| "%d".into());
+    let format = args
+        .get("format")
+        .map(value_text)
+        .unwrap_or_else(|| "%d".into());
     let mut out = Vec::new();
     let mut i = start;
     while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
@@ -204,7 +218,10 @@ fn printf_int(format: &str, n: i64) -> String {
         return format.to_string();
     };
     let rest = &format[pos + 1..];
-    let spec_len = rest.find(|c: char| c.is_ascii_alphabetic()).map(|i| i + 1).unwrap_or(rest.len());
+    let spec_len = rest
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map(|i| i + 1)
+        .unwrap_or(rest.len());
     let spec = &rest[..spec_len];
     let (flags, conv) = spec.split_at(spec.len().saturating_sub(1));
     let width: usize = flags.trim_start_matches('0').parse().unwrap_or(0);
@@ -239,12 +256,33 @@ mod tests {
 
     #[test]
     fn with_forms() {
-        assert_eq!(run("items", json!([1, [2, 3], [[4]]])), vec![json!(1), json!(2), json!(3), json!([4])]);
-        assert_eq!(run("dict", json!({"a": 1})), vec![json!({"key": "a", "value": 1})]);
-        assert_eq!(run("indexed_items", json!(["a", "b"])), vec![json!([0, "a"]), json!([1, "b"])]);
-        assert_eq!(run("together", json!([[1, 2], ["a"]])), vec![json!([1, "a"]), json!([2, null])]);
-        assert_eq!(run("nested", json!([[1, 2], ["a"]])), vec![json!([1, "a"]), json!([2, "a"])]);
-        assert_eq!(run("sequence", json!("start=1 end=3 format=web%02d")), vec![json!("web01"), json!("web02"), json!("web03")]);
-        assert_eq!(run("sequence", json!("count=2")), vec![json!("1"), json!("2")]);
+        assert_eq!(
+            run("items", json!([1, [2, 3], [[4]]])),
+            vec![json!(1), json!(2), json!(3), json!([4])]
+        );
+        assert_eq!(
+            run("dict", json!({"a": 1})),
+            vec![json!({"key": "a", "value": 1})]
+        );
+        assert_eq!(
+            run("indexed_items", json!(["a", "b"])),
+            vec![json!([0, "a"]), json!([1, "b"])]
+        );
+        assert_eq!(
+            run("together", json!([[1, 2], ["a"]])),
+            vec![json!([1, "a"]), json!([2, null])]
+        );
+        assert_eq!(
+            run("nested", json!([[1, 2], ["a"]])),
+            vec![json!([1, "a"]), json!([2, "a"])]
+        );
+        assert_eq!(
+            run("sequence", json!("start=1 end=3 format=web%02d")),
+            vec![json!("web01"), json!("web02"), json!("web03")]
+        );
+        assert_eq!(
+            run("sequence", json!("count=2")),
+            vec![json!("1"), json!("2")]
+        );
     }
 }

@@ -53,7 +53,11 @@ pub async fn run_playbook(opts: &RunOptions, reporter: &dyn Reporter) -> i32 {
 }
 
 /// [`run_playbook`] with a cancel flag the caller can trigger (SIGTERM/SIGINT).
-pub async fn run_playbook_with_cancel(opts: &RunOptions, reporter: &dyn Reporter, cancel: Cancel) -> i32 {
+pub async fn run_playbook_with_cancel(
+    opts: &RunOptions,
+    reporter: &dyn Reporter,
+    cancel: Cancel,
+) -> i32 {
     let end = |rc: i32, error: Option<String>| {
         reporter.event(&Event::PlaybookEnd { rc, error });
         rc
@@ -69,7 +73,10 @@ pub async fn run_playbook_with_cancel(opts: &RunOptions, reporter: &dyn Reporter
     if !opts.playbook.is_file() {
         return end(
             EXIT_ERROR,
-            Some(format!("the playbook: {} could not be found", opts.playbook.display())),
+            Some(format!(
+                "the playbook: {} could not be found",
+                opts.playbook.display()
+            )),
         );
     }
     let playbook = match crate::playbook::load_playbook(&opts.playbook) {
@@ -78,20 +85,30 @@ pub async fn run_playbook_with_cancel(opts: &RunOptions, reporter: &dyn Reporter
     };
     match opts.action {
         Action::SyntaxCheck => {
-            reporter.event(&Event::PlaybookStart {
-                playbook: opts.playbook.display().to_string(),
+            reporter.event(&Event::Output {
+                line: String::new(),
+            });
+            reporter.event(&Event::Output {
+                line: format!("playbook: {}", opts.playbook.display()),
             });
             return end(EXIT_OK, None);
         }
         Action::ListTasks | Action::ListHosts | Action::ListTags => {
             for line in listing(&playbook, opts, inventory) {
-                reporter.event(&Event::Warning { message: line });
+                reporter.event(&Event::Output { line });
             }
             return end(EXIT_OK, None);
         }
         Action::Run => {}
     }
-    let run = match Run::new(opts, reporter, inventory, extra_vars, playbook.dir.clone(), cancel) {
+    let run = match Run::new(
+        opts,
+        reporter,
+        inventory,
+        extra_vars,
+        playbook.dir.clone(),
+        cancel,
+    ) {
         Ok(r) => r,
         Err(e) => return end(EXIT_OPTIONS, Some(e)),
     };
@@ -113,7 +130,10 @@ pub async fn run_playbook_with_cancel(opts: &RunOptions, reporter: &dyn Reporter
         }
     }
     run.close_all().await;
-    let hosts: Vec<_> = lock(&run.stats).iter().map(|(h, s)| (h.clone(), s.clone())).collect();
+    let hosts: Vec<_> = lock(&run.stats)
+        .iter()
+        .map(|(h, s)| (h.clone(), s.clone()))
+        .collect();
     run.emit(Event::Stats { hosts });
     let rc = if run.cancel.is_cancelled() {
         error = Some("User interrupted execution".into());
@@ -133,13 +153,24 @@ pub async fn run_playbook_with_cancel(opts: &RunOptions, reporter: &dyn Reporter
 
 /// `--list-tasks` / `--list-hosts` / `--list-tags` lines, in ansible-playbook's shape.
 fn listing(playbook: &Playbook, opts: &RunOptions, mut inventory: Inventory) -> Vec<String> {
-    let mut out = vec![format!("playbook: {}", opts.playbook.display())];
+    let mut out = vec![
+        String::new(),
+        format!("playbook: {}", opts.playbook.display()),
+    ];
     for (i, play) in playbook.plays.iter().enumerate() {
         let pattern = match &play.hosts {
-            serde_json::Value::Array(l) => l.iter().map(play::value_text).collect::<Vec<_>>().join(","),
+            serde_json::Value::Array(l) => {
+                l.iter().map(play::value_text).collect::<Vec<_>>().join(",")
+            }
             other => play::value_text(other),
         };
-        out.push(format!("  play #{} ({}): {}\tTAGS: [{}]", i + 1, pattern, play.name, play.kw.tags.join(",")));
+        out.push(format!(
+            "  play #{} ({}): {}\tTAGS: [{}]",
+            i + 1,
+            pattern,
+            play.name,
+            play.kw.tags.join(",")
+        ));
         match opts.action {
             Action::ListHosts => {
                 let hosts = inventory.match_pattern(&pattern);
@@ -147,6 +178,15 @@ fn listing(playbook: &Playbook, opts: &RunOptions, mut inventory: Inventory) -> 
                 out.push(format!("    pattern: ['{pattern}']"));
                 out.push(format!("    hosts ({}):", hosts.len()));
                 out.extend(hosts.iter().map(|h| format!("      {h}")));
+            }
+            Action::ListTags => {
+                let mut all: Vec<String> = Vec::new();
+                for items in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks] {
+                    collect_tags(items, &play.kw.tags, &mut all);
+                }
+                all.sort();
+                all.dedup();
+                out.push(format!("      TASK TAGS: [{}]", all.join(", ")));
             }
             _ => {
                 out.push("    tasks:".into());
@@ -159,6 +199,24 @@ fn listing(playbook: &Playbook, opts: &RunOptions, mut inventory: Inventory) -> 
     out
 }
 
+fn collect_tags(items: &[Item], inherited: &[String], out: &mut Vec<String>) {
+    for item in items {
+        match item {
+            Item::Task(t) => {
+                out.extend(inherited.iter().cloned());
+                out.extend(t.kw.tags.iter().cloned());
+            }
+            Item::Block(b) => {
+                let mut tags = inherited.to_vec();
+                tags.extend(b.kw.tags.iter().cloned());
+                collect_tags(&b.block, &tags, out);
+                collect_tags(&b.rescue, &tags, out);
+                collect_tags(&b.always, &tags, out);
+            }
+        }
+    }
+}
+
 fn list_items(items: &[Item], inherited: &[String], opts: &RunOptions, out: &mut Vec<String>) {
     for item in items {
         match item {
@@ -166,7 +224,11 @@ fn list_items(items: &[Item], inherited: &[String], opts: &RunOptions, out: &mut
                 let mut tags = inherited.to_vec();
                 tags.extend(t.kw.tags.iter().cloned());
                 if tags::should_run(&tags, &opts.tags, &opts.skip_tags) {
-                    out.push(format!("      {}\tTAGS: [{}]", t.display_name(), tags.join(", ")));
+                    out.push(format!(
+                        "      {}\tTAGS: [{}]",
+                        t.display_name(),
+                        tags.join(", ")
+                    ));
                 }
             }
             Item::Block(b) => {

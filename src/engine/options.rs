@@ -11,7 +11,9 @@ pub enum Mode {
     Run,
     /// Offline: no SSH, no cluster. Remote tasks are shown, not run; Secrets come from files
     /// (`--secret NAMESPACE/NAME=FILE`) or clearly marked placeholders.
-    DryRun { secrets: Vec<(String, String, PathBuf)> },
+    DryRun {
+        secrets: Vec<(String, String, PathBuf)>,
+    },
 }
 
 /// Only list, check or run.

@@ -56,7 +56,10 @@ impl PlayCtx {
         lock(&self.failed_info).insert(host.to_string(), m);
     }
     pub fn notify(&self, handler: usize, host: &str) {
-        lock(&self.notified).entry(handler).or_default().insert(host.to_string());
+        lock(&self.notified)
+            .entry(handler)
+            .or_default()
+            .insert(host.to_string());
     }
     pub fn take_notified(&self, handler: usize) -> Vec<String> {
         lock(&self.notified)
@@ -144,7 +147,10 @@ impl Run<'_> {
             vars,
             search_paths: &[],
         };
-        match self.templar.template(&Value::String(play.name.clone()), scope) {
+        match self
+            .templar
+            .template(&Value::String(play.name.clone()), scope)
+        {
             Ok(v) => value_text(&v),
             Err(_) => play.name.clone(),
         }
@@ -287,7 +293,11 @@ impl Run<'_> {
                 return Err(format!(
                     "{}: vars file {} was not found\nSearched in:\n\t{}",
                     play.loc,
-                    choices.iter().map(value_text).collect::<Vec<_>>().join(", "),
+                    choices
+                        .iter()
+                        .map(value_text)
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     searched.join("\n\t")
                 ));
             };
@@ -340,7 +350,10 @@ pub(crate) fn value_text(v: &Value) -> String {
 
 /// Splits hosts into `serial` batches: a number, `N%` (at least 1), or a list of them (the
 /// last repeating). No `serial` is one batch.
-pub(crate) fn serial_batches(hosts: &[String], serial: Option<&Value>) -> Result<Vec<Vec<String>>, String> {
+pub(crate) fn serial_batches(
+    hosts: &[String],
+    serial: Option<&Value>,
+) -> Result<Vec<Vec<String>>, String> {
     let Some(serial) = serial else {
         return Ok(vec![hosts.to_vec()]);
     };
@@ -360,7 +373,9 @@ pub(crate) fn serial_batches(hosts: &[String], serial: Option<&Value>) -> Result
                 .map_err(|_| format!("serial: invalid percentage '{text}'"))?;
             Ok(((pct / 100.0) * total as f64) as usize).map(|n| n.max(1))
         } else {
-            let n: i64 = text.parse().map_err(|_| format!("serial: invalid value '{text}'"))?;
+            let n: i64 = text
+                .parse()
+                .map_err(|_| format!("serial: invalid value '{text}'"))?;
             Ok(if n <= 0 { total } else { n as usize })
         }
     };
@@ -391,7 +406,10 @@ mod tests {
         let b = serial_batches(&hosts(5), Some(&json!(2))).unwrap();
         assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1]);
         let b = serial_batches(&hosts(5), Some(&json!("30%"))).unwrap();
-        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 1, 1, 1]);
+        assert_eq!(
+            b.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![1, 1, 1, 1, 1]
+        );
         let b = serial_batches(&hosts(6), Some(&json!([1, "50%"]))).unwrap();
         assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 3, 2]);
     }

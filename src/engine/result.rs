@@ -25,7 +25,8 @@ pub fn normalize(mut r: Map) -> Map {
     for (stream, lines) in [("stdout", "stdout_lines"), ("stderr", "stderr_lines")] {
         if let Some(Value::String(text)) = r.get(stream) {
             if !r.contains_key(lines) {
-                let split: Vec<Value> = text.lines().map(|l| Value::String(l.to_string())).collect();
+                let split: Vec<Value> =
+                    text.lines().map(|l| Value::String(l.to_string())).collect();
                 r.insert(lines.into(), Value::Array(split));
             }
         }
@@ -46,8 +47,14 @@ pub fn skipped_by_condition(condition: &str) -> Map {
     let mut r = Map::new();
     r.insert("changed".into(), Value::Bool(false));
     r.insert("skipped".into(), Value::Bool(true));
-    r.insert("skip_reason".into(), Value::String("Conditional result was False".into()));
-    r.insert("false_condition".into(), Value::String(condition.to_string()));
+    r.insert(
+        "skip_reason".into(),
+        Value::String("Conditional result was False".into()),
+    );
+    r.insert(
+        "false_condition".into(),
+        Value::String(condition.to_string()),
+    );
     r
 }
 
@@ -56,7 +63,10 @@ pub fn skipped_empty_loop() -> Map {
     let mut r = Map::new();
     r.insert("changed".into(), Value::Bool(false));
     r.insert("skipped".into(), Value::Bool(true));
-    r.insert("skipped_reason".into(), Value::String("No items in the list".into()));
+    r.insert(
+        "skipped_reason".into(),
+        Value::String("No items in the list".into()),
+    );
     r.insert("results".into(), Value::Array(Vec::new()));
     r
 }
@@ -83,7 +93,10 @@ pub fn aggregate(items: Vec<Map>) -> Map {
         "All items completed"
     };
     r.insert("msg".into(), Value::String(msg.into()));
-    r.insert("results".into(), Value::Array(items.into_iter().map(Value::Object).collect()));
+    r.insert(
+        "results".into(),
+        Value::Array(items.into_iter().map(Value::Object).collect()),
+    );
     r
 }
 
@@ -99,7 +112,14 @@ pub fn for_register(r: &Map) -> Map {
 pub fn censor(r: &Map) -> Map {
     let mut out = Map::new();
     out.insert("censored".into(), Value::String(NO_LOG_MESSAGE.into()));
-    for key in ["changed", "failed", "skipped", "unreachable", "attempts", "dry_run"] {
+    for key in [
+        "changed",
+        "failed",
+        "skipped",
+        "unreachable",
+        "attempts",
+        "dry_run",
+    ] {
         if let Some(v) = r.get(key) {
             out.insert(key.into(), v.clone());
         }
@@ -150,7 +170,10 @@ mod tests {
 
     #[test]
     fn aggregate_messages() {
-        let r = aggregate(vec![m(json!({"changed": true})), m(json!({"failed": true}))]);
+        let r = aggregate(vec![
+            m(json!({"changed": true})),
+            m(json!({"failed": true})),
+        ]);
         assert_eq!(r["msg"], json!("One or more items failed"));
         assert_eq!(r["changed"], json!(true));
         let s = aggregate(vec![m(json!({"skipped": true}))]);

@@ -141,7 +141,9 @@ impl<'a> Run<'a> {
         let role_defaults: Vec<&Map> = frame.roles.iter().map(|r| &r.role.defaults).collect();
         let role_vars: Vec<&Map> = frame.roles.iter().map(|r| &r.role.vars).collect();
         let role_params: Vec<&Map> = frame.roles.iter().map(|r| &r.params).collect();
-        let handler_role = task.and_then(|t| t.role.as_ref()).filter(|_| frame.roles.is_empty());
+        let handler_role = task
+            .and_then(|t| t.role.as_ref())
+            .filter(|_| frame.roles.is_empty());
         let mut role_defaults = role_defaults;
         let mut role_vars = role_vars;
         if let Some(role) = handler_role {
@@ -180,8 +182,16 @@ impl<'a> Run<'a> {
         magic.play_hosts = magic.play_hosts_all.iter().filter(alive).cloned().collect();
         magic.play_batch = magic.play_batch.iter().filter(alive).cloned().collect();
         vars::add_magic(&mut vars, &magic, host, group_names);
-        if let Some(role) = frame.roles.last().map(|r| &r.role).or(task.and_then(|t| t.role.as_ref())) {
-            vars.insert("role_path".into(), Value::String(role.path.display().to_string()));
+        if let Some(role) = frame
+            .roles
+            .last()
+            .map(|r| &r.role)
+            .or(task.and_then(|t| t.role.as_ref()))
+        {
+            vars.insert(
+                "role_path".into(),
+                Value::String(role.path.display().to_string()),
+            );
             vars.insert("role_name".into(), Value::String(role.name.clone()));
         }
         vars.insert("hostvars".into(), Value::Object(self.hostvars(pctx)));

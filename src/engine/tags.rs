@@ -22,15 +22,10 @@ pub fn should_run(tags: &[String], only: &[String], skip: &[String]) -> bool {
     };
     let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
     let hits = |list: &[&str]| list.iter().any(|t| set.contains(t));
-    let mut run = if set.contains("always") {
-        true
-    } else if only.contains(&"all") && !set.contains("never") {
-        true
-    } else if hits(&only) {
-        true
-    } else {
-        only.contains(&"tagged") && !untagged && !set.contains("never")
-    };
+    let mut run = set.contains("always")
+        || (only.contains(&"all") && !set.contains("never"))
+        || hits(&only)
+        || (only.contains(&"tagged") && !untagged && !set.contains("never"));
     if run && !skip.is_empty() {
         if skip.contains(&"all") {
             if !set.contains("always") || skip.contains(&"always") {

@@ -339,8 +339,8 @@ pub fn to_bool(value: &Value) -> Result<bool, String> {
             }
         }
         Value::Number(n) => match n.as_f64() {
-            Some(f) if f == 1.0 => Ok(true),
-            Some(f) if f == 0.0 => Ok(false),
+            Some(1.0) => Ok(true),
+            Some(0.0) => Ok(false),
             _ => Err(invalid_bool(&n.to_string())),
         },
         other => Err(format!("{} cannot be converted to a bool", py_type(other))),
@@ -469,5 +469,176 @@ pub fn py_repr(value: &Value) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    static SPEC: ArgSpec = ArgSpec {
+        params: &[
+            Param {
+                aliases: &["dest", "name"],
+                required: true,
+                ..Param::new("path", Kind::Path)
+            },
+            Param {
+                choices: &["absent", "directory", "file"],
+                ..Param::new("state", Kind::Str)
+            },
+            Param {
+                default: Some("false"),
+                ..Param::new("force", Kind::Bool)
+            },
+            Param::new("count", Kind::Int),
+            Param::new("ratio", Kind::Float),
+            Param::new("groups", Kind::List),
+            Param::new("labels", Kind::Dict),
+            Param::new("owner", Kind::Str),
+            Param::new("content", Kind::Raw),
+            Param::new("src", Kind::Path),
+            Param {
+                aliases: &["attr"],
+                ..Param::new("attributes", Kind::Str)
+            },
+        ],
+        free_form: false,
+        mutually_exclusive: &[&["content", "src"]],
+        required_one_of: &[],
+    };
+
+    fn map(value: serde_json::Value) -> Map {
+        value.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn unknown_parameters_list_supported_ones_like_ansible() {
+        let err = SPEC
+            .check_names(
+                "ansible.builtin.file",
+                &map(json!({"path": "/x", "foo": 1, "bar": 2})),
+            )
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "Unsupported parameters for (ansible.builtin.file) module: bar, foo. Supported parameters include: attributes, content, count, force, groups, labels, owner, path, ratio, src, state (attr, dest, name)."
+        );
+    }
+
+    #[test]
+    fn missing_required_and_mutually_exclusive() {
+        let err = SPEC
+            .check_names("m", &map(json!({"state": "file"})))
+            .unwrap_err();
+        assert_eq!(err, "missing required arguments: path");
+        // An alias satisfies the requirement.
+        assert!(SPEC.check_names("m", &map(json!({"dest": "/x"}))).is_ok());
+        let err = SPEC
+            .check_names("m", &map(json!({"path": "/x", "content": "a", "src": "b"})))
+            .unwrap_err();
+        assert_eq!(err, "parameters are mutually exclusive: content|src");
+    }
+
+    #[test]
+    fn literal_values_are_checked_at_load_time_templates_later() {
+        let err = SPEC
+            .check_names("m", &map(json!({"path": "/x", "state": "foo"})))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "value of state must be one of: absent, directory, file, got: foo"
+        );
+        assert!(SPEC
+            .check_names(
+                "m",
+                &map(json!({"path": "/x", "state": "{{ s }}", "force": "{{ f }}"}))
+            )
+            .is_ok());
+        let err = SPEC
+            .check_names("m", &map(json!({"path": "/x", "force": "maybe"})))
+            .unwrap_err();
+        assert!(err.starts_with("argument 'force' is of type <class 'str'> and we were unable to convert to bool: The value 'maybe' is not a valid boolean."), "{err}");
+    }
+
+    #[test]
+    fn normalize_resolves_aliases_coerces_and_fills_defaults() {
+        let out = SPEC
+            .normalize(
+                "m",
+                map(
+                    json!({"dest": "/x", "count": "12", "ratio": 2, "groups": "a,b", "owner": 1000,
+                           "labels": "k=v x=y", "attr": "i", "content": {"a": 1}}),
+                ),
+            )
+            .unwrap();
+        assert_eq!(out["path"], "/x");
+        assert!(out.get("dest").is_none());
+        assert_eq!(out["count"], 12);
+        assert_eq!(out["ratio"], 2.0);
+        assert_eq!(out["groups"], json!(["a", "b"]));
+        assert_eq!(out["owner"], "1000");
+        assert_eq!(out["labels"], json!({"k": "v", "x": "y"}));
+        assert_eq!(out["attributes"], "i");
+        assert_eq!(out["content"], json!({"a": 1}));
+        assert_eq!(out["force"], false);
+        let out = SPEC
+            .normalize("m", map(json!({"path": "/x", "force": "YES"})))
+            .unwrap();
+        assert_eq!(out["force"], true);
+        let err = SPEC
+            .normalize("m", map(json!({"path": "/x", "count": "ten"})))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "argument 'count' is of type <class 'str'> and we were unable to convert to int: <class 'str'> cannot be converted to an int"
+        );
+        let out = SPEC
+            .normalize("m", map(json!({"path": "/x", "owner": true})))
+            .unwrap();
+        assert_eq!(out["owner"], "True");
+    }
+
+    #[test]
+    fn free_form_modules_take_raw_params_and_cmd() {
+        static FREE: ArgSpec = ArgSpec {
+            params: &[Param::new("chdir", Kind::Path)],
+            free_form: true,
+            mutually_exclusive: &[],
+            required_one_of: &[&["chdir"]],
+        };
+        let out = FREE
+            .normalize("c", map(json!({"cmd": "ls -l", "chdir": "/"})))
+            .unwrap();
+        assert_eq!(out["_raw_params"], "ls -l");
+        let err = FREE
+            .normalize(
+                "c",
+                map(json!({"cmd": "ls", "_raw_params": "pwd", "chdir": "/"})),
+            )
+            .unwrap_err();
+        assert!(
+            err.starts_with("The 'cmd' argument cannot be used"),
+            "{err}"
+        );
+        let err = FREE
+            .normalize("c", map(json!({"_raw_params": "ls"})))
+            .unwrap_err();
+        assert_eq!(err, "one of the following is required: chdir");
+        let err = FREE.check_names("c", &map(json!({"x": 1}))).unwrap_err();
+        assert!(
+            err.ends_with("Supported parameters include: _raw_params, chdir."),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn python_reprs() {
+        assert_eq!(
+            py_repr(&json!(["a", 1, 1.0, null, true])),
+            "['a', 1, 1.0, None, True]"
+        );
+        assert_eq!(py_str(&json!({"k": "v"})), "{'k': 'v'}");
     }
 }

@@ -219,4 +219,34 @@ mod tests {
         let r = assert(&args(json!({"that": [true, false]})), truth);
         assert_eq!(r["assertion"], json!("False"));
     }
+
+    #[tokio::test]
+    async fn through_the_spec_and_the_real_templar() {
+        use crate::modules::remote::testkit::{run_with, Options};
+        let mut vars = Map::new();
+        vars.insert("x".into(), json!(5));
+        let opts = || Options {
+            vars: vars.clone(),
+            ..Options::default()
+        };
+        let r = run_with(&Assert, json!({"that": ["x == 5", "x > 1"]}), opts()).await;
+        assert_eq!(r["msg"], json!("All assertions passed"), "{r:?}");
+        let r = run_with(
+            &Assert,
+            json!({"that": "x == 4", "msg": "x is {{ x }}"}),
+            opts(),
+        )
+        .await;
+        assert_eq!(r["assertion"], json!("x == 4"), "{r:?}");
+        let r = run_with(&Assert, json!({"that": "x =="}), opts()).await;
+        assert!(
+            r["msg"]
+                .as_str()
+                .unwrap()
+                .starts_with("The conditional check 'x ==' failed."),
+            "{r:?}"
+        );
+        let r = run_with(&Assert, json!({"fail_msg": "x"}), opts()).await;
+        assert_eq!(r["failed"], json!(true), "{r:?}");
+    }
 }

@@ -123,7 +123,11 @@ enum Invocation {
 }
 
 /// Runs `command` or `shell` (when `uses_shell`) with Ansible's rules; see the module doc.
-pub async fn run_command(args: &CommandArgs, uses_shell: bool, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
+pub async fn run_command(
+    args: &CommandArgs,
+    uses_shell: bool,
+    ctx: &ModuleContext<'_>,
+) -> Result<Map, ConnError> {
     let mut result = initial_result();
     let mut warnings = Vec::new();
     let raw = match &args.raw_params {
@@ -141,7 +145,10 @@ pub async fn run_command(args: &CommandArgs, uses_shell: bool, ctx: &ModuleConte
         return Ok(fail_256(result, "no command given"));
     }
     if !raw.trim().is_empty() && !argv.is_empty() {
-        return Ok(fail_256(result, "only command or argv can be given, not both"));
+        return Ok(fail_256(
+            result,
+            "only command or argv can be given, not both",
+        ));
     }
     let invocation = if uses_shell {
         Invocation::Shell(if raw.is_empty() { argv.join(" ") } else { raw })
@@ -161,7 +168,9 @@ pub async fn run_command(args: &CommandArgs, uses_shell: bool, ctx: &ModuleConte
     result.insert(
         "cmd".into(),
         match &invocation {
-            Invocation::Argv(words) => Value::Array(words.iter().cloned().map(Value::String).collect()),
+            Invocation::Argv(words) => {
+                Value::Array(words.iter().cloned().map(Value::String).collect())
+            }
             Invocation::Shell(text) => Value::String(text.clone()),
         },
     );
@@ -179,7 +188,10 @@ pub async fn run_command(args: &CommandArgs, uses_shell: bool, ctx: &ModuleConte
     let elapsed = clock.elapsed();
     let ended = chrono::Local::now();
     if !warnings.is_empty() {
-        result.insert("warnings".into(), Value::Array(warnings.into_iter().map(Value::String).collect()));
+        result.insert(
+            "warnings".into(),
+            Value::Array(warnings.into_iter().map(Value::String).collect()),
+        );
     }
     if let Some(records) = precheck_records(&output.stdout) {
         return Ok(precheck_result(result, &records, args, ctx.check_mode));
@@ -269,7 +281,11 @@ fn build_script(args: &CommandArgs, invocation: &Invocation, check: bool) -> Str
         Invocation::Argv(words) => {
             s.push_str("set --\n");
             for word in words {
-                let value = if args.expand_argument_vars { path_word(word) } else { quote(word) };
+                let value = if args.expand_argument_vars {
+                    path_word(word)
+                } else {
+                    quote(word)
+                };
                 s.push_str(&format!("_a={value}; set -- \"$@\" \"$_a\"\n"));
             }
             s.push_str(FIND_EXE_SH);
@@ -314,7 +330,10 @@ fn precheck_result(mut result: Map, records: &Records, args: &CommandArgs, check
     let verb = if check { "Would" } else { "Did" };
     match records.get("kind").unwrap_or("") {
         "chdir" => {
-            let errno = records.get("errno").and_then(|e| e.parse().ok()).unwrap_or(2);
+            let errno = records
+                .get("errno")
+                .and_then(|e| e.parse().ok())
+                .unwrap_or(2);
             result.insert(
                 "msg".into(),
                 Value::String(format!(
@@ -325,21 +344,35 @@ fn precheck_result(mut result: Map, records: &Records, args: &CommandArgs, check
             result.insert("failed".into(), Value::Bool(true));
         }
         "creates" => {
-            result.insert("msg".into(), Value::String(format!("{verb} not run command since '{path}' exists")));
-            result.insert("stdout".into(), Value::String(format!("skipped, since {path} exists")));
+            result.insert(
+                "msg".into(),
+                Value::String(format!("{verb} not run command since '{path}' exists")),
+            );
+            result.insert(
+                "stdout".into(),
+                Value::String(format!("skipped, since {path} exists")),
+            );
             result.insert("rc".into(), Value::from(0));
         }
         "removes" => {
             result.insert(
                 "msg".into(),
-                Value::String(format!("{verb} not run command since '{path}' does not exist")),
+                Value::String(format!(
+                    "{verb} not run command since '{path}' does not exist"
+                )),
             );
-            result.insert("stdout".into(), Value::String(format!("skipped, since {path} does not exist")));
+            result.insert(
+                "stdout".into(),
+                Value::String(format!("skipped, since {path} does not exist")),
+            );
             result.insert("rc".into(), Value::from(0));
         }
         "check" => {
             result.insert("rc".into(), Value::from(0));
-            result.insert("msg".into(), Value::String("Command would have run if not in check mode".into()));
+            result.insert(
+                "msg".into(),
+                Value::String("Command would have run if not in check mode".into()),
+            );
             if args.creates.is_none() && args.removes.is_none() {
                 result.insert("skipped".into(), Value::Bool(true));
                 result.insert("changed".into(), Value::Bool(false));
@@ -349,7 +382,10 @@ fn precheck_result(mut result: Map, records: &Records, args: &CommandArgs, check
         }
         _ => {
             // The program could not be started: Ansible's run_command fails with the OSError.
-            let errno: i64 = records.get("errno").and_then(|e| e.parse().ok()).unwrap_or(2);
+            let errno: i64 = records
+                .get("errno")
+                .and_then(|e| e.parse().ok())
+                .unwrap_or(2);
             let cmd = match result.get("cmd") {
                 Some(Value::Array(words)) => words
                     .iter()
@@ -378,12 +414,19 @@ fn python_os_error(errno: i64, path: &str) -> String {
         20 => "Not a directory",
         _ => "Error",
     };
-    format!("[Errno {errno}] {text}: {}", python_bytes_repr(path.as_bytes()))
+    format!(
+        "[Errno {errno}] {text}: {}",
+        python_bytes_repr(path.as_bytes())
+    )
 }
 
 /// Python's `repr(bytes)`.
 fn python_bytes_repr(bytes: &[u8]) -> String {
-    let quote_char = if bytes.contains(&b'\'') && !bytes.contains(&b'"') { '"' } else { '\'' };
+    let quote_char = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = format!("b{quote_char}");
     for &b in bytes {
         match b {
@@ -425,7 +468,11 @@ pub fn python_timedelta(elapsed: std::time::Duration) -> String {
     let micros = elapsed.subsec_micros();
     let (days, rest) = (total / 86_400, total % 86_400);
     let clock = format!("{}:{:02}:{:02}", rest / 3600, (rest % 3600) / 60, rest % 60);
-    let clock = if micros == 0 { clock } else { format!("{clock}.{micros:06}") };
+    let clock = if micros == 0 {
+        clock
+    } else {
+        format!("{clock}.{micros:06}")
+    };
     match days {
         0 => clock,
         1 => format!("1 day, {clock}"),
@@ -502,7 +549,10 @@ mod tests {
 
     #[test]
     fn shlex_split_matches_python() {
-        assert_eq!(split_args("echo 'a b' \"c \\\"d\\\"\" e\\ f").unwrap(), ["echo", "a b", "c \"d\"", "e f"]);
+        assert_eq!(
+            split_args("echo 'a b' \"c \\\"d\\\"\" e\\ f").unwrap(),
+            ["echo", "a b", "c \"d\"", "e f"]
+        );
         assert_eq!(split_args("  a   b ").unwrap(), ["a", "b"]);
         assert_eq!(split_args("a ''").unwrap(), ["a", ""]);
         assert_eq!(split_args("\"a\\nb\"").unwrap(), ["a\\nb"]);
@@ -511,8 +561,14 @@ mod tests {
 
     #[test]
     fn python_formats() {
-        assert_eq!(python_timedelta(std::time::Duration::from_micros(3456)), "0:00:00.003456");
-        assert_eq!(python_timedelta(std::time::Duration::from_secs(3661)), "1:01:01");
+        assert_eq!(
+            python_timedelta(std::time::Duration::from_micros(3456)),
+            "0:00:00.003456"
+        );
+        assert_eq!(
+            python_timedelta(std::time::Duration::from_secs(3661)),
+            "1:01:01"
+        );
         assert_eq!(python_bytes_repr(b"nope"), "b'nope'");
         assert_eq!(python_bytes_repr(b"it's"), "b\"it's\"");
         assert_eq!(python_shlex_quote("a b"), "'a b'");
@@ -521,16 +577,27 @@ mod tests {
     #[tokio::test]
     async fn runs_without_a_shell() {
         let (_tmp, dir) = nasty_tempdir();
-        let result = run(&Command, json!({"_raw_params": "echo '$(touch PWNED); x' ; `id`"})).await;
+        let result = run(
+            &Command,
+            json!({"_raw_params": "echo '$(touch PWNED); x' ; `id`"}),
+        )
+        .await;
         assert_eq!(result["stdout"], "$(touch PWNED); x ; `id`");
         assert_eq!(result["rc"], 0);
         assert_eq!(result["changed"], true);
-        assert_eq!(result["cmd"], json!(["echo", "$(touch PWNED); x", ";", "`id`"]));
+        assert_eq!(
+            result["cmd"],
+            json!(["echo", "$(touch PWNED); x", ";", "`id`"])
+        );
         assert!(result["delta"].as_str().unwrap().starts_with("0:00:0"));
         // The external echo runs, not the shell's builtin: `-e` is an option of coreutils' echo.
         let result = run(&Command, json!({"_raw_params": "echo -e 'a\\tb'"})).await;
         assert_eq!(result["stdout"], "a\tb");
-        let result = run(&Command, json!({"argv": ["printf", "%s|", "a b", "c"], "chdir": dir})).await;
+        let result = run(
+            &Command,
+            json!({"argv": ["printf", "%s|", "a b", "c"], "chdir": dir}),
+        )
+        .await;
         assert_eq!(result["stdout"], "a b|c|");
         assert!(!std::path::Path::new(&format!("{dir}/PWNED")).exists());
     }
@@ -542,10 +609,17 @@ mod tests {
         assert_eq!(result["rc"], 1);
         assert_eq!(result["msg"], "non-zero return code");
         let result = run(&Command, json!({"_raw_params": "nope arg"})).await;
-        assert_eq!(result["msg"], "[Errno 2] No such file or directory: b'nope'");
+        assert_eq!(
+            result["msg"],
+            "[Errno 2] No such file or directory: b'nope'"
+        );
         assert_eq!(result["rc"], 2);
         assert_eq!(result["cmd"], "nope arg");
-        let result = run(&Command, json!({"_raw_params": "ls", "chdir": "/nonexistent dir"})).await;
+        let result = run(
+            &Command,
+            json!({"_raw_params": "ls", "chdir": "/nonexistent dir"}),
+        )
+        .await;
         assert_eq!(
             result["msg"],
             "Unable to change directory before execution: [Errno 2] No such file or directory: b'/nonexistent dir'"
@@ -561,16 +635,34 @@ mod tests {
     async fn creates_removes_and_check_mode() {
         let (_tmp, dir) = nasty_tempdir();
         std::fs::write(format!("{dir}/there.txt"), "").unwrap();
-        let result = run(&Command, json!({"_raw_params": "touch x", "creates": format!("{dir}/*.txt")})).await;
+        let result = run(
+            &Command,
+            json!({"_raw_params": "touch x", "creates": format!("{dir}/*.txt")}),
+        )
+        .await;
         assert_eq!(result["changed"], false);
-        assert_eq!(result["msg"], format!("Did not run command since '{dir}/*.txt' exists"));
-        let result = run(&Command, json!({"_raw_params": "true", "removes": format!("{dir}/*.nope")})).await;
-        assert_eq!(result["msg"], format!("Did not run command since '{dir}/*.nope' does not exist"));
+        assert_eq!(
+            result["msg"],
+            format!("Did not run command since '{dir}/*.txt' exists")
+        );
+        let result = run(
+            &Command,
+            json!({"_raw_params": "true", "removes": format!("{dir}/*.nope")}),
+        )
+        .await;
+        assert_eq!(
+            result["msg"],
+            format!("Did not run command since '{dir}/*.nope' does not exist")
+        );
         let result = check(&Command, json!({"_raw_params": "touch x"})).await;
         assert_eq!(result["skipped"], true);
         assert_eq!(result["msg"], "Command would have run if not in check mode");
         let marker = format!("{dir}/made");
-        let result = check(&Command, json!({"argv": ["touch", marker], "creates": marker})).await;
+        let result = check(
+            &Command,
+            json!({"argv": ["touch", marker], "creates": marker}),
+        )
+        .await;
         assert_eq!(result["changed"], true);
         assert!(!std::path::Path::new(&marker).exists());
     }
@@ -579,16 +671,29 @@ mod tests {
     async fn stdin_and_strip_and_vars() {
         let result = run(&Command, json!({"_raw_params": "cat", "stdin": "hi"})).await;
         assert_eq!(result["stdout"], "hi");
-        let result = run(&Command, json!({"_raw_params": "cat", "stdin": "hi", "strip_empty_ends": false})).await;
+        let result = run(
+            &Command,
+            json!({"_raw_params": "cat", "stdin": "hi", "strip_empty_ends": false}),
+        )
+        .await;
         assert_eq!(result["stdout"], "hi\n");
-        let options = Options { env: vec![("HR_X".into(), "v a l".into())], ..Options::default() };
+        let options = Options {
+            env: vec![("HR_X".into(), "v a l".into())],
+            ..Options::default()
+        };
         let result = run_with(&Command, json!({"_raw_params": "printf %s $HR_X"}), options).await;
         assert_eq!(result["stdout"], "v a l");
     }
 
     #[tokio::test]
     async fn spec_checks() {
-        let err = Command.spec().check_names("ansible.builtin.command", json!({"foo": 1}).as_object().unwrap()).unwrap_err();
+        let err = Command
+            .spec()
+            .check_names(
+                "ansible.builtin.command",
+                json!({"foo": 1}).as_object().unwrap(),
+            )
+            .unwrap_err();
         assert_eq!(err, "Unsupported parameters for (ansible.builtin.command) module: foo. Supported parameters include: _raw_params, _uses_shell, argv, chdir, creates, executable, expand_argument_vars, removes, stdin, stdin_add_newline, strip_empty_ends.");
         let result = run(&Command, json!({"cmd": "echo hi"})).await;
         assert_eq!(result["stdout"], "hi");

@@ -156,7 +156,10 @@ impl Module for Copy {
             return copy_one(&args, &plan, ctx).await;
         }
         let Some(found) = find_source(&src, ctx.scope.search_paths) else {
-            return Ok(remote::failed(not_found_message(&src, ctx.scope.search_paths)));
+            return Ok(remote::failed(not_found_message(
+                &src,
+                ctx.scope.search_paths,
+            )));
         };
         if found.is_dir() {
             return copy_tree(&args, &src, &found, ctx).await;
@@ -204,7 +207,11 @@ struct FilePlan {
 }
 
 /// Runs the copy script for one file and turns its records into Ansible's result.
-async fn copy_one(args: &CopyArgs, plan: &FilePlan, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
+async fn copy_one(
+    args: &CopyArgs,
+    plan: &FilePlan,
+    ctx: &ModuleContext<'_>,
+) -> Result<Map, ConnError> {
     let script = match build_script(args, plan, ctx.check_mode, ctx.diff) {
         Ok(script) => script,
         Err(result) => return Ok(result),
@@ -233,7 +240,8 @@ fn build_script(args: &CopyArgs, plan: &FilePlan, check: bool, diff: bool) -> Re
     } else {
         remote::parse_mode(&mode_value).map_err(|e| e.into_result(&args.dest))?
     };
-    let dir_mode = remote::parse_mode(&args.directory_mode).map_err(|e| e.into_result(&args.dest))?;
+    let dir_mode =
+        remote::parse_mode(&args.directory_mode).map_err(|e| e.into_result(&args.dest))?;
     let (want_sha1, want_md5) = match &plan.data {
         Source::Bytes(data) => (
             hex::encode(sha1::Sha1::digest(data)),
@@ -243,7 +251,9 @@ fn build_script(args: &CopyArgs, plan: &FilePlan, check: bool, diff: bool) -> Re
     };
     if let (Some(expected), false) = (&args.checksum, want_sha1.is_empty()) {
         if !expected.is_empty() && expected != &want_sha1 {
-            return Err(remote::failed("Copied file does not match the expected checksum"));
+            return Err(remote::failed(
+                "Copied file does not match the expected checksum",
+            ));
         }
     }
     let mut s = attrs_vars(check, args.owner.as_deref(), args.group.as_deref());
@@ -394,12 +404,23 @@ pinfo "$D"
 "#;
 
 /// Ansible's result for one file.
-fn build_result(args: &CopyArgs, plan: &FilePlan, records: &Records, ctx: &ModuleContext<'_>) -> Map {
+fn build_result(
+    args: &CopyArgs,
+    plan: &FilePlan,
+    records: &Records,
+    ctx: &ModuleContext<'_>,
+) -> Map {
     if let Some(mut failure) = records.failure() {
         if let Some(rc) = records.get("exit_status") {
-            failure.insert("exit_status".into(), Value::from(rc.parse::<i64>().unwrap_or(-1)));
+            failure.insert(
+                "exit_status".into(),
+                Value::from(rc.parse::<i64>().unwrap_or(-1)),
+            );
             for (key, record) in [("stdout", "v_stdout"), ("stderr", "v_stderr")] {
-                failure.insert(key.into(), Value::String(records.get(record).unwrap_or("").into()));
+                failure.insert(
+                    key.into(),
+                    Value::String(records.get(record).unwrap_or("").into()),
+                );
             }
         }
         return failure;
@@ -424,7 +445,10 @@ fn build_result(args: &CopyArgs, plan: &FilePlan, records: &Records, ctx: &Modul
             "src".into(),
             Value::String(records.get("tmp").unwrap_or(&plan.after_header).into()),
         );
-        result.insert("md5sum".into(), Value::String(records.get("want_md5").unwrap_or("").into()));
+        result.insert(
+            "md5sum".into(),
+            Value::String(records.get("want_md5").unwrap_or("").into()),
+        );
         result.insert("checksum".into(), Value::String(sha1));
         result.insert("changed".into(), Value::Bool(true));
         if let Some(backup) = records.get("backup_file") {
@@ -437,7 +461,10 @@ fn build_result(args: &CopyArgs, plan: &FilePlan, records: &Records, ctx: &Modul
         result.insert("checksum".into(), Value::String(sha1));
     }
     if ctx.diff {
-        result.insert("diff".into(), diff_value(plan, records, &dest, content_changed));
+        result.insert(
+            "diff".into(),
+            diff_value(plan, records, &dest, content_changed),
+        );
     }
     if !(content_changed && ctx.check_mode) {
         remote::add_path_info(&mut result, records);
@@ -455,15 +482,24 @@ fn diff_value(plan: &FilePlan, records: &Records, dest: &str, content_changed: b
             diff.insert("dst_binary".into(), Value::from(1));
         } else {
             diff.insert("before_header".into(), Value::String(dest.into()));
-            diff.insert("before".into(), Value::String(records.get("before").unwrap_or("").into()));
+            diff.insert(
+                "before".into(),
+                Value::String(records.get("before").unwrap_or("").into()),
+            );
         }
         match &plan.data {
             Source::Bytes(data) if data.contains(&0) => {
                 diff.insert("src_binary".into(), Value::from(1));
             }
             Source::Bytes(data) => {
-                diff.insert("after_header".into(), Value::String(plan.after_header.clone()));
-                diff.insert("after".into(), Value::String(String::from_utf8_lossy(data).into()));
+                diff.insert(
+                    "after_header".into(),
+                    Value::String(plan.after_header.clone()),
+                );
+                diff.insert(
+                    "after".into(),
+                    Value::String(String::from_utf8_lossy(data).into()),
+                );
             }
             Source::Remote(_) => {}
         }
@@ -481,9 +517,18 @@ fn diff_value(plan: &FilePlan, records: &Records, dest: &str, content_changed: b
 
 /// Copies a controller directory: every file (one round trip each, missing directories made
 /// with `directory_mode`), then empty directories. The result is `{dest, src, changed}`.
-async fn copy_tree(args: &CopyArgs, src: &str, root: &Path, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
+async fn copy_tree(
+    args: &CopyArgs,
+    src: &str,
+    root: &Path,
+    ctx: &ModuleContext<'_>,
+) -> Result<Map, ConnError> {
     // `src/` copies the contents; `src` copies the directory itself.
-    let top = if src.ends_with('/') { String::new() } else { format!("{}/", basename(src)) };
+    let top = if src.ends_with('/') {
+        String::new()
+    } else {
+        format!("{}/", basename(src))
+    };
     let dest_root = format!("{}/", args.dest.trim_end_matches('/'));
     let mut files = Vec::new();
     let mut empty_dirs = Vec::new();
@@ -492,13 +537,25 @@ async fn copy_tree(args: &CopyArgs, src: &str, root: &Path, ctx: &ModuleContext<
     let mut changed = false;
     for rel in &files {
         let rel_text = rel.to_string_lossy();
-        let parent = rel.parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let parent = rel
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let full = root.join(rel);
         let data = match std::fs::read(&full) {
             Ok(data) => data,
-            Err(e) => return Ok(remote::failed(format!("Could not read source file {}: {e}", full.display()))),
+            Err(e) => {
+                return Ok(remote::failed(format!(
+                    "Could not read source file {}: {e}",
+                    full.display()
+                )))
+            }
         };
-        let dir = if parent.is_empty() { format!("{dest_root}{top}") } else { format!("{dest_root}{top}{parent}/") };
+        let dir = if parent.is_empty() {
+            format!("{dest_root}{top}")
+        } else {
+            format!("{dest_root}{top}{parent}/")
+        };
         let plan = FilePlan {
             dest: dir,
             slash: true,
@@ -549,7 +606,9 @@ fi
 
 /// Collects regular files (following links, as `local_follow` does) and empty directories.
 fn walk(root: &Path, rel: &Path, files: &mut Vec<PathBuf>, empty_dirs: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(root.join(rel)) else { return };
+    let Ok(entries) = std::fs::read_dir(root.join(rel)) else {
+        return;
+    };
     let mut any = false;
     for entry in entries.flatten() {
         any = true;
@@ -567,7 +626,11 @@ fn walk(root: &Path, rel: &Path, files: &mut Vec<PathBuf>, empty_dirs: &mut Vec<
 
 /// Finds a controller `src` as Ansible's `_find_needle('files', src)` does.
 pub fn find_source(src: &str, search_paths: &[PathBuf]) -> Option<PathBuf> {
-    let trimmed = if src.len() > 1 { src.trim_end_matches('/') } else { src };
+    let trimmed = if src.len() > 1 {
+        src.trim_end_matches('/')
+    } else {
+        src
+    };
     let path = Path::new(trimmed);
     if path.is_absolute() {
         return path.exists().then(|| path.to_path_buf());
@@ -591,12 +654,18 @@ fn not_found_message(src: &str, search_paths: &[PathBuf]) -> String {
 }
 
 fn basename(path: &str) -> String {
-    path.trim_end_matches('/').rsplit('/').next().unwrap_or("").to_string()
+    path.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .to_string()
 }
 
 fn local_mode(path: &Path) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
 }
 
 /// What `content` writes: a string as-is, anything else as Python's `json.dumps` prints it.
@@ -641,12 +710,19 @@ pub fn python_json(value: &Value) -> String {
             out
         }
         Value::Array(items) => {
-            format!("[{}]", items.iter().map(python_json).collect::<Vec<_>>().join(", "))
+            format!(
+                "[{}]",
+                items.iter().map(python_json).collect::<Vec<_>>().join(", ")
+            )
         }
         Value::Object(map) => format!(
             "{{{}}}",
             map.iter()
-                .map(|(k, v)| format!("{}: {}", python_json(&Value::String(k.clone())), python_json(v)))
+                .map(|(k, v)| format!(
+                    "{}: {}",
+                    python_json(&Value::String(k.clone())),
+                    python_json(v)
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -671,7 +747,10 @@ mod tests {
         let args = json!({"dest": dest, "content": "hello\nworld", "mode": "0600"});
         let first = run(&Copy, args.clone()).await;
         assert_eq!(first["changed"], true, "{first:?}");
-        assert_eq!(first["checksum"], hex::encode(sha1::Sha1::digest(b"hello\nworld")));
+        assert_eq!(
+            first["checksum"],
+            hex::encode(sha1::Sha1::digest(b"hello\nworld"))
+        );
         assert_eq!(first["mode"], "0600");
         assert_eq!(first["dest"], dest.as_str());
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "hello\nworld");
@@ -680,7 +759,11 @@ mod tests {
         assert_eq!(second["changed"], false, "{second:?}");
         assert_eq!(second["path"], dest.as_str());
         // A mode change alone is a change, without rewriting.
-        let third = run(&Copy, json!({"dest": dest, "content": "hello\nworld", "mode": "0640"})).await;
+        let third = run(
+            &Copy,
+            json!({"dest": dest, "content": "hello\nworld", "mode": "0640"}),
+        )
+        .await;
         assert_eq!(third["changed"], true);
         assert_eq!(mode_of(&dest), 0o640);
         assert!(!std::path::Path::new(&format!("{dir}/PWNED")).exists());
@@ -703,8 +786,15 @@ mod tests {
         let (_tmp, dir) = nasty_tempdir();
         let result = run(&Copy, json!({"dest": dir, "content": "x"})).await;
         assert_eq!(result["msg"], "can not use content with a dir as dest");
-        let result = run(&Copy, json!({"dest": format!("{dir}/nope/f"), "content": "x"})).await;
-        assert_eq!(result["msg"], format!("Destination directory {dir}/nope does not exist"));
+        let result = run(
+            &Copy,
+            json!({"dest": format!("{dir}/nope/f"), "content": "x"}),
+        )
+        .await;
+        assert_eq!(
+            result["msg"],
+            format!("Destination directory {dir}/nope does not exist")
+        );
         let result = run(&Copy, json!({"dest": "/x"})).await;
         assert_eq!(result["msg"], "src (or content) is required");
         let result = run(&Copy, json!({"dest": "/x", "src": "a", "content": "b"})).await;
@@ -716,14 +806,22 @@ mod tests {
         let (_tmp, dir) = nasty_tempdir();
         let dest = format!("{dir}/f");
         std::fs::write(&dest, "old").unwrap();
-        let result = run(&Copy, json!({"dest": dest, "content": "new", "force": false})).await;
+        let result = run(
+            &Copy,
+            json!({"dest": dest, "content": "new", "force": false}),
+        )
+        .await;
         assert_eq!(result["changed"], false);
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "old");
         let result = check(&Copy, json!({"dest": dest, "content": "new"})).await;
         assert_eq!(result["changed"], true);
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "old");
         // Check mode does not fail on a missing directory: the real run would create the file.
-        let result = check(&Copy, json!({"dest": format!("{dir}/nope/f"), "content": "x"})).await;
+        let result = check(
+            &Copy,
+            json!({"dest": format!("{dir}/nope/f"), "content": "x"}),
+        )
+        .await;
         assert_eq!(result["changed"], true, "{result:?}");
         assert!(!std::path::Path::new(&format!("{dir}/nope")).exists());
     }
@@ -733,10 +831,21 @@ mod tests {
         let (_tmp, dir) = nasty_tempdir();
         let dest = format!("{dir}/f");
         std::fs::write(&dest, "old\n").unwrap();
-        let options = Options { diff: true, ..Options::default() };
-        let result = run_with(&Copy, json!({"dest": dest, "content": "new\n", "backup": true}), options).await;
+        let options = Options {
+            diff: true,
+            ..Options::default()
+        };
+        let result = run_with(
+            &Copy,
+            json!({"dest": dest, "content": "new\n", "backup": true}),
+            options,
+        )
+        .await;
         let backup = result["backup_file"].as_str().unwrap();
-        assert!(backup.starts_with(&format!("{dest}.")) && backup.ends_with('~'), "{backup}");
+        assert!(
+            backup.starts_with(&format!("{dest}.")) && backup.ends_with('~'),
+            "{backup}"
+        );
         assert_eq!(std::fs::read_to_string(backup).unwrap(), "old\n");
         assert_eq!(result["diff"]["before"], "old\n");
         assert_eq!(result["diff"]["after"], "new\n");
@@ -746,13 +855,25 @@ mod tests {
     async fn validate_runs_on_the_temp_file() {
         let (_tmp, dir) = nasty_tempdir();
         let dest = format!("{dir}/v");
-        let result = run(&Copy, json!({"dest": dest, "content": "x", "validate": "grep -q y %s"})).await;
+        let result = run(
+            &Copy,
+            json!({"dest": dest, "content": "x", "validate": "grep -q y %s"}),
+        )
+        .await;
         assert_eq!(result["msg"], "failed to validate");
         assert_eq!(result["exit_status"], 1);
         assert!(!std::path::Path::new(&dest).exists());
-        let result = run(&Copy, json!({"dest": dest, "content": "y", "validate": "grep -q y %s"})).await;
+        let result = run(
+            &Copy,
+            json!({"dest": dest, "content": "y", "validate": "grep -q y %s"}),
+        )
+        .await;
         assert_eq!(result["changed"], true, "{result:?}");
-        let result = run(&Copy, json!({"dest": dest, "content": "z", "validate": "true"})).await;
+        let result = run(
+            &Copy,
+            json!({"dest": dest, "content": "z", "validate": "true"}),
+        )
+        .await;
         assert_eq!(result["msg"], "validate must contain %s: true");
     }
 
@@ -764,23 +885,50 @@ mod tests {
         std::fs::create_dir_all(format!("{files}/empty")).unwrap();
         std::fs::write(format!("{files}/a"), "A").unwrap();
         std::fs::write(format!("{files}/sub/b"), "B").unwrap();
-        let options = || Options { search_paths: vec![PathBuf::from(format!("{dir}/play"))], ..Options::default() };
+        let options = || Options {
+            search_paths: vec![PathBuf::from(format!("{dir}/play"))],
+            ..Options::default()
+        };
         let dest = format!("{dir}/out");
-        let result = run_with(&Copy, json!({"src": "tree", "dest": format!("{dest}/")}), options()).await;
+        let result = run_with(
+            &Copy,
+            json!({"src": "tree", "dest": format!("{dest}/")}),
+            options(),
+        )
+        .await;
         assert_eq!(result["changed"], true, "{result:?}");
-        assert_eq!(std::fs::read_to_string(format!("{dest}/tree/sub/b")).unwrap(), "B");
+        assert_eq!(
+            std::fs::read_to_string(format!("{dest}/tree/sub/b")).unwrap(),
+            "B"
+        );
         assert!(std::path::Path::new(&format!("{dest}/tree/empty")).is_dir());
-        let again = run_with(&Copy, json!({"src": "tree", "dest": format!("{dest}/")}), options()).await;
+        let again = run_with(
+            &Copy,
+            json!({"src": "tree", "dest": format!("{dest}/")}),
+            options(),
+        )
+        .await;
         assert_eq!(again["changed"], false, "{again:?}");
         // A trailing slash copies the contents.
-        let result = run_with(&Copy, json!({"src": "tree/", "dest": format!("{dir}/flat")}), options()).await;
+        let result = run_with(
+            &Copy,
+            json!({"src": "tree/", "dest": format!("{dir}/flat")}),
+            options(),
+        )
+        .await;
         assert_eq!(result["changed"], true, "{result:?}");
-        assert_eq!(std::fs::read_to_string(format!("{dir}/flat/a")).unwrap(), "A");
+        assert_eq!(
+            std::fs::read_to_string(format!("{dir}/flat/a")).unwrap(),
+            "A"
+        );
         // A single file into an existing directory lands under its basename.
         let result = run_with(&Copy, json!({"src": "tree/a", "dest": dest}), options()).await;
         assert_eq!(result["dest"], format!("{dest}/a"));
         let missing = run_with(&Copy, json!({"src": "nope", "dest": dest}), options()).await;
-        assert!(missing["msg"].as_str().unwrap().starts_with("Could not find or access 'nope'"));
+        assert!(missing["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("Could not find or access 'nope'"));
     }
 
     #[tokio::test]

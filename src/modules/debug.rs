@@ -194,4 +194,25 @@ mod tests {
         assert_eq!(r["failed"], json!(true));
         assert_eq!(r["msg"], json!("syntax error"));
     }
+
+    #[tokio::test]
+    async fn through_the_spec_and_the_real_templar() {
+        use crate::modules::remote::testkit::{run_with, Options};
+        let mut vars = Map::new();
+        vars.insert("vm".into(), json!({"ip": "10.0.0.7"}));
+        let opts = || Options {
+            vars: vars.clone(),
+            ..Options::default()
+        };
+        let r = run_with(&Debug, json!({"var": "vm.ip"}), opts()).await;
+        assert_eq!(r["vm.ip"], json!("10.0.0.7"), "{r:?}");
+        let r = run_with(&Debug, json!({"var": "nope"}), opts()).await;
+        assert_eq!(r["nope"], json!(NOT_DEFINED), "{r:?}");
+        let r = run_with(&Debug, json!({"msg": "hi", "verbosity": "1"}), opts()).await;
+        assert_eq!(r["skipped"], json!(true), "{r:?}");
+        let r = run_with(&Debug, json!({}), opts()).await;
+        assert_eq!(r["msg"], json!("Hello world!"), "{r:?}");
+        let r = run_with(&Debug, json!({"msg": "a", "var": "b"}), opts()).await;
+        assert_eq!(r["failed"], json!(true), "{r:?}");
+    }
 }

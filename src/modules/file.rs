@@ -165,7 +165,10 @@ pub fn build_script(args: &FileArgs, check: bool) -> Result<String, Map> {
         "P={}\nST={}\nSRC={}\nHAVE_SRC={}\nRECURSE={}\nFORCE={}\nFOLLOW={}\nOB={}\nMT={}\nAT={}\n",
         path_word(&args.path),
         quote(state.unwrap_or("")),
-        args.src.as_deref().map(path_word).unwrap_or_else(|| "''".into()),
+        args.src
+            .as_deref()
+            .map(path_word)
+            .unwrap_or_else(|| "''".into()),
         u8::from(args.src.is_some()),
         u8::from(args.recurse),
         u8::from(args.force),
@@ -184,7 +187,13 @@ pub fn build_script(args: &FileArgs, check: bool) -> Result<String, Map> {
 /// `now`, `preserve` (empty: leave alone) or a `touch -t` stamp, from a time parameter.
 fn time_spec(value: Option<&str>, format: Option<&str>, is_touch: bool) -> Result<String, String> {
     let value = match value {
-        None => return Ok(if is_touch { "now".into() } else { String::new() }),
+        None => {
+            return Ok(if is_touch {
+                "now".into()
+            } else {
+                String::new()
+            })
+        }
         Some(v) => v,
     };
     match value {
@@ -435,7 +444,11 @@ mod tests {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     fn mode_of(path: &str) -> u32 {
-        std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
     }
 
     #[tokio::test]
@@ -464,7 +477,8 @@ mod tests {
         assert_eq!(result["changed"], true);
         assert!(!std::path::Path::new(&path).exists());
         std::fs::write(format!("{dir}/f"), "x").unwrap();
-        std::fs::set_permissions(format!("{dir}/f"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(format!("{dir}/f"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
         let result = check(&File, json!({"path": format!("{dir}/f"), "mode": "u+x"})).await;
         assert_eq!(result["changed"], true);
         assert_eq!(mode_of(&format!("{dir}/f")), 0o644);
@@ -476,11 +490,17 @@ mod tests {
         let path = format!("{dir}/missing");
         let result = run(&File, json!({"path": path, "state": "file"})).await;
         assert_eq!(result["failed"], true);
-        assert_eq!(result["msg"], format!("file ({path}) is absent, cannot continue"));
+        assert_eq!(
+            result["msg"],
+            format!("file ({path}) is absent, cannot continue")
+        );
         assert_eq!(result["state"], "absent");
         assert!(!std::path::Path::new(&path).exists());
         let result = run(&File, json!({"path": dir, "state": "file"})).await;
-        assert_eq!(result["msg"], format!("file ({dir}) is directory, cannot continue"));
+        assert_eq!(
+            result["msg"],
+            format!("file ({dir}) is directory, cannot continue")
+        );
     }
 
     #[tokio::test]
@@ -519,7 +539,11 @@ mod tests {
     async fn touch_creates_then_always_changes_unless_preserved() {
         let (_tmp, dir) = nasty_tempdir();
         let path = format!("{dir}/t\nx");
-        let result = run(&File, json!({"path": path, "state": "touch", "mode": "0600"})).await;
+        let result = run(
+            &File,
+            json!({"path": path, "state": "touch", "mode": "0600"}),
+        )
+        .await;
         assert_eq!(result["changed"], true, "{result:?}");
         assert_eq!(result["dest"], path.as_str());
         assert_eq!(mode_of(&path), 0o600);
@@ -545,16 +569,28 @@ mod tests {
         assert_eq!(result["changed"], true, "{result:?}");
         assert_eq!(result["src"], "target file");
         assert_eq!(result["state"], "link");
-        assert_eq!(std::fs::read_link(&link).unwrap().to_string_lossy(), "target file");
+        assert_eq!(
+            std::fs::read_link(&link).unwrap().to_string_lossy(),
+            "target file"
+        );
         assert_eq!(run(&File, args).await["changed"], false);
         let result = run(&File, json!({"path": link, "src": "nope", "state": "link"})).await;
-        assert!(result["msg"].as_str().unwrap().starts_with("src file does not exist"));
+        assert!(result["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("src file does not exist"));
         let file = format!("{dir}/plain");
         std::fs::write(&file, "x").unwrap();
         let result = run(&File, json!({"path": file, "src": target, "state": "link"})).await;
-        assert_eq!(result["msg"], format!("refusing to convert from file to symlink for {file}"));
-        let result =
-            run(&File, json!({"path": file, "src": target, "state": "link", "force": true})).await;
+        assert_eq!(
+            result["msg"],
+            format!("refusing to convert from file to symlink for {file}")
+        );
+        let result = run(
+            &File,
+            json!({"path": file, "src": target, "state": "link", "force": true}),
+        )
+        .await;
         assert_eq!(result["changed"], true);
         // Attributes follow the link to its target.
         let result = run(&File, json!({"path": link, "mode": "0604"})).await;
@@ -585,7 +621,8 @@ mod tests {
         let tree = format!("{dir}/r");
         std::fs::create_dir_all(format!("{tree}/a\nb")).unwrap();
         std::fs::write(format!("{tree}/a\nb/f"), "x").unwrap();
-        let args = json!({"path": tree, "state": "directory", "recurse": true, "mode": "u=rwX,go="});
+        let args =
+            json!({"path": tree, "state": "directory", "recurse": true, "mode": "u=rwX,go="});
         let result = run(&File, args.clone()).await;
         assert_eq!(result["changed"], true, "{result:?}");
         assert_eq!(mode_of(&format!("{tree}/a\nb")), 0o700);
@@ -597,7 +634,10 @@ mod tests {
     async fn unknown_owner_fails_with_ansible_message() {
         let (_tmp, dir) = nasty_tempdir();
         let result = run(&File, json!({"path": dir, "owner": "no-such-user-hr"})).await;
-        assert_eq!(result["msg"], "chown failed: failed to look up user no-such-user-hr");
+        assert_eq!(
+            result["msg"],
+            "chown failed: failed to look up user no-such-user-hr"
+        );
     }
 
     #[tokio::test]
@@ -608,7 +648,10 @@ mod tests {
             "value of state must be one of: absent, directory, file, hard, link, touch, got: foo"
         );
         let result = run(&File, json!({"path": "/x", "src": "/y", "state": "file"})).await;
-        assert_eq!(result["msg"], "src option requires state to be 'link' or 'hard'");
+        assert_eq!(
+            result["msg"],
+            "src option requires state to be 'link' or 'hard'"
+        );
         let result = run(&File, json!({"dest": "/x", "foo": 1})).await;
         assert!(result["msg"]
             .as_str()

@@ -421,4 +421,17 @@ mod tests {
             json!("You are mixing file only and dir only arguments, these are incompatible")
         );
     }
+
+    #[tokio::test]
+    async fn through_the_spec() {
+        use crate::modules::remote::testkit::{run_with, Options};
+        let d = tempdir("spec");
+        std::fs::write(d.0.join("plan.yml"), "targetnamespace: t\n").unwrap();
+        let opts = Options {
+            search_paths: vec![d.0.clone()],
+            ..Options::default()
+        };
+        let r = run_with(&IncludeVars, json!({"_raw_params": "plan.yml"}), opts).await;
+        assert_eq!(r["ansible_facts"], json!({"targetnamespace": "t"}), "{r:?}");
+    }
 }

@@ -539,4 +539,30 @@ mod tests {
         assert_eq!(r["resources"].as_array().unwrap().len(), 1);
         assert!(r["warnings"][0].as_str().unwrap().contains("placeholder"));
     }
+
+    #[test]
+    fn spec_defaults_and_aliases() {
+        let spec = K8sInfo.spec();
+        let a = spec
+            .normalize(
+                K8sInfo.fqcn(),
+                args(json!({"kind": "Secret", "api": "v1", "name": "k"})),
+            )
+            .unwrap();
+        assert_eq!(a["api_version"], json!("v1"));
+        assert_eq!(a["label_selectors"], json!([]));
+        assert_eq!(a["wait"], json!(false));
+        assert_eq!(a["wait_timeout"], json!(120));
+        let err = spec
+            .check_names(K8sInfo.fqcn(), &args(json!({"kind": "Secret", "nme": "k"})))
+            .unwrap_err();
+        assert!(
+            err.starts_with("Unsupported parameters for (kubernetes.core.k8s_info) module: nme."),
+            "{err}"
+        );
+        let err = spec
+            .check_names(K8sInfo.fqcn(), &args(json!({"name": "k"})))
+            .unwrap_err();
+        assert!(err.contains("kind"), "{err}");
+    }
 }

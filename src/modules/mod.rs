@@ -12,18 +12,24 @@
 
 pub mod add_host;
 pub mod argspec;
+pub mod assert;
 pub mod command;
 pub mod copy;
-pub mod assert;
 pub mod debug;
 pub mod fail;
 pub mod file;
+pub mod getent;
 pub mod include_vars;
 pub mod k8s_info;
+pub mod ping;
 pub mod remote;
+pub mod service;
+pub mod set_fact;
+pub mod setup;
 pub mod shell;
 pub mod stat;
-pub mod set_fact;
+pub mod systemd;
+pub mod wait_for_connection;
 
 use crate::connection::{Become, ConnError, Connection};
 use crate::template::{Scope, Templar};
@@ -101,15 +107,21 @@ pub fn all() -> &'static [&'static dyn Module] {
         // registry: one line per module, keep sorted
         &add_host::AddHost,
         &assert::Assert,
-        &debug::Debug,
-        &fail::Fail,
-        &include_vars::IncludeVars,
-        &k8s_info::K8sInfo,
-        &set_fact::SetFact,
         &command::Command,
         &copy::Copy,
+        &debug::Debug,
+        &fail::Fail,
         &file::File,
+        &getent::Getent,
+        &include_vars::IncludeVars,
+        &k8s_info::K8sInfo,
+        &ping::Ping,
+        &service::Service,
+        &set_fact::SetFact,
+        &setup::Setup,
         &shell::Shell,
         &stat::Stat,
+        &systemd::Systemd,
+        &wait_for_connection::WaitForConnection,
     ]
 }

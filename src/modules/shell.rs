@@ -50,7 +50,11 @@ mod tests {
     #[tokio::test]
     async fn runs_through_sh_with_pipes_and_chdir() {
         let (_tmp, dir) = nasty_tempdir();
-        let result = run(&Shell, json!({"_raw_params": "printf 'a\\nb\\n' | wc -l; pwd", "chdir": dir})).await;
+        let result = run(
+            &Shell,
+            json!({"_raw_params": "printf 'a\\nb\\n' | wc -l; pwd", "chdir": dir}),
+        )
+        .await;
         assert_eq!(result["stdout"], format!("2\n{dir}"));
         assert_eq!(result["cmd"], "printf 'a\\nb\\n' | wc -l; pwd");
         assert_eq!(result["changed"], true);
@@ -63,10 +67,13 @@ mod tests {
 
     #[tokio::test]
     async fn expand_argument_vars_is_refused() {
-        let result = run(&Shell, json!({"_raw_params": "true", "expand_argument_vars": true})).await;
-        assert!(result["msg"]
-            .as_str()
-            .unwrap()
-            .starts_with("Unsupported parameters for (ansible.builtin.shell) module: expand_argument_vars."));
+        let result = run(
+            &Shell,
+            json!({"_raw_params": "true", "expand_argument_vars": true}),
+        )
+        .await;
+        assert!(result["msg"].as_str().unwrap().starts_with(
+            "Unsupported parameters for (ansible.builtin.shell) module: expand_argument_vars."
+        ));
     }
 }

@@ -191,15 +191,29 @@ pub fn stat_from_records(records: &Records) -> Map {
         return out;
     }
     let fields: Vec<&str> = records.get("st").unwrap_or("").split('|').collect();
-    let int = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    let hex = |i: usize| fields.get(i).and_then(|f| u64::from_str_radix(f, 16).ok()).unwrap_or(0);
+    let int = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let hex = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| u64::from_str_radix(f, 16).ok())
+            .unwrap_or(0)
+    };
     let raw = hex(0) as u32;
     let perm = raw & 0o7777;
     let kind = raw & 0o170000;
     let flag = |b: u32| Value::Bool(perm & b != 0);
-    let time = |secs: usize, human: usize| Value::from(float_time(int(secs), fields.get(human).copied()));
+    let time =
+        |secs: usize, human: usize| Value::from(float_time(int(secs), fields.get(human).copied()));
     out.insert("exists".into(), Value::Bool(true));
-    out.insert("path".into(), Value::String(records.get("path").unwrap_or("").into()));
+    out.insert(
+        "path".into(),
+        Value::String(records.get("path").unwrap_or("").into()),
+    );
     out.insert("mode".into(), Value::String(format!("{perm:04o}")));
     for (key, bits) in [
         ("isdir", 0o040000),
@@ -245,7 +259,10 @@ pub fn stat_from_records(records: &Records) -> Map {
     out.insert("executable".into(), Value::Bool(records.has("executable")));
     if kind == 0o120000 {
         for key in ["lnk_source", "lnk_target"] {
-            out.insert(key.into(), Value::String(records.get(key).unwrap_or("").into()));
+            out.insert(
+                key.into(),
+                Value::String(records.get(key).unwrap_or("").into()),
+            );
         }
     }
     let names: Vec<&str> = records.get("names").unwrap_or("").split('|').collect();
@@ -267,7 +284,12 @@ pub fn stat_from_records(records: &Records) -> Map {
     if let Some(line) = records.get("lsattr") {
         let mut parts = line.split_whitespace();
         let version = parts.next().unwrap_or("").to_string();
-        let flags: String = parts.next().unwrap_or("").chars().filter(|c| *c != '-').collect();
+        let flags: String = parts
+            .next()
+            .unwrap_or("")
+            .chars()
+            .filter(|c| *c != '-')
+            .collect();
         let names: Vec<Value> = flags
             .chars()
             .filter_map(|c| ATTRIBUTE_NAMES.iter().find(|(f, _)| *f == c))
@@ -301,7 +323,11 @@ fn parse_mime(text: &str) -> (String, String) {
     match text.split_once(';') {
         Some((mime, charset)) => (
             mime.trim().to_string(),
-            charset.split_once('=').map(|(_, c)| c.trim()).unwrap_or("unknown").to_string(),
+            charset
+                .split_once('=')
+                .map(|(_, c)| c.trim())
+                .unwrap_or("unknown")
+                .to_string(),
         ),
         None => ("unknown".into(), "unknown".into()),
     }
@@ -363,7 +389,11 @@ mod tests {
         if std::path::Path::new("/usr/bin/file").exists() {
             assert_eq!(stat["mimetype"], "text/plain");
         }
-        let result = run(&Stat, json!({"path": path, "get_checksum": false, "checksum_algorithm": "sha256"})).await;
+        let result = run(
+            &Stat,
+            json!({"path": path, "get_checksum": false, "checksum_algorithm": "sha256"}),
+        )
+        .await;
         assert!(result["stat"].get("checksum").is_none());
         let result = run(&Stat, json!({"path": path, "checksum_algorithm": "sha256"})).await;
         assert_eq!(
@@ -390,8 +420,14 @@ mod tests {
 
     #[test]
     fn mime_and_time_parsing() {
-        assert_eq!(parse_mime("text/plain; charset=us-ascii"), ("text/plain".into(), "us-ascii".into()));
-        assert_eq!(float_time(10, Some("2024-01-01 00:00:10.500000000 +0000")), 10.5);
+        assert_eq!(
+            parse_mime("text/plain; charset=us-ascii"),
+            ("text/plain".into(), "us-ascii".into())
+        );
+        assert_eq!(
+            float_time(10, Some("2024-01-01 00:00:10.500000000 +0000")),
+            10.5
+        );
         assert_eq!(makedev(8, 1), 2049);
     }
 }

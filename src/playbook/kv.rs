@@ -44,7 +44,10 @@ pub fn parse_kv(text: &str, check_raw: bool) -> Map {
         }
     }
     if has_raw {
-        args.insert("_raw_params".into(), Value::String(remove_spans(text, &taken)));
+        args.insert(
+            "_raw_params".into(),
+            Value::String(remove_spans(text, &taken)),
+        );
     }
     args
 }
@@ -58,7 +61,10 @@ fn split_key(word: &str) -> Option<(&str, &str)> {
         return None;
     }
     let key = &word[..eq];
-    if !key.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+    if !key
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    {
         return None;
     }
     Some((key, &word[eq + 1..]))
@@ -92,7 +98,13 @@ fn remove_spans(text: &str, spans: &[(usize, usize)]) -> String {
         if !cleaned.is_empty() {
             cleaned.push('\n');
         }
-        cleaned.push_str(&line.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" "));
+        cleaned.push_str(
+            &line
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
     }
     cleaned.trim().to_string()
 }
@@ -123,10 +135,7 @@ fn split_words(text: &str) -> Vec<Word<'_>> {
                 if c == b'{' && matches!(next, Some(b'{') | Some(b'%') | Some(b'#')) {
                     jinja_depth += 1;
                     i += 1;
-                } else if jinja_depth > 0
-                    && matches!(c, b'}' | b'%' | b'#')
-                    && next == Some(b'}')
-                {
+                } else if jinja_depth > 0 && matches!(c, b'}' | b'%' | b'#') && next == Some(b'}') {
                     jinja_depth -= 1;
                     i += 1;
                 } else if jinja_depth == 0 && (c == b'"' || c == b'\'') {
@@ -171,7 +180,10 @@ mod tests {
     #[test]
     fn quoted_values_are_unquoted_and_keep_spaces() {
         let m = parse_kv("msg=\"hello world\" other='a b'", false);
-        assert_eq!(Value::Object(m), json!({"msg": "hello world", "other": "a b"}));
+        assert_eq!(
+            Value::Object(m),
+            json!({"msg": "hello world", "other": "a b"})
+        );
     }
 
     #[test]

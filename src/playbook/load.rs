@@ -143,7 +143,12 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    pub fn for_file(path: &Path, playbook_dir: &Path, role: Option<Arc<Role>>, depth: usize) -> Ctx {
+    pub fn for_file(
+        path: &Path,
+        playbook_dir: &Path,
+        role: Option<Arc<Role>>,
+        depth: usize,
+    ) -> Ctx {
         Ctx {
             file: Arc::from(path.display().to_string().as_str()),
             dir: parent_dir(path),
@@ -166,6 +171,8 @@ impl Ctx {
 pub(crate) struct PlayAcc {
     pub handlers: Vec<Arc<Task>>,
     pub roles_seen: HashSet<String>,
+    /// Roles whose handlers are already among the play's (a role used twice has one set).
+    pub handler_roles: HashSet<PathBuf>,
 }
 
 const MAX_DEPTH: usize = 64;
@@ -202,7 +209,10 @@ fn load_plays_into(
     };
     for entry in entries {
         if entry.as_map().is_none() {
-            return Err(ctx.err(entry, "A playbook must be a list of plays (each play a mapping)"));
+            return Err(ctx.err(
+                entry,
+                "A playbook must be a list of plays (each play a mapping)",
+            ));
         }
         let import = entry
             .get("import_playbook")
@@ -217,7 +227,12 @@ fn load_plays_into(
                     .ok_or_else(|| ctx.err(target, "import_playbook needs a file name"))?;
                 let file = resolve_relative(&ctx.dir, name);
                 if !file.is_file() {
-                    return Err(ctx.err(target, format!("Unable to retrieve file contents\nCould not find or access '{name}'")));
+                    return Err(ctx.err(
+                        target,
+                        format!(
+                            "Unable to retrieve file contents\nCould not find or access '{name}'"
+                        ),
+                    ));
                 }
                 let dir = parent_dir(&file);
                 load_plays_into(&file, &dir, depth + 1, plays)?;
@@ -267,7 +282,10 @@ fn load_play(node: &Node, ctx: &Ctx) -> Result<Play, LoadError> {
         },
         None => Vec::new(),
     };
-    let force_handlers = matches!(node.get("force_handlers").map(Node::to_value), Some(Value::Bool(true)));
+    let force_handlers = matches!(
+        node.get("force_handlers").map(Node::to_value),
+        Some(Value::Bool(true))
+    );
     Ok(Play {
         name,
         hosts,
@@ -322,7 +340,10 @@ fn load_roles_section(node: &Node, ctx: &Ctx, acc: &mut PlayAcc) -> Result<Vec<I
         if matches!(node.value, Yaml::Null) {
             return Ok(Vec::new());
         }
-        return Err(ctx.err(node, "A malformed role declaration was encountered: 'roles' must be a list"));
+        return Err(ctx.err(
+            node,
+            "A malformed role declaration was encountered: 'roles' must be a list",
+        ));
     };
     let mut items = Vec::new();
     for entry in list {
@@ -333,7 +354,11 @@ fn load_roles_section(node: &Node, ctx: &Ctx, acc: &mut PlayAcc) -> Result<Vec<I
 }
 
 /// Reads a role reference: a name, or a mapping with `role:`/`name:`, keywords and params.
-pub(crate) fn role_request(node: &Node, ctx: &Ctx, tasks_from: Option<String>) -> Result<RoleRequest, LoadError> {
+pub(crate) fn role_request(
+    node: &Node,
+    ctx: &Ctx,
+    tasks_from: Option<String>,
+) -> Result<RoleRequest, LoadError> {
     if let Some(name) = node.as_str() {
         return Ok(RoleRequest {
             name: name.to_string(),
@@ -357,9 +382,11 @@ pub(crate) fn role_request(node: &Node, ctx: &Ctx, tasks_from: Option<String>) -
         let key = k.key_string();
         match key.as_str() {
             "role" | "name" => {}
-            "when" | "tags" | "vars" | "become" | "become_user" | "become_method" | "environment"
-            | "ignore_errors" | "no_log" | "delegate_to" | "check_mode" | "diff" | "any_errors_fatal"
-            | "run_once" | "timeout" => kw_entries.push((k.clone(), v.clone())),
+            "when" | "tags" | "vars" | "become" | "become_user" | "become_method"
+            | "environment" | "ignore_errors" | "no_log" | "delegate_to" | "check_mode"
+            | "diff" | "any_errors_fatal" | "run_once" | "timeout" => {
+                kw_entries.push((k.clone(), v.clone()))
+            }
             _ => {
                 params.insert(key, v.to_value());
             }
@@ -386,14 +413,22 @@ pub(crate) fn role_request(node: &Node, ctx: &Ctx, tasks_from: Option<String>) -
 }
 
 /// Loads a task file (a list of tasks or blocks) for `include_tasks`/`import_tasks`/roles.
-pub fn load_task_file(path: &Path, playbook_dir: &Path, role: Option<Arc<Role>>) -> Result<(Vec<Item>, Vec<Arc<Task>>), LoadError> {
+pub fn load_task_file(
+    path: &Path,
+    playbook_dir: &Path,
+    role: Option<Arc<Role>>,
+) -> Result<(Vec<Item>, Vec<Arc<Task>>), LoadError> {
     let ctx = Ctx::for_file(path, playbook_dir, role, 0);
     let mut acc = PlayAcc::default();
     let items = load_file_items(path, &ctx, &mut acc)?;
     Ok((items, acc.handlers))
 }
 
-pub(crate) fn load_file_items(path: &Path, ctx: &Ctx, acc: &mut PlayAcc) -> Result<Vec<Item>, LoadError> {
+pub(crate) fn load_file_items(
+    path: &Path,
+    ctx: &Ctx,
+    acc: &mut PlayAcc,
+) -> Result<Vec<Item>, LoadError> {
     let root = yaml::load_file(path)?;
     let file_ctx = Ctx {
         file: Arc::from(path.display().to_string().as_str()),
@@ -407,7 +442,11 @@ pub(crate) fn load_file_items(path: &Path, ctx: &Ctx, acc: &mut PlayAcc) -> Resu
 }
 
 /// A list of tasks/blocks.
-pub(crate) fn load_items(node: &Node, ctx: &Ctx, acc: &mut PlayAcc) -> Result<Vec<Item>, LoadError> {
+pub(crate) fn load_items(
+    node: &Node,
+    ctx: &Ctx,
+    acc: &mut PlayAcc,
+) -> Result<Vec<Item>, LoadError> {
     let list = match &node.value {
         Yaml::Seq(items) => items,
         Yaml::Null => return Ok(Vec::new()),
@@ -427,16 +466,26 @@ pub(crate) fn load_items(node: &Node, ctx: &Ctx, acc: &mut PlayAcc) -> Result<Ve
 
 fn load_item(node: &Node, ctx: &Ctx, acc: &mut PlayAcc) -> Result<Item, LoadError> {
     let Some(entries) = node.as_map() else {
-        return Err(ctx.err(node, "A malformed block was found while loading tasks: each task must be a mapping"));
+        return Err(ctx.err(
+            node,
+            "A malformed block was found while loading tasks: each task must be a mapping",
+        ));
     };
-    let is_block = ["block", "rescue", "always"].iter().any(|k| node.get(k).is_some());
+    let is_block = ["block", "rescue", "always"]
+        .iter()
+        .any(|k| node.get(k).is_some());
     if is_block {
         return load_block(node, entries, ctx, acc).map(|b| Item::Block(Arc::new(b)));
     }
     load_task(node, entries, ctx, acc)
 }
 
-fn load_block(node: &Node, entries: &[(Node, Node)], ctx: &Ctx, acc: &mut PlayAcc) -> Result<Block, LoadError> {
+fn load_block(
+    node: &Node,
+    entries: &[(Node, Node)],
+    ctx: &Ctx,
+    acc: &mut PlayAcc,
+) -> Result<Block, LoadError> {
     for (k, _) in entries {
         let key = k.key_string();
         if !BLOCK_KEYS.contains(&key.as_str()) && !COMMON_KEYS.contains(&key.as_str()) {
@@ -526,7 +575,11 @@ fn tags_of(node: &Node) -> Vec<String> {
     match node.to_value() {
         Value::Array(list) => list.iter().map(value_string).collect(),
         Value::Null => Vec::new(),
-        Value::String(s) => s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+        Value::String(s) => s
+            .split(',')
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
         other => vec![value_string(&other)],
     }
 }
@@ -582,7 +635,13 @@ fn resolve_action(name: &str) -> Option<Resolved> {
         .strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
         .unwrap_or(name);
-    for special in ["meta", "include_tasks", "import_tasks", "include_role", "import_role"] {
+    for special in [
+        "meta",
+        "include_tasks",
+        "import_tasks",
+        "include_role",
+        "import_role",
+    ] {
         if short == special {
             return Some(Resolved::Special(special));
         }
@@ -590,7 +649,12 @@ fn resolve_action(name: &str) -> Option<Resolved> {
     crate::modules::lookup(name).map(Resolved::Module)
 }
 
-fn load_task(node: &Node, entries: &[(Node, Node)], ctx: &Ctx, acc: &mut PlayAcc) -> Result<Item, LoadError> {
+fn load_task(
+    node: &Node,
+    entries: &[(Node, Node)],
+    ctx: &Ctx,
+    acc: &mut PlayAcc,
+) -> Result<Item, LoadError> {
     let mut actions: Vec<ActionKey> = Vec::new();
     let mut unknown: Vec<&Node> = Vec::new();
     let mut local_action = false;
@@ -599,21 +663,32 @@ fn load_task(node: &Node, entries: &[(Node, Node)], ctx: &Ctx, acc: &mut PlayAcc
         if key == "action" || key == "local_action" {
             local_action |= key == "local_action";
             let (name, value_node) = split_action_keyword(v, ctx)?;
-            actions.push(ActionKey { key: k, name, value: value_node });
+            actions.push(ActionKey {
+                key: k,
+                name,
+                value: value_node,
+            });
             continue;
         }
         if is_task_keyword(&key) {
             continue;
         }
         if resolve_action(&key).is_some() {
-            actions.push(ActionKey { key: k, name: key, value: v });
+            actions.push(ActionKey {
+                key: k,
+                name: key,
+                value: v,
+            });
         } else {
             unknown.push(k);
         }
     }
     if actions.len() > 1 {
         let names: Vec<&str> = actions.iter().map(|a| a.name.as_str()).collect();
-        return Err(ctx.err(actions[1].key, format!("conflicting action statements: {}", names.join(", "))));
+        return Err(ctx.err(
+            actions[1].key,
+            format!("conflicting action statements: {}", names.join(", ")),
+        ));
     }
     let Some(action_key) = actions.pop() else {
         return Err(match unknown.first() {
@@ -628,7 +703,10 @@ fn load_task(node: &Node, entries: &[(Node, Node)], ctx: &Ctx, acc: &mut PlayAcc
         });
     };
     if let Some(k) = unknown.first() {
-        return Err(ctx.err(k, format!("'{}' is not a valid attribute for a Task", k.key_string())));
+        return Err(ctx.err(
+            k,
+            format!("'{}' is not a valid attribute for a Task", k.key_string()),
+        ));
     }
     let mut kw = parse_common(entries, ctx)?;
     parse_block_extras(node, &mut kw);
@@ -640,11 +718,17 @@ fn load_task(node: &Node, entries: &[(Node, Node)], ctx: &Ctx, acc: &mut PlayAcc
         Some(a) => match &a.value {
             Yaml::Map(_) => Some(a),
             Yaml::Null => None,
-            _ => return Err(ctx.err(a, "Complex args must be a dictionary or variable string (\"{{var}}\").")),
+            _ => {
+                return Err(ctx.err(
+                    a,
+                    "Complex args must be a dictionary or variable string (\"{{var}}\").",
+                ))
+            }
         },
         None => None,
     };
-    let resolved = resolve_action(&action_key.name).ok_or_else(|| ctx.err(action_key.key, "unresolvable action"))?;
+    let resolved = resolve_action(&action_key.name)
+        .ok_or_else(|| ctx.err(action_key.key, "unresolvable action"))?;
     let base = TaskBase {
         node,
         ctx,
@@ -655,15 +739,32 @@ fn load_task(node: &Node, entries: &[(Node, Node)], ctx: &Ctx, acc: &mut PlayAcc
     };
     match resolved {
         Resolved::Module(module) => {
-            let from_action_keyword = matches!(action_key.key.as_str(), Some("action") | Some("local_action"));
-            let args = module_args(module, action_key.value, extra_args, from_action_keyword, ctx)?;
-            Ok(Item::Task(Arc::new(base.task(Action::Module { module, args }))))
+            let from_action_keyword = matches!(
+                action_key.key.as_str(),
+                Some("action") | Some("local_action")
+            );
+            let args = module_args(
+                module,
+                action_key.value,
+                extra_args,
+                from_action_keyword,
+                ctx,
+            )?;
+            Ok(Item::Task(Arc::new(
+                base.task(Action::Module { module, args }),
+            )))
         }
         Resolved::Special("meta") => {
             let args = free_args(action_key.value, extra_args);
-            let what = args.get("_raw_params").map(value_string).unwrap_or_default();
+            let what = args
+                .get("_raw_params")
+                .map(value_string)
+                .unwrap_or_default();
             if !META_ACTIONS.contains(&what.as_str()) {
-                return Err(ctx.err(action_key.value, format!("invalid meta action requested: {what}")));
+                return Err(ctx.err(
+                    action_key.value,
+                    format!("invalid meta action requested: {what}"),
+                ));
             }
             Ok(Item::Task(Arc::new(base.task(Action::Meta(what)))))
         }
@@ -677,7 +778,11 @@ fn load_task(node: &Node, entries: &[(Node, Node)], ctx: &Ctx, acc: &mut PlayAcc
                 Some(Value::Object(m)) => m,
                 _ => Map::new(),
             };
-            Ok(Item::Task(Arc::new(base.task(Action::IncludeTasks { file, params: args, apply }))))
+            Ok(Item::Task(Arc::new(base.task(Action::IncludeTasks {
+                file,
+                params: args,
+                apply,
+            }))))
         }
         Resolved::Special("import_tasks") => {
             if base.loop_.is_some() {
@@ -695,9 +800,16 @@ fn load_task(node: &Node, entries: &[(Node, Node)], ctx: &Ctx, acc: &mut PlayAcc
             if ctx.depth >= MAX_DEPTH {
                 return Err(ctx.err(node, "import_tasks nested too deeply (a loop?)"));
             }
-            let path = find_task_file(&file, ctx)
-                .ok_or_else(|| ctx.err(action_key.value, format!("Could not find or access '{file}'")))?;
-            let inner = Ctx { depth: ctx.depth + 1, ..ctx.clone() };
+            let path = find_task_file(&file, ctx).ok_or_else(|| {
+                ctx.err(
+                    action_key.value,
+                    format!("Could not find or access '{file}'"),
+                )
+            })?;
+            let inner = Ctx {
+                depth: ctx.depth + 1,
+                ..ctx.clone()
+            };
             let items = load_file_items(&path, &inner, acc)?;
             Ok(Item::Block(Arc::new(Block {
                 name: base.name.clone(),
@@ -714,12 +826,30 @@ fn load_task(node: &Node, entries: &[(Node, Node)], ctx: &Ctx, acc: &mut PlayAcc
                 .get("name")
                 .or_else(|| args.get("_raw_params"))
                 .cloned()
-                .ok_or_else(|| ctx.err(action_key.value, format!("'name' is a required field for {which}.")))?;
+                .ok_or_else(|| {
+                    ctx.err(
+                        action_key.value,
+                        format!("'name' is a required field for {which}."),
+                    )
+                })?;
             let tasks_from = args.get("tasks_from").map(value_string);
             let name_text = value_string(&name_value);
             let mut params = Map::new();
             for (k, v) in &args {
-                if !["name", "_raw_params", "tasks_from", "apply", "public", "allow_duplicates", "defaults_from", "vars_from", "handlers_from", "rolespec_validate"].contains(&k.as_str()) {
+                if ![
+                    "name",
+                    "_raw_params",
+                    "tasks_from",
+                    "apply",
+                    "public",
+                    "allow_duplicates",
+                    "defaults_from",
+                    "vars_from",
+                    "handlers_from",
+                    "rolespec_validate",
+                ]
+                .contains(&k.as_str())
+                {
                     params.insert(k.clone(), v.clone());
                 }
             }
@@ -732,7 +862,10 @@ fn load_task(node: &Node, entries: &[(Node, Node)], ctx: &Ctx, acc: &mut PlayAcc
                     loc: ctx.loc(node),
                     tasks_from,
                     params: base.kw.vars.clone(),
-                    kw: Keywords { vars: Map::new(), ..base.kw.clone() },
+                    kw: Keywords {
+                        vars: Map::new(),
+                        ..base.kw.clone()
+                    },
                 };
                 let items = expand_role(&request, ctx, acc, false)?;
                 return Ok(Item::Block(Arc::new(Block {
@@ -754,7 +887,12 @@ fn load_task(node: &Node, entries: &[(Node, Node)], ctx: &Ctx, acc: &mut PlayAcc
                 };
                 Some(super::role::load_role_tasks(&request, ctx, acc)?)
             };
-            Ok(Item::Task(Arc::new(base.task(Action::IncludeRole { name: name_value, tasks_from, params, preloaded }))))
+            Ok(Item::Task(Arc::new(base.task(Action::IncludeRole {
+                name: name_value,
+                tasks_from,
+                params,
+                preloaded,
+            }))))
         }
     }
 }
@@ -795,7 +933,11 @@ impl TaskBase<'_> {
 }
 
 /// `loop:` or one `with_<lookup>:`.
-fn loop_source(node: &Node, entries: &[(Node, Node)], ctx: &Ctx) -> Result<Option<LoopSource>, LoadError> {
+fn loop_source(
+    node: &Node,
+    entries: &[(Node, Node)],
+    ctx: &Ctx,
+) -> Result<Option<LoopSource>, LoadError> {
     let mut found: Option<LoopSource> = None;
     for (k, v) in entries {
         let key = k.key_string();
@@ -810,7 +952,10 @@ fn loop_source(node: &Node, entries: &[(Node, Node)], ctx: &Ctx) -> Result<Optio
             continue;
         };
         if found.is_some() {
-            return Err(ctx.err(k, "duplicate loop in task: only one of loop and with_<lookup> may be used"));
+            return Err(ctx.err(
+                k,
+                "duplicate loop in task: only one of loop and with_<lookup> may be used",
+            ));
         }
         found = Some(source);
     }
@@ -895,7 +1040,13 @@ fn module_args(
         }
         Yaml::Null => {}
         Yaml::Seq(_) => {
-            return Err(ctx.err(value, format!("the arguments of module '{}' must be a mapping or a k=v string, got a list", module.name())));
+            return Err(ctx.err(
+                value,
+                format!(
+                    "the arguments of module '{}' must be a mapping or a k=v string, got a list",
+                    module.name()
+                ),
+            ));
         }
         _ => {
             args.insert("_raw_params".into(), value.to_value());
@@ -917,7 +1068,11 @@ fn module_args(
 fn strip_action_name<'a>(text: &'a str, module: &'static dyn crate::modules::Module) -> &'a str {
     let trimmed = text.trim_start();
     match trimmed.split_once(char::is_whitespace) {
-        Some((first, rest)) if crate::modules::lookup(first).map(|m| m.name()) == Some(module.name()) => rest,
+        Some((first, rest))
+            if crate::modules::lookup(first).map(|m| m.name()) == Some(module.name()) =>
+        {
+            rest
+        }
         None if crate::modules::lookup(trimmed).map(|m| m.name()) == Some(module.name()) => "",
         _ => text,
     }
@@ -927,7 +1082,11 @@ fn strip_action_name<'a>(text: &'a str, module: &'static dyn crate::modules::Mod
 fn args_error_node<'a>(message: &str, nodes: &[(String, &'a Node)]) -> Option<&'a Node> {
     nodes
         .iter()
-        .find(|(k, _)| message.contains(&format!("'{k}'")) || message.contains(&format!(" {k} ")) || message.contains(&format!("{k}:")))
+        .find(|(k, _)| {
+            message.contains(&format!("'{k}'"))
+                || message.contains(&format!(" {k} "))
+                || message.contains(&format!("{k}:"))
+        })
         .map(|(_, n)| *n)
 }
 
@@ -935,7 +1094,11 @@ fn args_error_node<'a>(message: &str, nodes: &[(String, &'a Node)]) -> Option<&'
 /// into the string of a Python dict: most often a `{placeholder}` written in the docs' style
 /// (`namespace: {namespace}` is the flow mapping `{namespace: null}`). Refuse it before anything
 /// runs.
-fn check_placeholder_mappings(module: &'static dyn crate::modules::Module, nodes: &[(String, &Node)], ctx: &Ctx) -> Result<(), LoadError> {
+fn check_placeholder_mappings(
+    module: &'static dyn crate::modules::Module,
+    nodes: &[(String, &Node)],
+    ctx: &Ctx,
+) -> Result<(), LoadError> {
     for (key, node) in nodes {
         let Some(param) = module.spec().param(key) else {
             continue;
@@ -954,8 +1117,9 @@ fn check_placeholder_mappings(module: &'static dyn crate::modules::Module, nodes
         return Err(ctx.err(
             node,
             format!(
-                "argument '{key}' of {} is not a valid name: the value {shown} is a YAML flow mapping (or list), not a string. Replace the placeholder with a real value, or quote it",
-                module.fqcn()
+                "argument '{key}' of {} is not a valid name: {shown} is read by YAML as a {}, not a string (a documentation placeholder left in?). Replace it with a real value, or quote it",
+                module.fqcn(),
+                if matches!(node.value, Yaml::Map(_)) { "mapping" } else { "list" }
             ),
         ));
     }

@@ -82,9 +82,11 @@ impl LoadError {
             "The error appears to be in '{}': line {}, column {}, but may\nbe elsewhere in the file depending on the exact syntax problem.",
             self.loc.file, self.loc.line, self.loc.col
         );
-        let line = std::fs::read_to_string(&*self.loc.file)
-            .ok()
-            .and_then(|t| t.lines().nth(self.loc.line.saturating_sub(1)).map(str::to_string));
+        let line = std::fs::read_to_string(&*self.loc.file).ok().and_then(|t| {
+            t.lines()
+                .nth(self.loc.line.saturating_sub(1))
+                .map(str::to_string)
+        });
         if let Some(line) = line {
             let caret = " ".repeat(self.loc.col.saturating_sub(1));
             text.push_str(&format!(
@@ -243,7 +245,11 @@ pub enum Action {
     /// `meta: flush_handlers` and friends.
     Meta(String),
     /// `include_tasks: FILE` (dynamic): the file name (templated per host) and extra params.
-    IncludeTasks { file: Value, params: Map, apply: Map },
+    IncludeTasks {
+        file: Value,
+        params: Map,
+        apply: Map,
+    },
     /// `include_role` (dynamic): the role name, `tasks_from`, and params.
     IncludeRole {
         name: Value,
@@ -263,7 +269,11 @@ impl fmt::Debug for Action {
                 .field("args", args)
                 .finish(),
             Action::Meta(m) => f.debug_tuple("Meta").field(m).finish(),
-            Action::IncludeTasks { file, params, apply } => f
+            Action::IncludeTasks {
+                file,
+                params,
+                apply,
+            } => f
                 .debug_struct("IncludeTasks")
                 .field("file", file)
                 .field("params", params)

@@ -30,10 +30,16 @@ pub fn find_role(name: &str, playbook_dir: &Path) -> Option<PathBuf> {
     if as_path.is_absolute() {
         return as_path.is_dir().then(|| as_path.to_path_buf());
     }
-    [playbook_dir.join("roles").join(name), playbook_dir.join(name)]
-        .into_iter()
-        .find(|p| p.is_dir())
+    [
+        playbook_dir.join("roles").join(name),
+        playbook_dir.join(name),
+    ]
+    .into_iter()
+    .find(|p| p.is_dir())
 }
+
+/// A role loaded on its own: identity, tasks and handlers.
+pub type LoadedRole = (Arc<Role>, Vec<Item>, Vec<Arc<Task>>);
 
 /// Loads a role by name for run-time `include_role` (templated names): its identity, the
 /// tasks of `tasks_from` (default `main`) and its handlers.
@@ -42,7 +48,7 @@ pub fn load_role(
     tasks_from: Option<&str>,
     playbook_dir: &Path,
     at: &Loc,
-) -> Result<(Arc<Role>, Vec<Item>, Vec<Arc<Task>>), LoadError> {
+) -> Result<LoadedRole, LoadError> {
     let ctx = Ctx {
         file: at.file.clone(),
         dir: playbook_dir.to_path_buf(),
@@ -72,7 +78,13 @@ pub(crate) fn expand_role(
     dedupe: bool,
 ) -> Result<Vec<Item>, LoadError> {
     if ctx.depth >= 32 {
-        return Err(LoadError::new(request.loc.clone(), format!("role '{}' depends on itself (dependency loop)", request.name)));
+        return Err(LoadError::new(
+            request.loc.clone(),
+            format!(
+                "role '{}' depends on itself (dependency loop)",
+                request.name
+            ),
+        ));
     }
     let path = role_dir(request, ctx)?;
     let meta = load_meta(&path)?;
@@ -150,7 +162,9 @@ pub(crate) fn load_role_tasks(
         }
         None => Vec::new(),
     };
-    if let Some(file) = main_file(&path.join("handlers"), "main") {
+    let handlers_file = main_file(&path.join("handlers"), "main")
+        .filter(|_| acc.handler_roles.insert(path.clone()));
+    if let Some(file) = handlers_file {
         let mut handler_acc = PlayAcc::default();
         let items = load_file_items(&file, &role_ctx, &mut handler_acc)?;
         collect_tasks(&items, &mut acc.handlers);

@@ -117,6 +117,10 @@ impl Renderer {
                 r.stdout.push('\n');
             }
             Event::Warning { message } => r.stderr.push_str(&warning(message)),
+            Event::Output { line } => {
+                r.stdout.push_str(line);
+                r.stdout.push('\n');
+            }
             Event::Stats { hosts } => r.stdout.push_str(&recap(hosts)),
             Event::PlaybookEnd { rc, error } => {
                 if let Some(error) = error {
@@ -195,6 +199,9 @@ impl Renderer {
         if let Some(text) = text {
             r.stdout.push_str(&text);
             r.stdout.push('\n');
+            if !self.is_verbose(result, &task.action) {
+                r.stdout.push_str(&would_run_line(result));
+            }
         }
         if item.is_none() && status == Status::Ignored {
             r.stdout.push_str("...ignoring\n");
@@ -281,6 +288,49 @@ impl HostLine<'_> {
             Status::Skipped | Status::Unreachable => Some(self.plain(status)),
             _ => None,
         }
+    }
+}
+
+/// Longest argument value shown in a dry-run line.
+const MAX_SHOWN_ARG: usize = 60;
+
+/// In a dry-run, what the task would have run on the host, below its `ok:` line (at `-v`
+/// the whole result, `would_run` included, is printed instead):
+/// `    would run: ansible.builtin.service name=mariadb state=stopped`.
+/// Not part of Ansible's output: ansible-playbook has no offline mode.
+fn would_run_line(result: &Map) -> String {
+    let Some(would_run) = result.get("would_run").filter(|_| flag(result, "dry_run")) else {
+        return String::new();
+    };
+    let module = would_run
+        .get("module")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    let mut line = format!("    would run: {module}");
+    if let Some(args) = would_run.get("args").and_then(Value::as_object) {
+        for (key, value) in args.iter().filter(|(k, _)| !k.starts_with('_')) {
+            line.push(' ');
+            line.push_str(key);
+            line.push('=');
+            line.push_str(&shown_arg(value));
+        }
+    }
+    line.push('\n');
+    line
+}
+
+fn shown_arg(value: &Value) -> String {
+    let text = match value {
+        Value::String(s) if !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || c == '\'') => {
+            s.clone()
+        }
+        other => pyjson::dumps(other, None),
+    };
+    if text.chars().count() > MAX_SHOWN_ARG {
+        let cut: String = text.chars().take(MAX_SHOWN_ARG).collect();
+        format!("{cut}...")
+    } else {
+        text
     }
 }
 
@@ -911,6 +961,27 @@ fatal: [localhost]: FAILED! => {\"censored\": \"the output has been hidden due t
             r.render(&Event::Warning { message: "provided hosts list is empty, only localhost is available. Note that the implicit localhost does not match 'all'".into() }).stderr,
             "[WARNING]: provided hosts list is empty, only localhost is available. Note that\nthe implicit localhost does not match 'all'\n"
         );
+    }
+
+    #[test]
+    fn dry_run_results_say_what_would_run() {
+        let t = task("Stop MariaDB", "ansible.builtin.service", "1");
+        let result = json!({"changed": false, "dry_run": true, "would_run": {"module": "ansible.builtin.service",
+            "args": {"name": "mariadb", "state": "stopped", "arguments": "", "_internal": 1,
+                     "content": "two words\n"}}});
+        let events = [result_event(
+            "10.0.0.5",
+            &t,
+            Status::Ok,
+            result.clone(),
+            None,
+        )];
+        assert_eq!(
+            render_all(0, &events),
+            "\nTASK [Stop MariaDB] ************************************************************\nok: [10.0.0.5]\n    would run: ansible.builtin.service name=mariadb state=stopped arguments=\"\" content=\"two words\\n\"\n"
+        );
+        // -v shows the whole result instead.
+        assert!(!render_all(1, &events).contains("    would run:"));
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! | `HostResult` ok/changed, failed/ignored, skipped, unreachable | `runner_on_ok`, `runner_on_failed`, `runner_on_skipped`, `runner_on_unreachable` (`runner_item_on_*` for loop items) |
 //! | `Retry` | `runner_retry` |
 //! | `Warning` | `warning` |
+//! | `Output` (listings) | `verbose` |
 //! | `Stats` | `playbook_on_stats` (`changed`, `dark`, `failures`, `ignored`, `ok`, `processed`, `rescued`, `skipped`) |
 //! | `PlaybookEnd` | `hook_runner_end` (hook-runner's own: `status`, `rc`, recap, failures) |
 //!
@@ -223,6 +224,11 @@ impl EventBuilder {
                 data.insert("res".into(), Value::Object(result.clone()));
                 ("runner_retry", data)
             }
+            Event::Output { line } => {
+                let mut data = self.base_data(None);
+                data.insert("msg".into(), json!(line));
+                ("verbose", data)
+            }
             Event::Warning { message } => {
                 let mut data = self.base_data(None);
                 data.insert("msg".into(), json!(message));
@@ -268,7 +274,8 @@ fn result_event_name(status: Status, is_item: bool) -> &'static str {
 /// `playbook_on_stats` counters, each `{host: count}`, with only the non-zero counts as
 /// Ansible's `AggregateStats` keeps them (`processed` lists every host with 1).
 fn stats_data(hosts: &[(String, HostStats)]) -> Map {
-    let counters: [(&str, fn(&HostStats) -> u32); 7] = [
+    type Counter = fn(&HostStats) -> u32;
+    let counters: [(&str, Counter); 7] = [
         ("changed", |s| s.changed),
         ("dark", |s| s.unreachable),
         ("failures", |s| s.failed),
@@ -294,8 +301,13 @@ fn stats_data(hosts: &[(String, HostStats)]) -> Map {
 
 /// The `--log-format json` reporter: one line of JSON per event.
 pub struct JsonLines {
-    state: Mutex<(EventBuilder, Box<dyn Write + Send>)>,
+    state: Mutex<LinesState>,
     redactor: Redactor,
+}
+
+struct LinesState {
+    builder: EventBuilder,
+    out: Box<dyn Write + Send>,
 }
 
 impl JsonLines {
@@ -311,7 +323,10 @@ impl JsonLines {
 
     pub fn new(ident: &str, verbosity: u8, out: Box<dyn Write + Send>, redactor: Redactor) -> Self {
         JsonLines {
-            state: Mutex::new((EventBuilder::new(ident, verbosity), out)),
+            state: Mutex::new(LinesState {
+                builder: EventBuilder::new(ident, verbosity),
+                out,
+            }),
             redactor,
         }
     }
@@ -322,7 +337,7 @@ impl Reporter for JsonLines {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
-        let (builder, out) = &mut *state;
+        let LinesState { builder, out } = &mut *state;
         let object = self.redactor.redact_value(&builder.build(event));
         let mut line = object.to_string();
         line.push('\n');

@@ -7,11 +7,14 @@
 
 use crate::{Map, Value};
 
+pub mod artifacts;
 pub mod console;
 pub mod json;
+pub mod pod_event;
 pub mod pyjson;
 pub mod redact;
 pub mod summary;
+pub mod termination;
 
 /// Where a task comes from, for headers and failure summaries.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -101,6 +104,11 @@ pub enum Event {
     },
     Warning {
         message: String,
+    },
+    /// Text printed as is on stdout, one line per event (`--list-tasks`, `--list-hosts`,
+    /// `--list-tags`, `--syntax-check`'s `playbook: file`): `line` without its newline.
+    Output {
+        line: String,
     },
     /// The recap, host names in order of first appearance (the console sorts as Ansible does).
     Stats {

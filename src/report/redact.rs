@@ -149,6 +149,24 @@ impl Redactor {
     }
 }
 
+/// A writer for logs (`tracing`) that redacts every write with the [`global`] redactor before
+/// it reaches stderr. The log formatter writes each record with one call, so a secret is never
+/// split across writes.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RedactingStderr;
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(global().redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

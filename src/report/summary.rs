@@ -236,6 +236,32 @@ fn one_line(text: &str) -> String {
     }
 }
 
+/// A reporter that keeps the run's final summary for its owner (the pod Event is posted from
+/// it after the run). Cloning shares the same summary.
+#[derive(Debug, Default, Clone)]
+pub struct SummaryKeeper {
+    inner: std::sync::Arc<std::sync::Mutex<(SummaryCollector, Option<RunSummary>)>>,
+}
+
+impl SummaryKeeper {
+    /// The summary, once the run has ended.
+    pub fn summary(&self) -> Option<RunSummary> {
+        self.inner.lock().ok().and_then(|inner| inner.1.clone())
+    }
+}
+
+impl super::Reporter for SummaryKeeper {
+    fn event(&self, event: &Event) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        inner.0.observe(event);
+        if let Event::PlaybookEnd { rc, error } = event {
+            inner.1 = Some(inner.0.finish(*rc, error.as_deref()));
+        }
+    }
+}
+
 impl RunSummary {
     /// The human block printed after the recap; empty for a successful run.
     pub fn render_human(&self) -> String {
@@ -249,7 +275,12 @@ impl RunSummary {
             "HOOK FAILED"
         };
         if let Some(error) = &self.error {
-            out.push_str(&format!("{word}: {}\n", one_line(error)));
+            // Ansible's errors put the message first, then context (the offending line).
+            let first = error
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default();
+            out.push_str(&format!("{word}: {}\n", one_line(first)));
         }
         for f in &self.failures {
             out.push_str(&format!("{word}: {}\n", describe(f)));

@@ -5,7 +5,8 @@
 //! that holds templates somewhere inside becomes a [`LazyMap`], so `hostvars[h].x` only templates
 //! `x`, not every value of every host. A variable that needs itself while being templated is an
 //! error ("recursive loop detected in template string"). `vars` names the variables themselves
-//! when no variable of that name exists. The root also carries the lookup search paths.
+//! when no variable of that name exists. Variables listed in the `__hook_runner_unsafe__`
+//! variable (registered results, facts) are never templated, like Ansible's unsafe values. The root also carries the lookup search paths.
 //!
 //! Also here: conversions between JSON values and minijinja values.
 
@@ -32,6 +33,8 @@ pub(crate) struct LazyVars {
     pub(crate) vars: Map,
     pub(crate) search_paths: Vec<PathBuf>,
     pub(crate) templar: Templar,
+    /// Top-level variables never templated (registered results, facts): see [`super::UNSAFE_VARS`].
+    unsafe_names: Vec<String>,
     /// Templated values by path (`a`, `a.b`), for this call only.
     cache: Mutex<HashMap<String, Value>>,
     /// Paths being templated right now: seeing one again is a loop.
@@ -48,7 +51,15 @@ pub(crate) struct LazyMap {
 
 impl LazyVars {
     pub(crate) fn new(vars: &Map, search_paths: &[PathBuf], templar: &Templar) -> Arc<LazyVars> {
+        let unsafe_names = match vars.get(super::UNSAFE_VARS) {
+            Some(Json::Array(names)) => names
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        };
         Arc::new(LazyVars {
+            unsafe_names,
             vars: vars.clone(),
             search_paths: search_paths.to_vec(),
             templar: templar.clone(),
@@ -90,7 +101,10 @@ impl LazyVars {
             Err(_) => false,
         };
         if looping {
-            let shown = raw.as_str().map(str::to_string).unwrap_or_else(|| raw.to_string());
+            let shown = raw
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| raw.to_string());
             return Value::from(Error::new(
                 ErrorKind::InvalidOperation,
                 format!("recursive loop detected in template string: {shown}"),
@@ -134,8 +148,11 @@ impl Object for LazyVars {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
         match self.vars.get(name) {
+            Some(raw) if self.unsafe_names.iter().any(|n| n == name) => Some(from_json(raw)),
             Some(raw) => Some(self.resolve(name, raw)),
-            None if name == "vars" || name == ROOT_KEY => Some(Value::from_dyn_object(self.clone())),
+            None if name == "vars" || name == ROOT_KEY => {
+                Some(Value::from_dyn_object(self.clone()))
+            }
             None => None,
         }
     }
@@ -206,7 +223,9 @@ pub(crate) fn to_json(value: &Value) -> Result<Json, Error> {
         K::Bool => Json::Bool(value.is_true()),
         K::Number => number_to_json(value),
         K::String => Json::String(value.as_str().unwrap_or_default().to_string()),
-        K::Bytes => Json::String(String::from_utf8_lossy(value.as_bytes().unwrap_or_default()).into_owned()),
+        K::Bytes => {
+            Json::String(String::from_utf8_lossy(value.as_bytes().unwrap_or_default()).into_owned())
+        }
         K::Seq | K::Iterable => {
             let mut out = Vec::new();
             for item in value.try_iter()? {
@@ -235,7 +254,10 @@ fn number_to_json(value: &Value) -> Json {
             return Json::from(u);
         }
     }
-    match f64::try_from(value.clone()).ok().and_then(serde_json::Number::from_f64) {
+    match f64::try_from(value.clone())
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+    {
         Some(n) => Json::Number(n),
         None => Json::String(value.to_string()),
     }

@@ -39,7 +39,13 @@ pub(crate) fn err(text: &str, v: Value) -> TemplateError {
 fn cond(expr: &str, v: Value) -> Result<bool, TemplateError> {
     let templar = Templar::new();
     let m = vars(v);
-    templar.condition(expr, Scope { vars: &m, search_paths: &[] })
+    templar.condition(
+        expr,
+        Scope {
+            vars: &m,
+            search_paths: &[],
+        },
+    )
 }
 
 #[test]
@@ -83,7 +89,10 @@ fn undefined_variable_errors_name_it() {
     let e = err("{{ foo.bar }}", json!({"foo": {"baz": 1}}));
     assert_eq!(e.message, "'dict object' has no attribute 'bar'");
     assert_eq!(e.undefined.as_deref(), Some("foo.bar"));
-    let e = err("{{ workload.vm.nmae }}", json!({"workload": {"vm": {"name": "x"}}}));
+    let e = err(
+        "{{ workload.vm.nmae }}",
+        json!({"workload": {"vm": {"name": "x"}}}),
+    );
     assert_eq!(e.message, "'dict object' has no attribute 'nmae'");
     assert_eq!(e.undefined.as_deref(), Some("workload.vm.nmae"));
 }
@@ -93,7 +102,10 @@ fn undefined_is_fine_under_default_and_defined() {
     let v = json!({"foo": {"a": 1}});
     assert_eq!(ok("{{ missing | default('d') }}", v.clone()), json!("d"));
     assert_eq!(ok("{{ missing.x | default('d') }}", v.clone()), json!("d"));
-    assert_eq!(ok("{{ foo.bar.baz | default('d') }}", v.clone()), json!("d"));
+    assert_eq!(
+        ok("{{ foo.bar.baz | default('d') }}", v.clone()),
+        json!("d")
+    );
     assert_eq!(ok("{{ missing is defined }}", v.clone()), json!(false));
     assert_eq!(ok("{{ foo.bar is defined }}", v.clone()), json!(false));
     assert_eq!(ok("{{ missing.x is undefined }}", v), json!(true));
@@ -107,7 +119,9 @@ fn conditions() {
     assert_eq!(cond("x is defined", json!({})), Ok(false));
     assert_eq!(cond("'a' in l", json!({"l": ["a"]})), Ok(true));
     assert_eq!(cond("", json!({})), Ok(true));
-    let e = cond("is_database", json!({})).err().unwrap_or_else(|| panic!("expected error"));
+    let e = cond("is_database", json!({}))
+        .err()
+        .unwrap_or_else(|| panic!("expected error"));
     assert_eq!(e.message, "'is_database' is undefined");
     assert_eq!(e.undefined.as_deref(), Some("is_database"));
 }
@@ -118,8 +132,14 @@ fn lazy_variables_template_when_read() {
     assert_eq!(ok("{{ a }}", v.clone()), json!("3-x"));
     assert_eq!(ok("{{ n + 1 }}", v.clone()), json!(4));
     let v = json!({"cfg": {"host": "{{ h }}", "port": 22}, "h": "db1"});
-    assert_eq!(ok("{{ cfg.host }}:{{ cfg.port }}", v.clone()), json!("db1:22"));
-    assert_eq!(ok("{{ cfg }}", v.clone()), json!({"host": "db1", "port": 22}));
+    assert_eq!(
+        ok("{{ cfg.host }}:{{ cfg.port }}", v.clone()),
+        json!("db1:22")
+    );
+    assert_eq!(
+        ok("{{ cfg }}", v.clone()),
+        json!({"host": "db1", "port": 22})
+    );
     assert_eq!(ok("{{ vars['h'] }}", v), json!("db1"));
 }
 
@@ -129,9 +149,18 @@ fn lazy_variable_errors() {
     assert_eq!(e.message, "'b' is undefined");
     assert_eq!(e.undefined.as_deref(), Some("b"));
     let e = err("{{ a }}", json!({"a": "{{ b }}", "b": "{{ a }}"}));
-    assert!(e.message.contains("recursive loop detected in template string"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("recursive loop detected in template string"),
+        "{}",
+        e.message
+    );
     let e = err("{{ a }}", json!({"a": "{{ a }}"}));
-    assert!(e.message.contains("recursive loop detected"), "{}", e.message);
+    assert!(
+        e.message.contains("recursive loop detected"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
@@ -154,7 +183,10 @@ fn template_recurses_into_structures() {
     let m = vars(json!({"x": "v", "k": "key"}));
     let r = templar.template(
         &json!({"a": ["{{ x }}", 1], "{{ k }}": {"b": "{{ x }}!"}}),
-        Scope { vars: &m, search_paths: &[] },
+        Scope {
+            vars: &m,
+            search_paths: &[],
+        },
     );
     assert_eq!(r, Ok(json!({"a": ["v", 1], "key": {"b": "v!"}})));
 }
@@ -163,12 +195,24 @@ fn template_recurses_into_structures() {
 fn eval_and_render_str() {
     let templar = Templar::new();
     let m = vars(json!({"items": [1, 2], "name": "n"}));
-    let scope = Scope { vars: &m, search_paths: &[] };
+    let scope = Scope {
+        vars: &m,
+        search_paths: &[],
+    };
     assert_eq!(templar.eval("items | length", scope), Ok(json!(2)));
     assert_eq!(templar.eval("{{ items }}", scope), Ok(json!([1, 2])));
-    assert_eq!(templar.render_str("{% for i in items %}{{ i }}\n{% endfor %}", scope), Ok("1\n2\n".into()));
-    assert_eq!(templar.render_str("{{ items }}", scope), Ok("[1, 2]".into()));
-    let e = templar.eval("missing", scope).err().unwrap_or_else(|| panic!("no error"));
+    assert_eq!(
+        templar.render_str("{% for i in items %}{{ i }}\n{% endfor %}", scope),
+        Ok("1\n2\n".into())
+    );
+    assert_eq!(
+        templar.render_str("{{ items }}", scope),
+        Ok("[1, 2]".into())
+    );
+    let e = templar
+        .eval("missing", scope)
+        .err()
+        .unwrap_or_else(|| panic!("no error"));
     assert_eq!(e.message, "'missing' is undefined");
 }
 
@@ -187,7 +231,12 @@ fn python_methods_and_operators() {
 #[test]
 fn syntax_errors_are_worded() {
     let e = err("{{ x foo }}", json!({"x": 1}));
-    assert!(e.message.starts_with("template error while templating string: "), "{}", e.message);
+    assert!(
+        e.message
+            .starts_with("template error while templating string: "),
+        "{}",
+        e.message
+    );
     assert!(e.message.ends_with("String: {{ x foo }}"), "{}", e.message);
 }
 
@@ -195,4 +244,47 @@ fn syntax_errors_are_worded() {
 fn templar_is_send_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Templar>();
+}
+
+#[test]
+fn unprotected_undefined_uses_fail_like_ansible() {
+    for expr in [
+        "not missing",
+        "missing == 1",
+        "missing or true",
+        "'a' in missing",
+    ] {
+        let e = cond(expr, json!({}))
+            .err()
+            .unwrap_or_else(|| panic!("{expr}: no error"));
+        assert_eq!(e.message, "'missing' is undefined", "{expr}");
+    }
+    assert_eq!(
+        err("{% if missing %}a{% endif %}", json!({})).message,
+        "'missing' is undefined"
+    );
+    assert_eq!(
+        err("{% for i in missing %}{{ i }}{% endfor %}", json!({})).message,
+        "'missing' is undefined"
+    );
+    let e = cond("d.x == 1", json!({"d": {}}))
+        .err()
+        .unwrap_or_else(|| panic!("no error"));
+    assert_eq!(e.message, "'dict object' has no attribute 'x'");
+    // Protected uses still work.
+    assert_eq!(
+        cond("missing is defined and missing.x", json!({})),
+        Ok(false)
+    );
+    assert_eq!(cond("missing.x.y is defined", json!({})), Ok(false));
+    assert_eq!(cond("missing.x.y is not defined", json!({})), Ok(true));
+    assert_eq!(cond("(missing.x | default(3)) == 3", json!({})), Ok(true));
+    assert_eq!(cond("d.x.y | default(false)", json!({"d": {}})), Ok(false));
+    assert_eq!(
+        ok(
+            "{% if missing is defined %}a{% else %}b{% endif %}",
+            json!({})
+        ),
+        json!("b")
+    );
 }

@@ -20,7 +20,7 @@ use super::{verbatim_error, TemplateError};
 use crate::{Map, Value as Json};
 use base64::Engine as _;
 use minijinja::value::{Kwargs, Rest, ValueKind};
-use minijinja::{Environment, Error, ErrorKind, Value};
+use minijinja::{Environment, Error, ErrorKind, State, Value};
 use std::sync::LazyLock;
 
 /// Adds Ansible's filters to `env` (overriding minijinja's where Ansible differs).
@@ -67,6 +67,67 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("type_debug", type_debug);
     env.add_filter("extract", extract);
     env.add_filter("split", split);
+    strict_builtins(env);
+}
+
+/// Jinja2 builtins that fail on an undefined input in Ansible (its undefined is strict) but
+/// accept one in minijinja's chainable mode: each is re-registered behind a check.
+fn strict_builtins(env: &mut Environment<'static>) {
+    use minijinja::filters as f;
+    env.add_filter("__builtin_length", f::length);
+    env.add_filter("__builtin_first", f::first);
+    env.add_filter("__builtin_last", f::last);
+    env.add_filter("__builtin_join", f::join);
+    env.add_filter("__builtin_lower", f::lower);
+    env.add_filter("__builtin_upper", f::upper);
+    env.add_filter("__builtin_trim", f::trim);
+    env.add_filter("__builtin_replace", f::replace);
+    env.add_filter("__builtin_list", f::list);
+    env.add_filter("__builtin_sort", f::sort);
+    env.add_filter("__builtin_string", f::string);
+    env.add_filter("__builtin_reverse", f::reverse);
+    env.add_filter("__builtin_min", f::min);
+    env.add_filter("__builtin_max", f::max);
+    env.add_filter("__builtin_sum", f::sum);
+    env.add_filter("__builtin_capitalize", f::capitalize);
+    env.add_filter("__builtin_title", f::title);
+    env.add_filter("__builtin_items", f::items);
+    env.add_filter("__builtin_dictsort", f::dictsort);
+    for (name, builtin) in [
+        ("length", "__builtin_length"),
+        ("count", "__builtin_length"),
+        ("first", "__builtin_first"),
+        ("last", "__builtin_last"),
+        ("join", "__builtin_join"),
+        ("lower", "__builtin_lower"),
+        ("upper", "__builtin_upper"),
+        ("trim", "__builtin_trim"),
+        ("replace", "__builtin_replace"),
+        ("list", "__builtin_list"),
+        ("sort", "__builtin_sort"),
+        ("string", "__builtin_string"),
+        ("reverse", "__builtin_reverse"),
+        ("min", "__builtin_min"),
+        ("max", "__builtin_max"),
+        ("sum", "__builtin_sum"),
+        ("capitalize", "__builtin_capitalize"),
+        ("title", "__builtin_title"),
+        ("items", "__builtin_items"),
+        ("dictsort", "__builtin_dictsort"),
+    ] {
+        env.add_filter(
+            name,
+            move |state: &State, value: Value, rest: Rest<Value>| {
+                if value.is_undefined() {
+                    return Err(Error::from(ErrorKind::UndefinedError));
+                }
+                let mut args = Vec::with_capacity(rest.len() + 1);
+                args.push(value);
+                args.extend(rest.iter().cloned());
+                state.env().empty_state().apply_filter(builtin, &args)
+            },
+        );
+    }
 }
 
 // ---------------------------------------------------------------- helpers
@@ -96,7 +157,10 @@ fn list_of(value: &Value) -> Result<Vec<Json>, Error> {
         Json::Array(items) => Ok(items),
         Json::Object(map) => Ok(map.keys().map(|k| Json::String(k.clone())).collect()),
         Json::String(s) => Ok(s.chars().map(|c| Json::String(c.to_string())).collect()),
-        other => Err(invalid(format!("'{}' object is not iterable", json_type_name(&other)))),
+        other => Err(invalid(format!(
+            "'{}' object is not iterable",
+            json_type_name(&other)
+        ))),
     }
 }
 
@@ -144,7 +208,9 @@ fn b64decode(value: Value, kwargs: Kwargs) -> Result<String, Error> {
 fn default(value: Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
     let fallback = match args.first() {
         Some(v) => v.clone(),
-        None => kwargs.get::<Option<Value>>("default_value")?.unwrap_or(Value::from("")),
+        None => kwargs
+            .get::<Option<Value>>("default_value")?
+            .unwrap_or(Value::from("")),
     };
     let boolean = match args.get(1) {
         Some(v) => v.is_true(),
@@ -162,7 +228,10 @@ pub(crate) fn ansible_bool(value: &Json) -> Option<bool> {
     match value {
         Json::Null => None,
         Json::Bool(b) => Some(*b),
-        Json::String(s) => Some(matches!(s.to_lowercase().as_str(), "yes" | "on" | "1" | "true")),
+        Json::String(s) => Some(matches!(
+            s.to_lowercase().as_str(),
+            "yes" | "on" | "1" | "true"
+        )),
         Json::Number(n) => Some(n.as_f64() == Some(1.0)),
         _ => Some(false),
     }
@@ -197,19 +266,34 @@ fn python_int(text: &str, base: u32) -> Option<i64> {
     Some(if negative { -v } else { v })
 }
 
-fn to_int(value: Value, default: Option<Value>, base: Option<u32>, kwargs: Kwargs) -> Result<Value, Error> {
+fn to_int(
+    value: Value,
+    default: Option<Value>,
+    base: Option<u32>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
     let default = match default {
         Some(d) => d,
-        None => kwargs.get::<Option<Value>>("default")?.unwrap_or(Value::from(0)),
+        None => kwargs
+            .get::<Option<Value>>("default")?
+            .unwrap_or(Value::from(0)),
     };
     let base = match base {
         Some(b) => b,
         None => kwargs.get::<Option<u32>>("base")?.unwrap_or(10),
     };
     let parsed = match json_of(&value)? {
-        Json::String(s) => python_int(&s, base).or_else(|| python_float(&s).filter(|f| f.is_finite()).map(|f| f.trunc() as i64)),
+        Json::String(s) => python_int(&s, base).or_else(|| {
+            python_float(&s)
+                .filter(|f| f.is_finite())
+                .map(|f| f.trunc() as i64)
+        }),
         Json::Bool(b) => Some(i64::from(b)),
-        Json::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f.trunc() as i64)),
+        Json::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite())
+                .map(|f| f.trunc() as i64)
+        }),
         _ => None,
     };
     Ok(parsed.map(Value::from).unwrap_or(default))
@@ -228,7 +312,9 @@ fn python_float(text: &str) -> Option<f64> {
 fn to_float(value: Value, default: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
     let default = match default {
         Some(d) => d,
-        None => kwargs.get::<Option<Value>>("default")?.unwrap_or(Value::from(0.0)),
+        None => kwargs
+            .get::<Option<Value>>("default")?
+            .unwrap_or(Value::from(0.0)),
     };
     let parsed = match json_of(&value)? {
         Json::String(s) => python_float(&s),
@@ -239,7 +325,12 @@ fn to_float(value: Value, default: Option<Value>, kwargs: Kwargs) -> Result<Valu
     Ok(parsed.map(Value::from).unwrap_or(default))
 }
 
-fn ternary(value: Value, true_val: Value, false_val: Value, none_val: Option<Value>) -> Result<Value, Error> {
+fn ternary(
+    value: Value,
+    true_val: Value,
+    false_val: Value,
+    none_val: Option<Value>,
+) -> Result<Value, Error> {
     if value.is_undefined() {
         return Err(Error::from(ErrorKind::UndefinedError));
     }
@@ -263,7 +354,8 @@ fn mandatory(value: Value, msg: Option<String>, kwargs: Kwargs) -> Result<Value,
 }
 
 static MANDATORY_SUBJECT: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r#"([A-Za-z_][\w.]*(?:\[[^\]]*\][\w.]*)*)\s*\|\s*mandatory"#).expect("static regex")
+    regex::Regex::new(r#"([A-Za-z_][\w.]*(?:\[[^\]]*\][\w.]*)*)\s*\|\s*mandatory"#)
+        .expect("static regex")
 });
 
 /// The message for a `mandatory` failure, naming the variable found before `| mandatory`.
@@ -324,7 +416,10 @@ fn translate_replacement(repl: &str) -> String {
                 while j < chars.len() && j < i + 3 && chars[j].is_ascii_digit() {
                     j += 1;
                 }
-                out.push_str(&format!("${{{}}}", chars[i + 1..j].iter().collect::<String>()));
+                out.push_str(&format!(
+                    "${{{}}}",
+                    chars[i + 1..j].iter().collect::<String>()
+                ));
                 i = j;
                 continue;
             }
@@ -356,7 +451,12 @@ fn translate_replacement(repl: &str) -> String {
     out
 }
 
-fn regex_replace(value: Value, pattern: Option<String>, replacement: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
+fn regex_replace(
+    value: Value,
+    pattern: Option<String>,
+    replacement: Option<String>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
     let text = text_of(&value)?;
     let (ignorecase, multiline) = flags(&kwargs)?;
     let count = kwargs.get::<Option<usize>>("count")?.unwrap_or(0);
@@ -374,7 +474,12 @@ fn regex_replace(value: Value, pattern: Option<String>, replacement: Option<Stri
     Ok(re.replacen(&text, count, repl.as_str()).into_owned())
 }
 
-fn regex_search(value: Value, pattern: String, groups: Rest<String>, kwargs: Kwargs) -> Result<Value, Error> {
+fn regex_search(
+    value: Value,
+    pattern: String,
+    groups: Rest<String>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
     let text = text_of(&value)?;
     let (ignorecase, multiline) = flags(&kwargs)?;
     let re = compile(&pattern, ignorecase, multiline)?;
@@ -382,7 +487,9 @@ fn regex_search(value: Value, pattern: String, groups: Rest<String>, kwargs: Kwa
         return Ok(Value::from(()));
     };
     if groups.is_empty() {
-        return Ok(Value::from(caps.get(0).map(|m| m.as_str()).unwrap_or_default()));
+        return Ok(Value::from(
+            caps.get(0).map(|m| m.as_str()).unwrap_or_default(),
+        ));
     }
     let mut items = Vec::new();
     for g in groups.iter() {
@@ -396,7 +503,11 @@ fn regex_search(value: Value, pattern: String, groups: Rest<String>, kwargs: Kwa
         } else {
             return Err(invalid(format!("Unknown argument: {g}")));
         };
-        items.push(group.map(|m| Value::from(m.as_str())).unwrap_or(Value::from(())));
+        items.push(
+            group
+                .map(|m| Value::from(m.as_str()))
+                .unwrap_or(Value::from(())),
+        );
     }
     Ok(Value::from(items))
 }
@@ -406,7 +517,8 @@ fn regex_findall(value: Value, pattern: String, kwargs: Kwargs) -> Result<Value,
     let (ignorecase, multiline) = flags(&kwargs)?;
     let re = compile(&pattern, ignorecase, multiline)?;
     let group_count = re.captures_len() - 1;
-    let text_at = |m: Option<regex::Match<'_>>| Value::from(m.map(|m| m.as_str()).unwrap_or_default());
+    let text_at =
+        |m: Option<regex::Match<'_>>| Value::from(m.map(|m| m.as_str()).unwrap_or_default());
     let items: Vec<Value> = re
         .captures_iter(&text)
         .map(|caps| match group_count {
@@ -425,12 +537,19 @@ fn regex_escape(value: Value, re_type: Option<String>) -> Result<String, Error> 
             .chars()
             .flat_map(|c| {
                 let special = "()[]{}?*+-|^$\\.&~# \t\n\r\x0b\x0c".contains(c);
-                special.then_some('\\').into_iter().chain(std::iter::once(c))
+                special
+                    .then_some('\\')
+                    .into_iter()
+                    .chain(std::iter::once(c))
             })
             .collect()),
         "posix_basic" => Ok(text
             .chars()
-            .flat_map(|c| ("$*.[\\]^".contains(c).then_some('\\')).into_iter().chain(std::iter::once(c)))
+            .flat_map(|c| {
+                ("$*.[\\]^".contains(c).then_some('\\'))
+                    .into_iter()
+                    .chain(std::iter::once(c))
+            })
             .collect()),
         other => Err(invalid(format!("Invalid regex type ({other})"))),
     }
@@ -464,7 +583,10 @@ fn splitext(value: Value) -> Result<Value, Error> {
     let p = text_of(&value)?;
     let base_start = p.rfind('/').map(|i| i + 1).unwrap_or(0);
     let base = &p[base_start..];
-    let dot = base.trim_start_matches('.').rfind('.').map(|i| i + (base.len() - base.trim_start_matches('.').len()));
+    let dot = base
+        .trim_start_matches('.')
+        .rfind('.')
+        .map(|i| i + (base.len() - base.trim_start_matches('.').len()));
     Ok(match dot {
         Some(i) => Value::from(vec![p[..base_start + i].to_string(), base[i..].to_string()]),
         None => Value::from(vec![p.clone(), String::new()]),
@@ -475,10 +597,19 @@ fn path_join(value: Value) -> Result<String, Error> {
     let parts: Vec<String> = match json_of(&value)? {
         Json::Array(items) => items
             .iter()
-            .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| i.to_string())
+            })
             .collect(),
         Json::String(s) => vec![s],
-        other => return Err(invalid(format!("|path_join expects string or sequence, got {} instead.", json_type_name(&other)))),
+        other => {
+            return Err(invalid(format!(
+                "|path_join expects string or sequence, got {} instead.",
+                json_type_name(&other)
+            )))
+        }
     };
     let mut out = String::new();
     for part in parts {
@@ -511,7 +642,9 @@ pub fn shell_quote(s: &str) -> String {
     if s.is_empty() {
         return "''".into();
     }
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c))
+    {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', "'\"'\"'"))
@@ -602,7 +735,9 @@ fn symmetric_difference(a: Value, b: Value) -> Result<Value, Error> {
 
 fn flatten_into(items: Vec<Json>, levels: Option<i64>, skip_nulls: bool, out: &mut Vec<Json>) {
     for item in items {
-        if skip_nulls && matches!(&item, Json::Null) || matches!(&item, Json::String(s) if skip_nulls && (s == "None" || s == "null")) {
+        if skip_nulls && matches!(&item, Json::Null)
+            || matches!(&item, Json::String(s) if skip_nulls && (s == "None" || s == "null"))
+        {
             continue;
         }
         match item {
@@ -640,7 +775,11 @@ fn zip(value: Value, others: Rest<Value>) -> Result<Value, Error> {
 fn extract(item: Value, container: Value, morekeys: Option<Value>) -> Result<Value, Error> {
     let mut value = container.get_item(&item)?;
     if let Some(keys) = morekeys {
-        let keys: Vec<Value> = if keys.kind() == ValueKind::Seq { keys.try_iter()?.collect() } else { vec![keys] };
+        let keys: Vec<Value> = if keys.kind() == ValueKind::Seq {
+            keys.try_iter()?.collect()
+        } else {
+            vec![keys]
+        };
         for k in keys {
             value = value.get_item(&k)?;
         }
@@ -701,7 +840,9 @@ fn merge_lists(base: Vec<Json>, other: Vec<Json>, mode: &str) -> Vec<Json> {
 fn merge_maps(mut base: Map, other: Map, recursive: bool, list_merge: &str) -> Map {
     for (k, v) in other {
         let merged = match (base.remove(&k), v) {
-            (Some(Json::Object(a)), Json::Object(b)) if recursive => Json::Object(merge_maps(a, b, recursive, list_merge)),
+            (Some(Json::Object(a)), Json::Object(b)) if recursive => {
+                Json::Object(merge_maps(a, b, recursive, list_merge))
+            }
             (Some(Json::Array(a)), Json::Array(b)) => Json::Array(merge_lists(a, b, list_merge)),
             (_, v) => v,
         };
@@ -712,9 +853,22 @@ fn merge_maps(mut base: Map, other: Map, recursive: bool, list_merge: &str) -> M
 
 fn combine(value: Value, terms: Rest<Value>, kwargs: Kwargs) -> Result<Value, Error> {
     let recursive = kwargs.get::<Option<bool>>("recursive")?.unwrap_or(false);
-    let list_merge = kwargs.get::<Option<String>>("list_merge")?.unwrap_or_else(|| "replace".into());
-    if !["replace", "keep", "append", "prepend", "append_rp", "prepend_rp"].contains(&list_merge.as_str()) {
-        return Err(invalid(format!("'{list_merge}' is not a valid list_merge value")));
+    let list_merge = kwargs
+        .get::<Option<String>>("list_merge")?
+        .unwrap_or_else(|| "replace".into());
+    if ![
+        "replace",
+        "keep",
+        "append",
+        "prepend",
+        "append_rp",
+        "prepend_rp",
+    ]
+    .contains(&list_merge.as_str())
+    {
+        return Err(invalid(format!(
+            "'{list_merge}' is not a valid list_merge value"
+        )));
     }
     let mut dicts = vec![json_of(&value)?];
     for t in terms.iter() {
@@ -739,8 +893,12 @@ fn combine(value: Value, terms: Rest<Value>, kwargs: Kwargs) -> Result<Value, Er
 }
 
 fn dict2items(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
-    let key_name = kwargs.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
-    let value_name = kwargs.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    let key_name = kwargs
+        .get::<Option<String>>("key_name")?
+        .unwrap_or_else(|| "key".into());
+    let value_name = kwargs
+        .get::<Option<String>>("value_name")?
+        .unwrap_or_else(|| "value".into());
     let map = match json_of(&value)? {
         Json::Object(m) => m,
         other => {
@@ -763,8 +921,12 @@ fn dict2items(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
 }
 
 fn items2dict(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
-    let key_name = kwargs.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
-    let value_name = kwargs.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    let key_name = kwargs
+        .get::<Option<String>>("key_name")?
+        .unwrap_or_else(|| "key".into());
+    let value_name = kwargs
+        .get::<Option<String>>("value_name")?
+        .unwrap_or_else(|| "value".into());
     let items = match json_of(&value)? {
         Json::Array(items) => items,
         other => {
@@ -781,7 +943,10 @@ fn items2dict(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
                 "items2dict requires each dictionary in the list to contain the keys '{key_name}' and '{value_name}', got {item} instead."
             )));
         };
-        let key = k.as_str().map(str::to_string).unwrap_or_else(|| k.to_string());
+        let key = k
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| k.to_string());
         out.insert(key, v.clone());
     }
     Ok(from_json(&Json::Object(out)))
@@ -790,7 +955,12 @@ fn items2dict(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
 // ---------------------------------------------------------------- serialisation
 
 /// `json.dumps` formatting: Python separators, `ensure_ascii`, optional indent and key sorting.
-pub fn python_json(value: &Json, indent: Option<usize>, sort_keys: bool, ensure_ascii: bool) -> String {
+pub fn python_json(
+    value: &Json,
+    indent: Option<usize>,
+    sort_keys: bool,
+    ensure_ascii: bool,
+) -> String {
     let mut out = String::new();
     write_json(value, indent, sort_keys, ensure_ascii, 0, &mut out);
     out
@@ -820,7 +990,14 @@ fn write_json_string(s: &str, ensure_ascii: bool, out: &mut String) {
     out.push('"');
 }
 
-fn write_json(value: &Json, indent: Option<usize>, sort_keys: bool, ascii: bool, level: usize, out: &mut String) {
+fn write_json(
+    value: &Json,
+    indent: Option<usize>,
+    sort_keys: bool,
+    ascii: bool,
+    level: usize,
+    out: &mut String,
+) {
     let newline = |out: &mut String, level: usize| {
         if let Some(n) = indent {
             out.push('\n');
@@ -832,7 +1009,11 @@ fn write_json(value: &Json, indent: Option<usize>, sort_keys: bool, ascii: bool,
         Json::Null => out.push_str("null"),
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Json::Number(n) => match (n.is_f64(), n.as_f64()) {
-            (true, Some(f)) => out.push_str(&crate::yaml::python_float_repr(f).replace("inf", "Infinity").replace("nan", "NaN")),
+            (true, Some(f)) => out.push_str(
+                &crate::yaml::python_float_repr(f)
+                    .replace("inf", "Infinity")
+                    .replace("nan", "NaN"),
+            ),
             _ => out.push_str(&n.to_string()),
         },
         Json::String(s) => write_json_string(s, ascii, out),
@@ -881,14 +1062,24 @@ fn to_json_filter(value: Value, kwargs: Kwargs) -> Result<String, Error> {
     let indent: Option<usize> = kwargs.get("indent")?;
     let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false);
     let ensure_ascii = kwargs.get::<Option<bool>>("ensure_ascii")?.unwrap_or(true);
-    Ok(python_json(&json_of(&value)?, indent, sort_keys, ensure_ascii))
+    Ok(python_json(
+        &json_of(&value)?,
+        indent,
+        sort_keys,
+        ensure_ascii,
+    ))
 }
 
 fn to_nice_json(value: Value, kwargs: Kwargs) -> Result<String, Error> {
     let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
     let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(true);
     let ensure_ascii = kwargs.get::<Option<bool>>("ensure_ascii")?.unwrap_or(true);
-    Ok(python_json(&json_of(&value)?, Some(indent), sort_keys, ensure_ascii))
+    Ok(python_json(
+        &json_of(&value)?,
+        Some(indent),
+        sort_keys,
+        ensure_ascii,
+    ))
 }
 
 fn from_json_filter(value: Value) -> Result<Value, Error> {
@@ -910,7 +1101,10 @@ fn to_yaml(value: Value, kwargs: Kwargs) -> Result<String, Error> {
         indent,
         ..Default::default()
     };
-    Ok(crate::yaml::to_yaml_string_with(&json_of(&value)?, &options))
+    Ok(crate::yaml::to_yaml_string_with(
+        &json_of(&value)?,
+        &options,
+    ))
 }
 
 fn to_nice_yaml(value: Value, kwargs: Kwargs) -> Result<String, Error> {

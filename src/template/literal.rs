@@ -102,7 +102,11 @@ impl Parser {
         let mut set = Vec::new();
         loop {
             if self.eat('}') {
-                return Some(if set.is_empty() { Value::Object(map) } else { Value::Array(set) });
+                return Some(if set.is_empty() {
+                    Value::Object(map)
+                } else {
+                    Value::Array(set)
+                });
             }
             let key = self.value()?;
             if self.eat(':') {
@@ -120,9 +124,11 @@ impl Parser {
                 }
             }
             if !self.eat(',') {
-                return self
-                    .eat('}')
-                    .then_some(if set.is_empty() { Value::Object(map) } else { Value::Array(set) });
+                return self.eat('}').then_some(if set.is_empty() {
+                    Value::Object(map)
+                } else {
+                    Value::Array(set)
+                });
             }
         }
     }
@@ -245,9 +251,13 @@ impl Parser {
         {
             self.pos += 1;
         }
-        let text: String = self.chars[start..self.pos].iter().filter(|c| **c != '_').collect();
+        let text: String = self.chars[start..self.pos]
+            .iter()
+            .filter(|c| **c != '_')
+            .collect();
         let lower = text.to_ascii_lowercase();
-        let int = |digits: &str, radix: u32| i64::from_str_radix(digits, radix).ok().map(Value::from);
+        let int =
+            |digits: &str, radix: u32| i64::from_str_radix(digits, radix).ok().map(Value::from);
         let value = if let Some(h) = lower.strip_prefix("0x") {
             int(h, 16)?
         } else if let Some(o) = lower.strip_prefix("0o") {
@@ -262,7 +272,10 @@ impl Parser {
                 Ok(i) => Value::from(i),
                 Err(_) => Value::from(lower.parse::<f64>().ok()?),
             }
-        } else if lower.chars().any(|c| c.is_ascii_digit()) && !lower.contains("inf") && !lower.contains("nan") {
+        } else if lower.chars().any(|c| c.is_ascii_digit())
+            && !lower.contains("inf")
+            && !lower.contains("nan")
+        {
             let f = lower.parse::<f64>().ok()?;
             Value::Number(serde_json::Number::from_f64(f)?)
         } else {
@@ -302,8 +315,14 @@ mod tests {
 
     #[test]
     fn python_literals() {
-        assert_eq!(literal_eval("[1, 'a', \"b\", True, None, -2.5]"), Some(json!([1, "a", "b", true, null, -2.5])));
-        assert_eq!(literal_eval("{'k': {'n': [1, 2]}, 'x': (1, 2,)}"), Some(json!({"k": {"n": [1, 2]}, "x": [1, 2]})));
+        assert_eq!(
+            literal_eval("[1, 'a', \"b\", True, None, -2.5]"),
+            Some(json!([1, "a", "b", true, null, -2.5]))
+        );
+        assert_eq!(
+            literal_eval("{'k': {'n': [1, 2]}, 'x': (1, 2,)}"),
+            Some(json!({"k": {"n": [1, 2]}, "x": [1, 2]}))
+        );
         assert_eq!(literal_eval("{1: 'one'}"), Some(json!({"1": "one"})));
         assert_eq!(literal_eval("'it\\'s' \"x\""), Some(json!("it'sx")));
         assert_eq!(literal_eval("u'\\u00e9\\n'"), Some(json!("é\n")));

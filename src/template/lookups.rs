@@ -29,15 +29,24 @@ pub type LookupHandler = Arc<dyn Fn(&[Json], &Map) -> Result<Vec<Json>, String> 
 
 /// Adds `lookup`, `query` and `q` to `env`.
 pub fn register(env: &mut Environment<'static>) {
-    env.add_function("lookup", |state: &State, name: String, args: Rest<Value>, kwargs: Kwargs| {
-        run(state, &name, &args, kwargs, false)
-    });
-    env.add_function("query", |state: &State, name: String, args: Rest<Value>, kwargs: Kwargs| {
-        run(state, &name, &args, kwargs, true)
-    });
-    env.add_function("q", |state: &State, name: String, args: Rest<Value>, kwargs: Kwargs| {
-        run(state, &name, &args, kwargs, true)
-    });
+    env.add_function(
+        "lookup",
+        |state: &State, name: String, args: Rest<Value>, kwargs: Kwargs| {
+            run(state, &name, &args, kwargs, false)
+        },
+    );
+    env.add_function(
+        "query",
+        |state: &State, name: String, args: Rest<Value>, kwargs: Kwargs| {
+            run(state, &name, &args, kwargs, true)
+        },
+    );
+    env.add_function(
+        "q",
+        |state: &State, name: String, args: Rest<Value>, kwargs: Kwargs| {
+            run(state, &name, &args, kwargs, true)
+        },
+    );
 }
 
 /// How a lookup failure is handled (`errors=`).
@@ -48,12 +57,21 @@ enum OnError {
     Ignore,
 }
 
-fn run(state: &State, name: &str, args: &[Value], kwargs: Kwargs, always_list: bool) -> Result<Value, Error> {
+fn run(
+    state: &State,
+    name: &str,
+    args: &[Value],
+    kwargs: Kwargs,
+    always_list: bool,
+) -> Result<Value, Error> {
     let mut options = Map::new();
     for key in kwargs.args() {
         options.insert(key.to_string(), to_json(&kwargs.peek::<Value>(key)?)?);
     }
-    let wantlist = always_list || options.remove("wantlist").is_some_and(|v| crate::template::json_truthy(&v));
+    let wantlist = always_list
+        || options
+            .remove("wantlist")
+            .is_some_and(|v| crate::template::json_truthy(&v));
     let on_error = match options.remove("errors").as_ref().and_then(Json::as_str) {
         None | Some("strict") => OnError::Strict,
         Some("warn") => OnError::Warn,
@@ -67,13 +85,19 @@ fn run(state: &State, name: &str, args: &[Value], kwargs: Kwargs, always_list: b
     let terms = terms_of(args)?;
     let short = name.strip_prefix("ansible.builtin.").unwrap_or(name);
     let root = root_of(state);
-    let outcome = match root.as_ref().and_then(|r| r.templar.lookup_handler(name).or_else(|| r.templar.lookup_handler(short))) {
+    let outcome = match root.as_ref().and_then(|r| {
+        r.templar
+            .lookup_handler(name)
+            .or_else(|| r.templar.lookup_handler(short))
+    }) {
         Some(handler) => handler(&terms, &options)
             .map(|v| v.iter().map(from_json).collect())
             .map_err(LookupFailure::Run),
         None => match &root {
             Some(root) => builtin(root, short, &terms, &options),
-            None => Err(LookupFailure::Plain(format!("lookup plugin ({name}) not found"))),
+            None => Err(LookupFailure::Plain(format!(
+                "lookup plugin ({name}) not found"
+            ))),
         },
     };
     let results = match outcome {
@@ -127,17 +151,33 @@ fn terms_of(args: &[Value]) -> Result<Vec<Json>, Error> {
 }
 
 fn term_text(term: &Json) -> String {
-    term.as_str().map(str::to_string).unwrap_or_else(|| term.to_string())
+    term.as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| term.to_string())
 }
 
 fn option_bool(options: &Map, key: &str, default: bool) -> bool {
-    options.get(key).map(|v| crate::template::json_truthy(v)).unwrap_or(default)
+    options
+        .get(key)
+        .map(crate::template::json_truthy)
+        .unwrap_or(default)
 }
 
-fn builtin(root: &Arc<LazyVars>, name: &str, terms: &[Json], options: &Map) -> Result<Vec<Value>, LookupFailure> {
+fn builtin(
+    root: &Arc<LazyVars>,
+    name: &str,
+    terms: &[Json],
+    options: &Map,
+) -> Result<Vec<Value>, LookupFailure> {
     match name {
-        "file" => terms.iter().map(|t| file_lookup(root, &term_text(t), options)).collect(),
-        "template" => terms.iter().map(|t| template_lookup(root, &term_text(t), options)).collect(),
+        "file" => terms
+            .iter()
+            .map(|t| file_lookup(root, &term_text(t), options))
+            .collect(),
+        "template" => terms
+            .iter()
+            .map(|t| template_lookup(root, &term_text(t), options))
+            .collect(),
         "env" => Ok(terms
             .iter()
             .map(|t| {
@@ -145,8 +185,14 @@ fn builtin(root: &Arc<LazyVars>, name: &str, terms: &[Json], options: &Map) -> R
                 Value::from(std::env::var(term_text(t)).unwrap_or(fallback))
             })
             .collect()),
-        "vars" => terms.iter().map(|t| vars_lookup(root, &term_text(t), options)).collect(),
-        "pipe" => terms.iter().map(|t| pipe_lookup(root, &term_text(t))).collect(),
+        "vars" => terms
+            .iter()
+            .map(|t| vars_lookup(root, &term_text(t), options))
+            .collect(),
+        "pipe" => terms
+            .iter()
+            .map(|t| pipe_lookup(root, &term_text(t)))
+            .collect(),
         "items" => {
             let mut out = Vec::new();
             for t in terms {
@@ -175,7 +221,9 @@ fn builtin(root: &Arc<LazyVars>, name: &str, terms: &[Json], options: &Map) -> R
             }
             Ok(out)
         }
-        other => Err(LookupFailure::Plain(format!("lookup plugin ({other}) not found"))),
+        other => Err(LookupFailure::Plain(format!(
+            "lookup plugin ({other}) not found"
+        ))),
     }
 }
 
@@ -194,7 +242,8 @@ fn find_in_search_path(root: &LazyVars, subdir: &str, term: &str) -> Option<Path
 fn file_lookup(root: &LazyVars, term: &str, options: &Map) -> Result<Value, LookupFailure> {
     let path = find_in_search_path(root, "files", term)
         .ok_or_else(|| format!("could not locate file in lookup: {term}"))?;
-    let bytes = std::fs::read(&path).map_err(|e| format!("could not read file {}: {e}", path.display()))?;
+    let bytes =
+        std::fs::read(&path).map_err(|e| format!("could not read file {}: {e}", path.display()))?;
     let mut text = String::from_utf8_lossy(&bytes).into_owned();
     if option_bool(options, "rstrip", true) {
         text = text.trim_end().to_string();
@@ -205,10 +254,15 @@ fn file_lookup(root: &LazyVars, term: &str, options: &Map) -> Result<Value, Look
     Ok(Value::from(text))
 }
 
-fn template_lookup(root: &Arc<LazyVars>, term: &str, options: &Map) -> Result<Value, LookupFailure> {
+fn template_lookup(
+    root: &Arc<LazyVars>,
+    term: &str,
+    options: &Map,
+) -> Result<Value, LookupFailure> {
     let path = find_in_search_path(root, "templates", term)
         .ok_or_else(|| format!("the template file {term} could not be found for the lookup"))?;
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("could not read file {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("could not read file {}: {e}", path.display()))?;
     let scope_root = match options.get("template_vars") {
         Some(Json::Object(extra)) => {
             let mut vars = root.vars.clone();
@@ -217,7 +271,10 @@ fn template_lookup(root: &Arc<LazyVars>, term: &str, options: &Map) -> Result<Va
         }
         _ => root.clone(),
     };
-    let rendered = root.templar.render_in(&text, &scope_root).map_err(LookupFailure::Template)?;
+    let rendered = root
+        .templar
+        .render_in(&text, &scope_root)
+        .map_err(LookupFailure::Template)?;
     let convert = option_bool(options, "convert_data", true);
     Ok(match (convert, super::literal::maybe_literal(&rendered)) {
         (true, Some(v)) => from_json(&v),
@@ -229,7 +286,12 @@ fn vars_lookup(root: &Arc<LazyVars>, term: &str, options: &Map) -> Result<Value,
     match root.get_value(&Value::from(term)) {
         Some(v) => match super::context::check_valid(&v) {
             Ok(()) => Ok(v),
-            Err(e) => Err(LookupFailure::Plain(e.detail().unwrap_or_default().trim_start_matches(super::VERBATIM).to_string())),
+            Err(e) => Err(LookupFailure::Plain(
+                e.detail()
+                    .unwrap_or_default()
+                    .trim_start_matches(super::VERBATIM)
+                    .to_string(),
+            )),
         },
         None => match options.get("default") {
             Some(d) => Ok(from_json(d)),
@@ -251,5 +313,9 @@ fn pipe_lookup(root: &LazyVars, term: &str) -> Result<Value, LookupFailure> {
         let rc = output.status.code().unwrap_or(-1);
         return Err(format!("lookup_plugin.pipe({term}) returned {rc}").into());
     }
-    Ok(Value::from(String::from_utf8_lossy(&output.stdout).trim_end().to_string()))
+    Ok(Value::from(
+        String::from_utf8_lossy(&output.stdout)
+            .trim_end()
+            .to_string(),
+    ))
 }

@@ -1,19 +1,38 @@
 //! Jinja2 templating with Ansible's semantics, on minijinja.
 //!
-//! - Strict about undefined values: using one is an error naming it (`'foo' is undefined`,
-//!   `'dict object' has no attribute 'bar'`), except under `default`, `is defined` and friends.
-//! - A string that is exactly one `{{ expr }}` evaluates to the native value (list, dict, number,
-//!   bool); any other string renders to a string (ansible-core 2.18 behaviour).
+//! - Strict about undefined values: printing one, or getting one as the result of a value,
+//!   conditional or expression, is an error naming it (`'foo' is undefined`, `'dict object' has
+//!   no attribute 'bar'`, with [`TemplateError::undefined`] set to the dotted path), while
+//!   `default`, `is defined` and friends work on it, also through a chain (`a.b.c | default(1)`).
+//!   minijinja has no undefined mode equal to Ansible's: each evaluation runs with `Strict`
+//!   first; when that fails on an undefined value it runs again with `Chainable`, whose result
+//!   stands only if every missing variable it met was protected (`is ...`, `| default`). So
+//!   `not missing`, `missing == 1`, `{% if missing %}` and `{% for x in missing %}` fail as in
+//!   Ansible while `missing.x is defined` is false. (A failing evaluation with lookups runs twice.)
+//! - ansible-core 2.18's value rules: a string that is exactly one `{{ expr }}` gives the
+//!   expression's native value (list, dict, number, bool; `None` only for a bare `{{ name }}`,
+//!   otherwise ''); any other string renders to text; a result text that starts with `[`/`{` or
+//!   is `True`/`False` is read back as a Python literal when it is one (so `"[{{ a }}, 2]"` is a list).
 //! - Variables are lazy: a variable whose value holds a template is templated when it is read,
-//!   so `vars: {a: "{{ b }}", b: 1}` works whatever the order.
-//! - `omit` is a per-run placeholder token; the engine drops arguments equal to it.
-//! - Ansible's filters, tests and lookups live in [`filters`], [`tests`] and [`lookups`].
+//!   so `vars: {a: "{{ b }}", b: 1}` works whatever the order; nested mappings are templated per
+//!   key; a self-referencing variable fails with "recursive loop detected in template string".
+//!   Variables named in the [`UNSAFE_VARS`] variable are never templated.
+//! - `omit` is a per-run placeholder token (`__omit_place_holder__` + 40 hex digits); the engine
+//!   drops arguments equal to it ([`Templar::strip_omitted`] helps).
+//! - Python-isms come from minijinja-contrib's pycompat (`.split()`, `.items()`, `.get()`,
+//!   `.startswith()`, `.format()`...). `'%s' % x` formatting is not supported.
+//! - Ansible's filters, tests and lookups live in [`filters`], [`tests`] and [`lookups`];
+//!   `now()`, `undef()`, `strftime`, `random`, `shuffle` in `globals`.
+//! - Errors use Ansible's wording: "template error while templating string: <reason>. String:
+//!   <template>", lookup failures as "An unhandled exception occurred while running the lookup
+//!   plugin ...", filter failures with the filter's own message.
 
 pub mod filters;
 pub mod lookups;
 pub mod tests;
 
 mod context;
+mod globals;
 mod literal;
 mod undefined;
 
@@ -50,6 +69,11 @@ pub struct TemplateError {
     /// to the missing part (`workload.vm.nmae` when `workload.vm` exists but has no `nmae`).
     pub undefined: Option<String>,
 }
+
+/// A variable the engine may set to a list of top-level variable names whose values must never
+/// be templated (registered results, gathered facts: Ansible's "unsafe" values), so output that
+/// happens to contain `{{` is kept as data.
+pub const UNSAFE_VARS: &str = "__hook_runner_unsafe__";
 
 /// Marks an error detail that is already a complete Ansible message (filter, lookup, nested
 /// template failures), so it is passed through without the "template error" wrapping.
@@ -94,21 +118,45 @@ pub struct Templar {
 }
 
 struct Inner {
+    /// Chainable undefined: the evaluation that decides values.
     env: Environment<'static>,
+    /// The same environment with strict undefined: tried first, so uses Ansible rejects
+    /// (`not missing`, `if missing`, `missing == 1`) are caught; see [`Templar::evaluate`].
+    strict_env: Environment<'static>,
     omit: String,
     lookups: RwLock<HashMap<String, LookupHandler>>,
 }
 
 impl std::fmt::Debug for Templar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Templar").field("omit", &self.inner.omit).finish()
+        f.debug_struct("Templar")
+            .field("omit", &self.inner.omit)
+            .finish()
     }
 }
 
 /// Names the environment defines itself; never reported as undefined variables.
 pub(crate) const GLOBAL_NAMES: &[&str] = &[
-    "omit", "lookup", "query", "q", "now", "undef", "range", "dict", "namespace", "lipsum",
-    "cycler", "joiner", "debug", "true", "false", "none", "True", "False", "None", "loop",
+    "omit",
+    "lookup",
+    "query",
+    "q",
+    "now",
+    "undef",
+    "range",
+    "dict",
+    "namespace",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "debug",
+    "true",
+    "false",
+    "none",
+    "True",
+    "False",
+    "None",
+    "loop",
 ];
 
 fn new_omit_token() -> String {
@@ -146,6 +194,7 @@ fn build_environment(omit: &str) -> Environment<'static> {
     filters::register(&mut env);
     tests::register(&mut env);
     lookups::register(&mut env);
+    globals::register(&mut env);
     env
 }
 
@@ -153,9 +202,13 @@ impl Templar {
     /// Builds the environment with Ansible's filters, tests, lookups and a fresh omit token.
     pub fn new() -> Templar {
         let omit = new_omit_token();
+        let env = build_environment(&omit);
+        let mut strict_env = env.clone();
+        strict_env.set_undefined_behavior(UndefinedBehavior::Strict);
         Templar {
             inner: Arc::new(Inner {
-                env: build_environment(&omit),
+                env,
+                strict_env,
                 omit,
                 lookups: RwLock::new(HashMap::new()),
             }),
@@ -196,7 +249,11 @@ impl Templar {
         self.template_value_in(value, &root)
     }
 
-    fn template_value_in(&self, value: &Value, root: &Arc<LazyVars>) -> Result<Value, TemplateError> {
+    fn template_value_in(
+        &self,
+        value: &Value,
+        root: &Arc<LazyVars>,
+    ) -> Result<Value, TemplateError> {
         Ok(match value {
             Value::String(s) => self.template_string_in(s, root)?,
             Value::Array(items) => Value::Array(
@@ -223,20 +280,27 @@ impl Templar {
     /// Templates one string the 2.18 way: a lone `{{ expr }}` keeps the expression's native
     /// value; anything else renders to text; text that reads as a Python list/dict/bool literal
     /// becomes that value.
-    pub(crate) fn template_string_in(&self, text: &str, root: &Arc<LazyVars>) -> Result<Value, TemplateError> {
+    pub(crate) fn template_string_in(
+        &self,
+        text: &str,
+        root: &Arc<LazyVars>,
+    ) -> Result<Value, TemplateError> {
         if !Templar::is_template(text) {
             return Ok(Value::String(text.to_string()));
         }
         if let Some(expr) = lone_expression(text) {
-            if let Ok(compiled) = self.env().compile_expression(expr) {
+            if self.env().compile_expression(expr).is_ok() {
                 let ctx = minijinja::Value::from_dyn_object(root.clone());
-                let value = compiled
-                    .eval(ctx)
-                    .map_err(|e| self.map_error(e, expr, root, true))?;
+                let value = self
+                    .evaluate(expr, root, true, |env| {
+                        env.compile_expression(expr)?.eval(&ctx)
+                    })
+                    .map_err(|e| shown_as(e, expr, text))?;
                 if value.is_undefined() {
                     return Err(undefined::describe(self, expr, root, true));
                 }
-                let json = to_json(&value).map_err(|e| self.map_error(e, expr, root, true))?;
+                let json = to_json(&value)
+                    .map_err(|e| shown_as(self.map_error(e, expr, root, true), expr, text))?;
                 return Ok(match json {
                     Value::String(s) => literal::maybe_literal(&s).unwrap_or(Value::String(s)),
                     // 2.18 keeps None only for a bare `{{ name }}`; otherwise finalize prints ''.
@@ -249,11 +313,42 @@ impl Templar {
         Ok(literal::maybe_literal(&rendered).unwrap_or(Value::String(rendered)))
     }
 
-    pub(crate) fn render_in(&self, text: &str, root: &Arc<LazyVars>) -> Result<String, TemplateError> {
+    pub(crate) fn render_in(
+        &self,
+        text: &str,
+        root: &Arc<LazyVars>,
+    ) -> Result<String, TemplateError> {
         let ctx = minijinja::Value::from_dyn_object(root.clone());
-        self.env()
-            .render_str(text, ctx)
-            .map_err(|e| self.map_error(e, text, root, false))
+        self.evaluate(text, root, false, |env| env.render_str(text, &ctx))
+    }
+
+    /// Runs `job` in the strict environment, and when that fails on an undefined value, in the
+    /// chainable one: its result stands only if every undefined value it met was protected
+    /// (`is ...`, `| default`), as Ansible's undefined allows.
+    fn evaluate<T>(
+        &self,
+        source: &str,
+        root: &Arc<LazyVars>,
+        is_expr: bool,
+        job: impl Fn(&Environment<'static>) -> Result<T, Error>,
+    ) -> Result<T, TemplateError> {
+        let strict_error = match job(&self.inner.strict_env) {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        let detail = strict_error.detail().unwrap_or_default();
+        let undefined_related = !detail.starts_with(VERBATIM)
+            && (strict_error.kind() == ErrorKind::UndefinedError || detail.contains("undefined"));
+        if !undefined_related {
+            return Err(self.map_error(strict_error, source, root, is_expr));
+        }
+        match job(&self.inner.env) {
+            Err(e) => Err(self.map_error(e, source, root, is_expr)),
+            Ok(value) => match undefined::describe_unguarded(self, source, root, is_expr) {
+                Some(err) => Err(err),
+                None => Ok(value),
+            },
+        }
     }
 
     /// Renders a template text to a string (template module, `lookup('template')`).
@@ -279,15 +374,18 @@ impl Templar {
         to_json(&value).map_err(|e| self.map_error(e, expr, root, true))
     }
 
-    fn eval_native(&self, expr: &str, root: &Arc<LazyVars>) -> Result<minijinja::Value, TemplateError> {
-        let compiled = self
-            .env()
+    fn eval_native(
+        &self,
+        expr: &str,
+        root: &Arc<LazyVars>,
+    ) -> Result<minijinja::Value, TemplateError> {
+        self.env()
             .compile_expression(expr)
             .map_err(|e| self.map_error(e, expr, root, true))?;
         let ctx = minijinja::Value::from_dyn_object(root.clone());
-        let value = compiled
-            .eval(ctx)
-            .map_err(|e| self.map_error(e, expr, root, true))?;
+        let value = self.evaluate(expr, root, true, |env| {
+            env.compile_expression(expr)?.eval(&ctx)
+        })?;
         if value.is_undefined() {
             return Err(undefined::describe(self, expr, root, true));
         }
@@ -302,7 +400,12 @@ impl Templar {
         self.condition_in(expr.trim(), &root, 0)
     }
 
-    fn condition_in(&self, expr: &str, root: &Arc<LazyVars>, depth: usize) -> Result<bool, TemplateError> {
+    fn condition_in(
+        &self,
+        expr: &str,
+        root: &Arc<LazyVars>,
+        depth: usize,
+    ) -> Result<bool, TemplateError> {
         if expr.is_empty() {
             return Ok(true); // Ansible: an empty conditional is true
         }
@@ -347,7 +450,13 @@ impl Templar {
     }
 
     /// Turns a minijinja error into Ansible's wording.
-    fn map_error(&self, err: Error, source: &str, root: &Arc<LazyVars>, is_expr: bool) -> TemplateError {
+    fn map_error(
+        &self,
+        err: Error,
+        source: &str,
+        root: &Arc<LazyVars>,
+        is_expr: bool,
+    ) -> TemplateError {
         let detail = err.detail().unwrap_or_default().to_string();
         if let Some(rest) = detail.strip_prefix(VERBATIM) {
             // A nested failure carries "<VERBATIM>name<VERBATIM>message" when it is an undefined.
@@ -364,9 +473,28 @@ impl Templar {
         if err.kind() == ErrorKind::UndefinedError {
             return undefined::describe(self, source, root, is_expr);
         }
+        if err.kind() == ErrorKind::UnknownFunction {
+            let name = detail
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            return TemplateError::undefined(format!("'{name}' is undefined"), name);
+        }
+        if detail.contains("undefined") {
+            // e.g. "tried to use + operator on ... undefined": name the variable if we can.
+            let described = undefined::describe(self, source, root, is_expr);
+            if !described.message.starts_with(undefined::FALLBACK) {
+                return described;
+            }
+        }
         let reason = match err.kind() {
-            ErrorKind::UnknownFilter => format!("No filter named '{}'.", unknown_name(&detail, source, '|')),
-            ErrorKind::UnknownTest => format!("No test named '{}'.", unknown_name(&detail, source, ' ')),
+            ErrorKind::UnknownFilter => {
+                format!("No filter named '{}'.", unknown_name(&detail, source, '|'))
+            }
+            ErrorKind::UnknownTest => {
+                format!("No test named '{}'.", unknown_name(&detail, source, ' '))
+            }
             _ if detail.is_empty() => err.kind().to_string(),
             _ => detail,
         };
@@ -374,6 +502,16 @@ impl Templar {
             "template error while templating string: {reason}. String: {source}"
         ))
     }
+}
+
+/// Shows the whole template text (not just the inner expression) in a "String: ..." message.
+fn shown_as(mut err: TemplateError, expr: &str, text: &str) -> TemplateError {
+    if let Some(head) = err.message.strip_suffix(expr) {
+        if head.ends_with("String: ") {
+            err.message = format!("{head}{text}");
+        }
+    }
+    err
 }
 
 /// The name in minijinja's "unknown filter/test" detail, or the empty string.

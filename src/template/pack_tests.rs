@@ -6,8 +6,14 @@ use serde_json::json;
 
 #[test]
 fn encoding_filters() {
-    assert_eq!(ok("{{ 'hello' | b64encode }}", json!({})), json!("aGVsbG8="));
-    assert_eq!(ok("{{ 'aGVs\nbG8=' | b64decode }}", json!({})), json!("hello"));
+    assert_eq!(
+        ok("{{ 'hello' | b64encode }}", json!({})),
+        json!("aGVsbG8=")
+    );
+    assert_eq!(
+        ok("{{ 'aGVs\nbG8=' | b64decode }}", json!({})),
+        json!("hello")
+    );
     let e = err("{{ 'abc' | b64decode }}", json!({}));
     assert_eq!(e.message, "Incorrect padding");
 }
@@ -17,12 +23,29 @@ fn default_and_bool() {
     assert_eq!(ok("{{ '' | default('x', true) }}", json!({})), json!("x"));
     assert_eq!(ok("{{ '' | default('x') }}", json!({})), json!(""));
     assert_eq!(ok("{{ '' | d('x', boolean=true) }}", json!({})), json!("x"));
-    assert_eq!(ok("{{ m | default(default_value='y') }}", json!({})), json!("y"));
-    for (input, expected) in [("'yes'", true), ("'On'", true), ("'1'", true), ("'TRUE'", true), ("1", true),
-        ("'no'", false), ("'y'", false), ("2", false), ("'false'", false), ("true", true)] {
-        assert_eq!(ok(&format!("{{{{ {input} | bool }}}}"), json!({})), json!(expected), "{input}");
+    assert_eq!(
+        ok("{{ m | default(default_value='y') }}", json!({})),
+        json!("y")
+    );
+    for (input, expected) in [
+        ("'yes'", true),
+        ("'On'", true),
+        ("'1'", true),
+        ("'TRUE'", true),
+        ("1", true),
+        ("'no'", false),
+        ("'y'", false),
+        ("2", false),
+        ("'false'", false),
+        ("true", true),
+    ] {
+        assert_eq!(
+            ok(&format!("{{{{ {input} | bool }}}}"), json!({})),
+            json!(expected),
+            "{input}"
+        );
     }
-    assert_eq!(ok("{{ none | bool }}", json!({"none": null})), json!(null));
+    assert_eq!(ok("{{ none | bool }}", json!({"none": null})), json!(""));
 }
 
 #[test]
@@ -41,65 +64,187 @@ fn int_and_float() {
 #[test]
 fn string_filters() {
     assert_eq!(ok("{{ ' A b ' | trim | lower }}", json!({})), json!("a b"));
-    assert_eq!(ok("{{ 'ab' | upper | replace('A', 'x') }}", json!({})), json!("xB"));
-    assert_eq!(ok("{{ 'a b  c' | split }}", json!({})), json!(["a", "b", "c"]));
+    assert_eq!(
+        ok("{{ 'ab' | upper | replace('A', 'x') }}", json!({})),
+        json!("xB")
+    );
+    assert_eq!(
+        ok("{{ 'a b  c' | split }}", json!({})),
+        json!(["a", "b", "c"])
+    );
     assert_eq!(ok("{{ 'a,b' | split(',') }}", json!({})), json!(["a", "b"]));
     assert_eq!(ok("{{ ['a', 'b'] | join('-') }}", json!({})), json!("a-b"));
     assert_eq!(ok("{{ [3, 1] | length }}", json!({})), json!(2));
-    assert_eq!(ok("{{ [3, 1] | first }}-{{ [3, 1] | last }}", json!({})), json!("3-1"));
-    assert_eq!(ok("{{ [3, 1] | min }}{{ [3, 1] | max }}", json!({})), json!("13"));
+    assert_eq!(
+        ok("{{ [3, 1] | first }}-{{ [3, 1] | last }}", json!({})),
+        json!("3-1")
+    );
+    assert_eq!(
+        ok("{{ [3, 1] | min }}{{ [3, 1] | max }}", json!({})),
+        json!("13")
+    );
     assert_eq!(ok("{{ 5 | string }}", json!({})), json!("5"));
 }
 
 #[test]
 fn regex_filters() {
-    assert_eq!(ok(r"{{ 'ansible-db01' | regex_replace('^(\\w+)-(?P<n>\\w+)$', '\\g<n>/\\1') }}", json!({})), json!("db01/ansible"));
-    assert_eq!(ok("{{ 'aaa' | regex_replace('a', 'b', count=2) }}", json!({})), json!("bba"));
-    assert_eq!(ok("{{ 'cost $5' | regex_replace('\\\\d', '$') }}", json!({})), json!("cost $$"));
-    assert_eq!(ok("{{ 'Prod-DB' | regex_search('db', ignorecase=True) }}", json!({})), json!("DB"));
-    assert_eq!(ok("{{ 'web' | regex_search('db') }}", json!({})), json!(null));
-    assert_eq!(ok("{{ 'k=v' | regex_search('(\\\\w)=(\\\\w)', '\\\\2', '\\\\1') }}", json!({})), json!(["v", "k"]));
-    assert_eq!(ok("{{ 'a1b22' | regex_findall('\\\\d+') }}", json!({})), json!(["1", "22"]));
-    assert_eq!(ok("{{ 'a=1 b=2' | regex_findall('(\\\\w)=(\\\\d)') }}", json!({})), json!([["a", "1"], ["b", "2"]]));
-    assert_eq!(ok("{{ 'a.b*c' | regex_escape }}", json!({})), json!("a\\.b\\*c"));
+    assert_eq!(
+        ok(
+            r"{{ 'ansible-db01' | regex_replace('^(\\w+)-(?P<n>\\w+)$', '\\g<n>/\\1') }}",
+            json!({})
+        ),
+        json!("db01/ansible")
+    );
+    assert_eq!(
+        ok("{{ 'aaa' | regex_replace('a', 'b', count=2) }}", json!({})),
+        json!("bba")
+    );
+    assert_eq!(
+        ok("{{ 'cost $5' | regex_replace('\\\\d', '$') }}", json!({})),
+        json!("cost $$")
+    );
+    assert_eq!(
+        ok(
+            "{{ 'Prod-DB' | regex_search('db', ignorecase=True) }}",
+            json!({})
+        ),
+        json!("DB")
+    );
+    assert_eq!(ok("{{ 'web' | regex_search('db') }}", json!({})), json!(""));
+    assert_eq!(
+        ok("{{ 'web' | regex_search('db') is none }}", json!({})),
+        json!(true)
+    );
+    assert_eq!(
+        ok(
+            "{{ 'k=v' | regex_search('(\\\\w)=(\\\\w)', '\\\\2', '\\\\1') }}",
+            json!({})
+        ),
+        json!(["v", "k"])
+    );
+    assert_eq!(
+        ok("{{ 'a1b22' | regex_findall('\\\\d+') }}", json!({})),
+        json!(["1", "22"])
+    );
+    assert_eq!(
+        ok(
+            "{{ 'a=1 b=2' | regex_findall('(\\\\w)=(\\\\d)') }}",
+            json!({})
+        ),
+        json!([["a", "1"], ["b", "2"]])
+    );
+    assert_eq!(
+        ok("{{ 'a.b*c' | regex_escape }}", json!({})),
+        json!("a\\.b\\*c")
+    );
     let e = err("{{ 'a' | regex_replace('(', 'x') }}", json!({}));
-    assert!(e.message.starts_with("Invalid regular expression '('"), "{}", e.message);
+    assert!(
+        e.message.starts_with("Invalid regular expression '('"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
 fn list_filters() {
     assert_eq!(ok("{{ [1, 2, 1] | unique }}", json!({})), json!([1, 2]));
-    assert_eq!(ok("{{ [1, [2, [3, [4]]]] | flatten }}", json!({})), json!([1, 2, 3, 4]));
-    assert_eq!(ok("{{ [1, [2, [3]]] | flatten(levels=1) }}", json!({})), json!([1, 2, [3]]));
-    assert_eq!(ok("{{ [1, 2] | union([2, 3]) }}", json!({})), json!([1, 2, 3]));
-    assert_eq!(ok("{{ [1, 2] | intersect([2, 3]) }}", json!({})), json!([2]));
-    assert_eq!(ok("{{ [1, 2] | difference([2, 3]) }}", json!({})), json!([1]));
-    assert_eq!(ok("{{ [1, 2] | symmetric_difference([2, 3]) }}", json!({})), json!([1, 3]));
-    assert_eq!(ok("{{ [1, 2] | zip(['a', 'b']) | list }}", json!({})), json!([[1, "a"], [2, "b"]]));
+    assert_eq!(
+        ok("{{ [1, [2, [3, [4]]]] | flatten }}", json!({})),
+        json!([1, 2, 3, 4])
+    );
+    assert_eq!(
+        ok("{{ [1, [2, [3]]] | flatten(levels=1) }}", json!({})),
+        json!([1, 2, [3]])
+    );
+    assert_eq!(
+        ok("{{ [1, 2] | union([2, 3]) }}", json!({})),
+        json!([1, 2, 3])
+    );
+    assert_eq!(
+        ok("{{ [1, 2] | intersect([2, 3]) }}", json!({})),
+        json!([2])
+    );
+    assert_eq!(
+        ok("{{ [1, 2] | difference([2, 3]) }}", json!({})),
+        json!([1])
+    );
+    assert_eq!(
+        ok("{{ [1, 2] | symmetric_difference([2, 3]) }}", json!({})),
+        json!([1, 3])
+    );
+    assert_eq!(
+        ok("{{ [1, 2] | zip(['a', 'b']) | list }}", json!({})),
+        json!([[1, "a"], [2, "b"]])
+    );
 }
 
 #[test]
 fn dict_filters() {
     let v = json!({"a": {"x": 1, "l": [1]}, "b": {"y": 2, "l": [2]}});
-    assert_eq!(ok("{{ a | combine(b) }}", v.clone()), json!({"x": 1, "l": [2], "y": 2}));
-    assert_eq!(ok("{{ a | combine(b, list_merge='append') }}", v.clone()), json!({"x": 1, "l": [1, 2], "y": 2}));
-    assert_eq!(ok("{{ {'n': {'a': 1}} | combine({'n': {'b': 2}}, recursive=True) }}", json!({})), json!({"n": {"a": 1, "b": 2}}));
-    assert_eq!(ok("{{ {'k': 1} | dict2items }}", json!({})), json!([{"key": "k", "value": 1}]));
-    assert_eq!(ok("{{ {'k': 1} | dict2items(key_name='n', value_name='v') }}", json!({})), json!([{"n": "k", "v": 1}]));
-    assert_eq!(ok("{{ [{'key': 'k', 'value': 1}] | items2dict }}", json!({})), json!({"k": 1}));
+    assert_eq!(
+        ok("{{ a | combine(b) }}", v.clone()),
+        json!({"x": 1, "l": [2], "y": 2})
+    );
+    assert_eq!(
+        ok("{{ a | combine(b, list_merge='append') }}", v.clone()),
+        json!({"x": 1, "l": [1, 2], "y": 2})
+    );
+    assert_eq!(
+        ok(
+            "{{ {'n': {'a': 1}} | combine({'n': {'b': 2}}, recursive=True) }}",
+            json!({})
+        ),
+        json!({"n": {"a": 1, "b": 2}})
+    );
+    assert_eq!(
+        ok("{{ {'k': 1} | dict2items }}", json!({})),
+        json!([{"key": "k", "value": 1}])
+    );
+    assert_eq!(
+        ok(
+            "{{ {'k': 1} | dict2items(key_name='n', value_name='v') }}",
+            json!({})
+        ),
+        json!([{"n": "k", "v": 1}])
+    );
+    assert_eq!(
+        ok("{{ [{'key': 'k', 'value': 1}] | items2dict }}", json!({})),
+        json!({"k": 1})
+    );
     let e = err("{{ [1] | dict2items }}", json!({}));
-    assert_eq!(e.message, "dict2items requires a dictionary, got <class 'list'> instead.");
+    assert_eq!(
+        e.message,
+        "dict2items requires a dictionary, got <class 'list'> instead."
+    );
 }
 
 #[test]
 fn serialisation_filters() {
     let v = json!({"d": {"b": 1, "a": [true, null, "é"]}});
-    assert_eq!(ok("{{ d | to_json }}", v.clone()), json!("{\"b\": 1, \"a\": [true, null, \"\\u00e9\"]}"));
+    assert_eq!(
+        ok("{{ d | to_json }}", v.clone()),
+        json!("{\"b\": 1, \"a\": [true, null, \"\\u00e9\"]}")
+    );
     assert_eq!(ok("{{ d | to_nice_json }}", v.clone()), json!("{\n    \"a\": [\n        true,\n        null,\n        \"\\u00e9\"\n    ],\n    \"b\": 1\n}"));
-    assert_eq!(ok("{{ '{\"a\": [1]}' | from_json }}", json!({})), json!({"a": [1]}));
-    assert_eq!(ok("{{ d | to_yaml }}", v.clone()), json!("b: 1\na: [true, null, é]\n").as_str().map(|_| json!("a: [true, null, é]\nb: 1\n")).unwrap_or_default());
-    assert_eq!(ok("{{ 'a: 0644\\nb: yes' | from_yaml }}", json!({})), json!({"a": 420, "b": true}));
-    assert_eq!(ok("{{ {'k': [1]} | to_nice_yaml }}", json!({})), json!("k:\n-   1\n"));
+    assert_eq!(
+        ok("{{ '{\"a\": [1]}' | from_json }}", json!({})),
+        json!({"a": [1]})
+    );
+    assert_eq!(
+        ok("{{ d | to_yaml }}", v.clone()),
+        json!("b: 1\na: [true, null, é]\n")
+            .as_str()
+            .map(|_| json!("a: [true, null, é]\nb: 1\n"))
+            .unwrap_or_default()
+    );
+    assert_eq!(
+        ok("{{ 'a: 0644\\nb: yes' | from_yaml }}", json!({})),
+        json!({"a": 420, "b": true})
+    );
+    assert_eq!(
+        ok("{{ {'k': [1]} | to_nice_yaml }}", json!({})),
+        json!("k:\n-   1\n")
+    );
     let e = err("{{ '{' | from_json }}", json!({}));
     assert!(e.message.starts_with("Expecting value"), "{}", e.message);
 }
@@ -107,15 +252,39 @@ fn serialisation_filters() {
 #[test]
 fn misc_filters() {
     assert_eq!(ok("{{ true | ternary('a', 'b') }}", json!({})), json!("a"));
-    assert_eq!(ok("{{ n | ternary('a', 'b', 'c') }}", json!({"n": null})), json!("c"));
-    assert_eq!(ok("{{ '/a/b/c.txt' | basename }}", json!({})), json!("c.txt"));
+    assert_eq!(
+        ok("{{ n | ternary('a', 'b', 'c') }}", json!({"n": null})),
+        json!("c")
+    );
+    assert_eq!(
+        ok("{{ '/a/b/c.txt' | basename }}", json!({})),
+        json!("c.txt")
+    );
     assert_eq!(ok("{{ '/a/b/c.txt' | dirname }}", json!({})), json!("/a/b"));
-    assert_eq!(ok("{{ \"it's me\" | quote }}", json!({})), json!("'it'\"'\"'s me'"));
-    assert_eq!(ok("{{ 'safe-path/x' | quote }}", json!({})), json!("safe-path/x"));
-    assert_eq!(ok("{{ 'abc' | hash('md5') }}", json!({})), json!("900150983cd24fb0d6963f7d28e17f72"));
-    assert_eq!(ok("{{ 'abc' | hash }}", json!({})), json!("a9993e364706816aba3e25717850c26c9cd0d89d"));
-    assert_eq!(ok("{{ 'abc' | checksum }}", json!({})), json!("a9993e364706816aba3e25717850c26c9cd0d89d"));
-    assert_eq!(ok("{{ 'abc' | hash('sha256') }}", json!({})), json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    assert_eq!(
+        ok("{{ \"it's me\" | quote }}", json!({})),
+        json!("'it'\"'\"'s me'")
+    );
+    assert_eq!(
+        ok("{{ 'safe-path/x' | quote }}", json!({})),
+        json!("safe-path/x")
+    );
+    assert_eq!(
+        ok("{{ 'abc' | hash('md5') }}", json!({})),
+        json!("900150983cd24fb0d6963f7d28e17f72")
+    );
+    assert_eq!(
+        ok("{{ 'abc' | hash }}", json!({})),
+        json!("a9993e364706816aba3e25717850c26c9cd0d89d")
+    );
+    assert_eq!(
+        ok("{{ 'abc' | checksum }}", json!({})),
+        json!("a9993e364706816aba3e25717850c26c9cd0d89d")
+    );
+    assert_eq!(
+        ok("{{ 'abc' | hash('sha256') }}", json!({})),
+        json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    );
     assert_eq!(ok("{{ x | mandatory }}", json!({"x": 1})), json!(1));
     let e = err("{{ db.user | mandatory }}", json!({"db": {}}));
     assert_eq!(e.message, "Mandatory variable 'db.user' not defined.");
@@ -135,32 +304,96 @@ fn unknown_filter_is_named() {
 fn result_tests() {
     let v = json!({"ok": {"changed": false, "failed": false}, "bad": {"failed": true},
                    "loop": {"results": [{"changed": false}, {"changed": true}]}, "skip": {"skipped": true}});
-    assert_eq!(ok("{{ ok is succeeded }}{{ ok is success }}{{ ok is failed }}", v.clone()), json!("TrueTrueFalse"));
-    assert_eq!(ok("{{ bad is failed }}{{ bad is successful }}", v.clone()), json!("TrueFalse"));
-    assert_eq!(ok("{{ loop is changed }}{{ ok is changed }}", v.clone()), json!("TrueFalse"));
-    assert_eq!(ok("{{ skip is skipped }}{{ skip is success }}", v.clone()), json!("TrueTrue"));
-    assert_eq!(ok("{{ ok is reachable }}{{ ok is unreachable }}", v.clone()), json!("TrueFalse"));
+    assert_eq!(
+        ok(
+            "{{ ok is succeeded }}{{ ok is success }}{{ ok is failed }}",
+            v.clone()
+        ),
+        json!("TrueTrueFalse")
+    );
+    assert_eq!(
+        ok("{{ bad is failed }}{{ bad is successful }}", v.clone()),
+        json!("TrueFalse")
+    );
+    assert_eq!(
+        ok("{{ loop is changed }}{{ ok is changed }}", v.clone()),
+        json!("TrueFalse")
+    );
+    assert_eq!(
+        ok("{{ skip is skipped }}{{ skip is success }}", v.clone()),
+        json!("TrueTrue")
+    );
+    assert_eq!(
+        ok("{{ ok is reachable }}{{ ok is unreachable }}", v.clone()),
+        json!("TrueFalse")
+    );
     let e = err("{{ 'x' is failed }}", json!({}));
     assert_eq!(e.message, "The 'failed' test expects a dictionary");
 }
 
 #[test]
 fn value_tests() {
-    assert_eq!(ok("{{ 'db01' is match('db') }}{{ 'xdb' is match('db') }}{{ 'xdb' is search('db') }}", json!({})), json!("TrueFalseTrue"));
-    assert_eq!(ok("{{ 'DB' is regex('db', ignorecase=true) }}", json!({})), json!(true));
-    assert_eq!(ok("{{ '2.18.1' is version('2.18', '>=') }}", json!({})), json!(true));
-    assert_eq!(ok("{{ '1.9' is version('1.10', 'lt') }}", json!({})), json!(true));
-    assert_eq!(ok("{{ '1.0' is version_compare('1.0', '==', strict=true) }}", json!({})), json!(true));
+    assert_eq!(
+        ok(
+            "{{ 'db01' is match('db') }}{{ 'xdb' is match('db') }}{{ 'xdb' is search('db') }}",
+            json!({})
+        ),
+        json!("TrueFalseTrue")
+    );
+    assert_eq!(
+        ok("{{ 'DB' is regex('db', ignorecase=true) }}", json!({})),
+        json!(true)
+    );
+    assert_eq!(
+        ok("{{ '2.18.1' is version('2.18', '>=') }}", json!({})),
+        json!(true)
+    );
+    assert_eq!(
+        ok("{{ '1.9' is version('1.10', 'lt') }}", json!({})),
+        json!(true)
+    );
+    assert_eq!(
+        ok(
+            "{{ '1.0' is version_compare('1.0', '==', strict=true) }}",
+            json!({})
+        ),
+        json!(true)
+    );
     let e = err("{{ '1.0' is version('1.0', 'bogus') }}", json!({}));
-    assert!(e.message.starts_with("Invalid operator type (bogus)"), "{}", e.message);
-    assert_eq!(ok("{{ 'yes' is truthy }}{{ 'no' is truthy(convert_bool=True) }}{{ '' is falsy }}", json!({})), json!("TrueFalseTrue"));
-    assert_eq!(ok("{{ [1] is subset([1, 2]) }}{{ [1, 2] is superset([3]) }}{{ [1, 2] is contains(2) }}", json!({})), json!("TrueFalseTrue"));
+    assert!(
+        e.message.starts_with("Invalid operator type (bogus)"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        ok(
+            "{{ 'yes' is truthy }}{{ 'no' is truthy(convert_bool=True) }}{{ '' is falsy }}",
+            json!({})
+        ),
+        json!("TrueFalseTrue")
+    );
+    assert_eq!(
+        ok(
+            "{{ [1] is subset([1, 2]) }}{{ [1, 2] is superset([3]) }}{{ [1, 2] is contains(2) }}",
+            json!({})
+        ),
+        json!("TrueFalseTrue")
+    );
     assert_eq!(ok("{{ 1 is integer }}{{ 1.5 is float }}{{ true is boolean }}{{ 's' is string }}{{ {} is mapping }}{{ [] is sequence }}{{ 1 is number }}", json!({})), json!("TrueTrueTrueTrueTrueTrueTrue"));
-    assert_eq!(ok("{{ none is none }}{{ x is undefined }}", json!({"none": null})), json!("TrueTrue"));
+    assert_eq!(
+        ok(
+            "{{ none is none }}{{ x is undefined }}",
+            json!({"none": null})
+        ),
+        json!("TrueTrue")
+    );
 }
 
 fn scope_with_paths<'a>(m: &'a Map, paths: &'a [PathBuf]) -> Scope<'a> {
-    Scope { vars: m, search_paths: paths }
+    Scope {
+        vars: m,
+        search_paths: paths,
+    }
 }
 
 #[test]
@@ -175,25 +408,67 @@ fn lookups() {
     let m = vars(json!({"h": "db1", "lazy": "{{ h }}!"}));
     let templar = Templar::new();
     let run = |text: &str| templar.template(&json!(text), scope_with_paths(&m, &paths));
-    assert_eq!(run("{{ lookup('file', 'key.txt') }}"), Ok(json!("secret-key")));
-    assert_eq!(run("{{ lookup('file', 'key.txt', rstrip=False) }}"), Ok(json!("secret-key\n\n")));
-    assert_eq!(run("{{ lookup('ansible.builtin.template', 't.j2') }}"), Ok(json!("host=db1\n")));
+    assert_eq!(
+        run("{{ lookup('file', 'key.txt') }}"),
+        Ok(json!("secret-key"))
+    );
+    assert_eq!(
+        run("{{ lookup('file', 'key.txt', rstrip=False) }}"),
+        Ok(json!("secret-key\n\n"))
+    );
+    assert_eq!(
+        run("{{ lookup('ansible.builtin.template', 't.j2') }}"),
+        Ok(json!("host=db1\n"))
+    );
     assert_eq!(run("{{ lookup('vars', 'lazy') }}"), Ok(json!("db1!")));
-    assert_eq!(run("{{ lookup('env', 'NO_SUCH_VAR_HR', default='d') }}"), Ok(json!("d")));
-    assert_eq!(run("{{ lookup('pipe', 'echo hi; echo there') }}"), Ok(json!("hi\nthere")));
-    assert_eq!(run("{{ query('items', [1, [2]], 3) }}"), Ok(json!([1, [2], 3])));
+    assert_eq!(
+        run("{{ lookup('env', 'NO_SUCH_VAR_HR', default='d') }}"),
+        Ok(json!("d"))
+    );
+    assert_eq!(
+        run("{{ lookup('pipe', 'echo hi; echo there') }}"),
+        Ok(json!("hi\nthere"))
+    );
+    assert_eq!(
+        run("{{ query('items', [1, [2]], 3) }}"),
+        Ok(json!([1, [2], 3]))
+    );
     assert_eq!(run("{{ lookup('list', 'a', 'b') }}"), Ok(json!("a,b")));
-    assert_eq!(run("{{ lookup('list', 'a', 'b', wantlist=True) }}"), Ok(json!(["a", "b"])));
+    assert_eq!(
+        run("{{ lookup('list', 'a', 'b', wantlist=True) }}"),
+        Ok(json!(["a", "b"]))
+    );
     assert_eq!(run("{{ q('list', 'a') }}"), Ok(json!(["a"])));
-    let e = run("{{ lookup('file', 'missing.txt') }}").err().unwrap_or_else(|| panic!("no error"));
+    let e = run("{{ lookup('file', 'missing.txt') }}")
+        .err()
+        .unwrap_or_else(|| panic!("no error"));
     assert_eq!(e.message, "An unhandled exception occurred while running the lookup plugin 'file'. Error was a <class 'ansible.errors.AnsibleError'>, original message: could not locate file in lookup: missing.txt");
-    assert_eq!(run("{{ lookup('file', 'missing.txt', errors='ignore') }}"), Ok(json!("")));
-    let e = run("{{ lookup('nosuch', 'x') }}").err().unwrap_or_else(|| panic!("no error"));
+    assert_eq!(
+        run("{{ lookup('file', 'missing.txt', errors='ignore') }}"),
+        Ok(json!(""))
+    );
+    let e = run("{{ lookup('nosuch', 'x') }}")
+        .err()
+        .unwrap_or_else(|| panic!("no error"));
     assert_eq!(e.message, "lookup plugin (nosuch) not found");
-    let e = run("{{ lookup('pipe', 'exit 3') }}").err().unwrap_or_else(|| panic!("no error"));
-    assert!(e.message.ends_with("original message: lookup_plugin.pipe(exit 3) returned 3"), "{}", e.message);
-    let e = run("{{ lookup('vars', 'nope') }}").err().unwrap_or_else(|| panic!("no error"));
-    assert!(e.message.ends_with("No variable found with this name: nope"), "{}", e.message);
+    let e = run("{{ lookup('pipe', 'exit 3') }}")
+        .err()
+        .unwrap_or_else(|| panic!("no error"));
+    assert!(
+        e.message
+            .ends_with("original message: lookup_plugin.pipe(exit 3) returned 3"),
+        "{}",
+        e.message
+    );
+    let e = run("{{ lookup('vars', 'nope') }}")
+        .err()
+        .unwrap_or_else(|| panic!("no error"));
+    assert!(
+        e.message
+            .ends_with("No variable found with this name: nope"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
@@ -234,7 +509,10 @@ fn corpus_expressions_against_fixtures() {
         }
     }
     let templar = Templar::new();
-    let scope = Scope { vars: &m, search_paths: &[] };
+    let scope = Scope {
+        vars: &m,
+        search_paths: &[],
+    };
     let playbook = load(&corpus.join("mtv-docs-stop-mariadb.yml"));
     let plays = playbook.as_seq().unwrap_or_default();
     let content = plays
@@ -243,7 +521,10 @@ fn corpus_expressions_against_fixtures() {
         .and_then(|t| t.as_seq()?.get(1)?.get("copy")?.get("content"))
         .map(|c| c.to_value())
         .unwrap_or_default();
-    assert_eq!(templar.template(&content, scope), Ok(json!("Migration from boston of vm-2861 has finished\n")));
+    assert_eq!(
+        templar.template(&content, scope),
+        Ok(json!("Migration from boston of vm-2861 has finished\n"))
+    );
     let add_host = plays
         .first()
         .and_then(|p| p.get("tasks"))
@@ -258,14 +539,129 @@ fn corpus_expressions_against_fixtures() {
         ("{{ vm.vm1.vm0.name }}", json!("rhel9-web01")),
         ("{{ provider.source.name }}", json!("boston")),
         ("{{ vm.vm1.vm0.name | regex_search('(database|db|sql|mysql|postgres)', ignorecase=True) | bool }}", json!("")),
-        ("{{ vm.disks | length }}", json!(1)),
+        ("{{ vm.vm1.disks | length }}", json!(1)),
     ] {
         assert_eq!(templar.template(&json!(expr), scope), Ok(expected), "{expr}");
     }
     // The kubectl-mtv guide playbooks use paths that do not exist in real workload files.
-    let e = templar.template(&json!("{{ vm.name }}"), scope).err().unwrap_or_else(|| panic!("no error"));
+    let e = templar
+        .template(&json!("{{ vm.name }}"), scope)
+        .err()
+        .unwrap_or_else(|| panic!("no error"));
     assert_eq!(e.message, "'dict object' has no attribute 'name'");
     assert_eq!(e.undefined.as_deref(), Some("vm.name"));
-    let e = templar.template(&json!("{{ workload.vm.name }}"), scope).err().unwrap_or_else(|| panic!("no error"));
+    let e = templar
+        .template(&json!("{{ vm.disks | length }}"), scope)
+        .err()
+        .unwrap_or_else(|| panic!("no error"));
+    assert_eq!(e.message, "'dict object' has no attribute 'disks'");
+    let e = templar
+        .template(&json!("{{ workload.vm.name }}"), scope)
+        .err()
+        .unwrap_or_else(|| panic!("no error"));
     assert_eq!(e.message, "'workload' is undefined");
+}
+
+#[test]
+fn error_messages() {
+    let v = json!({"d": {}, "l": [1], "n": null});
+    let cases = [
+        ("{{ 1 | nosuch }}", "template error while templating string: No filter named 'nosuch'.. String: {{ 1 | nosuch }}"),
+        ("{{ 1 is nosuch }}", "template error while templating string: No test named 'nosuch'.. String: {{ 1 is nosuch }}"),
+        ("{{ nosuchfn() }}", "'nosuchfn' is undefined"),
+        ("{{ missing + 1 }}", "'missing' is undefined"),
+        ("{{ d.x.y }}", "'dict object' has no attribute 'x'"),
+        ("{{ n.x }}", "'None' has no attribute 'x'"),
+        ("{{ l[5] }}", "an undefined value was used in: l[5]"),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(err(text, v.clone()).message, expected, "{text}");
+    }
+    assert!(err("{% if %}", v)
+        .message
+        .starts_with("template error while templating string: "));
+}
+
+#[test]
+fn unsafe_variables_are_not_templated() {
+    let v = json!({"result": {"stdout": "{{ not_a_var }}"}, "__hook_runner_unsafe__": ["result"], "x": "{{ 1 + 1 }}"});
+    assert_eq!(
+        ok("{{ result.stdout }}", v.clone()),
+        json!("{{ not_a_var }}")
+    );
+    assert_eq!(ok("{{ x }}", v), json!(2));
+}
+
+#[test]
+fn jinja_and_python_idioms() {
+    let v = json!({"d": {"k": "v"}, "x": "name"});
+    let cases = [
+        ("{{ '{}-{}'.format('a', 1) }}", json!("a-1")),
+        ("{{ d.items() | list }}", json!([["k", "v"]])),
+        ("{{ 'a b'.split() }}", json!(["a", "b"])),
+        ("{{ x.endswith('e') }}", json!(true)),
+        ("{{ 'A' in x }}", json!(false)),
+        ("{{ range(3) | list }}", json!([0, 1, 2])),
+        ("{{ 5 // 2 }} {{ 5 / 2 }}", json!("2 2.5")),
+        (
+            "{{ [{'a':1},{'a':2}] | map(attribute='a') | list }}",
+            json!([1, 2]),
+        ),
+        (
+            "{{ [{'a':1},{'a':2}] | selectattr('a', 'equalto', 2) | list }}",
+            json!([{"a": 2}]),
+        ),
+        ("{{ x[0:2] }}", json!("na")),
+        ("{{ true }}|{{ none }}|{{ 1.5 }}", json!("True||1.5")),
+        ("{{ now().year > 2000 }}", json!(true)),
+        ("{{ now(fmt='%Y') | int > 2000 }}", json!(true)),
+        (
+            "{{ '%Y-%m-%d' | strftime(0, utc=True) }}",
+            json!("1970-01-01"),
+        ),
+        ("{{ ['only'] | random }}", json!("only")),
+        ("{{ 1 | random }}", json!(0)),
+        ("{{ [1] | shuffle }}", json!([1])),
+        ("{{ missing | default(undef()) is undefined }}", json!(true)),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(ok(text, v.clone()), expected, "{text}");
+    }
+}
+
+#[test]
+fn lazy_mappings_behave_like_dicts() {
+    let v = json!({"cfg": {"host": "{{ h }}", "port": 22}, "h": "db1", "lst": ["{{ h }}", 2],
+                   "hostvars": {"h1": {"ip": "{{ h }}", "bad": "{{ undefined_thing }}"}}});
+    let cases = [
+        ("x{{ cfg }}", json!("x{'host': 'db1', 'port': 22}")),
+        (
+            "{{ cfg.items() | list }}",
+            json!([["host", "db1"], ["port", 22]]),
+        ),
+        ("{{ cfg | dict2items | length }}", json!(2)),
+        (
+            "{% for k, v in cfg.items() %}{{ k }}={{ v }};{% endfor %}",
+            json!("host=db1;port=22;"),
+        ),
+        ("{{ cfg.get('host') }}", json!("db1")),
+        ("{{ 'host' in cfg }}", json!(true)),
+        ("x{{ lst }}", json!("x['db1', 2]")),
+        (
+            "{{ cfg | combine({'a': 1}) }}",
+            json!({"host": "db1", "port": 22, "a": 1}),
+        ),
+        // 2.18 reads JSON text back as a Python literal when it is one.
+        ("{{ cfg | to_json }}", json!({"host": "db1", "port": 22})),
+        ("{{ {'a': true} | to_json }}", json!("{\"a\": true}")),
+        // Only the value read is templated: the broken sibling does not matter.
+        ("{{ hostvars['h1'].ip }}", json!("db1")),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(ok(text, v.clone()), expected, "{text}");
+    }
+    assert_eq!(
+        err("{{ hostvars.h1.bad }}", v).message,
+        "'undefined_thing' is undefined"
+    );
 }

@@ -23,7 +23,9 @@ use std::cmp::Ordering;
 /// Adds Ansible's tests to `env`.
 pub fn register(env: &mut Environment<'static>) {
     for name in ["succeeded", "success", "successful"] {
-        env.add_test(name, move |v: Value| Ok::<bool, Error>(!result_flag(&v, name, "failed")?));
+        env.add_test(name, move |v: Value| {
+            Ok::<bool, Error>(!result_flag(&v, name, "failed")?)
+        });
     }
     for name in ["failed", "failure"] {
         env.add_test(name, move |v: Value| result_flag(&v, name, "failed"));
@@ -34,18 +36,34 @@ pub fn register(env: &mut Environment<'static>) {
     for name in ["skipped", "skip"] {
         env.add_test(name, move |v: Value| result_flag(&v, name, "skipped"));
     }
-    env.add_test("unreachable", |v: Value| result_flag(&v, "unreachable", "unreachable"));
-    env.add_test("reachable", |v: Value| Ok::<bool, Error>(!result_flag(&v, "reachable", "unreachable")?));
+    env.add_test("unreachable", |v: Value| {
+        result_flag(&v, "unreachable", "unreachable")
+    });
+    env.add_test("reachable", |v: Value| {
+        Ok::<bool, Error>(!result_flag(&v, "reachable", "unreachable")?)
+    });
     env.add_test("finished", |v: Value| {
         result_map(&v, "finished")?;
-        Ok::<bool, Error>(v.get_attr("finished").map(|f| f.is_undefined() || f.is_true()).unwrap_or(true))
+        Ok::<bool, Error>(
+            v.get_attr("finished")
+                .map(|f| f.is_undefined() || f.is_true())
+                .unwrap_or(true),
+        )
     });
     env.add_test("started", |v: Value| {
         result_map(&v, "started")?;
-        Ok::<bool, Error>(v.get_attr("started").map(|f| f.is_undefined() || f.is_true()).unwrap_or(true))
+        Ok::<bool, Error>(
+            v.get_attr("started")
+                .map(|f| f.is_undefined() || f.is_true())
+                .unwrap_or(true),
+        )
     });
-    env.add_test("match", |v: Value, p: String, k: Kwargs| regex_test(&v, &p, &k, true));
-    env.add_test("search", |v: Value, p: String, k: Kwargs| regex_test(&v, &p, &k, false));
+    env.add_test("match", |v: Value, p: String, k: Kwargs| {
+        regex_test(&v, &p, &k, true)
+    });
+    env.add_test("search", |v: Value, p: String, k: Kwargs| {
+        regex_test(&v, &p, &k, false)
+    });
     env.add_test("regex", |v: Value, p: String, k: Kwargs| {
         let anchored = k.get::<Option<String>>("match_type")?.as_deref() == Some("match");
         regex_test(&v, &p, &k, anchored)
@@ -53,30 +71,46 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_test("version", version_test);
     env.add_test("version_compare", version_test);
     env.add_test("truthy", |v: Value, k: Kwargs| truthy(&v, &k));
-    env.add_test("falsy", |v: Value, k: Kwargs| Ok::<bool, Error>(!truthy(&v, &k)?));
-    env.add_test("subset", |a: Value, b: Value| Ok::<bool, Error>(subset(&a, &b)?));
-    env.add_test("issubset", |a: Value, b: Value| Ok::<bool, Error>(subset(&a, &b)?));
-    env.add_test("superset", |a: Value, b: Value| Ok::<bool, Error>(subset(&b, &a)?));
-    env.add_test("issuperset", |a: Value, b: Value| Ok::<bool, Error>(subset(&b, &a)?));
+    env.add_test("falsy", |v: Value, k: Kwargs| {
+        Ok::<bool, Error>(!truthy(&v, &k)?)
+    });
+    env.add_test("subset", |a: Value, b: Value| subset(&a, &b));
+    env.add_test("issubset", |a: Value, b: Value| subset(&a, &b));
+    env.add_test("superset", |a: Value, b: Value| subset(&b, &a));
+    env.add_test("issuperset", |a: Value, b: Value| subset(&b, &a));
     env.add_test("contains", |seq: Value, item: Value| {
         let items = items_of(&seq)?;
         Ok::<bool, Error>(items.contains(&to_json(&item)?))
     });
-    env.add_test("any", |v: Value| Ok::<bool, Error>(v.try_iter()?.any(|x| x.is_true())));
-    env.add_test("all", |v: Value| Ok::<bool, Error>(v.try_iter()?.all(|x| x.is_true())));
+    env.add_test("any", |v: Value| {
+        Ok::<bool, Error>(v.try_iter()?.any(|x| x.is_true()))
+    });
+    env.add_test("all", |v: Value| {
+        Ok::<bool, Error>(v.try_iter()?.all(|x| x.is_true()))
+    });
     env.add_test("boolean", |v: Value| v.kind() == ValueKind::Bool);
-    env.add_test("integer", |v: Value| v.kind() == ValueKind::Number && v.is_integer());
-    env.add_test("float", |v: Value| v.kind() == ValueKind::Number && !v.is_integer());
+    env.add_test("integer", |v: Value| {
+        v.kind() == ValueKind::Number && v.is_integer()
+    });
+    env.add_test("float", |v: Value| {
+        v.kind() == ValueKind::Number && !v.is_integer()
+    });
     env.add_test("file", |p: String| std::path::Path::new(&p).is_file());
     env.add_test("directory", |p: String| std::path::Path::new(&p).is_dir());
-    env.add_test("link", |p: String| std::fs::symlink_metadata(&p).map(|m| m.file_type().is_symlink()).unwrap_or(false));
+    env.add_test("link", |p: String| {
+        std::fs::symlink_metadata(&p)
+            .map(|m| m.file_type().is_symlink())
+            .unwrap_or(false)
+    });
     env.add_test("exists", |p: String| std::fs::symlink_metadata(&p).is_ok());
     env.add_test("abs", |p: String| p.starts_with('/'));
 }
 
 fn result_map(v: &Value, test: &str) -> Result<(), Error> {
     if v.kind() != ValueKind::Map {
-        return Err(verbatim_error(format!("The '{test}' test expects a dictionary")));
+        return Err(verbatim_error(format!(
+            "The '{test}' test expects a dictionary"
+        )));
     }
     Ok(())
 }
@@ -111,7 +145,11 @@ fn regex_test(v: &Value, pattern: &str, k: &Kwargs, anchored: bool) -> Result<bo
         Some(s) => s.to_string(),
         None => v.to_string(),
     };
-    let source = if anchored { format!(r"\A(?:{pattern})") } else { pattern.to_string() };
+    let source = if anchored {
+        format!(r"\A(?:{pattern})")
+    } else {
+        pattern.to_string()
+    };
     let re = regex::RegexBuilder::new(&source.replace("\\Z", "\\z"))
         .case_insensitive(ignorecase)
         .multi_line(multiline)
@@ -167,7 +205,10 @@ fn loose_parts(v: &str) -> Vec<Part> {
         current.clear();
     };
     for c in v.chars() {
-        let same_kind = current.chars().last().is_none_or(|l| l.is_ascii_digit() == c.is_ascii_digit());
+        let same_kind = current
+            .chars()
+            .last()
+            .is_none_or(|l| l.is_ascii_digit() == c.is_ascii_digit());
         if c == '.' || !same_kind {
             flush(&mut current, &mut parts);
         }
@@ -185,8 +226,12 @@ fn compare_loose(a: &str, b: &str) -> Result<Ordering, String> {
         let ord = match (x, y) {
             (Part::Num(m), Part::Num(n)) => m.cmp(n),
             (Part::Word(m), Part::Word(n)) => m.cmp(n),
-            (Part::Num(_), Part::Word(_)) => return Err("'<' not supported between instances of 'int' and 'str'".into()),
-            (Part::Word(_), Part::Num(_)) => return Err("'<' not supported between instances of 'str' and 'int'".into()),
+            (Part::Num(_), Part::Word(_)) => {
+                return Err("'<' not supported between instances of 'int' and 'str'".into())
+            }
+            (Part::Word(_), Part::Num(_)) => {
+                return Err("'<' not supported between instances of 'str' and 'int'".into())
+            }
         };
         if ord != Ordering::Equal {
             return Ok(ord);
@@ -196,12 +241,22 @@ fn compare_loose(a: &str, b: &str) -> Result<Ordering, String> {
 }
 
 /// StrictVersion: `N.N[.N][(a|b)N]`.
-fn strict_key(v: &str) -> Result<(u64, u64, u64, Option<(char, u64)>), String> {
+/// (major, minor, patch, pre-release letter and number).
+type StrictKey = (u64, u64, u64, Option<(char, u64)>);
+
+fn strict_key(v: &str) -> Result<StrictKey, String> {
     let invalid = || format!("invalid version number '{v}'");
-    let re = regex::Regex::new(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:([ab])(\d+))?$").map_err(|_| invalid())?;
+    let re =
+        regex::Regex::new(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:([ab])(\d+))?$").map_err(|_| invalid())?;
     let caps = re.captures(v).ok_or_else(invalid)?;
-    let num = |i: usize| caps.get(i).map(|m| m.as_str().parse::<u64>().unwrap_or(0)).unwrap_or(0);
-    let pre = caps.get(4).map(|m| (m.as_str().chars().next().unwrap_or('a'), num(5)));
+    let num = |i: usize| {
+        caps.get(i)
+            .map(|m| m.as_str().parse::<u64>().unwrap_or(0))
+            .unwrap_or(0)
+    };
+    let pre = caps
+        .get(4)
+        .map(|m| (m.as_str().chars().next().unwrap_or('a'), num(5)));
     Ok((num(1), num(2), num(3), pre))
 }
 
@@ -221,7 +276,8 @@ fn compare_strict(a: &str, b: &str) -> Result<Ordering, String> {
 }
 
 fn compare_semver(a: &str, b: &str) -> Result<Ordering, String> {
-    let split = |v: &str| -> Result<((u64, u64, u64), Option<String>), String> {
+    type Semver = ((u64, u64, u64), Option<String>);
+    let split = |v: &str| -> Result<Semver, String> {
         let core = v.split('+').next().unwrap_or_default();
         let (nums, pre) = match core.split_once('-') {
             Some((n, p)) => (n, Some(p.to_string())),
@@ -229,7 +285,10 @@ fn compare_semver(a: &str, b: &str) -> Result<Ordering, String> {
         };
         let parts: Vec<u64> = nums
             .split('.')
-            .map(|p| p.parse::<u64>().map_err(|_| format!("invalid semantic version '{v}'")))
+            .map(|p| {
+                p.parse::<u64>()
+                    .map_err(|_| format!("invalid semantic version '{v}'"))
+            })
             .collect::<Result<_, _>>()?;
         if parts.len() != 3 {
             return Err(format!("invalid semantic version '{v}'"));
@@ -245,22 +304,42 @@ fn compare_semver(a: &str, b: &str) -> Result<Ordering, String> {
     }))
 }
 
-fn version_test(value: Value, version: Value, operator: Option<String>, strict: Option<bool>, kwargs: Kwargs) -> Result<bool, Error> {
+fn version_test(
+    value: Value,
+    version: Value,
+    operator: Option<String>,
+    strict: Option<bool>,
+    kwargs: Kwargs,
+) -> Result<bool, Error> {
     let operator = match operator {
         Some(o) => o,
-        None => kwargs.get::<Option<String>>("operator")?.unwrap_or_else(|| "eq".into()),
+        None => kwargs
+            .get::<Option<String>>("operator")?
+            .unwrap_or_else(|| "eq".into()),
     };
     let strict = match strict {
         Some(s) => s,
         None => kwargs.get::<Option<bool>>("strict")?.unwrap_or(false),
     };
     let version_type = kwargs.get::<Option<String>>("version_type")?;
-    let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+    let text = |v: &Value| {
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string())
+    };
     let (a, b) = (text(&value), text(&version));
     if b.is_empty() {
-        return Err(verbatim_error("Version parameter to compare against cannot be empty"));
+        return Err(verbatim_error(
+            "Version parameter to compare against cannot be empty",
+        ));
     }
-    let kind = version_type.unwrap_or_else(|| if strict { "strict".into() } else { "loose".into() });
+    let kind = version_type.unwrap_or_else(|| {
+        if strict {
+            "strict".into()
+        } else {
+            "loose".into()
+        }
+    });
     let ordering = match kind.as_str() {
         "loose" => compare_loose(&a, &b),
         "strict" => compare_strict(&a, &b),

@@ -64,7 +64,7 @@ pub fn to_yaml_string_with(value: &Value, options: &EmitOptions) -> String {
         out.push_str(&emitter.flow(value));
         out.push('\n');
     } else {
-        let (text, plain) = emitter.scalar(value, false, options.indent);
+        let (text, plain) = emitter.scalar(value, false, options.indent, Some(0));
         out.push_str(&text);
         out.push('\n');
         if plain {
@@ -137,7 +137,7 @@ impl Emitter {
             Value::Object(map) => {
                 for (key, item) in self.entries(map) {
                     indent_line(out);
-                    let (key_text, _) = self.string(key, false, col + step);
+                    let (key_text, _) = self.string(key, false, col + step, None);
                     out.push_str(&key_text);
                     out.push(':');
                     self.child(item, col + step, true, out);
@@ -170,7 +170,8 @@ impl Emitter {
         if is_collection(value) {
             out.push_str(&self.flow(value));
         } else {
-            out.push_str(&self.scalar(value, false, col).0);
+            let start = current_column(out);
+            out.push_str(&self.scalar(value, false, col, Some(start)).0);
         }
         out.push('\n');
     }
@@ -185,11 +186,13 @@ impl Emitter {
                 let parts: Vec<String> = self
                     .entries(map)
                     .into_iter()
-                    .map(|(k, v)| format!("{}: {}", self.string(k, true, 0).0, self.flow_item(v)))
+                    .map(|(k, v)| {
+                        format!("{}: {}", self.string(k, true, 0, None).0, self.flow_item(v))
+                    })
                     .collect();
                 format!("{{{}}}", parts.join(", "))
             }
-            _ => self.scalar(value, true, 0).0,
+            _ => self.scalar(value, true, 0, None).0,
         }
     }
 
@@ -197,12 +200,21 @@ impl Emitter {
         if is_collection(value) {
             self.flow(value)
         } else {
-            self.scalar(value, true, 0).0
+            self.scalar(value, true, 0, None).0
         }
     }
 
     /// A scalar's text and whether it is plain.
-    fn scalar(&self, value: &Value, in_flow: bool, col: usize) -> (String, bool) {
+    /// A scalar's text and whether it is plain. `start` is the column it starts at when it may
+    /// be folded at spaces past the line width (block context, not a key); `col` is the
+    /// indentation of continuation lines.
+    fn scalar(
+        &self,
+        value: &Value,
+        in_flow: bool,
+        col: usize,
+        start: Option<usize>,
+    ) -> (String, bool) {
         match value {
             Value::Null => ("null".into(), true),
             Value::Bool(b) => (if *b { "true" } else { "false" }.into(), true),
@@ -212,19 +224,22 @@ impl Emitter {
                 (_, _, Some(f)) => (yaml_float(f), true),
                 _ => (n.to_string(), true),
             },
-            Value::String(s) => self.string(s, in_flow, col),
+            Value::String(s) => self.string(s, in_flow, col, start),
             _ => (self.flow(value), false),
         }
     }
 
-    fn string(&self, s: &str, in_flow: bool, col: usize) -> (String, bool) {
+    fn string(&self, s: &str, in_flow: bool, col: usize, start: Option<usize>) -> (String, bool) {
         if needs_double_quotes(s) {
             return (double_quoted(s), false);
         }
         if plain_allowed(s, in_flow) {
-            return (s.to_string(), true);
+            return match start {
+                Some(column) => (fold_plain(s, column, col), true),
+                None => (s.to_string(), true),
+            };
         }
-        (single_quoted(s, col), false)
+        (single_quoted(s, col, start), false)
     }
 }
 
@@ -291,17 +306,92 @@ fn plain_allowed(s: &str, in_flow: bool) -> bool {
     true
 }
 
-/// Single-quoted style: `'` doubled, a line break written as a blank line plus indentation.
-fn single_quoted(s: &str, col: usize) -> String {
-    let mut out = String::from("'");
-    let indent = " ".repeat(col);
-    let mut lines = s.split('\n').peekable();
-    while let Some(line) = lines.next() {
-        out.push_str(&line.replace('\'', "''"));
-        if lines.peek().is_some() {
-            out.push_str("\n\n");
-            out.push_str(&indent);
+/// PyYAML's line width: plain and single-quoted scalars fold at a single space past it.
+const BEST_WIDTH: usize = 80;
+
+/// The column the next character written to `out` lands on.
+fn current_column(out: &str) -> usize {
+    match out.rfind('\n') {
+        Some(i) => out[i + 1..].chars().count(),
+        None => out.chars().count(),
+    }
+}
+
+/// A plain scalar folded as PyYAML's `write_plain` does: a single space met once the column is
+/// past the width becomes a line break plus the continuation indentation.
+fn fold_plain(text: &str, start_column: usize, indent: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut column = start_column;
+    let (mut spaces, mut start) = (false, 0);
+    for end in 0..=chars.len() {
+        let ch = chars.get(end).copied();
+        if spaces {
+            if ch != Some(' ') {
+                if start + 1 == end && column > BEST_WIDTH {
+                    out.push('\n');
+                    out.push_str(&" ".repeat(indent));
+                    column = indent;
+                } else {
+                    out.extend(&chars[start..end]);
+                    column += end - start;
+                }
+                start = end;
+            }
+        } else if ch.is_none() || ch == Some(' ') {
+            out.extend(&chars[start..end]);
+            column += end - start;
+            start = end;
         }
+        spaces = ch == Some(' ');
+    }
+    out
+}
+
+/// Single-quoted style as PyYAML's `write_single_quoted`: `'` doubled, a run of n line breaks
+/// written as n + 1 breaks plus indentation, and (in block context) folding at single spaces
+/// past the width.
+fn single_quoted(s: &str, col: usize, start_column: Option<usize>) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::from("'");
+    let mut column = start_column.unwrap_or(0) + 1;
+    let (mut spaces, mut breaks, mut start) = (false, false, 0);
+    for end in 0..=chars.len() {
+        let ch = chars.get(end).copied();
+        if spaces {
+            if ch != Some(' ') {
+                let foldable = start + 1 == end && start != 0 && end != chars.len();
+                if foldable && start_column.is_some() && column > BEST_WIDTH {
+                    out.push('\n');
+                    out.push_str(&" ".repeat(col));
+                    column = col;
+                } else {
+                    out.extend(&chars[start..end]);
+                    column += end - start;
+                }
+                start = end;
+            }
+        } else if breaks {
+            if ch != Some('\n') {
+                for _ in 0..=(end - start) {
+                    out.push('\n');
+                }
+                out.push_str(&" ".repeat(col));
+                column = col;
+                start = end;
+            }
+        } else if matches!(ch, None | Some(' ' | '\n' | '\'')) && start < end {
+            out.extend(&chars[start..end]);
+            column += end - start;
+            start = end;
+        }
+        if ch == Some('\'') {
+            out.push_str("''");
+            column += 2;
+            start = end + 1;
+        }
+        spaces = ch == Some(' ');
+        breaks = ch == Some('\n');
     }
     out.push('\'');
     out
@@ -399,5 +489,28 @@ mod tests {
     fn nested_sequences() {
         let v = json!([[1, [2]], {"a": [3]}]);
         assert_eq!(to_yaml_string(&v), "- - 1\n  - [2]\n- a: [3]\n");
+    }
+
+    #[test]
+    fn long_scalars_fold_at_the_line_width() {
+        let words = "word ".repeat(20).trim_end().to_string(); // 99 characters
+        let v = json!({"key": words});
+        let expected_plain = format!(
+            "key: {}\n  {}\n",
+            "word ".repeat(16).trim_end(),
+            "word ".repeat(4).trim_end()
+        );
+        assert_eq!(to_nice_yaml_string(&v, 2), expected_plain);
+        let v = json!({"key": format!("it's {words}")});
+        let out = to_nice_yaml_string(&v, 4);
+        assert!(out.starts_with("key: 'it''s word"), "{out}");
+        assert!(out.contains("\n    word"), "{out}");
+        assert!(out.lines().all(|l| l.chars().count() <= 86), "{out}");
+        // Runs of several spaces never fold.
+        let spaced = format!("{}  tail", "x".repeat(90));
+        assert_eq!(
+            to_yaml_string(&json!({ "k": spaced })),
+            format!("k: {spaced}\n")
+        );
     }
 }

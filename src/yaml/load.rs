@@ -170,7 +170,10 @@ impl<'a> Loader<'a> {
                 merged.extend(self.merge_entries(value)?);
             } else {
                 if matches!(key.value, Yaml::Seq(_) | Yaml::Map(_)) {
-                    return Err(self.error(key.mark, "found unhashable key"));
+                    return Err(self.error(
+                        key.mark,
+                        "found unhashable key (always quote template expressions that start a value: \"{{ x }}\")",
+                    ));
                 }
                 own.push((key, value));
             }

@@ -70,7 +70,7 @@ impl Netns {
         run("ip", &["netns", "add", &ns.name])?;
         drop(lock);
         ns.configure()?;
-        report_timing("netns create", started.elapsed());
+        report_timing("netns-create", started.elapsed());
         Ok(ns)
     }
 
@@ -78,7 +78,12 @@ impl Netns {
         let host_if = self.host_interface();
         let host_cidr = format!("{}/24", self.host_address());
         let ns_cidr = format!("{}/24", self.address());
-        run("ip", &["link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", &self.name])?;
+        run(
+            "ip",
+            &[
+                "link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", &self.name,
+            ],
+        )?;
         run("ip", &["addr", "add", &host_cidr, "dev", host_if])?;
         run("ip", &["link", "set", host_if, "up"])?;
         self.ip(&["addr", "add", &ns_cidr, "dev", "eth0"])?;
@@ -129,7 +134,8 @@ impl Netns {
     pub fn exec(&self, program: &str, args: &[&str]) -> Result<Output> {
         let mut cmd = self.command(program);
         cmd.args(args);
-        cmd.output().with_context(|| format!("running {program} in {}", self.name))
+        cmd.output()
+            .with_context(|| format!("running {program} in {}", self.name))
     }
 
     /// `ip -n NAME args...`, failing on a non-zero exit.
@@ -148,7 +154,10 @@ impl Netns {
         enable_forwarding(self.host_interface())?;
         let via = self.host_address().to_string();
         self.ip(&["route", "replace", subnet, "via", &via])?;
-        let mut routes = self.routes.lock().map_err(|_| anyhow!("routes lock poisoned"))?;
+        let mut routes = self
+            .routes
+            .lock()
+            .map_err(|_| anyhow!("routes lock poisoned"))?;
         if !routes.iter().any(|r| r == subnet) {
             routes.push(subnet.to_string());
         }
@@ -165,7 +174,11 @@ impl Netns {
     pub fn restore(&self) -> Result<()> {
         self.ip(&["link", "set", "eth0", "up"])?;
         let via = self.host_address().to_string();
-        let routes = self.routes.lock().map_err(|_| anyhow!("routes lock poisoned"))?.clone();
+        let routes = self
+            .routes
+            .lock()
+            .map_err(|_| anyhow!("routes lock poisoned"))?
+            .clone();
         for subnet in routes {
             self.ip(&["route", "replace", &subnet, "via", &via])?;
         }
@@ -232,7 +245,13 @@ pub fn lab_links() -> Result<Vec<String>> {
         .lines()
         // "7: hrlab-3@if2: <...>": the name is the second field, up to '@' or ':'.
         .filter_map(|l| l.split_whitespace().nth(1))
-        .map(|n| n.trim_end_matches(':').split('@').next().unwrap_or("").to_string())
+        .map(|n| {
+            n.trim_end_matches(':')
+                .split('@')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
         .filter(|n| n.starts_with(PREFIX))
         .collect())
 }

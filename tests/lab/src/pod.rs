@@ -185,8 +185,15 @@ impl Pod {
         self
     }
 
-    /// Binds `source` at `target` (an existing path in the pod's view), read-only or writable.
-    pub fn bind(mut self, source: impl Into<PathBuf>, target: impl Into<PathBuf>, read_only: bool) -> Pod {
+    /// Binds `source` at `target`, read-only or writable, after the standard mounts (so a bind on
+    /// `/tmp` hides `/tmp/hook`). A missing `target` is created on the host like the standard
+    /// mount points (a file when `source` is not a directory) and removed with the last pod.
+    pub fn bind(
+        mut self,
+        source: impl Into<PathBuf>,
+        target: impl Into<PathBuf>,
+        read_only: bool,
+    ) -> Pod {
         self.binds.push((source.into(), target.into(), read_only));
         self
     }
@@ -202,13 +209,22 @@ impl Pod {
             Some(h) => h.clone(),
             None => scratch.path().join("home"),
         };
-        let mut targets = vec![(PathBuf::from(HOOK_MOUNT), false), (PathBuf::from(TERMINATION_LOG), true)];
+        let mut targets = vec![
+            (PathBuf::from(HOOK_MOUNT), false),
+            (PathBuf::from(TERMINATION_LOG), true),
+        ];
         if self.service_account.is_some() {
             targets.push((PathBuf::from(SERVICE_ACCOUNT_MOUNT), false));
         }
+        for (source, target, _) in &self.binds {
+            targets.push((target.clone(), !source.is_dir()));
+        }
         let _mount_points = MountPoints::acquire(&targets)?;
         let started = Instant::now();
-        let mut child = self.command(&termination_log, &home, argv)?.spawn().context("starting the pod")?;
+        let mut child = self
+            .command(&termination_log, &home, argv)?
+            .spawn()
+            .context("starting the pod")?;
         let stdout = read_in_background(child.stdout.take());
         let stderr = read_in_background(child.stderr.take());
         let (status, deadline_exceeded) = self.supervise(&mut child, started)?;
@@ -243,7 +259,12 @@ impl Pod {
     }
 
     /// `[ip netns exec NS] unshare -m --pid --fork --mount-proc sh -c MOUNTS ... setpriv ... env -i ... argv`.
-    fn command<S: AsRef<str>>(&self, termination_log: &Path, home: &Path, argv: &[S]) -> Result<Command> {
+    fn command<S: AsRef<str>>(
+        &self,
+        termination_log: &Path,
+        home: &Path,
+        argv: &[S],
+    ) -> Result<Command> {
         let mut cmd = match &self.netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
@@ -252,9 +273,19 @@ impl Pod {
             }
             None => Command::new("unshare"),
         };
-        cmd.args(["--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc", "--"]);
+        cmd.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--",
+        ]);
         cmd.args(["sh", "-c", &self.mount_script(), "pod-setup"]);
-        cmd.arg(&self.hook_dir).arg(termination_log).arg(&self.workdir);
+        cmd.arg(&self.hook_dir)
+            .arg(termination_log)
+            .arg(&self.workdir);
         cmd.arg(self.service_account.as_deref().unwrap_or(Path::new("")));
         cmd.args([
             "setpriv",
@@ -273,7 +304,9 @@ impl Pod {
             cmd.arg(tini).args(["-s", "--"]);
         }
         cmd.args(argv.iter().map(AsRef::as_ref));
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         Ok(cmd)
     }
 
@@ -281,14 +314,19 @@ impl Pod {
     /// workdir, `$4` service-account dir or empty; the rest is the command to exec.
     fn mount_script(&self) -> String {
         let mut s = String::from("set -e\n");
-        s.push_str(&format!("mount --bind \"$1\" {HOOK_MOUNT}\nmount -o remount,bind,ro {HOOK_MOUNT}\n"));
+        s.push_str(&format!(
+            "mount --bind \"$1\" {HOOK_MOUNT}\nmount -o remount,bind,ro {HOOK_MOUNT}\n"
+        ));
         s.push_str(&format!("mount --bind \"$2\" {TERMINATION_LOG}\n"));
         s.push_str(&format!(
             "if [ -n \"$4\" ]; then mount --bind \"$4\" {SERVICE_ACCOUNT_MOUNT}; \
              mount -o remount,bind,ro {SERVICE_ACCOUNT_MOUNT}; fi\n"
         ));
         for (source, target, ro) in &self.binds {
-            let (source, target) = (shell_quote(&source.display().to_string()), shell_quote(&target.display().to_string()));
+            let (source, target) = (
+                shell_quote(&source.display().to_string()),
+                shell_quote(&target.display().to_string()),
+            );
             s.push_str(&format!("mount --bind {source} {target}\n"));
             if *ro {
                 s.push_str(&format!("mount -o remount,bind,ro {target}\n"));
@@ -437,7 +475,11 @@ impl MountPoints {
         let _lock = pod_lock()?;
         let users = Path::new(STATE_DIR).join("pod-users");
         fs::create_dir_all(&users)?;
-        let user_file = users.join(format!("{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
+        let user_file = users.join(format!(
+            "{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
         fs::write(&user_file, "")?;
         let mut created = read_created()?;
         for (target, is_file) in targets {
@@ -468,7 +510,11 @@ fn release_mount_points(user_file: Option<&Path>) {
     let mut left = Vec::new();
     for path in created.iter().rev() {
         let p = Path::new(path);
-        let removed = if p.is_dir() { fs::remove_dir(p) } else { fs::remove_file(p) };
+        let removed = if p.is_dir() {
+            fs::remove_dir(p)
+        } else {
+            fs::remove_file(p)
+        };
         if removed.is_err() && p.exists() {
             left.push(path.clone());
         }
@@ -505,7 +551,9 @@ fn create_missing(target: &Path, is_file: bool, created: &mut Vec<String>) -> Re
 }
 
 fn live_pod_users() -> usize {
-    let Ok(entries) = fs::read_dir(Path::new(STATE_DIR).join("pod-users")) else { return 0 };
+    let Ok(entries) = fs::read_dir(Path::new(STATE_DIR).join("pod-users")) else {
+        return 0;
+    };
     let mut live = 0;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -523,7 +571,11 @@ fn live_pod_users() -> usize {
 fn read_created() -> Result<Vec<String>> {
     let path = Path::new(STATE_DIR).join("pod-created");
     match fs::read_to_string(&path) {
-        Ok(s) => Ok(s.lines().filter(|l| !l.is_empty()).map(str::to_string).collect()),
+        Ok(s) => Ok(s
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
@@ -539,7 +591,11 @@ fn write_created(created: &[String]) -> Result<()> {
 fn pod_lock() -> Result<fs::File> {
     fs::create_dir_all(STATE_DIR)?;
     let path = Path::new(STATE_DIR).join("pod.lock");
-    let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
     // SAFETY: flock on a valid, open descriptor; released when the file is dropped.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
         return Err(std::io::Error::last_os_error()).context("flock on the lab pod lock");
@@ -558,7 +614,9 @@ mod tests {
 
     #[test]
     fn environment_has_defaults_and_overrides() {
-        let pod = Pod::new("/h").env("HOME", "/x").kubernetes_service("10.0.0.1", 6443);
+        let pod = Pod::new("/h")
+            .env("HOME", "/x")
+            .kubernetes_service("10.0.0.1", 6443);
         let env = pod.environment(Path::new("/home/pod"));
         assert!(env.contains(&("HOME".into(), "/x".into())));
         assert!(env.contains(&("KUBERNETES_SERVICE_HOST".into(), "10.0.0.1".into())));
@@ -579,9 +637,15 @@ mod tests {
         assert!(dir_target.is_dir() && file_target.is_file());
         let second = MountPoints::acquire(&targets).unwrap();
         drop(first);
-        assert!(dir_target.is_dir(), "removed while another pod still uses it");
+        assert!(
+            dir_target.is_dir(),
+            "removed while another pod still uses it"
+        );
         drop(second);
-        assert!(!base.path().join("a").exists(), "created mount points left behind");
+        assert!(
+            !base.path().join("a").exists(),
+            "created mount points left behind"
+        );
         assert!(base.path().exists(), "an existing directory was removed");
     }
 

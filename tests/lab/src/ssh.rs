@@ -28,7 +28,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::netns::{Netns, STATE_DIR};
-use crate::util::{find_command, free_port, kill_tree, pid_alive, port_open, report_timing, run, run_checked, wait_until};
+use crate::util::{
+    find_command, free_port, kill_tree, pid_alive, port_open, report_timing, run, run_checked,
+    wait_until,
+};
 
 /// The unprivileged login user of every lab sshd.
 pub const TEST_USER: &str = "hrtest";
@@ -99,7 +102,8 @@ impl SshHost {
     fn start(options: SshOptions, netns: Option<&Netns>) -> Result<SshHost> {
         let started = Instant::now();
         ensure_test_user()?;
-        fs::create_dir_all("/run/sshd").context("creating sshd's privilege separation dir /run/sshd")?;
+        fs::create_dir_all("/run/sshd")
+            .context("creating sshd's privilege separation dir /run/sshd")?;
         let dir = tempfile::Builder::new().prefix("hrlab-ssh-").tempdir()?;
         // sshd reads authorized_keys as the user: the dir must be traversable by it.
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
@@ -111,45 +115,43 @@ impl SshHost {
         fs::set_permissions(&authorized, fs::Permissions::from_mode(0o644))?;
 
         let address = netns.map_or(Ipv4Addr::LOCALHOST, Netns::address);
-        let port = free_port()?;
         let root_allowed = options.root.unwrap_or(netns.is_some());
-        let config = sshd_config(dir.path(), address, port, root_allowed, &options.extra_config);
-        let config_path = dir.path().join("sshd_config");
-        fs::write(&config_path, config)?;
-
-        let child = spawn_sshd(dir.path(), &config_path, netns)?;
-        let mut host = SshHost {
+        // The free port is only free until someone else binds it: retry on that race.
+        let mut attempt = 0;
+        let (port, child) = loop {
+            attempt += 1;
+            let port = free_port()?;
+            let config = sshd_config(
+                dir.path(),
+                address,
+                port,
+                root_allowed,
+                &options.extra_config,
+            );
+            let config_path = dir.path().join("sshd_config");
+            fs::write(&config_path, config)?;
+            let mut child = spawn_sshd(dir.path(), &config_path, netns)?;
+            match wait_ready(&mut child, dir.path(), address, port) {
+                Ok(()) => break (port, child),
+                Err(e) => {
+                    kill_tree(child.id() as i32, Duration::from_secs(1));
+                    let _ = child.wait();
+                    let port_taken = format!("{e:#}").contains("Address already in use");
+                    if !port_taken || attempt >= 3 {
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        report_timing("sshd-start", started.elapsed());
+        Ok(SshHost {
             dir,
             address,
             port,
             netns: netns.map(|n| n.name().to_string()),
             root_allowed,
             child,
-        };
-        host.wait_ready()?;
-        report_timing("sshd start", started.elapsed());
-        Ok(host)
-    }
-
-    /// Polls (bounded) until the port accepts TCP connections; fails early if sshd exited.
-    fn wait_ready(&mut self) -> Result<()> {
-        let (address, port) = (self.address, self.port);
-        let mut exited = None;
-        let ready = wait_until(START_TIMEOUT, Duration::from_millis(10), || {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                exited = Some(status);
-                return true;
-            }
-            port_open(address, port, Duration::from_millis(200))
-        });
-        let log = fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default();
-        if let Some(status) = exited {
-            bail!("sshd exited during start-up ({status}): {}", log.trim());
-        }
-        if !ready {
-            bail!("sshd on {address}:{port} did not accept connections within {START_TIMEOUT:?}: {}", log.trim());
-        }
-        Ok(())
+        })
     }
 
     /// The address sshd listens on (127.0.0.1, or the namespace's address).
@@ -182,7 +184,10 @@ impl SshHost {
         let key = fs::read_to_string(self.host_key_path())?;
         let mut fields = key.split_whitespace();
         let (Some(kind), Some(blob)) = (fields.next(), fields.next()) else {
-            bail!("malformed host public key {}", self.host_key_path().display());
+            bail!(
+                "malformed host public key {}",
+                self.host_key_path().display()
+            );
         };
         Ok(format!("[{}]:{} {kind} {blob}", self.address, self.port))
     }
@@ -260,7 +265,9 @@ impl SshHost {
     /// # Panics
     /// When the `ssh` client cannot be started at all (a broken lab, not a test outcome).
     pub fn ssh_command(&self, command: &str) -> Output {
-        self.ssh_as(TEST_USER, command).output().expect("lab: running the ssh client")
+        self.ssh_as(TEST_USER, command)
+            .output()
+            .expect("lab: running the ssh client")
     }
 
     /// Runs `command` as root (the host must allow it, see [`SshOptions::root`]).
@@ -268,7 +275,9 @@ impl SshHost {
     /// # Panics
     /// When the `ssh` client cannot be started at all.
     pub fn root_command(&self, command: &str) -> Output {
-        self.ssh_as("root", command).output().expect("lab: running the ssh client")
+        self.ssh_as("root", command)
+            .output()
+            .expect("lab: running the ssh client")
     }
 
     /// Runs `command` as [`TEST_USER`] with the ssh client running inside `from` (another host).
@@ -278,7 +287,8 @@ impl SshHost {
     pub fn ssh_command_from(&self, from: &Netns, command: &str) -> Output {
         let mut cmd = from.command("ssh");
         self.add_ssh_args(&mut cmd, TEST_USER, command);
-        cmd.output().expect("lab: running the ssh client in a namespace")
+        cmd.output()
+            .expect("lab: running the ssh client in a namespace")
     }
 }
 
@@ -306,12 +316,43 @@ fn sshd_config(dir: &Path, address: Ipv4Addr, port: u16, root: bool, extra: &str
     c.push_str("StrictModes no\nUsePAM no\nPubkeyAuthentication yes\nPasswordAuthentication no\n");
     c.push_str("KbdInteractiveAuthentication no\nPrintMotd no\nPrintLastLog no\n");
     c.push_str("MaxSessions 100\nMaxStartups 100:30:200\nLogLevel ERROR\n");
-    let allowed = if root { format!("{TEST_USER} root") } else { TEST_USER.to_string() };
+    let allowed = if root {
+        format!("{TEST_USER} root")
+    } else {
+        TEST_USER.to_string()
+    };
     let _ = writeln!(c, "AllowUsers {allowed}");
-    let _ = writeln!(c, "PermitRootLogin {}", if root { "prohibit-password" } else { "no" });
+    let _ = writeln!(
+        c,
+        "PermitRootLogin {}",
+        if root { "prohibit-password" } else { "no" }
+    );
     c.push_str("Subsystem sftp /usr/lib/openssh/sftp-server\n");
     c.push_str(extra);
     c
+}
+
+/// Polls (bounded) until the port accepts TCP connections; fails early if sshd exited.
+fn wait_ready(child: &mut Child, dir: &Path, address: Ipv4Addr, port: u16) -> Result<()> {
+    let mut exited = None;
+    let ready = wait_until(START_TIMEOUT, Duration::from_millis(10), || {
+        if let Ok(Some(status)) = child.try_wait() {
+            exited = Some(status);
+            return true;
+        }
+        port_open(address, port, Duration::from_millis(200))
+    });
+    let log = fs::read_to_string(dir.join("sshd.log")).unwrap_or_default();
+    if let Some(status) = exited {
+        bail!("sshd exited during start-up ({status}): {}", log.trim());
+    }
+    if !ready {
+        bail!(
+            "sshd on {address}:{port} did not accept connections within {START_TIMEOUT:?}: {}",
+            log.trim()
+        );
+    }
+    Ok(())
 }
 
 fn spawn_sshd(dir: &Path, config: &Path, netns: Option<&Netns>) -> Result<Child> {
@@ -335,7 +376,20 @@ fn spawn_sshd(dir: &Path, config: &Path, netns: Option<&Netns>) -> Result<Child>
 
 fn generate_key(path: &Path) -> Result<()> {
     let path_str = path.display().to_string();
-    run("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-C", "hook-runner-lab", "-f", &path_str])?;
+    run(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "hook-runner-lab",
+            "-f",
+            &path_str,
+        ],
+    )?;
     Ok(())
 }
 
@@ -344,7 +398,11 @@ fn generate_key(path: &Path) -> Result<()> {
 pub fn ensure_test_user() -> Result<()> {
     fs::create_dir_all(STATE_DIR)?;
     let lock_path = Path::new(STATE_DIR).join("user.lock");
-    let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)?;
     // SAFETY: flock on a valid, open descriptor; released when `lock` is dropped.
     if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
         return Err(std::io::Error::last_os_error()).context("flock on the lab user lock");
@@ -353,7 +411,16 @@ pub fn ensure_test_user() -> Result<()> {
     if !user_exists(TEST_USER) {
         run(
             "useradd",
-            &["--system", "--user-group", "--shell", "/bin/sh", "--home-dir", &home, "--no-create-home", TEST_USER],
+            &[
+                "--system",
+                "--user-group",
+                "--shell",
+                "/bin/sh",
+                "--home-dir",
+                &home,
+                "--no-create-home",
+                TEST_USER,
+            ],
         )?;
     }
     if shadow_password(TEST_USER)?.as_deref() != Some("*") {
@@ -397,7 +464,13 @@ mod tests {
         assert!(c.contains("Port 1234\n") && c.contains("ListenAddress 127.0.0.1\n"));
         assert!(c.contains("MaxSessions 100\n") && c.contains("UsePAM no\n"));
         assert!(c.contains("AuthorizedKeysFile /x/authorized_keys\n"));
-        let c = sshd_config(Path::new("/x"), Ipv4Addr::LOCALHOST, 1234, true, "ClientAliveInterval 1\n");
+        let c = sshd_config(
+            Path::new("/x"),
+            Ipv4Addr::LOCALHOST,
+            1234,
+            true,
+            "ClientAliveInterval 1\n",
+        );
         assert!(c.contains("PermitRootLogin prohibit-password\n"));
         assert!(c.contains("AllowUsers hrtest root\n"));
         assert!(c.ends_with("ClientAliveInterval 1\n"));

@@ -40,13 +40,14 @@ pub fn require(available: bool, test: &str, what: &str) -> bool {
     if in_ci() {
         panic!("lab prerequisite missing for {test}: {what} (CI=true: a missing prerequisite is a failure)");
     }
-    eprintln!();
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!("!!! LAB TEST NOT RUN: {test}");
-    eprintln!("!!! missing prerequisite: {what}");
-    eprintln!("!!! (it would be a failure with CI=true; run scripts/test.sh as root)");
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!();
+    // Written straight to fd 2: libtest captures eprintln! of passing tests, and this must show.
+    let banner = format!(
+        "\n{bar}\n!!! LAB TEST NOT RUN: {test}\n!!! missing prerequisite: {what}\n\
+         !!! (it would be a failure with CI=true; run scripts/test.sh as root)\n{bar}\n\n",
+        bar = "!".repeat(78)
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), banner.as_bytes());
+    append_report_line(&format!("LAB-NOT-RUN {test}: {what}"));
     false
 }
 
@@ -136,7 +137,10 @@ pub fn run(program: &str, args: &[&str]) -> Result<Output> {
 pub fn kill_pid(pid: i32, signal: i32) -> io::Result<()> {
     // SAFETY: kill has no memory-safety preconditions; pid > 0 keeps it away from process groups.
     if pid <= 0 {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "pid must be > 0"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "pid must be > 0",
+        ));
     }
     let rc = unsafe { libc::kill(pid, signal) };
     if rc == 0 {
@@ -166,7 +170,11 @@ pub fn descendants(pid: i32) -> Vec<i32> {
     let mut parents: Vec<(i32, i32)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
-            let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            let Some(child) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
                 continue;
             };
             if let Some(ppid) = parent_pid(child) {
@@ -210,19 +218,26 @@ pub fn kill_tree(pid: i32, grace: Duration) {
 /// Reports one lab setup timing: to stderr as `LAB-TIMING <what> <milliseconds> ms` (shown with
 /// `--nocapture` or on failure), and appended to the file named by `$LAB_TIMINGS_FILE` when set,
 /// where `scripts/test.sh` collects and summarises them (cargo captures passing tests' stderr).
+/// `what` is one word with dashes (`vm-boot`), so the summary groups it.
 pub fn report_timing(what: &str, elapsed: Duration) {
-    let line = format!("LAB-TIMING {what} {} ms\n", elapsed.as_millis());
-    eprint!("{line}");
-    if let Some(path) = std::env::var_os("LAB_TIMINGS_FILE") {
-        // One small O_APPEND write per line: concurrent tests do not interleave.
-        let appended = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
-        if let Err(e) = appended {
-            eprintln!("lab: cannot append to LAB_TIMINGS_FILE {}: {e}", Path::new(&path).display());
-        }
+    let line = format!("LAB-TIMING {what} {} ms", elapsed.as_millis());
+    eprintln!("{line}");
+    append_report_line(&line);
+}
+
+/// Appends one line to the file named by `$LAB_TIMINGS_FILE`, if set (see [`report_timing`]).
+fn append_report_line(line: &str) {
+    let Some(path) = std::env::var_os("LAB_TIMINGS_FILE") else {
+        return;
+    };
+    // One small O_APPEND write per line: concurrent tests do not interleave.
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes()));
+    if let Err(e) = appended {
+        eprintln!("lab: cannot append to LAB_TIMINGS_FILE {}: {e}", Path::new(&path).display());
     }
 }
 
@@ -233,9 +248,17 @@ mod tests {
     #[test]
     fn wait_until_is_bounded() {
         let start = Instant::now();
-        assert!(!wait_until(Duration::from_millis(100), Duration::from_millis(10), || false));
+        assert!(!wait_until(
+            Duration::from_millis(100),
+            Duration::from_millis(10),
+            || false
+        ));
         assert!(start.elapsed() < Duration::from_secs(2));
-        assert!(wait_until(Duration::from_secs(1), Duration::from_millis(10), || true));
+        assert!(wait_until(
+            Duration::from_secs(1),
+            Duration::from_millis(10),
+            || true
+        ));
     }
 
     #[test]

@@ -41,6 +41,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -153,7 +154,11 @@ pub fn cache_dir() -> PathBuf {
     let base = match std::env::var_os("LAB_CACHE_DIR") {
         Some(dir) => PathBuf::from(dir),
         // tests/lab -> the workspace root.
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.lab-cache"),
+        None => {
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+            let root = manifest.ancestors().nth(2).unwrap_or(manifest);
+            root.join(".lab-cache")
+        }
     };
     base.join("vm")
 }
@@ -479,19 +484,51 @@ pub enum ViewKind {
     Copy,
 }
 
+/// A process, told apart from a later one that reuses its pid by its start time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessId {
+    /// The pid.
+    pub pid: i32,
+    /// Start time in clock ticks since boot (`/proc/PID/stat` field 22).
+    pub start_time: u64,
+}
+
+impl ProcessId {
+    /// The process that has `pid` now, if any.
+    pub fn of(pid: i32) -> Option<ProcessId> {
+        Some(ProcessId {
+            pid,
+            start_time: start_time(pid)?,
+        })
+    }
+
+    /// True while this very process exists (and is not a zombie).
+    pub fn alive(&self) -> bool {
+        pid_alive(self.pid) && start_time(self.pid) == Some(self.start_time)
+    }
+}
+
 /// What a VM created, to check after it is gone that nothing survived.
+///
+/// Every name in it is unique to the VM (slot, pid, sequence number), so a later VM that reuses
+/// the slot is never mistaken for a leftover; only the host-side link is named after the slot,
+/// and its ifindex tells the two apart.
 #[derive(Debug, Clone)]
 pub struct VmTrace {
-    /// Machine name, namespace and host-side link name (`hrvm-X`).
+    /// Machine name, also the network namespace's and the cgroups' (`hrvm-X-PID-N`).
     pub name: String,
+    /// Host-side veth (`hrvm-X`: interface names are limited to 15 bytes).
+    pub link: String,
+    /// Its ifindex (never reused soon, unlike the name).
+    pub link_ifindex: Option<u32>,
     /// The VM's temp dir (view, overlay dirs, console log, known_hosts).
     pub dir: PathBuf,
     /// Where the view was mounted or copied.
     pub view: PathBuf,
     /// The `systemd-nspawn` process.
-    pub nspawn_pid: Option<i32>,
+    pub nspawn: Option<ProcessId>,
     /// The container's init (pid 1 inside).
-    pub init_pid: Option<i32>,
+    pub init: Option<ProcessId>,
     /// Inode of the network namespace, to find processes still inside it.
     pub netns_inode: Option<u64>,
     /// The VM's own cgroups (one per hierarchy systemd uses), see `cgroup_dirs`.
@@ -503,16 +540,17 @@ impl VmTrace {
     /// Empty after a clean teardown.
     pub fn leftovers(&self) -> Vec<String> {
         let mut found = Vec::new();
-        for pid in [self.nspawn_pid, self.init_pid].into_iter().flatten() {
-            if pid_alive(pid) {
-                found.push(format!("process {pid} ({})", comm(pid)));
+        for process in [self.nspawn, self.init].into_iter().flatten() {
+            if process.alive() {
+                found.push(format!("process {} ({})", process.pid, comm(process.pid)));
             }
         }
-        if let Some(inode) = self.netns_inode {
-            for pid in pids_in_netns(inode) {
+        for cgroup in &self.cgroups {
+            for pid in pids_in_cgroup(cgroup) {
                 found.push(format!(
-                    "process {pid} ({}) in the VM's network namespace",
-                    comm(pid)
+                    "process {pid} ({}) in {}",
+                    comm(pid),
+                    cgroup.display()
                 ));
             }
         }
@@ -520,11 +558,21 @@ impl VmTrace {
             found.push(format!("mount {}", mount.display()));
         }
         let netns = Path::new("/run/netns").join(&self.name);
-        if netns.exists() {
+        if let Ok(meta) = fs::metadata(&netns) {
             found.push(format!("network namespace {}", netns.display()));
+            // Only while the name exists is the inode surely still this namespace's.
+            if Some(meta.ino()) == self.netns_inode {
+                for pid in pids_in_netns(meta.ino()) {
+                    found.push(format!(
+                        "process {pid} ({}) in {}",
+                        comm(pid),
+                        netns.display()
+                    ));
+                }
+            }
         }
-        if Path::new("/sys/class/net").join(&self.name).exists() {
-            found.push(format!("link {}", self.name));
+        if self.link_ifindex.is_some() && link_ifindex(&self.link) == self.link_ifindex {
+            found.push(format!("link {}", self.link));
         }
         let propagate = Path::new("/run/systemd/nspawn/propagate").join(&self.name);
         if propagate.exists() {
@@ -569,9 +617,11 @@ impl Vm {
         let rootfs = Rootfs::get()?;
         let started = Instant::now();
         let (slot, slot_lock) = claim_slot()?;
-        let name = format!("{PREFIX}{slot}");
-        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
-        // A dir of that name is a leftover of a crashed process of ours with a reused pid.
+        static SEQUENCE: AtomicU32 = AtomicU32::new(0);
+        let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{PREFIX}{slot}-{}-{sequence}", std::process::id());
+        let dir = std::env::temp_dir().join(&name);
+        // A dir of that name is a leftover of a crashed process with the same pid.
         if dir.exists() {
             remove_tree(&dir)?;
         }
@@ -581,10 +631,12 @@ impl Vm {
             rootfs,
             trace: VmTrace {
                 name,
+                link: format!("{PREFIX}{slot}"),
+                link_ifindex: None,
                 view: dir.join("view"),
                 dir,
-                nspawn_pid: None,
-                init_pid: None,
+                nspawn: None,
+                init: None,
                 netns_inode: None,
                 cgroups: Vec::new(),
             },
@@ -788,11 +840,15 @@ impl Vm {
 
     /// Records what this slot holds, so a later process can clean up after a crash.
     fn write_state(&self) -> Result<()> {
-        let text = format!(
-            "dir={}\nview={}\n",
-            self.trace.dir.display(),
-            self.trace.view.display()
+        let mut text = format!(
+            "name={}\nlink={}\ndir={}\n",
+            self.trace.name,
+            self.trace.link,
+            self.trace.dir.display()
         );
+        if let Some((dev, ino)) = self.view_inode {
+            let _ = writeln!(text, "nspawn_lock={}", nspawn_lock_file(dev, ino).display());
+        }
         fs::write(self.state_file(), text).context("writing the VM slot state")
     }
 
@@ -833,7 +889,7 @@ impl Vm {
     fn remember_view_inode(&mut self) -> Result<()> {
         let meta = fs::metadata(&self.trace.view)?;
         self.view_inode = Some((meta.dev(), meta.ino()));
-        Ok(())
+        self.write_state()
     }
 
     /// Per-VM identity in the view: hostname and its /etc/hosts line (sudo resolves it).
@@ -849,30 +905,21 @@ impl Vm {
     }
 
     fn make_netns(&mut self) -> Result<()> {
-        let name = self.trace.name.clone();
+        let (name, link) = (self.trace.name.clone(), self.trace.link.clone());
         ip(&["netns", "add", &name])?;
         self.netns_made = true;
         self.trace.netns_inode = Some(fs::metadata(Path::new("/run/netns").join(&name))?.ino());
-        ip(&[
-            "link", "add", &name, "type", "veth", "peer", "name", "eth0", "netns", &name,
-        ])?;
-        ip(&[
-            "addr",
-            "add",
-            &format!("{}/24", self.host_address()),
-            "dev",
-            &name,
-        ])?;
-        ip(&["link", "set", &name, "up"])?;
-        ip(&[
-            "-n",
-            &name,
-            "addr",
-            "add",
-            &format!("{}/24", self.address()),
-            "dev",
-            "eth0",
-        ])?;
+        // The peer is made inside the namespace: the host may have an eth0 of its own.
+        let peer = [
+            "link", "add", &link, "type", "veth", "peer", "name", "eth0", "netns", &name,
+        ];
+        ip(&peer)?;
+        self.trace.link_ifindex = link_ifindex(&link);
+        let host_cidr = format!("{}/24", self.host_address());
+        ip(&["addr", "add", &host_cidr, "dev", &link])?;
+        ip(&["link", "set", &link, "up"])?;
+        let vm_cidr = format!("{}/24", self.address());
+        ip(&["-n", &name, "addr", "add", &vm_cidr, "dev", "eth0"])?;
         ip(&["-n", &name, "link", "set", "eth0", "up"])?;
         ip(&["-n", &name, "link", "set", "lo", "up"])?;
         Ok(())
@@ -921,7 +968,7 @@ impl Vm {
             .stderr(console)
             .spawn()
             .context("starting systemd-nspawn")?;
-        self.trace.nspawn_pid = Some(child.id() as i32);
+        self.trace.nspawn = ProcessId::of(child.id() as i32);
         self.nspawn = Some(child);
         Ok(())
     }
@@ -930,8 +977,9 @@ impl Vm {
     fn wait_for_ssh(&mut self, deadline: Instant) -> Result<()> {
         loop {
             self.check_nspawn_running()?;
-            if self.trace.init_pid.is_none() {
-                self.trace.init_pid = self.trace.nspawn_pid.and_then(container_init);
+            if self.trace.init.is_none() {
+                let nspawn = self.trace.nspawn.map(|p| p.pid);
+                self.trace.init = nspawn.and_then(container_init).and_then(ProcessId::of);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -1013,7 +1061,7 @@ impl Vm {
             }
         }
         if self.netns_made {
-            remove_netns(&self.trace.name, &mut problems);
+            remove_netns(&self.trace.name, &self.trace.link, &mut problems);
         }
         if let Err(e) = remove_tree(&self.trace.dir) {
             problems.push(format!("removing {}: {e:#}", self.trace.dir.display()));
@@ -1077,7 +1125,7 @@ impl Vm {
         let _ =
             fs::remove_dir_all(Path::new("/run/systemd/nspawn/propagate").join(&self.trace.name));
         if let Some((dev, ino)) = self.view_inode {
-            let _ = fs::remove_file(format!("/run/systemd/nspawn/locks/inode-{dev}:{ino}"));
+            let _ = fs::remove_file(nspawn_lock_file(dev, ino));
         }
     }
 }
@@ -1133,6 +1181,11 @@ fn claim_slot() -> Result<(u8, FileLock)> {
     bail!("all 254 VM slots (10.214.1-254.0/24) are in use")
 }
 
+/// The image lock nspawn takes on a directory image, named after its device and inode.
+fn nspawn_lock_file(dev: u64, ino: u64) -> PathBuf {
+    PathBuf::from(format!("/run/systemd/nspawn/locks/inode-{dev}:{ino}"))
+}
+
 /// Removes what VMs of processes that died without tearing down left behind (every slot with a
 /// trace whose lock nobody holds); returns those slots. The first boot of each process runs it.
 pub fn cleanup_leftovers() -> Result<Vec<u8>> {
@@ -1149,11 +1202,7 @@ pub fn cleanup_leftovers() -> Result<Vec<u8>> {
                 .filter_map(|d| Some(d.file_name()?.to_str()?.to_string())),
         );
     }
-    let mut slots: Vec<u8> = names
-        .iter()
-        .filter_map(|n| n.strip_prefix(PREFIX))
-        .filter_map(|rest| rest.split('.').next()?.parse().ok())
-        .collect();
+    let mut slots: Vec<u8> = names.iter().filter_map(|n| slot_of(n)).collect();
     slots.sort_unstable();
     slots.dedup();
     let mut cleaned = Vec::new();
@@ -1169,63 +1218,92 @@ pub fn cleanup_leftovers() -> Result<Vec<u8>> {
     Ok(cleaned)
 }
 
-fn slot_has_traces(slot: u8) -> bool {
-    let name = format!("{PREFIX}{slot}");
-    slot_state_file(slot).exists()
-        || Path::new("/run/netns").join(&name).exists()
-        || Path::new("/sys/class/net").join(&name).exists()
-        || cgroup_dirs(&name).iter().any(|d| d.exists())
+/// The slot in a name the VMs use: `hrvm-X`, `hrvm-X-PID-N`, `hrvm-X.state`, `hrvm-X.lock`.
+fn slot_of(name: &str) -> Option<u8> {
+    let rest = name.strip_prefix(PREFIX)?;
+    let digits = rest.split(['-', '.']).next()?;
+    digits.parse().ok()
 }
 
-/// Removes what a process that held `slot` and died without tearing down left behind.
+/// Names of the namespaces and cgroups of VMs in `slot` that exist now.
+fn slot_instances(slot: u8) -> Vec<String> {
+    let prefix = format!("{PREFIX}{slot}-");
+    let mut dirs = vec![PathBuf::from("/run/netns")];
+    dirs.extend(
+        cgroup_dirs("x")
+            .iter()
+            .filter_map(|d| d.parent().map(Path::to_path_buf)),
+    );
+    let mut names: Vec<String> = dirs
+        .iter()
+        .filter_map(|dir| fs::read_dir(dir).ok())
+        .flat_map(|entries| entries.filter_map(|e| e.ok()?.file_name().into_string().ok()))
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn slot_has_traces(slot: u8) -> bool {
+    slot_state_file(slot).exists()
+        || link_ifindex(&format!("{PREFIX}{slot}")).is_some()
+        || !slot_instances(slot).is_empty()
+}
+
+/// Removes what a process that held `slot` and died without tearing down left behind: the
+/// processes (killed), the temp dir with the view (unmounted), namespaces, link and cgroups.
 fn clean_stale_slot(slot: u8) -> Result<()> {
-    let name = format!("{PREFIX}{slot}");
     let state = fs::read_to_string(slot_state_file(slot)).unwrap_or_default();
     let field = |key: &str| {
         state
             .lines()
             .find_map(|l| l.strip_prefix(key))
-            .map(PathBuf::from)
+            .map(str::to_string)
     };
-    let netns = Path::new("/run/netns").join(&name);
+    let link = format!("{PREFIX}{slot}");
+    let mut names = slot_instances(slot);
+    names.extend(field("name="));
+    names.sort();
+    names.dedup();
+    let mut pids = Vec::new();
+    for name in &names {
+        if let Ok(meta) = fs::metadata(Path::new("/run/netns").join(name)) {
+            pids.extend(pids_in_netns(meta.ino()));
+        }
+        for cgroup in cgroup_dirs(name) {
+            pids.extend(pids_in_cgroup(&cgroup));
+        }
+    }
+    for &pid in &pids {
+        let _ = kill_pid(pid, libc::SIGKILL);
+    }
+    // Killed processes may take a moment to release the overlay and the namespace.
+    wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
+        pids.iter().all(|&p| !pid_alive(p))
+    });
     let mut problems = Vec::new();
-    if let Ok(meta) = fs::metadata(&netns) {
-        for pid in pids_in_netns(meta.ino()) {
-            let _ = kill_pid(pid, libc::SIGKILL);
-        }
+    if let Some(lock) = field("nspawn_lock=") {
+        let _ = fs::remove_file(lock);
     }
-    for cgroup in cgroup_dirs(&name) {
-        for pid in pids_in_cgroup(&cgroup) {
-            let _ = kill_pid(pid, libc::SIGKILL);
-        }
-    }
-    let _ = fs::remove_dir_all(Path::new("/run/systemd/nspawn/propagate").join(&name));
     if let Some(dir) = field("dir=") {
-        if dir.exists() {
-            eprintln!(
-                "lab: removing VM leftovers of a crashed run in {}",
-                dir.display()
-            );
-            // Killed processes may take a moment to release the overlay.
-            wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
-                fs::metadata(&netns)
-                    .map(|m| pids_in_netns(m.ino()).is_empty())
-                    .unwrap_or(true)
-            });
-            remove_tree(&dir)?;
+        if Path::new(&dir).exists() {
+            eprintln!("lab: removing VM leftovers of a crashed run in {dir}");
+            if let Err(e) = remove_tree(Path::new(&dir)) {
+                problems.push(format!("{e:#}"));
+            }
         }
     }
-    if netns.exists() || Path::new("/sys/class/net").join(&name).exists() {
-        remove_netns(&name, &mut problems);
-    }
-    for cgroup in cgroup_dirs(&name) {
-        wait_until(Duration::from_secs(5), Duration::from_millis(50), || {
-            pids_in_cgroup(&cgroup).is_empty()
-        });
-        if let Err(e) = remove_vm_cgroup(&cgroup) {
-            problems.push(format!("{e:#}"));
+    for name in &names {
+        let _ = fs::remove_dir_all(Path::new("/run/systemd/nspawn/propagate").join(name));
+        remove_netns(name, &link, &mut problems);
+        for cgroup in cgroup_dirs(name) {
+            if let Err(e) = remove_vm_cgroup(&cgroup) {
+                problems.push(format!("{e:#}"));
+            }
         }
     }
+    remove_netns("", &link, &mut problems);
     let _ = fs::remove_file(slot_state_file(slot));
     if !problems.is_empty() {
         bail!("cleaning stale VM slot {slot}: {}", problems.join("; "));
@@ -1421,18 +1499,31 @@ fn ip(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-fn remove_netns(name: &str, problems: &mut Vec<String>) {
-    // Deleting either end deletes the pair; the host end may outlive a half-made namespace.
-    if Path::new("/sys/class/net").join(name).exists() {
-        if let Err(e) = ip(&["link", "del", name]) {
+/// Deletes the host-side `link` (which deletes its peer) and the namespace `netns`.
+fn remove_netns(netns: &str, link: &str, problems: &mut Vec<String>) {
+    if link_ifindex(link).is_some() {
+        if let Err(e) = ip(&["link", "del", link]) {
             problems.push(e.to_string());
         }
     }
-    if Path::new("/run/netns").join(name).exists() {
-        if let Err(e) = ip(&["netns", "del", name]) {
+    if !netns.is_empty() && Path::new("/run/netns").join(netns).exists() {
+        if let Err(e) = ip(&["netns", "del", netns]) {
             problems.push(e.to_string());
         }
     }
+}
+
+fn link_ifindex(link: &str) -> Option<u32> {
+    let path = Path::new("/sys/class/net").join(link).join("ifindex");
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// A process's start time (`/proc/PID/stat` field 22), to tell it from a later one with its pid.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the ")" that closes the command name start at field 3 (state).
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 fn mount_overlay(lower: &Path, dir: &Path, view: &Path) -> Result<()> {
@@ -1688,6 +1779,11 @@ mod tests {
             let dir = cache_dir();
             assert!(dir.ends_with(".lab-cache/vm"), "{}", dir.display());
             assert!(dir.join("../../Cargo.toml").exists(), "{}", dir.display());
+            assert!(
+                dir.join("../../tests/lab/Cargo.toml").exists(),
+                "{}",
+                dir.display()
+            );
         }
     }
 

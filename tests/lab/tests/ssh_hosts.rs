@@ -32,9 +32,19 @@ fn ssh_loopback_logs_in_as_the_test_user_with_sh() {
     let out = host.ssh_command("id -un; echo $0; echo $HOME");
     assert_ok(&out, "ssh id");
     let lines: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
-    assert_eq!(lines, vec![TEST_USER.to_string(), "sh".into(), format!("/home/{TEST_USER}")]);
+    assert_eq!(
+        lines,
+        vec![
+            TEST_USER.to_string(),
+            "sh".into(),
+            format!("/home/{TEST_USER}")
+        ]
+    );
     // Loopback hosts refuse root unless asked.
-    assert!(!host.root_command("true").status.success(), "root login must be refused on loopback");
+    assert!(
+        !host.root_command("true").status.success(),
+        "root login must be refused on loopback"
+    );
 }
 
 #[test]
@@ -44,7 +54,10 @@ fn ssh_sftp_subsystem_works() {
     }
     let host = SshHost::start_loopback().expect("start sshd");
     // sftp spells the port option -P.
-    let options = host.ssh_options().into_iter().map(|a| if a == "-p" { "-P".to_string() } else { a });
+    let options = host
+        .ssh_options()
+        .into_iter()
+        .map(|a| if a == "-p" { "-P".to_string() } else { a });
     let mut child = Command::new("sftp")
         .args(["-b", "-"])
         .args(options)
@@ -53,10 +66,19 @@ fn ssh_sftp_subsystem_works() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("sftp");
-    child.stdin.take().expect("stdin").write_all(b"pwd\n").expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"pwd\n")
+        .expect("write");
     let out = child.wait_with_output().expect("sftp output");
     assert_ok(&out, "sftp pwd");
-    assert!(stdout(&out).contains(&format!("/home/{TEST_USER}")), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("/home/{TEST_USER}")),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -74,7 +96,11 @@ fn ssh_one_connection_carries_more_than_ten_concurrent_sessions() {
         .stdin(Stdio::null())
         .spawn()
         .expect("ssh master");
-    assert!(lab::util::wait_until(Duration::from_secs(10), Duration::from_millis(20), || control.exists()));
+    assert!(lab::util::wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || control.exists()
+    ));
     // sshd's default MaxSessions is 10: 20 at once only work with the lab's MaxSessions 100.
     let sessions: Vec<_> = (0..20)
         .map(|i| {
@@ -93,7 +119,9 @@ fn ssh_one_connection_carries_more_than_ten_concurrent_sessions() {
         assert_ok(&out, &format!("multiplexed session {i}"));
         assert_eq!(stdout(&out), i.to_string());
     }
-    let _ = Command::new("ssh").args(["-o", &control_opt, "-O", "exit", &target]).output();
+    let _ = Command::new("ssh")
+        .args(["-o", &control_opt, "-O", "exit", &target])
+        .output();
     let _ = master.kill();
     let _ = master.wait();
 }
@@ -103,9 +131,15 @@ fn ssh_two_hosts_in_namespaces_reach_each_other_only_through_their_addresses() {
     if !lab::require_root("ssh_two_hosts_in_namespaces") {
         return;
     }
-    let (a, b) = (Netns::new().expect("netns a"), Netns::new().expect("netns b"));
+    let (a, b) = (
+        Netns::new().expect("netns a"),
+        Netns::new().expect("netns b"),
+    );
     assert_ne!(a.address(), b.address());
-    let (host_a, host_b) = (SshHost::start_in(&a).expect("sshd a"), SshHost::start_in(&b).expect("sshd b"));
+    let (host_a, host_b) = (
+        SshHost::start_in(&a).expect("sshd a"),
+        SshHost::start_in(&b).expect("sshd b"),
+    );
 
     // The host machine reaches both through their addresses.
     assert_eq!(stdout(&host_a.ssh_command("echo a")), "a");
@@ -114,23 +148,36 @@ fn ssh_two_hosts_in_namespaces_reach_each_other_only_through_their_addresses() {
     // Before joining, A has no route to B.
     let start = Instant::now();
     let out = host_b.ssh_command_from(&a, "true");
-    assert!(!out.status.success(), "unjoined namespaces must not reach each other");
+    assert!(
+        !out.status.success(),
+        "unjoined namespaces must not reach each other"
+    );
     assert!(start.elapsed() < Duration::from_secs(CONNECT_TIMEOUT_SECS + 3));
 
     a.join(&b).expect("join");
     let out = host_b.ssh_command_from(&a, "echo $SSH_CLIENT");
     assert_ok(&out, "ssh from A to B");
     // B sees the connection coming from A's own address, not from the host.
-    assert!(stdout(&out).starts_with(&format!("{} ", a.address())), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with(&format!("{} ", a.address())),
+        "{}",
+        stdout(&out)
+    );
     let out = host_a.ssh_command_from(&b, "echo $SSH_CLIENT");
     assert_ok(&out, "ssh from B to A");
 
     // B's sshd is not on A's loopback (nor on the machine's).
     let mut cmd = a.command("ssh");
-    cmd.args(host_b.ssh_options()).arg(format!("{TEST_USER}@127.0.0.1")).arg("true");
+    cmd.args(host_b.ssh_options())
+        .arg(format!("{TEST_USER}@127.0.0.1"))
+        .arg("true");
     let out = cmd.output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("refused"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refused"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Root may log in on namespace hosts.
     let out = host_b.root_command("id -u");
@@ -143,7 +190,10 @@ fn ssh_cut_link_fails_within_connect_timeout_and_restore_heals_it() {
     if !lab::require_root("ssh_cut_link") {
         return;
     }
-    let (a, b) = (Netns::new().expect("netns a"), Netns::new().expect("netns b"));
+    let (a, b) = (
+        Netns::new().expect("netns a"),
+        Netns::new().expect("netns b"),
+    );
     a.join(&b).expect("join");
     let host_b = SshHost::start_in(&b).expect("sshd b");
     assert_ok(&host_b.ssh_command_from(&a, "true"), "before the cut");
@@ -151,13 +201,19 @@ fn ssh_cut_link_fails_within_connect_timeout_and_restore_heals_it() {
 
     b.cut().expect("cut");
     for (what, out) in [
-        ("from the host", Box::new(|| host_b.ssh_command("true")) as Box<dyn Fn() -> Output>),
+        (
+            "from the host",
+            Box::new(|| host_b.ssh_command("true")) as Box<dyn Fn() -> Output>,
+        ),
         ("from A", Box::new(|| host_b.ssh_command_from(&a, "true"))),
     ] {
         let start = Instant::now();
         let out = out();
         let took = start.elapsed();
-        assert!(!out.status.success(), "ssh {what} must fail over a cut link");
+        assert!(
+            !out.status.success(),
+            "ssh {what} must fail over a cut link"
+        );
         assert!(
             took < Duration::from_secs(CONNECT_TIMEOUT_SECS + 3),
             "ssh {what} took {took:?}, over its ConnectTimeout of {CONNECT_TIMEOUT_SECS} s"
@@ -179,12 +235,24 @@ fn ssh_nothing_is_left_after_hosts_and_namespaces_are_dropped() {
     let in_ns = SshHost::start_in(&ns).expect("sshd in ns");
     let loopback = SshHost::start_loopback().expect("sshd on loopback");
     // An open session leaves a per-connection sshd and a shell behind the listener.
-    let mut session = in_ns.ssh_as(TEST_USER, "sleep 600").spawn().expect("ssh session");
-    let mut loop_session = loopback.ssh_as(TEST_USER, "sleep 600").spawn().expect("ssh session");
+    let mut session = in_ns
+        .ssh_as(TEST_USER, "sleep 600")
+        .spawn()
+        .expect("ssh session");
+    let mut loop_session = loopback
+        .ssh_as(TEST_USER, "sleep 600")
+        .spawn()
+        .expect("ssh session");
     let listener_pids = [in_ns.pid(), loopback.pid()];
-    assert!(lab::util::wait_until(Duration::from_secs(10), Duration::from_millis(20), || {
-        listener_pids.iter().all(|&p| !lab::util::descendants(p).is_empty())
-    }));
+    assert!(lab::util::wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || {
+            listener_pids
+                .iter()
+                .all(|&p| !lab::util::descendants(p).is_empty())
+        }
+    ));
     let mut started: Vec<i32> = listener_pids.to_vec();
     for &p in &listener_pids {
         started.extend(lab::util::descendants(p));
@@ -197,10 +265,19 @@ fn ssh_nothing_is_left_after_hosts_and_namespaces_are_dropped() {
     let _ = session.wait();
     let _ = loop_session.wait();
 
-    assert!(!lab_namespaces().unwrap().contains(&ns_name), "namespace {ns_name} left in `ip netns list`");
-    assert!(!lab_links().unwrap().contains(&ns_name), "link {ns_name} left in `ip link`");
+    assert!(
+        !lab_namespaces().unwrap().contains(&ns_name),
+        "namespace {ns_name} left in `ip netns list`"
+    );
+    assert!(
+        !lab_links().unwrap().contains(&ns_name),
+        "link {ns_name} left in `ip link`"
+    );
     let survivors: Vec<i32> = started.into_iter().filter(|&p| pid_alive(p)).collect();
-    assert!(survivors.is_empty(), "lab processes survived: {survivors:?}");
+    assert!(
+        survivors.is_empty(),
+        "lab processes survived: {survivors:?}"
+    );
     for dir in dirs {
         assert!(!dir.exists(), "{} left behind", dir.display());
     }

@@ -1,0 +1,145 @@
+//! Every corpus hook playbook either loads, or is rejected before anything runs with a
+//! located, specific message (reference: shared/corpus/hooks, issue 3 "Done when").
+
+use hook_runner::playbook::{load_playbook, LoadError};
+use std::path::PathBuf;
+
+fn corpus(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus/hooks")
+        .join(name)
+}
+
+/// The 1-based line and column of the first occurrence of `needle` in the corpus file.
+fn position_of(name: &str, needle: &str) -> (usize, usize) {
+    let text = std::fs::read_to_string(corpus(name)).unwrap();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        if let Some(col) = line.find(needle) {
+            return (i + 1, col + 1);
+        }
+    }
+    panic!("{needle} not in {name}");
+}
+
+fn rejected(name: &str) -> LoadError {
+    match load_playbook(&corpus(name)) {
+        Ok(_) => panic!("{name} loaded but should be rejected"),
+        Err(e) => e,
+    }
+}
+
+fn assert_at(e: &LoadError, name: &str, needle: &str) {
+    let (line, col) = position_of(name, needle);
+    assert_eq!((e.loc.line, e.loc.col), (line, col), "{e}");
+    assert!(e.loc.file.ends_with(name), "{e}");
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!("{}:{line}:{col}: ", e.loc.file)),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!(
+            "The error appears to be in '{}': line {line}, column {col}",
+            e.loc.file
+        )),
+        "{shown}"
+    );
+}
+
+#[test]
+fn valid_corpus_playbooks_load() {
+    for name in [
+        "forklift-console-plugin-e2e-hook-template.yml",
+        "forklift-sample-2021-load-vars-absolute.yml",
+        "kubectl-mtv-guide-simple-notification.yml",
+        "mtc-docs-fail-module.yml",
+        "mtc-docs-k8s-info-own-pod.yml",
+    ] {
+        let pb = load_playbook(&corpus(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!pb.plays.is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn windows_module_is_unknown() {
+    let name = "forklift-issue956-windows-bring-disks-online.yml";
+    let e = rejected(name);
+    assert_eq!(
+        e.message,
+        "couldn't resolve module/action 'win_shell'. This often indicates a misspelling, missing collection, or incorrect module path."
+    );
+    assert_at(&e, name, "win_shell:");
+}
+
+#[test]
+fn dnf_is_not_a_module_here() {
+    let name = "forklift-docs-hooks-cloud-init.yml";
+    let e = rejected(name);
+    assert_eq!(
+        e.message,
+        "couldn't resolve module/action 'dnf'. This often indicates a misspelling, missing collection, or incorrect module path."
+    );
+    assert_at(&e, name, "dnf:");
+}
+
+#[test]
+fn k8s_module_of_the_guide_is_unknown() {
+    let name = "kubectl-mtv-guide-db-backup-hook.yml";
+    let e = rejected(name);
+    assert!(
+        e.message
+            .starts_with("couldn't resolve module/action 'kubernetes.core.k8s'."),
+        "{e}"
+    );
+    assert_at(&e, name, "kubernetes.core.k8s:");
+}
+
+#[test]
+fn script_module_is_unknown() {
+    let name = "kubectl-mtv-guide-shell-script-hook.yml";
+    let e = rejected(name);
+    assert!(
+        e.message
+            .starts_with("couldn't resolve module/action 'script'."),
+        "{e}"
+    );
+    assert_at(&e, name, "script:");
+}
+
+#[test]
+fn skeleton_tasks_have_no_module() {
+    let name = "kubectl-mtv-guide-error-handling.yml";
+    let e = rejected(name);
+    assert_eq!(e.message, "no module/action detected in task.");
+    assert_at(&e, name, "name: Send failure notification");
+
+    let name = "kubectl-mtv-guide-secret-access.yml";
+    let e = rejected(name);
+    assert_eq!(e.message, "no module/action detected in task.");
+    assert_at(&e, name, "name: Use credentials securely");
+}
+
+#[test]
+fn asciidoc_placeholder_is_not_a_valid_name() {
+    let name = "mtv-docs-stop-mariadb.yml";
+    let e = rejected(name);
+    assert!(e.message.contains("'namespace'"), "{e}");
+    assert!(e.message.contains("not a valid name"), "{e}");
+    assert!(e.message.contains("{namespace}"), "{e}");
+    assert_at(&e, name, "{namespace}");
+}
+
+#[test]
+fn mariadb_hook_loads_once_the_placeholder_is_filled() {
+    let text = std::fs::read_to_string(corpus("mtv-docs-stop-mariadb.yml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("playbook.yml");
+    std::fs::write(&path, text.replace("{namespace}", "openshift-mtv")).unwrap();
+    let pb = load_playbook(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(pb.plays.len(), 2);
+    assert_eq!(pb.plays[0].tasks.len(), 4);
+    assert_eq!(pb.plays[1].tasks.len(), 2);
+}
