@@ -109,7 +109,7 @@ POD_MOUNT_POINTS=(/tmp/hook /run/secrets /dev/termination-log)
 lab_leftovers() {
 	{
 		ip netns list 2>/dev/null | grep -E "^($LAB_PATTERN)" | sed 's/^/netns: /' || true
-		ip -o link show 2>/dev/null | awk -F': ' '{ print $2 }' | grep -E "^($LAB_PATTERN)" | sed 's/^/link: /' || true
+		ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep -E "^($LAB_PATTERN)" | sed 's/^/link: /' || true
 		grep -E "$LAB_PATTERN" /proc/self/mountinfo | awk '{ print "mount: " $5 }' || true
 		ps -eo pid=,args= | grep -E "$LAB_PATTERN" | grep -v -E "grep|scripts/test.sh" | sed 's/^ */process: /' || true
 		local p

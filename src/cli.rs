@@ -210,6 +210,9 @@ struct PlaybookOptions {
     /// Short writable directory for SSH control sockets.
     #[arg(long = "control-dir", value_name = "DIR")]
     control_dir: Option<String>,
+    /// Stop the whole run after this many seconds (status `timeout`, exit code 99).
+    #[arg(long = "timeout", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: Option<u64>,
     /// Where to write the JSON summary for the pod status (default /dev/termination-log,
     /// written only when it exists).
     #[arg(
@@ -232,6 +235,8 @@ pub struct Invocation {
     pub write_example_to: Option<PathBuf>,
     /// `--termination-log`: an explicit termination message path.
     pub termination_log: Option<PathBuf>,
+    /// `--timeout`: the whole run's deadline.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// ansible-runner's private data dir and the artifacts ident.
@@ -359,6 +364,7 @@ fn from_options(playbook: PathBuf, o: PlaybookOptions, mode: Mode) -> Invocation
         Action::Run
     };
     let termination_log = o.termination_log;
+    let timeout = o.timeout.map(std::time::Duration::from_secs);
     let default_ssh = SshPolicy::default();
     let ssh = SshPolicy {
         host_key_checking: o.host_key_checking,
@@ -388,6 +394,7 @@ fn from_options(playbook: PathBuf, o: PlaybookOptions, mode: Mode) -> Invocation
         runner: None,
         write_example_to: None,
         termination_log,
+        timeout,
     }
 }
 
@@ -495,6 +502,8 @@ mod tests {
             "/tmp/c",
             "--kubeconfig",
             "/kc",
+            "--timeout",
+            "600",
         ]);
         let o = &inv.options;
         assert_eq!(o.playbook, PathBuf::from("pb.yml"));
@@ -511,6 +520,7 @@ mod tests {
         assert_eq!(o.ssh.known_hosts.as_deref(), Some("/k"));
         assert_eq!(o.ssh.control_dir, "/tmp/c");
         assert_eq!(o.kubeconfig.as_deref(), Some(Path::new("/kc")));
+        assert_eq!(inv.timeout, Some(std::time::Duration::from_secs(600)));
     }
 
     #[test]

@@ -80,6 +80,11 @@ pub struct EventSpec {
 pub trait Cluster: Send + Sync {
     async fn info(&self, query: &InfoQuery) -> Result<InfoAnswer, KubeError>;
     async fn post_event(&self, event: &EventSpec) -> Result<(), KubeError>;
+    /// Whether a task may bring its own credentials (`k8s_info`'s `kubeconfig`, `host` +
+    /// `api_key`) and so reach a real server; false for dry-run sources.
+    fn allows_task_credentials(&self) -> bool {
+        true
+    }
 }
 
 /// The message kubernetes.core gives for an unknown apiVersion/kind.
@@ -183,6 +188,30 @@ impl ApiCluster {
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
             .map_err(|e| config_error(&format!("invalid kubeconfig {}: {e}", path.display())))?;
+        ApiCluster::from_config(config)
+    }
+
+    /// An API server URL and a bearer token (`k8s_info`'s `host` + `api_key`), verified with
+    /// `ca_pem` when given (else the system roots), or not at all when `validate_certs` is false.
+    pub fn from_host_token(
+        host: &str,
+        token: &str,
+        ca_pem: Option<&[u8]>,
+        validate_certs: bool,
+    ) -> Result<ApiCluster, KubeError> {
+        let uri: http::Uri = host
+            .parse()
+            .map_err(|e| config_error(&format!("invalid API server URL {host:?}: {e}")))?;
+        let mut config = kube::Config::new(uri);
+        if let Some(pem) = ca_pem {
+            let roots = pem_certificates(pem);
+            if roots.is_empty() {
+                return Err(config_error("no certificate in ca_cert"));
+            }
+            config.root_cert = Some(roots);
+        }
+        config.accept_invalid_certs = !validate_certs;
+        config.auth_info.token = Some(token.to_string().into());
         ApiCluster::from_config(config)
     }
 
@@ -628,6 +657,11 @@ impl Cluster for FileCluster {
             events.push(event.clone());
         }
         Ok(())
+    }
+
+    /// A dry-run never contacts a cluster, whatever a task says.
+    fn allows_task_credentials(&self) -> bool {
+        false
     }
 }
 

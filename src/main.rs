@@ -11,6 +11,8 @@
 //! [`CANCEL_GRACE`] after the signal (or a second signal arrives), the process reports the
 //! interruption and exits 99 anyway: the pod's grace period must not run out with nothing said.
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use hook_runner::cli::{self, Invocation, LogFormat};
 use hook_runner::engine::{self, Action, Cancel, Mode, RunOptions};
 use hook_runner::kube::ApiCluster;
@@ -19,7 +21,9 @@ use hook_runner::report::console::Console;
 use hook_runner::report::json::JsonLines;
 use hook_runner::report::pod_event;
 use hook_runner::report::redact;
-use hook_runner::report::summary::{RunSummary, SummaryKeeper, RC_INTERRUPTED};
+use hook_runner::report::summary::{
+    RunSummary, SummaryKeeper, RC_INTERRUPTED, TIMEOUT_ERROR_PREFIX,
+};
 use hook_runner::report::termination::TerminationLog;
 use hook_runner::report::{Event, Fanout, Reporter};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -71,10 +75,11 @@ fn run() -> i32 {
             return 1;
         }
     };
-    let engine_rc = runtime.block_on(engine::run_playbook_with_cancel(
+    let engine_rc = runtime.block_on(run_with_deadline(
         &invocation.options,
-        reporter.as_ref(),
+        &reporter,
         cancel,
+        invocation.timeout,
     ));
     // The engine reports its own end; if it did not (or a signal came in between), say it here.
     let rc = if interrupted.load(Ordering::SeqCst) {
@@ -93,7 +98,43 @@ fn run() -> i32 {
     if let Some(dir) = &invocation.write_example_to {
         let _ = std::fs::remove_dir_all(dir);
     }
+    // A task the engine could not stop must not keep the process alive.
+    runtime.shutdown_timeout(Duration::from_millis(500));
     rc
+}
+
+/// The engine's run, stopped like an interruption when `--timeout` expires (with the reason
+/// `Timeout (Ns) exceeded`, so the status is `timeout`).
+async fn run_with_deadline(
+    options: &RunOptions,
+    reporter: &EndTracker,
+    cancel: Cancel,
+    timeout: Option<Duration>,
+) -> i32 {
+    let run = engine::run_playbook_with_cancel(options, reporter, cancel.clone());
+    tokio::pin!(run);
+    let Some(timeout) = timeout else {
+        return run.await;
+    };
+    tokio::select! {
+        rc = &mut run => rc,
+        _ = tokio::time::sleep(timeout) => {
+            let reason = format!(
+                "{TIMEOUT_ERROR_PREFIX} ({}s) exceeded: the run was stopped",
+                timeout.as_secs()
+            );
+            tracing::info!("{reason}");
+            reporter.set_reason(reason.clone());
+            cancel.cancel();
+            match tokio::time::timeout(CANCEL_GRACE, &mut run).await {
+                Ok(rc) => rc,
+                Err(_) => {
+                    reporter.end(RC_INTERRUPTED, Some(reason));
+                    RC_INTERRUPTED
+                }
+            }
+        }
+    }
 }
 
 /// Files and directories the run needs before it starts.
@@ -134,7 +175,11 @@ fn register_secret_files(options: &RunOptions) {
             .filter(|v| v.get("data").is_some() || v.get("stringData").is_some());
         match as_object {
             Some(secret) => redact::global().add_secret_object(&secret),
-            None => redact::global().add_secret(text.trim()),
+            None => {
+                // A raw file becomes the Secret's `data.key`: base64 of the exact bytes.
+                redact::global().add_secret(text.trim());
+                redact::global().add_secret(&STANDARD.encode(text.as_bytes()));
+            }
         }
     }
 }
@@ -165,6 +210,7 @@ fn build_reporter(invocation: &Invocation, keeper: SummaryKeeper) -> Box<dyn Rep
     reporters.push(Box::new(TerminationLog::new(
         invocation.termination_log.clone(),
     )));
+    reporters.push(Box::new(keeper));
     Box::new(Fanout(reporters))
 }
 
@@ -193,6 +239,8 @@ fn init_tracing(verbosity: u8, format: LogFormat) {
 struct EndTracker {
     inner: Box<dyn Reporter>,
     reported: Mutex<Option<i32>>,
+    /// Why an interrupted run stopped, when it was not a signal (`--timeout`).
+    reason: Mutex<Option<String>>,
 }
 
 impl EndTracker {
@@ -200,6 +248,13 @@ impl EndTracker {
         EndTracker {
             inner,
             reported: Mutex::new(None),
+            reason: Mutex::new(None),
+        }
+    }
+
+    fn set_reason(&self, reason: String) {
+        if let Ok(mut r) = self.reason.lock() {
+            *r = Some(reason);
         }
     }
 
@@ -223,6 +278,14 @@ impl Reporter for EndTracker {
                 return;
             }
             *reported = Some(*rc);
+            let reason = self.reason.lock().ok().and_then(|r| r.clone());
+            if let (RC_INTERRUPTED, Some(reason)) = (*rc, reason) {
+                self.inner.event(&Event::PlaybookEnd {
+                    rc: *rc,
+                    error: Some(reason),
+                });
+                return;
+            }
         }
         self.inner.event(event);
     }

@@ -617,3 +617,153 @@ async fn list_tasks_and_syntax_check_print_lines() {
     assert_eq!(syntax.rc, 0);
     assert!(lines(&syntax)[1].starts_with("playbook: "));
 }
+
+#[tokio::test]
+async fn serial_batches_and_max_fail_percentage() {
+    let inv = "h1 ansible_connection=local\nh2 ansible_connection=local\nh3 ansible_connection=local\nh4 ansible_connection=local\n";
+    let out = run_files(
+        &[
+            (
+                "playbook.yml",
+                r#"
+- hosts: all
+  gather_facts: false
+  serial: [1, 3]
+  tasks:
+    - name: batch
+      debug:
+        msg: "{{ ansible_play_batch }}"
+"#,
+            ),
+            ("inv.ini", inv),
+        ],
+        |o| o.inventories = vec![o.playbook.with_file_name("inv.ini").display().to_string()],
+    )
+    .await;
+    assert_eq!(out.rc, 0, "{:#?}", out.events);
+    let batches: Vec<_> = out
+        .results("batch")
+        .into_iter()
+        .map(|(h, _, r)| (h, r["msg"].clone()))
+        .collect();
+    assert_eq!(batches[0], ("h1".to_string(), json!(["h1"])));
+    assert_eq!(batches[1], ("h2".to_string(), json!(["h2", "h3", "h4"])));
+
+    let out = run_files(
+        &[
+            (
+                "playbook.yml",
+                r#"
+- hosts: all
+  gather_facts: false
+  max_fail_percentage: 25
+  tasks:
+    - name: fail two
+      fail:
+        msg: x
+      when: inventory_hostname in ['h1', 'h2']
+    - name: not reached
+      debug: msg=y
+"#,
+            ),
+            ("inv.ini", inv),
+        ],
+        |o| o.inventories = vec![o.playbook.with_file_name("inv.ini").display().to_string()],
+    )
+    .await;
+    assert_eq!(out.rc, 2);
+    assert!(out.results("not reached").is_empty());
+}
+
+#[tokio::test]
+async fn check_mode_keyword_and_environment_inheritance() {
+    let out = run(r#"
+- hosts: localhost
+  gather_facts: false
+  environment:
+    FROM_PLAY: play
+  tasks:
+    - name: env
+      shell: echo "$FROM_PLAY $FROM_TASK"
+      environment:
+        FROM_TASK: task
+      register: e
+    - name: check mode skips commands
+      command: echo should-not-run
+      check_mode: true
+      register: c
+    - name: show
+      debug:
+        msg: "{{ e.stdout }} {{ c.skipped | default(false) }} {{ ansible_check_mode }}"
+"#)
+    .await;
+    assert_eq!(out.rc, 0, "{:#?}", out.events);
+    assert_eq!(out.debug_msg("show"), json!("play task True False"));
+}
+
+#[tokio::test]
+async fn timeout_ends_a_long_task() {
+    let out = run("- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: slow\n      command: sleep 20\n      timeout: 1\n").await;
+    assert_eq!(out.rc, 2);
+    let (_, r) = out.result("slow", "localhost");
+    assert!(r["msg"].as_str().unwrap().contains("(1)"), "{r:?}");
+}
+
+#[tokio::test]
+async fn delegate_facts_go_to_the_delegated_host() {
+    let out = run_files(
+        &[
+            (
+                "playbook.yml",
+                r#"
+- hosts: h1
+  gather_facts: false
+  tasks:
+    - name: gather for h2
+      setup:
+      delegate_to: h2
+      delegate_facts: true
+    - name: where
+      debug:
+        msg: "{{ hostvars['h2']['ansible_facts']['hostname'] is defined }} {{ ansible_facts.hostname is defined }}"
+"#,
+            ),
+            ("inv.ini", "h1 ansible_connection=local\nh2 ansible_connection=local\n"),
+        ],
+        |o| o.inventories = vec![o.playbook.with_file_name("inv.ini").display().to_string()],
+    )
+    .await;
+    assert_eq!(out.rc, 0, "{:#?}", out.events);
+    assert_eq!(out.result("where", "h1").1["msg"], json!("True False"));
+}
+
+#[tokio::test]
+async fn templated_include_role_and_its_handlers() {
+    let out = run_files(
+        &[
+            (
+                "playbook.yml",
+                r#"
+- hosts: localhost
+  gather_facts: false
+  vars:
+    which: app
+  tasks:
+    - name: dynamic role
+      include_role:
+        name: "{{ which }}"
+      vars:
+        greeting: hi
+"#,
+            ),
+            (
+                "roles/app/tasks/main.yml",
+                "- name: hello\n  debug:\n    msg: \"{{ greeting }} {{ role_name }}\"\n",
+            ),
+        ],
+        |_| {},
+    )
+    .await;
+    assert_eq!(out.rc, 0, "{:#?}", out.events);
+    assert_eq!(out.debug_msg("app : hello"), json!("hi app"));
+}

@@ -2,7 +2,7 @@
 //! its own CA, bearer tokens, RBAC-like 403s, discovery, selectors, Events).
 
 use base64::Engine as _;
-use hook_runner::kube::{ApiCluster, Cluster, EventSpec, InfoQuery};
+use hook_runner::kube::{ApiCluster, Cluster, EventSpec, InfoQuery, KubeError};
 use hook_runner::modules::k8s_info::k8s_info;
 use lab::kube_api::{service_account, KubeApi, Rule};
 use serde_json::{json, Value};
@@ -202,4 +202,110 @@ async fn events_are_posted_on_the_pod() {
     assert_eq!(events[0]["involvedObject"]["name"], json!("hook-pod-1"));
     assert_eq!(events[0]["reason"], json!("HookFailed"));
     assert_eq!(events[0]["type"], json!("Warning"));
+}
+
+/// A run without cluster access: any use of it fails the test's expectations.
+struct NoCluster;
+
+#[async_trait::async_trait]
+impl Cluster for NoCluster {
+    async fn info(&self, _q: &InfoQuery) -> Result<hook_runner::kube::InfoAnswer, KubeError> {
+        Err(KubeError {
+            code: 0,
+            reason: "test".into(),
+            message: "the run's cluster was used".into(),
+        })
+    }
+    async fn post_event(&self, _e: &EventSpec) -> Result<(), KubeError> {
+        Ok(())
+    }
+}
+
+/// Runs the module as the engine does, with `kube` as the run's cluster.
+async fn run_module(args_json: Value, kube: &dyn Cluster) -> hook_runner::Map {
+    use hook_runner::connection::local::LocalConnection;
+    use hook_runner::modules::ModuleContext;
+    use hook_runner::template::{Scope, Templar};
+    let module = hook_runner::modules::lookup("kubernetes.core.k8s_info").expect("registered");
+    let args = module
+        .spec()
+        .normalize(module.fqcn(), args(args_json))
+        .expect("valid args");
+    let templar = Templar::new();
+    let vars = hook_runner::Map::new();
+    let conn = LocalConnection::new();
+    let ctx = ModuleContext {
+        host: "localhost",
+        conn: &conn,
+        check_mode: false,
+        diff: false,
+        become_: None,
+        env: vec![],
+        timeout: None,
+        templar: &templar,
+        scope: Scope {
+            vars: &vars,
+            search_paths: &[],
+        },
+        kube,
+        verbosity: 0,
+    };
+    module.run(args, &ctx).await.expect("no transport error")
+}
+
+#[tokio::test]
+async fn a_task_kubeconfig_or_host_and_api_key_is_used() {
+    let (api, _dir, _cluster) = setup();
+    let token = api.token(&service_account(NS, "admin"), &[Rule::all()]);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig, &token).unwrap();
+    let r = run_module(
+        json!({"kind": "Secret", "name": "vm-key", "namespace": NS, "kubeconfig": kubeconfig.display().to_string()}),
+        &NoCluster,
+    )
+    .await;
+    assert_eq!(r["resources"].as_array().map(Vec::len), Some(1), "{r:?}");
+
+    let ca = dir.path().join("ca.crt");
+    std::fs::write(&ca, api.ca_pem()).unwrap();
+    let r = run_module(
+        json!({"kind": "Secret", "name": "vm-key", "namespace": NS,
+               "host": api.url(), "api_key": token, "ca_cert": ca.display().to_string()}),
+        &NoCluster,
+    )
+    .await;
+    assert_eq!(r["resources"].as_array().map(Vec::len), Some(1), "{r:?}");
+
+    // Without the CA the server's certificate is not trusted...
+    let r = run_module(
+        json!({"kind": "Secret", "name": "vm-key", "namespace": NS, "host": api.url(), "api_key": token}),
+        &NoCluster,
+    )
+    .await;
+    assert_eq!(r["failed"], json!(true), "{r:?}");
+    // ...unless validate_certs is off.
+    let r = run_module(
+        json!({"kind": "Secret", "name": "vm-key", "namespace": NS,
+               "host": api.url(), "api_key": token, "validate_certs": false}),
+        &NoCluster,
+    )
+    .await;
+    assert_eq!(r["resources"].as_array().map(Vec::len), Some(1), "{r:?}");
+
+    // A dry-run never uses them.
+    let files = hook_runner::kube::FileCluster::new();
+    let r = run_module(
+        json!({"kind": "Secret", "name": "vm-key", "namespace": NS, "kubeconfig": kubeconfig.display().to_string()}),
+        &files,
+    )
+    .await;
+    let warnings = r["warnings"].as_array().unwrap();
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("ignored in a dry-run"),
+        "{r:?}"
+    );
 }

@@ -116,7 +116,15 @@ async fn remote_modules_on_a_systemd_vm() {
         .unwrap();
     let root = connect(&vm, "root", &control);
 
-    // Facts, from one round trip.
+    // Facts, from one round trip. The lab VM has no default route; give it one so that
+    // `ansible_default_ipv4` has something to report (the VM has no iproute2: the kernel's
+    // tables are read).
+    let route = std::process::Command::new("ip")
+        .args(["-n", vm.name(), "route", "add", "default", "via"])
+        .arg(vm.host_address().to_string())
+        .status()
+        .expect("ip");
+    assert!(route.success());
     let facts = setup::gather(&root, None).await.expect("facts");
     assert_eq!(facts["ansible_service_mgr"], "systemd");
     assert_eq!(facts["ansible_distribution"], "Debian");

@@ -14,8 +14,12 @@
 //!   also when `/bin/sh` is bash (UBI) and when `HOME` is unusable (fallbacks);
 //! - PID 1: the entrypoint puts tini in front, and orphaned children exited do not stay zombies
 //!   (the same command as PID 1 without the entrypoint leaves one: the check can fail);
-//! - Forklift's exact argv reaches hook-runner, which runs a localhost playbook, creates the private
-//!   data dir `/tmp/runner` and its artifacts;
+//! - Forklift's exact argv reaches hook-runner, which runs a localhost playbook (relative
+//!   `vars_files` from `/tmp/hook` while the working directory is the image's WORKDIR), creates the
+//!   private data dir `/tmp/runner` and its artifacts, and writes the termination message; the other
+//!   argv shapes (`ansible-playbook P`, no argument, `run P`, `--version`) reach it too;
+//! - the deadline's SIGTERM to PID 1 (tini) reaches hook-runner, which ends the run itself
+//!   (`canceled`) long before SIGKILL;
 //! - a key a playbook writes to `~/.ssh/id_rsa` is used by the next SSH connection (no key option),
 //!   the key is in no output, and the ssh control processes leave no zombies.
 //!
@@ -45,13 +49,17 @@ const NSS_WRAPPER: &str = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so";
 /// The image's HOME.
 const HOME: &str = "/home/runner";
 
+/// Relative `vars_files` resolve next to the playbook (/tmp/hook), whatever the working directory.
 const HELLO_PLAYBOOK: &str = r#"- name: Hello
   hosts: localhost
   gather_facts: false
+  vars_files:
+    - plan.yml
+    - workload.yml
   tasks:
     - name: Say hello
       ansible.builtin.debug:
-        msg: "hello from {{ inventory_hostname }}"
+        msg: "hello from {{ inventory_hostname }} for {{ vm.vm1.vm0.name }} in {{ targetnamespace }}"
 "#;
 
 /// Prints `key=value` lines about the identity the pod's processes get.
@@ -157,6 +165,8 @@ impl Image {
         Pod::new(self.hook.path())
             .pid1(true)
             .home(HOME)
+            // The image's WORKDIR (Forklift sets no workingDir).
+            .workdir(HOME)
             .bind(self.path("tmp"), "/tmp", false)
             .bind(self.hook.path(), "/tmp/hook", true)
             .bind(self.path("home"), "/home", false)
@@ -298,7 +308,8 @@ fn pod_image_forklift_argv_runs_the_playbook_with_hook_runner() {
     let out = run(image.pod(), &FORKLIFT_ARGV);
     assert!(out.success(), "{out:#?}");
     assert!(
-        out.stdout.contains("\"msg\": \"hello from localhost\""),
+        out.stdout
+            .contains("\"msg\": \"hello from localhost for rhel9-web01 in konveyor-forklift\""),
         "{out:#?}"
     );
     assert!(
@@ -315,6 +326,11 @@ fn pod_image_forklift_argv_runs_the_playbook_with_hook_runner() {
     let read = |name: &str| fs::read_to_string(artifacts[0].join(name)).unwrap_or_default();
     assert_eq!(read("rc").trim(), "0");
     assert_eq!(read("status").trim(), "successful");
+    // The JSON summary in /dev/termination-log, as `kubectl get pod -o yaml` shows it.
+    let summary: serde_json::Value = serde_json::from_str(&out.termination_message)
+        .unwrap_or_else(|e| panic!("termination message is not JSON ({e}): {out:#?}"));
+    assert_eq!(summary["status"], "successful", "{summary}");
+    assert_eq!(summary["rc"], 0, "{summary}");
 }
 
 /// A playbook that writes the VM key to `~/.ssh/id_rsa` (as the MTV docs hook does), adds the host
@@ -399,10 +415,8 @@ fn pod_image_key_written_to_home_ssh_is_used_and_ssh_leaves_no_zombies() {
         leaks.is_empty(),
         "the private key is in the artifacts: {leaks:?}"
     );
-    eprintln!(
-        "ssh processes left after hook-runner exited: {}",
-        value(&out, "ssh_left")
-    );
+    // hook-runner closed its SSH control masters before exiting.
+    assert_eq!(value(&out, "ssh_left"), "0", "{out:#?}");
 }
 
 /// The files under `dir` whose bytes contain `needle`.
@@ -422,4 +436,66 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
         }
     }
     found
+}
+
+#[test]
+fn pod_image_entrypoint_hands_other_argv_shapes_to_hook_runner() {
+    let test = "pod_image_entrypoint_hands_other_argv_shapes_to_hook_runner";
+    if !prerequisites(test) {
+        return;
+    }
+    let image = Image::new(HELLO_PLAYBOOK);
+    let hello = "\"msg\": \"hello from localhost for rhel9-web01 in konveyor-forklift\"";
+    // ansible-playbook's argv, and no argument at all (the image's CMD runs the mounted hook).
+    for argv in [
+        vec![ENTRYPOINT, "ansible-playbook", "/tmp/hook/playbook.yml"],
+        vec![ENTRYPOINT],
+        vec![ENTRYPOINT, "run", "/tmp/hook/playbook.yml"],
+    ] {
+        let out = run(image.pod(), &argv);
+        assert!(
+            out.success() && out.stdout.contains(hello),
+            "{argv:?}: {out:#?}"
+        );
+    }
+    let out = run(image.pod(), &[ENTRYPOINT, "--version"]);
+    assert!(
+        out.success() && out.stdout.starts_with("hook-runner "),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn pod_image_deadline_sigterm_reaches_hook_runner_through_tini() {
+    let test = "pod_image_deadline_sigterm_reaches_hook_runner_through_tini";
+    if !prerequisites(test) {
+        return;
+    }
+    let playbook = r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Take long
+      ansible.builtin.command: sleep 60
+"#;
+    let image = Image::new(playbook);
+    // SIGTERM goes to PID 1 (tini), which must forward it: hook-runner then ends the run itself,
+    // well before the SIGKILL that would follow the grace period.
+    let pod = image
+        .pod()
+        .deadline(std::time::Duration::from_secs(2))
+        .grace(std::time::Duration::from_secs(10));
+    let out = run(pod, &FORKLIFT_ARGV);
+    assert!(out.deadline_exceeded, "{out:#?}");
+    assert!(
+        out.code().is_some_and(|c| c != 0),
+        "hook-runner did not exit by itself: {out:#?}"
+    );
+    assert!(out.duration < std::time::Duration::from_secs(7), "{out:#?}");
+    let summary: serde_json::Value = serde_json::from_str(&out.termination_message)
+        .unwrap_or_else(|e| panic!("termination message is not JSON ({e}): {out:#?}"));
+    assert!(
+        summary["status"] == "canceled" || summary["status"] == "timeout",
+        "{summary}"
+    );
+    assert_eq!(summary["rc"], serde_json::json!(out.code()), "{summary}");
 }

@@ -128,7 +128,7 @@ fn hook_uses_the_image_the_service_account_and_the_example_playbook() {
     assert_eq!(
         String::from_utf8(decoded).unwrap(),
         read("playbooks/example/playbook.yml"),
-        "hook.yaml's playbook is stale: regenerate with base64 -w0 playbooks/example/playbook.yml"
+        "hook.yaml's playbook is stale: run images/manifests/update-example.sh"
     );
 }
 
@@ -143,7 +143,7 @@ fn job_configmap_holds_the_example_hook_files() {
         assert_eq!(
             value.as_str().unwrap(),
             read(&format!("playbooks/example/{key}")),
-            "job.yaml's {key} differs from playbooks/example/{key}"
+            "job.yaml's {key} differs from playbooks/example/{key}: run images/manifests/update-example.sh"
         );
     }
 }
@@ -303,7 +303,7 @@ fn containerfile_copies_what_the_build_and_the_pod_need() {
     let user = containerfile
         .lines()
         .filter_map(|l| l.strip_prefix("USER "))
-        .last()
+        .next_back()
         .expect("a USER instruction");
     let uid = user.split(':').next().unwrap().trim();
     assert!(

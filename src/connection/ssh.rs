@@ -13,10 +13,12 @@
 //!   run in the foreground as our child (reaped on `close()`); it is ready when its control
 //!   socket answers, and the session attaches with `Session::resume_mux`. USER ARGS are
 //!   `ansible_ssh_common_args` + `ansible_ssh_extra_args`, split as a shell would, passed as raw
-//!   ssh arguments (`-o ProxyJump=..`, `-J`, `-o StrictHostKeyChecking=no`, ...). They come first
-//!   because ssh keeps the first value of an option: the user's explicit choices win over our
-//!   defaults (in Ansible the plugin's own options come first). A user `ControlPersist` makes
-//!   ssh fork into the background; that still works (the master is then not our child).
+//!   ssh arguments (`-o ProxyJump=..`, `-J`, `-o StrictHostKeyChecking=no`, ...). They come before
+//!   OURS (host key policy, ConnectTimeout, port, user, key) because ssh keeps the first value
+//!   of an option: the user's explicit choices win over those defaults (in Ansible the plugin's
+//!   own options come first); the mux settings before them are fixed. A user `-f` makes ssh fork
+//!   into the background; that still works, but that master is no longer our child (reaping it
+//!   then needs an init as PID 1, as with the openssh crate's own builder).
 //! - The user's `~/.ssh/config` and `/etc/ssh/ssh_config` are read as usual (no `-F`).
 //! - Host keys: `host_key_checking=false` (Forklift's `ANSIBLE_HOST_KEY_CHECKING=False`) gives
 //!   `StrictHostKeyChecking=no` with `UserKnownHostsFile=/dev/null` (nothing is written, a missing
@@ -451,7 +453,7 @@ fn with_remote_timeout(command: &str, limit: Duration) -> String {
 /// How starting a master ended.
 enum MasterStart {
     /// The control socket answers. The process is our child (`None` when it forked into the
-    /// background because the user's options asked for `ControlPersist`).
+    /// background because the user's options asked for it, e.g. `-f`).
     Ready(Option<tokio::process::Child>),
     /// ssh exited before the socket answered (its exit code).
     Exited(Option<i32>),

@@ -9,15 +9,14 @@
 //! arguments and undefined variables still fail). Facts are a placeholder set
 //! ([`placeholder_facts`]).
 
-use super::exec::Fut;
 use super::frame::Frame;
 use super::play::{value_text, PlayCtx};
 use super::result::{self, failed};
 use super::run::{lock, Run};
 use crate::connection::local::LocalConnection;
-use crate::connection::{Become, BecomeMethod, ConnError, Connection};
+use crate::connection::{ConnError, Connection};
 use crate::modules::ModuleContext;
-use crate::playbook::{Action, Item, Keywords, LoadError, RoleUse, Task};
+use crate::playbook::{Action, Keywords, LoadError, Task};
 use crate::report::{Event, Status, TaskInfo};
 use crate::template::{Scope, TemplateError};
 use crate::{Map, Value};
@@ -59,17 +58,6 @@ pub(crate) struct HostOutcome {
     pub status: Status,
     pub result: Map,
     pub ignore_unreachable: bool,
-}
-
-/// A file or role a host includes, with the parameters it passes.
-#[derive(Debug, Clone)]
-pub(crate) struct Inclusion {
-    pub key: String,
-    pub items: Vec<Item>,
-    pub params: Map,
-    pub apply: Option<Keywords>,
-    pub role: Option<Arc<RoleUse>>,
-    pub hosts: Vec<String>,
 }
 
 /// The task's settings that hold for all of its items on one host.
@@ -164,7 +152,7 @@ impl Run<'_> {
 
     /// Registers, reports and classifies a host's final result.
     #[allow(clippy::too_many_arguments)]
-    fn finish_host(
+    pub(crate) fn finish_host(
         &self,
         task: &Task,
         host: &str,
@@ -575,14 +563,19 @@ impl Run<'_> {
         };
         let remote = REMOTE_MODULES.contains(&module.name());
         if self.dry_run && remote {
-            return would_run(module.fqcn(), &args, ht.no_log, ht.delegate.as_deref());
+            let mut r = would_run(module.fqcn(), &args, ht.no_log, ht.delegate.as_deref());
+            if let Some(facts) = dry_run_facts(module.name(), &args) {
+                r.insert("ansible_facts".into(), Value::Object(facts));
+                self.apply_requests(pctx, module.name(), &mut r, ht, vars);
+            }
+            return r;
         }
         let conn: Arc<dyn Connection> = if remote {
             let (name, conn_vars) = match &ht.delegate {
                 Some(d) => (d.clone(), self.delegated_vars(d)),
                 None => (ht.host.to_string(), vars.clone()),
             };
-            match self.connection(&name, &conn_vars) {
+            match self.connection(&name, &conn_vars, ht.kw) {
                 Ok(c) => c,
                 Err(msg) => return failed(msg),
             }
@@ -682,112 +675,6 @@ impl Run<'_> {
         vars
     }
 
-    /// Keyword-derived settings of a module call.
-    fn call_settings(
-        &self,
-        kw: &Keywords,
-        vars: &Map,
-        search: &[PathBuf],
-    ) -> Result<CallSettings, String> {
-        let scope = Scope {
-            vars,
-            search_paths: search,
-        };
-        let check_mode = self
-            .bool_keyword(&kw.check_mode, vars, search)?
-            .unwrap_or(self.opts.check);
-        let diff = self
-            .bool_keyword(&kw.diff, vars, search)?
-            .unwrap_or(self.opts.diff);
-        let mut env_map = Map::new();
-        for e in &kw.environment {
-            match self.templar.template(e, scope).map_err(|e| e.message)? {
-                Value::Object(m) => env_map.extend(m),
-                Value::Null => {}
-                other => {
-                    return Err(format!(
-                        "environment must be a dictionary, received {} ({})",
-                        value_text(&other),
-                        crate::modules::argspec::py_type(&other)
-                    ))
-                }
-            }
-        }
-        let env = env_map
-            .into_iter()
-            .map(|(k, v)| (k, crate::modules::argspec::py_str(&v)))
-            .collect();
-        let timeout = match &kw.timeout {
-            None => None,
-            Some(v) => {
-                let t = self.templar.template(v, scope).map_err(|e| e.message)?;
-                let secs: u64 = value_text(&t).parse().map_err(|_| {
-                    format!(
-                        "timeout must be an integer number of seconds, got {}",
-                        value_text(&t)
-                    )
-                })?;
-                (secs > 0).then(|| Duration::from_secs(secs))
-            }
-        };
-        Ok(CallSettings {
-            check_mode,
-            diff,
-            become_: self.become_settings(kw, vars, search)?,
-            env,
-            timeout,
-        })
-    }
-
-    /// `become*`: connection variables (`ansible_become*`) override the keywords.
-    fn become_settings(
-        &self,
-        kw: &Keywords,
-        vars: &Map,
-        search: &[PathBuf],
-    ) -> Result<Option<Become>, String> {
-        let pick = |var: &str, keyword: &Option<Value>| -> Option<Value> {
-            vars.get(var).cloned().or_else(|| keyword.clone())
-        };
-        let enabled = self
-            .bool_keyword(&pick("ansible_become", &kw.become_), vars, search)?
-            .unwrap_or(false);
-        if !enabled {
-            return Ok(None);
-        }
-        let scope = Scope {
-            vars,
-            search_paths: search,
-        };
-        let text = |v: Option<Value>| -> Result<Option<String>, String> {
-            match v {
-                None | Some(Value::Null) => Ok(None),
-                Some(v) => self
-                    .templar
-                    .template(&v, scope)
-                    .map(|t| Some(value_text(&t)))
-                    .map_err(|e| e.message),
-            }
-        };
-        let user =
-            text(pick("ansible_become_user", &kw.become_user))?.unwrap_or_else(|| "root".into());
-        let method = match text(pick("ansible_become_method", &kw.become_method))?.as_deref() {
-            None | Some("sudo") => BecomeMethod::Sudo,
-            Some("su") => BecomeMethod::Su,
-            Some(other) => {
-                return Err(format!(
-                    "Invalid become method specified, could not find matching plugin: '{other}'"
-                ))
-            }
-        };
-        let flags = text(pick("ansible_become_flags", &kw.become_flags))?;
-        Ok(Some(Become {
-            method,
-            user,
-            flags,
-        }))
-    }
-
     /// A task-level message with Ansible's location paragraph.
     pub(crate) fn located(&self, task: &Task, msg: String) -> String {
         let context = LoadError::new(task.loc.clone(), "").ansible_context();
@@ -795,7 +682,7 @@ impl Run<'_> {
     }
 
     /// A templating failure in a task's options, worded as Ansible words it.
-    fn template_failure(&self, task: &Task, e: &TemplateError) -> String {
+    pub(crate) fn template_failure(&self, task: &Task, e: &TemplateError) -> String {
         let msg = if e.undefined.is_some() {
             format!(
                 "The task includes an option with an undefined variable. The error was: {}. {}",
@@ -805,307 +692,6 @@ impl Run<'_> {
             e.message.clone()
         };
         self.located(task, msg)
-    }
-
-    /// Resolves an `include_tasks`/`include_role` for one host: its result and what it
-    /// includes (one inclusion per loop item).
-    pub(crate) async fn resolve_include(
-        &self,
-        pctx: &PlayCtx,
-        frame: &Frame,
-        task: &Arc<Task>,
-        kw: &Keywords,
-        host: &str,
-        info: &TaskInfo,
-    ) -> (HostOutcome, Vec<Inclusion>) {
-        let vars = self.task_vars(pctx, frame, Some(task), host);
-        let search = self.search_paths(Some(task));
-        let ignore_errors = self
-            .bool_keyword(&kw.ignore_errors, &vars, &search)
-            .ok()
-            .flatten()
-            .unwrap_or(false);
-        let done = |r: Map, incs: Vec<Inclusion>| {
-            let outcome = self.finish_host(
-                task,
-                host,
-                info,
-                r,
-                ignore_errors,
-                false,
-                None,
-                false,
-                false,
-            );
-            (outcome, incs)
-        };
-        match self.check_when(kw, &vars, &search) {
-            Err(msg) => return done(failed(self.located(task, msg)), Vec::new()),
-            Ok(Some(cond)) => return done(result::skipped_by_condition(&cond), Vec::new()),
-            Ok(None) => {}
-        }
-        let scope = Scope {
-            vars: &vars,
-            search_paths: &search,
-        };
-        let items: Vec<Option<(String, Value)>> = match &task.loop_ {
-            None => vec![None],
-            Some(source) => match super::loops::items(&self.templar, source, scope) {
-                Ok(list) => {
-                    let loop_var = match &task.loop_control {
-                        Some(Value::Object(m)) => m
-                            .get("loop_var")
-                            .map(value_text)
-                            .unwrap_or_else(|| "item".into()),
-                        _ => "item".into(),
-                    };
-                    list.into_iter()
-                        .map(|i| Some((loop_var.clone(), i)))
-                        .collect()
-                }
-                Err(e) => return done(failed(self.template_failure(task, &e)), Vec::new()),
-            },
-        };
-        let mut inclusions = Vec::new();
-        let mut shown = Vec::new();
-        for item in items {
-            let mut ivars = vars.clone();
-            let mut params = task.kw.vars.clone();
-            if let Some((name, value)) = &item {
-                ivars.insert(name.clone(), value.clone());
-                params.insert(name.clone(), value.clone());
-            }
-            match self.load_inclusion(task, &ivars, &search, params) {
-                Ok(inc) => {
-                    shown.push(Value::String(inc.key.clone()));
-                    inclusions.push(inc);
-                }
-                Err(msg) => return done(failed(msg), Vec::new()),
-            }
-        }
-        let mut r = Map::new();
-        r.insert("changed".into(), Value::Bool(false));
-        r.insert(
-            "include".into(),
-            if shown.len() == 1 {
-                shown[0].clone()
-            } else {
-                Value::Array(shown)
-            },
-        );
-        done(r, inclusions)
-    }
-
-    fn load_inclusion(
-        &self,
-        task: &Task,
-        vars: &Map,
-        search: &[PathBuf],
-        mut params: Map,
-    ) -> Result<Inclusion, String> {
-        let scope = Scope {
-            vars,
-            search_paths: search,
-        };
-        match &task.action {
-            Action::IncludeTasks {
-                file,
-                params: extra,
-                apply,
-            } => {
-                let name = self
-                    .templar
-                    .template(file, scope)
-                    .map(|v| value_text(&v))
-                    .map_err(|e| self.template_failure(task, &e))?;
-                let mut candidates = vec![task.dir.join(&name)];
-                if let Some(role) = &task.role {
-                    candidates.push(role.path.join("tasks").join(&name));
-                }
-                candidates.push(self.playbook_dir.join(&name));
-                let path = if std::path::Path::new(&name).is_absolute() {
-                    Some(PathBuf::from(&name))
-                } else {
-                    candidates.into_iter().find(|p| p.is_file())
-                }
-                .filter(|p| p.is_file())
-                .ok_or_else(|| self.located(task, format!("Could not find or access '{name}'")))?;
-                let (items, _handlers) =
-                    crate::playbook::load_task_file(&path, &self.playbook_dir, task.role.clone())
-                        .map_err(|e| e.to_string())?;
-                params.extend(extra.clone());
-                Ok(Inclusion {
-                    key: path.display().to_string(),
-                    items,
-                    params,
-                    apply: (!apply.is_empty()).then(|| keywords_from_map(apply)),
-                    role: None,
-                    hosts: Vec::new(),
-                })
-            }
-            Action::IncludeRole {
-                name,
-                tasks_from,
-                params: role_params,
-                preloaded,
-            } => {
-                let (role, items) = match preloaded {
-                    Some((role, items)) => (role.clone(), items.clone()),
-                    None => {
-                        let role_name = self
-                            .templar
-                            .template(name, scope)
-                            .map(|v| value_text(&v))
-                            .map_err(|e| self.template_failure(task, &e))?;
-                        let (role, items, _handlers) = crate::playbook::load_role(
-                            &role_name,
-                            tasks_from.as_deref(),
-                            &self.playbook_dir,
-                            &task.loc,
-                        )
-                        .map_err(|e| e.to_string())?;
-                        (role, items)
-                    }
-                };
-                let mut all_params = role_params.clone();
-                all_params.extend(params);
-                Ok(Inclusion {
-                    key: format!("role:{}", role.path.display()),
-                    items,
-                    params: Map::new(),
-                    apply: None,
-                    role: Some(Arc::new(RoleUse {
-                        role,
-                        params: all_params,
-                    })),
-                    hosts: Vec::new(),
-                })
-            }
-            _ => Err("internal error: not an include".into()),
-        }
-    }
-
-    /// Fact gathering at the start of a play (`gather_facts`, default true), tagged `always`
-    /// unless the play has tags.
-    pub(crate) fn gather_facts<'s>(
-        &'s self,
-        pctx: &'s PlayCtx,
-        frame: &'s Frame,
-        hosts: &'s [String],
-    ) -> Fut<'s, ()> {
-        Box::pin(async move {
-            let play = &pctx.play;
-            let first = match hosts.first() {
-                Some(h) => h,
-                None => return,
-            };
-            let vars = self.task_vars(pctx, frame, None, first);
-            let search = self.search_paths(None);
-            let gather = self
-                .bool_keyword(&play.gather_facts, &vars, &search)
-                .ok()
-                .flatten()
-                .unwrap_or(true);
-            if !gather {
-                return;
-            }
-            let tags = if play.kw.tags.is_empty() {
-                vec!["always".to_string()]
-            } else {
-                play.kw.tags.clone()
-            };
-            if !super::tags::should_run(&tags, &self.opts.tags, &self.opts.skip_tags) {
-                return;
-            }
-            let info = TaskInfo {
-                name: "Gathering Facts".into(),
-                action: "gather_facts".into(),
-                path: format!("{}:{}", play.loc.file, play.loc.line),
-                is_handler: false,
-                uuid: self.next_uuid(),
-            };
-            self.emit(Event::TaskStart { task: info.clone() });
-            let futures: Vec<_> = hosts
-                .iter()
-                .map(|h| {
-                    let info = &info;
-                    async move {
-                        let _permit = self.forks.acquire().await;
-                        self.gather_on_host(pctx, frame, h, info).await
-                    }
-                })
-                .collect();
-            let outcomes = super::join::join_all(futures).await;
-            for o in outcomes {
-                match o.status {
-                    Status::Unreachable => {
-                        self.stat(&o.host, |s| s.unreachable += 1);
-                        lock(&self.unreachable).insert(o.host.clone());
-                    }
-                    Status::Failed => {
-                        self.stat(&o.host, |s| s.failed += 1);
-                        self.mark_failed(&o.host);
-                    }
-                    _ => self.stat(&o.host, |s| s.ok += 1),
-                }
-            }
-        })
-    }
-
-    async fn gather_on_host(
-        &self,
-        pctx: &PlayCtx,
-        frame: &Frame,
-        host: &str,
-        info: &TaskInfo,
-    ) -> HostOutcome {
-        let vars = self.task_vars(pctx, frame, None, host);
-        let search = self.search_paths(None);
-        let result: Map = if self.dry_run {
-            let facts = placeholder_facts(host);
-            self.update_host(host, |s| s.facts.extend(facts.clone()));
-            ok_facts(facts)
-        } else {
-            let become_ = self.become_settings(&pctx.play.kw, &vars, &search);
-            match (become_, self.connection(host, &vars)) {
-                (Err(msg), _) | (_, Err(msg)) => failed(msg),
-                (Ok(become_), Ok(conn)) => {
-                    let gathered = tokio::select! {
-                        r = super::facts::gather(&*conn, become_) => r,
-                        _ = self.cancel.cancelled() => Err(ConnError::Other("interrupted: the run was cancelled".into())),
-                    };
-                    match gathered {
-                        Ok(facts) => {
-                            self.update_host(host, |s| s.facts.extend(facts.clone()));
-                            ok_facts(facts)
-                        }
-                        Err(ConnError::Unreachable(msg)) => {
-                            let mut r = Map::new();
-                            r.insert("unreachable".into(), Value::Bool(true));
-                            r.insert("changed".into(), Value::Bool(false));
-                            r.insert("msg".into(), Value::String(msg));
-                            r
-                        }
-                        Err(e) => failed(e.to_string()),
-                    }
-                }
-            }
-        };
-        let status = result::status_of(&result, false);
-        self.emit(Event::HostResult {
-            host: host.to_string(),
-            task: info.clone(),
-            status,
-            result: result.clone(),
-            item: None,
-            delegated_to: None,
-        });
-        HostOutcome {
-            host: host.to_string(),
-            status,
-            result,
-            ignore_unreachable: false,
-        }
     }
 }
 
@@ -1131,21 +717,6 @@ fn merge_result_facts(vars: &mut Map, module: &str, r: &Map) {
         vars.insert(k, v);
     }
     vars.insert("ansible_facts".into(), Value::Object(namespaced));
-}
-
-struct CallSettings {
-    check_mode: bool,
-    diff: bool,
-    become_: Option<Become>,
-    env: Vec<(String, String)>,
-    timeout: Option<Duration>,
-}
-
-fn ok_facts(facts: Map) -> Map {
-    let mut r = Map::new();
-    r.insert("ansible_facts".into(), Value::Object(facts));
-    r.insert("changed".into(), Value::Bool(false));
-    r
 }
 
 /// Removes arguments equal to the omit token, in dicts at any depth (list elements stay, as
@@ -1197,6 +768,33 @@ fn would_run(fqcn: &str, args: &Map, no_log: bool, delegate: Option<&str>) -> Ma
     r
 }
 
+/// Placeholder facts a fact-returning remote module gives in dry-run, so later tasks that use
+/// them can still be templated: `getent` of one passwd/group key answers a plausible entry.
+fn dry_run_facts(module: &str, args: &Map) -> Option<Map> {
+    if module != "getent" {
+        return None;
+    }
+    let database = args.get("database").map(value_text)?;
+    let key = args.get("key").map(value_text).filter(|k| !k.is_empty())?;
+    let entry = match database.as_str() {
+        "passwd" => {
+            let home = if key == "root" {
+                "/root".to_string()
+            } else {
+                format!("/home/{key}")
+            };
+            serde_json::json!(["x", "1000", "1000", key, home, "/bin/sh"])
+        }
+        "group" => serde_json::json!(["x", "1000", key]),
+        _ => return None,
+    };
+    let mut table = Map::new();
+    table.insert(key, entry);
+    let mut facts = Map::new();
+    facts.insert(format!("getent_{database}"), Value::Object(table));
+    Some(facts)
+}
+
 /// The censored form of a final result (each item of a loop censored).
 fn censor_loop(r: &Map, looped: bool) -> Map {
     let mut out = result::censor(r);
@@ -1230,72 +828,6 @@ fn extended_loop_info(items: &[Value], index: usize) -> Value {
         "previtem": if index > 0 { items[index - 1].clone() } else { Value::Null },
         "nextitem": items.get(index + 1).cloned().unwrap_or(Value::Null),
     })
-}
-
-/// `apply:` keywords of `include_tasks` (tags, when, become, ignore_errors, no_log,
-/// environment, vars).
-fn keywords_from_map(m: &Map) -> Keywords {
-    let list = |v: &Value| match v {
-        Value::Array(l) => l.clone(),
-        Value::Null => Vec::new(),
-        other => vec![other.clone()],
-    };
-    let mut kw = Keywords::default();
-    for (k, v) in m {
-        match k.as_str() {
-            "tags" => kw.tags = list(v).iter().map(value_text).collect(),
-            "when" => kw.when = list(v),
-            "become" => kw.become_ = Some(v.clone()),
-            "become_user" => kw.become_user = Some(v.clone()),
-            "ignore_errors" => kw.ignore_errors = Some(v.clone()),
-            "no_log" => kw.no_log = Some(v.clone()),
-            "environment" => kw.environment = list(v),
-            "vars" => {
-                if let Value::Object(vars) = v {
-                    kw.vars = vars.clone();
-                }
-            }
-            _ => {}
-        }
-    }
-    kw
-}
-
-/// Facts for dry-run hosts: a plausible RHEL 9 VM (documented in the README): names from the
-/// inventory name, `root` user, systemd, a TEST-NET address, the controller's clock.
-pub fn placeholder_facts(host: &str) -> Map {
-    let short = host.split('.').next().unwrap_or(host);
-    let now = chrono::Utc::now();
-    let facts = serde_json::json!({
-        "ansible_hostname": short,
-        "ansible_nodename": host,
-        "ansible_fqdn": host,
-        "ansible_user_id": "root",
-        "ansible_user_dir": "/root",
-        "ansible_env": {"HOME": "/root", "USER": "root", "LOGNAME": "root", "SHELL": "/bin/bash", "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-        "ansible_distribution": "RedHat",
-        "ansible_distribution_version": "9.4",
-        "ansible_distribution_major_version": "9",
-        "ansible_os_family": "RedHat",
-        "ansible_system": "Linux",
-        "ansible_kernel": "5.14.0-427.el9.x86_64",
-        "ansible_architecture": "x86_64",
-        "ansible_machine": "x86_64",
-        "ansible_service_mgr": "systemd",
-        "ansible_pkg_mgr": "dnf",
-        "ansible_default_ipv4": {"address": "192.0.2.10", "interface": "eth0"},
-        "ansible_date_time": {
-            "epoch": now.timestamp().to_string(),
-            "date": now.format("%Y-%m-%d").to_string(),
-            "time": now.format("%H:%M:%S").to_string(),
-            "iso8601": now.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        },
-        "ansible_hook_runner_placeholder_facts": true,
-    });
-    match facts {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
 }
 
 #[cfg(test)]

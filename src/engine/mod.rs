@@ -20,16 +20,18 @@ mod exec;
 mod facts;
 mod frame;
 mod host;
+mod include;
 mod join;
 mod loops;
 pub mod options;
 mod play;
 mod result;
 mod run;
+mod settings;
 mod tags;
 
 pub use cancel::Cancel;
-pub use host::placeholder_facts;
+pub use facts::placeholder_facts;
 pub use options::{Action, Mode, RunOptions};
 pub use result::NO_LOG_MESSAGE;
 
@@ -66,10 +68,25 @@ pub async fn run_playbook_with_cancel(
         Ok(v) => v,
         Err(e) => return end(EXIT_OPTIONS, Some(e)),
     };
-    let inventory = match Inventory::load(&opts.inventories) {
-        Ok(i) => i,
-        Err(e) => return end(EXIT_OPTIONS, Some(e)),
-    };
+    // As ansible-playbook: a source that cannot be parsed is a warning, not an error.
+    let mut inventory = Inventory::new();
+    let mut parsed = 0;
+    for source in &opts.inventories {
+        match inventory.add_source(source) {
+            Ok(()) => parsed += 1,
+            Err(e) => reporter.event(&Event::Warning { message: e }),
+        }
+    }
+    if parsed == 0 {
+        reporter.event(&Event::Warning {
+            message: "No inventory was parsed, only implicit localhost is available".into(),
+        });
+    }
+    if inventory.host_names().is_empty() {
+        reporter.event(&Event::Warning {
+            message: "provided hosts list is empty, only localhost is available. Note that the implicit localhost does not match 'all'".into(),
+        });
+    }
     if !opts.playbook.is_file() {
         return end(
             EXIT_ERROR,

@@ -106,11 +106,24 @@ impl Run<'_> {
             }
         }
         let pattern = patterns.join(",");
+        // An unnamed play is called by its hosts, as Ansible prints it.
+        let name = if name.trim().is_empty() {
+            pattern.clone()
+        } else {
+            name
+        };
         self.emit(Event::PlayStart {
             name: name.clone(),
             pattern: pattern.clone(),
             uuid: self.next_uuid(),
         });
+        if let Some(strategy) = &play.strategy {
+            if strategy != "linear" {
+                self.emit(Event::Warning {
+                    message: format!("strategy '{strategy}' is not supported by hook-runner: the play runs with the linear strategy"),
+                });
+            }
+        }
         let hosts = self.play_hosts(&patterns);
         if hosts.is_empty() {
             self.emit(Event::NoHostsMatched);

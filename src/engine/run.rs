@@ -231,26 +231,55 @@ impl<'a> Run<'a> {
     }
 
     /// The connection to `host` (made on first use, then reused for the run). `vars` are the
-    /// host's variables (the delegated host's under `delegate_to`).
-    pub fn connection(&self, host: &str, vars: &Map) -> Result<Arc<dyn Connection>, String> {
-        if let Some(c) = lock(&self.conns).get(host) {
+    /// host's variables (the delegated host's under `delegate_to`); the `connection`,
+    /// `remote_user` and `port` keywords apply where the variables say nothing (connection
+    /// variables win over keywords, as in Ansible).
+    pub fn connection(
+        &self,
+        host: &str,
+        vars: &Map,
+        kw: &crate::playbook::Keywords,
+    ) -> Result<Arc<dyn Connection>, String> {
+        let mut vars = vars.clone();
+        for (var, keyword) in [
+            ("ansible_connection", &kw.connection),
+            ("ansible_user", &kw.remote_user),
+            ("ansible_port", &kw.port),
+        ] {
+            if let (false, Some(v)) = (vars.contains_key(var), keyword) {
+                vars.insert(var.to_string(), v.clone());
+            }
+        }
+        let kind = ssh::connection_kind(&vars)?;
+        let target = match kind {
+            ssh::Kind::Ssh => Some(ssh::target_from_vars(host, &vars)?),
+            ssh::Kind::Local => None,
+        };
+        let key = format!("{host}\u{0}{kind:?}\u{0}{target:?}");
+        if let Some(c) = lock(&self.conns).get(&key) {
             return Ok(c.clone());
         }
-        let conn: Arc<dyn Connection> = match ssh::connection_kind(vars)? {
-            ssh::Kind::Local => Arc::new(LocalConnection::new()),
-            ssh::Kind::Ssh => {
-                let target = ssh::target_from_vars(host, vars)?;
-                Arc::new(SshConnection::new(target, self.opts.ssh.clone()))
-            }
+        let conn: Arc<dyn Connection> = match target {
+            None => Arc::new(LocalConnection::new()),
+            Some(target) => Arc::new(SshConnection::new(target, self.opts.ssh.clone())),
         };
-        lock(&self.conns).insert(host.to_string(), conn.clone());
+        lock(&self.conns).insert(key, conn.clone());
         Ok(conn)
     }
 
-    /// Closes (and forgets) one host's connection (`meta: reset_connection`).
+    /// Closes (and forgets) one host's connections (`meta: reset_connection`).
     pub async fn reset_connection(&self, host: &str) {
-        let conn = lock(&self.conns).remove(host);
-        if let Some(c) = conn {
+        let prefix = format!("{host}\u{0}");
+        let conns: Vec<Arc<dyn Connection>> = {
+            let mut all = lock(&self.conns);
+            let keys: Vec<String> = all
+                .keys()
+                .filter(|k| k.starts_with(&prefix))
+                .cloned()
+                .collect();
+            keys.into_iter().filter_map(|k| all.remove(&k)).collect()
+        };
+        for c in conns {
             c.close().await;
         }
     }

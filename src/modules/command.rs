@@ -397,6 +397,8 @@ fn precheck_result(mut result: Map, records: &Records, args: &CommandArgs, check
             };
             let mut failed = Map::new();
             failed.insert("rc".into(), Value::from(errno));
+            failed.insert("stdout".into(), Value::String(String::new()));
+            failed.insert("stderr".into(), Value::String(String::new()));
             failed.insert("msg".into(), Value::String(python_os_error(errno, path)));
             failed.insert("cmd".into(), Value::String(cmd));
             failed.insert("failed".into(), Value::Bool(true));

@@ -138,7 +138,8 @@ impl Module for Copy {
                 slash: false,
                 basename: String::new(),
                 data: Source::Bytes(data),
-                local_mode: None,
+                // Ansible writes content to a 0600 temp file first: `preserve` means 0600.
+                local_mode: Some(0o600),
                 after_header: args.dest.clone(),
             };
             return copy_one(&args, &plan, ctx).await;
@@ -249,12 +250,9 @@ fn build_script(args: &CopyArgs, plan: &FilePlan, check: bool, diff: bool) -> Re
         ),
         Source::Remote(_) => (String::new(), String::new()),
     };
-    if let (Some(expected), false) = (&args.checksum, want_sha1.is_empty()) {
-        if !expected.is_empty() && expected != &want_sha1 {
-            return Err(remote::failed(
-                "Copied file does not match the expected checksum",
-            ));
-        }
+    let expected = args.checksum.clone().unwrap_or_default();
+    if !expected.is_empty() && !want_sha1.is_empty() && expected != want_sha1 {
+        return Err(checksum_mismatch(&want_sha1, &expected));
     }
     let mut s = attrs_vars(check, args.owner.as_deref(), args.group.as_deref());
     s.push_str(&format!(
@@ -270,6 +268,7 @@ fn build_script(args: &CopyArgs, plan: &FilePlan, check: bool, diff: bool) -> Re
         quote(&want_sha1),
         quote(&want_md5),
     ));
+    s.push_str(&format!("EXPECT={}\n", quote(&expected)));
     match &plan.data {
         Source::Remote(src) => s.push_str(&format!("REMOTE=1\nS={}\n", path_word(src))),
         Source::Bytes(_) => s.push_str("REMOTE=0\nS=\n"),
@@ -335,6 +334,10 @@ if [ "$REMOTE" = 1 ]; then
   [ -r "$S" ] || die "Source $S not readable"
   WANT=$(sha1sum <"$S"); WANT=${WANT%% *}
   WANT_MD5=$(md5sum <"$S"); WANT_MD5=${WANT_MD5%% *}
+  if [ -n "$EXPECT" ] && [ "$EXPECT" != "$WANT" ]; then
+    emit want "$WANT"; emit expected "$EXPECT"
+    die "Copied file does not match the expected checksum. Transfer failed."
+  fi
 fi
 emit want "$WANT"; emit want_md5 "$WANT_MD5"
 if [ "$SLASH" = 1 ] && [ ! -d "$D" ]; then
@@ -377,9 +380,10 @@ if [ "$_cur" != "$WANT" ] || [ -L "$D" ]; then
   [ -w "$_dir" ] || die "Destination $_dir not writable"
   _tmp=$(mktemp "$_dir/.hook-runner.XXXXXX") || die "failed to copy: to $D"
   if ! feed >"$_tmp"; then rm -f -- "$_tmp"; die "failed to copy: to $D"; fi
-  if [ "$REMOTE" = 1 ]; then
-    _got=$(sha1sum <"$_tmp"); _got=${_got%% *}
-    [ "$_got" = "$WANT" ] || { rm -f -- "$_tmp"; die "Copied file does not match the expected checksum"; }
+  _got=$(sha1sum <"$_tmp"); _got=${_got%% *}
+  if [ "$_got" != "$WANT" ]; then
+    rm -f -- "$_tmp"; emit want "$_got"; emit expected "$WANT"
+    die "Copied file does not match the expected checksum. Transfer failed."
   fi
   if [ "$PRESERVE" = 1 ] && [ "$REMOTE" = 1 ]; then
     chmod "$(stat -c %a -- "$S")" "$_tmp"
@@ -411,6 +415,15 @@ fn build_result(
     ctx: &ModuleContext<'_>,
 ) -> Map {
     if let Some(mut failure) = records.failure() {
+        if let Some(expected) = records.get("expected") {
+            return checksum_mismatch(records.get("want").unwrap_or(""), expected);
+        }
+        // The action plugin adds the local checksum to what the module returned.
+        let local = records.get("want").unwrap_or("");
+        let from_action = failure["msg"] == "can not use content with a dir as dest";
+        if !local.is_empty() && !from_action {
+            failure.insert("checksum".into(), Value::String(local.into()));
+        }
         if let Some(rc) = records.get("exit_status") {
             failure.insert(
                 "exit_status".into(),
@@ -474,12 +487,23 @@ fn build_result(
 
 use super::remote::Records;
 
+/// Ansible's failure when the bytes that arrived are not the bytes meant.
+fn checksum_mismatch(actual: &str, expected: &str) -> Map {
+    let mut result =
+        remote::failed("Copied file does not match the expected checksum. Transfer failed.");
+    result.insert("checksum".into(), Value::String(actual.into()));
+    result.insert("expected_checksum".into(), Value::String(expected.into()));
+    result
+}
+
 /// `diff`: old and new text when the content changes, else the attribute changes.
 fn diff_value(plan: &FilePlan, records: &Records, dest: &str, content_changed: bool) -> Value {
     let mut diff = Map::new();
     if content_changed {
         if records.has("dst_binary") {
             diff.insert("dst_binary".into(), Value::from(1));
+        } else if records.has("before_absent") {
+            diff.insert("before".into(), Value::String(String::new()));
         } else {
             diff.insert("before_header".into(), Value::String(dest.into()));
             diff.insert(
@@ -648,7 +672,7 @@ fn not_found_message(src: &str, search_paths: &[PathBuf]) -> String {
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
     format!(
-        "Could not find or access '{src}'\nSearched in:\n\t{}\non the Ansible Controller.\nIf you are using a module and expect the file to exist on the remote, see the remote_src option",
+        "Could not find or access '{src}'\nSearched in:\n\t{} on the Ansible Controller.\nIf you are using a module and expect the file to exist on the remote, see the remote_src option",
         searched.join("\n\t")
     )
 }
@@ -942,6 +966,29 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "R");
         let result = run(&Copy, json!({"src": src, "dest": dest, "remote_src": true})).await;
         assert_eq!(result["changed"], false);
+    }
+
+    #[tokio::test]
+    async fn expected_checksum_and_preserve_for_content() {
+        let (_tmp, dir) = nasty_tempdir();
+        let dest = format!("{dir}/c");
+        let result = run(
+            &Copy,
+            json!({"dest": dest, "content": "x", "checksum": "0000"}),
+        )
+        .await;
+        assert_eq!(
+            result["msg"],
+            "Copied file does not match the expected checksum. Transfer failed."
+        );
+        assert_eq!(result["expected_checksum"], "0000");
+        assert!(!std::path::Path::new(&dest).exists());
+        let result = run(
+            &Copy,
+            json!({"dest": dest, "content": "x", "mode": "preserve"}),
+        )
+        .await;
+        assert_eq!(result["mode"], "0600", "{result:?}");
     }
 
     #[test]

@@ -145,20 +145,31 @@ pub fn build_script(args: &FileArgs, check: bool) -> Result<String, Map> {
     if args.recurse && !matches!(state, Some("directory") | None) {
         return Err(fail("recurse option requires state to be 'directory'"));
     }
-    let mode = remote::parse_mode(&args.mode).map_err(|e| e.into_result(&args.path))?;
+    let mode = match remote::parse_mode(&args.mode) {
+        Ok(mode) => mode,
+        // Ansible finds a bad mode once it looks at the file: the failure carries its info.
+        Err(e) => {
+            return Ok(format!(
+                "P={}\nemit path \"$P\"\nemit details {}\npinfo \"$P\"\ndie {}\n",
+                path_word(&args.path),
+                quote(&e.details),
+                quote(&e.msg)
+            ))
+        }
+    };
     let is_touch = state == Some("touch");
     let mtime = time_spec(
         args.modification_time.as_deref(),
         args.modification_time_format.as_deref(),
         is_touch,
     )
-    .map_err(|m| fail(&m))?;
+    .map_err(remote::failed)?;
     let atime = time_spec(
         args.access_time.as_deref(),
         args.access_time_format.as_deref(),
         is_touch,
     )
-    .map_err(|m| fail(&m))?;
+    .map_err(remote::failed)?;
 
     let mut s = attrs_vars(check, args.owner.as_deref(), args.group.as_deref());
     s.push_str(&format!(
@@ -225,7 +236,8 @@ fn recurse_function(attrs: &str, check: bool, args: &FileArgs) -> String {
 }
 
 /// The state machine, run on the target (variables set by [`build_script`]).
-const FILE_SH: &str = r#"getstate() {
+const FILE_SH: &str = r#"on_die() { pinfo "$P"; }
+getstate() {
   if [ -L "$1" ]; then echo link
   elif [ -d "$1" ]; then echo directory
   elif [ -e "$1" ]; then lst "$1"; if [ "$st_h" -gt 1 ]; then echo hard; else echo file; fi
@@ -310,7 +322,7 @@ do_touch() {
 do_link() {
   _s=$SRC
   if [ "$HAVE_SRC" != 1 ]; then
-    [ "$prev" = link ] || die "src and dest are required for creating links"
+    [ "$prev" = link ] || die "src is required for creating new symlinks"
     _s=$(readlink -- "$P")
   fi
   case $_s in /*) _abs=$_s ;; *) _abs="$(dirname -- "$P")/$_s" ;; esac
@@ -341,7 +353,7 @@ do_link() {
   setattrs "$t"; settimes "$t"
 }
 do_hard() {
-  [ "$HAVE_SRC" = 1 ] || die "src and dest are required for creating links"
+  [ "$HAVE_SRC" = 1 ] || die "src is required for creating new hardlinks"
   case $SRC in /*) _abs=$SRC ;; *) _abs="$(dirname -- "$P")/$SRC" ;; esac
   emit src "$SRC"
   [ -e "$_abs" ] || die "src does not exist"
@@ -395,14 +407,28 @@ pinfo "$P"
 /// Ansible's result from the script's records.
 pub fn build_result(records: &Records, want_diff: bool) -> Map {
     let path = records.get("path").unwrap_or("").to_string();
+    let state = records.get("state").unwrap_or("file");
     if let Some(mut failure) = records.failure() {
-        failure.insert("path".into(), Value::String(path));
+        let missing_src = failure["msg"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("src is required"));
+        if !missing_src {
+            // Hard links report `dest`, everything else `path`, as Ansible's results do.
+            let key = if state == "hard" { "dest" } else { "path" };
+            failure.insert(key.into(), Value::String(path));
+            if let Some(src) = records.get("src") {
+                failure.insert("src".into(), Value::String(src.into()));
+            }
+        }
         if let Some(state) = records.get("fstate") {
             failure.insert("state".into(), Value::String(state.into()));
         }
+        if let Some(details) = records.get("details") {
+            failure.insert("details".into(), Value::String(details.into()));
+        }
+        remote::add_path_info(&mut failure, records);
         return failure;
     }
-    let state = records.get("state").unwrap_or("file");
     let prev = records.get("prev").unwrap_or("absent");
     let mut result = Map::new();
     if matches!(state, "touch" | "link" | "hard") {

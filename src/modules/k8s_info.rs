@@ -17,36 +17,33 @@
 //!   names the service account, verb and resource: `msg: "Forbidden (403): secrets \"k\" is
 //!   forbidden: User \"system:serviceaccount:ns:sa\" cannot get resource ..."`, plus `status`
 //!   and `reason`. (kubernetes.core shows the Python client's exception text instead: a
-//!   deliberate difference.)
-//! - Credentials are the run's (in-cluster service account, or the kubeconfig the run was
-//!   given). The per-task connection parameters (`kubeconfig`, `context`, `host`, `api_key`,
-//!   `username`, `password`, certificates, `validate_certs`, proxies, impersonation,
-//!   `persist_config`) are accepted and ignored with a warning; `metadata_only` is accepted and
-//!   full objects are returned.
+//!   deliberate difference.) A client-side failure (no credentials, server unreachable) fails
+//!   with its own message.
+//! - Credentials, in kubernetes.core's order: the task's `host` + `api_key` (with `ca_cert` and
+//!   `validate_certs`); else the task's `kubeconfig` (a path) and/or `context` (with
+//!   `$KUBECONFIG` or `~/.kube/config`); else the run's (the pod's service account first, or
+//!   the run's `--kubeconfig`). In a dry-run the task's parameters are ignored (no cluster is
+//!   ever contacted). `username`/`password`, client certificates, proxies, impersonation,
+//!   `persist_config` and an inline (dict) kubeconfig are accepted and ignored with a warning;
+//!   `metadata_only` is accepted and full objects are returned.
 //! - Read-only, so check mode runs it normally.
 
 use super::argspec::{ArgSpec, Kind, Param};
 use super::{Module, ModuleContext};
 use crate::connection::ConnError;
-use crate::kube::{api_not_found_message, Cluster, InfoQuery};
+use crate::kube::{api_not_found_message, ApiCluster, Cluster, InfoQuery};
 use crate::{Map, Value};
 use async_trait::async_trait;
 use std::time::{Duration, Instant};
 
 pub struct K8sInfo;
 
-/// Connection parameters that are accepted but ignored (the run's credentials are used).
+/// Connection parameters that are accepted but ignored (with a warning).
 const IGNORED_AUTH: &[&str] = &[
-    "kubeconfig",
-    "context",
-    "host",
-    "api_key",
     "username",
     "password",
     "client_cert",
     "client_key",
-    "ca_cert",
-    "validate_certs",
     "proxy",
     "no_proxy",
     "proxy_headers",
@@ -150,7 +147,27 @@ impl Module for K8sInfo {
     }
 
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        Ok(k8s_info(&args, ctx.kube).await)
+        let mut warnings = Vec::new();
+        let own = if ctx.kube.allows_task_credentials() {
+            match task_cluster(&args, &mut warnings).await {
+                Ok(own) => own,
+                Err(msg) => return Ok(failed(msg)),
+            }
+        } else {
+            if has_any(&args, TASK_CREDENTIALS) {
+                warnings.push(
+                    "k8s_info: the task's connection parameters are ignored in a dry-run".into(),
+                );
+            }
+            None
+        };
+        let cluster: &dyn Cluster = match &own {
+            Some(c) => c,
+            None => ctx.kube,
+        };
+        let mut result = k8s_info(&args, cluster).await;
+        add_warnings(&mut result, warnings);
+        Ok(result)
     }
 }
 
@@ -168,6 +185,105 @@ struct Condition {
     reason: Option<String>,
 }
 
+/// Parameters that select the task's own credentials instead of the run's.
+const TASK_CREDENTIALS: &[&str] = &["kubeconfig", "context", "host", "api_key"];
+
+fn has_any(args: &Map, keys: &[&str]) -> bool {
+    keys.iter()
+        .any(|k| args.get(*k).is_some_and(|v| !v.is_null()))
+}
+
+/// The task's own cluster, as kubernetes.core chooses it: `host` + `api_key` (with `ca_cert`,
+/// `validate_certs`), else `kubeconfig` and/or `context`; `None` when the task gives none, so
+/// the run's credentials (in-cluster first) are used.
+async fn task_cluster(
+    args: &Map,
+    warnings: &mut Vec<String>,
+) -> Result<Option<ApiCluster>, String> {
+    let text = |k: &str| {
+        args.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    if let (Some(host), Some(key)) = (text("host"), text("api_key")) {
+        let ca = match text("ca_cert") {
+            Some(path) => Some(
+                std::fs::read(expand_home(&path))
+                    .map_err(|e| format!("cannot read ca_cert {path}: {e}"))?,
+            ),
+            None => None,
+        };
+        let validate = args
+            .get("validate_certs")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        return ApiCluster::from_host_token(&host, &key, ca.as_deref(), validate)
+            .map(Some)
+            .map_err(|e| e.message);
+    }
+    if text("host").is_some() {
+        warnings.push(
+            "k8s_info: 'host' without 'api_key' is ignored; hook-runner uses the run's Kubernetes credentials".into(),
+        );
+    }
+    let kubeconfig = match args.get("kubeconfig") {
+        Some(Value::String(path)) if !path.is_empty() => Some(expand_home(path)),
+        Some(Value::Object(_)) => {
+            warnings.push(
+                "k8s_info: an inline kubeconfig (a dict) is not supported and is ignored".into(),
+            );
+            None
+        }
+        _ => None,
+    };
+    let context = text("context");
+    let path = match (kubeconfig, &context) {
+        (Some(p), _) => p,
+        (None, Some(_)) => default_kubeconfig(),
+        (None, None) => return Ok(None),
+    };
+    ApiCluster::from_kubeconfig(std::path::Path::new(&path), context.as_deref())
+        .await
+        .map(Some)
+        .map_err(|e| e.message)
+}
+
+/// `$KUBECONFIG` (its first file), else `~/.kube/config`.
+fn default_kubeconfig() -> String {
+    match std::env::var("KUBECONFIG") {
+        Ok(list) if !list.is_empty() => list.split(':').next().unwrap_or_default().to_string(),
+        _ => expand_home("~/.kube/config"),
+    }
+}
+
+fn expand_home(path: &str) -> String {
+    match (path.strip_prefix("~/"), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) if !home.is_empty() => {
+            format!("{}/{rest}", home.trim_end_matches('/'))
+        }
+        _ => path.to_string(),
+    }
+}
+
+fn add_warnings(result: &mut Map, mut warnings: Vec<String>) {
+    if warnings.is_empty() {
+        return;
+    }
+    if let Some(Value::Array(existing)) = result.remove("warnings") {
+        warnings.extend(
+            existing
+                .into_iter()
+                .filter_map(|w| w.as_str().map(str::to_string)),
+        );
+    }
+    result.insert(
+        "warnings".into(),
+        Value::Array(warnings.into_iter().map(Value::String).collect()),
+    );
+}
+
+/// Reads with `cluster` (the task's own or the run's).
 pub async fn k8s_info(args: &Map, cluster: &dyn Cluster) -> Map {
     let query = query_from_args(args);
     let mut warnings = ignored_param_warnings(args);
@@ -177,12 +293,14 @@ pub async fn k8s_info(args: &Map, cluster: &dyn Cluster) -> Map {
         let answer = match cluster.info(&query).await {
             Ok(a) => a,
             Err(e) => {
-                let mut r = failed(format!(
-                    "{} ({}): {}",
-                    reason_text(&e.reason),
-                    e.code,
-                    e.message
-                ));
+                // A server answer names its HTTP status; a client-side problem (no
+                // credentials, server unreachable) is its own message.
+                let msg = if e.code == 0 {
+                    e.message.clone()
+                } else {
+                    format!("{} ({}): {}", reason_text(&e.reason), e.code, e.message)
+                };
+                let mut r = failed(msg);
                 if e.code != 0 {
                     r.insert("status".into(), Value::from(e.code));
                     r.insert("reason".into(), Value::String(e.reason.clone()));
@@ -265,11 +383,7 @@ fn ignored_param_warnings(args: &Map) -> Vec<String> {
     IGNORED_AUTH
         .iter()
         .filter(|k| args.get(**k).is_some_and(|v| !v.is_null()))
-        .map(|k| {
-            format!(
-                "k8s_info: '{k}' is ignored; hook-runner uses the run's Kubernetes credentials (the pod's service account, or --kubeconfig)"
-            )
-        })
+        .map(|k| format!("k8s_info: '{k}' is not supported and is ignored"))
         .collect()
 }
 
@@ -479,6 +593,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn client_side_errors_are_their_own_message() {
+        let c = Scripted::new(vec![Err(KubeError {
+            code: 0,
+            reason: "Configuration".into(),
+            message: "no Kubernetes credentials".into(),
+        })]);
+        let r = k8s_info(&args(json!({"kind": "Secret"})), &c).await;
+        assert_eq!(r["msg"], json!("no Kubernetes credentials"));
+        assert!(!r.contains_key("status"));
+    }
+
+    #[tokio::test]
     async fn hidden_fields_are_removed() {
         let c = Scripted::new(vec![found(vec![
             json!({"metadata": {"name": "a", "managedFields": [1]}, "data": {}}),
@@ -516,16 +642,33 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn auth_parameters_are_ignored_with_a_warning() {
+    async fn unsupported_auth_parameters_are_ignored_with_a_warning() {
         let c = Scripted::new(vec![found(vec![])]);
         let r = k8s_info(
-            &args(json!({"kind": "Secret", "kubeconfig": "/x", "validate_certs": false})),
+            &args(json!({"kind": "Secret", "username": "u", "impersonate_user": "x"})),
             &c,
         )
         .await;
         let w = r["warnings"].as_array().unwrap();
         assert_eq!(w.len(), 2);
-        assert!(w[0].as_str().unwrap().contains("'kubeconfig' is ignored"));
+        assert_eq!(
+            w[0],
+            json!("k8s_info: 'username' is not supported and is ignored")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_task_kubeconfig_fails_the_task() {
+        let mut warnings = vec![];
+        let err = task_cluster(
+            &args(json!({"kubeconfig": "/does/not/exist"})),
+            &mut warnings,
+        )
+        .await
+        .unwrap_err();
+        assert!(err.contains("/does/not/exist"), "{err}");
+        let none = task_cluster(&args(json!({"kind": "Secret"})), &mut warnings).await;
+        assert!(none.unwrap().is_none());
     }
 
     #[tokio::test]

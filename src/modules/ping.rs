@@ -51,7 +51,9 @@ impl Module for Ping {
         }
         if data == "crash" {
             let mut result =
-                remote::failed("MODULE FAILURE\nSee stdout/stderr for the exact error");
+                remote::failed(
+                "MODULE FAILURE: No start of json char found\nSee stdout/stderr for the exact error",
+            );
             result.insert("module_stdout".into(), Value::String(String::new()));
             result.insert(
                 "module_stderr".into(),

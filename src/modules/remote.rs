@@ -21,14 +21,16 @@ use crate::{Map, Value};
 /// Shell functions every module script may use.
 ///
 /// - `emit KEY VALUE`: one record.
-/// - `die MSG`: fail the module with MSG (the script ends).
+/// - `die MSG`: fail the module with MSG (the script ends); a script may redefine `on_die`
+///   to report more first (the file module reports the path info, as Ansible's `fail_json`).
 /// - `lst PATH`: lstat PATH into `st_f` (raw mode, hex), `st_u`, `st_g`, `st_s` (size), `st_h`
 ///   (links), `st_U`, `st_G` (names, `UNKNOWN` when unknown); returns 1 when it does not exist.
 /// - `pinfo PATH`: Ansible's `add_path_info` fields (`pi_*` records) when PATH exists.
 /// - `uid_of NAME` / `gid_of NAME`: numeric ids (numbers pass through), empty when unknown.
 pub const PRELUDE: &str = r#"set -f
 emit() { printf '%s=%s\0' "$1" "$2"; }
-die() { emit msg "$1"; emit failed 1; exit 0; }
+die() { emit msg "$1"; emit failed 1; on_die; exit 0; }
+on_die() { :; }
 lst() {
   _st=$(stat -c '%f %u %g %s %h %U %G' -- "$1" 2>/dev/null) || return 1
   set -- $_st
@@ -362,8 +364,9 @@ pub fn parse_mode(value: &Value) -> Result<Option<ModeSpec>, ModeError> {
     };
     match value {
         Value::Null => Ok(None),
+        // Ansible hands numbers to chmod(2) unchecked; the kernel keeps the permission bits.
         Value::Number(n) => match n.as_i64() {
-            Some(m) if (0..=0o7777).contains(&m) => Ok(Some(ModeSpec::Octal(m as u32))),
+            Some(m) if m >= 0 => Ok(Some(ModeSpec::Octal((m & 0o7777) as u32))),
             Some(m) => Err(invalid(m.to_string())),
             None => Err(ModeError {
                 msg: "mode must be in octal or symbolic form".into(),
@@ -371,7 +374,7 @@ pub fn parse_mode(value: &Value) -> Result<Option<ModeSpec>, ModeError> {
             }),
         },
         Value::String(text) => match parse_octal(text) {
-            Some(m) if (0..=0o7777).contains(&m) => Ok(Some(ModeSpec::Octal(m as u32))),
+            Some(m) if m >= 0 => Ok(Some(ModeSpec::Octal((m & 0o7777) as u32))),
             Some(m) => Err(invalid(m.to_string())),
             None => parse_symbolic(text).map(|c| Some(ModeSpec::Symbolic(c))),
         },
@@ -638,7 +641,12 @@ mod tests {
 
     #[test]
     fn out_of_range_and_garbage_modes_fail_with_ansible_messages() {
-        let err = parse_mode(&json!("17777")).unwrap_err();
+        // Like chmod(2), only the permission bits of a large octal value count.
+        assert_eq!(
+            parse_mode(&json!("07777777")).unwrap(),
+            Some(ModeSpec::Octal(0o7777))
+        );
+        let err = parse_mode(&json!(-1)).unwrap_err();
         assert_eq!(
             err.msg,
             "Invalid mode supplied, only permission info is allowed"

@@ -142,7 +142,16 @@ done
 if command -v ip >/dev/null 2>&1; then
   emit route "$(ip -4 route get 1.1.1.1 2>/dev/null | head -n 1)"
   emit addrs "$(ip -4 -o addr show 2>/dev/null)"
+else
+  # No iproute2 (minimal images): the kernel's own tables.
+  [ -r /proc/net/route ] && emit proc_route "$(cat /proc/net/route)"
+  [ -r /proc/net/fib_trie ] && emit fib_trie "$(cat /proc/net/fib_trie)"
 fi
+set +f
+for _i in /sys/class/net/*; do
+  [ -e "$_i" ] && emit ifinfo "${_i##*/}|$(cat "$_i/address" 2>/dev/null)|$(cat "$_i/mtu" 2>/dev/null)"
+done
+set -f
 emit interfaces "$(ls /sys/class/net 2>/dev/null)"
 emit date "$(date '+%Y|%m|%d|%H|%M|%S|%Z|%z|%s|%A|%u|%j|%b|%B|%a|%U|%w')"
 emit date_utc "$(date -u '+%Y-%m-%dT%H:%M:%SZ|%Y%m%dT%H%M%S')"
@@ -236,7 +245,13 @@ pub fn facts_from_records(records: &Records) -> Map {
     put("pkg_mgr", Value::String(pkg));
 
     // Network.
-    let addrs = parse_addrs(records.get("addrs").unwrap_or(""));
+    let (route, addrs) = match records.get("proc_route") {
+        Some(table) => proc_network(table, records.get("fib_trie").unwrap_or("")),
+        None => (
+            records.get("route").unwrap_or("").to_string(),
+            parse_addrs(records.get("addrs").unwrap_or("")),
+        ),
+    };
     put(
         "all_ipv4_addresses",
         Value::Array(
@@ -247,10 +262,19 @@ pub fn facts_from_records(records: &Records) -> Map {
                 .collect(),
         ),
     );
-    put(
-        "default_ipv4",
-        Value::Object(default_ipv4(records.get("route").unwrap_or(""), &addrs)),
-    );
+    let mut v4 = default_ipv4(&route, &addrs);
+    if let Some(Value::String(interface)) = v4.get("interface").cloned() {
+        let info = records
+            .all("ifinfo")
+            .map(|line| line.split('|').collect::<Vec<_>>())
+            .find(|parts| parts.first() == Some(&interface.as_str()));
+        if let Some(parts) = info {
+            let mac = parts.get(1).copied().unwrap_or("");
+            v4.insert("macaddress".into(), Value::String(mac.into()));
+            v4.insert("mtu".into(), number(parts.get(2).copied().unwrap_or("")));
+        }
+    }
+    put("default_ipv4", Value::Object(v4));
     put(
         "interfaces",
         Value::Array(
@@ -514,6 +538,68 @@ fn default_ipv4(route: &str, addrs: &[Addr]) -> Map {
     out
 }
 
+/// The default route and the IPv4 addresses from `/proc/net/route` and `/proc/net/fib_trie`,
+/// shaped like `ip -4 route get` output and `ip -4 -o addr` entries.
+fn proc_network(route_table: &str, fib_trie: &str) -> (String, Vec<Addr>) {
+    let hex_ip = |h: &str| {
+        u32::from_str_radix(h, 16)
+            .map(|n| std::net::Ipv4Addr::from(n.swap_bytes()))
+            .ok()
+    };
+    let rows: Vec<Vec<&str>> = route_table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|cols| cols.len() >= 8)
+        .collect();
+    // Local addresses: the `|-- A.B.C.D` lines followed by `/32 host LOCAL`.
+    let mut locals: Vec<std::net::Ipv4Addr> = Vec::new();
+    let lines: Vec<&str> = fib_trie.lines().collect();
+    for pair in lines.windows(2) {
+        if let (Some(addr), true) = (
+            pair[0].trim().strip_prefix("|-- "),
+            pair[1].trim() == "/32 host LOCAL",
+        ) {
+            if let Ok(ip) = addr.parse() {
+                if !locals.contains(&ip) {
+                    locals.push(ip);
+                }
+            }
+        }
+    }
+    let mut addrs = Vec::new();
+    for cols in rows
+        .iter()
+        .filter(|c| c[1] != "00000000" && c[2] == "00000000")
+    {
+        let (Some(net), Some(mask)) = (hex_ip(cols[1]), hex_ip(cols[7])) else {
+            continue;
+        };
+        let (net, mask) = (u32::from(net), u32::from(mask));
+        for ip in locals.iter().filter(|ip| u32::from(**ip) & mask == net) {
+            addrs.push(Addr {
+                interface: cols[0].to_string(),
+                address: ip.to_string(),
+                prefix: mask.count_ones(),
+                broadcast: std::net::Ipv4Addr::from(net | !mask).to_string(),
+            });
+        }
+    }
+    let route = rows
+        .iter()
+        .find(|c| c[1] == "00000000")
+        .and_then(|c| {
+            let gateway = hex_ip(c[2])?;
+            let src = addrs.iter().find(|a| a.interface == c[0])?;
+            Some(format!(
+                "1.1.1.1 via {gateway} dev {} src {}",
+                c[0], src.address
+            ))
+        })
+        .unwrap_or_default();
+    (route, addrs)
+}
+
 fn parse_meminfo(text: &str) -> std::collections::HashMap<String, u64> {
     text.lines()
         .filter_map(|line| {
@@ -680,6 +766,14 @@ mod tests {
         assert_eq!(v4["netmask"], "255.255.255.0");
         assert_eq!(v4["network"], "192.0.2.0");
         assert_eq!(v4["interface"], "eth0");
+        let table = "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n\
+            eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\n\
+            eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\n";
+        let trie = "Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 192.0.2.2\n        /32 host LOCAL\n     |-- 127.0.0.1\n        /32 host LOCAL\n";
+        let (route, addrs) = proc_network(table, trie);
+        assert_eq!(route, "1.1.1.1 via 192.0.2.1 dev eth0 src 192.0.2.2");
+        assert_eq!(addrs[0].prefix, 24);
+        assert_eq!(addrs[0].broadcast, "192.0.2.255");
         assert!(fnmatch("ansible_*_mb", "ansible_memtotal_mb"));
         assert!(!fnmatch("ansible_user?", "ansible_user_id"));
     }

@@ -296,6 +296,7 @@ fn load_play(node: &Node, ctx: &Ctx) -> Result<Play, LoadError> {
         serial: node.get("serial").map(Node::to_value),
         max_fail_percentage: node.get("max_fail_percentage").map(Node::to_value),
         force_handlers,
+        strategy: node.get("strategy").map(scalar_string),
         kw,
         pre_tasks,
         roles,

@@ -174,6 +174,8 @@ pub struct Play {
     pub serial: Option<Value>,
     pub max_fail_percentage: Option<Value>,
     pub force_handlers: bool,
+    /// `strategy` as written (only `linear` is implemented).
+    pub strategy: Option<String>,
     pub kw: Keywords,
     pub pre_tasks: Vec<Item>,
     /// `roles:` expanded (dependencies first, each role once), run before `tasks`.

@@ -8,14 +8,15 @@
 //!   ansible-runner's names and fields), each written to a `.tmp` file and renamed, so readers
 //!   never see half an event;
 //! - `stdout` and `stderr`: the console text (with hook-runner's closing summary);
-//! - `rc` and `status` (`successful`, `failed`, `canceled`), written last, when the run ends.
+//! - `rc` and `status` (`successful`, `failed`, `canceled`, `timeout`), written last, when the
+//!   run ends.
 //!   `rc` is hook-runner's own exit code (99 when interrupted, where ansible-runner writes 254).
 //!
 //! Everything is redacted. A write error (a full disk) is logged once and never stops the run.
 
 use super::json::EventBuilder;
 use super::redact::{self, Redactor};
-use super::summary::status_for_rc;
+use super::summary::status_for;
 use super::{Event, Reporter};
 use crate::Value;
 use serde_json::json;
@@ -112,12 +113,15 @@ impl Artifacts {
                 .stderr
                 .write_all(self.redactor.redact(&stderr).as_bytes())?;
         }
-        if let Event::PlaybookEnd { rc, .. } = event {
+        if let Event::PlaybookEnd { rc, error } = event {
             state.stdout.flush()?;
             state.stderr.flush()?;
             // `rc` and `status` last: their presence means the run is over.
             write_atomic(&self.dir.join("rc"), rc.to_string().as_bytes())?;
-            write_atomic(&self.dir.join("status"), status_for_rc(*rc).as_bytes())?;
+            write_atomic(
+                &self.dir.join("status"),
+                status_for(*rc, error.as_deref()).as_bytes(),
+            )?;
         }
         Ok(())
     }

@@ -16,6 +16,10 @@
 //!   internal keys (`_ansible_*`, `failed`, `skipped`, `invocation` below `-vvv`, `diff`,
 //!   `exception`, `warnings`). It is printed for failures always, for ok/changed/skipped with
 //!   `-v`, and for `debug` always, indented by 4 (`-vvv` indents everything).
+//! - `--diff`: a changed result's `diff` is printed before its line as a unified diff
+//!   ([`file_diff`]); the engine includes `diff` in results only in diff mode.
+//! - Dry-run results (`dry_run: true`, `would_run`) get a `    would run: module k=v ...` line
+//!   below their status line (hook-runner's own; ansible-playbook has no offline mode).
 //! - `[WARNING]: ...` lines (wrapped at 79 columns) and errors go to stderr, as Ansible does.
 //! - `PLAY RECAP`: one line per host sorted by name, `%-26s : ok=%-4s changed=%-4s ...`
 //!   (with Ansible's trailing spaces), then a blank line.
@@ -79,8 +83,13 @@ impl Renderer {
             }
             Event::NoHostsMatched => r.stdout.push_str("skipping: no hosts matched\n"),
             Event::NoMoreHosts => r.stdout.push_str(&banner("NO MORE HOSTS LEFT")),
-            Event::TaskStart { task } | Event::HandlerStart { task } => {
-                r.stdout.push_str(&self.task_banner(task));
+            Event::TaskStart { task } => r.stdout.push_str(&self.task_banner(task)),
+            Event::HandlerStart { task } => {
+                let handler = TaskInfo {
+                    is_handler: true,
+                    ..task.clone()
+                };
+                r.stdout.push_str(&self.task_banner(&handler));
             }
             Event::Included { task, file, hosts } => {
                 self.ensure_banner(&mut r.stdout, task);
@@ -169,6 +178,9 @@ impl Renderer {
         }
         for d in deprecations(result.get("deprecations")) {
             r.stderr.push_str(&format!("[DEPRECATION WARNING]: {d}\n"));
+        }
+        if item.is_none() && flag(result, "changed") {
+            r.stdout.push_str(&file_diff(result.get("diff")));
         }
         let shown = clean_result(result, &task.action, self.verbosity);
         let line = HostLine {
@@ -288,6 +300,73 @@ impl HostLine<'_> {
             Status::Skipped | Status::Unreachable => Some(self.plain(status)),
             _ => None,
         }
+    }
+}
+
+/// `--diff` output for a changed result's `diff` (one or a list of `before`/`after` pairs with
+/// optional `before_header`/`after_header`, or a `prepared` text), as Ansible's callback
+/// prints it before the result line: a unified diff with 3 lines of context, then a blank line.
+/// Non-text `before`/`after` (the `file` module's state dicts) are shown as indented JSON.
+pub fn file_diff(diff: Option<&Value>) -> String {
+    let diffs: Vec<&Value> = match diff {
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(one @ Value::Object(_)) => vec![one],
+        _ => return String::new(),
+    };
+    let mut out = String::new();
+    for diff in diffs {
+        for (key, what) in [
+            ("dst_binary", "destination file appears to be binary"),
+            ("src_binary", "source file appears to be binary"),
+        ] {
+            if flag_value(diff.get(key)) {
+                out.push_str(&format!("diff skipped: {what}\n"));
+            }
+        }
+        for (key, what) in [("dst_larger", "destination"), ("src_larger", "source")] {
+            if let Some(size) = diff.get(key).filter(|v| !v.is_null()) {
+                out.push_str(&format!(
+                    "diff skipped: {what} file size is greater than {size}\n"
+                ));
+            }
+        }
+        if let (Some(before), Some(after)) = (diff.get("before"), diff.get("after")) {
+            let header = |key: &str, word: &str| match diff.get(key).and_then(Value::as_str) {
+                Some(h) => format!("{word}: {h}"),
+                None => word.to_string(),
+            };
+            let (before, after) = (diff_text(before), diff_text(after));
+            let unified = similar::TextDiff::from_lines(&before, &after)
+                .unified_diff()
+                .context_radius(3)
+                .header(
+                    &header("before_header", "before"),
+                    &header("after_header", "after"),
+                )
+                .to_string();
+            if !unified.is_empty() {
+                out.push_str(&unified);
+                out.push('\n');
+            }
+        }
+        if let Some(prepared) = diff.get("prepared").and_then(Value::as_str) {
+            out.push_str(prepared);
+        }
+    }
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+fn flag_value(value: Option<&Value>) -> bool {
+    value.and_then(Value::as_bool) == Some(true)
+}
+
+fn diff_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => format!("{}\n", pyjson::dumps(other, Some(4))),
     }
 }
 
@@ -859,10 +938,7 @@ skipping: [localhost] => {\"changed\": false, \"false_condition\": false, \"skip
 
     #[test]
     fn matches_ansible_for_handlers_delegation_include_unreachable_and_no_log() {
-        let h = TaskInfo {
-            is_handler: true,
-            ..task("Restart thing", "debug", "h")
-        };
+        let h = task("Restart thing", "debug", "h");
         let d = task("Delegated", "command", "d");
         let inc = task("include_tasks", "include_tasks", "i");
         let ping = task("ping", "ping", "p");
@@ -982,6 +1058,61 @@ fatal: [localhost]: FAILED! => {\"censored\": \"the output has been hidden due t
         );
         // -v shows the whole result instead.
         assert!(!render_all(1, &events).contains("    would run:"));
+    }
+
+    // Golden text from ansible-playbook 2.18 `--diff` (copy over an existing file, file
+    // state change, new file).
+    #[test]
+    fn diffs_match_ansible() {
+        let copy = task("copy", "copy", "1");
+        let dir = task("dir", "file", "2");
+        let events = vec![
+            result_event(
+                "localhost",
+                &copy,
+                Status::Changed,
+                json!({"changed": true,
+                "diff": [{"before": "old\n", "after": "new\nline2\n", "before_header": "/tmp/dd/f", "after_header": "/tmp/dd/f"}]}),
+                None,
+            ),
+            result_event(
+                "localhost",
+                &dir,
+                Status::Changed,
+                json!({"changed": true,
+                "diff": {"before": {"path": "/tmp/dd/sub", "state": "absent"}, "after": {"path": "/tmp/dd/sub", "state": "directory"}}}),
+                None,
+            ),
+        ];
+        let expected = "
+TASK [copy] ********************************************************************
+--- before: /tmp/dd/f
++++ after: /tmp/dd/f
+@@ -1 +1,2 @@
+-old
++new
++line2
+
+changed: [localhost]
+
+TASK [dir] *********************************************************************
+--- before
++++ after
+@@ -1,4 +1,4 @@
+ {
+     \"path\": \"/tmp/dd/sub\",
+-    \"state\": \"absent\"
++    \"state\": \"directory\"
+ }
+
+changed: [localhost]
+";
+        assert_eq!(render_all(0, &events), expected);
+        let new_file = json!({"before": "", "after": "x\n", "after_header": "/tmp/dd/g"});
+        assert_eq!(
+            file_diff(Some(&new_file)),
+            "--- before\n+++ after: /tmp/dd/g\n@@ -0,0 +1 @@\n+x\n\n"
+        );
     }
 
     #[test]

@@ -127,11 +127,16 @@ pub trait Reporter: Send + Sync {
     fn event(&self, event: &Event);
 }
 
-/// Sends each event to several reporters.
+/// Sends each event to several reporters, after registering any Secret in it with the global
+/// redactor.
 pub struct Fanout(pub Vec<Box<dyn Reporter>>);
 
 impl Reporter for Fanout {
     fn event(&self, event: &Event) {
+        // A Secret read by a task (k8s_info) is registered before any reporter shows it.
+        if let Event::HostResult { result, .. } = event {
+            redact::global().learn_secrets_in(&Value::Object(result.clone()));
+        }
         for reporter in &self.0 {
             reporter.event(event);
         }

@@ -96,6 +96,22 @@ impl Redactor {
         }
     }
 
+    /// Registers every Kubernetes Secret found anywhere in `value` (an object with
+    /// `kind: Secret`, e.g. in a `k8s_info` result's `resources`), so a Secret read by a task is
+    /// hidden from then on even if nothing else registered it.
+    pub fn learn_secrets_in(&self, value: &Value) {
+        match value {
+            Value::Object(map) => {
+                if map.get("kind").and_then(Value::as_str) == Some("Secret") {
+                    self.add_secret_object(value);
+                }
+                map.values().for_each(|v| self.learn_secrets_in(v));
+            }
+            Value::Array(items) => items.iter().for_each(|v| self.learn_secrets_in(v)),
+            _ => {}
+        }
+    }
+
     fn insert_all(&self, candidates: Vec<String>) {
         let Ok(mut secrets) = self.secrets.write() else {
             return;
@@ -202,6 +218,16 @@ mod tests {
         r.add_secret_object(&json!({ "data": { "key": b64 } }));
         assert_eq!(r.redact(&format!("a {b64} b")), "a ******** b");
         assert_eq!(r.redact("a s3cr3t-value b"), "a ******** b");
+    }
+
+    #[test]
+    fn secrets_in_results_are_learned() {
+        let r = Redactor::new();
+        let b64 = base64::engine::general_purpose::STANDARD.encode("learned-secret");
+        let result = json!({"resources": [{"kind": "Secret", "data": {"key": b64}}, {"kind": "ConfigMap", "data": {"x": "not-a-secret-value"}}]});
+        r.learn_secrets_in(&result);
+        assert_eq!(r.redact("a learned-secret b"), "a ******** b");
+        assert_eq!(r.redact("not-a-secret-value"), "not-a-secret-value");
     }
 
     #[test]

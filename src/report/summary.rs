@@ -55,7 +55,7 @@ pub struct HostRecap {
 /// The outcome of a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunSummary {
-    /// ansible-runner's words: `successful`, `failed` or `canceled`.
+    /// ansible-runner's words: `successful`, `failed`, `canceled` or `timeout`.
     pub status: &'static str,
     pub rc: i32,
     pub recap: Vec<HostRecap>,
@@ -68,10 +68,14 @@ pub struct RunSummary {
 /// Exit code ansible-playbook uses for an interrupted run.
 pub const RC_INTERRUPTED: i32 = 99;
 
-/// ansible-runner's status word for an exit code.
-pub fn status_for_rc(rc: i32) -> &'static str {
+/// How the error of a run stopped by `--timeout` starts (its status is then `timeout`).
+pub const TIMEOUT_ERROR_PREFIX: &str = "Timeout";
+
+/// ansible-runner's status word for a run that ended with `rc` and `error`.
+pub fn status_for(rc: i32, error: Option<&str>) -> &'static str {
     match rc {
         0 => "successful",
+        RC_INTERRUPTED if error.is_some_and(|e| e.starts_with(TIMEOUT_ERROR_PREFIX)) => "timeout",
         RC_INTERRUPTED => "canceled",
         _ => "failed",
     }
@@ -146,7 +150,7 @@ impl SummaryCollector {
     /// The summary for a run that ended with `rc` (and `error`, if it ended outside a task).
     pub fn finish(&self, rc: i32, error: Option<&str>) -> RunSummary {
         RunSummary {
-            status: status_for_rc(rc),
+            status: status_for(rc, error),
             rc,
             recap: self
                 .recap
@@ -269,7 +273,7 @@ impl RunSummary {
             return String::new();
         }
         let mut out = String::from("\n");
-        let word = if self.status == "canceled" {
+        let word = if matches!(self.status, "canceled" | "timeout") {
             "HOOK CANCELED"
         } else {
             "HOOK FAILED"
@@ -288,16 +292,18 @@ impl RunSummary {
         if self.error.is_none() && self.failures.is_empty() {
             out.push_str(&format!("{word}: exit code {}\n", self.rc));
         }
-        let hosts = self.failures.len();
+        let unreachable = self.failures.iter().filter(|f| f.unreachable).count();
+        let failed = self.failures.len() - unreachable;
+        let mut counts = String::new();
+        if failed > 0 {
+            counts.push_str(&format!(", {failed} host(s) failed"));
+        }
+        if unreachable > 0 {
+            counts.push_str(&format!(", {unreachable} host(s) unreachable"));
+        }
         out.push_str(&format!(
-            "hook-runner: exit code {} ({}{})\n",
-            self.rc,
-            self.status,
-            if hosts > 0 {
-                format!(", {hosts} host(s) failed")
-            } else {
-                String::new()
-            }
+            "hook-runner: exit code {} ({}{counts})\n",
+            self.rc, self.status
         ));
         out
     }
@@ -398,6 +404,17 @@ mod tests {
     }
 
     #[test]
+    fn statuses_follow_ansible_runner() {
+        assert_eq!(status_for(0, None), "successful");
+        assert_eq!(status_for(2, None), "failed");
+        assert_eq!(
+            status_for(99, Some("User interrupted execution")),
+            "canceled"
+        );
+        assert_eq!(status_for(99, Some("Timeout (60s) exceeded")), "timeout");
+    }
+
+    #[test]
     fn rescued_or_ignored_failures_are_left_out() {
         let mut c = SummaryCollector::default();
         c.observe(&Event::HostResult {
@@ -468,6 +485,9 @@ mod tests {
             delegated_to: None,
         });
         let s = c.finish(4, None);
+        assert!(s
+            .render_human()
+            .ends_with("hook-runner: exit code 4 (failed, 1 host(s) unreachable)\n"));
         assert!(s.render_human().contains(
             "HOOK FAILED: host 10.0.0.9 unreachable at task \"Gathering Facts\" (playbook.yml:1, gather_facts) in play \"vms\": Failed to connect to the host via ssh: timeout\n"
         ));

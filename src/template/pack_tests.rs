@@ -665,3 +665,29 @@ fn lazy_mappings_behave_like_dicts() {
         "'undefined_thing' is undefined"
     );
 }
+
+#[test]
+#[ignore]
+fn bench_template_throughput() {
+    let workload = crate::yaml::load_file(std::path::Path::new("/work/shared/fixtures/forklift/vsphere-workload.yml")).map(|n| n.to_value()).unwrap_or_default();
+    let mut m = Map::new();
+    for i in 0..200 { m.insert(format!("v{i}"), json!(format!("value {i}"))); }
+    m.insert("vm".into(), workload.clone());
+    m.insert("hostvars".into(), json!({"a": m.clone(), "b": m.clone()}));
+    let templar = Templar::new();
+    let t0 = std::time::Instant::now();
+    for _ in 0..2000 {
+        let _ = templar.template(&json!("{{ vm.vm1.vm0.name }}-{{ v1 }}"), Scope { vars: &m, search_paths: &[] });
+        let _ = templar.condition("v2 == 'value 2'", Scope { vars: &m, search_paths: &[] });
+    }
+    eprintln!("BENCH 2000 x (template + condition): {:?}", t0.elapsed());
+}
+
+#[test]
+fn zz_probe4() {
+    for text in ["{{ 'a' | ansible.builtin.b64encode }}", "{{ x is ansible.builtin.defined }}", "{{ lookup('ansible.builtin.env', 'HOME') }}"] {
+        let templar = Templar::new();
+        let m = vars(json!({}));
+        eprintln!("PROBE {text} => {:?}", templar.template(&json!(text), Scope { vars: &m, search_paths: &[] }));
+    }
+}

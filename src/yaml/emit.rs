@@ -6,7 +6,8 @@
 //! scalars in flow style (`a: [1, 2]`), `to_nice_yaml` writes everything in block style.
 //! Strings are plain when they read back as the same string, else single-quoted, else
 //! double-quoted (control characters). A plain scalar document ends with `...`, as PyYAML does.
-//! Not done: PyYAML's folding of lines longer than 80 columns.
+//! Plain and single-quoted scalars in block context fold at a single space past column 80, as
+//! PyYAML's default width does; flow collections and double-quoted scalars are not wrapped.
 
 use super::resolve::{python_float_repr, resolve_plain};
 use super::Yaml;
@@ -501,15 +502,15 @@ mod tests {
             "word ".repeat(4).trim_end()
         );
         assert_eq!(to_nice_yaml_string(&v, 2), expected_plain);
-        let v = json!({"key": format!("it's {words}")});
+        let v = json!({"key": format!("@it's {words}")});
         let out = to_nice_yaml_string(&v, 4);
-        assert!(out.starts_with("key: 'it''s word"), "{out}");
+        assert!(out.starts_with("key: '@it''s word"), "{out}");
         assert!(out.contains("\n    word"), "{out}");
         assert!(out.lines().all(|l| l.chars().count() <= 86), "{out}");
         // Runs of several spaces never fold.
         let spaced = format!("{}  tail", "x".repeat(90));
         assert_eq!(
-            to_yaml_string(&json!({ "k": spaced })),
+            to_nice_yaml_string(&json!({ "k": spaced }), 2),
             format!("k: {spaced}\n")
         );
     }

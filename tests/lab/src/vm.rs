@@ -17,21 +17,25 @@
 //!
 //! # A VM ([`Vm::boot`])
 //! Each VM gets a slot `X` (an exclusive `flock` held for the VM's lifetime, so slots never collide
-//! across threads and processes), a network namespace `hrvm-X` joined to the host by a veth pair
-//! (`hrvm-X` with `10.214.X.1/24` on the host, `eth0` with `10.214.X.2/24` inside), and its own
-//! copy-on-write view of the rootfs: an overlayfs whose upper and work dirs live in a temp dir, or a
-//! `cp -a --reflink=auto` copy where overlay cannot be mounted. It boots with
+//! across threads and processes) that fixes its addresses: a veth pair joins the host (`hrvm-X`,
+//! `10.214.X.1/24`) to `eth0` (`10.214.X.2/24`) in the VM's own network namespace. Everything else
+//! is named `hrvm-X-PID-N`, unique to the VM: the namespace, the machine (and host) name, the temp
+//! dir and the VM's own cgroups (nspawn with `--keep-unit` would otherwise put every VM in the test
+//! process's cgroup, where their systemds break each other's units). The VM sees its own
+//! copy-on-write view of the rootfs: an overlayfs whose upper and work dirs live in the temp dir,
+//! or a `cp -a --reflink=auto` copy where overlay cannot be mounted. It boots with
 //! `systemd-nspawn --register=no --keep-unit -b` (there is no systemd on the host), its console
 //! going to a log file. Boot is waited for by polling SSH, bounded by [`VmOptions::boot_timeout`],
 //! then by `systemctl is-system-running --wait` so services such as MariaDB are settled.
 //!
 //! # Teardown (`Drop`, also on panic, or [`Vm::shutdown`])
-//! `systemctl poweroff` over SSH (bounded), then SIGTERM to nspawn (an orderly shutdown), then
-//! SIGKILL to every process left in the VM's network namespace (the container's init dies with its
-//! pid namespace; nspawn killed alone would leave it running), then the overlay is unmounted, the
-//! namespace and link deleted, nspawn's own state under `/run/systemd/nspawn/` and the temp dir
-//! removed. [`VmTrace::leftovers`] lists anything that survived. A process killed without unwinding
-//! leaves a stale slot; the next process that claims that slot removes what it left.
+//! A booted VM gets `systemctl poweroff` over SSH (or SIGTERM to nspawn, an orderly shutdown too),
+//! bounded; then every process left in the VM's namespace or cgroups is SIGKILLed (the container's
+//! init dies with its pid namespace; nspawn killed alone would leave it running). Then the overlay
+//! is unmounted, the namespace, link and cgroups deleted, nspawn's own state under
+//! `/run/systemd/nspawn/` and the temp dir removed. [`VmTrace::leftovers`] lists anything that
+//! survived. A process killed without unwinding leaves its slot's lock free and its traces behind:
+//! the first boot of every later process sweeps them ([`cleanup_leftovers`]).
 
 use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
@@ -72,8 +76,10 @@ pub const HOST_COMMANDS: &[&str] = &[
     "ip",
     "ssh",
     "ssh-keygen",
+    "chroot",
     "mount",
     "cp",
+    "rm",
 ];
 
 /// The built rootfs and the lab keys that open it.
@@ -86,16 +92,19 @@ pub struct Rootfs {
 
 impl Rootfs {
     /// The rootfs of [`RECIPE`], built now if needed (see the module doc); the same for every
-    /// caller of this process.
+    /// caller of this process. A failed build is not retried by later callers of the process:
+    /// they get its error at once instead of waiting for another failing build.
     pub fn get() -> Result<&'static Rootfs> {
-        static ROOTFS: Mutex<Option<&'static Rootfs>> = Mutex::new(None);
+        static ROOTFS: Mutex<Option<Result<&'static Rootfs, String>>> = Mutex::new(None);
         let mut slot = ROOTFS.lock().map_err(|_| anyhow!("rootfs lock poisoned"))?;
-        if let Some(rootfs) = *slot {
-            return Ok(rootfs);
-        }
-        let rootfs: &'static Rootfs = Box::leak(Box::new(obtain_rootfs()?));
-        *slot = Some(rootfs);
-        Ok(rootfs)
+        let result = slot.get_or_insert_with(|| {
+            obtain_rootfs()
+                .map(|rootfs| &*Box::leak(Box::new(rootfs)))
+                .map_err(|e| format!("{e:#}"))
+        });
+        result
+            .clone()
+            .map_err(|e| anyhow!("the VM rootfs could not be built: {e}"))
     }
 
     /// The root directory of the Debian tree (the overlay's lower dir).
@@ -307,10 +316,17 @@ fn ensure_no_python(rootfs: &Path, log: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Any `python*` executable in the usual bin dirs (`python3`, `python3.11`, `python`...).
 fn python_present(rootfs: &Path) -> bool {
-    let bins = ["usr/bin/python3", "usr/bin/python", "usr/local/bin/python3"];
-    bins.iter()
-        .any(|b| rootfs.join(b).symlink_metadata().is_ok())
+    ["usr/bin", "usr/local/bin", "bin"].iter().any(|dir| {
+        fs::read_dir(rootfs.join(dir))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .any(|e| e.file_name().to_string_lossy().starts_with("python"))
+            })
+            .unwrap_or(false)
+    })
 }
 
 fn make_keys(tmp: &Path, log: &Path) -> Result<()> {
@@ -485,7 +501,7 @@ pub enum ViewKind {
 }
 
 /// A process, told apart from a later one that reuses its pid by its start time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProcessId {
     /// The pid.
     pub pid: i32,
@@ -512,8 +528,8 @@ impl ProcessId {
 ///
 /// Every name in it is unique to the VM (slot, pid, sequence number), so a later VM that reuses
 /// the slot is never mistaken for a leftover; only the host-side link is named after the slot,
-/// and its ifindex tells the two apart.
-#[derive(Debug, Clone)]
+/// and its ifindex tells the two apart. Serializable, so another process can check it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct VmTrace {
     /// Machine name, also the network namespace's and the cgroups' (`hrvm-X-PID-N`).
     pub name: String,
@@ -601,6 +617,8 @@ pub struct Vm {
     view_inode: Option<(u64, u64)>,
     netns_made: bool,
     nspawn: Option<Child>,
+    /// SSH answered once: teardown may ask for a graceful poweroff.
+    booted: bool,
     known_hosts: PathBuf,
     boot_time: Duration,
     torn_down: bool,
@@ -644,6 +662,7 @@ impl Vm {
             view_inode: None,
             netns_made: false,
             nspawn: None,
+            booted: false,
             known_hosts: PathBuf::new(),
             boot_time: Duration::ZERO,
             torn_down: false,
@@ -991,6 +1010,7 @@ impl Vm {
             }
             let probe = self.try_exec("root", "true", left.min(Duration::from_secs(10)));
             if matches!(&probe, Ok(out) if out.status.success()) {
+                self.booted = true;
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -1047,8 +1067,10 @@ impl Vm {
             return Vec::new();
         }
         self.torn_down = true;
+        let started = Instant::now();
         let mut problems = Vec::new();
         self.stop_processes(&mut problems);
+        report_timing("vm-teardown-stop", started.elapsed());
         self.remove_nspawn_state();
         for cgroup in &self.trace.cgroups {
             if let Err(e) = remove_vm_cgroup(cgroup) {
@@ -1067,18 +1089,23 @@ impl Vm {
             problems.push(format!("removing {}: {e:#}", self.trace.dir.display()));
         }
         let _ = fs::remove_file(self.state_file());
+        report_timing("vm-teardown", started.elapsed());
         problems
     }
 
-    /// poweroff over SSH, then SIGTERM to nspawn, then SIGKILL to everything in the namespace.
+    /// A booted VM: poweroff over SSH (or SIGTERM to nspawn, which nspawn turns into an orderly
+    /// shutdown, when SSH fails), bounded. Then, and at once for a VM that never answered SSH
+    /// (a graceful shutdown of a half-booted system is slow and unreliable), SIGKILL to
+    /// everything left in its namespace and cgroups.
     fn stop_processes(&mut self, problems: &mut Vec<String>) {
         if let Some(mut child) = self.nspawn.take() {
-            if matches!(child.try_wait(), Ok(None)) {
-                let _ = self.try_exec("root", "systemctl poweroff", Duration::from_secs(10));
+            if self.booted && matches!(child.try_wait(), Ok(None)) {
+                let poweroff = self.try_exec("root", "systemctl poweroff", Duration::from_secs(10));
+                if !matches!(&poweroff, Ok(out) if out.status.success()) {
+                    let _ = kill_pid(child.id() as i32, libc::SIGTERM);
+                }
                 if wait_child(&mut child, Duration::from_secs(20)).is_none() {
                     problems.push(format!("VM {} ignored poweroff for 20 s", self.trace.name));
-                    let _ = kill_pid(child.id() as i32, libc::SIGTERM);
-                    wait_child(&mut child, Duration::from_secs(10));
                 }
             }
             self.kill_namespace_processes(problems);
@@ -1132,10 +1159,6 @@ impl Vm {
 
 impl Drop for Vm {
     fn drop(&mut self) {
-        if self.torn_down {
-            return;
-        }
-        let started = Instant::now();
         let problems = self.teardown();
         if !problems.is_empty() {
             eprintln!(
@@ -1144,7 +1167,6 @@ impl Drop for Vm {
                 problems.join("; ")
             );
         }
-        report_timing("vm-teardown", started.elapsed());
     }
 }
 
@@ -1806,6 +1828,25 @@ mod tests {
         )
         .unwrap();
         assert!(Stamp::read(dir.path()).is_none());
+    }
+
+    #[test]
+    fn python_is_found_under_any_name() {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir_all(root.path().join("usr/bin")).unwrap();
+        fs::write(root.path().join("usr/bin/sh"), "").unwrap();
+        assert!(!python_present(root.path()));
+        fs::write(root.path().join("usr/bin/python3.11"), "").unwrap();
+        assert!(python_present(root.path()));
+    }
+
+    #[test]
+    fn slots_are_read_from_every_kind_of_name() {
+        assert_eq!(slot_of("hrvm-7"), Some(7));
+        assert_eq!(slot_of("hrvm-12-3456-0"), Some(12));
+        assert_eq!(slot_of("hrvm-254.state"), Some(254));
+        assert_eq!(slot_of("hrlab-3"), None);
+        assert_eq!(slot_of("hrvm-x"), None);
     }
 
     #[test]

@@ -145,3 +145,103 @@ fn a_panicking_test_still_tears_its_vm_down() {
     .expect("the boot thread");
     assert_gone(&trace);
 }
+
+/// Set in the child process of `leftovers_of_a_killed_process_are_swept`.
+const CRASH_CHILD_ENV: &str = "LAB_VM_CRASH_CHILD";
+
+/// Not a test on its own: the child half of `leftovers_of_a_killed_process_are_swept`, which runs
+/// this test binary again with `CRASH_CHILD_ENV` set. It boots a VM, prints its trace, and waits
+/// to be killed (bounded, in case the parent dies first).
+#[test]
+#[ignore = "helper process of leftovers_of_a_killed_process_are_swept, which runs it"]
+fn crash_child_boots_a_vm_and_waits_to_be_killed() {
+    if std::env::var_os(CRASH_CHILD_ENV).is_none() {
+        return;
+    }
+    let vm = Vm::boot().expect("booting a VM in the crash child");
+    let trace = serde_json::to_string(&vm.trace()).expect("trace as JSON");
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "TRACE {trace}").expect("stdout");
+    out.flush().expect("stdout");
+    std::thread::sleep(std::time::Duration::from_secs(120));
+}
+
+#[test]
+fn leftovers_of_a_killed_process_are_swept() {
+    if !prerequisites("leftovers_of_a_killed_process_are_swept") {
+        return;
+    }
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().expect("the test binary");
+    let mut child = Command::new(exe)
+        .args(["--ignored", "--exact", "--nocapture"])
+        .arg("crash_child_boots_a_vm_and_waits_to_be_killed")
+        .env(CRASH_CHILD_ENV, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting the crash child");
+    let stdout = child.stdout.take().expect("child stdout");
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("TRACE ").map(str::to_string));
+    // SIGKILL: no unwinding, no Drop; the VM is orphaned as after a crash.
+    child.kill().expect("killing the crash child");
+    child.wait().expect("reaping the crash child");
+    let line = line.expect("the crash child printed no trace (did its VM boot?)");
+    let trace: VmTrace = serde_json::from_str(&line).expect("the child's trace");
+    assert!(
+        !trace.leftovers().is_empty(),
+        "a crashed VM should leave traces: {trace:?}"
+    );
+
+    let swept = lab::vm::cleanup_leftovers().expect("sweeping leftovers");
+    assert!(
+        !swept.is_empty(),
+        "nothing swept; leftovers: {:?}",
+        trace.leftovers()
+    );
+    assert_gone(&trace);
+}
+
+#[test]
+fn a_failed_boot_removes_what_it_made() {
+    if !prerequisites("a_failed_boot_removes_what_it_made") {
+        return;
+    }
+    let started = Instant::now();
+    let opts = VmOptions {
+        boot_timeout: std::time::Duration::from_millis(1),
+        ..VmOptions::default()
+    };
+    let err = format!(
+        "{:#}",
+        Vm::boot_with(opts).expect_err("a 1 ms boot must time out")
+    );
+    assert!(
+        err.contains("did not answer SSH within the boot timeout"),
+        "{err}"
+    );
+    // The error names the VM (hrvm-SLOT-PID-SEQ); nothing of that name may remain.
+    let name = err
+        .split_whitespace()
+        .find(|w| w.starts_with("hrvm-"))
+        .unwrap_or_else(|| panic!("no VM name in: {err}"))
+        .to_string();
+    assert!(!std::path::Path::new("/run/netns").join(&name).exists());
+    assert!(!std::env::temp_dir().join(&name).exists());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    assert!(!mounts.contains(&name), "a mount of {name} remains");
+    let processes = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|cmdline| String::from_utf8_lossy(cmdline).contains(&name))
+        .count();
+    assert_eq!(processes, 0, "a process of {name} remains");
+    report_timing("test-vm-failed-boot", started.elapsed());
+}

@@ -1,0 +1,102 @@
+//! Dry-run of the corpus hooks with Forklift's real input files: controller tasks run,
+//! remote tasks are shown (`would_run`), and what would fail fails.
+
+mod engine_common;
+use engine_common::*;
+use hook_runner::engine::Mode;
+use hook_runner::report::Status;
+use serde_json::json;
+use std::path::PathBuf;
+
+fn shared(rel: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(rel);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+async fn dry_run_hook(playbook: &str) -> Outcome {
+    let plan = shared("fixtures/forklift/plan.yml");
+    let workload = shared("fixtures/forklift/vsphere-workload.yml");
+    run_files(
+        &[
+            ("playbook.yml", playbook),
+            ("plan.yml", &plan),
+            ("workload.yml", &workload),
+        ],
+        |o| o.mode = Mode::DryRun { secrets: vec![] },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn mtv_docs_hook_dry_run_shows_what_would_run_on_the_vm() {
+    let playbook =
+        shared("corpus/hooks/mtv-docs-stop-mariadb.yml").replace("{namespace}", "openshift-mtv");
+    let out = dry_run_hook(&playbook).await;
+    assert_eq!(out.rc, 0, "{:#?}", out.events);
+    let (status, r) = out.result("Stop MariaDB", "10.10.20.31");
+    assert_eq!(status, Status::Ok);
+    assert_eq!(r["would_run"]["module"], json!("ansible.builtin.service"));
+    assert_eq!(r["would_run"]["args"]["name"], json!("mariadb"));
+    assert_eq!(r["would_run"]["args"]["state"], json!("stopped"));
+    let (_, copy) = out.result("Create Test File", "10.10.20.31");
+    assert_eq!(
+        copy["would_run"]["args"]["content"],
+        json!("Migration from boston of vm-2861 has finished\n")
+    );
+    // The key comes from a clearly marked placeholder Secret.
+    let (_, key) = out.result("Create SSH key", "localhost");
+    assert!(key["would_run"]["args"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("placeholder"));
+}
+
+#[tokio::test]
+async fn guide_hook_with_a_wrong_variable_path_fails_naming_it() {
+    let playbook = shared("corpus/hooks/kubectl-mtv-guide-simple-notification.yml").replace(
+        "- hosts: localhost",
+        "- hosts: localhost\n  vars_files: [workload.yml]",
+    );
+    let out = dry_run_hook(&playbook).await;
+    assert_eq!(out.rc, 2);
+    let (status, r) = out.result("Send notification", "localhost");
+    assert_eq!(status, Status::Failed);
+    let msg = r["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("The task includes an option with an undefined variable"),
+        "{msg}"
+    );
+    assert!(msg.contains("name"), "{msg}");
+}
+
+#[tokio::test]
+async fn fail_module_hook_exits_2() {
+    let out = dry_run_hook(&shared("corpus/hooks/mtc-docs-fail-module.yml")).await;
+    assert_eq!(out.rc, 2);
+    assert_eq!(
+        out.result("fail", "localhost").1["msg"],
+        json!("Cause a failure")
+    );
+}
+
+#[tokio::test]
+async fn getent_gives_placeholder_facts_in_dry_run() {
+    let out = dry_run_hook(
+        r#"
+- hosts: localhost
+  tasks:
+    - getent:
+        database: passwd
+        key: "{{ ansible_user_id }}"
+        split: ':'
+    - name: home
+      debug:
+        msg: "{{ ansible_facts.getent_passwd[ansible_user_id][4] }}"
+"#,
+    )
+    .await;
+    assert_eq!(out.rc, 0, "{:#?}", out.events);
+    assert_eq!(out.debug_msg("home"), json!("/root"));
+}

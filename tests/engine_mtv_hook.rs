@@ -1,0 +1,132 @@
+//! The MTV documentation's hook (`corpus/hooks/mtv-docs-stop-mariadb.yml`, `{namespace}` filled
+//! in) run by the engine as in a hook pod: the SSH key read from the (test) Kubernetes API,
+//! written to `~/.ssh/id_rsa`, the VM added with `add_host`, then MariaDB stopped and
+//! `/premigration.txt` written on a systemd VM without Python. A second run changes nothing
+//! on the VM. (Own test binary: it sets `HOME` for the process.)
+
+mod engine_common;
+use engine_common::Collect;
+use hook_runner::engine::{run_playbook, RunOptions};
+use hook_runner::report::{Event, HostStats};
+use lab::kube_api::{service_account, KubeApi, Rule};
+use lab::vm::{Vm, HOST_COMMANDS};
+use std::path::{Path, PathBuf};
+
+const NS: &str = "openshift-mtv";
+
+fn shared(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(rel)
+}
+
+fn recap(events: &[Event]) -> Vec<(String, HostStats)> {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::Stats { hosts } => Some(hosts.clone()),
+            _ => None,
+        })
+        .expect("a recap")
+}
+
+fn stats(ok: u32, changed: u32) -> HostStats {
+    HostStats {
+        ok,
+        changed,
+        ..HostStats::default()
+    }
+}
+
+async fn run_hook(hook_dir: &Path, kubeconfig: &Path) -> (i32, Vec<Event>) {
+    let opts = RunOptions {
+        playbook: hook_dir.join("playbook.yml"),
+        kubeconfig: Some(kubeconfig.to_path_buf()),
+        ..RunOptions::default()
+    };
+    let reporter = Collect::default();
+    let rc = run_playbook(&opts, &reporter).await;
+    (rc, reporter.0.into_inner().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtv_docs_hook_stops_mariadb_on_a_systemd_vm() {
+    if !lab::require_root_and("mtv_docs_hook_stops_mariadb_on_a_systemd_vm", HOST_COMMANDS) {
+        return;
+    }
+    let vm = tokio::task::spawn_blocking(Vm::boot)
+        .await
+        .unwrap()
+        .expect("the lab VM boots");
+    assert_eq!(vm.exec_ok("systemctl is-active mariadb").trim(), "active");
+
+    // The cluster: the VM's root key in the Secret the hook reads, a token allowed to read it.
+    let api = KubeApi::start();
+    let key = std::fs::read(vm.root_key()).unwrap();
+    api.add_secret(NS, "privkey", &[("key", &key)]);
+    let token = api.token(
+        &service_account(NS, "forklift-hook"),
+        &[Rule::new(&["get", "list"], &["secrets"]).in_namespace(NS)],
+    );
+    let work = tempfile::tempdir().unwrap();
+    let kubeconfig = work.path().join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig, &token).unwrap();
+
+    // The hook directory as the ConfigMap mounts it.
+    let hook = work.path().join("hook");
+    std::fs::create_dir_all(&hook).unwrap();
+    let playbook =
+        std::fs::read_to_string(shared("corpus/hooks/mtv-docs-stop-mariadb.yml")).unwrap();
+    std::fs::write(
+        hook.join("playbook.yml"),
+        playbook.replace("{namespace}", NS),
+    )
+    .unwrap();
+    std::fs::copy(shared("fixtures/forklift/plan.yml"), hook.join("plan.yml")).unwrap();
+    let workload =
+        std::fs::read_to_string(shared("fixtures/forklift/vsphere-workload.yml")).unwrap();
+    let workload = workload.replace(
+        "ipaddress: 10.10.20.31",
+        &format!("ipaddress: {}", vm.address()),
+    );
+    std::fs::write(hook.join("workload.yml"), workload).unwrap();
+
+    // The pod's home: the hook writes ~/.ssh/id_rsa there and ssh uses it.
+    let home = work.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::env::set_var("HOME", &home);
+
+    let (rc, events) = run_hook(&hook, &kubeconfig).await;
+    assert_eq!(rc, 0, "{events:#?}");
+    let ip = vm.address().to_string();
+    let mut expected = vec![
+        ("localhost".to_string(), stats(5, 3)),
+        (ip.clone(), stats(3, 2)),
+    ];
+    let mut got = recap(&events);
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, expected, "{events:#?}");
+
+    assert_eq!(vm.exec("systemctl is-active mariadb").stdout, b"inactive\n");
+    assert_eq!(
+        String::from_utf8_lossy(&vm.exec("cat /premigration.txt").stdout),
+        "Migration from boston of vm-2861 has finished\n"
+    );
+    assert_eq!(vm.exec_ok("stat -c %a /premigration.txt").trim(), "644");
+    let key_mode = std::fs::metadata(home.join(".ssh/id_rsa")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&key_mode.permissions()) & 0o777,
+        0o600
+    );
+    assert_eq!(std::fs::read(home.join(".ssh/id_rsa")).unwrap(), key);
+
+    // Run again: nothing changes on the VM (add_host always reports a change).
+    let (rc, events) = run_hook(&hook, &kubeconfig).await;
+    assert_eq!(rc, 0, "{events:#?}");
+    let mut got = recap(&events);
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut expected = vec![("localhost".to_string(), stats(5, 1)), (ip, stats(3, 0))];
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, expected, "{events:#?}");
+}
