@@ -23,6 +23,34 @@ pub struct HostState {
     pub set_facts: Map,
     /// `include_vars` values.
     pub include_vars: Map,
+    /// Names of registered results: data, never templated again (Ansible's "unsafe").
+    pub registered: Vec<String>,
+}
+
+impl HostState {
+    /// Stores a registered result.
+    pub fn register(&mut self, name: &str, value: Value) {
+        self.set_facts.insert(name.to_string(), value);
+        if !self.registered.iter().any(|n| n == name) {
+            self.registered.push(name.to_string());
+        }
+    }
+
+    /// Stores `set_fact` values (a later set_fact of a registered name makes it a plain
+    /// variable again).
+    pub fn set_fact(&mut self, facts: Map) {
+        self.registered.retain(|n| !facts.contains_key(n));
+        self.set_facts.extend(facts);
+    }
+
+    /// The top-level variables that must not be templated when read: registered results
+    /// and facts.
+    pub fn unsafe_names(&self) -> Vec<Value> {
+        let mut names: Vec<Value> = self.registered.iter().cloned().map(Value::String).collect();
+        names.extend(self.facts.keys().cloned().map(Value::String));
+        names.push(Value::String("ansible_facts".into()));
+        names
+    }
 }
 
 /// The variable sources of one task on one host, by precedence (lowest first).

@@ -345,3 +345,28 @@ async fn facts_are_gathered_for_localhost() {
     assert_eq!(out.debug_msg("facts"), json!("True True True"));
     assert_eq!(out.stats("localhost").ok, 2);
 }
+
+#[tokio::test]
+async fn registered_output_is_data_not_a_template() {
+    let out = run(r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: braces
+      command: echo "{{ '{{' }} not_a_var }}"
+      register: r
+      changed_when: "'not_a_var' in r.stdout"
+    - name: show
+      debug:
+        msg: "{{ r.stdout }}"
+    - name: looped
+      debug:
+        msg: "{{ item }}"
+      loop: "{{ r.stdout_lines }}"
+"#)
+    .await;
+    assert_eq!(out.rc, 0, "{:#?}", out.events);
+    assert_eq!(out.result("braces", "localhost").0, Status::Changed);
+    assert_eq!(out.debug_msg("show"), json!("{{ not_a_var }}"));
+    assert_eq!(out.items("looped")[0].0, json!("{{ not_a_var }}"));
+}

@@ -767,3 +767,30 @@ async fn templated_include_role_and_its_handlers() {
     assert_eq!(out.rc, 0, "{:#?}", out.events);
     assert_eq!(out.debug_msg("app : hello"), json!("hi app"));
 }
+
+#[tokio::test]
+async fn play_roles_expose_their_vars_and_defaults_to_the_play() {
+    let out = run_files(
+        &[
+            (
+                "playbook.yml",
+                r#"
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - common
+  tasks:
+    - name: play task
+      debug:
+        msg: "{{ common_default }} {{ common_var }}"
+"#,
+            ),
+            ("roles/common/defaults/main.yml", "common_default: d\n"),
+            ("roles/common/vars/main.yml", "common_var: v\n"),
+        ],
+        |_| {},
+    )
+    .await;
+    assert_eq!(out.rc, 0, "{:#?}", out.events);
+    assert_eq!(out.debug_msg("play task"), json!("d v"));
+}

@@ -185,6 +185,48 @@ fn cases() -> Vec<Case> {
             json!({"path": "@D/f", "src": "@D/g", "state": "file"}),
         ),
         case(
+            "src-without-state",
+            "echo x > \"$D/g\"",
+            "file",
+            json!({"path": "@D/l", "src": "@D/g"}),
+        ),
+        case(
+            "touch-existing",
+            "echo x > \"$D/t\"; chmod 644 \"$D/t\"",
+            "file",
+            json!({"path": "@D/t", "state": "touch"}),
+        ),
+        case(
+            "link-follow-mode",
+            "echo x > \"$D/t\"; chmod 644 \"$D/t\"; ln -s t \"$D/l\"",
+            "file",
+            json!({"path": "@D/l", "mode": "0600"}),
+        ),
+        case(
+            "copy-backup",
+            "echo old > \"$D/c\"",
+            "copy",
+            json!({"dest": "@D/c", "content": "new", "backup": true}),
+        ),
+        case(
+            "copy-owner-numeric",
+            "",
+            "copy",
+            json!({"dest": "@D/o", "content": "x", "owner": "0", "group": "0", "mode": "u=rw,g=r"}),
+        ),
+        case(
+            "copy-over-link",
+            "echo x > \"$D/t\"; ln -s t \"$D/l\"",
+            "copy",
+            json!({"dest": "@D/l", "content": "x\n"}),
+        ),
+        case(
+            "copy-slash-dest",
+            "",
+            "copy",
+            json!({"dest": "@D/new/dir/", "src": "/etc/hostname", "directory_mode": "0700"}),
+        ),
+        case(
             "recurse",
             "mkdir -p \"$D/r/a\"; echo x > \"$D/r/a/f\"; chmod -R 777 \"$D/r\"",
             "file",

@@ -267,9 +267,7 @@ impl<'a> Run<'a> {
                 for other in hosts.iter().filter(|h| **h != first.host) {
                     if let Some(reg) = &task.register {
                         let value = Value::Object(result::for_register(&first.result));
-                        self.update_host(other, |s| {
-                            s.set_facts.insert(reg.clone(), value);
-                        });
+                        self.update_host(other, |s| s.register(reg, value));
                     }
                     if first.status == Status::Failed {
                         failed.push(other.clone());

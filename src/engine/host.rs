@@ -166,9 +166,7 @@ impl Run<'_> {
     ) -> HostOutcome {
         if let Some(reg) = &task.register {
             let value = Value::Object(result::for_register(&result));
-            self.update_host(host, |s| {
-                s.set_facts.insert(reg.clone(), value);
-            });
+            self.update_host(host, |s| s.register(reg, value));
         }
         let status = result::status_of(&result, ignore_errors);
         let shown = if no_log {
@@ -277,7 +275,7 @@ impl Run<'_> {
             } else {
                 self.task_vars(pctx, frame, Some(ht.task), ht.host)
             };
-            ivars.insert(loop_var.clone(), item.clone());
+            insert_data(&mut ivars, &loop_var, item.clone());
             ivars.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
             if let Some(iv) = &index_var {
                 ivars.insert(iv.clone(), Value::from(index));
@@ -395,14 +393,14 @@ impl Run<'_> {
             merge_result_facts(&mut cur_vars, task.module_name().unwrap_or(""), &r);
             let mut cond_vars = cur_vars.clone();
             if let Some(reg) = &task.register {
-                cond_vars.insert(reg.clone(), Value::Object(result::for_register(&r)));
+                insert_data(&mut cond_vars, reg, Value::Object(result::for_register(&r)));
             }
             self.apply_changed_failed_when(task, &mut r, &cond_vars, &ht.search);
             if !retrying {
                 return r;
             }
             if let Some(reg) = &task.register {
-                cond_vars.insert(reg.clone(), Value::Object(result::for_register(&r)));
+                insert_data(&mut cond_vars, reg, Value::Object(result::for_register(&r)));
             }
             let done = if has_until {
                 let s = Scope {
@@ -638,7 +636,7 @@ impl Run<'_> {
             };
             self.update_host(&target, |s| match module {
                 "set_fact" => {
-                    s.set_facts.extend(facts.clone());
+                    s.set_fact(facts.clone());
                     if cacheable {
                         s.facts.extend(facts);
                     }
@@ -692,6 +690,21 @@ impl Run<'_> {
             e.message.clone()
         };
         self.located(task, msg)
+    }
+}
+
+/// Sets a variable whose value is data (a registered result, a loop item that was already
+/// templated): it is listed among the names the templar must not template again.
+fn insert_data(vars: &mut Map, name: &str, value: Value) {
+    vars.insert(name.to_string(), value);
+    let key = crate::template::UNSAFE_VARS;
+    let entry = vars
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(names) = entry {
+        if !names.iter().any(|n| n.as_str() == Some(name)) {
+            names.push(Value::String(name.to_string()));
+        }
     }
 }
 

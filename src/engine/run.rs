@@ -138,8 +138,19 @@ impl<'a> Run<'a> {
         let inventory_vars = lock(&self.inventory).host_vars(host);
         let state = self.host_state(host);
         let play = &pctx.play;
-        let role_defaults: Vec<&Map> = frame.roles.iter().map(|r| &r.role.defaults).collect();
-        let role_vars: Vec<&Map> = frame.roles.iter().map(|r| &r.role.vars).collect();
+        // Roles of the play's `roles:` expose their defaults and vars to the whole play
+        // (`DEFAULT_PRIVATE_ROLE_VARS=False`); the roles around the task come last (win).
+        let play_roles = play_roles(&play.roles);
+        let role_defaults: Vec<&Map> = play_roles
+            .iter()
+            .map(|r| &r.defaults)
+            .chain(frame.roles.iter().map(|r| &r.role.defaults))
+            .collect();
+        let role_vars: Vec<&Map> = play_roles
+            .iter()
+            .map(|r| &r.vars)
+            .chain(frame.roles.iter().map(|r| &r.role.vars))
+            .collect();
         let role_params: Vec<&Map> = frame.roles.iter().map(|r| &r.params).collect();
         let handler_role = task
             .and_then(|t| t.role.as_ref())
@@ -195,6 +206,14 @@ impl<'a> Run<'a> {
             vars.insert("role_name".into(), Value::String(role.name.clone()));
         }
         vars.insert("hostvars".into(), Value::Object(self.hostvars(pctx)));
+        let mut unsafe_names = state.unsafe_names();
+        if vars.contains_key("ansible_failed_result") {
+            unsafe_names.push(Value::String("ansible_failed_result".into()));
+        }
+        vars.insert(
+            crate::template::UNSAFE_VARS.into(),
+            Value::Array(unsafe_names),
+        );
         vars
     }
 
@@ -291,6 +310,17 @@ impl<'a> Run<'a> {
             c.close().await;
         }
     }
+}
+
+/// The roles placed by a play's `roles:` section (dependencies included), in order.
+fn play_roles(items: &[crate::playbook::Item]) -> Vec<Arc<crate::playbook::Role>> {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            crate::playbook::Item::Block(b) => b.role.as_ref().map(|r| r.role.clone()),
+            crate::playbook::Item::Task(_) => None,
+        })
+        .collect()
 }
 
 /// The real cluster, connected on first use: a playbook that never calls the API must not

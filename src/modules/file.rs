@@ -394,6 +394,10 @@ if [ -z "$ST" ]; then
 fi
 emit state "$ST"
 case $ST in
+  link|hard) ;;
+  *) [ "$HAVE_SRC" = 1 ] && die "src option requires state to be 'link' or 'hard'" ;;
+esac
+case $ST in
   absent) do_absent ;;
   directory) do_directory ;;
   file) do_file ;;

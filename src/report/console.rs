@@ -105,8 +105,12 @@ impl Renderer {
                 delegated_to,
             } => {
                 self.ensure_banner(&mut r.stdout, task);
-                let host = host_label(host, delegated_to.as_deref());
-                self.host_result(&mut r, &host, task, *status, result, item.as_ref());
+                let label = host_label(host, delegated_to.as_deref(), result);
+                let hosts = HostNames {
+                    host,
+                    label: &label,
+                };
+                self.host_result(&mut r, hosts, task, *status, result, item.as_ref());
             }
             Event::Retry {
                 host,
@@ -118,10 +122,11 @@ impl Renderer {
                     "FAILED - RETRYING: [{host}]: {} ({retries_left} retries left).",
                     task.name
                 ));
-                if self.verbosity > 0 {
+                // Ansible shows the failed attempt from -vvv on, glued to the sentence.
+                if self.verbosity > 2 {
                     let shown = clean_result(result, &task.action, self.verbosity);
                     let json = self.dump(&shown, result, &task.action);
-                    r.stdout.push_str(&format!(" Result was: {json}"));
+                    r.stdout.push_str(&format!("Result was: {json}"));
                 }
                 r.stdout.push('\n');
             }
@@ -167,7 +172,7 @@ impl Renderer {
     fn host_result(
         &self,
         r: &mut Rendered,
-        host: &str,
+        hosts: HostNames,
         task: &TaskInfo,
         status: Status,
         result: &Map,
@@ -184,7 +189,7 @@ impl Renderer {
         }
         let shown = clean_result(result, &task.action, self.verbosity);
         let line = HostLine {
-            host,
+            hosts,
             changed: status == Status::Changed || flag(result, "changed"),
             json: self.dump(&shown, result, &task.action),
             verbose: self.is_verbose(result, &task.action),
@@ -240,7 +245,7 @@ fn verbose_always(result: &Map, action: &str) -> bool {
 
 /// One host's result line, with its JSON ready in case the line shows it.
 struct HostLine<'a> {
-    host: &'a str,
+    hosts: HostNames<'a>,
     changed: bool,
     json: String,
     verbose: bool,
@@ -264,10 +269,10 @@ impl HostLine<'_> {
     }
 
     fn plain(&self, status: Status) -> String {
-        let host = self.host;
+        let (host, name) = (self.hosts.label, self.hosts.host);
         match status {
             Status::Ok | Status::Changed => self.with_json(format!("{}: [{host}]", self.ok_word())),
-            Status::Skipped => self.with_json(format!("skipping: [{host}]")),
+            Status::Skipped => self.with_json(format!("skipping: [{name}]")),
             Status::Failed | Status::Ignored => {
                 format!("fatal: [{host}]: FAILED! => {}", self.json)
             }
@@ -276,12 +281,12 @@ impl HostLine<'_> {
     }
 
     fn item(&self, status: Status, label: &str) -> String {
-        let host = self.host;
+        let (host, name) = (self.hosts.label, self.hosts.host);
         match status {
             Status::Ok | Status::Changed => {
                 self.with_json(format!("{}: [{host}] => (item={label})", self.ok_word()))
             }
-            Status::Skipped => self.with_json(format!("skipping: [{host}] => (item={label}) ")),
+            Status::Skipped => self.with_json(format!("skipping: [{name}] => (item={label}) ")),
             Status::Failed | Status::Ignored => {
                 format!("failed: [{host}] (item={label}) => {}", self.json)
             }
@@ -429,11 +434,30 @@ pub fn banner(title: &str) -> String {
     format!("\n{title} {}\n", "*".repeat(stars))
 }
 
-fn host_label(host: &str, delegated_to: Option<&str>) -> String {
+/// `host -> delegate`, plus `(address)` when the delegate's `ansible_host` differs from its
+/// name (from the result's `_ansible_delegated_vars`, as Ansible reports it).
+fn host_label(host: &str, delegated_to: Option<&str>, result: &Map) -> String {
     match delegated_to {
-        Some(other) if other != host => format!("{host} -> {other}"),
+        Some(other) if other != host => {
+            let address = result
+                .get("_ansible_delegated_vars")
+                .and_then(|v| v.get("ansible_host"))
+                .and_then(Value::as_str)
+                .filter(|a| *a != other);
+            match address {
+                Some(address) => format!("{host} -> {other}({address})"),
+                None => format!("{host} -> {other}"),
+            }
+        }
         _ => host.to_string(),
     }
+}
+
+/// The host's own name (skip lines use it) and its label with delegation (other lines).
+#[derive(Clone, Copy)]
+struct HostNames<'a> {
+    host: &'a str,
+    label: &'a str,
 }
 
 fn flag(result: &Map, key: &str) -> bool {
@@ -496,9 +520,13 @@ pub fn clean_result(result: &Map, action: &str, verbosity: u8) -> Map {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if is_debug(action) {
-        shown.remove("changed");
+        // `debug` shows its message alone, or the variable it was asked for.
         if shown.contains_key("msg") {
             shown.retain(|k, _| k == "msg");
+        } else {
+            for key in ["changed", "invocation", "skip_reason"] {
+                shown.remove(key);
+            }
         }
     }
     shown
@@ -1016,6 +1044,33 @@ fatal: [localhost]: FAILED! => {\"censored\": \"the output has been hidden due t
     }
 
     #[test]
+    fn delegation_labels_match_ansible() {
+        let t = task("Delegated", "command", "d");
+        let event = |status, result: Value| Event::HostResult {
+            host: "localhost".into(),
+            task: t.clone(),
+            status,
+            result: res(result),
+            item: None,
+            delegated_to: Some("vm1".into()),
+        };
+        let mut r = Renderer::new(0);
+        r.render(&Event::TaskStart { task: t.clone() });
+        let with_address =
+            json!({"changed": true, "_ansible_delegated_vars": {"ansible_host": "10.0.0.7"}});
+        assert_eq!(
+            r.render(&event(Status::Changed, with_address)).stdout,
+            "changed: [localhost -> vm1(10.0.0.7)]\n"
+        );
+        // Skip lines name the host only, as Ansible's do.
+        assert_eq!(
+            r.render(&event(Status::Skipped, json!({"skipped": true})))
+                .stdout,
+            "skipping: [localhost]\n"
+        );
+    }
+
+    #[test]
     fn retries_no_hosts_and_warnings_match_ansible() {
         let t = task("Retry", "command", "r");
         let mut r = Renderer::new(0);
@@ -1028,6 +1083,21 @@ fatal: [localhost]: FAILED! => {\"censored\": \"the output has been hidden due t
             })
             .stdout,
             "FAILED - RETRYING: [localhost]: Retry (2 retries left).\n"
+        );
+        let mut vvv = Renderer::new(3);
+        let retry = Event::Retry {
+            host: "localhost".into(),
+            task: task("Retry", "command", "r"),
+            retries_left: 1,
+            result: res(json!({"attempts": 1, "rc": 1})),
+        };
+        assert_eq!(
+            vvv.render(&retry).stdout,
+            "FAILED - RETRYING: [localhost]: Retry (1 retries left).Result was: {\n    \"attempts\": 1,\n    \"rc\": 1\n}\n"
+        );
+        assert_eq!(
+            Renderer::new(2).render(&retry).stdout,
+            "FAILED - RETRYING: [localhost]: Retry (1 retries left).\n"
         );
         assert_eq!(
             r.render(&Event::NoHostsMatched).stdout,

@@ -19,7 +19,7 @@ use super::context::{from_json, to_json};
 use super::{verbatim_error, TemplateError};
 use crate::{Map, Value as Json};
 use base64::Engine as _;
-use minijinja::value::{Kwargs, Rest, ValueKind};
+use minijinja::value::{Kwargs, Rest, ValueKind, ValueOrKwargs};
 use minijinja::{Environment, Error, ErrorKind, State, Value};
 use std::sync::LazyLock;
 
@@ -67,7 +67,71 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("type_debug", type_debug);
     env.add_filter("extract", extract);
     env.add_filter("split", split);
+    env.add_filter("to_uuid", to_uuid);
+    env.add_filter("subelements", subelements);
     strict_builtins(env);
+    fqcn_aliases(env);
+}
+
+/// Ansible's own filters, also reachable by their FQCN (`ansible.builtin.b64decode`).
+const ANSIBLE_FILTERS: &[&str] = &[
+    "b64encode",
+    "b64decode",
+    "bool",
+    "regex_replace",
+    "regex_search",
+    "regex_findall",
+    "regex_escape",
+    "ternary",
+    "mandatory",
+    "basename",
+    "dirname",
+    "splitext",
+    "path_join",
+    "expanduser",
+    "quote",
+    "hash",
+    "checksum",
+    "sha1",
+    "md5",
+    "union",
+    "intersect",
+    "difference",
+    "symmetric_difference",
+    "unique",
+    "flatten",
+    "combine",
+    "dict2items",
+    "items2dict",
+    "to_json",
+    "to_nice_json",
+    "from_json",
+    "to_yaml",
+    "to_nice_yaml",
+    "from_yaml",
+    "zip",
+    "type_debug",
+    "extract",
+    "split",
+    "strftime",
+    "random",
+    "shuffle",
+    "min",
+    "max",
+];
+
+fn fqcn_aliases(env: &mut Environment<'static>) {
+    for name in ANSIBLE_FILTERS {
+        env.add_filter(
+            format!("ansible.builtin.{name}"),
+            move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| {
+                let mut args = Vec::with_capacity(rest.len() + 1);
+                args.push(value);
+                args.extend(rest.iter().map(|v| Value::clone(v)));
+                state.env().empty_state().apply_filter(name, &args)
+            },
+        );
+    }
 }
 
 /// Jinja2 builtins that fail on an undefined input in Ansible (its undefined is strict) but
@@ -117,13 +181,13 @@ fn strict_builtins(env: &mut Environment<'static>) {
     ] {
         env.add_filter(
             name,
-            move |state: &State, value: Value, rest: Rest<Value>| {
+            move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| {
                 if value.is_undefined() {
                     return Err(Error::from(ErrorKind::UndefinedError));
                 }
                 let mut args = Vec::with_capacity(rest.len() + 1);
                 args.push(value);
-                args.extend(rest.iter().cloned());
+                args.extend(rest.iter().map(|v| Value::clone(v)));
                 state.env().empty_state().apply_filter(builtin, &args)
             },
         );
@@ -672,6 +736,23 @@ fn hash(value: Value, hashtype: Option<String>) -> Result<String, Error> {
     })
 }
 
+/// Ansible's `to_uuid(namespace=...)`: a UUID version 5 of the text.
+fn to_uuid(value: Value, namespace: Option<String>) -> Result<String, Error> {
+    use sha1::Digest;
+    let ns_text = namespace.unwrap_or_else(|| "361E6D51-FAEC-444A-9079-341386DA8E2E".into());
+    let ns = uuid::Uuid::parse_str(&ns_text)
+        .map_err(|e| invalid(format!("Invalid value '{ns_text}' for 'namespace': {e}")))?;
+    let mut hasher = sha1::Sha1::new();
+    hasher.update(ns.as_bytes());
+    hasher.update(text_of(&value)?.as_bytes());
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x50;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    Ok(uuid::Uuid::from_bytes(bytes).hyphenated().to_string())
+}
+
 // ---------------------------------------------------------------- lists and sets
 
 fn unique(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
@@ -792,28 +873,79 @@ fn split(value: Value, sep: Option<String>, maxsplit: Option<i64>) -> Result<Val
     let text = text_of(&value)?;
     let max = maxsplit.filter(|m| *m >= 0).map(|m| m as usize);
     let parts: Vec<String> = match sep.as_deref() {
-        None | Some("") if sep.is_none() => {
-            let mut parts: Vec<String> = Vec::new();
-            let mut rest = text.trim_start();
-            while !rest.is_empty() {
-                if max.is_some_and(|m| parts.len() == m) {
-                    parts.push(rest.to_string());
-                    break;
-                }
-                let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-                parts.push(rest[..end].to_string());
-                rest = rest[end..].trim_start();
-            }
-            parts
-        }
+        None => split_whitespace(&text, max),
         Some("") => return Err(invalid("empty separator")),
         Some(s) => match max {
             Some(m) => text.splitn(m + 1, s).map(str::to_string).collect(),
             None => text.split(s).map(str::to_string).collect(),
         },
-        None => Vec::new(),
     };
     Ok(Value::from(parts))
+}
+
+/// `str.split()` without a separator: runs of whitespace separate, ends are ignored.
+fn split_whitespace(text: &str, max: Option<usize>) -> Vec<String> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        if max.is_some_and(|m| parts.len() == m) {
+            parts.push(rest.to_string());
+            break;
+        }
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        parts.push(rest[..end].to_string());
+        rest = rest[end..].trim_start();
+    }
+    parts
+}
+
+/// Ansible's `subelements(key, skip_missing=False)`: `[item, sub]` for each sub in `item[key]`.
+fn subelements(
+    value: Value,
+    key: String,
+    skip_missing: Option<bool>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    let skip_missing = match skip_missing {
+        Some(s) => s,
+        None => kwargs.get::<Option<bool>>("skip_missing")?.unwrap_or(false),
+    };
+    let items = match json_of(&value)? {
+        Json::Array(items) => items,
+        Json::Object(map) => map.into_iter().map(|(_, v)| v).collect(),
+        _ => {
+            return Err(invalid(
+                "subelements lookup expects a list of two or three items",
+            ))
+        }
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let mut current = Some(&item);
+        for part in key.split('.') {
+            current = current.and_then(|c| c.get(part));
+        }
+        match current {
+            Some(Json::Array(subs)) => {
+                for sub in subs {
+                    out.push(Json::Array(vec![item.clone(), sub.clone()]));
+                }
+            }
+            Some(_) => {
+                return Err(invalid(format!(
+                    "the key {key} should point to a list, got '{}'",
+                    current.map(|c| c.to_string()).unwrap_or_default()
+                )))
+            }
+            None if skip_missing => {}
+            None => {
+                return Err(invalid(format!(
+                    "could not find '{key}' key in iterated item '{item}'"
+                )))
+            }
+        }
+    }
+    Ok(from_json(&Json::Array(out)))
 }
 
 // ---------------------------------------------------------------- dicts

@@ -292,6 +292,21 @@ fn misc_filters() {
     let e = err("{{ x | mandatory('set x!') }}", json!({}));
     assert_eq!(e.message, "set x!");
     assert_eq!(ok("{{ [1] | type_debug }}", json!({})), json!("list"));
+    assert_eq!(
+        ok("{{ 'test' | to_uuid }}", json!({})),
+        json!("f4fb6740-9e00-5ac4-9581-f24b6ecfe71e")
+    );
+    let users = json!({"users": [{"name": "a", "keys": ["k1", "k2"]}, {"name": "b"}]});
+    assert_eq!(
+        ok(
+            "{{ users | subelements('keys', skip_missing=True) | map('last') | list }}",
+            users.clone()
+        ),
+        json!(["k1", "k2"])
+    );
+    assert!(err("{{ users | subelements('keys') }}", users)
+        .message
+        .starts_with("could not find 'keys' key"));
 }
 
 #[test]
@@ -669,25 +684,68 @@ fn lazy_mappings_behave_like_dicts() {
 #[test]
 #[ignore]
 fn bench_template_throughput() {
-    let workload = crate::yaml::load_file(std::path::Path::new("/work/shared/fixtures/forklift/vsphere-workload.yml")).map(|n| n.to_value()).unwrap_or_default();
+    let workload = crate::yaml::load_file(std::path::Path::new(
+        "/work/shared/fixtures/forklift/vsphere-workload.yml",
+    ))
+    .map(|n| n.to_value())
+    .unwrap_or_default();
     let mut m = Map::new();
-    for i in 0..200 { m.insert(format!("v{i}"), json!(format!("value {i}"))); }
+    for i in 0..200 {
+        m.insert(format!("v{i}"), json!(format!("value {i}")));
+    }
     m.insert("vm".into(), workload.clone());
     m.insert("hostvars".into(), json!({"a": m.clone(), "b": m.clone()}));
     let templar = Templar::new();
     let t0 = std::time::Instant::now();
     for _ in 0..2000 {
-        let _ = templar.template(&json!("{{ vm.vm1.vm0.name }}-{{ v1 }}"), Scope { vars: &m, search_paths: &[] });
-        let _ = templar.condition("v2 == 'value 2'", Scope { vars: &m, search_paths: &[] });
+        let _ = templar.template(
+            &json!("{{ vm.vm1.vm0.name }}-{{ v1 }}"),
+            Scope {
+                vars: &m,
+                search_paths: &[],
+            },
+        );
+        let _ = templar.condition(
+            "v2 == 'value 2'",
+            Scope {
+                vars: &m,
+                search_paths: &[],
+            },
+        );
     }
     eprintln!("BENCH 2000 x (template + condition): {:?}", t0.elapsed());
 }
 
 #[test]
-fn zz_probe4() {
-    for text in ["{{ 'a' | ansible.builtin.b64encode }}", "{{ x is ansible.builtin.defined }}", "{{ lookup('ansible.builtin.env', 'HOME') }}"] {
-        let templar = Templar::new();
-        let m = vars(json!({}));
-        eprintln!("PROBE {text} => {:?}", templar.template(&json!(text), Scope { vars: &m, search_paths: &[] }));
-    }
+fn fqcn_filters_and_tests() {
+    assert_eq!(
+        ok("{{ 'a' | ansible.builtin.b64encode }}", json!({})),
+        json!("YQ==")
+    );
+    assert_eq!(
+        ok("{{ {'b': 1} | ansible.builtin.to_json }}", json!({})),
+        json!({"b": 1})
+    );
+    assert_eq!(
+        ok(
+            "{{ '2.1' is ansible.builtin.version('2.0', '>') }}",
+            json!({})
+        ),
+        json!(true)
+    );
+    assert_eq!(
+        ok(
+            "{{ lookup('ansible.builtin.env', 'NO_SUCH_VAR_HR') }}",
+            json!({})
+        ),
+        json!("")
+    );
+    assert_eq!(
+        ok(
+            "{{ [{'a': 2}, {'a': 1}] | sort(attribute='a') | map(attribute='a') | list }}",
+            json!({})
+        ),
+        json!([1, 2])
+    );
+    assert_eq!(ok("{{ [1, 2] | join(',') }}", json!({})), json!("1,2"));
 }

@@ -16,8 +16,8 @@ use super::context::to_json;
 use super::filters::ansible_bool;
 use super::verbatim_error;
 use crate::Value as Json;
-use minijinja::value::{Kwargs, ValueKind};
-use minijinja::{Environment, Error, Value};
+use minijinja::value::{Kwargs, Rest, ValueKind, ValueOrKwargs};
+use minijinja::{Environment, Error, State, Value};
 use std::cmp::Ordering;
 
 /// Adds Ansible's tests to `env`.
@@ -104,7 +104,54 @@ pub fn register(env: &mut Environment<'static>) {
     });
     env.add_test("exists", |p: String| std::fs::symlink_metadata(&p).is_ok());
     env.add_test("abs", |p: String| p.starts_with('/'));
+    for name in ANSIBLE_TESTS {
+        env.add_test(
+            format!("ansible.builtin.{name}"),
+            move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| {
+                let mut args = Vec::with_capacity(rest.len() + 1);
+                args.push(value);
+                args.extend(rest.iter().map(|v| Value::clone(v)));
+                state.env().empty_state().perform_test(name, &args)
+            },
+        );
+    }
 }
+
+/// Ansible's own tests, also reachable by their FQCN (`ansible.builtin.version`).
+const ANSIBLE_TESTS: &[&str] = &[
+    "succeeded",
+    "success",
+    "successful",
+    "failed",
+    "failure",
+    "changed",
+    "change",
+    "skipped",
+    "skip",
+    "unreachable",
+    "reachable",
+    "finished",
+    "started",
+    "match",
+    "search",
+    "regex",
+    "version",
+    "version_compare",
+    "truthy",
+    "falsy",
+    "subset",
+    "issubset",
+    "superset",
+    "issuperset",
+    "contains",
+    "any",
+    "all",
+    "file",
+    "directory",
+    "link",
+    "exists",
+    "abs",
+];
 
 fn result_map(v: &Value, test: &str) -> Result<(), Error> {
     if v.kind() != ValueKind::Map {

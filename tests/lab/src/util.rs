@@ -237,7 +237,10 @@ fn append_report_line(line: &str) {
         .open(&path)
         .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes()));
     if let Err(e) = appended {
-        eprintln!("lab: cannot append to LAB_TIMINGS_FILE {}: {e}", Path::new(&path).display());
+        eprintln!(
+            "lab: cannot append to LAB_TIMINGS_FILE {}: {e}",
+            Path::new(&path).display()
+        );
     }
 }
 

@@ -88,6 +88,7 @@ pub struct Rootfs {
     entry: PathBuf,
     build_time: Duration,
     built_now: bool,
+    _in_use: FileLock,
 }
 
 impl Rootfs {
@@ -176,45 +177,65 @@ fn obtain_rootfs() -> Result<Rootfs> {
     let cache = cache_dir();
     fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
     let _lock = FileLock::exclusive(&cache.join(".lock"))?;
-    let entry = cache.join(RECIPE);
     let run_id = current_run_id();
-    if let Some(stamp) = Stamp::read(&entry) {
+    let current = current_entry(&cache);
+    let reusable = current.as_ref().and_then(|entry| {
+        let stamp = Stamp::read(entry)?;
         let trusted = !crate::util::in_ci() || stamp.run_id == run_id;
-        if trusted && entry.join("rootfs/usr/sbin/sshd").exists() {
+        if !trusted {
+            eprintln!(
+                "lab: rootfs {RECIPE} in the cache is from another run (CI=true): rebuilding"
+            );
+        }
+        let complete = entry.join("rootfs/usr/sbin/sshd").exists();
+        (trusted && complete).then_some(stamp)
+    });
+    let (entry, build_time, built_now) = match (current, reusable) {
+        (Some(entry), Some(stamp)) => {
             let build_time = Duration::from_secs_f64(stamp.build_secs);
             eprintln!(
                 "lab: rootfs {RECIPE} reused from {} (built in {:.1} s)",
                 entry.display(),
                 build_time.as_secs_f64()
             );
-            return Ok(Rootfs {
-                entry,
-                build_time,
-                built_now: false,
-            });
+            (entry, build_time, false)
         }
-        eprintln!("lab: rootfs {RECIPE} in the cache is from another run (CI=true): rebuilding");
-    }
-    let build_time = build_entry(&cache, &entry, &run_id)?;
-    report_timing("rootfs-build", build_time);
-    eprintln!(
-        "lab: rootfs {RECIPE} built in {:.1} s",
-        build_time.as_secs_f64()
-    );
+        _ => {
+            let (entry, build_time) = build_entry(&cache, &run_id)?;
+            report_timing("rootfs-build", build_time);
+            eprintln!(
+                "lab: rootfs {RECIPE} built in {:.1} s",
+                build_time.as_secs_f64()
+            );
+            (entry, build_time, true)
+        }
+    };
+    // Held until the process exits: the entry is not deleted while this process may use it.
+    let in_use = FileLock::shared(&entry.join("use.lock"))?;
+    remove_unused_entries(&cache, &entry);
     Ok(Rootfs {
         entry,
         build_time,
-        built_now: true,
+        built_now,
+        _in_use: in_use,
     })
 }
 
-/// Builds into `cache/tmp-RECIPE-PID` and renames it to `entry`; returns the build time.
-fn build_entry(cache: &Path, entry: &Path, run_id: &str) -> Result<Duration> {
-    remove_stale_builds(cache)?;
+/// `cache/RECIPE.current` names the entry (`RECIPE@ID`) to use; `None` if it is missing.
+fn current_entry(cache: &Path) -> Option<PathBuf> {
+    let name = fs::read_to_string(cache.join(format!("{RECIPE}.current"))).ok()?;
+    let entry = cache.join(name.trim());
+    entry.is_dir().then_some(entry)
+}
+
+/// Builds into `cache/tmp-RECIPE-PID`, renames it to a new `cache/RECIPE@ID` and makes that the
+/// current entry. Entries are never renamed or rewritten afterwards: other processes' VMs keep
+/// using the entry they started with (see [`remove_unused_entries`]).
+fn build_entry(cache: &Path, run_id: &str) -> Result<(PathBuf, Duration)> {
     let tmp = cache.join(format!("tmp-{RECIPE}-{}", std::process::id()));
+    remove_tree(&tmp)?;
     let started = Instant::now();
-    let result = build_into(&tmp);
-    if let Err(e) = result {
+    if let Err(e) = build_into(&tmp) {
         let log_tail = tail(&tmp.join("build.log"), 30);
         let _ = remove_tree(&tmp);
         return Err(e.context(format!(
@@ -227,26 +248,43 @@ fn build_entry(cache: &Path, entry: &Path, run_id: &str) -> Result<Duration> {
         build_secs: build_time.as_secs_f64(),
     }
     .write(&tmp)?;
-    if entry.exists() {
-        let old = cache.join(format!("old-{RECIPE}-{}", std::process::id()));
-        fs::rename(entry, &old).with_context(|| format!("moving {} aside", entry.display()))?;
-        remove_tree(&old)?;
-    }
-    fs::rename(&tmp, entry)
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let name = format!("{RECIPE}@{}-{}", now.as_millis(), std::process::id());
+    let entry = cache.join(&name);
+    fs::rename(&tmp, &entry)
         .with_context(|| format!("renaming {} to {}", tmp.display(), entry.display()))?;
-    Ok(build_time)
+    let pointer = cache.join(format!("{RECIPE}.current"));
+    let pointer_tmp = cache.join(format!("{RECIPE}.current.tmp"));
+    fs::write(&pointer_tmp, format!("{name}\n"))?;
+    fs::rename(&pointer_tmp, &pointer)
+        .with_context(|| format!("updating {}", pointer.display()))?;
+    Ok((entry, build_time))
 }
 
-/// Half-built trees of crashed builds (we hold the lock, so nobody is writing them).
-fn remove_stale_builds(cache: &Path) -> Result<()> {
-    for dir in fs::read_dir(cache)? {
-        let path = dir?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with("tmp-") || name.starts_with("old-") {
-            remove_tree(&path)?;
+/// Removes the cache's other trees (older builds, other recipes, half-built ones of crashed
+/// builds) that no process uses: nobody holds their `use.lock` and no overlay has them as its
+/// lower dir. Needs the cache lock (so nobody is building or starting to use one). Best effort.
+fn remove_unused_entries(cache: &Path, keep: &Path) {
+    let Ok(entries) = fs::read_dir(cache) else {
+        return;
+    };
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for dir in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
+        if dir == keep || !dir.is_dir() {
+            continue;
+        }
+        let lower = format!("lowerdir={}", dir.join("rootfs").display());
+        let used_by_a_mount = mountinfo.contains(&lower);
+        let lock = FileLock::try_exclusive(&dir.join("use.lock"));
+        if used_by_a_mount || !matches!(lock, Ok(Some(_))) {
+            continue;
+        }
+        if let Err(e) = remove_tree(&dir) {
+            eprintln!("lab: removing the unused rootfs {}: {e:#}", dir.display());
         }
     }
-    Ok(())
 }
 
 fn build_into(tmp: &Path) -> Result<()> {
@@ -1359,6 +1397,17 @@ impl FileLock {
         let file = FileLock::open(path)?;
         // SAFETY: flock on a valid, open descriptor.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("flock {}", path.display()));
+        }
+        Ok(FileLock { _file: file })
+    }
+
+    /// A shared lock (many holders; excludes an exclusive one), waiting until it is ours.
+    fn shared(path: &Path) -> Result<FileLock> {
+        let file = FileLock::open(path)?;
+        // SAFETY: flock on a valid, open descriptor.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH) } != 0 {
             return Err(std::io::Error::last_os_error())
                 .with_context(|| format!("flock {}", path.display()));
         }

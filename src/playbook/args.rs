@@ -1,0 +1,157 @@
+//! Module arguments as a task gives them: a mapping, a `k=v` string ([`super::kv::parse_kv`];
+//! for `command`/`shell`/`raw`/`script` unknown words stay the command), free-form text
+//! (`_raw_params`), plus the `args:` keyword (the inline arguments win). Names and literal
+//! values are checked against the module's spec at load time
+//! ([`crate::modules::argspec::ArgSpec::check_names`]), located at the offending argument.
+
+use super::kv::parse_kv;
+use super::load::Ctx;
+use super::LoadError;
+use crate::modules::argspec::Kind;
+use crate::yaml::{Node, Yaml};
+use crate::{Map, Value};
+
+/// Modules whose `k=v` text keeps unknown words as the command (`check_raw`).
+const RAW_MODULES: &[&str] = &["command", "shell", "raw", "script"];
+
+/// Free-form (non-module) action arguments: a string becomes `_raw_params` plus `k=v` words.
+fn free_args(value: &Node, extra: Option<&Node>) -> Map {
+    let mut args = match extra.map(Node::to_value) {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    match value.to_value() {
+        Value::Object(m) => {
+            for (k, v) in m {
+                if k != "module" {
+                    args.insert(k, v);
+                }
+            }
+        }
+        Value::String(s) => args.extend(parse_kv(&s, false)),
+        Value::Null => {}
+        other => {
+            args.insert("_raw_params".into(), Value::String(value_string(&other)));
+        }
+    }
+    args
+}
+
+/// A module's arguments from the task (dict, `k=v` string or free-form text, plus `args:`),
+/// with names and literal values checked against the module's spec.
+fn module_args(
+    module: &'static dyn crate::modules::Module,
+    value: &Node,
+    extra: Option<&Node>,
+    from_action_keyword: bool,
+    ctx: &Ctx,
+) -> Result<Map, LoadError> {
+    let mut args = match extra.map(Node::to_value) {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let mut nodes: Vec<(String, &Node)> = Vec::new();
+    match &value.value {
+        Yaml::Map(entries) => {
+            for (k, v) in entries {
+                let key = k.key_string();
+                if key == "module" && from_action_keyword {
+                    continue;
+                }
+                nodes.push((key.clone(), v));
+                args.insert(key, v.to_value());
+            }
+        }
+        Yaml::Str(s) => {
+            let text = strip_action_name(s, module);
+            let check_raw = RAW_MODULES.contains(&module.name());
+            args.extend(parse_kv(text, check_raw));
+        }
+        Yaml::Null => {}
+        Yaml::Seq(_) => {
+            return Err(ctx.err(
+                value,
+                format!(
+                    "the arguments of module '{}' must be a mapping or a k=v string, got a list",
+                    module.name()
+                ),
+            ));
+        }
+        _ => {
+            args.insert("_raw_params".into(), value.to_value());
+        }
+    }
+    if module.accepts_any_args() {
+        // Free key/value data (set_fact, add_host): the module checks its own keys at run time.
+        return Ok(args);
+    }
+    if let Err(message) = module.spec().check_names(module.fqcn(), &args) {
+        let at = args_error_node(&message, &nodes).unwrap_or(value);
+        return Err(ctx.err(at, message));
+    }
+    check_placeholder_mappings(module, &nodes, ctx)?;
+    Ok(args)
+}
+
+/// For `action: copy src=a`, the text after the module name.
+fn strip_action_name<'a>(text: &'a str, module: &'static dyn crate::modules::Module) -> &'a str {
+    let trimmed = text.trim_start();
+    match trimmed.split_once(char::is_whitespace) {
+        Some((first, rest))
+            if crate::modules::lookup(first).map(|m| m.name()) == Some(module.name()) =>
+        {
+            rest
+        }
+        None if crate::modules::lookup(trimmed).map(|m| m.name()) == Some(module.name()) => "",
+        _ => text,
+    }
+}
+
+/// The argument node an argspec message names (`... 'namespace' ...`), for its position.
+fn args_error_node<'a>(message: &str, nodes: &[(String, &'a Node)]) -> Option<&'a Node> {
+    nodes
+        .iter()
+        .find(|(k, _)| {
+            message.contains(&format!("'{k}'"))
+                || message.contains(&format!(" {k} "))
+                || message.contains(&format!("{k}:"))
+        })
+        .map(|(_, n)| *n)
+}
+
+/// A string parameter given a YAML mapping or list literally is a mistake Ansible would turn
+/// into the string of a Python dict: most often a `{placeholder}` written in the docs' style
+/// (`namespace: {namespace}` is the flow mapping `{namespace: null}`). Refuse it before anything
+/// runs.
+fn check_placeholder_mappings(
+    module: &'static dyn crate::modules::Module,
+    nodes: &[(String, &Node)],
+    ctx: &Ctx,
+) -> Result<(), LoadError> {
+    for (key, node) in nodes {
+        let Some(param) = module.spec().param(key) else {
+            continue;
+        };
+        if !matches!(param.kind, Kind::Str | Kind::Path) {
+            continue;
+        }
+        let shown = match &node.value {
+            Yaml::Map(entries) => {
+                let keys: Vec<String> = entries.iter().map(|(k, _)| k.key_string()).collect();
+                format!("{{{}}}", keys.join(", "))
+            }
+            Yaml::Seq(_) => "a list".to_string(),
+            _ => continue,
+        };
+        return Err(ctx.err(
+            node,
+            format!(
+                "argument '{key}' of {} is not a valid name: {shown} is read by YAML as a {}, not a string (a documentation placeholder left in?). Replace it with a real value, or quote it",
+                module.fqcn(),
+                if matches!(node.value, Yaml::Map(_)) { "mapping" } else { "list" }
+            ),
+        ));
+    }
+    Ok(())
+}
+
