@@ -36,7 +36,7 @@ missing_prerequisite() {
 # 1. System packages
 # ---------------------------------------------------------------------------------------------
 # gcc/libc6-dev: the linker and C compiler cargo needs (ring); procps: ps for the leftover check.
-PACKAGES=(openssh-server openssh-client debootstrap systemd-container iproute2 util-linux libnss-wrapper tini
+PACKAGES=(openssh-server openssh-client debootstrap systemd-container iproute2 util-linux libnss-wrapper tini sudo
 	procps gcc libc6-dev)
 
 package_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }

@@ -499,3 +499,33 @@ fn pod_image_deadline_sigterm_reaches_hook_runner_through_tini() {
     );
     assert_eq!(summary["rc"], serde_json::json!(out.code()), "{summary}");
 }
+
+#[test]
+fn pod_image_entrypoint_overrides_a_passwd_home_that_is_not_home() {
+    let test = "pod_image_entrypoint_overrides_a_passwd_home_that_is_not_home";
+    if !prerequisites(test) {
+        return;
+    }
+    // `nobody` (65534) has an entry whose home is not $HOME: ssh would look for ~/.ssh there.
+    let Some(nobody) = fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find(|l| l.split(':').nth(2) == Some("65534"))
+        .map(str::to_string)
+    else {
+        eprintln!("{test}: no passwd entry for 65534 on this machine: nothing to override");
+        return;
+    };
+    let name = nobody.split(':').next().unwrap().to_string();
+    let image = Image::new(HELLO_PLAYBOOK);
+    let out = run(
+        image.pod().uid(65534),
+        &[ENTRYPOINT, "sh", "-c", IDENTITY_SCRIPT],
+    );
+    assert!(out.success(), "{out:#?}");
+    assert_eq!(
+        value(&out, "passwd"),
+        format!("{name}:x:65534:0:hook-runner:{HOME}:/bin/sh")
+    );
+    assert_eq!(value(&out, "ssh"), format!("user {name}"));
+}

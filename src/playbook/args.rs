@@ -5,7 +5,7 @@
 //! ([`crate::modules::argspec::ArgSpec::check_names`]), located at the offending argument.
 
 use super::kv::parse_kv;
-use super::load::Ctx;
+use super::load::{value_string, Ctx};
 use super::LoadError;
 use crate::modules::argspec::Kind;
 use crate::yaml::{Node, Yaml};
@@ -15,7 +15,7 @@ use crate::{Map, Value};
 const RAW_MODULES: &[&str] = &["command", "shell", "raw", "script"];
 
 /// Free-form (non-module) action arguments: a string becomes `_raw_params` plus `k=v` words.
-fn free_args(value: &Node, extra: Option<&Node>) -> Map {
+pub(crate) fn free_args(value: &Node, extra: Option<&Node>) -> Map {
     let mut args = match extra.map(Node::to_value) {
         Some(Value::Object(m)) => m,
         _ => Map::new(),
@@ -39,7 +39,7 @@ fn free_args(value: &Node, extra: Option<&Node>) -> Map {
 
 /// A module's arguments from the task (dict, `k=v` string or free-form text, plus `args:`),
 /// with names and literal values checked against the module's spec.
-fn module_args(
+pub(crate) fn module_args(
     module: &'static dyn crate::modules::Module,
     value: &Node,
     extra: Option<&Node>,
@@ -154,4 +154,3 @@ fn check_placeholder_mappings(
     }
     Ok(())
 }
-

@@ -1,13 +1,8 @@
 //! Loading plays, blocks and tasks from YAML nodes, with validation (see the module doc of
 //! [`crate::playbook`]).
 
-use super::kv::parse_kv;
 use super::role::{expand_role, RoleRequest};
-use super::{
-    parent_dir, Action, Block, Item, Keywords, LoadError, Loc, LoopSource, Play, Playbook, Role,
-    Task,
-};
-use crate::modules::argspec::Kind;
+use super::{parent_dir, Block, Item, Keywords, LoadError, Loc, Play, Playbook, Role, Task};
 use crate::yaml::{self, Node, Yaml};
 use crate::{Map, Value};
 use std::collections::HashSet;
@@ -38,7 +33,7 @@ const PLAY_KEYS: &[&str] = &[
 ];
 
 /// Keywords a play, block and task share (inherited downwards).
-const COMMON_KEYS: &[&str] = &[
+pub(crate) const COMMON_KEYS: &[&str] = &[
     "become",
     "become_user",
     "become_method",
@@ -76,10 +71,6 @@ const BLOCK_KEYS: &[&str] = &[
     "notify",
 ];
 
-
-
-
-
 /// What the loader knows about the file it is reading.
 #[derive(Clone)]
 pub(crate) struct Ctx {
@@ -110,7 +101,7 @@ impl Ctx {
     pub fn loc(&self, node: &Node) -> Loc {
         Loc::new(&self.file, node.mark)
     }
-    fn err(&self, node: &Node, message: impl Into<String>) -> LoadError {
+    pub(crate) fn err(&self, node: &Node, message: impl Into<String>) -> LoadError {
         LoadError::new(self.loc(node), message)
     }
 }
@@ -125,7 +116,7 @@ pub(crate) struct PlayAcc {
     pub handler_roles: HashSet<PathBuf>,
 }
 
-const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Loads and validates a playbook file (imports expanded).
 pub fn load_playbook(path: &Path) -> Result<Playbook, LoadError> {
@@ -277,7 +268,6 @@ fn load_section(node: Option<&Node>, ctx: &Ctx, acc: &mut PlayAcc) -> Result<Vec
     }
 }
 
-
 /// The `roles:` section: names or mappings with `role:` (or `name:`) and params.
 fn load_roles_section(node: &Node, ctx: &Ctx, acc: &mut PlayAcc) -> Result<Vec<Item>, LoadError> {
     let Some(list) = node.as_seq() else {
@@ -421,7 +411,7 @@ fn load_item(node: &Node, ctx: &Ctx, acc: &mut PlayAcc) -> Result<Item, LoadErro
     if is_block {
         return load_block(node, entries, ctx, acc).map(|b| Item::Block(Arc::new(b)));
     }
-    load_task(node, entries, ctx, acc)
+    super::task::load_task(node, entries, ctx, acc)
 }
 
 fn load_block(
@@ -449,7 +439,7 @@ fn load_block(
     })
 }
 
-fn parse_block_extras(node: &Node, kw: &mut Keywords) {
+pub(crate) fn parse_block_extras(node: &Node, kw: &mut Keywords) {
     if let Some(w) = node.get("when") {
         kw.when = list_of(w);
     }
@@ -462,7 +452,7 @@ fn parse_block_extras(node: &Node, kw: &mut Keywords) {
 }
 
 /// The inheritable keywords of a play, block or task.
-fn parse_common(entries: &[(Node, Node)], ctx: &Ctx) -> Result<Keywords, LoadError> {
+pub(crate) fn parse_common(entries: &[(Node, Node)], ctx: &Ctx) -> Result<Keywords, LoadError> {
     let mut kw = Keywords::default();
     for (k, v) in entries {
         let value = || Some(v.to_value());
@@ -529,7 +519,7 @@ fn tags_of(node: &Node) -> Vec<String> {
 }
 
 /// A scalar or list keyword as a list of values (`when`, `until`, `failed_when`).
-fn list_of(node: &Node) -> Vec<Value> {
+pub(crate) fn list_of(node: &Node) -> Vec<Value> {
     match node.to_value() {
         Value::Array(list) => list,
         Value::Null => Vec::new(),
@@ -537,7 +527,7 @@ fn list_of(node: &Node) -> Vec<Value> {
     }
 }
 
-fn strings_of(node: &Node) -> Vec<String> {
+pub(crate) fn strings_of(node: &Node) -> Vec<String> {
     match node.to_value() {
         Value::Array(list) => list.iter().map(value_string).collect(),
         Value::Null => Vec::new(),
@@ -553,7 +543,7 @@ pub(crate) fn value_string(v: &Value) -> String {
     }
 }
 
-fn scalar_string(node: &Node) -> String {
+pub(crate) fn scalar_string(node: &Node) -> String {
     value_string(&node.to_value())
 }
 

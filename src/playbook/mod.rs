@@ -23,9 +23,11 @@
 //! Every task keeps its file, line and column; every load error is located
 //! ([`LoadError`] prints `file:line:col: message` and Ansible's "The error appears to be in").
 
+mod args;
 pub mod kv;
 mod load;
 mod role;
+mod task;
 
 pub use load::{load_playbook, load_task_file};
 pub use role::{find_role, load_role};

@@ -105,7 +105,7 @@ fn resolve_action(name: &str) -> Option<Resolved> {
     crate::modules::lookup(name).map(Resolved::Module)
 }
 
-fn load_task(
+pub(crate) fn load_task(
     node: &Node,
     entries: &[(Node, Node)],
     ctx: &Ctx,
@@ -169,7 +169,7 @@ fn load_task(
     if local_action {
         kw.delegate_to = Some(Value::String("localhost".into()));
     }
-    let loop_ = loop_source(node, entries, ctx)?;
+    let loop_ = loop_source(entries, ctx)?;
     let extra_args = match node.get("args") {
         Some(a) => match &a.value {
             Yaml::Map(_) => Some(a),
@@ -210,147 +210,192 @@ fn load_task(
                 base.task(Action::Module { module, args }),
             )))
         }
-        Resolved::Special("meta") => {
-            let args = free_args(action_key.value, extra_args);
-            let what = args
-                .get("_raw_params")
-                .map(value_string)
-                .unwrap_or_default();
-            if !META_ACTIONS.contains(&what.as_str()) {
-                return Err(ctx.err(
-                    action_key.value,
-                    format!("invalid meta action requested: {what}"),
-                ));
-            }
-            Ok(Item::Task(Arc::new(base.task(Action::Meta(what)))))
-        }
-        Resolved::Special("include_tasks") => {
-            let mut args = free_args(action_key.value, extra_args);
-            let file = args
-                .shift_remove("file")
-                .or_else(|| args.shift_remove("_raw_params"))
-                .ok_or_else(|| ctx.err(action_key.value, "No file specified for include_tasks"))?;
-            let apply = match args.shift_remove("apply") {
-                Some(Value::Object(m)) => m,
-                _ => Map::new(),
-            };
-            Ok(Item::Task(Arc::new(base.task(Action::IncludeTasks {
-                file,
-                params: args,
-                apply,
-            }))))
-        }
-        Resolved::Special("import_tasks") => {
-            if base.loop_.is_some() {
-                return Err(ctx.err(node, "You cannot use loops on 'import_tasks' statements. You should use 'include_tasks' instead."));
-            }
-            let args = free_args(action_key.value, extra_args);
-            let file = args
-                .get("file")
-                .or_else(|| args.get("_raw_params"))
-                .map(value_string)
-                .ok_or_else(|| ctx.err(action_key.value, "No file specified for import_tasks"))?;
-            if crate::template::Templar::is_template(&file) {
-                return Err(ctx.err(action_key.value, "import_tasks needs a static file name here; use include_tasks for a templated one"));
-            }
-            if ctx.depth >= MAX_DEPTH {
-                return Err(ctx.err(node, "import_tasks nested too deeply (a loop?)"));
-            }
-            let path = find_task_file(&file, ctx).ok_or_else(|| {
-                ctx.err(
-                    action_key.value,
-                    format!("Could not find or access '{file}'"),
-                )
-            })?;
-            let inner = Ctx {
-                depth: ctx.depth + 1,
-                ..ctx.clone()
-            };
-            let items = load_file_items(&path, &inner, acc)?;
-            Ok(Item::Block(Arc::new(Block {
-                name: base.name.clone(),
-                loc: ctx.loc(node),
-                block: items,
-                kw: base.kw,
-                ..Block::default()
-            })))
-        }
-        Resolved::Special(which) => {
-            // include_role / import_role
-            let args = free_args(action_key.value, extra_args);
-            let name_value = args
-                .get("name")
-                .or_else(|| args.get("_raw_params"))
-                .cloned()
-                .ok_or_else(|| {
-                    ctx.err(
-                        action_key.value,
-                        format!("'name' is a required field for {which}."),
-                    )
-                })?;
-            let tasks_from = args.get("tasks_from").map(value_string);
-            let name_text = value_string(&name_value);
-            let mut params = Map::new();
-            for (k, v) in &args {
-                if ![
-                    "name",
-                    "_raw_params",
-                    "tasks_from",
-                    "apply",
-                    "public",
-                    "allow_duplicates",
-                    "defaults_from",
-                    "vars_from",
-                    "handlers_from",
-                    "rolespec_validate",
-                ]
-                .contains(&k.as_str())
-                {
-                    params.insert(k.clone(), v.clone());
-                }
-            }
-            if which == "import_role" {
-                if base.loop_.is_some() {
-                    return Err(ctx.err(node, "You cannot use loops on 'import_role' statements. You should use 'include_role' instead."));
-                }
-                let request = RoleRequest {
-                    name: name_text,
-                    loc: ctx.loc(node),
-                    tasks_from,
-                    params: base.kw.vars.clone(),
-                    kw: Keywords {
-                        vars: Map::new(),
-                        ..base.kw.clone()
-                    },
-                };
-                let items = expand_role(&request, ctx, acc, false)?;
-                return Ok(Item::Block(Arc::new(Block {
-                    name: base.name.clone(),
-                    loc: ctx.loc(node),
-                    block: items,
-                    ..Block::default()
-                })));
-            }
-            let preloaded = if crate::template::Templar::is_template(&name_text) {
-                None
-            } else {
-                let request = RoleRequest {
-                    name: name_text,
-                    loc: ctx.loc(node),
-                    tasks_from: tasks_from.clone(),
-                    params: Map::new(),
-                    kw: Keywords::default(),
-                };
-                Some(super::role::load_role_tasks(&request, ctx, acc)?)
-            };
-            Ok(Item::Task(Arc::new(base.task(Action::IncludeRole {
-                name: name_value,
-                tasks_from,
-                params,
-                preloaded,
-            }))))
-        }
+        Resolved::Special("meta") => meta_task(base, &action_key, extra_args),
+        Resolved::Special("include_tasks") => include_tasks(base, &action_key, extra_args),
+        Resolved::Special("import_tasks") => import_tasks(base, &action_key, extra_args, acc),
+        Resolved::Special(which) => role_task(base, which, &action_key, extra_args, acc),
     }
+}
+
+/// `meta: ACTION`.
+fn meta_task(
+    base: TaskBase<'_>,
+    action: &ActionKey<'_>,
+    extra: Option<&Node>,
+) -> Result<Item, LoadError> {
+    let args = free_args(action.value, extra);
+    let what = args
+        .get("_raw_params")
+        .map(value_string)
+        .unwrap_or_default();
+    if !META_ACTIONS.contains(&what.as_str()) {
+        return Err(base.ctx.err(
+            action.value,
+            format!("invalid meta action requested: {what}"),
+        ));
+    }
+    Ok(Item::Task(Arc::new(base.task(Action::Meta(what)))))
+}
+
+/// `include_tasks: FILE` or `{file: FILE, apply: {...}}`, resolved per host at run time.
+fn include_tasks(
+    base: TaskBase<'_>,
+    action: &ActionKey<'_>,
+    extra: Option<&Node>,
+) -> Result<Item, LoadError> {
+    let mut args = free_args(action.value, extra);
+    let file = args
+        .shift_remove("file")
+        .or_else(|| args.shift_remove("_raw_params"))
+        .ok_or_else(|| {
+            base.ctx
+                .err(action.value, "No file specified for include_tasks")
+        })?;
+    let apply = match args.shift_remove("apply") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    Ok(Item::Task(Arc::new(base.task(Action::IncludeTasks {
+        file,
+        params: args,
+        apply,
+    }))))
+}
+
+/// `import_tasks: FILE`: the file's tasks, loaded now, in a block carrying the import's
+/// keywords.
+fn import_tasks(
+    base: TaskBase<'_>,
+    action: &ActionKey<'_>,
+    extra: Option<&Node>,
+    acc: &mut PlayAcc,
+) -> Result<Item, LoadError> {
+    let ctx = base.ctx;
+    if base.loop_.is_some() {
+        return Err(ctx.err(
+            base.node,
+            "You cannot use loops on 'import_tasks' statements. You should use 'include_tasks' instead.",
+        ));
+    }
+    let args = free_args(action.value, extra);
+    let file = args
+        .get("file")
+        .or_else(|| args.get("_raw_params"))
+        .map(value_string)
+        .ok_or_else(|| ctx.err(action.value, "No file specified for import_tasks"))?;
+    if crate::template::Templar::is_template(&file) {
+        return Err(ctx.err(
+            action.value,
+            "import_tasks needs a static file name here; use include_tasks for a templated one",
+        ));
+    }
+    if ctx.depth >= MAX_DEPTH {
+        return Err(ctx.err(base.node, "import_tasks nested too deeply (a loop?)"));
+    }
+    let path = find_task_file(&file, ctx)
+        .ok_or_else(|| ctx.err(action.value, format!("Could not find or access '{file}'")))?;
+    let inner = Ctx {
+        depth: ctx.depth + 1,
+        ..ctx.clone()
+    };
+    let items = load_file_items(&path, &inner, acc)?;
+    Ok(Item::Block(Arc::new(Block {
+        name: base.name.clone(),
+        loc: ctx.loc(base.node),
+        block: items,
+        kw: base.kw,
+        ..Block::default()
+    })))
+}
+
+/// Options of `include_role`/`import_role` that are not role parameters.
+const ROLE_OPTIONS: &[&str] = &[
+    "name",
+    "_raw_params",
+    "tasks_from",
+    "apply",
+    "public",
+    "allow_duplicates",
+    "defaults_from",
+    "vars_from",
+    "handlers_from",
+    "rolespec_validate",
+];
+
+/// `import_role` (expanded now) and `include_role` (a task; its role is loaded now when the
+/// name is not templated, so its handlers join the play's).
+fn role_task(
+    base: TaskBase<'_>,
+    which: &str,
+    action: &ActionKey<'_>,
+    extra: Option<&Node>,
+    acc: &mut PlayAcc,
+) -> Result<Item, LoadError> {
+    let ctx = base.ctx;
+    let node = base.node;
+    let args = free_args(action.value, extra);
+    let name_value = args
+        .get("name")
+        .or_else(|| args.get("_raw_params"))
+        .cloned()
+        .ok_or_else(|| {
+            ctx.err(
+                action.value,
+                format!("'name' is a required field for {which}."),
+            )
+        })?;
+    let tasks_from = args.get("tasks_from").map(value_string);
+    let name_text = value_string(&name_value);
+    let params: Map = args
+        .iter()
+        .filter(|(k, _)| !ROLE_OPTIONS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if which == "import_role" {
+        if base.loop_.is_some() {
+            return Err(ctx.err(
+                node,
+                "You cannot use loops on 'import_role' statements. You should use 'include_role' instead.",
+            ));
+        }
+        let mut role_params = base.kw.vars.clone();
+        role_params.extend(params);
+        let request = RoleRequest {
+            name: name_text,
+            loc: ctx.loc(node),
+            tasks_from,
+            params: role_params,
+            kw: Keywords {
+                vars: Map::new(),
+                ..base.kw.clone()
+            },
+        };
+        let items = expand_role(&request, ctx, acc, false)?;
+        return Ok(Item::Block(Arc::new(Block {
+            name: base.name.clone(),
+            loc: ctx.loc(node),
+            block: items,
+            ..Block::default()
+        })));
+    }
+    let preloaded = if crate::template::Templar::is_template(&name_text) {
+        None
+    } else {
+        let request = RoleRequest {
+            name: name_text,
+            loc: ctx.loc(node),
+            tasks_from: tasks_from.clone(),
+            params: Map::new(),
+            kw: Keywords::default(),
+        };
+        Some(load_role_tasks(&request, ctx, acc)?)
+    };
+    Ok(Item::Task(Arc::new(base.task(Action::IncludeRole {
+        name: name_value,
+        tasks_from,
+        params,
+        preloaded,
+    }))))
 }
 
 /// What every task shares before its action is known.
@@ -389,11 +434,7 @@ impl TaskBase<'_> {
 }
 
 /// `loop:` or one `with_<lookup>:`.
-fn loop_source(
-    node: &Node,
-    entries: &[(Node, Node)],
-    ctx: &Ctx,
-) -> Result<Option<LoopSource>, LoadError> {
+fn loop_source(entries: &[(Node, Node)], ctx: &Ctx) -> Result<Option<LoopSource>, LoadError> {
     let mut found: Option<LoopSource> = None;
     for (k, v) in entries {
         let key = k.key_string();
@@ -415,7 +456,6 @@ fn loop_source(
         }
         found = Some(source);
     }
-    let _ = node;
     Ok(found)
 }
 
@@ -440,4 +480,3 @@ fn split_action_keyword<'a>(v: &'a Node, ctx: &Ctx) -> Result<(String, &'a Node)
         _ => Err(ctx.err(v, "no module/action detected in task.")),
     }
 }
-
