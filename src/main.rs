@@ -348,7 +348,8 @@ fn watch_signals(reporter: Arc<EndTracker>, interrupted: Arc<AtomicBool>, cancel
                     _ = int.recv() => {}
                 }
                 reporter.end(RC_INTERRUPTED, Some(INTERRUPTED.to_string()));
-                std::process::exit(RC_INTERRUPTED);
+                // Exit with what the reports say (the run may have ended on its own meanwhile).
+                std::process::exit(reporter.reported_rc().unwrap_or(RC_INTERRUPTED));
             });
         });
     if let Err(e) = spawned {

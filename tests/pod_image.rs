@@ -11,7 +11,8 @@
 //! What is checked:
 //! - identity: without the entrypoint `ssh` says "No user exists for uid"; through it `id -un`,
 //!   `getent passwd` and `ssh -G` resolve the UID, whose home is `$HOME`; `/etc/passwd` is untouched;
-//!   also when `/bin/sh` is bash (UBI) and when `HOME` is unusable (fallbacks);
+//!   also when `/bin/sh` is bash (UBI), when `HOME` is unusable (fallbacks), and for a UID whose
+//!   existing entry has another home (`nobody`: the entry is replaced, home `$HOME`);
 //! - PID 1: the entrypoint puts tini in front, and orphaned children exited do not stay zombies
 //!   (the same command as PID 1 without the entrypoint leaves one: the check can fail);
 //! - Forklift's exact argv reaches hook-runner, which runs a localhost playbook (relative

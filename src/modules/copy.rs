@@ -193,6 +193,9 @@ enum Source {
     Remote(String),
 }
 
+/// Above this size, content is only sent when the target's copy differs (two round trips).
+const BIG_FILE: usize = 256 * 1024;
+
 /// One file to put in place.
 struct FilePlan {
     dest: String,
@@ -217,10 +220,25 @@ async fn copy_one(
         Ok(script) => script,
         Err(result) => return Ok(result),
     };
-    let stdin = match &plan.data {
+    let mut stdin = match &plan.data {
         Source::Bytes(data) => Some(data.clone()),
         Source::Remote(_) => None,
     };
+    // A big file is only sent when it differs: a first pass in check mode (no content)
+    // tells; the real pass then carries the bytes only when they are needed. The script
+    // verifies what it wrote against the expected SHA-1, so a file that changed in between
+    // can never be replaced by nothing.
+    if !ctx.check_mode && stdin.as_ref().is_some_and(|d| d.len() > BIG_FILE) {
+        let probe = match build_script(args, plan, true, false) {
+            Ok(script) => script,
+            Err(result) => return Ok(result),
+        };
+        if let Ok(records) = remote::run_script(ctx, &probe, None).await? {
+            if records.failure().is_none() && !records.all("chg").any(|c| c == "content") {
+                stdin = None;
+            }
+        }
+    }
     let records = match remote::run_script(ctx, &script, stdin).await? {
         Ok(records) => records,
         Err(result) => return Ok(result),
@@ -989,6 +1007,38 @@ mod tests {
         )
         .await;
         assert_eq!(result["mode"], "0600", "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn big_unchanged_files_are_not_resent() {
+        let (_tmp, dir) = nasty_tempdir();
+        let dest = format!("{dir}/big");
+        let data = "x".repeat(BIG_FILE + 1);
+        let first = run(
+            &Copy,
+            json!({"dest": dest, "content": data, "mode": "0600"}),
+        )
+        .await;
+        assert_eq!(first["changed"], true, "{first:?}");
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), data);
+        let second = run(
+            &Copy,
+            json!({"dest": dest, "content": data, "mode": "0640"}),
+        )
+        .await;
+        assert_eq!(second["changed"], true, "{second:?}");
+        assert_eq!(second["mode"], "0640");
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), data);
+        let third = run(
+            &Copy,
+            json!({"dest": dest, "content": data, "mode": "0640"}),
+        )
+        .await;
+        assert_eq!(third["changed"], false, "{third:?}");
+        let other = "y".repeat(BIG_FILE + 1);
+        let fourth = run(&Copy, json!({"dest": dest, "content": other})).await;
+        assert_eq!(fourth["changed"], true);
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), other);
     }
 
     #[test]

@@ -368,3 +368,6 @@ pub(crate) fn parent_dir(path: &Path) -> PathBuf {
         _ => PathBuf::from("."),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -749,3 +749,77 @@ fn fqcn_filters_and_tests() {
     );
     assert_eq!(ok("{{ [1, 2] | join(',') }}", json!({})), json!("1,2"));
 }
+
+/// Every template and conditional in the corpus playbooks parses, and the ones that only need
+/// the Forklift fixtures render.
+#[test]
+fn corpus_templates_parse() {
+    let corpus = std::path::Path::new("/work/shared/corpus/hooks");
+    let Ok(entries) = std::fs::read_dir(corpus) else {
+        return; // the corpus lives outside the crate
+    };
+    fn collect(node: &crate::yaml::Node, key: Option<&str>, out: &mut Vec<(String, bool)>) {
+        match &node.value {
+            crate::yaml::Yaml::Str(s) if Templar::is_template(s) => out.push((s.clone(), false)),
+            crate::yaml::Yaml::Str(s)
+                if matches!(
+                    key,
+                    Some("when" | "failed_when" | "changed_when" | "that" | "until")
+                ) =>
+            {
+                out.push((s.clone(), true))
+            }
+            crate::yaml::Yaml::Seq(items) => items.iter().for_each(|i| collect(i, key, out)),
+            crate::yaml::Yaml::Map(entries) => entries
+                .iter()
+                .for_each(|(k, v)| collect(v, k.as_str(), out)),
+            _ => {}
+        }
+    }
+    let templar = Templar::new();
+    let mut checked = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yml") {
+            continue;
+        }
+        let node = match crate::yaml::load_file(&path) {
+            Ok(n) => n,
+            Err(e) => panic!("{e}"),
+        };
+        let mut found = Vec::new();
+        collect(&node, None, &mut found);
+        for (text, is_condition) in found {
+            let parsed = if is_condition {
+                templar.env().compile_expression(&text).map(|_| ())
+            } else {
+                templar.env().template_from_str(&text).map(|_| ())
+            };
+            assert!(parsed.is_ok(), "{}: {text}: {parsed:?}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} templates found");
+}
+
+#[test]
+fn templar_shared_across_threads() {
+    let templar = Templar::new();
+    let m = vars(json!({"a": "{{ b }}", "b": 2}));
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..50 {
+                    let r = templar.template(
+                        &json!("{{ a + 1 }}"),
+                        Scope {
+                            vars: &m,
+                            search_paths: &[],
+                        },
+                    );
+                    assert_eq!(r, Ok(json!(3)));
+                }
+            });
+        }
+    });
+}

@@ -8,12 +8,15 @@
 //! pulled it in). Two lab keys are generated: one authorized for `root`, one for [`VM_USER`], who has
 //! passwordless sudo (`/etc/sudoers.d/`). sshd accepts keys only.
 //!
-//! It is built once into `<workspace>/.lab-cache/vm/<RECIPE>/` (git-ignored; `LAB_CACHE_DIR`
-//! overrides the parent) and reused by later local runs. With `CI=true` a rootfs made by an earlier
-//! run is not trusted: it is rebuilt once per run (a run is `LAB_RUN_ID` when set, otherwise the
-//! session of the test process), then reused for the rest of that run. Concurrent tests and test
-//! binaries build it only once: the build holds an exclusive `flock`, writes into a temporary
-//! directory and renames it into place, so a half-built rootfs is never seen.
+//! It is built once into `<workspace>/.lab-cache/vm/<RECIPE>@<ID>/` (git-ignored; `LAB_CACHE_DIR`
+//! overrides `.lab-cache`), named by `<RECIPE>.current`, and reused by later local runs. With
+//! `CI=true` a rootfs made by an earlier run is not trusted: it is rebuilt once per run (a run is
+//! `LAB_RUN_ID` when set, otherwise the session of the test process), then reused for the rest of
+//! that run. Concurrent tests and test binaries build it only once: the build holds an exclusive
+//! `flock` on the cache, writes into a temporary directory and renames it into place, so a
+//! half-built rootfs is never seen. An entry is never changed once in place, and an old one is
+//! removed only when no process uses it (each holds a shared `flock` on its `use.lock`, and no
+//! overlay has it as lower dir), so a rebuild never pulls the rootfs from under running VMs.
 //!
 //! # A VM ([`Vm::boot`])
 //! Each VM gets a slot `X` (an exclusive `flock` held for the VM's lifetime, so slots never collide
@@ -1877,6 +1880,13 @@ mod tests {
         )
         .unwrap();
         assert!(Stamp::read(dir.path()).is_none());
+    }
+
+    #[test]
+    fn a_vm_can_be_shared_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Vm>();
+        send_sync::<VmTrace>();
     }
 
     #[test]
