@@ -86,6 +86,41 @@ install_system_packages() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# 1b. Ansible, the oracle of the differential tests (tests/differential.rs)
+#     A venv with PyPI ansible 11.x (ansible-core 2.18 + kubernetes.core) and the kubernetes
+#     client, cached under .lab-cache/ansible-venv and reused when complete (marker file).
+#     Exports HOOK_RUNNER_ANSIBLE=<venv>/bin/ansible-playbook for the tests.
+# ---------------------------------------------------------------------------------------------
+ANSIBLE_VENV="$ROOT/.lab-cache/ansible-venv"
+ANSIBLE_SPEC=(ansible==11.* kubernetes)
+
+install_ansible_venv() {
+	local marker="$ANSIBLE_VENV/.hook-runner-complete"
+	if [ -f "$marker" ] && [ "$(cat "$marker")" = "${ANSIBLE_SPEC[*]}" ] && [ -x "$ANSIBLE_VENV/bin/ansible-playbook" ]; then
+		log "ansible venv: present ($("$ANSIBLE_VENV/bin/ansible-playbook" --version | head -n1))"
+		export HOOK_RUNNER_ANSIBLE="$ANSIBLE_VENV/bin/ansible-playbook"
+		return
+	fi
+	local t
+	t=$(now_ms)
+	log "ansible venv: creating $ANSIBLE_VENV (${ANSIBLE_SPEC[*]})"
+	# A half-made venv (interrupted install) is removed, not repaired; venvs are not relocatable,
+	# so it is built in place and only the marker says it is complete.
+	rm -rf "$ANSIBLE_VENV"
+	mkdir -p "$(dirname "$ANSIBLE_VENV")"
+	if python3 -m venv "$ANSIBLE_VENV" &&
+		"$ANSIBLE_VENV/bin/pip" install -q --disable-pip-version-check "${ANSIBLE_SPEC[@]}"; then
+		printf '%s' "${ANSIBLE_SPEC[*]}" >"$marker"
+		export HOOK_RUNNER_ANSIBLE="$ANSIBLE_VENV/bin/ansible-playbook"
+		log "ansible venv: ready in $(seconds_since "$t") s ($("$HOOK_RUNNER_ANSIBLE" --version | head -n1))"
+	else
+		rm -rf "$ANSIBLE_VENV"
+		missing_prerequisite "could not install ${ANSIBLE_SPEC[*]} into a venv (python3 -m venv, pip): the differential tests need it"
+	fi
+}
+# ------------------------------------ end of 1b ----------------------------------------------
+
+# ---------------------------------------------------------------------------------------------
 # 2. Rust toolchain (not installed here: the CI image or the developer provides it)
 # ---------------------------------------------------------------------------------------------
 find_cargo() {
@@ -144,6 +179,7 @@ main() {
 	start=$(now_ms)
 	[ "$(id -u)" = 0 ] || missing_prerequisite "not root: the lab (namespaces, sshd, VMs, pods) needs root"
 	install_system_packages
+	install_ansible_venv
 	find_cargo
 
 	local before
@@ -153,6 +189,8 @@ main() {
 	local threads=${TEST_THREADS:-$(($(nproc) * 2))}
 	[ "$threads" -ge 4 ] || threads=4
 	export LAB_TIMINGS_FILE="$ROOT/target/lab-timings.txt"
+	# One id per suite run: the VM rootfs is built fresh once per CI run and shared by its tests.
+	export LAB_RUN_ID="${LAB_RUN_ID:-run-$$-$(date +%s)}"
 	mkdir -p "$ROOT/target"
 	rm -f "$LAB_TIMINGS_FILE"
 

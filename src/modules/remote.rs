@@ -829,6 +829,16 @@ pub(crate) mod testkit {
     /// Normalises `args` with the module's spec, then runs it; a spec error is returned as
     /// the failed result the engine would report.
     pub async fn run_with(module: &dyn Module, args: Value, options: Options) -> Map {
+        run_on(&LocalConnection, module, args, options).await
+    }
+
+    /// [`run_with`] on a given connection.
+    pub async fn run_on(
+        conn: &dyn crate::connection::Connection,
+        module: &dyn Module,
+        args: Value,
+        options: Options,
+    ) -> Map {
         let Value::Object(args) = args else {
             panic!("test args must be a mapping")
         };
@@ -846,7 +856,7 @@ pub(crate) mod testkit {
         let templar = Templar::new();
         let ctx = ModuleContext {
             host: "localhost",
-            conn: &LocalConnection,
+            conn,
             check_mode: options.check,
             diff: options.diff,
             become_: None,

@@ -107,16 +107,30 @@ fn strip_action_name<'a>(text: &'a str, module: &'static dyn crate::modules::Mod
     }
 }
 
-/// The argument node an argspec message names (`... 'namespace' ...`), for its position.
+/// The argument node an argspec message names, for its position: the argument whose name
+/// appears first in the message as a whole word (`... module: modee. Supported ...`).
 fn args_error_node<'a>(message: &str, nodes: &[(String, &'a Node)]) -> Option<&'a Node> {
     nodes
         .iter()
-        .find(|(k, _)| {
-            message.contains(&format!("'{k}'"))
-                || message.contains(&format!(" {k} "))
-                || message.contains(&format!("{k}:"))
-        })
-        .map(|(_, n)| *n)
+        .filter_map(|(k, n)| first_word_at(message, k).map(|at| (at, *n)))
+        .min_by_key(|(at, _)| *at)
+        .map(|(_, n)| n)
+}
+
+/// Where `word` first occurs in `text` as a whole word (not inside an identifier).
+fn first_word_at(text: &str, word: &str) -> Option<usize> {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut from = 0;
+    while let Some(found) = text[from..].find(word) {
+        let at = from + found;
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        if !before.is_some_and(is_ident) && !after.is_some_and(is_ident) {
+            return Some(at);
+        }
+        from = at + word.len().max(1);
+    }
+    None
 }
 
 /// A string parameter given a YAML mapping or list literally is a mistake Ansible would turn

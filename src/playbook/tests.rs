@@ -198,8 +198,11 @@ fn roles_are_found_and_missing_ones_named() {
 
 #[test]
 fn errors_point_at_the_file_and_show_the_line() {
-    let e = error("- hosts: localhost\n  tasks:\n    - win_shell: dir\n");
-    let text = e.to_string();
+    let (_dir, r) = load(&[(
+        "playbook.yml",
+        "- hosts: localhost\n  tasks:\n    - win_shell: dir\n",
+    )]);
+    let text = r.unwrap_err().to_string();
     assert!(
         text.contains(":3:7: couldn't resolve module/action 'win_shell'."),
         "{text}"
