@@ -97,7 +97,7 @@ ANSIBLE_SPEC=(ansible==11.* kubernetes)
 install_ansible_venv() {
 	local marker="$ANSIBLE_VENV/.hook-runner-complete"
 	if [ -f "$marker" ] && [ "$(cat "$marker")" = "${ANSIBLE_SPEC[*]}" ] && [ -x "$ANSIBLE_VENV/bin/ansible-playbook" ]; then
-		log "ansible venv: present ($("$ANSIBLE_VENV/bin/ansible-playbook" --version | head -n1))"
+		log "ansible venv: present ($("$ANSIBLE_VENV/bin/ansible-playbook" --version 2>/dev/null | sed -n 1p))"
 		export HOOK_RUNNER_ANSIBLE="$ANSIBLE_VENV/bin/ansible-playbook"
 		return
 	fi
@@ -108,14 +108,23 @@ install_ansible_venv() {
 	# so it is built in place and only the marker says it is complete.
 	rm -rf "$ANSIBLE_VENV"
 	mkdir -p "$(dirname "$ANSIBLE_VENV")"
-	if python3 -m venv "$ANSIBLE_VENV" &&
+	# The system Python (Debian's): it is also the interpreter Ansible uses on the sshd targets.
+	local p
+	for p in python3 python3-venv; do
+		if ! package_installed "$p" && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+			log "apt-get install $p (for the ansible venv)"
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" ||
+				{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p"; } || true
+		fi
+	done
+	if /usr/bin/python3 -m venv "$ANSIBLE_VENV" &&
 		"$ANSIBLE_VENV/bin/pip" install -q --disable-pip-version-check "${ANSIBLE_SPEC[@]}"; then
 		printf '%s' "${ANSIBLE_SPEC[*]}" >"$marker"
 		export HOOK_RUNNER_ANSIBLE="$ANSIBLE_VENV/bin/ansible-playbook"
-		log "ansible venv: ready in $(seconds_since "$t") s ($("$HOOK_RUNNER_ANSIBLE" --version | head -n1))"
+		log "ansible venv: ready in $(seconds_since "$t") s ($("$HOOK_RUNNER_ANSIBLE" --version 2>/dev/null | sed -n 1p))"
 	else
 		rm -rf "$ANSIBLE_VENV"
-		missing_prerequisite "could not install ${ANSIBLE_SPEC[*]} into a venv (python3 -m venv, pip): the differential tests need it"
+		missing_prerequisite "could not install ${ANSIBLE_SPEC[*]} into a venv (/usr/bin/python3 -m venv, pip): the differential tests need it"
 	fi
 }
 # ------------------------------------ end of 1b ----------------------------------------------

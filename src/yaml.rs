@@ -275,6 +275,12 @@ mod tests {
     }
 
     #[test]
+    fn bom_and_crlf() {
+        let n = load("\u{feff}a: 1\r\nb: |\r\n  x\r\n");
+        assert_eq!(n.to_value(), json!({"a": 1, "b": "x\n"}));
+    }
+
+    #[test]
     fn unquoted_template_is_explained() {
         let err = load_str("key: {{ x }}\n", "t.yml")
             .err()

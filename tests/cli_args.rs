@@ -245,3 +245,42 @@ fn json_log_format_prints_one_object_per_line() {
         serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("{e}: {line}"));
     }
 }
+
+#[test]
+fn a_failing_task_is_named_in_the_last_lines_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let playbook = dir.path().join("playbook.yml");
+    std::fs::write(
+        &playbook,
+        "- name: Quiesce\n  hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: Fine\n      command: \"true\"\n\n    - name: Stop the database\n      ansible.builtin.command: sh -c 'echo no such unit mariadb >&2; exit 5'\n",
+    )
+    .unwrap();
+    let private = dir.path().join("runner");
+    let out = Command::new(BIN)
+        .args(["ansible-runner", "run"])
+        .arg(&private)
+        .arg("-p")
+        .arg(&playbook)
+        .args(["--ident", "f"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+    let summary = tail
+        .lines()
+        .find(|l| l.starts_with("HOOK FAILED: "))
+        .unwrap_or_else(|| panic!("no summary in the last lines:\n{tail}"));
+    assert!(summary.contains("task \"Stop the database\""), "{summary}");
+    assert!(summary.contains("playbook.yml:8"), "{summary}");
+    assert!(summary.contains("ansible.builtin.command"), "{summary}");
+    assert!(
+        summary.contains("on localhost in play \"Quiesce\""),
+        "{summary}"
+    );
+    assert!(summary.contains("no such unit mariadb"), "{summary}");
+    assert!(summary.contains("rc=5"), "{summary}");
+    let status = std::fs::read_to_string(private.join("artifacts/f/status")).unwrap();
+    assert_eq!(status, "failed");
+}

@@ -356,6 +356,6 @@ fn the_console_adds_the_failure_summary_after_the_recap() {
     assert_eq!(summary.failures.len(), 1);
     assert_eq!(
         summary.render_human(),
-        "\nHOOK FAILED: task \"Stop MariaDB\" (pb.yml:45, ansible.builtin.service) on localhost in play \"Third\": Could not find the requested service mariadb-nonexistent: host\nhook-runner: exit code 2 (failed, 1 host(s) failed)\n"
+        "HOOK FAILED: task \"Stop MariaDB\" (pb.yml:45, ansible.builtin.service) on localhost in play \"Third\": Could not find the requested service mariadb-nonexistent: host\nhook-runner: exit code 2 (failed, 1 host(s) failed)\n"
     );
 }

@@ -100,3 +100,25 @@ async fn getent_gives_placeholder_facts_in_dry_run() {
     assert_eq!(out.rc, 0, "{:#?}", out.events);
     assert_eq!(out.debug_msg("home"), json!("/root"));
 }
+
+#[tokio::test]
+async fn untemplated_hook_name_is_an_error_of_the_run() {
+    let out = dry_run_hook(&shared(
+        "corpus/hooks/forklift-console-plugin-e2e-hook-template.yml",
+    ))
+    .await;
+    assert_eq!(out.rc, 1);
+    let err = out.end_error().unwrap();
+    assert!(
+        err.contains("The field 'name' has an invalid value, which includes an undefined variable. The error was: 'hook_name' is undefined"),
+        "{err}"
+    );
+    let filled = shared("corpus/hooks/forklift-console-plugin-e2e-hook-template.yml")
+        .replace("{{ hook_name }}", "my-hook");
+    let out = dry_run_hook(&filled).await;
+    assert_eq!(out.rc, 0, "{:#?}", out.events);
+    assert_eq!(
+        out.debug_msg("Log migration hook execution"),
+        json!("Executing hook: my-hook")
+    );
+}

@@ -130,3 +130,80 @@ async fn mtv_docs_hook_stops_mariadb_on_a_systemd_vm() {
     expected.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(got, expected, "{events:#?}");
 }
+
+/// The engine over SSH as an unprivileged user: `become` through sudo, facts from the VM,
+/// `delegate_to: localhost`, and an unreachable second host (exit 4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn become_facts_and_unreachable_over_ssh() {
+    if !lab::require_root_and("become_facts_and_unreachable_over_ssh", HOST_COMMANDS) {
+        return;
+    }
+    let vm = tokio::task::spawn_blocking(Vm::boot)
+        .await
+        .unwrap()
+        .expect("the lab VM boots");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("inventory.ini"),
+        format!(
+            "[vms]\nvm ansible_host={} ansible_user={} ansible_ssh_private_key_file={}\ngone ansible_host=127.0.0.1 ansible_port=1 ansible_user=nobody\n",
+            vm.address(),
+            vm.user(),
+            vm.user_key().display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        work.path().join("playbook.yml"),
+        r#"
+- hosts: vms
+  tasks:
+    - name: who
+      command: id -un
+      become: true
+      register: who
+    - name: plain
+      command: id -un
+      register: plain
+    - name: here
+      command: hostname
+      delegate_to: localhost
+      register: here
+    - name: report
+      debug:
+        msg: "{{ who.stdout }} {{ plain.stdout }} {{ ansible_distribution }} {{ ansible_service_mgr }}"
+"#,
+    )
+    .unwrap();
+    let opts = RunOptions {
+        playbook: work.path().join("playbook.yml"),
+        inventories: vec![work.path().join("inventory.ini").display().to_string()],
+        ..RunOptions::default()
+    };
+    let reporter = Collect::default();
+    let rc = run_playbook(&opts, &reporter).await;
+    let events = reporter.0.into_inner().unwrap();
+    assert_eq!(rc, 4, "{events:#?}");
+    let msg = events
+        .iter()
+        .find_map(|e| match e {
+            Event::HostResult {
+                host,
+                task,
+                result,
+                item: None,
+                ..
+            } if host == "vm" && task.name == "report" => result.get("msg").cloned(),
+            _ => None,
+        })
+        .expect("report on vm");
+    assert_eq!(
+        msg,
+        serde_json::json!(format!("root {} Debian systemd", vm.user()))
+    );
+    let stats: Vec<(String, HostStats)> = recap(&events);
+    let gone = stats.iter().find(|(h, _)| h == "gone").unwrap();
+    assert_eq!(gone.1.unreachable, 1);
+    let on_vm = stats.iter().find(|(h, _)| h == "vm").unwrap();
+    assert_eq!((on_vm.1.ok, on_vm.1.changed, on_vm.1.failed), (5, 3, 0));
+}

@@ -21,7 +21,10 @@ use std::sync::Arc;
 /// A file or role a host includes, with the parameters it passes.
 #[derive(Debug, Clone)]
 pub(crate) struct Inclusion {
+    /// What tells inclusions apart (the file's path, or the role's path).
     pub key: String,
+    /// What `included: ... for ...` shows: the file's path, or the role's name.
+    pub label: String,
     pub items: Vec<Item>,
     pub params: Map,
     pub apply: Option<Keywords>,
@@ -67,14 +70,12 @@ impl Run<'_> {
             outcomes.push(outcome);
         }
         failed.extend(self.finish_round(pctx, frame, task, kw, hosts, outcomes, false));
-        if matches!(task.action, Action::IncludeTasks { .. }) {
-            for inc in groups.values() {
-                self.emit(Event::Included {
-                    task: info.clone(),
-                    file: inc.key.clone(),
-                    hosts: inc.hosts.clone(),
-                });
-            }
+        for inc in groups.values() {
+            self.emit(Event::Included {
+                task: info.clone(),
+                file: inc.label.clone(),
+                hosts: inc.hosts.clone(),
+            });
         }
         for (_, inc) in groups {
             if self.cancel.is_cancelled() || pctx.stopped() {
@@ -232,6 +233,7 @@ impl Run<'_> {
                 params.extend(extra.clone());
                 Ok(Inclusion {
                     key: path.display().to_string(),
+                    label: path.display().to_string(),
                     items,
                     params,
                     apply: (!apply.is_empty()).then(|| keywords_from_map(apply)),
@@ -267,6 +269,7 @@ impl Run<'_> {
                 all_params.extend(params);
                 Ok(Inclusion {
                     key: format!("role:{}", role.path.display()),
+                    label: role.name.clone(),
                     items,
                     params: Map::new(),
                     apply: None,

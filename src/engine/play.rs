@@ -85,7 +85,7 @@ impl Run<'_> {
     /// Runs one play. `Err` is an error outside tasks (exit code 1).
     pub(crate) async fn run_play(&self, play: &Arc<Play>) -> Result<PlayEnd, String> {
         let base_vars = self.play_level_vars(play);
-        let name = self.play_name(play, &base_vars);
+        let name = self.play_name(play, &base_vars)?;
         let pattern_values = match &play.hosts {
             Value::Array(list) => list.clone(),
             other => vec![other.clone()],
@@ -99,7 +99,7 @@ impl Run<'_> {
             let templated = self
                 .templar
                 .template(p, scope)
-                .map_err(|e| format!("{}: {}", play.loc, e.message))?;
+                .map_err(|e| field_error(play, "hosts", &e))?;
             match templated {
                 Value::Array(list) => patterns.extend(list.iter().map(value_text)),
                 other => patterns.push(value_text(&other)),
@@ -117,6 +117,15 @@ impl Run<'_> {
             pattern: pattern.clone(),
             uuid: self.next_uuid(),
         });
+        if !play.ignored_keys.is_empty() {
+            self.emit(Event::Warning {
+                message: format!(
+                    "{}: hook-runner does not implement {} and ignores it",
+                    play.loc,
+                    play.ignored_keys.join(", ")
+                ),
+            });
+        }
         if let Some(strategy) = &play.strategy {
             if strategy != "linear" {
                 self.emit(Event::Warning {
@@ -155,18 +164,17 @@ impl Run<'_> {
         vars
     }
 
-    fn play_name(&self, play: &Play, vars: &Map) -> String {
+    /// The play's name, templated like every play field (an undefined variable there is an
+    /// error of the run, as in Ansible's play post-validation).
+    fn play_name(&self, play: &Play, vars: &Map) -> Result<String, String> {
         let scope = Scope {
             vars,
             search_paths: &[],
         };
-        match self
-            .templar
+        self.templar
             .template(&Value::String(play.name.clone()), scope)
-        {
-            Ok(v) => value_text(&v),
-            Err(_) => play.name.clone(),
-        }
+            .map(|v| value_text(&v))
+            .map_err(|e| field_error(play, "name", &e))
     }
 
     /// The hosts of the play's patterns, after `--limit`, without hosts already failed or
@@ -332,6 +340,19 @@ impl Run<'_> {
         }
         Ok(out)
     }
+}
+
+/// Ansible's message for a play field that cannot be templated.
+fn field_error(play: &Play, field: &str, e: &crate::template::TemplateError) -> String {
+    let what = if e.undefined.is_some() {
+        format!(
+            "The field '{field}' has an invalid value, which includes an undefined variable. The error was: {}",
+            e.message
+        )
+    } else {
+        format!("The field '{field}' has an invalid value: {}", e.message)
+    };
+    format!("{}: {what}", play.loc)
 }
 
 fn drop_warning(run: &Run<'_>, pattern: &str) {

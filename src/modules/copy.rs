@@ -438,7 +438,8 @@ fn build_result(
         }
         // The action plugin adds the local checksum to what the module returned.
         let local = records.get("want").unwrap_or("");
-        let from_action = failure["msg"] == "can not use content with a dir as dest";
+        let from_action = failure.get("msg").and_then(Value::as_str)
+            == Some("can not use content with a dir as dest");
         if !local.is_empty() && !from_action {
             failure.insert("checksum".into(), Value::String(local.into()));
         }
@@ -491,12 +492,14 @@ fn build_result(
         result.insert("changed".into(), Value::Bool(records.attrs_changed()));
         result.insert("checksum".into(), Value::String(sha1));
     }
-    if ctx.diff {
-        result.insert(
-            "diff".into(),
-            diff_value(plan, records, &dest, content_changed),
-        );
-    }
+    // Ansible's copy action returns a list of content diffs (empty without `--diff`); with
+    // unchanged content the file module's attribute diff comes back instead.
+    let diff = match (content_changed, ctx.diff) {
+        (true, true) => Value::Array(vec![diff_value(plan, records, &dest, true)]),
+        (true, false) => Value::Array(Vec::new()),
+        (false, _) => diff_value(plan, records, &dest, false),
+    };
+    result.insert("diff".into(), diff);
     if !(content_changed && ctx.check_mode) {
         remote::add_path_info(&mut result, records);
     }
@@ -774,7 +777,7 @@ pub fn python_json(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::remote::testkit::{check, nasty_tempdir, run, run_with, Options};
+    use crate::modules::remote::testkit::{check, nasty_tempdir, run, run_on, run_with, Options};
     use serde_json::json;
     use std::os::unix::fs::PermissionsExt;
 
@@ -889,8 +892,8 @@ mod tests {
             "{backup}"
         );
         assert_eq!(std::fs::read_to_string(backup).unwrap(), "old\n");
-        assert_eq!(result["diff"]["before"], "old\n");
-        assert_eq!(result["diff"]["after"], "new\n");
+        assert_eq!(result["diff"][0]["before"], "old\n");
+        assert_eq!(result["diff"][0]["after"], "new\n");
     }
 
     #[tokio::test]
@@ -1009,6 +1012,32 @@ mod tests {
         assert_eq!(result["mode"], "0600", "{result:?}");
     }
 
+    /// The local connection, counting the stdin bytes it is asked to send.
+    #[derive(Default)]
+    struct CountingConnection {
+        stdin_bytes: std::sync::Mutex<usize>,
+    }
+
+    #[async_trait]
+    impl crate::connection::Connection for CountingConnection {
+        async fn exec(
+            &self,
+            request: crate::connection::ExecRequest,
+        ) -> Result<crate::connection::ExecOutput, ConnError> {
+            let sent = request.stdin.as_ref().map_or(0, Vec::len);
+            if let Ok(mut total) = self.stdin_bytes.lock() {
+                *total += sent;
+            }
+            crate::connection::local::LocalConnection
+                .exec(request)
+                .await
+        }
+        async fn close(&self) {}
+        fn transport(&self) -> &'static str {
+            "local"
+        }
+    }
+
     #[tokio::test]
     async fn big_unchanged_files_are_not_resent() {
         let (_tmp, dir) = nasty_tempdir();
@@ -1029,12 +1058,20 @@ mod tests {
         assert_eq!(second["changed"], true, "{second:?}");
         assert_eq!(second["mode"], "0640");
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), data);
-        let third = run(
+        let counting = CountingConnection::default();
+        let third = run_on(
+            &counting,
             &Copy,
             json!({"dest": dest, "content": data, "mode": "0640"}),
+            Options::default(),
         )
         .await;
         assert_eq!(third["changed"], false, "{third:?}");
+        assert_eq!(
+            *counting.stdin_bytes.lock().unwrap(),
+            0,
+            "unchanged content was sent"
+        );
         let other = "y".repeat(BIG_FILE + 1);
         let fourth = run(&Copy, json!({"dest": dest, "content": other})).await;
         assert_eq!(fourth["changed"], true);

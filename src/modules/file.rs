@@ -127,7 +127,7 @@ impl Module for File {
             Ok(records) => records,
             Err(result) => return Ok(result),
         };
-        Ok(build_result(&records, ctx.diff))
+        Ok(build_result(&records))
     }
 }
 
@@ -409,12 +409,15 @@ pinfo "$P"
 "#;
 
 /// Ansible's result from the script's records.
-pub fn build_result(records: &Records, want_diff: bool) -> Map {
+/// The file module always returns `diff` (state and attributes); the engine shows it with
+/// `--diff` only.
+pub fn build_result(records: &Records) -> Map {
     let path = records.get("path").unwrap_or("").to_string();
     let state = records.get("state").unwrap_or("file");
     if let Some(mut failure) = records.failure() {
-        let missing_src = failure["msg"]
-            .as_str()
+        let missing_src = failure
+            .get("msg")
+            .and_then(Value::as_str)
             .is_some_and(|m| m.starts_with("src is required"));
         if !missing_src {
             // Hard links report `dest`, everything else `path`, as Ansible's results do.
@@ -444,21 +447,19 @@ pub fn build_result(records: &Records, want_diff: bool) -> Map {
         result.insert("path".into(), Value::String(path.clone()));
     }
     result.insert("changed".into(), Value::Bool(records.attrs_changed()));
-    if want_diff {
-        let mut before = Map::new();
-        let mut after = Map::new();
-        before.insert("path".into(), Value::String(path.clone()));
-        after.insert("path".into(), Value::String(path));
-        if prev != state {
-            before.insert("state".into(), Value::String(prev.into()));
-            after.insert("state".into(), Value::String(state.into()));
-        }
-        records.attrs_diff(&mut before, &mut after);
-        let mut diff = Map::new();
-        diff.insert("before".into(), Value::Object(before));
-        diff.insert("after".into(), Value::Object(after));
-        result.insert("diff".into(), Value::Object(diff));
+    let mut before = Map::new();
+    let mut after = Map::new();
+    before.insert("path".into(), Value::String(path.clone()));
+    after.insert("path".into(), Value::String(path));
+    if prev != state {
+        before.insert("state".into(), Value::String(prev.into()));
+        after.insert("state".into(), Value::String(state.into()));
     }
+    records.attrs_diff(&mut before, &mut after);
+    let mut diff = Map::new();
+    diff.insert("before".into(), Value::Object(before));
+    diff.insert("after".into(), Value::Object(after));
+    result.insert("diff".into(), Value::Object(diff));
     if state == "absent" {
         result.insert("state".into(), Value::String("absent".into()));
     }

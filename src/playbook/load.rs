@@ -32,6 +32,18 @@ const PLAY_KEYS: &[&str] = &[
     "force_handlers",
 ];
 
+/// Play keys accepted but not implemented (the engine warns when a play has them).
+const IGNORED_PLAY_KEYS: &[&str] = &[
+    "vars_prompt",
+    "gather_subset",
+    "gather_timeout",
+    "fact_path",
+    "order",
+    "module_defaults",
+    "throttle",
+    "debugger",
+];
+
 /// Keywords a play, block and task share (inherited downwards).
 pub(crate) const COMMON_KEYS: &[&str] = &[
     "become",
@@ -238,6 +250,11 @@ fn load_play(node: &Node, ctx: &Ctx) -> Result<Play, LoadError> {
         max_fail_percentage: node.get("max_fail_percentage").map(Node::to_value),
         force_handlers,
         strategy: node.get("strategy").map(scalar_string),
+        ignored_keys: entries
+            .iter()
+            .map(|(k, _)| k.key_string())
+            .filter(|k| IGNORED_PLAY_KEYS.contains(&k.as_str()))
+            .collect(),
         kw,
         pre_tasks,
         roles,

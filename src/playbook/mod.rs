@@ -178,6 +178,9 @@ pub struct Play {
     pub force_handlers: bool,
     /// `strategy` as written (only `linear` is implemented).
     pub strategy: Option<String>,
+    /// Play keys given but not implemented by hook-runner (`vars_prompt`, `module_defaults`,
+    /// `throttle`, `order`, `gather_subset`...): the engine warns about them.
+    pub ignored_keys: Vec<String>,
     pub kw: Keywords,
     pub pre_tasks: Vec<Item>,
     /// `roles:` expanded (dependencies first, each role once), run before `tasks`.

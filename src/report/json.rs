@@ -128,6 +128,11 @@ impl EventBuilder {
             Event::TaskStart { task } | Event::HandlerStart { task } => {
                 self.task = Some(task.clone())
             }
+            // The recap and the end belong to the playbook, not to its last play or task.
+            Event::Stats { .. } | Event::PlaybookEnd { .. } => {
+                self.play = None;
+                self.task = None;
+            }
             _ => {}
         }
     }
@@ -457,6 +462,8 @@ mod tests {
             .starts_with("fatal: [h]: FAILED!"));
         assert_eq!(events[5]["event_data"]["failures"], json!({"h": 1}));
         assert_eq!(events[5]["event_data"]["dark"], json!({}));
+        assert!(events[5]["event_data"].get("task").is_none());
+        assert!(events[5]["event_data"].get("play").is_none());
         assert_eq!(events[6]["event_data"]["status"], "failed");
         assert_eq!(events[6]["event_data"]["failures"][0]["task"], "Stop");
         assert!(!String::from_utf8(buf.0.lock().unwrap().clone())

@@ -272,7 +272,12 @@ impl RunSummary {
         if self.rc == 0 {
             return String::new();
         }
-        let mut out = String::from("\n");
+        // The recap ends with a blank line; without one, make the block stand apart.
+        let mut out = if self.recap.is_empty() {
+            String::from("\n")
+        } else {
+            String::new()
+        };
         let word = if matches!(self.status, "canceled" | "timeout") {
             "HOOK CANCELED"
         } else {
@@ -399,7 +404,7 @@ mod tests {
         assert_eq!(s.status, "failed");
         assert_eq!(
             s.render_human(),
-            "\nHOOK FAILED: task \"Stop MariaDB\" (playbook.yml:31, ansible.builtin.service) on 10.0.0.5 in play \"vms\": Could not find the requested service mariadb: host\nhook-runner: exit code 2 (failed, 1 host(s) failed)\n"
+            "HOOK FAILED: task \"Stop MariaDB\" (playbook.yml:31, ansible.builtin.service) on 10.0.0.5 in play \"vms\": Could not find the requested service mariadb: host\nhook-runner: exit code 2 (failed, 1 host(s) failed)\n"
         );
     }
 

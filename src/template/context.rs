@@ -105,28 +105,12 @@ impl LazyVars {
                 .as_str()
                 .map(str::to_string)
                 .unwrap_or_else(|| raw.to_string());
-            return Value::from(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("recursive loop detected in template string: {shown}"),
-            ));
+            return Value::from(super::verbatim_error(format!(
+                "recursive loop detected in template string: {shown}"
+            )));
         }
         let result = match raw {
-            Json::Array(items) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    let child = self.resolve(&format!("{path}[{i}]"), item);
-                    if let Err(e) = check_valid(&child) {
-                        out.clear();
-                        out.push(Value::from(e));
-                        break;
-                    }
-                    out.push(child);
-                }
-                match out.first() {
-                    Some(first) if check_valid(first).is_err() => first.clone(),
-                    _ => Value::from(out),
-                }
-            }
+            Json::Array(items) => self.template_items(path, items),
             Json::String(text) => match self.templar.template_string_in(text, self) {
                 Ok(v) => from_json(&v),
                 Err(e) => Value::from(e.into_minijinja()),
@@ -137,6 +121,21 @@ impl LazyVars {
             stack.retain(|p| p != path);
         }
         result
+    }
+}
+
+impl LazyVars {
+    /// A list's items, each resolved; the first failing item's error stands for the list.
+    fn template_items(self: &Arc<Self>, path: &str, items: &[Json]) -> Value {
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let child = self.resolve(&format!("{path}[{i}]"), item);
+            if check_valid(&child).is_err() {
+                return child;
+            }
+            out.push(child);
+        }
+        Value::from(out)
     }
 }
 

@@ -288,3 +288,20 @@ fn unprotected_undefined_uses_fail_like_ansible() {
         json!("b")
     );
 }
+
+#[test]
+fn sibling_keys_of_an_undefined_path() {
+    let templar = Templar::new();
+    let m = vars(json!({"workload": {"vm": {"name": "x", "id": "1"}}}));
+    let scope = Scope {
+        vars: &m,
+        search_paths: &[],
+    };
+    let e = templar
+        .template(&json!("{{ workload.vm.nmae }}"), scope)
+        .err()
+        .unwrap_or_else(|| panic!("no error"));
+    let path = e.undefined.unwrap_or_default();
+    assert_eq!(templar.sibling_keys(&path, scope), ["id", "name"]);
+    assert!(templar.sibling_keys("missing", scope).is_empty());
+}

@@ -20,7 +20,8 @@
 //! - `omit` is a per-run placeholder token (`__omit_place_holder__` + 40 hex digits); the engine
 //!   drops arguments equal to it ([`Templar::strip_omitted`] helps).
 //! - Python-isms come from minijinja-contrib's pycompat (`.split()`, `.items()`, `.get()`,
-//!   `.startswith()`, `.format()`...). `'%s' % x` formatting is not supported.
+//!   `.startswith()`, `.format()`...); `'%s' % x` with a string literal on the left is run as
+//!   `'%s' | format(x)`.
 //! - Ansible's filters, tests and lookups live in [`filters`], [`tests`] and [`lookups`];
 //!   `now()`, `undef()`, `strftime`, `random`, `shuffle` in `globals`.
 //! - Errors use Ansible's wording: "template error while templating string: <reason>. String:
@@ -292,8 +293,8 @@ impl Templar {
             if self.env().compile_expression(expr).is_ok() {
                 let ctx = minijinja::Value::from_dyn_object(root.clone());
                 let value = self
-                    .evaluate(expr, root, true, |env| {
-                        env.compile_expression(expr)?.eval(&ctx)
+                    .evaluate(expr, root, true, |env, src| {
+                        env.compile_expression(src)?.eval(&ctx)
                     })
                     .map_err(|e| shown_as(e, expr, text))?;
                 if value.is_undefined() {
@@ -319,20 +320,42 @@ impl Templar {
         root: &Arc<LazyVars>,
     ) -> Result<String, TemplateError> {
         let ctx = minijinja::Value::from_dyn_object(root.clone());
-        self.evaluate(text, root, false, |env| env.render_str(text, &ctx))
+        self.evaluate(text, root, false, |env, src| env.render_str(src, &ctx))
     }
 
     /// Runs `job` in the strict environment, and when that fails on an undefined value, in the
     /// chainable one: its result stands only if every undefined value it met was protected
     /// (`is ...`, `| default`), as Ansible's undefined allows.
+    ///
+    /// Python's `'%s' % x` formatting, which minijinja lacks, is retried as `'%s' | format(x)`.
     fn evaluate<T>(
         &self,
         source: &str,
         root: &Arc<LazyVars>,
         is_expr: bool,
-        job: impl Fn(&Environment<'static>) -> Result<T, Error>,
+        job: impl Fn(&Environment<'static>, &str) -> Result<T, Error>,
     ) -> Result<T, TemplateError> {
-        let strict_error = match job(&self.inner.strict_env) {
+        match self.evaluate_once(source, root, is_expr, &job) {
+            Err(e) if e.message.contains("% operator on unsupported types string") => {
+                match percent_format_rewrite(source) {
+                    Some(rewritten) => self
+                        .evaluate_once(&rewritten, root, is_expr, &job)
+                        .map_err(|_| e),
+                    None => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn evaluate_once<T>(
+        &self,
+        source: &str,
+        root: &Arc<LazyVars>,
+        is_expr: bool,
+        job: &impl Fn(&Environment<'static>, &str) -> Result<T, Error>,
+    ) -> Result<T, TemplateError> {
+        let strict_error = match job(&self.inner.strict_env, source) {
             Ok(value) => return Ok(value),
             Err(e) => e,
         };
@@ -342,7 +365,7 @@ impl Templar {
         if !undefined_related {
             return Err(self.map_error(strict_error, source, root, is_expr));
         }
-        match job(&self.inner.env) {
+        match job(&self.inner.env, source) {
             Err(e) => Err(self.map_error(e, source, root, is_expr)),
             Ok(value) => match undefined::describe_unguarded(self, source, root, is_expr) {
                 Some(err) => Err(err),
@@ -383,8 +406,8 @@ impl Templar {
             .compile_expression(expr)
             .map_err(|e| self.map_error(e, expr, root, true))?;
         let ctx = minijinja::Value::from_dyn_object(root.clone());
-        let value = self.evaluate(expr, root, true, |env| {
-            env.compile_expression(expr)?.eval(&ctx)
+        let value = self.evaluate(expr, root, true, |env, src| {
+            env.compile_expression(src)?.eval(&ctx)
         })?;
         if value.is_undefined() {
             return Err(undefined::describe(self, expr, root, true));
@@ -426,6 +449,23 @@ impl Templar {
     /// Whether a string contains template syntax at all (fast path: no templating needed).
     pub fn is_template(text: &str) -> bool {
         text.contains("{{") || text.contains("{%") || text.contains("{#")
+    }
+
+    /// For an undefined-variable message: the keys that do exist next to the missing one. Given
+    /// [`TemplateError::undefined`] (`workload.vm.nmae`), the keys of `workload.vm`, sorted;
+    /// empty when the parent is not a mapping or the path has a single part.
+    pub fn sibling_keys(&self, undefined_path: &str, scope: Scope<'_>) -> Vec<String> {
+        let Some((parent, _)) = undefined_path.rsplit_once('.') else {
+            return Vec::new();
+        };
+        match self.eval(parent, scope) {
+            Ok(Value::Object(map)) => {
+                let mut keys: Vec<String> = map.keys().cloned().collect();
+                keys.sort();
+                keys
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Removes mapping entries whose value is the omit placeholder, recursively (for callers
@@ -502,6 +542,26 @@ impl Templar {
             "template error while templating string: {reason}. String: {source}"
         ))
     }
+}
+
+static PERCENT_FORMAT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r#"('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s*%\s*(\((?:[^()]|\([^()]*\))*\)|[A-Za-z_][\w.]*(?:\[[^\]]*\])*)"#,
+    )
+    .expect("static regex")
+});
+
+/// Rewrites `'fmt' % args` (a string literal on the left) to `'fmt' | format(args)`.
+fn percent_format_rewrite(source: &str) -> Option<String> {
+    let rewritten = PERCENT_FORMAT.replace_all(source, |caps: &regex::Captures<'_>| {
+        let args = &caps[2];
+        if args.starts_with('(') {
+            format!("({} | format{})", &caps[1], args)
+        } else {
+            format!("({} | format({}))", &caps[1], args)
+        }
+    });
+    (rewritten != source).then(|| rewritten.into_owned())
 }
 
 /// Shows the whole template text (not just the inner expression) in a "String: ..." message.

@@ -612,6 +612,9 @@ fn jinja_and_python_idioms() {
     let v = json!({"d": {"k": "v"}, "x": "name"});
     let cases = [
         ("{{ '{}-{}'.format('a', 1) }}", json!("a-1")),
+        ("{{ '%s-%d' % ('a', 1) }}", json!("a-1")),
+        ("{{ 'v=%s' % x }}!", json!("v=name!")),
+        ("{{ \"%s/%s\" % (d.k, x | upper) }}", json!("v/NAME")),
         ("{{ d.items() | list }}", json!([["k", "v"]])),
         ("{{ 'a b'.split() }}", json!(["a", "b"])),
         ("{{ x.endswith('e') }}", json!(true)),

@@ -8,7 +8,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, StrInput, Tag};
 use std::collections::HashMap;
 
 /// How many nodes aliases may copy in one document: far above real playbooks, far below a bomb.
-const ALIAS_NODE_BUDGET: usize = 1_000_000;
+const ALIAS_NODE_BUDGET: usize = 200_000;
 /// Nesting deeper than this is refused instead of overflowing the stack.
 const MAX_DEPTH: usize = 1000;
 const CORE_TAG: &str = "tag:yaml.org,2002:";
@@ -129,7 +129,7 @@ impl<'a> Loader<'a> {
         if size > self.alias_budget {
             return Err(self.error(
                 mark,
-                "alias expansion exceeds the limit of 1000000 nodes (possible alias bomb)",
+                format!("alias expansion exceeds the limit of {ALIAS_NODE_BUDGET} nodes (possible alias bomb)"),
             ));
         }
         self.alias_budget -= size;

@@ -1,0 +1,179 @@
+//! Reading hook-runner's `--log-format json` event stream (ansible-runner's event shape, see
+//! src/report/json.rs) into the numbers the table shows.
+//!
+//! - tasks run: `playbook_on_task_start` events (handlers included: they are tasks that ran);
+//! - ok/changed/failed/skipped/ignored/rescued: the recap (`playbook_on_stats`), summed over hosts;
+//! - the failures: each `runner_on_failed`/`runner_item_on_failed` not covered by
+//!   `ignore_errors`, and each `runner_on_unreachable`, with the task's name, its file:line and
+//!   the result's message (plus the assertion an `assert` evaluated, which is the "expected");
+//! - a run that ends without a task failure but with an error (a load error, a template error
+//!   outside a task) gives that error from `hook_runner_end`.
+//!
+//! Lines that are not JSON (stderr mixed in, panics) are kept as `stray` so a crash is visible.
+
+use serde_json::Value;
+
+/// One failed task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub task: String,
+    /// `file:line` of the task.
+    pub path: String,
+    pub host: String,
+    /// What the task wanted (an assert's failed assertion), when the result says.
+    pub expected: Option<String>,
+    /// The result's message (`msg`, else stderr, else the whole result).
+    pub got: String,
+}
+
+/// The numbers of one playbook run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counts {
+    pub tasks: u64,
+    pub ok: u64,
+    pub changed: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    pub ignored: u64,
+    pub rescued: u64,
+    pub unreachable: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, other: &Counts) {
+        self.tasks += other.tasks;
+        self.ok += other.ok;
+        self.changed += other.changed;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+        self.ignored += other.ignored;
+        self.rescued += other.rescued;
+        self.unreachable += other.unreachable;
+    }
+}
+
+/// What one run's event stream says.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    pub counts: Counts,
+    pub failures: Vec<Failure>,
+    /// The error `hook_runner_end` reports (a run-level error, e.g. a load error).
+    pub end_error: Option<String>,
+    /// Whether `hook_runner_end` arrived at all.
+    pub ended: bool,
+    /// Lines that are not events.
+    pub stray: Vec<String>,
+}
+
+/// Parses the whole stdout of `hook-runner run --log-format json`.
+pub fn parse(stdout: &str) -> Parsed {
+    let mut parsed = Parsed::default();
+    for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<Value>(line) {
+            Ok(event) => observe(&mut parsed, &event),
+            Err(_) => parsed.stray.push(line.to_string()),
+        }
+    }
+    parsed
+}
+
+fn observe(parsed: &mut Parsed, event: &Value) {
+    let data = &event["event_data"];
+    match event["event"].as_str().unwrap_or_default() {
+        "playbook_on_task_start" => parsed.counts.tasks += 1,
+        "runner_on_failed" | "runner_item_on_failed" => {
+            if data["ignore_errors"].as_bool() != Some(true) {
+                parsed.failures.push(failure(data));
+            }
+        }
+        "runner_on_unreachable" => parsed.failures.push(failure(data)),
+        "playbook_on_stats" => {
+            let c = &mut parsed.counts;
+            c.ok += sum_hosts(&data["ok"]);
+            c.changed += sum_hosts(&data["changed"]);
+            c.failed += sum_hosts(&data["failures"]);
+            c.skipped += sum_hosts(&data["skipped"]);
+            c.ignored += sum_hosts(&data["ignored"]);
+            c.rescued += sum_hosts(&data["rescued"]);
+            c.unreachable += sum_hosts(&data["dark"]);
+        }
+        "hook_runner_end" => {
+            parsed.ended = true;
+            parsed.end_error = data["error"]
+                .as_str()
+                .filter(|e| !e.is_empty())
+                .map(str::to_string);
+        }
+        _ => {}
+    }
+}
+
+fn sum_hosts(per_host: &Value) -> u64 {
+    per_host
+        .as_object()
+        .map(|m| m.values().filter_map(Value::as_u64).sum())
+        .unwrap_or(0)
+}
+
+fn failure(data: &Value) -> Failure {
+    let res = &data["res"];
+    let expected = res["assertion"].as_str().map(str::to_string);
+    let got = ["msg", "stderr", "module_stderr"]
+        .iter()
+        .filter_map(|k| res[*k].as_str())
+        .find(|s| !s.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| res.to_string());
+    let mut got = one_line(&got);
+    if let Some(item) = res.get("item").filter(|i| !i.is_null()) {
+        got = format!("{got} (item: {})", one_line(&item.to_string()));
+    }
+    Failure {
+        task: data["task"].as_str().unwrap_or("?").to_string(),
+        path: data["task_path"].as_str().unwrap_or("?").to_string(),
+        host: data["host"].as_str().unwrap_or("?").to_string(),
+        expected,
+        got,
+    }
+}
+
+/// Collapses whitespace and bounds the length, for one table cell / report line.
+pub fn one_line(s: &str) -> String {
+    let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    const MAX: usize = 300;
+    if joined.chars().count() <= MAX {
+        return joined;
+    }
+    let cut: String = joined.chars().take(MAX).collect();
+    format!("{cut}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STREAM: &str = r#"{"event":"playbook_on_start","event_data":{}}
+{"event":"playbook_on_task_start","event_data":{"task":"a"}}
+{"event":"runner_on_ok","event_data":{"task":"a","host":"h","res":{}}}
+{"event":"playbook_on_task_start","event_data":{"task":"b"}}
+{"event":"runner_on_failed","event_data":{"task":"b","task_path":"m.yml:3","host":"h","ignore_errors":true,"res":{"msg":"ignored"}}}
+{"event":"playbook_on_task_start","event_data":{"task":"c"}}
+{"event":"runner_on_failed","event_data":{"task":"c","task_path":"m.yml:7","host":"h","ignore_errors":false,"res":{"msg":"Assertion failed","assertion":"x == 1"}}}
+not json
+{"event":"playbook_on_stats","event_data":{"ok":{"h":1},"changed":{},"failures":{"h":1},"skipped":{"h":0},"ignored":{"h":1}}}
+{"event":"hook_runner_end","event_data":{"status":"failed","rc":2}}
+"#;
+
+    #[test]
+    fn counts_tasks_and_recap_and_keeps_only_unignored_failures() {
+        let p = parse(STREAM);
+        assert_eq!(p.counts.tasks, 3);
+        assert_eq!((p.counts.ok, p.counts.failed, p.counts.ignored), (1, 1, 1));
+        assert_eq!(p.failures.len(), 1);
+        assert_eq!(p.failures[0].path, "m.yml:7");
+        assert_eq!(p.failures[0].expected.as_deref(), Some("x == 1"));
+        assert_eq!(p.failures[0].got, "Assertion failed");
+        assert!(p.ended);
+        assert_eq!(p.stray, ["not json"]);
+    }
+}

@@ -1,0 +1,372 @@
+//! Ansible's own integration tests as hook-runner's conformance suite (issue 4).
+//!
+//! `cargo test --test conformance` fetches the pinned ansible-core sdist ([`sdist`]), lays out
+//! each target of [`targets::all`] as ansible-test does ([`layout`]), runs it with the
+//! hook-runner binary against a lab sshd (`hrtest` on loopback, or root in a network namespace
+//! for `needs/root` targets), and records per target the tasks run, the recap, pass/fail (the
+//! exit code) and every failure ([`events`], [`report`]).
+//!
+//! All targets run before the test judges: it then prints the table and the failures, writes
+//! `target/conformance/results.md` (and the README section with `HOOK_RUNNER_UPDATE_README=1`),
+//! and fails when a target the issue requires whole does not pass, or `file`/`copy` pass less
+//! than 90% of their tasks. Each target has its own time budget (see `targets.rs`).
+//!
+//! Prerequisites (root for the lab, pip for the sdist) follow the lab's policy: a failure with
+//! `CI=true`, a loud skip otherwise. `HOOK_RUNNER_CONFORMANCE_TARGETS=a,b` runs a subset.
+
+mod events;
+mod layout;
+mod report;
+mod runner;
+mod sdist;
+mod targets;
+mod unsupported;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use events::Counts;
+use layout::LabHost;
+use report::{InvocationResult, TargetResult};
+use targets::{Host, Inventory, Invocation, Shape, Target};
+
+const TEST: &str = "conformance::ansible_integration_targets";
+
+/// The lab hosts, started on first use and shared by the targets.
+#[derive(Default)]
+struct Lab {
+    user: Option<lab::SshHost>,
+    root: Option<(lab::SshHost, lab::Netns)>,
+}
+
+impl Lab {
+    fn host(&mut self, which: Host) -> Result<LabHost> {
+        match which {
+            Host::User => {
+                if self.user.is_none() {
+                    self.user = Some(lab::SshHost::start_loopback()?);
+                }
+                let h = self.user.as_ref().context("user host")?;
+                Ok(LabHost {
+                    address: h.address().to_string(),
+                    port: h.port(),
+                    user: h.user().to_string(),
+                    key: h.key_path(),
+                })
+            }
+            Host::Root => {
+                if self.root.is_none() {
+                    let ns = lab::Netns::new()?;
+                    let host = lab::SshHost::options().root(true).start_in(&ns)?;
+                    self.root = Some((host, ns));
+                }
+                let (h, _) = self.root.as_ref().context("root host")?;
+                Ok(LabHost {
+                    address: h.address().to_string(),
+                    port: h.port(),
+                    user: "root".into(),
+                    key: h.key_path(),
+                })
+            }
+        }
+    }
+}
+
+#[test]
+fn ansible_integration_targets() {
+    if !lab::require_root(TEST) {
+        return;
+    }
+    let sdist_root = sdist::root();
+    let sdist_targets = match sdist::ensure(&sdist_root) {
+        Ok(t) => t,
+        Err(e) => {
+            lab::require(
+                false,
+                TEST,
+                &format!("the ansible-core {} sdist: {e:#}", sdist::VERSION),
+            );
+            return;
+        }
+    };
+    let selected: Option<Vec<String>> = std::env::var("HOOK_RUNNER_CONFORMANCE_TARGETS")
+        .ok()
+        .map(|s| s.split(',').map(|t| t.trim().to_string()).collect());
+
+    let started = Instant::now();
+    let mut lab = Lab::default();
+    let mut results = Vec::new();
+    for target in targets::all() {
+        if let Some(sel) = &selected {
+            if !sel.iter().any(|s| s == target.name) {
+                continue;
+            }
+        }
+        let result = run_target(&target, &sdist_targets, &mut lab);
+        eprintln!(
+            "conformance: {} {} in {:.1} s",
+            target.name,
+            if result.passed() { "passed" } else { "FAILED" },
+            result.elapsed.as_secs_f64()
+        );
+        results.push(result);
+    }
+    drop(lab);
+    let total = started.elapsed();
+
+    let table = report::table(&results, total);
+    let details = report::details(&results);
+    eprintln!("\n{table}\n{details}");
+    if let Err(e) = write_outputs(&table, &details) {
+        eprintln!("conformance: writing the results failed: {e:#}");
+    }
+
+    let below_bar: Vec<String> = results
+        .iter()
+        .filter(|r| !r.meets_bar())
+        .map(|r| {
+            if r.must_pass {
+                format!("{} (required to pass whole)", r.name)
+            } else {
+                format!(
+                    "{} ({:.0}% of its tasks pass, 90% required)",
+                    r.name,
+                    r.pass_ratio() * 100.0
+                )
+            }
+        })
+        .collect();
+    assert!(
+        below_bar.is_empty(),
+        "targets below the issue's bar: {}",
+        below_bar.join(", ")
+    );
+}
+
+fn write_outputs(table: &str, details: &str) -> Result<()> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/conformance");
+    fs::create_dir_all(&dir)?;
+    fs::write(
+        dir.join("results.md"),
+        format!("# Ansible conformance\n\n{table}\n# Failures\n\n{details}"),
+    )?;
+    if std::env::var("HOOK_RUNNER_UPDATE_README").as_deref() == Ok("1") {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let readme = fs::read_to_string(&path).unwrap_or_default();
+        fs::write(&path, report::splice_readme(&readme, table))?;
+        eprintln!("conformance: README.md section updated");
+    }
+    Ok(())
+}
+
+fn run_target(target: &Target, sdist_targets: &Path, lab: &mut Lab) -> TargetResult {
+    let started = Instant::now();
+    let mut result = TargetResult {
+        name: target.name.to_string(),
+        shape: match target.shape {
+            Shape::Role => "role",
+            Shape::Script(_) => "runme.sh playbooks",
+        },
+        must_pass: target.must_pass,
+        runs: Vec::new(),
+        not_started: None,
+        counts: Counts::default(),
+        elapsed: Duration::ZERO,
+        planned_tasks: target.planned_tasks,
+        min_pass_ratio: target.min_pass_ratio,
+        notes: notes(target, sdist_targets),
+    };
+    match run_invocations(target, sdist_targets, lab) {
+        Ok(runs) => result.runs = runs,
+        Err(e) => result.not_started = Some(format!("{e:#}")),
+    }
+    for run in &result.runs {
+        result.counts.add(&run.counts);
+    }
+    result.elapsed = started.elapsed();
+    result
+}
+
+/// What the table says about a target besides its numbers: the runme.sh parts not run, the
+/// substituted dependency roles it uses, and the unsupported-by-design features in its files.
+fn notes(target: &Target, sdist_targets: &Path) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !target.not_run.is_empty() {
+        notes.push(format!("not run: {}", target.not_run));
+    }
+    let dir = sdist_targets.join(target.name);
+    if matches!(target.shape, Shape::Role) {
+        let meta = fs::read_to_string(dir.join("meta/main.yml")).unwrap_or_default();
+        for (role, why) in layout::SUBSTITUTED_ROLES {
+            if meta.contains(role) {
+                notes.push(format!("dependency role {role} substituted: {why}"));
+            }
+        }
+    }
+    let found = unsupported::scan(&dir);
+    if !found.is_empty() {
+        notes.push(format!(
+            "unsupported by design, in its files: {}",
+            unsupported::describe(&found)
+        ));
+    }
+    notes
+}
+
+/// A scratch directory the lab's unprivileged user can use too (output_dir lives there).
+fn scratch(target: &str) -> Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("hrconf-{target}-"))
+        .tempdir()?;
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
+    Ok(dir)
+}
+
+fn run_invocations(
+    target: &Target,
+    sdist_targets: &Path,
+    lab: &mut Lab,
+) -> Result<Vec<InvocationResult>> {
+    let host = lab.host(target.host)?;
+    let work = scratch(target.name)?;
+    let logs = logs_dir(target.name)?;
+    let inventory = work.path().join("inventory");
+    fs::write(&inventory, layout::generated_inventory(&host))?;
+    let substitutes = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/roles");
+
+    match target.shape {
+        Shape::Role => {
+            layout::roles_dir(work.path(), sdist_targets, &substitutes)?;
+            let output_dir = work.path().join("output");
+            fs::create_dir_all(&output_dir)?;
+            fs::set_permissions(&output_dir, fs::Permissions::from_mode(0o1777))?;
+            let playbook = work.path().join("play.yml");
+            fs::write(&playbook, layout::wrapper_play(target.name, &output_dir))?;
+            let ran = runner::run(&runner::Run {
+                playbook: &playbook,
+                inventory: Some(&inventory),
+                args: &[],
+                cwd: work.path(),
+                budget: target.budget,
+                logs: logs.join("play"),
+            })?;
+            Ok(vec![invocation_result("play.yml", false, ran, work.path())])
+        }
+        Shape::Script(invocations) => {
+            let dir = work.path().join("targets").join(target.name);
+            layout::copy_tree(&sdist_targets.join(target.name), &dir)?;
+            let deadline = Instant::now() + target.budget;
+            let mut results = Vec::new();
+            for inv in invocations {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    results.push(skipped_for_time(inv));
+                    continue;
+                }
+                results.push(run_script_invocation(inv, &dir, &inventory, left, &logs)?);
+            }
+            Ok(results)
+        }
+    }
+}
+
+fn run_script_invocation(
+    inv: &Invocation,
+    dir: &Path,
+    generated: &Path,
+    budget: Duration,
+    logs: &Path,
+) -> Result<InvocationResult> {
+    let inventory: Option<PathBuf> = match inv.inventory {
+        Inventory::Generated => Some(generated.to_path_buf()),
+        Inventory::File(name) => Some(dir.join(name)),
+        Inventory::LocalList(hosts) => {
+            let path = dir.join(format!(".hrconf-{}.ini", inv.playbook));
+            fs::write(&path, layout::local_inventory(hosts))?;
+            Some(path)
+        }
+        Inventory::Implicit => None,
+    };
+    let ran = runner::run(&runner::Run {
+        playbook: &dir.join(inv.playbook),
+        inventory: inventory.as_deref(),
+        args: inv.args,
+        cwd: dir,
+        budget: budget.max(Duration::from_secs(1)),
+        logs: logs.join(inv.playbook.trim_end_matches(".yml")),
+    })?;
+    let targets_dir = dir.parent().unwrap_or(dir);
+    Ok(invocation_result(inv.playbook, inv.expect_failure, ran, targets_dir))
+}
+
+fn skipped_for_time(inv: &Invocation) -> InvocationResult {
+    InvocationResult {
+        playbook: inv.playbook.to_string(),
+        expect_failure: inv.expect_failure,
+        rc: None,
+        timed_out: true,
+        elapsed: Duration::ZERO,
+        counts: Counts::default(),
+        failures: vec![],
+        error: Some("not started: the target's time budget was used up".into()),
+    }
+}
+
+/// Task paths relative to the sdist's targets dir (`stat/tasks/main.yml:12`), not the scratch dir.
+fn relative_paths(result: &mut InvocationResult, work: &Path) {
+    for base in [work.join("roles"), work.join("targets"), work.to_path_buf()] {
+        let prefix = format!("{}/", base.display());
+        for f in &mut result.failures {
+            if let Some(rest) = f.path.strip_prefix(&prefix) {
+                f.path = rest.to_string();
+            }
+        }
+    }
+}
+
+fn invocation_result(
+    playbook: &str,
+    expect_failure: bool,
+    ran: runner::Ran,
+    work: &Path,
+) -> InvocationResult {
+    let error = ran.parsed.end_error.clone().or_else(|| {
+        (!ran.parsed.ended).then(|| {
+            let stray = ran.parsed.stray.join(" | ");
+            format!(
+                "no end event (crash?): {}",
+                events::one_line(&format!("{stray} {}", ran.stderr_tail))
+            )
+        })
+    });
+    let error = error.or_else(|| {
+        (ran.rc != Some(0) && ran.parsed.failures.is_empty() && !ran.stderr_tail.is_empty())
+            .then(|| events::one_line(&ran.stderr_tail))
+    });
+    let mut result = InvocationResult {
+        playbook: playbook.to_string(),
+        expect_failure,
+        rc: ran.rc,
+        timed_out: ran.timed_out,
+        elapsed: ran.elapsed,
+        counts: ran.parsed.counts,
+        failures: ran.parsed.failures,
+        error: error.map(|e| e.replace(&format!("{}/", work.display()), "")),
+    };
+    relative_paths(&mut result, work);
+    result
+}
+
+/// `target/conformance/<target>/`: the event streams and stderr of each run, kept for debugging.
+fn logs_dir(target: &str) -> Result<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/conformance")
+        .join(target);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

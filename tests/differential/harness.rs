@@ -1,0 +1,552 @@
+//! The differential harness: runs one case playbook with ansible-playbook (ansible-core 2.18, the
+//! oracle) and with hook-runner against the same targets, and compares what matters.
+//!
+//! Targets (one INI inventory, the same file for both tools):
+//! - `localhost`: the controller itself (`ansible_connection=local`; Ansible uses the venv's
+//!   Python so that `kubernetes.core` finds its library);
+//! - `sshhost`: a private sshd on loopback from the lab ([`lab::SshHost`]), user `hrtest`, key
+//!   auth, login shell `/bin/sh`, the system `/usr/bin/python3` for Ansible;
+//! - optionally `deadhost` (group `dead`): an address whose port is closed (unreachable host).
+//!
+//! Both hosts are in the group `targets`. Each host has a `work` variable: a directory of its own
+//! (`<case dir>/w/<host>`, owned by the login user) that is wiped and recreated before each tool's
+//! run, so the two runs see the same paths and the same initial state, and neither sees the
+//! other's leftovers. The playbook is run from its source directory (`tests/differential/cases`),
+//! so `playbook_dir`, `roles/` and `files/` resolve the same way for both.
+//!
+//! A case ends with a task that dumps selected registered variables as JSON to
+//! `{{ out_dir }}/{{ inventory_hostname }}.json`, delegated to localhost; `out_dir` is passed with
+//! `-e` and differs per tool (it must not appear in a registered result).
+//!
+//! Compared: the exit code, the PLAY RECAP counters per host, and the dumped results after
+//! [`normalize`] (volatile keys dropped, temp paths and timestamps masked). A mismatch panics with
+//! a readable, line-per-value diff; both tools' output is kept under
+//! `$CARGO_TARGET_TMPDIR/differential/<case>/` for diagnosis.
+//!
+//! Prerequisites (lab policy, [`lab::require`]): root (sshd, the test user) and ansible-playbook
+//! from `$HOOK_RUNNER_ANSIBLE` or the venv that `scripts/test.sh` caches in
+//! `.lab-cache/ansible-venv`. With `CI=true` a missing one fails the test; otherwise it is a loud
+//! skip.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Keys dropped from every object of a result, at any depth: they differ between two runs of
+/// the same tool (times, temp paths, interpreter details) or are executor bookkeeping.
+const VOLATILE_KEYS: &[&str] = &[
+    "start",
+    "end",
+    "delta",
+    "invocation",
+    "warnings",
+    "deprecations",
+    "ansible_facts_gathered",
+    "discovered_interpreter_python",
+    "atime",
+    "mtime",
+    "ctime",
+    "inode",
+    "dev",
+    "nlink",
+    "blocks",
+    "block_size",
+    "device_type",
+    "attributes",
+    "version",
+    "generation",
+    "diff",
+];
+
+/// The value that replaces masked strings (temp paths, backup timestamps).
+const MASK: &str = "<masked>";
+
+/// How one case is run; built with [`Case::new`] and the builder methods.
+#[derive(Debug, Clone)]
+pub struct Case {
+    name: String,
+    extra_args: Vec<String>,
+    dead_host: bool,
+    ignored_keys: Vec<String>,
+}
+
+impl Case {
+    /// The case whose playbook is `tests/differential/cases/<name>.yml`.
+    pub fn new(name: &str) -> Case {
+        Case {
+            name: name.to_string(),
+            extra_args: Vec::new(),
+            dead_host: false,
+            ignored_keys: Vec::new(),
+        }
+    }
+
+    /// Extra command-line arguments given to both tools (`--tags x`, `--check`...).
+    pub fn args(mut self, args: &[&str]) -> Case {
+        self.extra_args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// Adds `deadhost` (group `dead`): 127.0.0.1 on a port nothing listens on.
+    pub fn with_dead_host(mut self) -> Case {
+        self.dead_host = true;
+        self
+    }
+
+    /// Also drops these keys (at any depth) before comparing, for values that legitimately differ
+    /// in this case only. Say why at the call site.
+    pub fn ignore_keys(mut self, keys: &[&str]) -> Case {
+        self.ignored_keys.extend(keys.iter().map(|k| k.to_string()));
+        self
+    }
+
+    fn playbook(&self) -> PathBuf {
+        cases_dir().join(format!("{}.yml", self.name))
+    }
+}
+
+/// What one tool did with a case.
+#[derive(Debug)]
+pub struct Run {
+    pub tool: &'static str,
+    pub exit_code: i32,
+    /// Host name -> `ok=.. changed=.. unreachable=.. failed=.. skipped=.. rescued=.. ignored=..`.
+    pub recap: BTreeMap<String, String>,
+    /// Host name -> the dumped results (an object of registered variables).
+    pub results: BTreeMap<String, Value>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+/// The directory of the case playbooks.
+pub fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential/cases")
+}
+
+/// Runs `case` with both tools and panics with a readable diff when they disagree. Returns
+/// without running anything (after a loud banner) when a prerequisite is missing outside CI.
+pub fn check(case: Case) {
+    let test = format!("differential::{}", case.name);
+    if !lab::require_root(&test) {
+        return;
+    }
+    let Some(ansible) = ansible_playbook() else {
+        lab::require(
+            false,
+            &test,
+            "ansible-playbook 2.18 (set HOOK_RUNNER_ANSIBLE, or run scripts/test.sh to make .lab-cache/ansible-venv)",
+        );
+        return;
+    };
+    let started = Instant::now();
+    let host = lab::SshHost::start_loopback().expect("lab: starting the loopback sshd");
+    let lab = CaseLab::new(&case, &host, &ansible);
+    let ansible_run = lab.run_ansible(&case);
+    let hr_run = lab.run_hook_runner(&case);
+    lab.keep_outputs(&ansible_run, &hr_run);
+    lab::util::report_timing("differential-ansible", ansible_run.elapsed);
+    lab::util::report_timing("differential-hook-runner", hr_run.elapsed);
+    eprintln!(
+        "differential {}: ansible {:.1} s, hook-runner {:.1} s, total {:.1} s",
+        case.name,
+        ansible_run.elapsed.as_secs_f64(),
+        hr_run.elapsed.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    let report = compare(&case, &ansible_run, &hr_run);
+    if !report.is_empty() {
+        panic!(
+            "\nhook-runner differs from ansible-playbook 2.18 in case `{}` ({}):\n{report}\n\
+             full output of both: {}\n\n--- hook-runner stdout ---\n{}\n--- hook-runner stderr ---\n{}\n",
+            case.name,
+            case.playbook().display(),
+            lab.keep_dir.display(),
+            hr_run.stdout,
+            hr_run.stderr,
+        );
+    }
+}
+
+/// ansible-playbook: `$HOOK_RUNNER_ANSIBLE`, else the venv cached by `scripts/test.sh`.
+fn ansible_playbook() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("HOOK_RUNNER_ANSIBLE") {
+        let path = PathBuf::from(path);
+        return path.is_file().then_some(path);
+    }
+    let cached =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".lab-cache/ansible-venv/bin/ansible-playbook");
+    cached.is_file().then_some(cached)
+}
+
+/// The per-case directories and inventory.
+struct CaseLab {
+    dir: tempfile::TempDir,
+    keep_dir: PathBuf,
+    inventory: PathBuf,
+    ansible: PathBuf,
+    hosts: Vec<&'static str>,
+}
+
+impl CaseLab {
+    fn new(case: &Case, host: &lab::SshHost, ansible: &Path) -> CaseLab {
+        let dir = tempfile::Builder::new()
+            .prefix("hr-diff-")
+            .tempdir()
+            .expect("creating the case's temp dir");
+        // The ssh user must reach its work dir inside.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))
+            .expect("chmod the case dir");
+        let venv_python = ansible.with_file_name("python");
+        let mut inventory = format!(
+            "localhost ansible_connection=local ansible_python_interpreter={py} work={d}/w/localhost\n\
+             sshhost ansible_host={addr} ansible_port={port} ansible_user={user} \
+             ansible_ssh_private_key_file={key} ansible_python_interpreter=/usr/bin/python3 \
+             ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null' work={d}/w/sshhost\n\
+             \n[targets]\nlocalhost\nsshhost\n",
+            py = venv_python.display(),
+            d = dir.path().display(),
+            addr = host.address(),
+            port = host.port(),
+            user = host.user(),
+            key = host.key_path().display(),
+        );
+        let mut hosts = vec!["localhost", "sshhost"];
+        if case.dead_host {
+            let port = lab::util::free_port().expect("a free port for the dead host");
+            let _ = write!(
+                inventory,
+                "\n[dead]\ndeadhost ansible_host=127.0.0.1 ansible_port={port} ansible_user={user} \
+                 ansible_ssh_private_key_file={key} ansible_python_interpreter=/usr/bin/python3 \
+                 ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null' work={d}/w/deadhost\n",
+                user = host.user(),
+                key = host.key_path().display(),
+                d = dir.path().display(),
+            );
+            hosts.push("deadhost");
+        }
+        let inventory_path = dir.path().join("inventory.ini");
+        fs::write(&inventory_path, inventory).expect("writing the inventory");
+        // An empty config: no ansible.cfg from the working directory or $HOME leaks in.
+        fs::write(dir.path().join("ansible.cfg"), "").expect("writing ansible.cfg");
+        let keep_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("differential")
+            .join(&case.name);
+        let _ = fs::remove_dir_all(&keep_dir);
+        fs::create_dir_all(&keep_dir).expect("creating the output dir");
+        CaseLab {
+            dir,
+            keep_dir,
+            inventory: inventory_path,
+            ansible: ansible.to_path_buf(),
+            hosts,
+        }
+    }
+
+    /// Wipes and recreates every host's work dir (the ssh host's belongs to its login user) and
+    /// makes an empty results dir for `tool`.
+    fn reset(&self, tool: &str) -> PathBuf {
+        let work = self.dir.path().join("w");
+        let _ = fs::remove_dir_all(&work);
+        for host in &self.hosts {
+            let dir = work.join(host);
+            fs::create_dir_all(&dir).expect("creating a work dir");
+            if *host != "localhost" {
+                let status = Command::new("chown")
+                    .arg(format!("{0}:{0}", lab::ssh::TEST_USER))
+                    .arg(&dir)
+                    .status()
+                    .expect("running chown");
+                assert!(status.success(), "chown of {} failed", dir.display());
+            }
+        }
+        let out = self.dir.path().join(format!("out-{tool}"));
+        let _ = fs::remove_dir_all(&out);
+        fs::create_dir_all(&out).expect("creating the results dir");
+        out
+    }
+
+    fn run_ansible(&self, case: &Case) -> Run {
+        let out = self.reset("ansible");
+        let d = self.dir.path();
+        let mut cmd = Command::new(&self.ansible);
+        cmd.arg(case.playbook())
+            .arg("-i")
+            .arg(&self.inventory)
+            .arg("-e")
+            .arg(format!("out_dir={}", out.display()))
+            .args(&case.extra_args)
+            .env("ANSIBLE_CONFIG", d.join("ansible.cfg"))
+            .env("ANSIBLE_HOST_KEY_CHECKING", "False")
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("ANSIBLE_RETRY_FILES_ENABLED", "False")
+            .env("ANSIBLE_DEPRECATION_WARNINGS", "False")
+            .env("ANSIBLE_LOCAL_TEMP", d.join("ansible-local"))
+            .env("ANSIBLE_SSH_CONTROL_PATH_DIR", d.join("cp"))
+            // Fewer ssh round trips; results are the same.
+            .env("ANSIBLE_PIPELINING", "True");
+        self.execute("ansible", cmd, &out)
+    }
+
+    fn run_hook_runner(&self, case: &Case) -> Run {
+        let out = self.reset("hook-runner");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hook-runner"));
+        cmd.arg("run")
+            .arg(case.playbook())
+            .arg("-i")
+            .arg(&self.inventory)
+            .arg("-e")
+            .arg(format!("out_dir={}", out.display()))
+            .args(&case.extra_args)
+            .env("ANSIBLE_HOST_KEY_CHECKING", "False")
+            .env_remove("KUBERNETES_SERVICE_HOST");
+        self.execute("hook-runner", cmd, &out)
+    }
+
+    fn execute(&self, tool: &'static str, mut cmd: Command, out: &Path) -> Run {
+        cmd.current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .env("NO_COLOR", "1");
+        let started = Instant::now();
+        let output = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("starting {tool}: {e}"));
+        let elapsed = started.elapsed();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        Run {
+            tool,
+            exit_code: output.status.code().unwrap_or(-1),
+            recap: parse_recap(&stdout),
+            results: read_results(out),
+            stdout,
+            stderr,
+            elapsed,
+        }
+    }
+
+    fn keep_outputs(&self, a: &Run, b: &Run) {
+        for run in [a, b] {
+            let _ = fs::write(self.keep_dir.join(format!("{}.stdout", run.tool)), &run.stdout);
+            let _ = fs::write(self.keep_dir.join(format!("{}.stderr", run.tool)), &run.stderr);
+            let results = serde_json::to_string_pretty(&run.results).unwrap_or_default();
+            let _ = fs::write(
+                self.keep_dir.join(format!("{}.results.json", run.tool)),
+                results,
+            );
+        }
+        let _ = fs::copy(&self.inventory, self.keep_dir.join("inventory.ini"));
+    }
+}
+
+/// The PLAY RECAP lines of ansible-playbook's (and hook-runner's) console output.
+pub fn parse_recap(stdout: &str) -> BTreeMap<String, String> {
+    let mut recap = BTreeMap::new();
+    let Some(start) = stdout.rfind("PLAY RECAP") else {
+        return recap;
+    };
+    for line in stdout[start..].lines().skip(1) {
+        let Some((host, counters)) = line.split_once(" : ") else {
+            continue;
+        };
+        let counters: Vec<&str> = counters.split_whitespace().collect();
+        if counters.first().is_some_and(|c| c.starts_with("ok=")) {
+            recap.insert(host.trim().to_string(), counters.join(" "));
+        }
+    }
+    recap
+}
+
+/// `<host>.json` files of a results dir (unreadable or invalid JSON is kept as a string so the
+/// diff shows it).
+fn read_results(dir: &Path) -> BTreeMap<String, Value> {
+    let mut results = BTreeMap::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return results;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(host) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| Value::String(format!("invalid JSON ({e}): {text}")));
+        results.insert(host.to_string(), value);
+    }
+    results
+}
+
+/// Everything that differs, one line per difference; empty when the runs agree.
+pub fn compare(case: &Case, ansible: &Run, hr: &Run) -> String {
+    let mut report = String::new();
+    if ansible.exit_code != hr.exit_code {
+        let _ = writeln!(
+            report,
+            "exit code: ansible {} / hook-runner {}",
+            ansible.exit_code, hr.exit_code
+        );
+    }
+    report.push_str(&diff_maps(
+        "recap",
+        &ansible
+            .recap
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        &hr.recap
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    ));
+    if ansible.recap.is_empty() {
+        let _ = writeln!(report, "ansible printed no PLAY RECAP:\n{}", ansible.stdout);
+    }
+    let ignored: Vec<&str> = VOLATILE_KEYS
+        .iter()
+        .copied()
+        .chain(case.ignored_keys.iter().map(String::as_str))
+        .collect();
+    let flatten_all = |results: &BTreeMap<String, Value>| {
+        let mut lines = BTreeMap::new();
+        for (host, value) in results {
+            flatten(&normalize(value, &ignored), host, &mut lines);
+        }
+        lines
+    };
+    report.push_str(&diff_maps(
+        "results",
+        &flatten_all(&ansible.results),
+        &flatten_all(&hr.results),
+    ));
+    report
+}
+
+/// Lines `<what> <key>: ansible <a> / hook-runner <b>` for every key whose values differ.
+fn diff_maps(
+    what: &str,
+    ansible: &BTreeMap<String, String>,
+    hr: &BTreeMap<String, String>,
+) -> String {
+    let mut report = String::new();
+    let keys: std::collections::BTreeSet<&String> = ansible.keys().chain(hr.keys()).collect();
+    for key in keys {
+        let a = ansible.get(key);
+        let b = hr.get(key);
+        if a != b {
+            let show = |v: Option<&String>| v.map_or("(absent)".to_string(), |s| s.to_string());
+            let _ = writeln!(
+                report,
+                "{what} {key}:\n    ansible:     {}\n    hook-runner: {}",
+                show(a),
+                show(b)
+            );
+        }
+    }
+    report
+}
+
+/// Drops `ignored` and `_ansible_*` keys at any depth and masks temp paths and backup
+/// timestamps (they differ between any two runs).
+pub fn normalize(value: &Value, ignored: &[&str]) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !k.starts_with("_ansible_") && !ignored.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), normalize_entry(k, v, ignored)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| normalize(v, ignored)).collect()),
+        other => other.clone(),
+    }
+}
+
+fn normalize_entry(key: &str, value: &Value, ignored: &[&str]) -> Value {
+    match (key, value) {
+        // copy's `src` is the uploaded temp file when the source was `content`.
+        ("src", Value::String(s)) if is_temp_path(s) => Value::String(MASK.into()),
+        // `<dest>.<pid>.<YYYY-MM-DD@HH:MM:SS>~`: keep the shape, mask pid and time.
+        ("backup_file", Value::String(s)) => Value::String(mask_backup_suffix(s)),
+        _ => normalize(value, ignored),
+    }
+}
+
+fn is_temp_path(s: &str) -> bool {
+    s.contains("/.ansible/tmp/") || s.contains("ansible-tmp-") || s.contains("/.hook-runner")
+}
+
+fn mask_backup_suffix(path: &str) -> String {
+    let re = regex::Regex::new(r"\.\d+\.\d{4}-\d{2}-\d{2}@\d{2}:\d{2}:\d{2}~$").expect("static regex");
+    re.replace(path, format!(".{MASK}~")).into_owned()
+}
+
+/// One line per scalar (or empty container): `host.var.key[0].key` -> JSON text.
+fn flatten(value: &Value, prefix: &str, out: &mut BTreeMap<String, String>) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, v) in map {
+                flatten(v, &format!("{prefix}.{k}"), out);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(v, &format!("{prefix}[{i}]"), out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn recap_lines_are_parsed_per_host() {
+        let out = "PLAY RECAP *****\nlocalhost                  : ok=2    changed=1    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0   \nsshhost : ok=1 changed=0 unreachable=1 failed=0 skipped=0 rescued=0 ignored=0\n\n";
+        let recap = parse_recap(out);
+        assert_eq!(
+            recap["localhost"],
+            "ok=2 changed=1 unreachable=0 failed=0 skipped=0 rescued=0 ignored=0"
+        );
+        assert!(recap["sshhost"].contains("unreachable=1"));
+    }
+
+    #[test]
+    fn normalize_drops_volatile_keys_and_masks_temp_paths() {
+        let v = json!({"r": {"rc": 0, "start": "x", "_ansible_no_log": false,
+            "src": "/root/.ansible/tmp/ansible-tmp-1/source",
+            "backup_file": "/w/f.1234.2026-11-25@22:10:01~",
+            "results": [{"delta": "0:00", "changed": true}]}});
+        let n = normalize(&v, VOLATILE_KEYS);
+        assert_eq!(
+            n,
+            json!({"r": {"rc": 0, "src": MASK, "backup_file": "/w/f.<masked>~",
+                "results": [{"changed": true}]}})
+        );
+    }
+
+    #[test]
+    fn diff_names_each_differing_value() {
+        let mut a = BTreeMap::new();
+        let mut b = BTreeMap::new();
+        flatten(&json!({"r": {"rc": 0, "stdout": "x"}}), "h", &mut a);
+        flatten(&json!({"r": {"rc": 1}}), "h", &mut b);
+        let d = diff_maps("results", &a, &b);
+        assert!(d.contains("h.r.rc:\n    ansible:     0\n    hook-runner: 1"), "{d}");
+        assert!(d.contains("h.r.stdout:\n    ansible:     \"x\"\n    hook-runner: (absent)"), "{d}");
+    }
+}
