@@ -130,6 +130,41 @@ install_ansible_venv() {
 # ------------------------------------ end of 1b ----------------------------------------------
 
 # ---------------------------------------------------------------------------------------------
+# 1c. The ansible-core sdist for the conformance suite (tests/conformance, issue 4)
+#     Ansible's own integration targets (GPL-3.0: fetched here, never committed) unpacked into
+#     .lab-cache/ansible-core-<version>/ (git-ignored); an unpacked tree is reused as it is.
+#     Exports HOOK_RUNNER_ANSIBLE_SDIST=<that dir> for the test.
+# ---------------------------------------------------------------------------------------------
+ANSIBLE_SDIST_VERSION=2.18.19
+ANSIBLE_SDIST_DIR="$ROOT/.lab-cache/ansible-core-$ANSIBLE_SDIST_VERSION"
+
+fetch_ansible_sdist() {
+	if [ -d "$ANSIBLE_SDIST_DIR/test/integration/targets" ]; then
+		log "ansible-core $ANSIBLE_SDIST_VERSION sdist: present"
+		export HOOK_RUNNER_ANSIBLE_SDIST="$ANSIBLE_SDIST_DIR"
+		return
+	fi
+	local t download="$ANSIBLE_SDIST_DIR.download" partial="$ANSIBLE_SDIST_DIR.partial"
+	t=$(now_ms)
+	log "ansible-core $ANSIBLE_SDIST_VERSION sdist: pip download"
+	mkdir -p "$download"
+	# Unpacked beside its final place and renamed: a half-unpacked tree is never taken as complete.
+	rm -rf "$partial"
+	mkdir -p "$partial"
+	if python3 -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
+		"ansible-core==$ANSIBLE_SDIST_VERSION" -d "$download" &&
+		tar -xzf "$download/ansible_core-$ANSIBLE_SDIST_VERSION.tar.gz" -C "$partial" --strip-components=1 &&
+		mv "$partial" "$ANSIBLE_SDIST_DIR"; then
+		export HOOK_RUNNER_ANSIBLE_SDIST="$ANSIBLE_SDIST_DIR"
+		log "ansible-core sdist: ready in $(seconds_since "$t") s"
+	else
+		rm -rf "$partial"
+		missing_prerequisite "could not fetch the ansible-core $ANSIBLE_SDIST_VERSION sdist: the conformance suite needs it"
+	fi
+}
+# ------------------------------------ end of 1c ----------------------------------------------
+
+# ---------------------------------------------------------------------------------------------
 # 2. Rust toolchain (not installed here: the CI image or the developer provides it)
 # ---------------------------------------------------------------------------------------------
 find_cargo() {
@@ -189,6 +224,7 @@ main() {
 	[ "$(id -u)" = 0 ] || missing_prerequisite "not root: the lab (namespaces, sshd, VMs, pods) needs root"
 	install_system_packages
 	install_ansible_venv
+	fetch_ansible_sdist
 	find_cargo
 
 	local before

@@ -23,7 +23,7 @@ async fn debug_set_fact_register_and_when() {
         counter: 3
     - name: registered
       debug:
-        msg: "{{ counter + 1 }}"
+        msg: "v{{ counter + 1 }}"
       register: r
     - name: use register
       debug:
@@ -36,7 +36,7 @@ async fn debug_set_fact_register_and_when() {
     .await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);
     assert_eq!(out.debug_msg("say"), json!("hello world"));
-    assert_eq!(out.debug_msg("use register"), json!(4));
+    assert_eq!(out.debug_msg("use register"), json!("v4"));
     let (status, r) = out.result("skipped", "localhost");
     assert_eq!(status, Status::Skipped);
     assert_eq!(r["skip_reason"], json!("Conditional result was False"));
@@ -163,7 +163,8 @@ async fn until_retries_counts_attempts() {
     assert_eq!(r["attempts"], json!(3));
     let (status, g) = out.result("give up", "localhost");
     assert_eq!(status, Status::Ignored);
-    assert_eq!(g["attempts"], json!(3));
+    // ansible-core reports the retries (2), not the runs (3), once they are exhausted.
+    assert_eq!(g["attempts"], json!(2));
     let retries: Vec<u32> = out
         .events
         .iter()

@@ -136,6 +136,9 @@ async fn handlers_run_once_in_definition_order_when_notified_by_a_change() {
       debug:
         msg: h3
       listen: topic
+    - name: first handler
+      debug:
+        msg: same name, defined later
 "#)
     .await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);
@@ -673,6 +676,13 @@ async fn serial_batches_and_max_fail_percentage() {
     .await;
     assert_eq!(out.rc, 2);
     assert!(out.results("not reached").is_empty());
+    // As ansible-playbook: NO MORE HOSTS LEFT from the strategy, then from the batch.
+    let no_more = out
+        .events
+        .iter()
+        .filter(|e| matches!(e, hook_runner::report::Event::NoMoreHosts))
+        .count();
+    assert_eq!(no_more, 2);
 }
 
 #[tokio::test]

@@ -537,7 +537,12 @@ async fn ours(case: &Case, dir: &str) -> Map {
 }
 
 /// Drops what legitimately differs between two runs or is added by Ansible's executor.
-fn comparable(mut result: Map) -> Map {
+fn comparable(mut result: Map, module: &str) -> Map {
+    // The file module's `diff` (state and attributes) is compared too; copy's content diff
+    // is only produced under `--diff`, which these runs do not use.
+    if module != "file" {
+        result.remove("diff");
+    }
     for key in [
         "invocation",
         "stdout_lines",
@@ -551,7 +556,6 @@ fn comparable(mut result: Map) -> Map {
         "module_stderr",
         "module_stdout",
         "_ansible_no_log",
-        "diff",
         "src",
         "backup_file",
         "elapsed",
@@ -562,6 +566,18 @@ fn comparable(mut result: Map) -> Map {
         result.remove("failed");
     }
     result.entry("changed").or_insert(Value::Bool(false));
+    // Times in a diff are "now" on each side: keep the keys, not the values.
+    if let Some(Value::Object(diff)) = result.get_mut("diff") {
+        for side in ["before", "after"] {
+            if let Some(Value::Object(values)) = diff.get_mut(side) {
+                for key in ["mtime", "atime"] {
+                    if let Some(v) = values.get_mut(key) {
+                        *v = Value::String("<time>".into());
+                    }
+                }
+            }
+        }
+    }
     if let Some(Value::Object(stat)) = result.get_mut("stat") {
         for key in [
             "atime", "mtime", "ctime", "inode", "version", "dev", "blocks",
@@ -593,9 +609,9 @@ async fn modules_match_ansible_core_2_18() {
             continue;
         }
         prepare(&dir, case.setup);
-        let theirs = comparable(ansible(&bin, &case, &dir, work.path()));
+        let theirs = comparable(ansible(&bin, &case, &dir, work.path()), case.module);
         prepare(&dir, case.setup);
-        let mine = comparable(ours(&case, &dir).await);
+        let mine = comparable(ours(&case, &dir).await, case.module);
         if theirs != mine {
             mismatches.push(format!(
                 "{}:\n  ansible: {}\n  ours:    {}",

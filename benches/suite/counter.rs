@@ -16,7 +16,9 @@ pub struct SessionCounter {
 
 impl SessionCounter {
     pub fn new() -> Result<SessionCounter> {
-        let dir = tempfile::Builder::new().prefix("hrbench-count-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("hrbench-count-")
+            .tempdir()?;
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
         let counter = SessionCounter { dir };
         let log = counter.log();

@@ -16,13 +16,21 @@ use anyhow::{bail, Context, Result};
 /// One way to run a playbook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runner {
-    HookRunner { forks: Option<u32> },
+    HookRunner {
+        forks: Option<u32>,
+    },
     /// ansible-core without pipelining.
-    Stock { forks: Option<u32> },
+    Stock {
+        forks: Option<u32>,
+    },
     /// ansible-core with `ANSIBLE_PIPELINING=True`.
-    Pipelining { forks: Option<u32> },
+    Pipelining {
+        forks: Option<u32>,
+    },
     /// ansible-core with Mitogen's `mitogen_linear` strategy.
-    Mitogen { forks: Option<u32> },
+    Mitogen {
+        forks: Option<u32>,
+    },
 }
 
 impl Runner {

@@ -46,8 +46,18 @@ impl Row {
     }
 
     fn range(&self) -> String {
-        let min = self.samples.iter().map(|s| s.wall).min().unwrap_or_default();
-        let max = self.samples.iter().map(|s| s.wall).max().unwrap_or_default();
+        let min = self
+            .samples
+            .iter()
+            .map(|s| s.wall)
+            .min()
+            .unwrap_or_default();
+        let max = self
+            .samples
+            .iter()
+            .map(|s| s.wall)
+            .max()
+            .unwrap_or_default();
         format!("{}–{}", secs(min), secs(max))
     }
 }
@@ -333,8 +343,8 @@ pub const END: &str = "<!-- bench:end -->";
 
 /// Replaces the text between the bench markers of README.md with `body`.
 pub fn write_readme(readme: &Path, body: &str) -> Result<()> {
-    let text = std::fs::read_to_string(readme)
-        .with_context(|| format!("reading {}", readme.display()))?;
+    let text =
+        std::fs::read_to_string(readme).with_context(|| format!("reading {}", readme.display()))?;
     let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
         bail!(
             "{} has no `{BEGIN}` … `{END}` markers (the Benchmarks section)",
@@ -344,10 +354,6 @@ pub fn write_readme(readme: &Path, body: &str) -> Result<()> {
     if e < b {
         bail!("{}: the bench markers are out of order", readme.display());
     }
-    let new = format!(
-        "{}{BEGIN}\n{body}\n{}",
-        &text[..b],
-        &text[e..]
-    );
+    let new = format!("{}{BEGIN}\n{body}\n{}", &text[..b], &text[e..]);
     std::fs::write(readme, new).with_context(|| format!("writing {}", readme.display()))
 }

@@ -87,18 +87,18 @@ fn run_dir(ctx: &Ctx, scenario: &str, label: &str, round: usize) -> Result<PathB
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
     // Short: Ansible's control sockets live below it.
-    let dir = ctx
-        .scratch
-        .join(format!("{}{}-{}", &scenario[..1], round, &slug[..slug.len().min(12)]));
+    let dir = ctx.scratch.join(format!(
+        "{}{}-{}",
+        &scenario[..1],
+        round,
+        &slug[..slug.len().min(12)]
+    ));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir)?;
     Ok(dir)
 }
 
-fn contender<'a>(
-    runner: Runner,
-    make: impl Fn(&Path) -> Result<Command> + 'a,
-) -> Contender<'a> {
+fn contender<'a>(runner: Runner, make: impl Fn(&Path) -> Result<Command> + 'a) -> Contender<'a> {
     Contender {
         row: Row::new(runner.label()),
         runner,
@@ -282,12 +282,7 @@ fn mux_floor(
 
 /// One un-timed pass per runner against a counting sshd: how many SSH sessions (channels that
 /// run a command or sftp) one run of the playbook opens.
-fn count_sessions(
-    ctx: &Ctx,
-    scenario: &mut Scenario,
-    playbook: &Path,
-    hosts: usize,
-) -> Result<()> {
+fn count_sessions(ctx: &Ctx, scenario: &mut Scenario, playbook: &Path, hosts: usize) -> Result<()> {
     let counter = SessionCounter::new()?;
     let host = counter.start_host(hosts)?;
     let dir = ctx.scratch.join(format!("{}-count", scenario.name));
@@ -309,7 +304,9 @@ fn count_sessions(
         reset_bench_dir(&host)?;
         counter.clear()?;
         let work = run_dir(ctx, "count", &row.label, 0)?;
-        let mut cmd = ctx.peers.playbook(runner, Some(&inventory), playbook, &work)?;
+        let mut cmd = ctx
+            .peers
+            .playbook(runner, Some(&inventory), playbook, &work)?;
         let is_ansible = runner.is_ansible();
         match measure::run(&mut cmd, &work.join("log"), &|| {
             if is_ansible {

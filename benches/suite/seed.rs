@@ -186,7 +186,10 @@ fn write_hook_dir(ctx: &Ctx, dir: &Path, vm: &Vm) -> Result<PathBuf> {
     fs::create_dir_all(&hook)?;
     let playbook = fs::read_to_string(shared.join("corpus/hooks/mtv-docs-stop-mariadb.yml"))
         .context("reading the MTV docs hook from ../shared/corpus")?;
-    fs::write(hook.join("playbook.yml"), playbook.replace("{namespace}", NS))?;
+    fs::write(
+        hook.join("playbook.yml"),
+        playbook.replace("{namespace}", NS),
+    )?;
     fs::copy(
         shared.join("fixtures/forklift/plan.yml"),
         hook.join("plan.yml"),

@@ -310,16 +310,19 @@ impl<'a> Run<'a> {
                 self.mark_failed(h);
             }
             pctx.end_play();
+            pctx.broke_on_max_fail();
+            // ansible-playbook prints it here (the strategy) and again when the batch ends.
+            self.emit(Event::NoMoreHosts);
         }
     }
 
-    /// Records `notify` for a changed host: by name the last handler of that name (the last
-    /// loaded wins, as in Ansible), plus every handler that `listen`s to it. A name nothing
+    /// Records `notify` for a changed host: by name the first handler of that name (as
+    /// ansible-core 2.18 does), plus every handler that `listen`s to it. A name nothing
     /// answers to is an error of the run.
     fn notify_handlers(&self, pctx: &PlayCtx, task: &Task, host: &str) {
         for name in &task.notify {
             let handlers = &pctx.play.handlers;
-            let by_name = handlers.iter().rposition(|h| {
+            let by_name = handlers.iter().position(|h| {
                 h.name.as_deref() == Some(name.as_str()) || h.display_name() == *name
             });
             let listeners: Vec<usize> = handlers
@@ -432,7 +435,7 @@ impl<'a> Run<'a> {
         kw: &Keywords,
         vars: &Map,
         search: &[std::path::PathBuf],
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<Value>, String> {
         let scope = Scope {
             vars,
             search_paths: search,
@@ -440,12 +443,12 @@ impl<'a> Run<'a> {
         for cond in &kw.when {
             let text = match cond {
                 Value::Bool(true) | Value::Null => continue,
-                Value::Bool(false) => return Ok(Some("False".into())),
+                Value::Bool(false) => return Ok(Some(Value::Bool(false))),
                 Value::String(s) if s.trim().is_empty() => continue,
                 Value::String(s) => s.clone(),
                 Value::Number(n) => {
                     if n.as_f64() == Some(0.0) {
-                        return Ok(Some(n.to_string()));
+                        return Ok(Some(Value::Number(n.clone())));
                     }
                     continue;
                 }
@@ -453,7 +456,7 @@ impl<'a> Run<'a> {
             };
             match self.templar.condition(&text, scope) {
                 Ok(true) => {}
-                Ok(false) => return Ok(Some(text)),
+                Ok(false) => return Ok(Some(Value::String(text))),
                 Err(e) => {
                     return Err(format!(
                         "The conditional check '{text}' failed. The error was: error while evaluating conditional ({text}): {}",

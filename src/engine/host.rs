@@ -449,6 +449,10 @@ impl Run<'_> {
                 return r;
             }
             if attempt > retries {
+                // As ansible-core: exhausted, `attempts` reports the retries, not the runs.
+                if has_until {
+                    r.insert("attempts".into(), Value::from(retries));
+                }
                 r.insert("failed".into(), Value::Bool(true));
                 return r;
             }

@@ -35,6 +35,8 @@ pub(crate) struct PlayCtx {
     /// Hosts that ran `meta: end_host`.
     ended: Mutex<IndexSet<String>>,
     end_play: AtomicBool,
+    /// `max_fail_percentage` ended the play.
+    max_fail_broke: AtomicBool,
     /// `ansible_failed_task`/`ansible_failed_result` per host, for rescue.
     failed_info: Mutex<HashMap<String, Map>>,
     /// An error that ends the run (exit 1), such as a missing handler.
@@ -75,6 +77,9 @@ impl PlayCtx {
     }
     pub fn end_play(&self) {
         self.end_play.store(true, Ordering::SeqCst);
+    }
+    pub fn broke_on_max_fail(&self) {
+        self.max_fail_broke.store(true, Ordering::SeqCst);
     }
     pub fn stopped(&self) -> bool {
         self.end_play.load(Ordering::SeqCst) || lock(&self.fatal).is_some()
@@ -224,6 +229,7 @@ impl Run<'_> {
             notified: Mutex::new(IndexMap::new()),
             ended: Mutex::new(IndexSet::new()),
             end_play: AtomicBool::new(false),
+            max_fail_broke: AtomicBool::new(false),
             failed_info: Mutex::new(HashMap::new()),
             fatal: Mutex::new(None),
             batch: batch.clone(),
@@ -254,7 +260,7 @@ impl Run<'_> {
                 return Err(err);
             }
         }
-        if self.alive(&pctx, &batch).is_empty() && !batch.iter().all(|h| pctx.is_ended(h)) {
+        if pctx.max_fail_broke.load(Ordering::SeqCst) {
             self.emit(Event::NoMoreHosts);
         }
         Ok(PlayEnd::Continue)

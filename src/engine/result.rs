@@ -43,7 +43,7 @@ pub fn failed(msg: impl Into<String>) -> Map {
 }
 
 /// The result of a task (or item) whose `when` was false.
-pub fn skipped_by_condition(condition: &str) -> Map {
+pub fn skipped_by_condition(condition: &Value) -> Map {
     let mut r = Map::new();
     r.insert("changed".into(), Value::Bool(false));
     r.insert("skipped".into(), Value::Bool(true));
@@ -51,10 +51,7 @@ pub fn skipped_by_condition(condition: &str) -> Map {
         "skip_reason".into(),
         Value::String("Conditional result was False".into()),
     );
-    r.insert(
-        "false_condition".into(),
-        Value::String(condition.to_string()),
-    );
+    r.insert("false_condition".into(), condition.clone());
     r
 }
 
@@ -112,6 +109,7 @@ pub fn for_register(r: &Map) -> Map {
 pub fn censor(r: &Map) -> Map {
     let mut out = Map::new();
     out.insert("censored".into(), Value::String(NO_LOG_MESSAGE.into()));
+    out.insert("_ansible_no_log".into(), Value::Bool(true));
     for key in [
         "changed",
         "failed",

@@ -264,7 +264,10 @@ settimes() {
   done
   [ $need = 1 ] || return 0
   emit chg times
-  [ "$CHECK" = 1 ] && return 0
+  [ -n "$MT" ] && emit t_m 1
+  [ -n "$AT" ] && emit t_a 1
+  emit b_times "$(stat -L -c '%X|%Y|%x|%y' -- "$1")"
+  if [ "$CHECK" = 1 ]; then _n=$(date +%s); emit a_times "$_n|$_n"; return 0; fi
   for _w in m a; do
     if [ $_w = m ]; then _v=$MT; else _v=$AT; fi
     case $_v in
@@ -273,12 +276,16 @@ settimes() {
       *) _e=$(touch -c -$_w -t "$_v" -- "$1" 2>&1) ;;
     esac || die "Error while updating modification or access time: $_e"
   done
+  emit a_times "$(stat -L -c '%X|%Y|%x|%y' -- "$1")"
 }
 do_absent() {
   case $prev in
     absent) ;;
     directory)
       emit chg removed
+      # The diff lists what goes: directories, then files, as Ansible's os.walk finds them.
+      find "$P" -mindepth 1 -type d -exec sh -c 'for f do printf "pc_dir=%s\0" "$f"; done' sh {} +
+      find "$P" -mindepth 1 ! -type d -exec sh -c 'for f do printf "pc_file=%s\0" "$f"; done' sh {} +
       if [ "$CHECK" != 1 ]; then _e=$(rm -rf -- "$P" 2>&1) || die "rmtree failed: $_e"; fi ;;
     *)
       emit chg removed
@@ -447,24 +454,78 @@ pub fn build_result(records: &Records) -> Map {
         result.insert("path".into(), Value::String(path.clone()));
     }
     result.insert("changed".into(), Value::Bool(records.attrs_changed()));
-    let mut before = Map::new();
-    let mut after = Map::new();
-    before.insert("path".into(), Value::String(path.clone()));
-    after.insert("path".into(), Value::String(path));
-    if prev != state {
-        before.insert("state".into(), Value::String(prev.into()));
-        after.insert("state".into(), Value::String(state.into()));
+    if let Some(diff) = file_diff(records, &path, prev, state) {
+        result.insert("diff".into(), diff);
     }
-    records.attrs_diff(&mut before, &mut after);
-    let mut diff = Map::new();
-    diff.insert("before".into(), Value::Object(before));
-    diff.insert("after".into(), Value::Object(after));
-    result.insert("diff".into(), Value::Object(diff));
     if state == "absent" {
         result.insert("state".into(), Value::String("absent".into()));
     }
     remote::add_path_info(&mut result, records);
     result
+}
+
+/// Ansible's `diff` for the file module: path, state change and attribute changes; removed
+/// trees list their content. None where Ansible returns no diff (nothing to remove, a touch
+/// that stops early in check mode).
+fn file_diff(records: &Records, path: &str, prev: &str, state: &str) -> Option<Value> {
+    if (state == "absent" && prev == "absent") || (state == "touch" && records.has("early")) {
+        return None;
+    }
+    let mut before = Map::new();
+    let mut after = Map::new();
+    before.insert("path".into(), Value::String(path.into()));
+    after.insert("path".into(), Value::String(path.into()));
+    if prev != state {
+        before.insert("state".into(), Value::String(prev.into()));
+        after.insert("state".into(), Value::String(state.into()));
+    }
+    if state == "absent" && prev == "directory" {
+        let list = |key| Value::Array(records.all(key).map(|p| Value::String(p.into())).collect());
+        let mut content = Map::new();
+        content.insert("directories".into(), list("pc_dir"));
+        content.insert("files".into(), list("pc_file"));
+        before.insert("path_content".into(), Value::Object(content));
+    }
+    records.attrs_diff(&mut before, &mut after);
+    times_diff(records, &mut before, &mut after);
+    let mut diff = Map::new();
+    diff.insert("before".into(), Value::Object(before));
+    diff.insert("after".into(), Value::Object(after));
+    Some(Value::Object(diff))
+}
+
+/// `mtime`/`atime` before and after, for the times the task set (float seconds).
+fn times_diff(records: &Records, before: &mut Map, after: &mut Map) {
+    let (Some(b), Some(a)) = (records.get("b_times"), records.get("a_times")) else {
+        return;
+    };
+    let b = parse_times(b);
+    let a = parse_times(a);
+    for (key, flag, i) in [("mtime", "t_m", 1), ("atime", "t_a", 0)] {
+        if records.has(flag) {
+            before.insert(key.into(), Value::from(b[i]));
+            after.insert(key.into(), Value::from(a[i]));
+        }
+    }
+}
+
+/// `%X|%Y|%x|%y` (or `now|now` in check mode) as [atime, mtime] floats.
+fn parse_times(text: &str) -> [f64; 2] {
+    let parts: Vec<&str> = text.split('|').collect();
+    let at = |secs: usize, human: usize| {
+        let whole = parts
+            .get(secs)
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        let fraction = parts
+            .get(human)
+            .and_then(|h| h.split_whitespace().nth(1))
+            .and_then(|clock| clock.split_once('.'))
+            .and_then(|(_, digits)| format!("0.{digits}").parse::<f64>().ok())
+            .unwrap_or(0.0);
+        whole + fraction
+    };
+    [at(0, 2), at(1, 3)]
 }
 
 #[cfg(test)]

@@ -77,22 +77,28 @@ impl LoadError {
         }
     }
 
-    /// Ansible's pointer paragraph ("The error appears to be in ..."), with the offending line
-    /// when the file can be read.
+    /// Ansible's pointer paragraph ("The error appears to be in ..."), with the line before
+    /// and the offending line when the file can be read, as Ansible prints them.
     pub fn ansible_context(&self) -> String {
         let mut text = format!(
             "The error appears to be in '{}': line {}, column {}, but may\nbe elsewhere in the file depending on the exact syntax problem.",
             self.loc.file, self.loc.line, self.loc.col
         );
-        let line = std::fs::read_to_string(&*self.loc.file).ok().and_then(|t| {
-            t.lines()
-                .nth(self.loc.line.saturating_sub(1))
-                .map(str::to_string)
-        });
-        if let Some(line) = line {
+        let source = std::fs::read_to_string(&*self.loc.file).ok();
+        let lines: Vec<&str> = source.as_deref().map(|t| t.lines().collect()).unwrap_or_default();
+        if let Some(line) = self.loc.line.checked_sub(1).and_then(|i| lines.get(i)) {
+            let prev = self
+                .loc
+                .line
+                .checked_sub(2)
+                .and_then(|i| lines.get(i))
+                .copied()
+                .unwrap_or("");
             let caret = " ".repeat(self.loc.col.saturating_sub(1));
             text.push_str(&format!(
-                "\n\nThe offending line appears to be:\n\n{line}\n{caret}^ here"
+                "\n\nThe offending line appears to be:\n\n{}\n{}\n{caret}^ here",
+                prev.trim_end(),
+                line.trim_end()
             ));
         }
         text

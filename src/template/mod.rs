@@ -35,6 +35,7 @@ pub mod tests;
 mod context;
 mod globals;
 mod literal;
+mod methods;
 mod undefined;
 
 #[cfg(test)]
@@ -189,7 +190,7 @@ fn build_environment(omit: &str) -> Environment<'static> {
         context::check_valid(value)?;
         minijinja::escape_formatter(out, state, value)
     });
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.set_unknown_method_callback(methods::callback);
     minijinja_contrib::add_to_environment(&mut env);
     env.add_global("omit", omit.to_string());
     filters::register(&mut env);

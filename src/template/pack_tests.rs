@@ -613,6 +613,12 @@ fn jinja_and_python_idioms() {
     let cases = [
         ("{{ '{}-{}'.format('a', 1) }}", json!("a-1")),
         ("{{ '%s-%d' % ('a', 1) }}", json!("a-1")),
+        ("{{ ['a', 'b'].index('b') }}", json!(1)),
+        ("{{ 'abc'.index('c') }}", json!(2)),
+        ("{{ '42'.isdigit() }}", json!(true)),
+        ("{{ '7'.zfill(3) }}", json!("007")),
+        ("{{ 'a=b=c'.partition('=') }}", json!(["a", "=", "b=c"])),
+        ("{{ 'ab'.ljust(4, '.') }}", json!("ab..")),
         ("{{ 'v=%s' % x }}!", json!("v=name!")),
         ("{{ \"%s/%s\" % (d.k, x | upper) }}", json!("v/NAME")),
         ("{{ d.items() | list }}", json!([["k", "v"]])),
@@ -717,6 +723,18 @@ fn bench_template_throughput() {
         );
     }
     eprintln!("BENCH 2000 x (template + condition): {:?}", t0.elapsed());
+}
+
+#[test]
+fn python_method_errors() {
+    assert_eq!(
+        err("{{ ['a'].index('z') }}", json!({})).message,
+        "'z' is not in list"
+    );
+    assert_eq!(
+        err("{{ 'abc'.index('z') }}", json!({})).message,
+        "substring not found"
+    );
 }
 
 #[test]

@@ -3,9 +3,12 @@
 //!
 //! - tasks run: `playbook_on_task_start` events (handlers included: they are tasks that ran);
 //! - ok/changed/failed/skipped/ignored/rescued: the recap (`playbook_on_stats`), summed over hosts;
-//! - the failures: each `runner_on_failed`/`runner_item_on_failed` not covered by
-//!   `ignore_errors`, and each `runner_on_unreachable`, with the task's name, its file:line and
-//!   the result's message (plus the assertion an `assert` evaluated, which is the "expected");
+//! - the failures: those `hook_runner_end` lists (the ones that failed the host: not rescued, not
+//!   ignored), each with the task's name, its file:line and the message, plus the assertion an
+//!   `assert` evaluated (the "expected") from the matching `runner_on_failed` event; without an
+//!   end event, every `runner_on_failed` not covered by `ignore_errors` and every unreachable;
+//! - the console text: the `stdout` of every event, which is what the console would print
+//!   (runme.sh checks grep it);
 //! - a run that ends without a task failure but with an error (a load error, a template error
 //!   outside a task) gives that error from `hook_runner_end`.
 //!
@@ -63,30 +66,86 @@ pub struct Parsed {
     pub ended: bool,
     /// Lines that are not events.
     pub stray: Vec<String>,
+    /// What the console would have printed.
+    pub console: String,
+    /// Plays started.
+    pub plays: u64,
+    /// The warnings hook-runner gave (an inventory it could not parse shows here).
+    pub warnings: Vec<String>,
 }
 
 /// Parses the whole stdout of `hook-runner run --log-format json`.
 pub fn parse(stdout: &str) -> Parsed {
     let mut parsed = Parsed::default();
+    let mut failed_events = Vec::new();
+    let mut end_failures = None;
     for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
-        match serde_json::from_str::<Value>(line) {
-            Ok(event) => observe(&mut parsed, &event),
-            Err(_) => parsed.stray.push(line.to_string()),
+        let Ok(event) = serde_json::from_str::<Value>(line) else {
+            parsed.stray.push(line.to_string());
+            continue;
+        };
+        // hook_runner_end's text is hook-runner's own closing summary, which ansible-playbook
+        // does not print: runme.sh greps would count its lines twice.
+        let is_end = event["event"] == "hook_runner_end";
+        if let Some(text) = event["stdout"]
+            .as_str()
+            .filter(|t| !t.is_empty() && !is_end)
+        {
+            parsed.console.push_str(text);
+            parsed.console.push('\n');
         }
+        let data = &event["event_data"];
+        match event["event"].as_str().unwrap_or_default() {
+            "runner_on_failed" | "runner_item_on_failed" => {
+                if data["ignore_errors"].as_bool() != Some(true) {
+                    failed_events.push(failure(data));
+                }
+            }
+            "runner_on_unreachable" => failed_events.push(failure(data)),
+            "hook_runner_end" => end_failures = data["failures"].as_array().cloned(),
+            _ => {}
+        }
+        observe(&mut parsed, &event);
     }
+    parsed.failures = match end_failures {
+        Some(listed) => listed
+            .iter()
+            .map(|f| from_summary(f, &failed_events))
+            .collect(),
+        None => failed_events,
+    };
     parsed
+}
+
+/// A failure of the end summary, with the assertion of its `runner_on_failed` event.
+fn from_summary(f: &Value, events: &[Failure]) -> Failure {
+    let path = f["path"].as_str().unwrap_or("?").to_string();
+    let host = f["host"].as_str().unwrap_or("?").to_string();
+    let matching = events.iter().find(|e| e.path == path && e.host == host);
+    let mut got = one_line(f["message"].as_str().unwrap_or_default());
+    if let Some(item) = f["item"].as_str() {
+        got = format!("{got} (item: {item})");
+    }
+    Failure {
+        task: f["task"].as_str().unwrap_or("?").to_string(),
+        expected: matching.and_then(|e| e.expected.clone()),
+        got: match matching {
+            Some(e) if got.is_empty() => e.got.clone(),
+            _ => got,
+        },
+        path,
+        host,
+    }
 }
 
 fn observe(parsed: &mut Parsed, event: &Value) {
     let data = &event["event_data"];
     match event["event"].as_str().unwrap_or_default() {
         "playbook_on_task_start" => parsed.counts.tasks += 1,
-        "runner_on_failed" | "runner_item_on_failed" => {
-            if data["ignore_errors"].as_bool() != Some(true) {
-                parsed.failures.push(failure(data));
-            }
-        }
-        "runner_on_unreachable" => parsed.failures.push(failure(data)),
+        "playbook_on_play_start" => parsed.plays += 1,
+        "warning" => parsed
+            .warnings
+            .push(one_line(data["msg"].as_str().unwrap_or_default())),
         "playbook_on_stats" => {
             let c = &mut parsed.counts;
             c.ok += sum_hosts(&data["ok"]);
@@ -153,7 +212,7 @@ mod tests {
     use super::*;
 
     const STREAM: &str = r#"{"event":"playbook_on_start","event_data":{}}
-{"event":"playbook_on_task_start","event_data":{"task":"a"}}
+{"event":"playbook_on_task_start","stdout":"TASK [a]","event_data":{"task":"a"}}
 {"event":"runner_on_ok","event_data":{"task":"a","host":"h","res":{}}}
 {"event":"playbook_on_task_start","event_data":{"task":"b"}}
 {"event":"runner_on_failed","event_data":{"task":"b","task_path":"m.yml:3","host":"h","ignore_errors":true,"res":{"msg":"ignored"}}}
@@ -161,7 +220,7 @@ mod tests {
 {"event":"runner_on_failed","event_data":{"task":"c","task_path":"m.yml:7","host":"h","ignore_errors":false,"res":{"msg":"Assertion failed","assertion":"x == 1"}}}
 not json
 {"event":"playbook_on_stats","event_data":{"ok":{"h":1},"changed":{},"failures":{"h":1},"skipped":{"h":0},"ignored":{"h":1}}}
-{"event":"hook_runner_end","event_data":{"status":"failed","rc":2}}
+{"event":"hook_runner_end","stdout":"HOOK FAILED","event_data":{"status":"failed","rc":2,"failures":[{"task":"c","path":"m.yml:7","host":"h","message":"Assertion failed"}]}}
 "#;
 
     #[test]
@@ -175,5 +234,16 @@ not json
         assert_eq!(p.failures[0].got, "Assertion failed");
         assert!(p.ended);
         assert_eq!(p.stray, ["not json"]);
+        // hook-runner's own closing summary is not console text Ansible would print.
+        assert_eq!(p.console, "TASK [a]\n");
+    }
+
+    #[test]
+    fn without_an_end_event_the_unignored_failed_events_count() {
+        let cut: String = STREAM.lines().take(7).collect::<Vec<_>>().join("\n");
+        let p = parse(&cut);
+        assert!(!p.ended);
+        assert_eq!(p.failures.len(), 1);
+        assert_eq!(p.failures[0].task, "c");
     }
 }

@@ -32,7 +32,7 @@ use anyhow::{Context, Result};
 use events::Counts;
 use layout::LabHost;
 use report::{InvocationResult, TargetResult};
-use targets::{Host, Inventory, Invocation, Shape, Target};
+use targets::{Check, Exit, Host, Inventory, Invocation, Shape, Target};
 
 const TEST: &str = "conformance::ansible_integration_targets";
 
@@ -238,7 +238,7 @@ fn run_invocations(
     fs::write(&inventory, layout::generated_inventory(&host))?;
     let substitutes = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/roles");
 
-    match target.shape {
+    match target.shape.clone() {
         Shape::Role => {
             layout::roles_dir(work.path(), sdist_targets, &substitutes)?;
             let output_dir = work.path().join("output");
@@ -254,14 +254,20 @@ fn run_invocations(
                 budget: target.budget,
                 logs: logs.join("play"),
             })?;
-            Ok(vec![invocation_result("play.yml", false, ran, work.path())])
+            Ok(vec![invocation_result(
+                "play.yml",
+                Exit::Zero,
+                &[],
+                ran,
+                work.path(),
+            )])
         }
         Shape::Script(invocations) => {
             let dir = work.path().join("targets").join(target.name);
             layout::copy_tree(&sdist_targets.join(target.name), &dir)?;
             let deadline = Instant::now() + target.budget;
             let mut results = Vec::new();
-            for inv in invocations {
+            for inv in &invocations {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     results.push(skipped_for_time(inv));
@@ -289,6 +295,7 @@ fn run_script_invocation(
             fs::write(&path, layout::local_inventory(hosts))?;
             Some(path)
         }
+        Inventory::List(hosts) => Some(PathBuf::from(hosts)),
         Inventory::Implicit => None,
     };
     let ran = runner::run(&runner::Run {
@@ -300,19 +307,27 @@ fn run_script_invocation(
         logs: logs.join(inv.playbook.trim_end_matches(".yml")),
     })?;
     let targets_dir = dir.parent().unwrap_or(dir);
-    Ok(invocation_result(inv.playbook, inv.expect_failure, ran, targets_dir))
+    Ok(invocation_result(
+        inv.playbook,
+        inv.exit,
+        &inv.checks,
+        ran,
+        targets_dir,
+    ))
 }
 
 fn skipped_for_time(inv: &Invocation) -> InvocationResult {
     InvocationResult {
         playbook: inv.playbook.to_string(),
-        expect_failure: inv.expect_failure,
+        exit: inv.exit,
+        failed_checks: vec![],
         rc: None,
         timed_out: true,
         elapsed: Duration::ZERO,
         counts: Counts::default(),
         failures: vec![],
         error: Some("not started: the target's time budget was used up".into()),
+        warnings: vec![],
     }
 }
 
@@ -328,9 +343,26 @@ fn relative_paths(result: &mut InvocationResult, work: &Path) {
     }
 }
 
+/// The runme.sh line counts that do not hold on the console text, described.
+fn failed_checks(checks: &[Check], parsed: &events::Parsed) -> Vec<String> {
+    let count = |text: &str| parsed.console.lines().filter(|l| l.contains(text)).count();
+    checks
+        .iter()
+        .filter_map(|check| {
+            let (text, want) = match *check {
+                Check::Lines(text, n) => (text, n),
+                Check::LinesPerPlay(text) => (text, parsed.plays as usize),
+            };
+            let got = count(text);
+            (got != want).then(|| format!("expected {want} line(s) with `{text}`, got {got}"))
+        })
+        .collect()
+}
+
 fn invocation_result(
     playbook: &str,
-    expect_failure: bool,
+    exit: Exit,
+    checks: &[Check],
     ran: runner::Ran,
     work: &Path,
 ) -> InvocationResult {
@@ -349,12 +381,14 @@ fn invocation_result(
     });
     let mut result = InvocationResult {
         playbook: playbook.to_string(),
-        expect_failure,
+        exit,
+        failed_checks: failed_checks(checks, &ran.parsed),
         rc: ran.rc,
         timed_out: ran.timed_out,
         elapsed: ran.elapsed,
         counts: ran.parsed.counts,
         failures: ran.parsed.failures,
+        warnings: ran.parsed.warnings,
         error: error.map(|e| e.replace(&format!("{}/", work.display()), "")),
     };
     relative_paths(&mut result, work);

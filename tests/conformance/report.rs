@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::events::{Counts, Failure};
+use crate::targets::Exit;
 
 pub const BEGIN: &str = "<!-- conformance:begin -->";
 pub const END: &str = "<!-- conformance:end -->";
@@ -17,7 +18,9 @@ pub const END: &str = "<!-- conformance:end -->";
 #[derive(Debug, Clone)]
 pub struct InvocationResult {
     pub playbook: String,
-    pub expect_failure: bool,
+    pub exit: Exit,
+    /// The runme.sh output checks that did not hold.
+    pub failed_checks: Vec<String>,
     pub rc: Option<i32>,
     pub timed_out: bool,
     pub elapsed: Duration,
@@ -25,16 +28,22 @@ pub struct InvocationResult {
     pub failures: Vec<Failure>,
     /// A run-level error (load error, crash, stray output) when there is no task failure.
     pub error: Option<String>,
+    pub warnings: Vec<String>,
 }
 
 impl InvocationResult {
     /// ansible-test's criterion: the exit code (zero, or non-zero where the script expects it).
     pub fn passed(&self) -> bool {
-        match self.rc {
-            Some(0) => !self.expect_failure,
+        self.exit_ok() && self.failed_checks.is_empty()
+    }
+
+    fn exit_ok(&self) -> bool {
+        match (self.rc, self.exit) {
             // 99 is hook-runner's own timeout; a playbook failure is 2 (or 4 unreachable).
-            Some(99) | None => false,
-            Some(_) => self.expect_failure,
+            (Some(99) | None, _) => false,
+            (_, Exit::Unchecked) => true,
+            (Some(0), exit) => exit == Exit::Zero,
+            (Some(_), exit) => exit == Exit::NonZero,
         }
     }
 
@@ -43,15 +52,18 @@ impl InvocationResult {
         if self.timed_out {
             return format!("timed out after {:.0} s", self.elapsed.as_secs_f64());
         }
-        if self.expect_failure && self.rc == Some(0) {
+        if self.exit == Exit::NonZero && self.rc == Some(0) {
             return "expected the playbook to fail (runme.sh checks a non-zero exit), it passed"
                 .into();
+        }
+        if self.exit_ok() {
+            return format!("runme.sh output check: {}", self.failed_checks.join("; "));
         }
         if let Some(f) = self.failures.first() {
             return describe_failure(f);
         }
         if let Some(e) = &self.error {
-            return e.clone();
+            return crate::events::one_line(e);
         }
         format!("exit code {:?} without a task failure", self.rc)
     }
@@ -203,7 +215,11 @@ pub fn details(results: &[TargetResult]) -> String {
                 "- {}: rc {:?}{} in {:.1} s, tasks {}, ok {}, changed {}, failed {}, skipped {}, ignored {}, rescued {}",
                 run.playbook,
                 run.rc,
-                if run.expect_failure { " (failure expected)" } else { "" },
+                match run.exit {
+                    Exit::Zero => "",
+                    Exit::NonZero => " (failure expected)",
+                    Exit::Unchecked => " (exit code not checked)",
+                },
                 run.elapsed.as_secs_f64(),
                 run.counts.tasks,
                 run.counts.ok,
@@ -216,8 +232,14 @@ pub fn details(results: &[TargetResult]) -> String {
             for f in &run.failures {
                 let _ = writeln!(out, "  - {}", describe_failure(f));
             }
-            if run.failures.is_empty() && !run.passed() {
+            for c in &run.failed_checks {
+                let _ = writeln!(out, "  - runme.sh output check: {c}");
+            }
+            if run.failures.is_empty() && run.failed_checks.is_empty() && !run.passed() {
                 let _ = writeln!(out, "  - {}", run.why());
+            }
+            for w in &run.warnings {
+                let _ = writeln!(out, "  - warning: {w}");
             }
         }
         for note in &r.notes {
@@ -228,9 +250,18 @@ pub fn details(results: &[TargetResult]) -> String {
     out
 }
 
-/// A table cell: one line, pipes escaped.
+/// A table cell: one line, without the "The error appears to be in..." excerpt, bounded,
+/// pipes escaped.
 fn cell(s: &str) -> String {
-    crate::events::one_line(s).replace('|', "\\|")
+    let s = s.split(" The error appears to be in").next().unwrap_or(s);
+    let line = crate::events::one_line(s);
+    const MAX: usize = 220;
+    let line = if line.chars().count() > MAX {
+        format!("{}…", line.chars().take(MAX).collect::<String>())
+    } else {
+        line
+    };
+    line.replace('|', "\\|")
 }
 
 /// The README with the section between the markers replaced by `body` (appended with a heading
@@ -255,13 +286,19 @@ mod tests {
     fn run(rc: Option<i32>, expect_failure: bool) -> InvocationResult {
         InvocationResult {
             playbook: "p.yml".into(),
-            expect_failure,
+            exit: if expect_failure {
+                Exit::NonZero
+            } else {
+                Exit::Zero
+            },
+            failed_checks: vec![],
             rc,
             timed_out: rc.is_none(),
             elapsed: Duration::from_secs(1),
             counts: Counts::default(),
             failures: vec![],
             error: None,
+            warnings: vec![],
         }
     }
 
@@ -273,6 +310,16 @@ mod tests {
         assert!(!run(Some(0), true).passed());
         assert!(!run(Some(99), true).passed());
         assert!(!run(None, false).passed());
+        let unchecked = InvocationResult {
+            exit: Exit::Unchecked,
+            ..run(Some(2), false)
+        };
+        assert!(unchecked.passed());
+        let check_failed = InvocationResult {
+            failed_checks: vec!["x".into()],
+            ..unchecked
+        };
+        assert!(!check_failed.passed());
     }
 
     #[test]

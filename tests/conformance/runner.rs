@@ -56,7 +56,10 @@ pub fn run(run: &Run<'_>) -> Result<Ran> {
         .stdout(File::create(&stdout_path)?)
         .stderr(File::create(&stderr_path)?)
         // The termination log is the pod's; never write /dev/termination-log from a test.
-        .env("HOOK_RUNNER_TERMINATION_LOG", run.logs.with_extension("termination"));
+        .env(
+            "HOOK_RUNNER_TERMINATION_LOG",
+            run.logs.with_extension("termination"),
+        );
     let started = Instant::now();
     let mut child = cmd.spawn().context("starting hook-runner")?;
     let deadline = run.budget + KILL_GRACE;

@@ -5,10 +5,10 @@
 //!   (`hosts: testhost`, `gather_facts: true`, `vars: {output_dir}`, `roles: [<target>]`) with
 //!   the other targets as the roles path, so `meta/main.yml` dependencies resolve.
 //! - [`Shape::Script`]: `runme.sh` targets. The script calls `ansible-playbook` several times
-//!   and inspects the console output with grep/diff. We run the listed playbook invocations
-//!   (same playbook, inventory, `-e`/`--tags` arguments and expected exit code) and name the
-//!   output checks we cannot run in [`Target::not_run`]: they test ansible-playbook's CLI and
-//!   console, not the playbook language.
+//!   and checks the exit code and/or greps the console output. We run the listed playbook
+//!   invocations (same playbook, inventory, `-e` arguments), apply the same exit-code check
+//!   ([`Exit`]) and line counts ([`Check`]) to hook-runner's console text, and name what we do
+//!   not run in [`Target::not_run`] (CLI options and config we lack, diffs of the whole output).
 //!
 //! Every target carries a time budget: the runner stops a target that overruns it and
 //! records a timeout.
@@ -33,61 +33,88 @@ pub enum Inventory {
     File(&'static str),
     /// A host list (`-i 'localhost,'`) with the local connection, as `-c local` gives.
     LocalList(&'static str),
+    /// A host list passed as it is (`-i host1,host2`).
+    List(&'static str),
     /// No `-i`: Ansible's implicit localhost only.
     Implicit,
 }
 
+/// What `runme.sh` checks of a run's exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Zero,
+    NonZero,
+    /// The script pipes the output (`| tee`, no pipefail) or runs under `set +e`: only its
+    /// output checks count.
+    Unchecked,
+}
+
+/// A `runme.sh` check of the console output (`grep -c PATTERN out`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// This many lines contain the text.
+    Lines(&'static str, usize),
+    /// As many lines contain the text as the run had plays (`N plays in`).
+    LinesPerPlay(&'static str),
+}
+
 /// One `ansible-playbook` call of a `runme.sh`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Invocation {
     pub playbook: &'static str,
     pub inventory: Inventory,
     /// Further arguments (`-e k=v`, `--tags t`), as in the script.
     pub args: &'static [&'static str],
-    /// Whether the script expects the playbook to fail (non-zero exit).
-    pub expect_failure: bool,
+    pub exit: Exit,
+    pub checks: Vec<Check>,
 }
 
-const fn run(playbook: &'static str, inventory: Inventory) -> Invocation {
+fn run(playbook: &'static str, inventory: Inventory) -> Invocation {
     Invocation {
         playbook,
         inventory,
         args: &[],
-        expect_failure: false,
+        exit: Exit::Zero,
+        checks: Vec::new(),
     }
 }
 
-const fn run_args(
-    playbook: &'static str,
-    inventory: Inventory,
-    args: &'static [&'static str],
-) -> Invocation {
-    Invocation {
-        playbook,
-        inventory,
-        args,
-        expect_failure: false,
+impl Invocation {
+    fn args(mut self, args: &'static [&'static str]) -> Self {
+        self.args = args;
+        self
     }
-}
 
-const fn run_failing(playbook: &'static str, inventory: Inventory) -> Invocation {
-    Invocation {
-        playbook,
-        inventory,
-        args: &[],
-        expect_failure: true,
+    fn failing(mut self) -> Self {
+        self.exit = Exit::NonZero;
+        self
+    }
+
+    fn unchecked(mut self) -> Self {
+        self.exit = Exit::Unchecked;
+        self
+    }
+
+    fn lines(mut self, text: &'static str, count: usize) -> Self {
+        self.checks.push(Check::Lines(text, count));
+        self
+    }
+
+    fn lines_per_play(mut self, text: &'static str) -> Self {
+        self.checks.push(Check::LinesPerPlay(text));
+        self
     }
 }
 
 /// How a target is run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Shape {
     Role,
-    Script(&'static [Invocation]),
+    Script(Vec<Invocation>),
 }
 
 /// One integration target.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Target {
     pub name: &'static str,
     pub shape: Shape,
@@ -106,79 +133,177 @@ pub struct Target {
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
-use Inventory::{File, Generated, Implicit, LocalList};
+use Inventory::{File, Generated, Implicit, List, LocalList};
 
-const ASSERT: &[Invocation] = &[
-    run("quiet.yml", LocalList("localhost,")),
-    run("nested_tmpl.yml", LocalList("localhost,")),
-];
+/// runme.sh's verbosity flags: console greps depend on them.
+const V: &[&str] = &["-v"];
+const VV: &[&str] = &["-vv"];
 
-const SET_FACT: &[Invocation] = &[
-    run("incremental.yml", File("inventory")),
-    run("nowarn_clean_facts.yml", File("inventory")),
-    run("set_fact_bool_conv.yml", Implicit),
-    run("set_fact_empty_str_key.yml", File("inventory")),
-    run("set_fact_auto_unsafe.yml", File("inventory")),
-    run("set_fact_ansible_vars.yml", File("inventory")),
-];
+fn assert_runs() -> Vec<Invocation> {
+    vec![
+        run("quiet.yml", LocalList("localhost,")),
+        run("nested_tmpl.yml", LocalList("localhost,")),
+    ]
+}
 
-const DEBUG: &[Invocation] = &[
-    run("main.yml", Generated),
-    run("main_fqcn.yml", Generated),
-    run("nosetfacts.yml", Implicit),
-    run("unsafe.yml", Implicit),
-];
+fn set_fact_runs() -> Vec<Invocation> {
+    vec![
+        run("incremental.yml", File("inventory")),
+        run("nowarn_clean_facts.yml", File("inventory"))
+            .unchecked()
+            .lines(
+                "Removed restricted key from module data: ansible_ssh_common_args",
+                0,
+            ),
+        run("set_fact_bool_conv.yml", Implicit),
+        run("set_fact_empty_str_key.yml", File("inventory")),
+        run("set_fact_auto_unsafe.yml", File("inventory")),
+        run("set_fact_ansible_vars.yml", File("inventory"))
+            .unchecked()
+            .lines("is reserved for internal use only.", 1),
+    ]
+}
 
-const BLOCKS: &[Invocation] = &[
-    run("main.yml", Generated),
-    run("block_fail.yml", Generated),
-    run("block_rescue_vars.yml", Implicit),
-    run_failing("always_failure_with_rescue_rc.yml", Implicit),
-    run_failing("always_no_rescue_rc.yml", Implicit),
-    run_failing("always_failure_no_rescue_rc.yml", Implicit),
-    run("issue29047.yml", Generated),
-    run("block_in_rescue.yml", Generated),
-    run("issue71306.yml", LocalList("host1,host2")),
-    run("inherit_notify.yml", Implicit),
-    run("finalized_task.yml", Implicit),
-    run("72781.yml", LocalList("host1,host2")),
-    run("78612.yml", LocalList("host1,host2")),
-    run("43191.yml", Implicit),
-    run("43191-2.yml", Implicit),
-    run("79711.yml", Implicit),
-];
+fn debug_runs() -> Vec<Invocation> {
+    let items = |inv: Invocation| {
+        inv.lines("ok: [localhost] => (item=1)", 1)
+            .lines("ok: [localhost] => (item=2)", 1)
+            .lines("ok: [localhost] => (item=3)", 1)
+            .lines("\"item\": 1", 1)
+            .lines("\"item\": 2", 1)
+            .lines("\"item\": 3", 1)
+    };
+    vec![
+        items(run("main.yml", Generated).unchecked()),
+        items(run("main_fqcn.yml", Generated).unchecked()),
+        run("nosetfacts.yml", Implicit),
+        run("unsafe.yml", Implicit),
+    ]
+}
 
-const HANDLERS: &[Invocation] = &[
-    run("test_listening_handlers.yml", File("inventory.handlers")),
-    run("test_handlers_listen.yml", File("inventory.handlers")),
-    run(
-        "test_multiple_handlers_with_recursive_notification.yml",
-        File("inventory.handlers"),
-    ),
-    run("test_handlers_including_task.yml", Generated),
-    run("test_role_handlers_including_tasks.yml", Generated),
-    run("test_handlers_meta.yml", File("inventory.handlers")),
-    run("order.yml", File("inventory.handlers")),
-    run("test_skip_flush.yml", File("inventory.handlers")),
-    run("test_flush_in_rescue_always.yml", File("inventory.handlers")),
-    run("79776.yml", File("inventory.handlers")),
-    run("test_include_tasks_in_include_role.yml", Implicit),
-    run("test_run_once.yml", File("inventory.handlers")),
-    run("82241.yml", File("inventory.handlers")),
-    run("handlers_lockstep_82307.yml", File("inventory.handlers")),
-    run("handler_notify_earlier_handler.yml", Implicit),
-];
+fn blocks_runs() -> Vec<Invocation> {
+    vec![
+        run("main.yml", Generated)
+            .args(VV)
+            .unchecked()
+            .lines_per_play("TEST COMPLETE"),
+        run("block_fail.yml", Generated)
+            .args(VV)
+            .unchecked()
+            .lines_per_play("TEST COMPLETE"),
+        run("block_rescue_vars.yml", Implicit).args(VV),
+        run("always_failure_with_rescue_rc.yml", Implicit)
+            .args(VV)
+            .failing()
+            .lines("Failure in block", 1)
+            .lines("Rescue", 1)
+            .lines("Failure in always", 1)
+            .lines("DID NOT RUN", 0),
+        run("always_no_rescue_rc.yml", Implicit)
+            .args(VV)
+            .failing()
+            .lines("Failure in block", 1)
+            .lines("Always", 1)
+            .lines("DID NOT RUN", 0),
+        run("always_failure_no_rescue_rc.yml", Implicit)
+            .args(VV)
+            .failing()
+            .lines("Failure in block", 1)
+            .lines("Failure in always", 1)
+            .lines("DID NOT RUN", 0),
+        run("issue29047.yml", Generated).args(VV),
+        run("block_in_rescue.yml", Generated)
+            .args(VV)
+            .lines("rescued=3", 1)
+            .lines("failed=0", 1),
+        run("issue71306.yml", List("host1,host2")),
+        run("inherit_notify.yml", Implicit),
+        run("finalized_task.yml", Implicit),
+        run("72781.yml", List("host1,host2"))
+            .args(VV)
+            .unchecked()
+            .lines("SHOULD NOT HAPPEN", 0),
+        run("78612.yml", List("host1,host2"))
+            .args(VV)
+            .unchecked()
+            .lines("PASSED", 1),
+        run("43191.yml", Implicit).args(VV),
+        run("43191-2.yml", Implicit).args(VV),
+        run("79711.yml", Implicit)
+            .args(VV)
+            .unchecked()
+            .lines("ok=5", 1)
+            .lines("failed=1", 1)
+            .lines("rescued=1", 1),
+    ]
+}
 
-const VAR_PRECEDENCE: &[Invocation] = &[run_args(
-    "test_var_precedence.yml",
-    File("inventory"),
-    &["-e", "extra_var=extra_var", "-e", "extra_var_override=extra_var_override"],
-)];
+fn handlers_runs() -> Vec<Invocation> {
+    let inv = File("inventory.handlers");
+    vec![
+        run("test_listening_handlers.yml", inv).args(V),
+        run("test_handlers_listen.yml", inv).args(V),
+        run(
+            "test_multiple_handlers_with_recursive_notification.yml",
+            inv,
+        )
+        .args(V),
+        run("test_handlers_including_task.yml", Generated)
+            .args(V)
+            .unchecked()
+            .lines("failed=0", 1),
+        run("test_role_handlers_including_tasks.yml", Generated).args(V),
+        run("test_handlers_meta.yml", inv)
+            .args(VV)
+            .unchecked()
+            .lines("RUNNING HANDLER [noop_handler]", 1)
+            .lines("META: noop", 1),
+        run("order.yml", inv),
+        run("test_skip_flush.yml", inv)
+            .unchecked()
+            .lines("handler ran", 0),
+        run("test_flush_in_rescue_always.yml", inv)
+            .unchecked()
+            .lines("handler ran in rescue", 1)
+            .lines("handler ran in always", 2)
+            .lines("lockstep works", 2),
+        run("79776.yml", inv),
+        run("test_include_tasks_in_include_role.yml", Implicit)
+            .unchecked()
+            .lines("handler ran", 1),
+        run("test_run_once.yml", inv)
+            .unchecked()
+            .lines("handler ran once", 1),
+        run("82241.yml", inv)
+            .unchecked()
+            .lines("included_task_from_tasks_dir", 1),
+        run("handlers_lockstep_82307.yml", inv)
+            .unchecked()
+            .lines("TASK [handler2]", 0),
+        run("handler_notify_earlier_handler.yml", Implicit)
+            .unchecked()
+            .lines("h1_ran", 1)
+            .lines("h2_ran", 1)
+            .lines("h3_ran", 1),
+    ]
+}
 
-const TEMPLATE_NON_NATIVE: &[Invocation] = &[
-    run("46169.yml", Implicit),
-    run("macro_override.yml", Implicit),
-];
+fn var_precedence_runs() -> Vec<Invocation> {
+    vec![run("test_var_precedence.yml", File("inventory")).args(&[
+        "-v",
+        "-e",
+        "extra_var=extra_var",
+        "-e",
+        "extra_var_override=extra_var_override",
+    ])]
+}
+
+fn template_non_native_runs() -> Vec<Invocation> {
+    vec![
+        run("46169.yml", Implicit).args(V),
+        run("macro_override.yml", Implicit).args(V),
+    ]
+}
 
 /// The targets, in the order of the table.
 pub fn all() -> Vec<Target> {
@@ -192,7 +317,7 @@ pub fn all() -> Vec<Target> {
         budget: SECS(budget),
         not_run: "",
     };
-    let script = |name, invocations, not_run| Target {
+    let script = |name, invocations: Vec<Invocation>, not_run| Target {
         name,
         shape: Shape::Script(invocations),
         host: Host::User,
@@ -215,7 +340,7 @@ pub fn all() -> Vec<Target> {
         must(role("add_host", Host::User, 60)),
         must(script(
             "assert",
-            ASSERT,
+            assert_runs(),
             "runme.sh diffs of the console output against assert.out.* (ansible-playbook's callback text)",
         )),
         must(role("command_shell", Host::User, 180)),
@@ -225,41 +350,42 @@ pub fn all() -> Vec<Target> {
         must(role("wait_for_connection", Host::User, 120)),
         script(
             "set_fact",
-            SET_FACT,
+            set_fact_runs(),
             "fact-cache plugin runs (set_fact_cached_1/2, set_fact_no_cache: jsonfile cache, --flush-cache), \
-             ANSIBLE_INJECT_FACT_VARS=0 run, ANSIBLE_JINJA2_NATIVE=1 run, and the runme.sh greps for warnings",
+             ANSIBLE_INJECT_FACT_VARS=0 run, ANSIBLE_JINJA2_NATIVE=1 run",
         ),
         script(
             "debug",
-            DEBUG,
-            "runme.sh greps of the console output for `ok: [localhost] => (item=N)`",
+            debug_runs(),
+            "nothing: the runme.sh greps are applied to hook-runner's console text",
         ),
         role("include_vars", Host::User, 120),
         role("getent", Host::User, 120),
         script(
             "blocks",
-            BLOCKS,
-            "runme.sh counts of `TEST COMPLETE` against `N plays in` (-vv console), the free/host_pinned \
-             strategy reruns, 69848.yml (--tags), 72725.yml, unsafe_failed_task.yml (log grep), nested*_fail.yml \
-             (output greps)",
+            blocks_runs(),
+            "the free/host_pinned strategy reruns of main.yml (strategies other than linear), 69848.yml (--tags), \
+             72725.yml, unsafe_failed_task.yml, nested_fail.yml and nested_nested_fail.yml (their checks grep \
+             ERROR! texts); the runs here get runme.sh's exit-code and grep checks, on hook-runner's console text",
         ),
         script(
             "handlers",
-            HANDLERS,
+            handlers_runs(),
             "42 of runme.sh's 57 ansible-playbook calls: --force-handlers, --tags/-l selections, calls whose \
-             only check is a grep of the console or of an ERROR! message; for the calls run, the greps are not run",
+             only check is a grep of an ERROR! message; for the calls run, the runme.sh exit-code and grep checks \
+             are applied to hook-runner's console text",
         ),
         role("loops", Host::User, 180),
         role("until", Host::User, 120),
         script(
             "var_precedence",
-            VAR_PRECEDENCE,
+            var_precedence_runs(),
             "ansible-var-precedence-check.py (a Python generator of precedence scenarios run with ansible-playbook)",
         ),
         role("templating", Host::User, 120),
         script(
             "template_jinja2_non_native",
-            TEMPLATE_NON_NATIVE,
+            template_non_native_runs(),
             "the `pip install Jinja2>=3.1.0` step of runme.sh",
         ),
     ]

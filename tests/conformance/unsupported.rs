@@ -16,8 +16,7 @@ use regex::Regex;
 /// (feature, pattern) pairs; patterns are matched per line.
 fn patterns() -> Vec<(&'static str, Regex)> {
     let module = |m: &str| {
-        Regex::new(&format!(r"^\s*(-\s+)?(ansible\.builtin\.)?{m}:(\s|$)"))
-            .expect("static regex")
+        Regex::new(&format!(r"^\s*(-\s+)?(ansible\.builtin\.)?{m}:(\s|$)")).expect("static regex")
     };
     vec![
         ("`tempfile` module", module("tempfile")),

@@ -45,6 +45,8 @@ const VOLATILE_KEYS: &[&str] = &[
     "end",
     "delta",
     "invocation",
+    // Ansible's Python traceback of a failed action.
+    "exception",
     "warnings",
     "deprecations",
     "ansible_facts_gathered",
@@ -74,6 +76,10 @@ pub struct Case {
     extra_args: Vec<String>,
     dead_host: bool,
     ignored_keys: Vec<String>,
+    host_vars: String,
+    inventory_extra: String,
+    expect_results: bool,
+    expected_exit: i32,
 }
 
 impl Case {
@@ -84,6 +90,10 @@ impl Case {
             extra_args: Vec::new(),
             dead_host: false,
             ignored_keys: Vec::new(),
+            host_vars: String::new(),
+            inventory_extra: String::new(),
+            expect_results: true,
+            expected_exit: 0,
         }
     }
 
@@ -103,6 +113,32 @@ impl Case {
     /// in this case only. Say why at the call site.
     pub fn ignore_keys(mut self, keys: &[&str]) -> Case {
         self.ignored_keys.extend(keys.iter().map(|k| k.to_string()));
+        self
+    }
+
+    /// Appends `k=v` pairs to the line of every reachable host in the inventory.
+    pub fn host_vars(mut self, vars: &str) -> Case {
+        self.host_vars = format!(" {vars}");
+        self
+    }
+
+    /// Appends raw INI text (sections such as `[all:vars]`) to the inventory.
+    pub fn inventory(mut self, text: &str) -> Case {
+        self.inventory_extra = text.to_string();
+        self
+    }
+
+    /// The case dumps no results (nothing to compare but the exit code and the recap).
+    pub fn without_results(mut self) -> Case {
+        self.expect_results = false;
+        self
+    }
+
+    /// ansible-playbook's expected exit code (default 0). Guards the case itself: when Ansible
+    /// does not end as the case intends (a typo, an undefined variable), both tools may agree on
+    /// a failure that tests nothing.
+    pub fn expect_exit(mut self, code: i32) -> Case {
+        self.expected_exit = code;
         self
     }
 
@@ -160,7 +196,19 @@ pub fn check(case: Case) {
         hr_run.elapsed.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
-    let report = compare(&case, &ansible_run, &hr_run);
+    let mut report = String::new();
+    if ansible_run.exit_code != case.expected_exit {
+        let _ = writeln!(
+            report,
+            "the case is broken: ansible-playbook exited {} where the case expects {}; its output:\n{}",
+            ansible_run.exit_code, case.expected_exit, ansible_run.stdout
+        );
+    }
+    report.push_str(&compare(&case, &ansible_run, &hr_run));
+    if case.expect_results && ansible_run.results.is_empty() {
+        // A case that dumps nothing compares nothing: a broken case, not a pass.
+        report.push_str("ansible-playbook wrote no results: the case's dump task did not run\n");
+    }
     if !report.is_empty() {
         panic!(
             "\nhook-runner differs from ansible-playbook 2.18 in case `{}` ({}):\n{report}\n\
@@ -205,17 +253,19 @@ impl CaseLab {
             .expect("chmod the case dir");
         let venv_python = ansible.with_file_name("python");
         let mut inventory = format!(
-            "localhost ansible_connection=local ansible_python_interpreter={py} work={d}/w/localhost\n\
+            "localhost ansible_connection=local ansible_python_interpreter={py} work={d}/w/localhost{hv}\n\
              sshhost ansible_host={addr} ansible_port={port} ansible_user={user} \
              ansible_ssh_private_key_file={key} ansible_python_interpreter=/usr/bin/python3 \
-             ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null' work={d}/w/sshhost\n\
-             \n[targets]\nlocalhost\nsshhost\n",
+             ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null' work={d}/w/sshhost{hv}\n\
+             \n[targets]\nlocalhost\nsshhost\n\n{extra}\n",
             py = venv_python.display(),
             d = dir.path().display(),
             addr = host.address(),
             port = host.port(),
             user = host.user(),
             key = host.key_path().display(),
+            hv = case.host_vars,
+            extra = case.inventory_extra,
         );
         let mut hosts = vec!["localhost", "sshhost"];
         if case.dead_host {

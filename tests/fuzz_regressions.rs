@@ -1,0 +1,507 @@
+//! Hostile-input regressions of the parsers, run in the normal test suite through the library API.
+//!
+//! Two kinds of tests:
+//! - explicit budget tests: a billion-laughs alias bomb, 10,000-deep nesting (flow and block
+//!   YAML, template expressions, YAML inventories), anchors that would each keep a copy of a large
+//!   tree: each must be refused with a clear error within a time bound (and, for the CLI ones,
+//!   within a memory bound), never crash the process;
+//! - replay of the inputs the fuzzers found (`fuzz/regressions/<target>/*`, where `<target>` is a
+//!   fuzz target of `fuzz/fuzz_targets/`): each goes through the same calls as its target and
+//!   must return (a value or an error) without panicking, within [`INPUT_TIME_LIMIT`].
+//!
+//! A failing replay names the input file and what went wrong; an input that overflows the stack
+//! aborts the test binary, and the abort message names the thread, which is named after the file.
+
+use hook_runner::inventory::Inventory;
+use hook_runner::modules::remote::{apply_symbolic, attrs_function, parse_mode, ModeSpec};
+use hook_runner::playbook::kv::parse_kv;
+use hook_runner::template::{Scope, Templar};
+use hook_runner::{yaml, Map, Value};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+/// How long one hostile input may take (the fuzzers use 10 s per input too).
+const INPUT_TIME_LIMIT: Duration = Duration::from_secs(10);
+/// Stack of the worker threads: the size of a default Rust thread (and of a tokio worker), so a
+/// recursion that only fits in a bigger main-thread stack still fails here.
+const WORKER_STACK: usize = 2 * 1024 * 1024;
+
+/// Runs `job` on a named thread and waits at most [`INPUT_TIME_LIMIT`]: `Err` says it panicked
+/// or did not finish in time.
+fn bounded<T: Send + 'static>(
+    name: &str,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let (tx, rx) = mpsc::channel();
+    let started = Instant::now();
+    let spawned = std::thread::Builder::new()
+        .name(name.to_string())
+        .stack_size(WORKER_STACK)
+        .spawn(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            let _ = tx.send(outcome);
+        });
+    if let Err(e) = spawned {
+        return Err(format!("could not start a thread: {e}"));
+    }
+    match rx.recv_timeout(INPUT_TIME_LIMIT) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(panic)) => Err(format!("panicked: {}", panic_text(&panic))),
+        Err(_) => Err(format!(
+            "did not finish within {:?} (hang or runaway work); the thread is left running",
+            started.elapsed()
+        )),
+    }
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "(non-string panic payload)".into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fuzz targets' calls, as the replay runs them (keep in step with fuzz/fuzz_targets/*.rs).
+// ---------------------------------------------------------------------------------------------
+
+fn run_yaml_load(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(node) = yaml::load_str(&text, "fuzz.yml") {
+        let value = node.to_value();
+        let _ = yaml::to_yaml_string(&value);
+        let _ = yaml::to_map(&node);
+    }
+}
+
+fn run_kv_args(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(rest);
+    let args = parse_kv(&text, mode & 1 == 1);
+    for (key, value) in &args {
+        assert!(value.is_string(), "{key} is not a string: {value}");
+    }
+}
+
+fn run_inventory(data: &[u8]) {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let (text, pattern) = match rest.iter().position(|&b| b == 0) {
+        Some(nul) => (&rest[..nul], &rest[nul + 1..]),
+        None => (rest, &b"all"[..]),
+    };
+    let text = String::from_utf8_lossy(text);
+    let pattern = String::from_utf8_lossy(pattern);
+    let mut inventory = Inventory::new();
+    let parsed = if selector & 1 == 0 {
+        inventory.parse_ini(&text, "fuzz.ini")
+    } else {
+        inventory.parse_yaml(&text, "fuzz.yml")
+    };
+    if parsed.is_err() {
+        return;
+    }
+    for host in inventory.host_names() {
+        let _ = inventory.host_vars(&host);
+        let _ = inventory.group_names(&host);
+    }
+    let _ = inventory.groups_var();
+    let matched = inventory.match_pattern(&pattern);
+    let _ = inventory.apply_limit(matched, Some(&pattern));
+    let _ = hook_runner::inventory::split_pattern(&pattern);
+}
+
+fn run_mode(data: &[u8]) {
+    if data.len() < 6 {
+        return;
+    }
+    let current = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+    let umask = u32::from(u16::from_le_bytes([data[4], data[5]])) & 0o7777;
+    let text = &data[6..];
+    let value = match text {
+        [b'#', n @ ..] if n.len() == 7 => {
+            let mut bytes = [0u8; 8];
+            bytes[..7].copy_from_slice(n);
+            Value::from(i64::from_le_bytes(bytes) >> 8)
+        }
+        _ => Value::String(String::from_utf8_lossy(text).into_owned()),
+    };
+    let Ok(Some(spec)) = parse_mode(&value) else {
+        let _ = attrs_function(None);
+        return;
+    };
+    if let ModeSpec::Symbolic(clauses) = &spec {
+        for is_dir in [false, true] {
+            let mode = apply_symbolic(clauses, current & 0o7777, is_dir, umask);
+            assert!(mode <= 0o7777, "{mode:o} has bits beyond permissions");
+        }
+    }
+    let _ = attrs_function(Some(&spec));
+}
+
+/// The template target's fixed variables (some are templates, two refer to each other).
+fn template_vars() -> Map {
+    match json!({
+        "n": 3,
+        "f": 2.5,
+        "t": true,
+        "s": "hello world",
+        "e": "",
+        "l": [1, "two", 3.0, null, [4], {"k": "v"}],
+        "d": {"a": 1, "b": [1, 2], "c": {"x": "y"}},
+        "vm": {"name": "vm-1", "ips": ["10.0.0.1"], "disks": [{"size": 10}]},
+        "indirect": "{{ s | upper }}",
+        "loop_a": "{{ loop_b }}",
+        "loop_b": "{{ loop_a }}",
+        "groups": {"all": ["h1", "h2"], "web": ["h1"]},
+        "inventory_hostname": "h1",
+    }) {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// A templar whose file, command and network lookups are inert (as in the fuzz target).
+fn inert_templar() -> Templar {
+    let templar = Templar::new();
+    for name in [
+        "pipe",
+        "file",
+        "template",
+        "env",
+        "fileglob",
+        "first_found",
+        "url",
+        "password",
+    ] {
+        templar.register_lookup(name, Arc::new(|terms, _options| Ok(terms.to_vec())));
+    }
+    templar
+}
+
+fn run_template(data: &[u8]) {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(rest);
+    let vars = template_vars();
+    let scope = Scope {
+        vars: &vars,
+        search_paths: &[],
+    };
+    let templar = inert_templar();
+    match selector % 4 {
+        0 => drop(templar.render_str(&text, scope)),
+        1 => drop(templar.eval(&text, scope)),
+        2 => drop(templar.condition(&text, scope)),
+        _ => drop(templar.template(&Value::String(text.into_owned()), scope)),
+    }
+}
+
+fn target_runner(target: &str) -> Option<fn(&[u8])> {
+    Some(match target {
+        "yaml_load" => run_yaml_load,
+        "kv_args" => run_kv_args,
+        "inventory" => run_inventory,
+        "mode" => run_mode,
+        "template" => run_template,
+        _ => return None,
+    })
+}
+
+fn regressions_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions")
+}
+
+/// Every kept crash input of every target, replayed: none may panic or run away.
+#[test]
+fn fuzz_regression_inputs_are_handled_without_panic_or_hang() {
+    let mut failures = Vec::new();
+    let mut replayed = 0;
+    let Ok(targets) = std::fs::read_dir(regressions_dir()) else {
+        return; // no input kept yet
+    };
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    for target in targets.flatten() {
+        let name = target.file_name().to_string_lossy().into_owned();
+        let Ok(inputs) = std::fs::read_dir(target.path()) else {
+            continue;
+        };
+        for input in inputs.flatten() {
+            files.push((name.clone(), input.path()));
+        }
+    }
+    files.sort();
+    for (target, path) in files {
+        if path.extension().is_some_and(|e| e == "md") {
+            continue; // notes about the inputs
+        }
+        let Some(run) = target_runner(&target) else {
+            failures.push(format!(
+                "{}: unknown fuzz target directory {target:?}",
+                path.display()
+            ));
+            continue;
+        };
+        let data = std::fs::read(&path).unwrap_or_default();
+        let label = format!("{target}/{}", path.file_name().unwrap_or_default().to_string_lossy());
+        replayed += 1;
+        if let Err(why) = bounded(&label, move || run(&data)) {
+            failures.push(format!("fuzz/regressions/{label}: {why}"));
+        }
+    }
+    eprintln!("replayed {replayed} fuzz regression input(s)");
+    assert!(
+        failures.is_empty(),
+        "fuzz regression inputs still fail (see fuzz/regressions/README.md for the causes):\n  {}",
+        failures.join("\n  ")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// YAML budgets
+// ---------------------------------------------------------------------------------------------
+
+/// The classic "billion laughs": 10 levels of 10 aliases each (10^10 strings once expanded).
+fn billion_laughs() -> String {
+    let mut doc = String::from("a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    for level in 1..=10 {
+        let prev = level - 1;
+        let refs = vec![format!("*a{prev}"); 10].join(", ");
+        doc.push_str(&format!("a{level}: &a{level} [{refs}]\n"));
+    }
+    doc
+}
+
+fn expect_yaml_error(name: &str, doc: String, wanted: &'static [&'static str]) {
+    let outcome = bounded(name, move || yaml::load_str(&doc, "hostile.yml"));
+    match outcome {
+        Err(why) => panic!("{name}: the YAML loader {why}"),
+        Ok(Ok(_)) => panic!("{name}: the document was accepted; it must be refused"),
+        Ok(Err(e)) => {
+            let text = e.to_string();
+            assert!(
+                wanted.iter().any(|w| text.contains(w)),
+                "{name}: refused, but the message does not name the budget ({wanted:?}): {text}"
+            );
+            assert!(
+                text.starts_with("hostile.yml:"),
+                "{name}: the error is not located: {text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn yaml_billion_laughs_is_refused_with_a_budget_error() {
+    expect_yaml_error("billion-laughs", billion_laughs(), &["alias"]);
+}
+
+#[test]
+fn yaml_10k_deep_flow_sequences_are_refused() {
+    let doc = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+    expect_yaml_error("deep-flow-seq", doc, &["too deep", "nesting"]);
+}
+
+#[test]
+fn yaml_10k_deep_flow_mappings_are_refused() {
+    let doc = format!("{}1{}", "{a: ".repeat(10_000), "}".repeat(10_000));
+    expect_yaml_error("deep-flow-map", doc, &["too deep", "nesting"]);
+}
+
+#[test]
+fn yaml_10k_deep_block_sequences_are_refused() {
+    // `- - - ... x` on one line: 10,000 nested block sequences.
+    let doc = format!("{}x\n", "- ".repeat(10_000));
+    expect_yaml_error("deep-block-seq", doc, &["too deep", "nesting"]);
+}
+
+#[test]
+fn yaml_10k_deep_unclosed_flow_is_refused() {
+    let doc = "[".repeat(10_000);
+    let outcome = bounded("deep-unclosed", move || yaml::load_str(&doc, "hostile.yml"));
+    match outcome {
+        Err(why) => panic!("the YAML loader {why}"),
+        Ok(result) => assert!(result.is_err(), "an unclosed document was accepted"),
+    }
+}
+
+#[test]
+fn yaml_nesting_of_real_depth_still_loads() {
+    // 200 levels: deeper than any playbook, inside the budget.
+    let doc = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let loaded = bounded("real-depth", move || yaml::load_str(&doc, "ok.yml").is_ok());
+    assert_eq!(loaded, Ok(true), "200-deep nesting must load");
+}
+
+#[test]
+fn yaml_inventory_10k_deep_is_refused_not_crashed() {
+    let doc = format!("all:\n  vars:\n    x: {}1{}\n", "[".repeat(10_000), "]".repeat(10_000));
+    let outcome = bounded("deep-inventory", move || {
+        Inventory::new().parse_yaml(&doc, "inventory.yml")
+    });
+    match outcome {
+        Err(why) => panic!("the inventory parser {why}"),
+        Ok(result) => assert!(result.is_err(), "a 10,000-deep inventory was accepted"),
+    }
+}
+
+/// Peak memory (kB) and exit status of `hook-runner run --syntax-check` on a playbook text.
+fn syntax_check_peak_kb(playbook: &str) -> (i64, i32, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("hostile.yml");
+    std::fs::write(&path, playbook).expect("write playbook");
+    let child = Command::new(env!("CARGO_BIN_EXE_hook-runner"))
+        .args(["run", "--syntax-check"])
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start hook-runner");
+    let pid = child.id() as i32;
+    // wait4 gives this child's own peak RSS (other tests' children do not count).
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let started = Instant::now();
+    let reaped = loop {
+        // SAFETY: waiting (WNOHANG) for our own child pid.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid || r < 0 || started.elapsed() > Duration::from_secs(60) {
+            break r == pid;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut stderr);
+    }
+    if !reaped {
+        // SAFETY: killing our own child that did not finish.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        let _ = unsafe { libc::waitpid(pid, &mut status, 0) };
+        return (usage.ru_maxrss, -1, "did not finish within 60 s".into());
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -libc::WTERMSIG(status)
+    };
+    (usage.ru_maxrss, code, stderr)
+}
+
+/// 300 nested anchors around a 20,000-item list, never aliased: 30 kB of text. A loader that
+/// keeps a copy of every anchored node would hold 300 copies of the list (6 million nodes).
+fn nested_anchors_document() -> String {
+    let depth = 300;
+    let mut doc = String::from("- hosts: all\n  vars:\n    x: ");
+    for i in 0..depth {
+        doc.push_str(&format!("&a{i} ["));
+    }
+    doc.push_str(&vec!["1"; 20_000].join(","));
+    doc.push_str(&"]".repeat(depth));
+    doc.push_str("\n  tasks: []\n");
+    doc
+}
+
+#[test]
+fn yaml_nested_anchors_do_not_multiply_memory() {
+    let (peak_kb, code, stderr) = syntax_check_peak_kb(&nested_anchors_document());
+    assert!(
+        code >= 0,
+        "hook-runner --syntax-check died on nested anchors (status {code}): {stderr}"
+    );
+    assert!(
+        peak_kb < 200 * 1024,
+        "hook-runner --syntax-check on a 30 kB document of 300 nested anchors peaked at {} MB \
+         (limit 200 MB): the YAML loader keeps a full copy of every anchored node \
+         (src/yaml/load.rs, `self.anchors.insert(anchor, node.clone())` in Loader::node); \
+         anchored copies must count against the alias budget or be shared",
+        peak_kb / 1024
+    );
+}
+
+#[test]
+fn yaml_billion_laughs_playbook_is_refused_by_the_cli_in_bounded_memory() {
+    let doc = format!("- hosts: all\n  vars:\n{}  tasks: []\n", indent(&billion_laughs(), 4));
+    let (peak_kb, code, stderr) = syntax_check_peak_kb(&doc);
+    assert!(code > 0, "the alias bomb was not refused (exit {code}): {stderr}");
+    assert!(
+        stderr.contains("alias"),
+        "the refusal does not name the alias budget: {stderr}"
+    );
+    assert!(peak_kb < 200 * 1024, "peak {} MB on an alias bomb", peak_kb / 1024);
+}
+
+fn indent(text: &str, by: usize) -> String {
+    let pad = " ".repeat(by);
+    text.lines().map(|l| format!("{pad}{l}\n")).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Template budgets
+// ---------------------------------------------------------------------------------------------
+
+fn expect_template_refused(name: &str, selector: u8, text: String) {
+    let outcome = bounded(name, move || {
+        let vars = template_vars();
+        let scope = Scope {
+            vars: &vars,
+            search_paths: &[],
+        };
+        let templar = inert_templar();
+        match selector {
+            0 => templar.render_str(&text, scope).map(|_| ()),
+            1 => templar.eval(&text, scope).map(|_| ()),
+            _ => templar.condition(&text, scope).map(|_| ()),
+        }
+    });
+    match outcome {
+        Err(why) => panic!("{name}: the template engine {why}"),
+        Ok(Ok(())) => panic!("{name}: accepted; it must be refused with an error"),
+        Ok(Err(e)) => assert!(!e.message.is_empty(), "{name}: empty error message"),
+    }
+}
+
+#[test]
+fn template_10k_deep_parentheses_are_refused() {
+    let expr = format!("{}1{}", "(".repeat(10_000), ")".repeat(10_000));
+    expect_template_refused("deep-parens-eval", 1, expr.clone());
+    expect_template_refused("deep-parens-render", 0, format!("{{{{ {expr} }}}}"));
+}
+
+#[test]
+fn template_10k_deep_lists_are_refused() {
+    let expr = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+    expect_template_refused("deep-lists", 1, expr);
+}
+
+#[test]
+fn template_10k_nested_blocks_are_refused() {
+    let text = format!(
+        "{}x{}",
+        "{% if true %}".repeat(10_000),
+        "{% endif %}".repeat(10_000)
+    );
+    expect_template_refused("deep-ifs", 0, text);
+}
+
+#[test]
+fn template_self_reference_is_a_loop_error() {
+    expect_template_refused("var-loop", 0, "{{ loop_a }}".into());
+}
+
+#[test]
+fn kv_args_of_a_megabyte_is_parsed_in_bounded_time() {
+    let text = "a=\"b c\" ".repeat(100_000) + "{{ x ";
+    let outcome = bounded("kv-megabyte", move || parse_kv(&text, true).len());
+    assert!(outcome.is_ok(), "parse_kv {}", outcome.unwrap_err());
+}
