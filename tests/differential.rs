@@ -26,7 +26,10 @@ fn file() {
 
 #[test]
 fn copy() {
-    check(Case::new("copy"));
+    // Deliberate: with `content` and `force: no` on an existing file Ansible reports `src`, the
+    // path of a controller-side temp file it has already deleted; hook-runner reports no `src`.
+    // Every other `src` of this case is a temp path, masked anyway.
+    check(Case::new("copy").ignore_keys(&["src"]));
 }
 
 #[test]
@@ -113,3 +116,75 @@ fn failing_task() {
 fn unreachable() {
     check(Case::new("unreachable").with_dead_host().expect_exit(4));
 }
+
+#[test]
+fn facts() {
+    check(Case::new("facts"));
+}
+
+#[test]
+fn filters_lookups() {
+    check(Case::new("filters_lookups"));
+}
+
+#[test]
+fn keywords() {
+    check(Case::new("keywords"));
+}
+
+#[test]
+fn play_failures() {
+    check(Case::new("play_failures").expect_exit(2));
+}
+
+#[test]
+fn serial() {
+    check(Case::new("serial"));
+}
+
+#[test]
+fn assert_bool_that() {
+    check(Case::new("assert_bool_that"));
+}
+
+#[test]
+#[ignore = "deliberate difference: lone {{ expr }} keeps its native type (2.18 renders numbers to text)"]
+fn native_values() {
+    check(Case::new("native_values"));
+}
+
+#[test]
+fn yaml_quoted_indent() {
+    check(Case::new("yaml_quoted_indent"));
+}
+
+#[test]
+fn k8s_info() {
+    check(Case::new("k8s_info").with_kube(|kube| {
+        kube.add_secret("hooks", "ssh-key", &[("key", b"-----BEGIN KEY-----\n")]);
+        kube.seed_yaml(K8S_OBJECTS).expect("seeding the API server");
+    }));
+}
+
+/// Objects of the k8s_info case.
+const K8S_OBJECTS: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: default, labels: {app: web}}
+spec: {containers: [{name: c, image: web}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-2, namespace: default, labels: {app: web, tier: front}}
+spec: {containers: [{name: c, image: web}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db-0, namespace: default, labels: {app: db}}
+spec: {containers: [{name: c, image: db}]}
+---
+apiVersion: forklift.konveyor.io/v1beta1
+kind: Plan
+metadata: {name: plan-1, namespace: hooks}
+spec: {targetNamespace: vms}
+"#;

@@ -111,6 +111,17 @@ fn e2e_mtv_docs_hook_in_the_forklift_pod_stops_mariadb_and_reruns_without_change
         "~/.ssh/id_rsa in the pod's HOME is not the Secret's key".to_string()
     });
     findings.eq("~/.ssh/id_rsa mode", 0o600, mode_of(&id_rsa));
+    // Written by the pod's arbitrary UID (GID 0): the run really was not root.
+    let owner = std::fs::metadata(&id_rsa).map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        (m.uid(), m.gid())
+    });
+    findings.eq(
+        "owner of ~/.ssh/id_rsa (the pod's UID, GID 0)",
+        Some((lab::pod::DEFAULT_UID, 0)),
+        owner.ok(),
+    );
+
     findings.eq(
         "~/.ssh mode",
         0o750,
@@ -258,5 +269,98 @@ fn e2e_mtv_docs_hook_in_the_forklift_pod_stops_mariadb_and_reruns_without_change
     lab::util::report_timing("e2e-mtv-hook-second-run", out2.duration);
     lab::util::report_timing("e2e-mtv-hook-total", started.elapsed());
     findings.finish(&format!("first run: {context}\nsecond run: {context2}"));
+    vm.shutdown().expect("the VM tears down cleanly");
+}
+
+/// The same hook run directly by root on this machine (`hook-runner run`), `HOME` a temp dir,
+/// the cluster reached through `--kubeconfig` (the in-cluster paths are fixed, so the
+/// service-account form is the pod test above): the same outcome and recap.
+#[test]
+fn e2e_mtv_docs_hook_run_directly_as_root_with_a_kubeconfig() {
+    let test = "e2e_mtv_docs_hook_run_directly_as_root_with_a_kubeconfig";
+    if !lab::require_root_and(test, lab::vm::HOST_COMMANDS) {
+        return;
+    }
+    let vm = Vm::boot().expect("the lab VM boots");
+    let ip = vm.address().to_string();
+    let api = KubeApi::start();
+    let key = std::fs::read(vm.root_key()).unwrap();
+    api.add_secret(NS, "privkey", &[("key", &key)]);
+    let token = api.token(
+        &service_account(NS, SA),
+        &[Rule::new(&["get"], &["secrets"])
+            .in_namespace(NS)
+            .named(&["privkey"])],
+    );
+    let work = tempfile::tempdir().unwrap();
+    let hook = work.path().join("hook");
+    std::fs::create_dir(&hook).unwrap();
+    std::fs::write(hook.join("playbook.yml"), mtv_docs_playbook()).unwrap();
+    std::fs::copy(shared("fixtures/forklift/plan.yml"), hook.join("plan.yml")).unwrap();
+    std::fs::write(hook.join("workload.yml"), workload_with_ip(&ip)).unwrap();
+    let kubeconfig = work.path().join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig, &token).unwrap();
+    let home = work.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let playbook = hook.join("playbook.yml");
+    let args = [
+        "run",
+        playbook.to_str().unwrap(),
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+    ];
+    let run = hook_runner(&args, &home, std::time::Duration::from_secs(120));
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let mut findings = Findings::default();
+    findings.eq(
+        "`systemctl is-active mariadb` on the VM",
+        "inactive".to_string(),
+        String::from_utf8_lossy(&vm.exec("systemctl is-active mariadb").stdout)
+            .trim()
+            .to_string(),
+    );
+    findings.eq(
+        "/premigration.txt content",
+        EXPECTED_CONTENT.to_string(),
+        String::from_utf8_lossy(&vm.exec("cat /premigration.txt").stdout).into_owned(),
+    );
+    findings.eq(
+        "~/.ssh/id_rsa mode",
+        0o600,
+        mode_of(&home.join(".ssh/id_rsa")),
+    );
+    findings.eq(
+        "PLAY RECAP",
+        vec![
+            recap_line(&ip, [3, 2, 0, 0, 0, 0, 0])
+                .trim_end()
+                .to_string(),
+            recap_line("localhost", [5, 3, 0, 0, 0, 0, 0])
+                .trim_end()
+                .to_string(),
+        ],
+        recap_lines(&run.stdout),
+    );
+    assert_no_secret(
+        &secret_needles(&key),
+        &[("stdout", &run.stdout), ("stderr", &run.stderr)],
+        &[],
+    );
+    let again = hook_runner(&args, &home, std::time::Duration::from_secs(120));
+    findings.eq("exit code of the re-run", Some(0), again.code);
+    findings.eq(
+        "PLAY RECAP of the re-run",
+        vec![
+            recap_line(&ip, [3, 0, 0, 0, 0, 0, 0])
+                .trim_end()
+                .to_string(),
+            recap_line("localhost", [5, 1, 0, 0, 0, 0, 0])
+                .trim_end()
+                .to_string(),
+        ],
+        recap_lines(&again.stdout),
+    );
+    lab::util::report_timing("e2e-mtv-hook-direct-run", run.duration);
+    findings.finish(&format!("first: {run:?}\nagain: {again:?}"));
     vm.shutdown().expect("the VM tears down cleanly");
 }

@@ -177,7 +177,7 @@ async fn flush_handlers_runs_them_mid_play() {
         msg: handler
 "#)
     .await;
-    assert_eq!(out.task_names(), vec!["change", "h", "after flush"]);
+    assert_eq!(out.task_names(), vec!["change", "meta", "h", "after flush"]);
 }
 
 #[tokio::test]
@@ -308,7 +308,8 @@ async fn include_and_import_tasks() {
     assert!(included[0].0.ends_with("tasks/dyn.yml"), "{included:?}");
     assert_eq!(included[0].1, vec!["localhost"]);
     assert!(out.results("dynamic").is_empty());
-    assert_eq!(out.stats("localhost").ok, 6);
+    // static 1 + include 1 + its task 1 + looped include 2 (one per item) + its tasks 2.
+    assert_eq!(out.stats("localhost").ok, 7);
 }
 
 #[tokio::test]
@@ -605,7 +606,10 @@ async fn list_tasks_and_syntax_check_print_lines() {
     .await;
     assert_eq!(out.rc, 0);
     let text = lines(&out).join("\n");
-    assert!(text.contains("  play #1 (localhost): \tTAGS: []"), "{text}");
+    assert!(
+        text.contains("  play #1 (localhost): localhost\tTAGS: []"),
+        "{text}"
+    );
     assert!(text.contains("      alpha\tTAGS: [a]"), "{text}");
     assert!(!text.contains("hidden"), "{text}");
     assert!(out.task_names().is_empty());
@@ -803,4 +807,49 @@ async fn play_roles_expose_their_vars_and_defaults_to_the_play() {
     .await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);
     assert_eq!(out.debug_msg("play task"), json!("d v"));
+}
+
+#[tokio::test]
+async fn rescue_applies_even_with_any_errors_fatal() {
+    let out = run(r#"
+- hosts: localhost
+  gather_facts: false
+  any_errors_fatal: true
+  tasks:
+    - block:
+        - name: breaks
+          fail: msg=x
+      rescue:
+        - name: saved
+          debug: msg=saved
+    - name: continues
+      debug: msg=yes
+"#)
+    .await;
+    assert_eq!(out.rc, 0, "{:#?}", out.events);
+    assert_eq!(out.results("continues").len(), 1);
+    assert_eq!(out.stats("localhost").rescued, 1);
+}
+
+#[tokio::test]
+async fn a_failing_handler_fails_the_host() {
+    let out = run(r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: change
+      debug: msg=a
+      changed_when: true
+      notify: bad handler
+    - name: after
+      debug: msg=b
+  handlers:
+    - name: bad handler
+      fail:
+        msg: handler broke
+"#)
+    .await;
+    assert_eq!(out.rc, 2);
+    assert_eq!(out.task_names(), vec!["change", "after", "bad handler"]);
+    assert_eq!(out.stats("localhost").failed, 1);
 }

@@ -10,7 +10,7 @@
 //! Needs `ansible-playbook` from ansible-core 2.18: set `HR_ANSIBLE_PLAYBOOK` to its path
 //! (for example a venv made with `pip install 'ansible-core<2.19'`); without it the test is
 //! skipped with a message. `HR_DIFF_CASES=name,name` runs only the named cases. About three
-//! seconds per case (ansible-playbook's start-up), so about three minutes in all.
+//! seconds per case (ansible-playbook's start-up): three to five minutes in all.
 
 use hook_runner::connection::local::LocalConnection;
 use hook_runner::kube::{Cluster, EventSpec, InfoAnswer, InfoQuery, KubeError};

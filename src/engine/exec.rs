@@ -380,12 +380,35 @@ impl<'a> Run<'a> {
         what: &str,
         hosts: &[String],
     ) -> Vec<String> {
+        // As ansible-playbook: a `TASK [meta]` banner, `skipping:` for hosts whose condition is
+        // false, nothing else shown and nothing counted in the recap.
+        let info = self.task_info(task, frame.is_handler);
+        self.emit(Event::TaskStart { task: info.clone() });
         let mut selected = Vec::new();
         for h in hosts {
             let vars = self.task_vars(pctx, frame, Some(task), h);
             let search = self.search_paths(Some(task));
-            if let Ok(None) = self.check_when(kw, &vars, &search) {
-                selected.push(h.clone());
+            match self.check_when(kw, &vars, &search) {
+                Ok(None) => selected.push(h.clone()),
+                _ => {
+                    let mut r = Map::new();
+                    r.insert("changed".into(), Value::Bool(false));
+                    r.insert("skipped".into(), Value::Bool(true));
+                    r.insert(
+                        "skip_reason".into(),
+                        Value::String(format!(
+                            "{what} conditional evaluated to False, continuing execution for {h}"
+                        )),
+                    );
+                    self.emit(Event::HostResult {
+                        host: h.clone(),
+                        task: info.clone(),
+                        status: Status::Skipped,
+                        result: r,
+                        item: None,
+                        delegated_to: None,
+                    });
+                }
             }
         }
         match what {

@@ -554,7 +554,7 @@ impl Run<'_> {
         let args = if module.accepts_any_args() {
             args
         } else {
-            match module.spec().normalize(module.fqcn(), args) {
+            match module.spec().normalize(&task.action_name, args) {
                 Ok(a) => a,
                 Err(msg) => return failed(msg),
             }

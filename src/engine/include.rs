@@ -52,6 +52,10 @@ impl Run<'_> {
             let (outcome, inclusions) = self
                 .resolve_include(pctx, frame, task, kw, host, &info)
                 .await;
+            // Each included file (each loop item) counts as one `ok`, the round adds the last.
+            for _ in 1..inclusions.len() {
+                self.stat(host, |s| s.ok += 1);
+            }
             for inc in inclusions {
                 let key = format!(
                     "{}|{}",

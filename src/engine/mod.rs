@@ -168,7 +168,9 @@ pub async fn run_playbook_with_cancel(
     rc
 }
 
-/// `--list-tasks` / `--list-hosts` / `--list-tags` lines, in ansible-playbook's shape.
+/// `--list-tasks` / `--list-hosts` / `--list-tags` lines, in ansible-playbook's shape: a blank
+/// line and `playbook: FILE`, then per play a blank line, `  play #N (PATTERN): NAME\tTAGS: [..]`
+/// (an unnamed play is named by its pattern) and its tasks, tags or hosts. Tags are sorted.
 fn listing(playbook: &Playbook, opts: &RunOptions, mut inventory: Inventory) -> Vec<String> {
     let mut out = vec![
         String::new(),
@@ -181,13 +183,20 @@ fn listing(playbook: &Playbook, opts: &RunOptions, mut inventory: Inventory) -> 
             }
             other => play::value_text(other),
         };
+        let name = if play.name.trim().is_empty() {
+            pattern.clone()
+        } else {
+            play.name.clone()
+        };
+        out.push(String::new());
         out.push(format!(
             "  play #{} ({}): {}\tTAGS: [{}]",
             i + 1,
             pattern,
-            play.name,
-            play.kw.tags.join(",")
+            name,
+            sorted_tags(&play.kw.tags).join(", ")
         ));
+        let sections = [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks];
         match opts.action {
             Action::ListHosts => {
                 let hosts = inventory.match_pattern(&pattern);
@@ -198,22 +207,31 @@ fn listing(playbook: &Playbook, opts: &RunOptions, mut inventory: Inventory) -> 
             }
             Action::ListTags => {
                 let mut all: Vec<String> = Vec::new();
-                for items in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks] {
+                for items in sections {
                     collect_tags(items, &play.kw.tags, &mut all);
                 }
-                all.sort();
-                all.dedup();
-                out.push(format!("      TASK TAGS: [{}]", all.join(", ")));
+                out.push(format!(
+                    "      TASK TAGS: [{}]",
+                    sorted_tags(&all).join(", ")
+                ));
             }
             _ => {
                 out.push("    tasks:".into());
-                for items in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks] {
+                for items in sections {
                     list_items(items, &play.kw.tags, opts, &mut out);
                 }
             }
         }
     }
     out
+}
+
+/// Tags sorted and without duplicates, as ansible-playbook lists them.
+fn sorted_tags(tags: &[String]) -> Vec<String> {
+    let mut tags = tags.to_vec();
+    tags.sort();
+    tags.dedup();
+    tags
 }
 
 fn collect_tags(items: &[Item], inherited: &[String], out: &mut Vec<String>) {
@@ -244,7 +262,7 @@ fn list_items(items: &[Item], inherited: &[String], opts: &RunOptions, out: &mut
                     out.push(format!(
                         "      {}\tTAGS: [{}]",
                         t.display_name(),
-                        tags.join(", ")
+                        sorted_tags(&tags).join(", ")
                     ));
                 }
             }

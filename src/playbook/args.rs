@@ -41,6 +41,7 @@ pub(crate) fn free_args(value: &Node, extra: Option<&Node>) -> Map {
 /// with names and literal values checked against the module's spec.
 pub(crate) fn module_args(
     module: &'static dyn crate::modules::Module,
+    written_name: &str,
     value: &Node,
     extra: Option<&Node>,
     from_action_keyword: bool,
@@ -51,6 +52,7 @@ pub(crate) fn module_args(
         _ => Map::new(),
     };
     let mut nodes: Vec<(String, &Node)> = Vec::new();
+    let mut key_nodes: Vec<(String, &Node)> = Vec::new();
     match &value.value {
         Yaml::Map(entries) => {
             for (k, v) in entries {
@@ -59,6 +61,7 @@ pub(crate) fn module_args(
                     continue;
                 }
                 nodes.push((key.clone(), v));
+                key_nodes.push((key.clone(), k));
                 args.insert(key, v.to_value());
             }
         }
@@ -85,8 +88,15 @@ pub(crate) fn module_args(
         // Free key/value data (set_fact, add_host): the module checks its own keys at run time.
         return Ok(args);
     }
-    if let Err(message) = module.spec().check_names(module.fqcn(), &args) {
-        let at = args_error_node(&message, &nodes).unwrap_or(value);
+    // Ansible names the module as the task wrote it: `Unsupported parameters for (file) ...`.
+    if let Err(message) = module.spec().check_names(written_name, &args) {
+        // An unknown name is pointed at by its key, a bad value by the value.
+        let candidates = if message.starts_with("Unsupported parameters") {
+            &key_nodes
+        } else {
+            &nodes
+        };
+        let at = args_error_node(&message, candidates).unwrap_or(value);
         return Err(ctx.err(at, message));
     }
     check_placeholder_mappings(module, &nodes, ctx)?;
@@ -108,8 +118,14 @@ fn strip_action_name<'a>(text: &'a str, module: &'static dyn crate::modules::Mod
 }
 
 /// The argument node an argspec message names, for its position: the argument whose name
-/// appears first in the message as a whole word (`... module: modee. Supported ...`).
+/// appears first in the message as a whole word (`... module: modee. Supported ...`), after
+/// the module's own name.
 fn args_error_node<'a>(message: &str, nodes: &[(String, &'a Node)]) -> Option<&'a Node> {
+    // Skip `... for (NAME) module` so a parameter that shares the module's name is not hit.
+    let message = match message.find(") ") {
+        Some(i) if message.starts_with("Unsupported parameters for (") => &message[i..],
+        _ => message,
+    };
     nodes
         .iter()
         .filter_map(|(k, n)| first_word_at(message, k).map(|at| (at, *n)))

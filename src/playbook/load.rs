@@ -132,6 +132,16 @@ pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Loads and validates a playbook file (imports expanded).
 pub fn load_playbook(path: &Path) -> Result<Playbook, LoadError> {
+    // Absolute, as Ansible shows paths (`playbook_dir`, messages, `included:` lines).
+    let absolute;
+    let path = if path.is_relative() {
+        absolute = std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_path_buf());
+        absolute.as_path()
+    } else {
+        path
+    };
     let dir = parent_dir(path);
     let mut plays = Vec::new();
     load_plays_into(path, &dir, 0, &mut plays)?;

@@ -85,7 +85,10 @@ impl LoadError {
             self.loc.file, self.loc.line, self.loc.col
         );
         let source = std::fs::read_to_string(&*self.loc.file).ok();
-        let lines: Vec<&str> = source.as_deref().map(|t| t.lines().collect()).unwrap_or_default();
+        let lines: Vec<&str> = source
+            .as_deref()
+            .map(|t| t.lines().collect())
+            .unwrap_or_default();
         if let Some(line) = self.loc.line.checked_sub(1).and_then(|i| lines.get(i)) {
             let prev = self
                 .loc

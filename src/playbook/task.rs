@@ -201,6 +201,7 @@ pub(crate) fn load_task(
             );
             let args = module_args(
                 module,
+                &action_key.name,
                 action_key.value,
                 extra_args,
                 from_action_keyword,

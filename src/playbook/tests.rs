@@ -109,7 +109,12 @@ fn unknown_module_parameter_fails_at_load_on_its_line() {
         "- hosts: localhost\n  tasks:\n    - file:\n        path: /x\n        modee: '0644'\n",
     );
     assert!(e.message.contains("modee"), "{e}");
-    assert_eq!(e.loc.line, 5);
+    assert_eq!((e.loc.line, e.loc.col), (5, 9));
+    assert!(
+        e.message
+            .starts_with("Unsupported parameters for (file) module: modee."),
+        "{e}"
+    );
 }
 
 #[test]

@@ -96,10 +96,10 @@ pub fn parse(stdout: &str) -> Parsed {
         }
         let data = &event["event_data"];
         match event["event"].as_str().unwrap_or_default() {
-            "runner_on_failed" | "runner_item_on_failed" => {
-                if data["ignore_errors"].as_bool() != Some(true) {
-                    failed_events.push(failure(data));
-                }
+            "runner_on_failed" | "runner_item_on_failed"
+                if data["ignore_errors"].as_bool() != Some(true) =>
+            {
+                failed_events.push(failure(data));
             }
             "runner_on_unreachable" => failed_events.push(failure(data)),
             "hook_runner_end" => end_failures = data["failures"].as_array().cloned(),
@@ -143,9 +143,15 @@ fn observe(parsed: &mut Parsed, event: &Value) {
     match event["event"].as_str().unwrap_or_default() {
         "playbook_on_task_start" => parsed.counts.tasks += 1,
         "playbook_on_play_start" => parsed.plays += 1,
-        "warning" => parsed
-            .warnings
-            .push(one_line(data["msg"].as_str().unwrap_or_default())),
+        "warning" => {
+            let msg = one_line(data["msg"].as_str().unwrap_or_default());
+            // Ansible says the same for every run without -i: not worth a line in the report.
+            let implicit_localhost = msg.starts_with("No inventory was parsed")
+                || msg.starts_with("provided hosts list is empty");
+            if !implicit_localhost {
+                parsed.warnings.push(msg);
+            }
+        }
         "playbook_on_stats" => {
             let c = &mut parsed.counts;
             c.ok += sum_hosts(&data["ok"]);

@@ -388,7 +388,12 @@ fn invocation_result(
         elapsed: ran.elapsed,
         counts: ran.parsed.counts,
         failures: ran.parsed.failures,
-        warnings: ran.parsed.warnings,
+        warnings: ran
+            .parsed
+            .warnings
+            .iter()
+            .map(|w| w.replace(&format!("{}/", work.display()), ""))
+            .collect(),
         error: error.map(|e| e.replace(&format!("{}/", work.display()), "")),
     };
     relative_paths(&mut result, work);

@@ -34,7 +34,15 @@ pub struct InvocationResult {
 impl InvocationResult {
     /// ansible-test's criterion: the exit code (zero, or non-zero where the script expects it).
     pub fn passed(&self) -> bool {
-        self.exit_ok() && self.failed_checks.is_empty()
+        self.exit_ok() && self.failed_checks.is_empty() && self.unmatched_hosts().is_none()
+    }
+
+    /// hook-runner's warning that a play matched no host: the target's playbooks all name hosts
+    /// their inventory has, so this means the inventory was not read as Ansible reads it.
+    fn unmatched_hosts(&self) -> Option<&String> {
+        self.warnings
+            .iter()
+            .find(|w| w.contains("Could not match supplied host pattern"))
     }
 
     fn exit_ok(&self) -> bool {
@@ -56,8 +64,16 @@ impl InvocationResult {
             return "expected the playbook to fail (runme.sh checks a non-zero exit), it passed"
                 .into();
         }
+        if self.exit_ok() && !self.failed_checks.is_empty() {
+            let checks = format!("runme.sh output check: {}", self.failed_checks.join("; "));
+            return match self.failures.first() {
+                Some(f) => format!("{checks}; first failed task: {}", describe_failure(f)),
+                None => checks,
+            };
+        }
         if self.exit_ok() {
-            return format!("runme.sh output check: {}", self.failed_checks.join("; "));
+            let all = self.warnings.join("; ");
+            return format!("no host matched a play; warnings: {all}");
         }
         if let Some(f) = self.failures.first() {
             return describe_failure(f);
@@ -235,7 +251,8 @@ pub fn details(results: &[TargetResult]) -> String {
             for c in &run.failed_checks {
                 let _ = writeln!(out, "  - runme.sh output check: {c}");
             }
-            if run.failures.is_empty() && run.failed_checks.is_empty() && !run.passed() {
+            let explained = !run.failures.is_empty() || !run.failed_checks.is_empty();
+            if !explained && !run.passed() {
                 let _ = writeln!(out, "  - {}", run.why());
             }
             for w in &run.warnings {

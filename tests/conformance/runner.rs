@@ -61,7 +61,7 @@ pub fn run(run: &Run<'_>) -> Result<Ran> {
             run.logs.with_extension("termination"),
         );
     let started = Instant::now();
-    let mut child = cmd.spawn().context("starting hook-runner")?;
+    let mut child = spawn_retrying(&mut cmd)?;
     let deadline = run.budget + KILL_GRACE;
     let (rc, timed_out) = loop {
         if let Some(status) = child.try_wait()? {
@@ -84,6 +84,21 @@ pub fn run(run: &Run<'_>) -> Result<Ran> {
         parsed: events::parse(&stdout),
         stderr_tail: tail(&stderr, 5),
     })
+}
+
+/// Starts hook-runner; the binary can be briefly missing while a concurrent `cargo build`
+/// relinks it, so a missing file is retried for a while.
+fn spawn_retrying(cmd: &mut Command) -> Result<std::process::Child> {
+    let give_up = Instant::now() + Duration::from_secs(60);
+    loop {
+        match cmd.spawn() {
+            Ok(child) => return Ok(child),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && Instant::now() < give_up => {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(e) => return Err(e).context("starting hook-runner"),
+        }
+    }
 }
 
 fn tail(text: &str, lines: usize) -> String {

@@ -357,7 +357,7 @@ pub fn all() -> Vec<Target> {
         script(
             "debug",
             debug_runs(),
-            "nothing: the runme.sh greps are applied to hook-runner's console text",
+            "",
         ),
         role("include_vars", Host::User, 120),
         role("getent", Host::User, 120),

@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use lab::kube_api::{service_account, KubeApi, Rule};
 use serde_json::Value;
 
 /// Keys dropped from every object of a result, at any depth: they differ between two runs of
@@ -47,6 +48,8 @@ const VOLATILE_KEYS: &[&str] = &[
     "invocation",
     // Ansible's Python traceback of a failed action.
     "exception",
+    // `timedout.frame`: the Python stack frame that the task timeout interrupted.
+    "frame",
     "warnings",
     "deprecations",
     "ansible_facts_gathered",
@@ -78,8 +81,8 @@ pub struct Case {
     ignored_keys: Vec<String>,
     host_vars: String,
     inventory_extra: String,
-    expect_results: bool,
     expected_exit: i32,
+    kube: Option<fn(&KubeApi)>,
 }
 
 impl Case {
@@ -92,8 +95,8 @@ impl Case {
             ignored_keys: Vec::new(),
             host_vars: String::new(),
             inventory_extra: String::new(),
-            expect_results: true,
             expected_exit: 0,
+            kube: None,
         }
     }
 
@@ -128,17 +131,19 @@ impl Case {
         self
     }
 
-    /// The case dumps no results (nothing to compare but the exit code and the recap).
-    pub fn without_results(mut self) -> Case {
-        self.expect_results = false;
-        self
-    }
-
     /// ansible-playbook's expected exit code (default 0). Guards the case itself: when Ansible
     /// does not end as the case intends (a typo, an undefined variable), both tools may agree on
     /// a failure that tests nothing.
     pub fn expect_exit(mut self, code: i32) -> Case {
         self.expected_exit = code;
+        self
+    }
+
+    /// Starts the lab's Kubernetes API server, lets `seed` store objects, and passes
+    /// `-e kubeconfig=<path>` (a token allowed everything) and `-e kubeconfig_limited=<path>` (a
+    /// token of `system:serviceaccount:hooks:limited` that may only get pods in `default`).
+    pub fn with_kube(mut self, seed: fn(&KubeApi)) -> Case {
+        self.kube = Some(seed);
         self
     }
 
@@ -183,7 +188,9 @@ pub fn check(case: Case) {
     };
     let started = Instant::now();
     let host = lab::SshHost::start_loopback().expect("lab: starting the loopback sshd");
-    let lab = CaseLab::new(&case, &host, &ansible);
+    let mut lab = CaseLab::new(&case, &host, &ansible);
+    // Kept alive until both runs are done.
+    let _kube = case.kube.map(|seed| lab.start_kube(seed));
     let ansible_run = lab.run_ansible(&case);
     let hr_run = lab.run_hook_runner(&case);
     lab.keep_outputs(&ansible_run, &hr_run);
@@ -205,7 +212,7 @@ pub fn check(case: Case) {
         );
     }
     report.push_str(&compare(&case, &ansible_run, &hr_run));
-    if case.expect_results && ansible_run.results.is_empty() {
+    if ansible_run.results.is_empty() {
         // A case that dumps nothing compares nothing: a broken case, not a pass.
         report.push_str("ansible-playbook wrote no results: the case's dump task did not run\n");
     }
@@ -240,6 +247,8 @@ struct CaseLab {
     inventory: PathBuf,
     ansible: PathBuf,
     hosts: Vec<&'static str>,
+    /// `-e` arguments the lab adds for both tools (kubeconfig paths).
+    lab_vars: Vec<String>,
 }
 
 impl CaseLab {
@@ -296,7 +305,26 @@ impl CaseLab {
             inventory: inventory_path,
             ansible: ansible.to_path_buf(),
             hosts,
+            lab_vars: Vec::new(),
         }
+    }
+
+    /// The API server of a `with_kube` case, seeded, with two kubeconfigs in the case dir.
+    fn start_kube(&mut self, seed: fn(&KubeApi)) -> KubeApi {
+        let kube = KubeApi::start();
+        seed(&kube);
+        let admin = kube.token("admin", &[Rule::all()]);
+        let limited = kube.token(
+            &service_account("hooks", "limited"),
+            &[Rule::new(&["get"], &["pods"]).in_namespace("default")],
+        );
+        for (var, token) in [("kubeconfig", admin), ("kubeconfig_limited", limited)] {
+            let path = self.dir.path().join(format!("{var}.yaml"));
+            kube.write_kubeconfig(&path, &token)
+                .expect("writing a kubeconfig");
+            self.lab_vars.push(format!("{var}={}", path.display()));
+        }
+        kube
     }
 
     /// Wipes and recreates every host's work dir (the ssh host's belongs to its login user) and
@@ -331,6 +359,7 @@ impl CaseLab {
             .arg(&self.inventory)
             .arg("-e")
             .arg(format!("out_dir={}", out.display()))
+            .args(self.lab_vars.iter().flat_map(|v| ["-e", v.as_str()]))
             .args(&case.extra_args)
             .env("ANSIBLE_CONFIG", d.join("ansible.cfg"))
             .env("ANSIBLE_HOST_KEY_CHECKING", "False")
@@ -353,16 +382,23 @@ impl CaseLab {
             .arg(&self.inventory)
             .arg("-e")
             .arg(format!("out_dir={}", out.display()))
+            .args(self.lab_vars.iter().flat_map(|v| ["-e", v.as_str()]))
             .args(&case.extra_args)
-            .env("ANSIBLE_HOST_KEY_CHECKING", "False")
-            .env_remove("KUBERNETES_SERVICE_HOST");
+            .env("ANSIBLE_HOST_KEY_CHECKING", "False");
         self.execute("hook-runner", cmd, &out)
     }
 
     fn execute(&self, tool: &'static str, mut cmd: Command, out: &Path) -> Run {
         cmd.current_dir(self.dir.path())
             .stdin(Stdio::null())
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            // Read by the lookup('env') case.
+            .env("HOOK_RUNNER_DIFF_ENV", "from the environment")
+            .env_remove("HOOK_RUNNER_DIFF_NOT_SET")
+            // Cluster access only through the kubeconfig a case passes explicitly.
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("KUBERNETES_SERVICE_PORT")
+            .env_remove("KUBECONFIG");
         let started = Instant::now();
         let output = cmd
             .output()
@@ -383,8 +419,14 @@ impl CaseLab {
 
     fn keep_outputs(&self, a: &Run, b: &Run) {
         for run in [a, b] {
-            let _ = fs::write(self.keep_dir.join(format!("{}.stdout", run.tool)), &run.stdout);
-            let _ = fs::write(self.keep_dir.join(format!("{}.stderr", run.tool)), &run.stderr);
+            let _ = fs::write(
+                self.keep_dir.join(format!("{}.stdout", run.tool)),
+                &run.stdout,
+            );
+            let _ = fs::write(
+                self.keep_dir.join(format!("{}.stderr", run.tool)),
+                &run.stderr,
+            );
             let results = serde_json::to_string_pretty(&run.results).unwrap_or_default();
             let _ = fs::write(
                 self.keep_dir.join(format!("{}.results.json", run.tool)),
@@ -467,17 +509,31 @@ pub fn compare(case: &Case, ansible: &Run, hr: &Run) -> String {
         .copied()
         .chain(case.ignored_keys.iter().map(String::as_str))
         .collect();
-    let flatten_all = |results: &BTreeMap<String, Value>| {
+    // A host that only one tool dumped results for is one line, not one per value.
+    for host in ansible.results.keys().chain(hr.results.keys()) {
+        let (in_a, in_b) = (
+            ansible.results.contains_key(host),
+            hr.results.contains_key(host),
+        );
+        if in_a != in_b {
+            let who = if in_a { "hook-runner" } else { "ansible" };
+            let _ = writeln!(
+                report,
+                "results {host}: {who} dumped no results for this host"
+            );
+        }
+    }
+    let flatten_all = |results: &BTreeMap<String, Value>, other: &BTreeMap<String, Value>| {
         let mut lines = BTreeMap::new();
-        for (host, value) in results {
+        for (host, value) in results.iter().filter(|(h, _)| other.contains_key(*h)) {
             flatten(&normalize(value, &ignored), host, &mut lines);
         }
         lines
     };
     report.push_str(&diff_maps(
         "results",
-        &flatten_all(&ansible.results),
-        &flatten_all(&hr.results),
+        &flatten_all(&ansible.results, &hr.results),
+        &flatten_all(&hr.results, &ansible.results),
     ));
     report
 }
@@ -536,7 +592,8 @@ fn is_temp_path(s: &str) -> bool {
 }
 
 fn mask_backup_suffix(path: &str) -> String {
-    let re = regex::Regex::new(r"\.\d+\.\d{4}-\d{2}-\d{2}@\d{2}:\d{2}:\d{2}~$").expect("static regex");
+    let re =
+        regex::Regex::new(r"\.\d+\.\d{4}-\d{2}-\d{2}@\d{2}:\d{2}:\d{2}~$").expect("static regex");
     re.replace(path, format!(".{MASK}~")).into_owned()
 }
 
@@ -596,7 +653,13 @@ mod tests {
         flatten(&json!({"r": {"rc": 0, "stdout": "x"}}), "h", &mut a);
         flatten(&json!({"r": {"rc": 1}}), "h", &mut b);
         let d = diff_maps("results", &a, &b);
-        assert!(d.contains("h.r.rc:\n    ansible:     0\n    hook-runner: 1"), "{d}");
-        assert!(d.contains("h.r.stdout:\n    ansible:     \"x\"\n    hook-runner: (absent)"), "{d}");
+        assert!(
+            d.contains("h.r.rc:\n    ansible:     0\n    hook-runner: 1"),
+            "{d}"
+        );
+        assert!(
+            d.contains("h.r.stdout:\n    ansible:     \"x\"\n    hook-runner: (absent)"),
+            "{d}"
+        );
     }
 }
