@@ -188,3 +188,19 @@ kind: Plan
 metadata: {name: plan-1, namespace: hooks}
 spec: {targetNamespace: vms}
 "#;
+
+#[test]
+fn undefined_errors() {
+    check(Case::new("undefined_errors"));
+}
+
+#[test]
+fn copy_validate_owner() {
+    check(Case::new("copy_validate_owner"));
+}
+
+#[test]
+fn meta_wait() {
+    // `elapsed`: seconds waited, a timing.
+    check(Case::new("meta_wait").ignore_keys(&["elapsed"]));
+}

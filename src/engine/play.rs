@@ -211,7 +211,15 @@ impl Run<'_> {
     ) -> Result<PlayEnd, String> {
         let magic = PlayMagic {
             playbook_dir: self.playbook_dir.display().to_string(),
-            inventory_dir: None,
+            // The directory of the first inventory file (host lists have none).
+            inventory_dir: self
+                .opts
+                .inventories
+                .iter()
+                .map(Path::new)
+                .find(|p| p.is_file())
+                .and_then(|p| std::fs::canonicalize(p).ok())
+                .and_then(|p| p.parent().map(|d| d.display().to_string())),
             check_mode: self.opts.check,
             diff_mode: self.opts.diff,
             verbosity: self.opts.verbosity,

@@ -193,6 +193,16 @@ impl<'a> Run<'a> {
         magic.play_hosts = magic.play_hosts_all.iter().filter(alive).cloned().collect();
         magic.play_batch = magic.play_batch.iter().filter(alive).cloned().collect();
         vars::add_magic(&mut vars, &magic, host, group_names);
+        let tags = |list: &[String], default: &[&str]| -> Value {
+            let items: Vec<Value> = if list.is_empty() {
+                default.iter().map(|t| Value::String(t.to_string())).collect()
+            } else {
+                list.iter().cloned().map(Value::String).collect()
+            };
+            Value::Array(items)
+        };
+        vars.insert("ansible_run_tags".into(), tags(&self.opts.tags, &["all"]));
+        vars.insert("ansible_skip_tags".into(), tags(&self.opts.skip_tags, &[]));
         if let Some(role) = frame
             .roles
             .last()

@@ -201,9 +201,11 @@ fn notes(target: &Target, sdist_targets: &Path) -> Vec<String> {
     let dir = sdist_targets.join(target.name);
     if matches!(target.shape, Shape::Role) {
         let meta = fs::read_to_string(dir.join("meta/main.yml")).unwrap_or_default();
-        for (role, why) in layout::SUBSTITUTED_ROLES {
+        for (role, _) in layout::SUBSTITUTED_ROLES {
             if meta.contains(role) {
-                notes.push(format!("dependency role {role} substituted: {why}"));
+                notes.push(format!(
+                    "dependency role {role} substituted (see below the table)"
+                ));
             }
         }
     }

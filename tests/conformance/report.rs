@@ -208,6 +208,23 @@ pub fn table(results: &[TargetResult], total: Duration) -> String {
             cell(&r.notes.join("; ")),
         );
     }
+    let _ = writeln!(
+        out,
+        "\nSubstituted dependency roles (our own stand-ins in `tests/conformance/roles/`):"
+    );
+    for (role, why) in crate::layout::SUBSTITUTED_ROLES {
+        let _ = writeln!(out, "- `{role}`: {why}.");
+    }
+    let budget: u64 = crate::targets::all()
+        .iter()
+        .map(|t| t.budget.as_secs())
+        .sum();
+    let _ = writeln!(
+        out,
+        "\nTime budget: each target has its own (60-420 s, {budget} s in all as the worst case); \
+         hook-runner gets it as `--timeout` and is killed {} s after it.",
+        crate::runner::KILL_GRACE.as_secs()
+    );
     out
 }
 

@@ -27,6 +27,12 @@ fn patterns() -> Vec<(&'static str, Regex)> {
             Regex::new(r"first_found").expect("static regex"),
         ),
         (
+            "Python interpreter facts/vars (`ansible_python`, `ansible_playbook_python`, \
+             `ansible_python_interpreter`)",
+            Regex::new(r"ansible_python\b|ansible_playbook_python|ansible_python_interpreter")
+                .expect("static regex"),
+        ),
+        (
             "vault",
             Regex::new(r"\$ANSIBLE_VAULT|!vault").expect("static regex"),
         ),
