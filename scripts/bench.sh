@@ -12,7 +12,7 @@
 # 1. builds `target/release/hook-runner`,
 # 2. makes the peers' venv once in .lab-cache/bench-venv (git-ignored): PyPI ansible 11.x
 #    (ansible-core 2.18 with kubernetes.core), kubernetes, mitogen 0.3.x,
-# 3. runs benches/suite (a `harness = false` bench target: `cargo bench --bench suite`).
+# 3. builds and runs the driver, benches/ (package hook-runner-bench): target/release/hook-runner-bench.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -37,9 +37,10 @@ make_venv() {
 	"$VENV/bin/pip" list --disable-pip-version-check 2>/dev/null | grep -i -E '^(ansible|ansible-core|kubernetes|mitogen) ' >&2
 }
 
-log "building target/release/hook-runner"
-cargo build --release --bin hook-runner
+log "building target/release/hook-runner and the driver"
+cargo build --release -p hook-runner --bin hook-runner
+cargo build --release -p hook-runner-bench
 make_venv
 log "running the suite"
 export BENCH_VENV="$VENV" HOOK_RUNNER_BIN="$ROOT/target/release/hook-runner"
-exec cargo bench --bench suite -- "$@"
+exec "$ROOT/target/release/hook-runner-bench" "$@"

@@ -89,7 +89,8 @@ install_system_packages() {
 # 1b. Ansible, the oracle of the differential tests (tests/differential.rs)
 #     A venv with PyPI ansible 11.x (ansible-core 2.18 + kubernetes.core) and the kubernetes
 #     client, cached under .lab-cache/ansible-venv and reused when complete (marker file).
-#     Exports HOOK_RUNNER_ANSIBLE=<venv>/bin/ansible-playbook for the tests.
+#     Exports HOOK_RUNNER_ANSIBLE=<venv>/bin/ansible-playbook for the tests (and HR_ANSIBLE_PLAYBOOK,
+#     the same path, which tests/modules_differential.rs reads).
 # ---------------------------------------------------------------------------------------------
 ANSIBLE_VENV="$ROOT/.lab-cache/ansible-venv"
 ANSIBLE_SPEC=(ansible==11.* kubernetes)
@@ -98,7 +99,7 @@ install_ansible_venv() {
 	local marker="$ANSIBLE_VENV/.hook-runner-complete"
 	if [ -f "$marker" ] && [ "$(cat "$marker")" = "${ANSIBLE_SPEC[*]}" ] && [ -x "$ANSIBLE_VENV/bin/ansible-playbook" ]; then
 		log "ansible venv: present ($("$ANSIBLE_VENV/bin/ansible-playbook" --version 2>/dev/null | sed -n 1p))"
-		export HOOK_RUNNER_ANSIBLE="$ANSIBLE_VENV/bin/ansible-playbook"
+		export HOOK_RUNNER_ANSIBLE="$ANSIBLE_VENV/bin/ansible-playbook" HR_ANSIBLE_PLAYBOOK="$ANSIBLE_VENV/bin/ansible-playbook"
 		return
 	fi
 	local t
@@ -120,7 +121,7 @@ install_ansible_venv() {
 	if /usr/bin/python3 -m venv "$ANSIBLE_VENV" &&
 		"$ANSIBLE_VENV/bin/pip" install -q --disable-pip-version-check "${ANSIBLE_SPEC[@]}"; then
 		printf '%s' "${ANSIBLE_SPEC[*]}" >"$marker"
-		export HOOK_RUNNER_ANSIBLE="$ANSIBLE_VENV/bin/ansible-playbook"
+		export HOOK_RUNNER_ANSIBLE="$ANSIBLE_VENV/bin/ansible-playbook" HR_ANSIBLE_PLAYBOOK="$ANSIBLE_VENV/bin/ansible-playbook"
 		log "ansible venv: ready in $(seconds_since "$t") s ($("$HOOK_RUNNER_ANSIBLE" --version 2>/dev/null | sed -n 1p))"
 	else
 		rm -rf "$ANSIBLE_VENV"
@@ -252,6 +253,16 @@ main() {
 	cargo test --workspace --no-fail-fast -- --test-threads="$threads" "$@" || rc=$?
 	local test_s
 	test_s=$(seconds_since "$t")
+
+	# ------------------------------- fuzz smoke (scripts/fuzz.sh) --------------------------------
+	# Each fuzz target briefly (FUZZ_SMOKE_SECONDS per target, default 25; FUZZ_SMOKE=0 skips).
+	if [ "${FUZZ_SMOKE:-1}" != 0 ]; then
+		t=$(now_ms)
+		log "fuzz smoke: scripts/fuzz.sh ${FUZZ_SMOKE_SECONDS:-25}"
+		"$ROOT/scripts/fuzz.sh" "${FUZZ_SMOKE_SECONDS:-25}" || rc=1
+		log "fuzz smoke: $(seconds_since "$t") s"
+	fi
+	# ------------------------------------ end of fuzz smoke --------------------------------------
 
 	print_lab_timings "$LAB_TIMINGS_FILE"
 	if grep -q '^LAB-NOT-RUN ' "$LAB_TIMINGS_FILE" 2>/dev/null; then

@@ -49,6 +49,10 @@ pub struct Inventory {
     groups: IndexMap<String, Group>,
     /// Implicit localhost entries made on demand (not in `all`).
     implicit: IndexMap<String, Host>,
+    /// `group_vars/<group>` files (beside the inventory, then the playbook), by group.
+    group_files: IndexMap<String, Map>,
+    /// `host_vars/<host>` files, by host (also for hosts added later).
+    host_files: IndexMap<String, Map>,
 }
 
 impl Default for Inventory {
@@ -64,6 +68,8 @@ impl Inventory {
             hosts: IndexMap::new(),
             groups: IndexMap::new(),
             implicit: IndexMap::new(),
+            group_files: IndexMap::new(),
+            host_files: IndexMap::new(),
         };
         inv.add_group("all");
         inv.add_group("ungrouped");
@@ -109,23 +115,33 @@ impl Inventory {
 
     /// Adds (or updates) a host: its vars are merged over the ones it has, and it joins the
     /// given groups (made if needed). A host in no group but `all` is in `ungrouped`.
-    pub fn add_host(&mut self, name: &str, groups: &[String], vars: Map) {
+    /// Returns whether anything changed (new host, new vars, new group or membership), which
+    /// is what `add_host` reports as `changed`.
+    pub fn add_host(&mut self, name: &str, groups: &[String], vars: Map) -> bool {
+        let mut changed = !self.hosts.contains_key(name);
         let host = self.hosts.entry(name.to_string()).or_insert_with(|| Host {
             name: name.to_string(),
             vars: Map::new(),
         });
-        host.vars.extend(vars);
+        for (k, v) in vars {
+            if host.vars.get(&k) != Some(&v) {
+                host.vars.insert(k, v);
+                changed = true;
+            }
+        }
         self.implicit.shift_remove(name);
         for group in groups {
             if group == "all" {
                 continue;
             }
+            changed |= !self.groups.contains_key(group);
             self.add_group(group);
             if let Some(g) = self.groups.get_mut(group) {
-                g.hosts.insert(name.to_string());
+                changed |= g.hosts.insert(name.to_string());
             }
         }
         self.fix_ungrouped(name);
+        changed
     }
 
     /// Makes a group (a child of `all`) if it does not exist.
@@ -303,22 +319,58 @@ impl Inventory {
         best
     }
 
-    /// The host's inventory variables: group vars by depth, then its own.
+    /// The host's inventory variables: group vars by depth (each group's inline vars, then its
+    /// `group_vars` file), then its own (inline, then its `host_vars` file). The implicit
+    /// localhost gets the `all` group's variables and its own, as in Ansible.
     pub fn host_vars(&self, host: &str) -> Map {
         let mut vars = Map::new();
-        if let Some(h) = self.implicit.get(host) {
-            vars.extend(h.vars.clone());
-            return vars;
-        }
-        for group in self.host_groups(host) {
+        let groups = if self.implicit.contains_key(host) {
+            vec!["all".to_string()]
+        } else {
+            self.host_groups(host)
+        };
+        for group in groups {
             if let Some(g) = self.groups.get(&group) {
                 vars.extend(g.vars.clone());
             }
+            if let Some(file_vars) = self.group_files.get(&group) {
+                vars.extend(file_vars.clone());
+            }
         }
-        if let Some(h) = self.hosts.get(host) {
+        if let Some(h) = self.hosts.get(host).or_else(|| self.implicit.get(host)) {
             vars.extend(h.vars.clone());
         }
+        if let Some(file_vars) = self.host_files.get(host) {
+            vars.extend(file_vars.clone());
+        }
         vars
+    }
+
+    /// Reads `DIR/group_vars/` and `DIR/host_vars/`: per name a file (no extension, `.yml`,
+    /// `.yaml` or `.json`) or a directory of such files (merged in name order). Called for the
+    /// inventory's directory, then the playbook's, so the playbook's win.
+    pub fn load_vars_dirs(&mut self, dir: &Path) -> Result<(), String> {
+        for (sub, is_group) in [("group_vars", true), ("host_vars", false)] {
+            let base = dir.join(sub);
+            let Ok(entries) = std::fs::read_dir(&base) else {
+                continue;
+            };
+            let mut paths: Vec<std::path::PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            paths.sort();
+            for path in paths {
+                let Some(name) = vars_file_name(&path) else {
+                    continue;
+                };
+                let vars = read_vars_path(&path)?;
+                let target = if is_group {
+                    &mut self.group_files
+                } else {
+                    &mut self.host_files
+                };
+                target.entry(name).or_default().extend(vars);
+            }
+        }
+        Ok(())
     }
 
     /// The hosts a pattern matches, in inventory order. A `localhost` name not in the
@@ -470,7 +522,12 @@ impl Inventory {
                 Section::Hosts(group) => {
                     let words = crate::connection::ssh::split_words(line)
                         .map_err(|e| format!("{}: {e}", at()))?;
-                    let Some((name, rest)) = words.split_first() else {
+                    // A word starting with `#` or `;` starts a comment.
+                    let end = words
+                        .iter()
+                        .position(|w| w.starts_with('#') || w.starts_with(';'))
+                        .unwrap_or(words.len());
+                    let Some((name, rest)) = words[..end].split_first() else {
                         continue;
                     };
                     let mut vars = Map::new();
@@ -616,6 +673,50 @@ impl Inventory {
                 hosts.into_iter().filter(|h| allowed.contains(h)).collect()
             }
         }
+    }
+}
+
+/// The group or host a `group_vars`/`host_vars` entry is for (`web.yml` → `web`).
+fn vars_file_name(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    if name.starts_with('.') {
+        return None;
+    }
+    if path.is_dir() {
+        return Some(name.to_string());
+    }
+    for ext in [".yml", ".yaml", ".json"] {
+        if let Some(stem) = name.strip_suffix(ext) {
+            return Some(stem.to_string());
+        }
+    }
+    (!name.contains('.')).then(|| name.to_string())
+}
+
+/// Variables of a `group_vars`/`host_vars` file, or of every file in such a directory.
+fn read_vars_path(path: &Path) -> Result<Map, String> {
+    let mut out = Map::new();
+    if path.is_dir() {
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && vars_file_name(p).is_some())
+            .collect();
+        files.sort();
+        for f in files {
+            out.extend(read_vars_path(&f)?);
+        }
+        return Ok(out);
+    }
+    let node = crate::yaml::load_file(path).map_err(|e| e.to_string())?;
+    match node.to_value() {
+        Value::Object(m) => Ok(m),
+        Value::Null => Ok(out),
+        _ => Err(format!(
+            "{}: a variables file must be a mapping",
+            path.display()
+        )),
     }
 }
 
@@ -874,6 +975,26 @@ mod tests {
     }
 
     #[test]
+    fn add_host_reports_whether_anything_changed() {
+        let mut inv = Inventory::new();
+        let vars = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        assert!(inv.add_host("h", &["g".into()], vars(json!({"a": 1}))));
+        assert!(!inv.add_host("h", &["g".into()], vars(json!({"a": 1}))));
+        assert!(inv.add_host("h", &["g".into()], vars(json!({"a": 2}))));
+        assert!(inv.add_host("h", &["g2".into()], Map::new()));
+    }
+
+    #[test]
+    fn ini_comments_after_a_host() {
+        let mut inv = Inventory::new();
+        inv.parse_ini("h1 a=1 # the first host\n", "inv").unwrap();
+        assert_eq!(inv.host_vars("h1")["a"], json!(1));
+    }
+
+    #[test]
     fn add_host_joins_groups_and_leaves_ungrouped() {
         let mut inv = Inventory::new();
         inv.add_host("10.0.0.9", &["vms".into()], Map::new());
@@ -895,6 +1016,30 @@ mod tests {
         assert_eq!(inv.match_pattern("g"), vec!["h2"]);
         assert_eq!(inv.host_vars("h1")["b"], json!(2));
         assert_eq!(inv.host_vars("h2")["a"], json!(1));
+    }
+
+    #[test]
+    fn group_and_host_vars_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("group_vars/web")).unwrap();
+        std::fs::create_dir_all(dir.path().join("host_vars")).unwrap();
+        std::fs::write(dir.path().join("group_vars/all.yml"), "a: all\nb: all\n").unwrap();
+        std::fs::write(dir.path().join("group_vars/web/x.yml"), "b: web\n").unwrap();
+        std::fs::write(dir.path().join("host_vars/web1"), "c: host\n").unwrap();
+        std::fs::write(dir.path().join("host_vars/localhost.yml"), "d: local\n").unwrap();
+        let mut inv = sample();
+        inv.load_vars_dirs(dir.path()).unwrap();
+        let v = inv.host_vars("web1");
+        assert_eq!(
+            (v["a"].clone(), v["b"].clone(), v["c"].clone()),
+            (json!("all"), json!("web"), json!("host"))
+        );
+        inv.match_pattern("localhost");
+        let l = inv.host_vars("localhost");
+        assert_eq!(
+            (l["a"].clone(), l["d"].clone()),
+            (json!("all"), json!("local"))
+        );
     }
 
     #[test]

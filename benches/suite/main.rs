@@ -1,8 +1,8 @@
 //! hook-runner's benchmark suite (issue 6): hook-runner against ansible-core 2.18 stock, with
 //! pipelining and with Mitogen, on the same lab targets in the same run, alternating.
 //!
-//! Run it with `scripts/bench.sh` (builds the release binary and the peers' venv first), which
-//! ends in `cargo bench --bench suite -- [ARGS]`:
+//! Run it with `scripts/bench.sh [ARGS]` (builds the release binary, this driver and the peers'
+//! venv first, then runs `target/release/hook-runner-bench [ARGS]`):
 //!
 //! - `--quick`: one run per scenario (development); `--runs N` (or `BENCH_RUNS`, default 5);
 //! - `--write-readme` (or `BENCH_WRITE_README=1`): writes the tables into README.md between the
@@ -52,8 +52,6 @@ fn parse_args() -> Result<Args> {
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            // cargo bench passes --bench to harness = false targets.
-            "--bench" => {}
             "--quick" => args.quick = true,
             "--write-readme" => args.write_readme = true,
             "--runs" => {
@@ -95,7 +93,9 @@ fn run() -> Result<()> {
         bail!("the suite needs root (the lab starts sshd, namespaces and a systemd VM)");
     }
     measure::become_subreaper()?;
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // benches/ -> the workspace root.
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest.parent().unwrap_or(&manifest).to_path_buf();
     let peers = peers::Peers::from_env(&root)?;
     // Short path: Ansible's and the floor's control sockets live below it.
     let scratch = tempfile::Builder::new().prefix("hrb-").tempdir_in("/tmp")?;

@@ -86,13 +86,6 @@ pub fn run(cmd: &mut Command, log_prefix: &Path, cleanup: &dyn Fn()) -> Result<S
     Ok(sample)
 }
 
-/// Times a closure (in-process floors: no tree to account).
-pub fn time<T>(f: impl FnOnce() -> Result<T>) -> Result<(Duration, T)> {
-    let started = Instant::now();
-    let value = f()?;
-    Ok((started.elapsed(), value))
-}
-
 fn cpu_of(usage: &libc::rusage) -> Duration {
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(usage.ru_utime) + tv(usage.ru_stime)

@@ -30,7 +30,8 @@ pub(crate) type Fut<'s, T> = Pin<Box<dyn Future<Output = T> + 's>>;
 const BYPASS_HOST_LOOP: &[&str] = &["add_host", "group_by"];
 
 impl<'a> Run<'a> {
-    /// Runs a list of tasks/blocks on `hosts`; returns the hosts that failed in it.
+    /// Runs a list of tasks/blocks on `hosts`; returns the hosts that failed in it (and were
+    /// not cleared by `meta: clear_host_errors` since).
     pub(crate) fn run_items<'s>(
         &'s self,
         pctx: &'s PlayCtx,
@@ -39,14 +40,22 @@ impl<'a> Run<'a> {
         hosts: Vec<String>,
     ) -> Fut<'s, Vec<String>> {
         Box::pin(async move {
-            let mut failed: Vec<String> = Vec::new();
+            let mut failed = Failures::default();
             for item in items {
                 if self.cancel.is_cancelled() || pctx.stopped() {
                     break;
                 }
+                let aborted: Vec<String> = hosts
+                    .iter()
+                    .filter(|h| !failed.has(pctx, h) && pctx.take_aborted(h))
+                    .cloned()
+                    .collect();
+                failed.add(pctx, aborted);
                 let active: Vec<String> = hosts
                     .iter()
-                    .filter(|h| !failed.contains(h) && !self.is_unreachable(h) && !pctx.is_ended(h))
+                    .filter(|h| {
+                        !failed.has(pctx, h) && !self.is_unreachable(h) && !pctx.is_ended(h)
+                    })
                     .cloned()
                     .collect();
                 if active.is_empty() {
@@ -56,13 +65,9 @@ impl<'a> Run<'a> {
                     Item::Task(t) => self.run_task(pctx, frame, t, &active).await,
                     Item::Block(b) => self.run_block(pctx, frame, b, active).await,
                 };
-                for h in newly {
-                    if !failed.contains(&h) {
-                        failed.push(h);
-                    }
-                }
+                failed.add(pctx, newly);
             }
-            failed
+            failed.current(pctx)
         })
     }
 
@@ -81,19 +86,19 @@ impl<'a> Run<'a> {
             let failed_in_block = self
                 .run_items(pctx, &inner, &block.block, hosts.clone())
                 .await;
-            let mut failed: Vec<String> = Vec::new();
+            let mut failed = Failures::default();
             if !block.rescue.is_empty() && !failed_in_block.is_empty() {
                 let rescue_hosts: Vec<String> = failed_in_block
                     .iter()
                     .filter(|h| !self.is_unreachable(h))
                     .cloned()
                     .collect();
-                failed.extend(
-                    self.run_items(pctx, &outer, &block.rescue, rescue_hosts)
-                        .await,
-                );
+                let failed_in_rescue = self
+                    .run_items(pctx, &outer, &block.rescue, rescue_hosts)
+                    .await;
+                failed.add(pctx, failed_in_rescue);
             } else {
-                failed.extend(failed_in_block);
+                failed.add(pctx, failed_in_block);
             }
             if !block.always.is_empty() && !pctx.stopped() {
                 let always_hosts: Vec<String> = hosts
@@ -101,16 +106,12 @@ impl<'a> Run<'a> {
                     .filter(|h| !self.is_unreachable(h) && !pctx.is_ended(h))
                     .cloned()
                     .collect();
-                for h in self
+                let failed_in_always = self
                     .run_items(pctx, &outer, &block.always, always_hosts)
-                    .await
-                {
-                    if !failed.contains(&h) {
-                        failed.push(h);
-                    }
-                }
+                    .await;
+                failed.add(pctx, failed_in_always);
             }
-            failed
+            failed.current(pctx)
         })
     }
 
@@ -134,7 +135,8 @@ impl<'a> Run<'a> {
         hosts: &[String],
     ) -> Vec<String> {
         let kw = frame.task_keywords(task);
-        if !tags::should_run(&kw.tags, &self.opts.tags, &self.opts.skip_tags) {
+        // Handlers are not filtered by tags: a notified handler runs (its notifier ran).
+        if !frame.is_handler && !tags::should_run(&kw.tags, &self.opts.tags, &self.opts.skip_tags) {
             return Vec::new();
         }
         match &task.action {
@@ -259,7 +261,8 @@ impl<'a> Run<'a> {
                 }),
             }
             if outcome.status == Status::Changed {
-                self.notify_handlers(pctx, task, host);
+                // The task's own `notify`, else the one its blocks give it (`kw` merges them).
+                self.notify_handlers(pctx, &kw.notify, host);
             }
         }
         if run_once {
@@ -278,11 +281,29 @@ impl<'a> Run<'a> {
                 }
             }
         }
+        // any_errors_fatal: every other host of the round fails too (without a recap count);
+        // like any failure, that sends them to their blocks' rescue/always, and otherwise out
+        // of the play.
         if any_final_failure && self.round_bool(pctx, frame, task, &kw.any_errors_fatal, hosts) {
-            for h in &pctx.batch {
-                self.mark_failed(h);
+            for h in hosts {
+                if !failed.contains(h) && !self.is_unreachable(h) {
+                    failed.push(h.clone());
+                    if !frame.rescuable {
+                        self.mark_failed(h);
+                    }
+                }
             }
-            pctx.end_play();
+            // Hosts of the batch elsewhere in the play (waiting in an outer list) fail too.
+            for h in &pctx.batch {
+                if !hosts.contains(h)
+                    && !self.is_failed(h)
+                    && !self.is_unreachable(h)
+                    && !pctx.is_ended(h)
+                {
+                    self.mark_failed(h);
+                    pctx.abort_host(h);
+                }
+            }
         }
         self.check_max_fail(pctx);
         failed
@@ -319,8 +340,8 @@ impl<'a> Run<'a> {
     /// Records `notify` for a changed host: by name the first handler of that name (as
     /// ansible-core 2.18 does), plus every handler that `listen`s to it. A name nothing
     /// answers to is an error of the run.
-    fn notify_handlers(&self, pctx: &PlayCtx, task: &Task, host: &str) {
-        for name in &task.notify {
+    fn notify_handlers(&self, pctx: &PlayCtx, notify: &[String], host: &str) {
+        for name in notify {
             let handlers = &pctx.play.handlers;
             let by_name = handlers.iter().position(|h| {
                 h.name.as_deref() == Some(name.as_str()) || h.display_name() == *name
@@ -418,11 +439,13 @@ impl<'a> Run<'a> {
             "clear_facts" => selected
                 .iter()
                 .for_each(|h| self.update_host(h, |s| s.facts.clear())),
-            "clear_host_errors" => {
-                let mut failed = lock(&self.failed);
-                selected.iter().for_each(|h| {
-                    failed.shift_remove(h);
-                });
+            // As Ansible: every host of the play gets its failed/unreachable state cleared.
+            "clear_host_errors" if !selected.is_empty() => {
+                for h in &pctx.batch {
+                    lock(&self.failed).shift_remove(h);
+                    lock(&self.unreachable).shift_remove(h);
+                    pctx.clear_errors(h);
+                }
             }
             "reset_connection" => {
                 for h in &selected {
@@ -513,10 +536,43 @@ impl<'a> Run<'a> {
     }
 }
 
+/// Hosts that failed in a task list, each with the clear-errors generation it failed in, so
+/// that `meta: clear_host_errors` (which bumps the generation) lets them go on.
+#[derive(Default)]
+struct Failures(Vec<(String, u64)>);
+
+impl Failures {
+    fn add(&mut self, pctx: &PlayCtx, hosts: Vec<String>) {
+        for h in hosts {
+            let generation = pctx.generation(&h);
+            self.0.retain(|(f, _)| *f != h);
+            self.0.push((h, generation));
+        }
+    }
+    fn has(&self, pctx: &PlayCtx, host: &str) -> bool {
+        self.0
+            .iter()
+            .any(|(h, g)| h == host && *g == pctx.generation(h))
+    }
+    fn current(&self, pctx: &PlayCtx) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(h, g)| *g == pctx.generation(h))
+            .map(|(h, _)| h.clone())
+            .collect()
+    }
+}
+
 /// `ansible_failed_task`: the task's main attributes.
 fn failed_task_map(task: &Task) -> Map {
     let mut m = Map::new();
-    m.insert("name".into(), Value::String(task.display_name()));
+    // The name as written (no `role : ` prefix), else the action, as Ansible's task `name`.
+    let name = task
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| task.action_name.clone());
+    m.insert("name".into(), Value::String(name));
     m.insert("action".into(), Value::String(task.action_name.clone()));
     if let Action::Module { args, .. } = &task.action {
         m.insert("args".into(), Value::Object(args.clone()));

@@ -57,6 +57,11 @@ pub(crate) fn merge_keywords(parent: &Keywords, child: &Keywords) -> Keywords {
         port: pick(&parent.port, &child.port),
         tags,
         when,
+        notify: if child.notify.is_empty() {
+            parent.notify.clone()
+        } else {
+            child.notify.clone()
+        },
         // Vars are layered separately (block vars vs task vars have their own precedence).
         vars: Map::new(),
     }

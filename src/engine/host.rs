@@ -627,7 +627,9 @@ impl Run<'_> {
         ht: &HostTask<'_>,
         vars: &Map,
     ) {
-        if let Some(Value::Object(facts)) = r.get("ansible_facts").cloned() {
+        // `debug: var=ansible_facts` shows facts; it does not set them (ansible/ansible#74060).
+        let sets_facts = module != "debug";
+        if let Some(Value::Object(facts)) = r.get("ansible_facts").cloned().filter(|_| sets_facts) {
             let cacheable = result::flag(r, "_ansible_facts_cacheable");
             let delegate_facts = self
                 .bool_keyword(&ht.kw.delegate_facts, vars, &ht.search)
@@ -660,7 +662,8 @@ impl Run<'_> {
                 _ => Map::new(),
             };
             if !name.is_empty() {
-                lock(&self.inventory).add_host(&name, &groups, host_vars);
+                let changed = lock(&self.inventory).add_host(&name, &groups, host_vars);
+                r.insert("changed".into(), Value::Bool(changed));
             }
         }
     }
@@ -718,6 +721,9 @@ fn merge_result_facts(vars: &mut Map, module: &str, r: &Map) {
     let Some(Value::Object(facts)) = r.get("ansible_facts") else {
         return;
     };
+    if module == "debug" {
+        return;
+    }
     if matches!(module, "set_fact" | "include_vars") {
         vars.extend(facts.clone());
         return;
@@ -833,7 +839,7 @@ fn censor_loop(r: &Map, looped: bool) -> Map {
 /// `ansible_loop` for `loop_control: {extended: true}`.
 fn extended_loop_info(items: &[Value], index: usize) -> Value {
     let len = items.len();
-    serde_json::json!({
+    let mut info = serde_json::json!({
         "allitems": items,
         "index": index + 1,
         "index0": index,
@@ -842,9 +848,17 @@ fn extended_loop_info(items: &[Value], index: usize) -> Value {
         "first": index == 0,
         "last": index + 1 == len,
         "length": len,
-        "previtem": if index > 0 { items[index - 1].clone() } else { Value::Null },
-        "nextitem": items.get(index + 1).cloned().unwrap_or(Value::Null),
-    })
+    });
+    // As Ansible: no `previtem` on the first item, no `nextitem` on the last.
+    if let Value::Object(m) = &mut info {
+        if index > 0 {
+            m.insert("previtem".into(), items[index - 1].clone());
+        }
+        if let Some(next) = items.get(index + 1) {
+            m.insert("nextitem".into(), next.clone());
+        }
+    }
+    info
 }
 
 #[cfg(test)]

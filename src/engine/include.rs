@@ -149,19 +149,38 @@ impl Run<'_> {
             vars: &vars,
             search_paths: &search,
         };
-        let items: Vec<Option<(String, Value)>> = match &task.loop_ {
-            None => vec![None],
+        // Per loop item, the loop variables the included tasks see (as include params):
+        // `loop_var` (default `item`), `index_var`, and `ansible_loop_var`.
+        let items: Vec<Map> = match &task.loop_ {
+            None => vec![Map::new()],
             Some(source) => match super::loops::items(&self.templar, source, scope) {
                 Ok(list) => {
-                    let loop_var = match &task.loop_control {
-                        Some(Value::Object(m)) => m
-                            .get("loop_var")
-                            .map(value_text)
-                            .unwrap_or_else(|| "item".into()),
-                        _ => "item".into(),
+                    let control = match &task.loop_control {
+                        Some(Value::Object(m)) => m.clone(),
+                        _ => Map::new(),
                     };
+                    let text_of = |key: &str| {
+                        control
+                            .get(key)
+                            .map(|v| match self.templar.template(v, scope) {
+                                Ok(t) => value_text(&t),
+                                Err(_) => value_text(v),
+                            })
+                    };
+                    let loop_var = text_of("loop_var").unwrap_or_else(|| "item".into());
+                    let index_var = text_of("index_var");
                     list.into_iter()
-                        .map(|i| Some((loop_var.clone(), i)))
+                        .enumerate()
+                        .map(|(index, item)| {
+                            let mut m = Map::new();
+                            m.insert(loop_var.clone(), item);
+                            m.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
+                            if let Some(iv) = &index_var {
+                                m.insert(iv.clone(), Value::from(index));
+                                m.insert("ansible_index_var".into(), Value::String(iv.clone()));
+                            }
+                            m
+                        })
                         .collect()
                 }
                 Err(e) => return done(failed(self.template_failure(task, &e)), Vec::new()),
@@ -169,13 +188,11 @@ impl Run<'_> {
         };
         let mut inclusions = Vec::new();
         let mut shown = Vec::new();
-        for item in items {
+        for loop_vars in items {
             let mut ivars = vars.clone();
+            ivars.extend(loop_vars.clone());
             let mut params = task.kw.vars.clone();
-            if let Some((name, value)) = &item {
-                ivars.insert(name.clone(), value.clone());
-                params.insert(name.clone(), value.clone());
-            }
+            params.extend(loop_vars);
             match self.load_inclusion(task, &ivars, &search, params) {
                 Ok(inc) => {
                     shown.push(Value::String(inc.key.clone()));

@@ -68,7 +68,13 @@ fn flatten_deep(list: Vec<Value>, out: &mut Vec<Value>) {
 fn with_lookup(lookup: &str, value: Value, scope: Scope<'_>) -> Result<Vec<Value>, TemplateError> {
     match lookup {
         "items" => Ok(flatten_once(as_list(value))),
-        "list" => Ok(as_list(value)),
+        "list" => match value {
+            Value::Array(list) => Ok(list),
+            other => Err(plain(format!(
+                "with_list expects a list, got {}",
+                crate::modules::argspec::py_str(&other)
+            ))),
+        },
         "dict" => match value {
             Value::Object(m) => Ok(m
                 .into_iter()

@@ -14,6 +14,19 @@
 //! | 4 | a host unreachable (takes priority over failed), or the playbook could not be parsed/validated |
 //! | 5 | bad options (`-e` data, inventory) |
 //! | 99 | interrupted (cancelled: ansible-playbook's "User interrupted execution"; ansible-playbook has no SIGTERM handler of its own, so the CLI maps SIGTERM onto this) |
+//!
+//! Deliberate differences from ansible-core 2.18 (checked against it where noted in the tests):
+//! - Unknown module parameters and literal values of the wrong type are rejected when the
+//!   playbook is loaded (exit 4, nothing runs); Ansible fails the task at run time.
+//! - A missing `vars_files` entry is an error (exit 1); 2.15-2.18 skip it silently.
+//! - `vars_files` names are templated once per play batch (with the first host's variables),
+//!   not per host.
+//! - Only the linear strategy exists (`strategy: free` warns and runs linearly); play keys
+//!   hook-runner does not implement (`vars_prompt`, `module_defaults`, `order`, `throttle`,
+//!   `gather_subset`...) are accepted with a warning.
+//! - `forks` defaults to 50 (Ansible: 5).
+//! - Registered results and facts are never templated again, but the copies seen through
+//!   `hostvars[...]` are (the templar marks only top-level variables as data).
 
 mod cancel;
 mod exec;
@@ -100,6 +113,20 @@ pub async fn run_playbook_with_cancel(
         Ok(p) => p,
         Err(e) => return end(EXIT_PARSE, Some(e.to_string())),
     };
+    // group_vars/ and host_vars/ beside the inventory files, then beside the playbook.
+    let mut vars_dirs: Vec<std::path::PathBuf> = opts
+        .inventories
+        .iter()
+        .map(std::path::Path::new)
+        .filter(|p| p.is_file())
+        .map(crate::playbook::parent_dir)
+        .collect();
+    vars_dirs.push(playbook.dir.clone());
+    for dir in vars_dirs {
+        if let Err(e) = inventory.load_vars_dirs(&dir) {
+            return end(EXIT_ERROR, Some(e));
+        }
+    }
     match opts.action {
         Action::SyntaxCheck => {
             reporter.event(&Event::Output {

@@ -12,7 +12,7 @@ use crate::template::Scope;
 use crate::vars::PlayMagic;
 use crate::{Map, Value};
 use indexmap::{IndexMap, IndexSet};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,6 +37,12 @@ pub(crate) struct PlayCtx {
     end_play: AtomicBool,
     /// `max_fail_percentage` ended the play.
     max_fail_broke: AtomicBool,
+    /// Per host, how many times `meta: clear_host_errors` cleared it: a failure recorded
+    /// under an older generation no longer counts.
+    generations: Mutex<HashMap<String, u64>>,
+    /// Hosts failed by another host's `any_errors_fatal` while not in the failing round:
+    /// each fails at its next task (and so still gets its blocks' rescue/always).
+    aborted: Mutex<HashSet<String>>,
     /// `ansible_failed_task`/`ansible_failed_result` per host, for rescue.
     failed_info: Mutex<HashMap<String, Map>>,
     /// An error that ends the run (exit 1), such as a missing handler.
@@ -56,6 +62,20 @@ impl PlayCtx {
         m.insert("ansible_failed_task".into(), Value::Object(task));
         m.insert("ansible_failed_result".into(), Value::Object(result));
         lock(&self.failed_info).insert(host.to_string(), m);
+    }
+    pub fn generation(&self, host: &str) -> u64 {
+        lock(&self.generations).get(host).copied().unwrap_or(0)
+    }
+    /// `meta: clear_host_errors` for one host: its earlier failures stop counting.
+    pub fn clear_errors(&self, host: &str) {
+        *lock(&self.generations).entry(host.to_string()).or_insert(0) += 1;
+    }
+    pub fn abort_host(&self, host: &str) {
+        lock(&self.aborted).insert(host.to_string());
+    }
+    /// Whether the host was aborted (and forgets it: the failure is taken once).
+    pub fn take_aborted(&self, host: &str) -> bool {
+        lock(&self.aborted).remove(host)
     }
     pub fn notify(&self, handler: usize, host: &str) {
         lock(&self.notified)
@@ -238,6 +258,8 @@ impl Run<'_> {
             ended: Mutex::new(IndexSet::new()),
             end_play: AtomicBool::new(false),
             max_fail_broke: AtomicBool::new(false),
+            generations: Mutex::new(HashMap::new()),
+            aborted: Mutex::new(HashSet::new()),
             failed_info: Mutex::new(HashMap::new()),
             fatal: Mutex::new(None),
             batch: batch.clone(),

@@ -195,7 +195,10 @@ impl<'a> Run<'a> {
         vars::add_magic(&mut vars, &magic, host, group_names);
         let tags = |list: &[String], default: &[&str]| -> Value {
             let items: Vec<Value> = if list.is_empty() {
-                default.iter().map(|t| Value::String(t.to_string())).collect()
+                default
+                    .iter()
+                    .map(|t| Value::String(t.to_string()))
+                    .collect()
             } else {
                 list.iter().cloned().map(Value::String).collect()
             };
@@ -215,6 +218,12 @@ impl<'a> Run<'a> {
             );
             vars.insert("role_name".into(), Value::String(role.name.clone()));
         }
+        let search: Vec<Value> = self
+            .search_paths(task)
+            .iter()
+            .map(|p| Value::String(p.display().to_string()))
+            .collect();
+        vars.insert("ansible_search_path".into(), Value::Array(search));
         vars.insert("hostvars".into(), Value::Object(self.hostvars(pctx)));
         let mut unsafe_names = state.unsafe_names();
         if vars.contains_key("ansible_failed_result") {

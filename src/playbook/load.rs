@@ -322,6 +322,8 @@ pub(crate) fn role_request(
 ) -> Result<RoleRequest, LoadError> {
     if let Some(name) = node.as_str() {
         return Ok(RoleRequest {
+            inherited: Map::new(),
+            handlers_from: None,
             name: name.to_string(),
             loc: ctx.loc(node),
             tasks_from,
@@ -365,6 +367,8 @@ pub(crate) fn role_request(
         params.insert(k, v);
     }
     Ok(RoleRequest {
+        inherited: Map::new(),
+        handlers_from: None,
         name: name.to_string(),
         loc: ctx.loc(node),
         tasks_from,
@@ -467,6 +471,9 @@ fn load_block(
 }
 
 pub(crate) fn parse_block_extras(node: &Node, kw: &mut Keywords) {
+    if let Some(n) = node.get("notify") {
+        kw.notify = strings_of(n);
+    }
     if let Some(w) = node.get("when") {
         kw.when = list_of(w);
     }

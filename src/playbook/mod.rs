@@ -168,6 +168,8 @@ pub struct Keywords {
     pub tags: Vec<String>,
     /// `when` conditions; a child adds its own (all must hold).
     pub when: Vec<Value>,
+    /// `notify` set on a block: its tasks notify these unless they name their own.
+    pub notify: Vec<String>,
     pub vars: Map,
 }
 
@@ -374,7 +376,7 @@ pub fn walk_tasks<'a>(items: &'a [Item], f: &mut dyn FnMut(&'a Arc<Task>)) {
 }
 
 /// The directory of a file path (`.` for a bare name).
-pub(crate) fn parent_dir(path: &Path) -> PathBuf {
+pub fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

@@ -18,6 +18,11 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub(crate) struct RoleRequest {
     pub name: String,
+    /// Parameters of the roles that depend on this one (a dependency sees its parents'
+    /// parameters under its own, as in Ansible's dependency chain).
+    pub inherited: Map,
+    /// `handlers_from` of include_role/import_role (default `main`).
+    pub handlers_from: Option<String>,
     pub loc: Loc,
     pub tasks_from: Option<String>,
     pub params: Map,
@@ -58,6 +63,8 @@ pub fn load_role(
     };
     let request = RoleRequest {
         name: name.to_string(),
+        inherited: Map::new(),
+        handlers_from: None,
         loc: at.clone(),
         tasks_from: tasks_from.map(str::to_string),
         params: Map::new(),
@@ -106,8 +113,10 @@ pub(crate) fn expand_role(
     if let Some(deps) = &meta.dependencies {
         for dep in deps.as_seq().unwrap_or(&[]) {
             let dep_request = role_request(dep, &meta_ctx(&path, ctx), None)?;
+            let mut inherited = request.inherited.clone();
+            inherited.extend(request.params.clone());
             let dep_request = RoleRequest {
-                name: dep_request.name,
+                inherited,
                 ..dep_request
             };
             items.extend(expand_role(&dep_request, &dep_ctx, acc, true)?);
@@ -121,7 +130,11 @@ pub(crate) fn expand_role(
         kw: request.kw.clone(),
         role: Some(Arc::new(RoleUse {
             role,
-            params: request.params.clone(),
+            params: {
+                let mut params = request.inherited.clone();
+                params.extend(request.params.clone());
+                params
+            },
         })),
         ..Block::default()
     })));
@@ -162,8 +175,9 @@ pub(crate) fn load_role_tasks(
         }
         None => Vec::new(),
     };
-    let handlers_file = main_file(&path.join("handlers"), "main")
-        .filter(|_| acc.handler_roles.insert(path.clone()));
+    let handlers_name = request.handlers_from.as_deref().unwrap_or("main");
+    let handlers_file = main_file(&path.join("handlers"), handlers_name)
+        .filter(|f| acc.handler_roles.insert(f.clone()));
     if let Some(file) = handlers_file {
         let mut handler_acc = PlayAcc::default();
         let items = load_file_items(&file, &role_ctx, &mut handler_acc)?;

@@ -346,6 +346,7 @@ fn role_task(
             )
         })?;
     let tasks_from = args.get("tasks_from").map(value_string);
+    let handlers_from = args.get("handlers_from").map(value_string);
     let name_text = value_string(&name_value);
     let params: Map = args
         .iter()
@@ -362,6 +363,8 @@ fn role_task(
         let mut role_params = base.kw.vars.clone();
         role_params.extend(params);
         let request = RoleRequest {
+            inherited: Map::new(),
+            handlers_from: handlers_from.clone(),
             name: name_text,
             loc: ctx.loc(node),
             tasks_from,
@@ -383,6 +386,8 @@ fn role_task(
         None
     } else {
         let request = RoleRequest {
+            inherited: Map::new(),
+            handlers_from: handlers_from.clone(),
             name: name_text,
             loc: ctx.loc(node),
             tasks_from: tasks_from.clone(),
@@ -412,12 +417,14 @@ struct TaskBase<'a> {
 impl TaskBase<'_> {
     fn task(self, action: Action) -> Task {
         let node = self.node;
+        let mut kw = self.kw;
+        kw.notify = node.get("notify").map(strings_of).unwrap_or_default();
         Task {
             name: self.name,
             loc: self.ctx.loc(node),
             action_name: self.action_name,
             action,
-            kw: self.kw,
+            kw,
             register: node.get("register").map(scalar_string),
             loop_: self.loop_,
             loop_control: node.get("loop_control").map(Node::to_value),

@@ -13,8 +13,9 @@
 //! README table's notes:
 //! - `setup_remote_tmp_dir`: the sdist role picks its task file with `lookup('first_found')`,
 //!   gathers `setup` facts and creates the directory with the `tempfile` module, all three
-//!   unsupported by design (Python on the target). Ours makes the same directory with `mktemp -d`,
-//!   sets the same `remote_tmp_dir` fact and removes it in the same-named handler.
+//!   unsupported by design (Python on the target). Ours makes the directory with `mktemp -d`
+//!   (inside `output_dir`: the lab's targets share this filesystem, so nothing outlives the
+//!   scratch dir), sets the same `remote_tmp_dir` fact and removes it in the same-named handler.
 //! - `setup_nobody`: the sdist role creates the `nobody` user with the `user` module, which
 //!   hook-runner does not have; `nobody` exists on every lab host, ours checks it with `getent`.
 
@@ -30,7 +31,8 @@ pub const SUBSTITUTED_ROLES: &[(&str, &str)] = &[
     (
         "setup_remote_tmp_dir",
         "uses `lookup('first_found')`, `setup` and `tempfile` (unsupported by design); \
-         replaced by a role that runs `mktemp -d` and sets the same `remote_tmp_dir` fact",
+         replaced by a role that runs `mktemp -d` and sets the same `remote_tmp_dir` fact \
+         (real ansible-playbook 2.18.19 passes add_host, command_shell, include_vars and loops with it)",
     ),
     (
         "setup_nobody",
@@ -80,25 +82,23 @@ pub fn wrapper_play(target: &str, output_dir: &Path) -> String {
     )
 }
 
-/// `<work>/roles/`: a symlink to every sdist target, then our substitutes over theirs.
+/// `<work>/roles/`: our substitutes, then a symlink to every other sdist target.
 pub fn roles_dir(work: &Path, sdist_targets: &Path, substitutes: &Path) -> Result<()> {
     let roles = work.join("roles");
     fs::create_dir_all(&roles)?;
+    for (name, _) in SUBSTITUTED_ROLES {
+        symlink(substitutes.join(name), roles.join(name))?;
+    }
     let substituted = |name: &str| SUBSTITUTED_ROLES.iter().any(|(n, _)| *n == name);
     for entry in fs::read_dir(sdist_targets)
         .with_context(|| format!("reading {}", sdist_targets.display()))?
     {
         let entry = entry?;
         let name = entry.file_name();
-        let Some(name_str) = name.to_str() else {
+        if name.to_str().is_some_and(substituted) {
             continue;
-        };
-        let link = roles.join(&name);
-        if substituted(name_str) {
-            symlink(substitutes.join(name_str), &link)?;
-        } else {
-            symlink(entry.path(), &link)?;
         }
+        symlink(entry.path(), roles.join(&name))?;
     }
     Ok(())
 }

@@ -12,7 +12,9 @@
 //! than 90% of their tasks. Each target has its own time budget (see `targets.rs`).
 //!
 //! Prerequisites (root for the lab, pip for the sdist) follow the lab's policy: a failure with
-//! `CI=true`, a loud skip otherwise. `HOOK_RUNNER_CONFORMANCE_TARGETS=a,b` runs a subset.
+//! `CI=true`, a loud skip otherwise. `HOOK_RUNNER_CONFORMANCE_TARGETS=a,b` runs a subset;
+//! `HOOK_RUNNER_CONFORMANCE_KEEP=1` keeps each target's scratch directory (to rerun a playbook
+//! by hand, or with ansible-playbook as a control).
 
 mod events;
 mod layout;
@@ -235,12 +237,16 @@ fn run_invocations(
 ) -> Result<Vec<InvocationResult>> {
     let host = lab.host(target.host)?;
     let work = scratch(target.name)?;
+    let keep = std::env::var("HOOK_RUNNER_CONFORMANCE_KEEP").as_deref() == Ok("1");
+    if keep {
+        eprintln!("conformance: keeping {}", work.path().display());
+    }
     let logs = logs_dir(target.name)?;
     let inventory = work.path().join("inventory");
     fs::write(&inventory, layout::generated_inventory(&host))?;
     let substitutes = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/roles");
 
-    match target.shape.clone() {
+    let results = match target.shape.clone() {
         Shape::Role => {
             layout::roles_dir(work.path(), sdist_targets, &substitutes)?;
             let output_dir = work.path().join("output");
@@ -279,7 +285,12 @@ fn run_invocations(
             }
             Ok(results)
         }
+    };
+    if keep {
+        // The scratch dir outlives the test on purpose (see the module doc).
+        let _ = work.keep();
     }
+    results
 }
 
 fn run_script_invocation(
@@ -347,13 +358,26 @@ fn relative_paths(result: &mut InvocationResult, work: &Path) {
 
 /// The runme.sh line counts that do not hold on the console text, described.
 fn failed_checks(checks: &[Check], parsed: &events::Parsed) -> Vec<String> {
-    let count = |text: &str| parsed.console.lines().filter(|l| l.contains(text)).count();
+    // ansible-playbook prints its ERROR! line on stderr, which runme.sh captures with 2>&1.
+    let end_error = parsed.end_error.as_deref().unwrap_or_default();
+    let count = |text: &str| {
+        parsed
+            .console
+            .lines()
+            .chain(end_error.lines())
+            .filter(|l| l.contains(text))
+            .count()
+    };
     checks
         .iter()
         .filter_map(|check| {
             let (text, want) = match *check {
                 Check::Lines(text, n) => (text, n),
                 Check::LinesPerPlay(text) => (text, parsed.plays as usize),
+                Check::Some(text) => {
+                    return (count(text) == 0)
+                        .then(|| format!("expected a line with `{text}`, got none"));
+                }
             };
             let got = count(text);
             (got != want).then(|| format!("expected {want} line(s) with `{text}`, got {got}"))
@@ -410,4 +434,92 @@ fn logs_dir(target: &str) -> Result<PathBuf> {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// The harness itself, end to end, on a target of our own (no sdist needed): the wrapper play,
+/// the substituted `setup_remote_tmp_dir`, the SSH lab host, and the failure it must report.
+#[test]
+fn the_harness_reports_a_failing_task_of_a_role_target() {
+    if !lab::require_root("conformance::the_harness_reports_a_failing_task_of_a_role_target") {
+        return;
+    }
+    let sdist_targets = tempfile::tempdir().expect("temp dir");
+    let demo = sdist_targets.path().join("demo");
+    fs::create_dir_all(demo.join("tasks")).expect("tasks dir");
+    fs::create_dir_all(demo.join("meta")).expect("meta dir");
+    fs::write(
+        demo.join("meta/main.yml"),
+        "dependencies:\n  - setup_remote_tmp_dir\n",
+    )
+    .expect("meta");
+    fs::write(
+        demo.join("tasks/main.yml"),
+        "- name: the wrapper's variables and the dependency's fact are there\n\
+         \x20 assert:\n    that:\n      - output_dir is defined\n      - remote_tmp_dir is defined\n\
+         - name: the remote tmp dir exists on the target\n\
+         \x20 stat:\n    path: \"{{ remote_tmp_dir }}\"\n  register: tmp\n\
+         - assert:\n    that: tmp.stat.isdir\n\
+         - command: echo hi\n  register: said\n\
+         - name: a failure the harness must report\n\
+         \x20 assert:\n    that: said.stdout == 'bye'\n",
+    )
+    .expect("tasks");
+    let target = Target {
+        name: "demo",
+        shape: Shape::Role,
+        host: Host::User,
+        must_pass: true,
+        min_pass_ratio: None,
+        planned_tasks: None,
+        budget: Duration::from_secs(60),
+        not_run: "",
+    };
+    let mut lab = Lab::default();
+    let result = run_target(&target, sdist_targets.path(), &mut lab);
+    let details = report::details(std::slice::from_ref(&result));
+    assert!(result.not_started.is_none(), "{details}");
+    assert!(!result.passed(), "{details}");
+    let run = &result.runs[0];
+    assert_eq!(run.rc, Some(2), "{details}");
+    assert_eq!(run.failures.len(), 1, "{details}");
+    let failure = &run.failures[0];
+    assert_eq!(failure.task, "demo : a failure the harness must report");
+    assert_eq!(failure.path, "demo/tasks/main.yml:14");
+    assert_eq!(failure.expected.as_deref(), Some("said.stdout == 'bye'"));
+    assert_eq!(failure.host, "testhost");
+    // The substituted role ran first: its two tasks, then the demo's five up to the failure.
+    assert_eq!(result.counts.tasks, 1 + 2 + 5, "{details}");
+    assert!(result
+        .notes
+        .iter()
+        .any(|n| n.contains("setup_remote_tmp_dir substituted")));
+}
+
+#[cfg(test)]
+mod checks_tests {
+    use super::*;
+
+    #[test]
+    fn line_counts_follow_grep_c_and_error_text_counts_as_output() {
+        let parsed = events::Parsed {
+            console: "ok: [A] => {\"msg\": \"handler ran\"}\nTEST COMPLETE\nTEST COMPLETE\n".into(),
+            plays: 2,
+            end_error: Some("Using a block as a handler is not supported.".into()),
+            ..Default::default()
+        };
+        let checks = [
+            Check::Lines("handler ran", 1),
+            Check::LinesPerPlay("TEST COMPLETE"),
+            Check::Some("as a handler is not supported"),
+        ];
+        assert!(failed_checks(&checks, &parsed).is_empty());
+        let failing = [Check::Lines("handler ran", 0), Check::Some("h4_ran")];
+        assert_eq!(
+            failed_checks(&failing, &parsed),
+            [
+                "expected 0 line(s) with `handler ran`, got 1",
+                "expected a line with `h4_ran`, got none"
+            ]
+        );
+    }
 }

@@ -34,7 +34,10 @@ pub fn ensure(root: &Path) -> Result<PathBuf> {
     if targets.is_dir() {
         return Ok(targets);
     }
-    let download = root.with_extension("download");
+    // Beside the final dir, named as scripts/test.sh names them (`with_extension` would eat
+    // the version's last component).
+    let sibling = |suffix: &str| PathBuf::from(format!("{}.{suffix}", root.display()));
+    let download = sibling("download");
     std::fs::create_dir_all(&download)?;
     let pip = if which("pip3") { "pip3" } else { "pip" };
     let status = Command::new(pip)
@@ -50,7 +53,7 @@ pub fn ensure(root: &Path) -> Result<PathBuf> {
     let tarball = download.join(format!("ansible_core-{VERSION}.tar.gz"));
     // Unpack next to the final place, then rename: a half-unpacked tree is never mistaken for a
     // complete one.
-    let partial = root.with_extension("partial");
+    let partial = sibling("partial");
     let _ = std::fs::remove_dir_all(&partial);
     std::fs::create_dir_all(&partial)?;
     let status = Command::new("tar")

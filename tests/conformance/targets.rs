@@ -56,6 +56,9 @@ pub enum Check {
     Lines(&'static str, usize),
     /// As many lines contain the text as the run had plays (`N plays in`).
     LinesPerPlay(&'static str),
+    /// At least one line contains the text (`grep -q`, `grep -o ... | uniq`); an error message
+    /// hook-runner ends the run with counts as output.
+    Some(&'static str),
 }
 
 /// One `ansible-playbook` call of a `runme.sh`.
@@ -97,6 +100,11 @@ impl Invocation {
 
     fn lines(mut self, text: &'static str, count: usize) -> Self {
         self.checks.push(Check::Lines(text, count));
+        self
+    }
+
+    fn some(mut self, text: &'static str) -> Self {
+        self.checks.push(Check::Some(text));
         self
     }
 
@@ -217,8 +225,14 @@ fn blocks_runs() -> Vec<Invocation> {
             .lines("rescued=3", 1)
             .lines("failed=0", 1),
         run("issue71306.yml", List("host1,host2")),
+        run("69848.yml", List("host1,host2"))
+            .args(&["--tags", "foo", "-vv"])
+            .lines("Tagged task", 2)
+            .lines("Not tagged task", 0),
         run("inherit_notify.yml", Implicit),
+        run("unsafe_failed_task.yml", Implicit),
         run("finalized_task.yml", Implicit),
+        run("72725.yml", List("host1,host2")).args(VV),
         run("72781.yml", List("host1,host2"))
             .args(VV)
             .unchecked()
@@ -240,25 +254,93 @@ fn blocks_runs() -> Vec<Invocation> {
 
 fn handlers_runs() -> Vec<Invocation> {
     let inv = File("inventory.handlers");
+    let error_run = |playbook, message| run(playbook, Implicit).unchecked().some(message);
     vec![
+        run("test_handlers.yml", inv).args(&["-v", "--tags", "scenario1"]),
+        run("from_handlers.yml", inv).args(&["-v", "--tags", "scenario1"]),
         run("test_listening_handlers.yml", inv).args(V),
+        run("test_handlers.yml", inv)
+            .args(&["-v", "--tags", "scenario2", "-l", "A"])
+            .unchecked()
+            .lines("RUNNING HANDLER [test_handlers : test handler]", 1),
+        run("test_force_handlers.yml", inv)
+            .args(&["-v", "--tags", "normal"])
+            .unchecked()
+            .lines("CALLED_HANDLER_A", 0)
+            .some("CALLED_HANDLER_B"),
+        run("test_force_handlers.yml", inv)
+            .args(&["-v", "--tags", "force_true_in_play"])
+            .unchecked()
+            .some("CALLED_HANDLER_A")
+            .some("CALLED_HANDLER_B"),
+        run("test_handlers_include.yml", Generated)
+            .args(&["-v", "--tags", "playbook_include_handlers"])
+            .unchecked()
+            .lines("RUNNING HANDLER [test handler]", 1),
+        run("test_handlers_include.yml", Generated)
+            .args(&["-v", "--tags", "role_include_handlers"])
+            .unchecked()
+            .lines("RUNNING HANDLER [test_handlers_include : test handler]", 1),
+        run("test_handlers_include_role.yml", Generated)
+            .args(V)
+            .unchecked()
+            .lines(
+                "RUNNING HANDLER [test_handlers_include_role : test handler]",
+                1,
+            ),
         run("test_handlers_listen.yml", inv).args(V),
         run(
             "test_multiple_handlers_with_recursive_notification.yml",
             inv,
         )
         .args(V),
+        run("test_handlers_inexistent_notify.yml", inv)
+            .unchecked()
+            .some(
+            "The requested handler 'notify_inexistent_handler' was not found in either the main \
+             handlers list nor in the listening handlers list",
+        ),
         run("test_handlers_including_task.yml", Generated)
             .args(V)
             .unchecked()
             .lines("failed=0", 1),
         run("test_role_handlers_including_tasks.yml", Generated).args(V),
+        run("test_handlers_template_run_once.yml", inv)
+            .unchecked()
+            .some("handler A")
+            .some("handler B"),
+        run("58841.yml", Implicit)
+            .args(&["--tags", "lazy_evaluation"])
+            .unchecked()
+            .some("Handler 'handler name with {{ test_var }}' is unusable")
+            .lines("handler ran", 1)
+            .lines("handler with var ran", 0),
+        run("58841.yml", Implicit)
+            .args(&["--tags", "evaluation_time", "-e", "test_var=myvar"])
+            .unchecked()
+            .lines("handler ran", 0)
+            .lines("handler with var ran", 1),
+        error_run(
+            "test_role_as_handler.yml",
+            "Using 'include_role' as a handler is not supported.",
+        ),
+        run("test_notify_included.yml", Implicit)
+            .unchecked()
+            .lines("I was included", 1),
         run("test_handlers_meta.yml", inv)
             .args(VV)
             .unchecked()
             .lines("RUNNING HANDLER [noop_handler]", 1)
             .lines("META: noop", 1),
+        run("46447.yml", inv)
+            .unchecked()
+            .lines("SHOULD NOT GET HERE", 0),
+        run("52561.yml", inv).unchecked().lines("handler1 ran", 1),
+        run("54991.yml", inv).unchecked().lines("handler ran", 4),
         run("order.yml", inv),
+        run("test_flush_handlers_as_handler.yml", inv)
+            .unchecked()
+            .some("flush_handlers cannot be used as a handler"),
         run("test_skip_flush.yml", inv)
             .unchecked()
             .lines("handler ran", 0),
@@ -267,24 +349,68 @@ fn handlers_runs() -> Vec<Invocation> {
             .lines("handler ran in rescue", 1)
             .lines("handler ran in always", 2)
             .lines("lockstep works", 2),
+        run("test_handlers_infinite_loop.yml", inv),
+        run("test_flush_handlers_rescue_always.yml", inv)
+            .unchecked()
+            .lines("rescue ran", 1)
+            .lines("always ran", 2)
+            .lines("should run for both hosts", 2),
+        run("test_fqcn_meta_flush_handlers.yml", inv)
+            .unchecked()
+            .some("handler ran")
+            .some("after flush"),
         run("79776.yml", inv),
+        error_run(
+            "test_block_as_handler.yml",
+            "Using a block as a handler is not supported.",
+        ),
+        error_run(
+            "test_block_as_handler-include.yml",
+            "Using a block as a handler is not supported.",
+        ),
+        error_run(
+            "test_block_as_handler-import.yml",
+            "Using a block as a handler is not supported.",
+        ),
+        run("test_include_role_handler_once.yml", inv)
+            .unchecked()
+            .lines("handler ran", 1),
+        run("test_listen_role_dedup.yml", Implicit)
+            .unchecked()
+            .lines("a handler from a role", 1),
         run("test_include_tasks_in_include_role.yml", Implicit)
             .unchecked()
             .lines("handler ran", 1),
         run("test_run_once.yml", inv)
             .unchecked()
             .lines("handler ran once", 1),
+        run("force_handlers_blocks_81533-1.yml", inv)
+            .unchecked()
+            .lines("task1", 1)
+            .lines("task2", 1)
+            .lines("hosts_left", 1),
+        run("force_handlers_blocks_81533-2.yml", inv)
+            .unchecked()
+            .lines("hosts_left", 1),
+        run("nested_flush_handlers_failure_force.yml", inv)
+            .unchecked()
+            .lines("flush_handlers_rescued", 1)
+            .lines("flush_handlers_always", 2),
         run("82241.yml", inv)
             .unchecked()
             .lines("included_task_from_tasks_dir", 1),
         run("handlers_lockstep_82307.yml", inv)
             .unchecked()
             .lines("TASK [handler2]", 0),
+        run("handlers_lockstep_83019.yml", inv)
+            .unchecked()
+            .lines("TASK [handler1]", 0),
         run("handler_notify_earlier_handler.yml", Implicit)
             .unchecked()
             .lines("h1_ran", 1)
             .lines("h2_ran", 1)
-            .lines("h3_ran", 1),
+            .lines("h3_ran", 1)
+            .lines("h4_ran", 1),
     ]
 }
 
@@ -364,16 +490,17 @@ pub fn all() -> Vec<Target> {
         script(
             "blocks",
             blocks_runs(),
-            "the free/host_pinned strategy reruns of main.yml (strategies other than linear), 69848.yml (--tags), \
-             72725.yml, unsafe_failed_task.yml, nested_fail.yml and nested_nested_fail.yml (their checks grep \
-             ERROR! texts); the runs here get runme.sh's exit-code and grep checks, on hook-runner's console text",
+            "the free/host_pinned strategy reruns of main.yml (hook-runner has only the linear strategy); \
+             the runs here get runme.sh's exit-code and grep checks, on hook-runner's console text",
         ),
         script(
             "handlers",
             handlers_runs(),
-            "42 of runme.sh's 57 ansible-playbook calls: --force-handlers, --tags/-l selections, calls whose \
-             only check is a grep of an ERROR! message; for the calls run, the runme.sh exit-code and grep checks \
-             are applied to hook-runner's console text",
+            "the runme.sh calls that need --force-handlers, ANSIBLE_FORCE_HANDLERS, ANSIBLE_STRATEGY=free, \
+             ANSIBLE_ERROR_ON_MISSING_HANDLER=false (config hook-runner does not read), 80880.yml (-vv output only), \
+             test_handlers_any_errors_fatal.yml (checks a file on the controller), the 58841.yml undefined-variable \
+             ERROR run, include_handlers_fail_force.yml, order.yml with --force-handlers, and the `ansible localhost -m \
+             include_role` call; the runs here get runme.sh's exit-code and grep checks, on hook-runner's console text",
         ),
         role("loops", Host::User, 180),
         role("until", Host::User, 120),

@@ -32,6 +32,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -68,6 +69,9 @@ const VOLATILE_KEYS: &[&str] = &[
     "generation",
     "diff",
 ];
+
+/// Upper bound of one tool's run of one case (a hang must fail the test, not stall the suite).
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The value that replaces masked strings (temp paths, backup timestamps).
 const MASK: &str = "<masked>";
@@ -229,15 +233,31 @@ pub fn check(case: Case) {
     }
 }
 
-/// ansible-playbook: `$HOOK_RUNNER_ANSIBLE`, else the venv cached by `scripts/test.sh`.
+/// ansible-playbook: `$HOOK_RUNNER_ANSIBLE`, else the venv cached by `scripts/test.sh`; only
+/// when it is ansible-core 2.18 (another version is another oracle). Checked once per process.
 fn ansible_playbook() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("HOOK_RUNNER_ANSIBLE") {
-        let path = PathBuf::from(path);
-        return path.is_file().then_some(path);
-    }
-    let cached =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(".lab-cache/ansible-venv/bin/ansible-playbook");
-    cached.is_file().then_some(cached)
+    static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let path = match std::env::var_os("HOOK_RUNNER_ANSIBLE") {
+                Some(path) => PathBuf::from(path),
+                None => Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join(".lab-cache/ansible-venv/bin/ansible-playbook"),
+            };
+            let version = Command::new(&path).arg("--version").output().ok()?;
+            let text = String::from_utf8_lossy(&version.stdout);
+            if text.contains("[core 2.18.") {
+                Some(path)
+            } else {
+                eprintln!(
+                    "{} is not ansible-core 2.18: {}",
+                    path.display(),
+                    text.lines().next().unwrap_or("")
+                );
+                None
+            }
+        })
+        .clone()
 }
 
 /// The per-case directories and inventory.
@@ -368,8 +388,9 @@ impl CaseLab {
             .env("ANSIBLE_DEPRECATION_WARNINGS", "False")
             .env("ANSIBLE_LOCAL_TEMP", d.join("ansible-local"))
             .env("ANSIBLE_SSH_CONTROL_PATH_DIR", d.join("cp"))
-            // Fewer ssh round trips; results are the same.
-            .env("ANSIBLE_PIPELINING", "True");
+            // Pipelining stays off, as in the Forklift hook image: it changes messages (an
+            // unreachable host is "Data could not be sent..." with it).
+            .env("ANSIBLE_PIPELINING", "False");
         self.execute("ansible", cmd, &out)
     }
 
@@ -400,15 +421,19 @@ impl CaseLab {
             .env_remove("KUBERNETES_SERVICE_PORT")
             .env_remove("KUBECONFIG");
         let started = Instant::now();
-        let output = cmd
-            .output()
-            .unwrap_or_else(|e| panic!("starting {tool}: {e}"));
+        let (code, stdout, mut stderr) =
+            run_bounded(cmd, RUN_TIMEOUT).unwrap_or_else(|e| panic!("running {tool}: {e}"));
         let elapsed = started.elapsed();
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        if code.is_none() {
+            let _ = write!(
+                stderr,
+                "\n[harness] killed after {} s",
+                RUN_TIMEOUT.as_secs()
+            );
+        }
         Run {
             tool,
-            exit_code: output.status.code().unwrap_or(-1),
+            exit_code: code.unwrap_or(-1),
             recap: parse_recap(&stdout),
             results: read_results(out),
             stdout,
@@ -435,6 +460,59 @@ impl CaseLab {
         }
         let _ = fs::copy(&self.inventory, self.keep_dir.join("inventory.ini"));
     }
+}
+
+/// Runs `cmd` with its output collected, killing it (the process we started, by its handle)
+/// after `limit`. Returns the exit code (`None` when killed or signalled), stdout and stderr.
+fn run_bounded(
+    mut cmd: Command,
+    limit: Duration,
+) -> std::io::Result<(Option<i32>, String, String)> {
+    // Its own process group, so that a kill also reaches its workers (ansible's forks, ssh),
+    // which hold the output pipes open.
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()?;
+    // Readers on threads: a full pipe must never block the child while we wait.
+    let read = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut text);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = read(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let stderr = read(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            // SAFETY: kill(2) on the process group of the child we spawned (pgid = its pid).
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    Ok((status.and_then(|s| s.code()), stdout, stderr))
 }
 
 /// The PLAY RECAP lines of ansible-playbook's (and hook-runner's) console output.
@@ -620,6 +698,18 @@ fn flatten(value: &Value, prefix: &str, out: &mut BTreeMap<String, String>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_hanging_run_is_killed_with_its_children() {
+        let started = Instant::now();
+        let mut cmd = Command::new("sh");
+        // The background sleep keeps stdout open: only a group kill lets the readers finish.
+        cmd.args(["-c", "echo started; sleep 30 & sleep 30"]);
+        let (code, stdout, _) = run_bounded(cmd, Duration::from_millis(300)).unwrap();
+        assert_eq!(code, None);
+        assert_eq!(stdout, "started\n");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
 
     #[test]
     fn recap_lines_are_parsed_per_host() {
