@@ -20,6 +20,7 @@
 #    test in tests/fuzz_regressions.rs).
 #
 # Environment: FUZZ_TIMEOUT (s per input, default 10), FUZZ_RSS_MB (default 512),
+# FUZZ_SKIP_BUILD=1 (run the targets as last built, for several runs in a row),
 # HOOK_RUNNER_SHARED (default: ../shared beside the repository).
 set -uo pipefail
 
@@ -40,6 +41,7 @@ log() { printf '==> fuzz: %s\n' "$*" >&2; }
 warn() { printf '!!! fuzz: %s\n' "$*" >&2; }
 
 export RUSTC_BOOTSTRAP=1
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_odr_violation=0}
 if [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]; then PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"; fi
 
 ensure_cargo_fuzz() {
@@ -50,7 +52,7 @@ ensure_cargo_fuzz() {
 
 # --- seeds ------------------------------------------------------------------------------------
 # seed DIR NAME BYTES: one seed file; BYTES is a printf format (so \x00 selector bytes work).
-seed() { printf "$3" >"$1/$2"; }
+seed() { printf -- "$3" >"$1/$2"; }
 
 shared_files() { # the shared playbooks and fixtures (may be absent outside the project's machines)
 	local d
@@ -123,19 +125,22 @@ run_target() {
 	"seed_$target" "$corpus"
 	log "$target: ${SECONDS_PER_TARGET}s from $(find "$corpus" -type f | wc -l) seed/corpus inputs"
 	local rc=0
-	(cd "$FUZZ" && cargo fuzz run --release "$target" "$corpus" -- \
+	# The binary built by `cargo fuzz build` (not `cargo fuzz run`, which would rebuild when the
+	# tree changed since the build).
+	(cd "$FUZZ" && "$FUZZ/target/$(rustc -vV | sed -n 's/^host: //p')/release/$target" "$corpus" \
 		-max_total_time="$SECONDS_PER_TARGET" -timeout="$TIMEOUT" -rss_limit_mb="$RSS_MB" \
 		-malloc_limit_mb="$RSS_MB" -max_len=65536 -print_final_stats=1 \
 		-artifact_prefix="$FUZZ/artifacts/$target/") >"$log" 2>&1 || rc=$?
-	local execs cov ft found
-	execs=$(awk -F': *' '/stat::number_of_executed_units/ { print $2 }' "$log" | tail -n1)
+	local execs cov ft found rss
+	execs=$(awk '/stat::number_of_executed_units/ { print $NF }' "$log" | tail -n1)
+	rss=$(awk '/stat::peak_rss_mb/ { print $NF }' "$log" | tail -n1)
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n1 | awk '{ print $2 }')
 	ft=$(grep -o 'ft: [0-9]*' "$log" | tail -n1 | awk '{ print $2 }')
 	found=$(grep -E '^(==[0-9]+==ERROR|SUMMARY: libFuzzer|artifact_prefix=)|Test unit written to|panicked at' "$log" | head -n 6)
 	local line
-	line=$(printf '%s %-10s %4ss execs=%-10s cov=%-6s ft=%-6s corpus=%-5s exit=%s' \
+	line=$(printf '%s %-10s %4ss execs=%-10s cov=%-6s ft=%-6s corpus=%-5s peak_rss_mb=%-5s exit=%s' \
 		"$(date -u +%FT%TZ)" "$target" "$SECONDS_PER_TARGET" "${execs:-?}" "${cov:-?}" "${ft:-?}" \
-		"$(find "$corpus" -type f | wc -l)" "$rc")
+		"$(find "$corpus" -type f | wc -l)" "${rss:-?}" "$rc")
 	echo "$line" | tee -a "$FIGURES"
 	if [ "$rc" -ne 0 ]; then
 		warn "$target failed (exit $rc); log: $log"
@@ -147,11 +152,13 @@ run_target() {
 main() {
 	mkdir -p "$ROOT/target"
 	ensure_cargo_fuzz || return 1
-	log "cargo fuzz build --release (${TARGETS[*]})"
+	if [ "${FUZZ_SKIP_BUILD:-0}" = 1 ]; then
+		log "FUZZ_SKIP_BUILD=1: using the targets as last built"
+	else
+		log "cargo fuzz build --release (every target)"
+		(cd "$FUZZ" && cargo fuzz build --release) || { warn "cargo fuzz build failed"; return 1; }
+	fi
 	local t
-	for t in "${TARGETS[@]}"; do
-		(cd "$FUZZ" && cargo fuzz build --release "$t") || { warn "build of $t failed"; return 1; }
-	done
 	local failed=()
 	for t in "${TARGETS[@]}"; do
 		run_target "$t" || failed+=("$t")

@@ -9,6 +9,7 @@
 
 mod emit;
 mod load;
+mod quoted_indent;
 mod resolve;
 
 pub use emit::{to_nice_yaml_string, to_yaml_string, to_yaml_string_with, EmitOptions};
@@ -67,8 +68,35 @@ impl fmt::Display for YamlError {
 impl std::error::Error for YamlError {}
 
 /// Loads the first document of `source`; an empty document is `Null`. `file` names the source in errors.
+/// A quoted scalar whose continuation lines are under-indented (PyYAML accepts them) is
+/// re-indented and the load retried; see `quoted_indent`.
 pub fn load_str(source: &str, file: &str) -> Result<Node, YamlError> {
-    Loader::new(source, file).load_first_document()
+    let first = Loader::new(source, file).load_first_document();
+    let mut error = match first {
+        Ok(node) => return Ok(node),
+        Err(e) => e,
+    };
+    let mut text = source.to_string();
+    // Each round repairs one scalar; the bound only guards against a repair that does not help.
+    for _ in 0..1000 {
+        if !error.message.contains(quoted_indent::QUOTED_INDENT_ERROR) {
+            break;
+        }
+        let Some(fixed) =
+            quoted_indent::reindent_quoted_scalar(&text, error.mark.line, error.mark.col)
+        else {
+            break;
+        };
+        if fixed == text {
+            break;
+        }
+        text = fixed;
+        match Loader::new(&text, file).load_first_document() {
+            Ok(node) => return Ok(node),
+            Err(e) => error = e,
+        }
+    }
+    Err(error)
 }
 
 /// Reads and loads a file; an unreadable file is an error located at 0:0 with the OS reason.
@@ -171,6 +199,19 @@ mod tests {
             Ok(n) => n,
             Err(e) => panic!("load failed: {e}"),
         }
+    }
+
+    #[test]
+    fn quoted_continuation_at_key_column_loads_as_pyyaml() {
+        let n = load(
+            "- debug:\n    msg: \"first part\n    second part\"\n  register: r\n- x: 'a\nb'\n",
+        );
+        assert_eq!(
+            n.to_value(),
+            json!([{"debug": {"msg": "first part second part"}, "register": "r"}, {"x": "a b"}])
+        );
+        let seq = n.as_seq().unwrap_or_default();
+        assert_eq!(seq[0].get("register").map(|r| r.mark.line), Some(4));
     }
 
     #[test]

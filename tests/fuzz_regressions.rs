@@ -505,3 +505,13 @@ fn kv_args_of_a_megabyte_is_parsed_in_bounded_time() {
     let outcome = bounded("kv-megabyte", move || parse_kv(&text, true).len());
     assert!(outcome.is_ok(), "parse_kv {}", outcome.unwrap_err());
 }
+
+#[test]
+fn zz_probe_depth() {
+    let Ok(d) = std::env::var("PROBE_DEPTH") else { return };
+    let d: usize = d.parse().unwrap();
+    let flow = std::env::var("PROBE_FLOW").is_ok();
+    let doc = if flow { format!("{}1{}", "[".repeat(d), "]".repeat(d)) } else { format!("{}x\n", "- ".repeat(d)) };
+    let r = bounded("probe", move || yaml::load_str(&doc, "p.yml").map(|_| ()).map_err(|e| e.to_string()));
+    eprintln!("PROBE {d}: {r:?}");
+}

@@ -380,8 +380,11 @@ fn to_float(value: &Value) -> Option<f64> {
     }
 }
 
+/// Ansible's list conversion: a list as is, a string split on commas, a number or boolean (a
+/// Python int) the one-element list of its `str()` (`true` → `["True"]`); anything else fails.
 fn to_list(value: &Value) -> Option<Value> {
     match value {
+        Value::Bool(_) => Some(Value::Array(vec![Value::String(py_str(value))])),
         Value::Array(_) => Some(value.clone()),
         Value::String(s) => Some(Value::Array(
             s.split(',')
@@ -631,6 +634,16 @@ mod tests {
             err.ends_with("Supported parameters include: _raw_params, chdir."),
             "{err}"
         );
+    }
+
+    #[test]
+    fn scalars_become_one_element_string_lists() {
+        let list = Param::new("that", Kind::List);
+        assert_eq!(coerce(&list, &json!(true)), Ok(json!(["True"])));
+        assert_eq!(coerce(&list, &json!(1)), Ok(json!(["1"])));
+        assert_eq!(coerce(&list, &json!(1.5)), Ok(json!(["1.5"])));
+        assert_eq!(coerce(&list, &json!("a,b")), Ok(json!(["a", "b"])));
+        assert!(coerce(&list, &json!({"a": 1})).is_err());
     }
 
     #[test]

@@ -587,7 +587,9 @@ fn error_messages() {
         ("{{ missing + 1 }}", "'missing' is undefined"),
         ("{{ d.x.y }}", "'dict object' has no attribute 'x'"),
         ("{{ n.x }}", "'None' has no attribute 'x'"),
-        ("{{ l[5] }}", "an undefined value was used in: l[5]"),
+        ("{{ l[5] }}", "list object has no element 5"),
+        ("echo {{ d['absent'] }}", "'dict object' has no attribute 'absent'"),
+        ("{{ d[\"absent\"].x }}", "'dict object' has no attribute 'absent'"),
     ];
     for (text, expected) in cases {
         assert_eq!(err(text, v.clone()).message, expected, "{text}");

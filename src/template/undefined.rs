@@ -3,8 +3,11 @@
 //! minijinja's undefined carries no name, so after a failure the template's variable paths
 //! (`a.b.c`, in source order) are resolved against the context: the first path whose root is
 //! missing gives `'a' is undefined`; the first whose member is missing gives
-//! `'dict object' has no attribute 'c'` (Jinja2's wording, with Python's type names). Paths
-//! guarded in the source (`is defined`, `| default`) are only blamed when nothing else is.
+//! `'dict object' has no attribute 'c'` (Jinja2's wording, with Python's type names). Constant
+//! subscripts written after a path (`d['k']`, `l[3]`) are followed too: a missing string key is
+//! `'dict object' has no attribute 'k'` (Jinja2 falls back from item to attribute lookup), a
+//! missing index `list object has no element 3`. Paths guarded in the source (`is defined`,
+//! `| default`) are only blamed when nothing else is.
 
 use super::context::LazyVars;
 use super::{Templar, TemplateError, GLOBAL_NAMES};
@@ -70,15 +73,86 @@ fn variable_paths(templar: &Templar, source: &str, is_expr: bool) -> Vec<(String
     let mut paths: Vec<(String, usize)> = names
         .into_iter()
         .filter(|p| !GLOBAL_NAMES.contains(&p.split('.').next().unwrap_or_default()))
-        .map(|p| {
-            let position = find_word(source, &p)
-                .or_else(|| find_word(source, p.split('.').next().unwrap_or_default()))
-                .unwrap_or(usize::MAX);
-            (p, position)
+        .map(|p| match find_word(source, &p) {
+            // The path as written, extended by the constant subscripts that follow it.
+            Some(at) => (
+                format!("{p}{}", trailing_accessors(&source[at + p.len()..])),
+                at,
+            ),
+            None => {
+                let position = find_word(source, p.split('.').next().unwrap_or_default())
+                    .unwrap_or(usize::MAX);
+                (p, position)
+            }
         })
         .collect();
     paths.sort_by_key(|(p, pos)| (*pos, std::cmp::Reverse(p.len())));
     paths
+}
+
+/// One step of a variable path: `.name` / `['name']` (a string key) or `[3]` (an index).
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    Key(String),
+    Index(i64),
+}
+
+/// The constant accessors (`.name`, `['key']`, `["key"]`, `[3]`) at the start of `rest`, as
+/// path text (`['key'][3]`); stops at the first thing that is not one.
+fn trailing_accessors(rest: &str) -> String {
+    let mut end = 0;
+    loop {
+        let tail = &rest[end..];
+        let step_len = if let Some(after) = tail.strip_prefix('.') {
+            let ident = after
+                .char_indices()
+                .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+                .map_or(after.len(), |(i, _)| i);
+            (ident > 0).then_some(1 + ident)
+        } else {
+            bracket_len(tail)
+        };
+        match step_len {
+            Some(n) => end += n,
+            None => return rest[..end].to_string(),
+        }
+    }
+}
+
+/// The length of a constant subscript (`['k']`, `["k"]`, `[3]`) at the start of `text`.
+fn bracket_len(text: &str) -> Option<usize> {
+    let inner = text.strip_prefix('[')?;
+    let close = inner.find(']')?;
+    let body = inner[..close].trim();
+    let quoted = body.len() >= 2
+        && ((body.starts_with('\'') && body.ends_with('\''))
+            || (body.starts_with('"') && body.ends_with('"')))
+        && !body[1..body.len() - 1].contains(['\'', '"', '\\']);
+    (quoted || body.parse::<i64>().is_ok()).then_some(close + 2)
+}
+
+/// Splits a path (`a.b['c'][0]`) into its root name and steps.
+fn parse_path(path: &str) -> (String, Vec<Step>) {
+    let root_len = path.find(['.', '[']).unwrap_or(path.len());
+    let mut steps = Vec::new();
+    let mut rest = &path[root_len..];
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let len = after.find(['.', '[']).unwrap_or(after.len());
+            steps.push(Step::Key(after[..len].to_string()));
+            rest = &after[len..];
+        } else if let Some(len) = bracket_len(rest) {
+            let body = rest[1..len - 1].trim();
+            steps.push(match body.parse::<i64>() {
+                Ok(i) => Step::Index(i),
+                Err(_) => Step::Key(body[1..body.len() - 1].to_string()),
+            });
+            rest = &rest[len..];
+        } else {
+            break;
+        }
+    }
+    (path[..root_len].to_string(), steps)
 }
 
 /// The first occurrence of `word` not inside a longer identifier.
@@ -135,35 +209,38 @@ pub(crate) fn python_type_name(value: &Value) -> &'static str {
 }
 
 /// The error for the first missing part of `path`, or `None` when the whole path resolves.
+/// The error's `undefined` is the dotted path up to the missing part (`d.k` for `d['k']`), which
+/// `Templar::sibling_keys` takes.
 fn resolve_path(path: &str, root: &Arc<LazyVars>) -> Option<TemplateError> {
-    let mut parts = path.split('.');
-    let first = parts.next()?;
-    let mut value = match root.get_value(&Value::from(first)) {
+    let (first, steps) = parse_path(path);
+    let mut value = match root.get_value(&Value::from(first.as_str())) {
         Some(v) => v,
         None => {
             return Some(TemplateError {
                 message: format!("'{first}' is undefined"),
-                undefined: Some(first.to_string()),
+                undefined: Some(first),
             })
         }
     };
-    let mut walked = first.to_string();
-    for part in parts {
+    let mut walked = first;
+    for step in steps {
         if let Err(e) = super::context::check_valid(&value) {
             return Some(templar_error_from(e));
         }
         walked.push('.');
-        walked.push_str(part);
-        let next = value.get_attr(part).unwrap_or(Value::UNDEFINED);
+        let next = match &step {
+            Step::Key(name) => {
+                walked.push_str(name);
+                value.get_attr(name).unwrap_or(Value::UNDEFINED)
+            }
+            Step::Index(i) => {
+                walked.push_str(&i.to_string());
+                value.get_item(&Value::from(*i)).unwrap_or(Value::UNDEFINED)
+            }
+        };
         if next.is_undefined() {
-            let owner = python_type_name(&value);
-            let message = if owner == "None" {
-                format!("'None' has no attribute '{part}'")
-            } else {
-                format!("'{owner}' has no attribute '{part}'")
-            };
             return Some(TemplateError {
-                message,
+                message: missing_member_message(&value, &step),
                 undefined: Some(walked),
             });
         }
@@ -173,6 +250,16 @@ fn resolve_path(path: &str, root: &Arc<LazyVars>) -> Option<TemplateError> {
         return Some(templar_error_from(e));
     }
     None
+}
+
+/// Jinja2's words for a member missing from `owner`: a name is an attribute (quoted type), an
+/// integer subscript an element (unquoted type).
+fn missing_member_message(owner: &Value, step: &Step) -> String {
+    let owner_type = python_type_name(owner);
+    match step {
+        Step::Key(name) => format!("'{owner_type}' has no attribute '{name}'"),
+        Step::Index(i) => format!("{owner_type} has no element {i}"),
+    }
 }
 
 /// A nested (lazy variable) failure found while walking a path.
@@ -188,5 +275,24 @@ fn templar_error_from(err: minijinja::Error) -> TemplateError {
             message: text.to_string(),
             undefined: None,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_subscripts_extend_a_path() {
+        assert_eq!(trailing_accessors("['absent'] }}"), "['absent']");
+        assert_eq!(trailing_accessors("[\"a\"].b[0][x]"), "[\"a\"].b[0]");
+        assert_eq!(trailing_accessors(" | default"), "");
+        assert_eq!(
+            parse_path("d['k'].x[2]"),
+            (
+                "d".to_string(),
+                vec![Step::Key("k".into()), Step::Key("x".into()), Step::Index(2)]
+            )
+        );
     }
 }
