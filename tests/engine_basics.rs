@@ -227,9 +227,10 @@ async fn undefined_variables_are_named() {
     let (_, r) = out.result("bad arg", "localhost");
     let msg = r["msg"].as_str().unwrap();
     assert!(
-        msg.starts_with("The task includes an option with an undefined variable. The error was: "),
+        msg.starts_with("The task includes an option with an undefined variable.. 'workload' is undefined"),
         "{msg}"
     );
+    assert!(msg.ends_with("^ here\n"), "ends as Ansible's error text: {msg:?}");
     assert!(msg.contains("workload"), "{msg}");
     assert!(msg.contains("The error appears to be in '"), "{msg}");
     let (_, w) = out.result("bad when", "localhost");
@@ -370,4 +371,69 @@ async fn registered_output_is_data_not_a_template() {
     assert_eq!(out.result("braces", "localhost").0, Status::Changed);
     assert_eq!(out.debug_msg("show"), json!("{{ not_a_var }}"));
     assert_eq!(out.items("looped")[0].0, json!("{{ not_a_var }}"));
+}
+
+/// ansible-core 2.18's shapes: a loop's registered result (`skipped` always, `failed` only
+/// when true), a `shell: |` block's `cmd` with its final newline, a templated `k=v`
+/// `set_fact`, `false_condition` as written (a template by its value), and an unevaluable
+/// `when` located at the `when:` value.
+#[tokio::test]
+async fn ansible_result_shapes_and_locations() {
+    let out = run(r#"
+- hosts: localhost
+  gather_facts: false
+  vars:
+    __foo: bar
+    is_off: false
+  tasks:
+    - name: loop
+      debug:
+        msg: "{{ item }}"
+      loop: [a]
+      register: looped
+    - name: show loop
+      debug:
+        msg: "{{ looped | dict2items | rejectattr('key', 'eq', 'results') | items2dict }}"
+    - name: block shell
+      shell: |
+        echo  one
+      register: sh
+    - name: show cmd
+      debug:
+        msg: "{{ sh.cmd }}"
+    - name: templated kv
+      set_fact: "{{ item.key }}={{ hostvars[inventory_hostname][item.value] }}"
+      with_dict:
+        foo: __foo
+    - name: show fact
+      debug:
+        msg: "{{ foo }}"
+    - name: literal false
+      debug:
+        msg: never
+      when: false
+    - name: template false
+      debug:
+        msg: never
+      when: "{{ is_off }}"
+    - name: bad when
+      debug:
+        msg: never
+      when: nope == 1
+      ignore_errors: true
+"#)
+    .await;
+    assert_eq!(out.rc, 0, "{:#?}", out.events);
+    assert_eq!(
+        out.debug_msg("show loop"),
+        json!({"changed": false, "msg": "All items completed", "skipped": false})
+    );
+    assert_eq!(out.debug_msg("show cmd"), json!("echo  one\n"));
+    assert_eq!(out.debug_msg("show fact"), json!("bar"));
+    assert_eq!(out.result("literal false", "localhost").1["false_condition"], json!(false));
+    assert_eq!(out.result("template false", "localhost").1["false_condition"], json!(false));
+    let (_, w) = out.result("bad when", "localhost");
+    let msg = w["msg"].as_str().unwrap_or_default();
+    assert!(msg.contains("line 41, column 13, but may"), "{msg}");
+    assert!(msg.ends_with("      when: nope == 1\n            ^ here\n"), "{msg:?}");
 }

@@ -853,3 +853,36 @@ async fn a_failing_handler_fails_the_host() {
     assert_eq!(out.task_names(), vec!["change", "after", "bad handler"]);
     assert_eq!(out.stats("localhost").failed, 1);
 }
+
+/// As ansible-core: `when` on `import_playbook` is prepended to the imported plays' tasks
+/// (and their fact gathering), so a false one skips them all; `vars` reach the plays.
+#[tokio::test]
+async fn import_playbook_when_and_vars_apply_to_the_imported_plays() {
+    let imported = r#"
+- hosts: localhost
+  tasks:
+    - name: imported task
+      debug:
+        msg: "{{ greeting }}"
+"#;
+    let out = run_files(
+        &[
+            (
+                "playbook.yml",
+                "- import_playbook: other.yml\n  when: false\n- import_playbook: other.yml\n  vars:\n    greeting: hi\n",
+            ),
+            ("other.yml", imported),
+        ],
+        |_| {},
+    )
+    .await;
+    assert_eq!(out.rc, 0, "{:#?}", out.events);
+    let results = out.results("imported task");
+    assert_eq!(results.len(), 2, "{results:#?}");
+    assert_eq!(results[0].1, Status::Skipped);
+    assert_eq!(results[0].2["false_condition"], json!(false));
+    assert_eq!(results[1].2["msg"], json!("hi"));
+    let gathered = out.results("Gathering Facts");
+    assert_eq!(gathered[0].1, Status::Skipped, "{gathered:#?}");
+    assert_eq!(out.stats("localhost").skipped, 2);
+}

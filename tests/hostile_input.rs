@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const DEFAULT_SEED: u64 = 0x5eed_0f_4057_11e;
+const DEFAULT_SEED: u64 = 0x0005_eed0_f405_711e;
 const DEFAULT_SAMPLES: usize = 16;
 /// A run of the whole playbook on loopback takes seconds; a hang must not stall the suite.
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -70,7 +70,10 @@ impl Canary {
         let _ = fs::remove_file(&hits);
         fs::write(
             &script,
-            format!("#!/bin/sh\nprintf '%s\\n' \"canary ran: $*\" >> {}\n", hits.display()),
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"canary ran: $*\" >> {}\n",
+                hits.display()
+            ),
         )
         .expect("write the canary command");
         fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod canary");
@@ -123,10 +126,61 @@ impl Drop for Canary {
 
 /// Plain hostile pieces besides the canaries.
 const PIECES: &[&str] = &[
-    "'", "\"", "`", "\\", "\\'", "\\\"", " ", "  ", "\t", "\n", "\r", "*", "?", "[ab]", "[!x]",
-    "~", "~root", "$HOME", "${HOME}", "$0", "$$", "$1", "$@", "%s", "%n", "%%", "#", ">", ">>",
-    "<", "&", "!", "=", "a=b", ",", ":", ": ", "- ", "&anchor", "*alias", "{", "}", "[", "]",
-    "é", "日本語", "\u{7f}", "--", "-rf", "-n", ".", "..", "x", "0", "007",
+    "'",
+    "\"",
+    "`",
+    "\\",
+    "\\'",
+    "\\\"",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r",
+    "*",
+    "?",
+    "[ab]",
+    "[!x]",
+    "~",
+    "~root",
+    "$HOME",
+    "${HOME}",
+    "$0",
+    "$$",
+    "$1",
+    "$@",
+    "%s",
+    "%n",
+    "%%",
+    "#",
+    ">",
+    ">>",
+    "<",
+    "&",
+    "!",
+    "=",
+    "a=b",
+    ",",
+    ":",
+    ": ",
+    "- ",
+    "&anchor",
+    "*alias",
+    "{",
+    "}",
+    "[",
+    "]",
+    "é",
+    "日本語",
+    "\u{7f}",
+    "--",
+    "-rf",
+    "-n",
+    ".",
+    "..",
+    "x",
+    "0",
+    "007",
 ];
 
 /// One generated sample: a file name, a file content, a command argument, an environment value.
@@ -172,11 +226,25 @@ fn hostile_name(rng: &mut Rng, canaries: &[String], index: usize) -> String {
             .find(|&i| name.is_char_boundary(i))
             .unwrap_or(0),
     );
-    // Unique per sample, and never `.`/`..`/empty.
-    // `path` parameters expand environment variables as Python's expandvars does (Ansible's
-    // `path` type), so a defined variable is renamed to an undefined one: still shell syntax.
-    let name = name.replace("$HOME", "$HOME_").replace("${HOME}", "${HOME_}");
-    without_template_syntax(format!("{name}@{index}"))
+    // `path` parameters expand `$NAME`/`${NAME}` (Ansible's `path` type runs Python's
+    // expandvars on the target), so names get `$-NAME`: still shell syntax (`$-` is a shell
+    // parameter), never a variable for expandvars. The expansion has its own test below.
+    // The `@index` suffix keeps names unique per sample and never `.`/`..`/empty.
+    without_template_syntax(format!("{}@{index}", without_var_references(&name)))
+}
+
+/// `$NAME` and `${NAME}` become `$-NAME` and `$-{NAME}`.
+fn without_var_references(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        let starts_name = |n: &char| n.is_ascii_alphabetic() || *n == '_' || *n == '{';
+        if c == '$' && chars.peek().is_some_and(starts_name) {
+            out.push('-');
+        }
+    }
+    out
 }
 
 fn generate(seed: u64, count: usize, canary: &Canary) -> Vec<Sample> {
@@ -208,7 +276,10 @@ fn expected_entries(sample: &Sample) -> Vec<(String, Option<Vec<u8>>)> {
         ("freeform".into(), None),
         (format!("freeform/{n}"), Some(Vec::new())),
         ("copy".into(), None),
-        (format!("copy/{n}"), Some(sample.content.clone().into_bytes())),
+        (
+            format!("copy/{n}"),
+            Some(sample.content.clone().into_bytes()),
+        ),
         ("shell".into(), None),
         ("shell/out".into(), Some(sample.arg.clone().into_bytes())),
         ("argvsh".into(), None),
@@ -576,7 +647,18 @@ fn generated_samples_cover_every_hostile_class() {
         .iter()
         .map(|s| format!("{}{}{}{}", s.name, s.content, s.arg, s.env))
         .collect();
-    for class in ["'", "\"", "$(", "`", ";", "\n", " ", "*", "hostile-canary-0", "\\"] {
+    for class in [
+        "'",
+        "\"",
+        "$(",
+        "`",
+        ";",
+        "\n",
+        " ",
+        "*",
+        "hostile-canary-0",
+        "\\",
+    ] {
         assert!(all.contains(class), "no sample contains {class:?}");
     }
     assert!(
@@ -584,7 +666,11 @@ fn generated_samples_cover_every_hostile_class() {
         "no file name starts with a dash"
     );
     for s in &samples {
-        assert!(!s.name.contains('/') && !s.name.is_empty(), "bad name {:?}", s.name);
+        assert!(
+            !s.name.contains('/') && !s.name.is_empty(),
+            "bad name {:?}",
+            s.name
+        );
         for text in [&s.name, &s.content, &s.arg, &s.env] {
             assert!(
                 !text.contains("{{") && !text.contains("{%") && !text.contains("{#"),
@@ -592,4 +678,100 @@ fn generated_samples_cover_every_hostile_class() {
             );
         }
     }
+}
+
+/// Names with shell-variable syntax given to `path` parameters, and what Ansible creates: its
+/// `path` type runs Python's `os.path.expandvars` in the module's process, so only *environment*
+/// variables expand (here `HR_SET`, set with the task's `environment`); a shell's own unexported
+/// variables (`IFS`, `PS4`, `OPTIND`) and the remote script's internal variables do not exist
+/// there, and an unset `${NAME}` stays exactly as written (braces included).
+const PATH_VAR_CASES: &[(&str, &str)] = &[
+    ("a-$HR_SET", "a-set-value"),
+    ("b-${HR_SET}", "b-set-value"),
+    ("c-${IFS}", "c-${IFS}"),
+    ("d-$IFS", "d-$IFS"),
+    ("e-$PS4", "e-$PS4"),
+    ("f-$OPTIND", "f-$OPTIND"),
+    ("g-${HR_UNSET_VARIABLE}", "g-${HR_UNSET_VARIABLE}"),
+    ("h-$HR_UNSET_VARIABLE", "h-$HR_UNSET_VARIABLE"),
+    ("i-$CHECK", "i-$CHECK"),
+    ("j-$_c", "j-$_c"),
+    ("k-$D", "k-$D"),
+    ("l-$m", "l-$m"),
+];
+
+#[test]
+fn path_parameters_expand_only_environment_variables() {
+    let test = "path_parameters_expand_only_environment_variables";
+    if !lab::require_root(test) {
+        return;
+    }
+    let host = SshHost::start_loopback().expect("start the loopback sshd");
+    let base_holder = tempfile::Builder::new()
+        .prefix("hostile-vars-")
+        .tempdir()
+        .expect("base dir");
+    let base = base_holder.path().to_path_buf();
+    let (uid, gid) = user_ids(host.user());
+    std::os::unix::fs::chown(&base, Some(uid), Some(gid)).expect("chown base dir");
+    let work = tempfile::tempdir().expect("work dir");
+    let vars = json!({
+        "base": base.display().to_string(),
+        "names": PATH_VAR_CASES.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+    });
+    fs::write(work.path().join("vars.json"), vars.to_string()).expect("write vars");
+    fs::write(
+        work.path().join("playbook.yml"),
+        r#"- hosts: target
+  gather_facts: false
+  vars_files: [vars.json]
+  tasks:
+    - file:
+        path: "{{ base }}/{{ item }}"
+        state: touch
+      environment:
+        HR_SET: set-value
+      loop: "{{ names }}"
+"#,
+    )
+    .expect("write playbook");
+    fs::write(
+        work.path().join("inventory.ini"),
+        format!(
+            "target ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",
+            host.address(),
+            host.port(),
+            host.user(),
+            host.key_path().display()
+        ),
+    )
+    .expect("write inventory");
+    let (code, stdout, stderr) = run_hook_runner(work.path());
+    assert_eq!(
+        code,
+        0,
+        "hook-runner failed:\n{}\n{}",
+        tail(&stdout, 4000),
+        tail(&stderr, 2000)
+    );
+    let found = tree(&base);
+    let mut wrong = Vec::new();
+    for (given, wanted) in PATH_VAR_CASES {
+        if !found.contains(*wanted) {
+            let prefix = &given[..2];
+            let got: Vec<&String> = found.iter().filter(|f| f.starts_with(prefix)).collect();
+            wrong.push(format!(
+                "path {given:?}: expected file {wanted:?}, found {got:?}"
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "`path` parameters expand variables that are not in the target's environment (Ansible \
+         expands with Python's expandvars over os.environ only; src/shell.rs path_word emits \
+         `${{NAME-'$NAME'}}`, which the remote script's shell also resolves from its unexported \
+         shell variables and from the script's own variables, and which turns an unset \
+         `${{NAME}}` into `$NAME`):\n  {}",
+        wrong.join("\n  ")
+    );
 }

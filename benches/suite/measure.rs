@@ -30,6 +30,8 @@ pub struct Sample {
     pub tree_maxrss_kb: u64,
     /// The main process's own peak, KiB (sampled; 0 if it exited before the first sample).
     pub main_hwm_kb: u64,
+    /// The main process's own user+sys time, without its children (last sample before exit).
+    pub main_cpu: Duration,
 }
 
 /// Makes this process the reaper of its orphaned descendants (see the module doc).
@@ -60,7 +62,7 @@ pub fn run(cmd: &mut Command, log_prefix: &Path, cleanup: &dyn Fn()) -> Result<S
     let hwm = HwmSampler::start(pid);
     let (status, usage) = wait4(pid, 0)?.context("wait4 returned no child")?;
     let wall = started.elapsed();
-    let main_hwm_kb = hwm.stop();
+    let (main_hwm_kb, main_cpu) = hwm.stop();
     // The Child handle is done with: it was reaped by wait4 above.
     drop(child);
     cleanup();
@@ -69,6 +71,7 @@ pub fn run(cmd: &mut Command, log_prefix: &Path, cleanup: &dyn Fn()) -> Result<S
         cpu: cpu_of(&usage),
         tree_maxrss_kb: usage.ru_maxrss.max(0) as u64,
         main_hwm_kb,
+        main_cpu,
     };
     for orphan in orphans.reap(Duration::from_secs(5)) {
         sample.cpu += cpu_of(&orphan);
@@ -186,10 +189,11 @@ fn reap_orphans(before: &HashSet<i32>, grace: Duration) -> Vec<libc::rusage> {
     }
 }
 
-/// Samples `VmHWM` of one process every few ms on a thread until stopped.
+/// Samples `VmHWM` and the CPU ticks of one process every few ms on a thread until stopped.
 struct HwmSampler {
     stop: Arc<AtomicBool>,
     peak: Arc<AtomicU64>,
+    ticks: Arc<AtomicU64>,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -197,24 +201,50 @@ impl HwmSampler {
     fn start(pid: i32) -> HwmSampler {
         let stop = Arc::new(AtomicBool::new(false));
         let peak = Arc::new(AtomicU64::new(0));
-        let (s, p) = (stop.clone(), peak.clone());
+        let ticks = Arc::new(AtomicU64::new(0));
+        let (s, p, t) = (stop.clone(), peak.clone(), ticks.clone());
         let thread = std::thread::spawn(move || {
-            let path = format!("/proc/{pid}/status");
+            let status = format!("/proc/{pid}/status");
+            let stat = format!("/proc/{pid}/stat");
             while !s.load(Ordering::Relaxed) {
-                if let Some(kb) = fs::read_to_string(&path).ok().and_then(|t| hwm_kb(&t)) {
+                if let Some(kb) = fs::read_to_string(&status).ok().and_then(|x| hwm_kb(&x)) {
                     p.fetch_max(kb, Ordering::Relaxed);
+                }
+                if let Some(n) = fs::read_to_string(&stat).ok().and_then(|x| own_ticks(&x)) {
+                    t.fetch_max(n, Ordering::Relaxed);
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }
         });
-        HwmSampler { stop, peak, thread }
+        HwmSampler {
+            stop,
+            peak,
+            ticks,
+            thread,
+        }
     }
 
-    fn stop(self) -> u64 {
+    /// (peak RSS KiB, own CPU time).
+    fn stop(self) -> (u64, Duration) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.thread.join();
-        self.peak.load(Ordering::Relaxed)
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        let ticks = self.ticks.load(Ordering::Relaxed);
+        (
+            self.peak.load(Ordering::Relaxed),
+            Duration::from_millis(ticks * 1000 / hz),
+        )
     }
+}
+
+/// utime + stime (fields 14 and 15) of a /proc/PID/stat line, in clock ticks.
+fn own_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
 }
 
 fn hwm_kb(status: &str) -> Option<u64> {

@@ -15,7 +15,7 @@ use anyhow::{bail, Context, Result};
 
 /// One way to run a playbook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Runner {
+pub enum Tool {
     HookRunner {
         forks: Option<u32>,
     },
@@ -33,14 +33,14 @@ pub enum Runner {
     },
 }
 
-impl Runner {
+impl Tool {
     /// The table's label.
     pub fn label(&self) -> String {
         let (name, forks) = match self {
-            Runner::HookRunner { forks } => ("hook-runner", forks),
-            Runner::Stock { forks } => ("ansible stock", forks),
-            Runner::Pipelining { forks } => ("ansible pipelining", forks),
-            Runner::Mitogen { forks } => ("ansible mitogen_linear", forks),
+            Tool::HookRunner { forks } => ("hook-runner", forks),
+            Tool::Stock { forks } => ("ansible stock", forks),
+            Tool::Pipelining { forks } => ("ansible pipelining", forks),
+            Tool::Mitogen { forks } => ("ansible mitogen_linear", forks),
         };
         match forks {
             Some(f) => format!("{name} (forks {f})"),
@@ -49,7 +49,7 @@ impl Runner {
     }
 
     pub fn is_ansible(&self) -> bool {
-        !matches!(self, Runner::HookRunner { .. })
+        !matches!(self, Tool::HookRunner { .. })
     }
 }
 
@@ -93,7 +93,7 @@ impl Peers {
     }
 
     /// `ansible-playbook` (or another venv program) with the run's isolated environment.
-    pub fn ansible(&self, program: &str, runner: Runner, work: &Path) -> Result<Command> {
+    pub fn ansible(&self, program: &str, runner: Tool, work: &Path) -> Result<Command> {
         let venv = self.venv()?;
         let home = work.join("ansible-home");
         let control = control_dir(work);
@@ -116,13 +116,13 @@ impl Peers {
             .env("ANSIBLE_NOCOLOR", "1")
             .env("ANSIBLE_DEPRECATION_WARNINGS", "False");
         match runner {
-            Runner::HookRunner { .. } => bail!("not an Ansible runner"),
-            Runner::Stock { forks } => set_forks(&mut cmd, forks),
-            Runner::Pipelining { forks } => {
+            Tool::HookRunner { .. } => bail!("not an Ansible runner"),
+            Tool::Stock { forks } => set_forks(&mut cmd, forks),
+            Tool::Pipelining { forks } => {
                 cmd.env("ANSIBLE_PIPELINING", "True");
                 set_forks(&mut cmd, forks);
             }
-            Runner::Mitogen { forks } => {
+            Tool::Mitogen { forks } => {
                 let strategy = self.mitogen_strategy_dir()?;
                 cmd.env("ANSIBLE_STRATEGY_PLUGINS", strategy)
                     .env("ANSIBLE_STRATEGY", "mitogen_linear");
@@ -135,7 +135,7 @@ impl Peers {
     /// `hook-runner run -i INVENTORY PLAYBOOK` (plus `-f` when set).
     pub fn hook_runner_run(
         &self,
-        runner: Runner,
+        runner: Tool,
         inventory: Option<&Path>,
         playbook: &Path,
         work: &Path,
@@ -145,7 +145,7 @@ impl Peers {
         if let Some(inv) = inventory {
             cmd.arg("-i").arg(inv);
         }
-        if let Runner::HookRunner { forks: Some(f) } = runner {
+        if let Tool::HookRunner { forks: Some(f) } = runner {
             cmd.arg("-f").arg(f.to_string());
         }
         cmd.arg(playbook)
@@ -157,7 +157,7 @@ impl Peers {
     /// The command running `playbook` with `runner`.
     pub fn playbook(
         &self,
-        runner: Runner,
+        runner: Tool,
         inventory: Option<&Path>,
         playbook: &Path,
         work: &Path,

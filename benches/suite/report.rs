@@ -41,6 +41,10 @@ impl Row {
         median_u64(self.samples.iter().map(|s| s.tree_maxrss_kb).collect())
     }
 
+    fn main_cpu(&self) -> Duration {
+        median(self.samples.iter().map(|s| s.main_cpu).collect())
+    }
+
     fn main_rss_kb(&self) -> u64 {
         median_u64(self.samples.iter().map(|s| s.main_hwm_kb).collect())
     }
@@ -120,14 +124,14 @@ pub fn scenario_table(s: &Scenario) -> String {
     let mut t = String::new();
     let _ = writeln!(t, "**{}** — {}\n", s.name, s.title);
     let base = s.rows.first().and_then(Row::wall);
-    t.push_str("| runner | wall (median) | min–max | CPU user+sys | peak RSS (largest process) | main process RSS | SSH sessions/run | × hook-runner's time |\n");
-    t.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    t.push_str("| runner | wall (median) | min–max | CPU user+sys (tree) | main process CPU | peak RSS (largest process) | main process RSS | SSH sessions/run | × hook-runner's time |\n");
+    t.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for row in &s.rows {
         let Some(wall) = row.wall() else {
             let why = row.error.as_deref().unwrap_or("not run");
             let _ = writeln!(
                 t,
-                "| {} | failed: {} | | | | | | |",
+                "| {} | failed: {} | | | | | | | |",
                 row.label,
                 one_line(why)
             );
@@ -136,11 +140,12 @@ pub fn scenario_table(s: &Scenario) -> String {
         let ratio = base.map_or("".into(), |b| ratio(wall, b));
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.label,
             secs(wall),
             row.range(),
             secs(row.cpu()),
+            secs(row.main_cpu()),
             mb(row.tree_rss_kb()),
             mb(row.main_rss_kb()),
             row.sessions.map_or("".into(), |n| n.to_string()),
@@ -149,7 +154,7 @@ pub fn scenario_table(s: &Scenario) -> String {
         if let Some(e) = &row.error {
             let _ = writeln!(
                 t,
-                "| ↳ {} (a later run failed) | {} | | | | | | |",
+                "| ↳ {} (a later run failed) | {} | | | | | | | |",
                 row.label,
                 one_line(e)
             );
@@ -159,7 +164,7 @@ pub fn scenario_table(s: &Scenario) -> String {
         let ratio = base.map_or("".into(), |b| ratio(f.wall(), b));
         let _ = writeln!(
             t,
-            "| *floor:* {} | {} | | | | | | {} |",
+            "| *floor:* {} | {} | | | | | | | {} |",
             f.label,
             secs(f.wall()),
             ratio

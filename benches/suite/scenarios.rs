@@ -14,7 +14,7 @@ use lab::SshHost;
 
 use crate::counter::SessionCounter;
 use crate::measure;
-use crate::peers::{close_masters, Peers, Runner};
+use crate::peers::{close_masters, Peers, Tool};
 use crate::report::{Floor, Row, Scenario};
 
 /// What every scenario needs.
@@ -26,11 +26,14 @@ pub struct Ctx {
     pub quick: bool,
 }
 
+/// Builds a runner's command for one run directory.
+type MakeCommand<'a> = Box<dyn Fn(&Path) -> Result<Command> + 'a>;
+
 /// A runner taking part in a scenario: its row and how to build its command for a run dir.
 struct Contender<'a> {
     row: Row,
-    runner: Runner,
-    make: Box<dyn Fn(&Path) -> Result<Command> + 'a>,
+    runner: Tool,
+    make: MakeCommand<'a>,
 }
 
 /// Runs every contender `runs` times, alternating, with `reset` before each run and `floor`
@@ -98,7 +101,7 @@ fn run_dir(ctx: &Ctx, scenario: &str, label: &str, round: usize) -> Result<PathB
     Ok(dir)
 }
 
-fn contender<'a>(runner: Runner, make: impl Fn(&Path) -> Result<Command> + 'a) -> Contender<'a> {
+fn contender<'a>(runner: Tool, make: impl Fn(&Path) -> Result<Command> + 'a) -> Contender<'a> {
     Contender {
         row: Row::new(runner.label()),
         runner,
@@ -107,13 +110,13 @@ fn contender<'a>(runner: Runner, make: impl Fn(&Path) -> Result<Command> + 'a) -
 }
 
 /// The runners of the playbook scenarios, hook-runner first (the ratios' base).
-fn playbook_runners(ctx: &Ctx, extra: &[Runner]) -> Vec<Runner> {
-    let mut runners = vec![Runner::HookRunner { forks: None }];
+fn playbook_runners(ctx: &Ctx, extra: &[Tool]) -> Vec<Tool> {
+    let mut runners = vec![Tool::HookRunner { forks: None }];
     if ctx.peers.venv.is_some() {
         runners.extend([
-            Runner::Stock { forks: None },
-            Runner::Pipelining { forks: None },
-            Runner::Mitogen { forks: None },
+            Tool::Stock { forks: None },
+            Tool::Pipelining { forks: None },
+            Tool::Mitogen { forks: None },
         ]);
     }
     runners.extend(
@@ -227,7 +230,7 @@ pub fn tasks(ctx: &Ctx) -> Result<Scenario> {
         )],
     };
     drop(host);
-    count_sessions(ctx, &mut scenario, &playbook, 1)?;
+    count_sessions(ctx, &mut scenario, &playbook)?;
     Ok(scenario)
 }
 
@@ -282,21 +285,13 @@ fn mux_floor(
 
 /// One un-timed pass per runner against a counting sshd: how many SSH sessions (channels that
 /// run a command or sftp) one run of the playbook opens.
-fn count_sessions(ctx: &Ctx, scenario: &mut Scenario, playbook: &Path, hosts: usize) -> Result<()> {
+fn count_sessions(ctx: &Ctx, scenario: &mut Scenario, playbook: &Path) -> Result<()> {
     let counter = SessionCounter::new()?;
-    let host = counter.start_host(hosts)?;
+    let host = counter.start_host()?;
     let dir = ctx.scratch.join(format!("{}-count", scenario.name));
     fs::create_dir_all(&dir)?;
     let inventory = dir.join("inventory.ini");
-    let mut inv = String::new();
-    for i in 1..=hosts {
-        inv.push_str(&host_line(
-            &format!("h{i:02}"),
-            Ipv4Addr::new(127, 0, 0, i as u8),
-            &host,
-        ));
-    }
-    fs::write(&inventory, inv)?;
+    fs::write(&inventory, host_line("bench", Ipv4Addr::LOCALHOST, &host))?;
     for row in scenario.rows.iter_mut() {
         let Some(runner) = runner_of(ctx, &row.label) else {
             continue;
@@ -320,14 +315,14 @@ fn count_sessions(ctx: &Ctx, scenario: &mut Scenario, playbook: &Path, hosts: us
     Ok(())
 }
 
-fn runner_of(ctx: &Ctx, label: &str) -> Option<Runner> {
+fn runner_of(ctx: &Ctx, label: &str) -> Option<Tool> {
     playbook_runners(
         ctx,
         &[
-            Runner::HookRunner { forks: Some(50) },
-            Runner::Stock { forks: Some(50) },
-            Runner::Pipelining { forks: Some(50) },
-            Runner::Mitogen { forks: Some(50) },
+            Tool::HookRunner { forks: Some(50) },
+            Tool::Stock { forks: Some(50) },
+            Tool::Pipelining { forks: Some(50) },
+            Tool::Mitogen { forks: Some(50) },
         ],
     )
     .into_iter()
@@ -338,37 +333,49 @@ fn runner_of(ctx: &Ctx, label: &str) -> Option<Runner> {
 // fanout
 // ---------------------------------------------------------------------------------------------
 
-/// Loopback addresses 127.0.0.1 ..= 127.0.0.`hosts` on one sshd.
-pub fn listen_lines(hosts: usize) -> String {
-    (2..=hosts)
+/// `ListenAddress` lines for 127.0.0.`first` ..= 127.0.0.`last`.
+pub fn listen_lines(first: usize, last: usize) -> String {
+    (first..=last)
         .map(|i| format!("ListenAddress 127.0.0.{i}\n"))
         .collect()
 }
 
+/// Loopback addresses one sshd answers on besides the lab's 127.0.0.1: sshd listens on at most
+/// 16 sockets (MAX_LISTEN_SOCKS), so 50 addresses take four daemons.
+const ADDRESSES_PER_SSHD: usize = 15;
+
 pub fn fanout(ctx: &Ctx) -> Result<Scenario> {
     const HOSTS: usize = 50;
-    let host = SshHost::options()
-        .config(&listen_lines(HOSTS))
-        .start_loopback()?;
+    // Host i (0-based) answers on 127.0.0.(i+2), served by daemon i / ADDRESSES_PER_SSHD.
+    let daemons = (0..HOSTS.div_ceil(ADDRESSES_PER_SSHD))
+        .map(|d| {
+            let first = d * ADDRESSES_PER_SSHD + 2;
+            let last = ((d + 1) * ADDRESSES_PER_SSHD).min(HOSTS) + 1;
+            SshHost::options()
+                .config(&listen_lines(first, last))
+                .start_loopback()
+        })
+        .collect::<Result<Vec<SshHost>>>()?;
     let dir = ctx.scratch.join("fanout");
     fs::create_dir_all(&dir)?;
     let inventory = dir.join("inventory.ini");
     let mut inv = String::new();
-    for i in 1..=HOSTS {
+    for i in 0..HOSTS {
         inv.push_str(&host_line(
-            &format!("h{i:02}"),
-            Ipv4Addr::new(127, 0, 0, i as u8),
-            &host,
+            &format!("h{:02}", i + 1),
+            Ipv4Addr::new(127, 0, 0, (i + 2) as u8),
+            &daemons[i / ADDRESSES_PER_SSHD],
         ));
     }
     fs::write(&inventory, inv)?;
+    let host = &daemons[0];
     let playbook = dir.join("playbook.yml");
     fs::write(&playbook, cheap_tasks_playbook(2))?;
     let extra = [
-        Runner::HookRunner { forks: Some(50) },
-        Runner::Stock { forks: Some(50) },
-        Runner::Pipelining { forks: Some(50) },
-        Runner::Mitogen { forks: Some(50) },
+        Tool::HookRunner { forks: Some(50) },
+        Tool::Stock { forks: Some(50) },
+        Tool::Pipelining { forks: Some(50) },
+        Tool::Mitogen { forks: Some(50) },
     ];
     let mut contenders: Vec<Contender> = playbook_runners(ctx, &extra)
         .into_iter()
@@ -387,12 +394,12 @@ pub fn fanout(ctx: &Ctx) -> Result<Scenario> {
         "fanout",
         runs,
         &mut contenders,
-        &mut || reset_bench_dir(&host),
+        &mut || reset_bench_dir(host),
         &mut || Ok(()),
     )?;
     Ok(Scenario {
         name: "fanout",
-        title: format!("10 cheap tasks on {HOSTS} hosts (one sshd answering on 127.0.0.1–127.0.0.{HOSTS}), {runs} runs"),
+        title: format!("10 cheap tasks on {HOSTS} hosts (127.0.0.2–127.0.0.{}, four sshd answering on up to 16 addresses each: sshd's MAX_LISTEN_SOCKS), {runs} runs", HOSTS + 1),
         rows: contenders.into_iter().map(|c| c.row).collect(),
         floors: Vec::new(),
         notes: vec!["Runners without a forks figure use their default (5 for both hook-runner and Ansible). The fanout targets compare hook-runner at forks 50.".into()],
@@ -409,7 +416,7 @@ pub fn startup(ctx: &Ctx) -> Result<Scenario> {
     let mut contenders: Vec<Contender> = vec![
         Contender {
             row: Row::new("hook-runner --version".into()),
-            runner: Runner::HookRunner { forks: None },
+            runner: Tool::HookRunner { forks: None },
             make: Box::new(|work| {
                 let mut c = Command::new(&hr);
                 c.current_dir(work).arg("--version");
@@ -418,7 +425,7 @@ pub fn startup(ctx: &Ctx) -> Result<Scenario> {
         },
         Contender {
             row: Row::new("hook-runner dry-run (bundled example)".into()),
-            runner: Runner::HookRunner { forks: None },
+            runner: Tool::HookRunner { forks: None },
             make: Box::new(|work| {
                 let mut c = Command::new(&hr);
                 c.current_dir(work).arg("dry-run");
@@ -427,7 +434,7 @@ pub fn startup(ctx: &Ctx) -> Result<Scenario> {
         },
     ];
     if ctx.peers.venv.is_some() {
-        let stock = Runner::Stock { forks: None };
+        let stock = Tool::Stock { forks: None };
         contenders.push(Contender {
             row: Row::new("ansible-playbook --version".into()),
             runner: stock,

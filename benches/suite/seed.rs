@@ -23,7 +23,7 @@ use lab::kube_api::{service_account, KubeApi, Rule};
 use lab::vm::Vm;
 
 use crate::measure;
-use crate::peers::{close_masters, Runner};
+use crate::peers::{close_masters, Tool};
 use crate::report::{Floor, Row, Scenario};
 use crate::scenarios::Ctx;
 
@@ -41,6 +41,10 @@ const PYTHON_PACKAGES: &[&str] = &[
 ];
 
 pub fn seed(ctx: &Ctx) -> Result<Scenario> {
+    if !Path::new(NSS_WRAPPER).exists() {
+        bail!("{NSS_WRAPPER} is missing (apt-get install libnss-wrapper)");
+    }
+    let machine_key_existed = machine_key().exists();
     let vm = Vm::boot().context("booting the lab VM")?;
     let with_python = ctx.peers.venv.is_some();
     if with_python {
@@ -69,13 +73,13 @@ pub fn seed(ctx: &Ctx) -> Result<Scenario> {
         )?;
     }
 
-    let mut rows = vec![Row::new(Runner::HookRunner { forks: None }.label())];
-    let mut runners = vec![Runner::HookRunner { forks: None }];
+    let mut rows = vec![Row::new(Tool::HookRunner { forks: None }.label())];
+    let mut runners = vec![Tool::HookRunner { forks: None }];
     if with_python {
         for r in [
-            Runner::Stock { forks: None },
-            Runner::Pipelining { forks: None },
-            Runner::Mitogen { forks: None },
+            Tool::Stock { forks: None },
+            Tool::Pipelining { forks: None },
+            Tool::Mitogen { forks: None },
         ] {
             rows.push(Row::new(r.label()));
             runners.push(r);
@@ -112,6 +116,12 @@ pub fn seed(ctx: &Ctx) -> Result<Scenario> {
                     })
                 })
                 .and_then(|sample| {
+                    if !machine_key_existed && machine_key().exists() {
+                        bail!(
+                            "the run wrote {}: the hook's ~ was not the run's home",
+                            machine_key().display()
+                        );
+                    }
                     verify(&vm)?;
                     Ok(sample)
                 });
@@ -154,7 +164,7 @@ pub fn seed(ctx: &Ctx) -> Result<Scenario> {
 
 fn seed_command(
     ctx: &Ctx,
-    runner: Runner,
+    runner: Tool,
     hook: &Path,
     inventory: &Path,
     kubeconfig: &Path,
@@ -165,18 +175,45 @@ fn seed_command(
         let home = work.join("home");
         fs::create_dir_all(&home)?;
         let mut cmd = ctx.peers.hook_runner_run(runner, None, &playbook, work);
-        cmd.arg("--kubeconfig").arg(kubeconfig).env("HOME", &home);
+        cmd.arg("--kubeconfig").arg(kubeconfig);
+        own_home(&mut cmd, work, &home)?;
         return Ok(cmd);
     }
     let mut cmd = ctx.peers.ansible("ansible-playbook", runner, work)?;
-    // ssh looks for ~/.ssh/id_rsa in the passwd home, not $HOME where the hook writes it.
-    let home = work.join("ansible-home");
     cmd.env("K8S_AUTH_KUBECONFIG", kubeconfig)
-        .env("ANSIBLE_PRIVATE_KEY_FILE", home.join(".ssh/id_rsa"))
         .arg("-i")
         .arg(inventory)
         .arg(&playbook);
+    own_home(&mut cmd, work, &work.join("ansible-home"))?;
     Ok(cmd)
+}
+
+/// Gives the run a passwd entry whose home is `home` (nss_wrapper, as the hook image's
+/// entrypoint does), and `HOME=home`. Needed because Ansible expands `~` in the hook's
+/// `~/.ssh/id_rsa` as `~USER` (the passwd home: the real /root without this) and ssh reads its
+/// default key from the passwd home too: the hook must write and use the run's own key file,
+/// never the machine's.
+fn own_home(cmd: &mut Command, work: &Path, home: &Path) -> Result<()> {
+    fs::create_dir_all(home)?;
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let passwd = work.join("passwd");
+    fs::write(
+        &passwd,
+        format!("root:x:{uid}:{gid}:root:{}:/bin/sh\n", home.display()),
+    )?;
+    cmd.env("LD_PRELOAD", NSS_WRAPPER)
+        .env("NSS_WRAPPER_PASSWD", &passwd)
+        .env("NSS_WRAPPER_GROUP", "/etc/group")
+        .env("HOME", home);
+    Ok(())
+}
+
+const NSS_WRAPPER: &str = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so";
+
+/// The machine's own key file that a misconfigured run would write (see [`own_home`]).
+fn machine_key() -> PathBuf {
+    PathBuf::from("/root/.ssh/id_rsa")
 }
 
 /// The hook directory as the ConfigMap mounts it, pointing at `vm`.

@@ -5,7 +5,9 @@
 //! the number in the remaining bytes: modes also come as YAML integers).
 #![no_main]
 
-use hook_runner::modules::remote::{apply_symbolic, attrs_function, format_mode, parse_mode, ModeSpec};
+use hook_runner::modules::remote::{
+    apply_symbolic, attrs_function, format_mode, parse_mode, ModeSpec,
+};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 

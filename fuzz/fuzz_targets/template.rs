@@ -15,11 +15,17 @@ fn templar() -> &'static Templar {
     static TEMPLAR: OnceLock<Templar> = OnceLock::new();
     TEMPLAR.get_or_init(|| {
         let templar = Templar::new();
-        for name in ["pipe", "file", "template", "env", "fileglob", "first_found", "url", "password"] {
-            templar.register_lookup(
-                name,
-                Arc::new(|terms, _options| Ok(terms.to_vec())),
-            );
+        for name in [
+            "pipe",
+            "file",
+            "template",
+            "env",
+            "fileglob",
+            "first_found",
+            "url",
+            "password",
+        ] {
+            templar.register_lookup(name, Arc::new(|terms, _options| Ok(terms.to_vec())));
         }
         templar
     })

@@ -5,7 +5,9 @@
 //! shell (and inside the become wrapper, see [`super::become`]); stdin bytes are written to
 //! the script, stdout and stderr are captured whole. When the task's `timeout` passes, the
 //! whole process group is killed (so `sleep` children die too) and the result is
-//! [`ConnError::Timeout`]. A local command never makes a host unreachable.
+//! [`ConnError::Timeout`]. When the call is dropped before the script ends (the run was
+//! cancelled: SIGTERM), the whole process group is killed as well, so nothing the task
+//! started outlives the run. A local command never makes a host unreachable.
 
 use super::r#become;
 use super::{ConnError, Connection, ExecOutput, ExecRequest};
@@ -57,6 +59,8 @@ async fn run_shell(command: &str, request: &ExecRequest) -> Result<ExecOutput, C
         .spawn()
         .map_err(|e| ConnError::Other(format!("cannot run /bin/sh: {e}")))?;
     let pgid = child.id();
+    // Kills the group if this future is dropped (cancel) or times out before the script ends.
+    let mut group = GroupGuard { pgid, armed: true };
 
     // Feed stdin concurrently with reading output: a script that writes a lot before reading
     // its input must not deadlock against us.
@@ -77,19 +81,33 @@ async fn run_shell(command: &str, request: &ExecRequest) -> Result<ExecOutput, C
     let result = match request.timeout {
         Some(limit) => match tokio::time::timeout(limit, run).await {
             Ok(r) => r,
-            Err(_) => {
-                kill_group(pgid);
-                return Err(ConnError::Timeout(limit.as_secs()));
-            }
+            Err(_) => return Err(ConnError::Timeout(limit.as_secs())),
         },
         None => run.await,
     };
+    // The script ended by itself: what it left running in the background is its business,
+    // as with Ansible.
+    group.armed = false;
     let out = result.map_err(|e| ConnError::Other(format!("local command failed: {e}")))?;
     Ok(ExecOutput {
         rc: exit_code(&out.status),
         stdout: out.stdout,
         stderr: out.stderr,
     })
+}
+
+/// Kills the script's process group when dropped while armed (timeout, cancellation).
+struct GroupGuard {
+    pgid: Option<u32>,
+    armed: bool,
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            kill_group(self.pgid);
+        }
+    }
 }
 
 /// Kills the process group led by `pgid` (the shell and everything it started).
@@ -177,6 +195,23 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         tokio::time::sleep(Duration::from_millis(2500)).await;
         assert!(!marker.exists(), "a child of the timed-out script survived");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_call_kills_the_process_group() {
+        let dir = std::env::temp_dir().join(format!("hr-local-drop-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let marker = dir.join("survived");
+        // A child that would outlive a kill of the shell alone.
+        let script = format!("(sleep 1; touch {}) & sleep 30; true", marker.display());
+        let call = LocalConnection.exec(req(&script));
+        // As a cancelled run does: the call is dropped while the script runs.
+        let dropped = tokio::time::timeout(Duration::from_millis(300), call).await;
+        assert!(dropped.is_err(), "the script should still have been running");
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(!marker.exists(), "a child of the dropped script survived");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

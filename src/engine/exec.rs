@@ -475,18 +475,19 @@ impl<'a> Run<'a> {
     }
 
     /// `when` on a frame+task: `Ok(None)` when every condition holds, `Ok(Some(cond))` with the
-    /// first false one, `Err(message)` when one cannot be evaluated.
+    /// first false one, `Err((message, place))` when one cannot be evaluated (`place`: where
+    /// that condition is written, when known; Ansible's error points there).
     pub(crate) fn check_when(
         &self,
         kw: &Keywords,
         vars: &Map,
         search: &[std::path::PathBuf],
-    ) -> Result<Option<Value>, String> {
+    ) -> Result<Option<Value>, (String, Option<crate::playbook::Loc>)> {
         let scope = Scope {
             vars,
             search_paths: search,
         };
-        for cond in &kw.when {
+        for (i, cond) in kw.when.iter().enumerate() {
             let text = match cond {
                 Value::Bool(true) | Value::Null => continue,
                 Value::Bool(false) => return Ok(Some(Value::Bool(false))),
@@ -502,16 +503,30 @@ impl<'a> Run<'a> {
             };
             match self.templar.condition(&text, scope) {
                 Ok(true) => {}
-                Ok(false) => return Ok(Some(Value::String(text))),
+                Ok(false) => return Ok(Some(self.false_condition(text, scope))),
                 Err(e) => {
-                    return Err(format!(
-                        "The conditional check '{text}' failed. The error was: error while evaluating conditional ({text}): {}",
-                        e.message
+                    return Err((
+                        format!(
+                            "The conditional check '{text}' failed. The error was: error while evaluating conditional ({text}): {}",
+                            e.message
+                        ),
+                        kw.when_locs.get(i).cloned().flatten(),
                     ))
                 }
             }
         }
         Ok(None)
+    }
+
+    /// The `false_condition` of a skipped result: the conditional as written, except that a
+    /// template (`when: "{{ flag }}"`) is shown by its value, as ansible-core shows it.
+    fn false_condition(&self, text: String, scope: Scope) -> Value {
+        if !text.contains("{{") {
+            return Value::String(text);
+        }
+        self.templar
+            .template(&Value::String(text.clone()), scope)
+            .unwrap_or(Value::String(text))
     }
 
     /// A boolean keyword, templated when it is a string; `Ok(None)` when unset.

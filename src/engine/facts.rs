@@ -79,6 +79,7 @@ impl Run<'_> {
                         self.stat(&o.host, |s| s.failed += 1);
                         self.mark_failed(&o.host);
                     }
+                    Status::Skipped => self.stat(&o.host, |s| s.skipped += 1),
                     _ => self.stat(&o.host, |s| s.ok += 1),
                 }
             }
@@ -94,7 +95,14 @@ impl Run<'_> {
     ) -> HostOutcome {
         let vars = self.task_vars(pctx, frame, None, host);
         let search = self.search_paths(None);
-        let result: Map = if self.dry_run {
+        // A play's `when` (set only by a conditional `import_playbook`) skips gathering too.
+        let condition = match self.check_when(&pctx.play.kw, &vars, &search) {
+            Ok(c) => c,
+            Err((msg, _)) => Some(Value::String(msg)),
+        };
+        let result: Map = if let Some(cond) = condition {
+            result::skipped_by_condition(&cond)
+        } else if self.dry_run {
             let facts = placeholder_facts(host);
             self.update_host(host, |s| s.facts.extend(facts.clone()));
             ok_facts(facts)

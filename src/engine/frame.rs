@@ -34,6 +34,10 @@ pub(crate) fn merge_keywords(parent: &Keywords, child: &Keywords) -> Keywords {
     }
     let mut when = parent.when.clone();
     when.extend(child.when.iter().cloned());
+    // Kept aligned with `when` (a parent's conditions may have no recorded place).
+    let mut when_locs = parent.when_locs.clone();
+    when_locs.resize(parent.when.len(), None);
+    when_locs.extend(child.when_locs.iter().cloned());
     let mut environment = parent.environment.clone();
     environment.extend(child.environment.iter().cloned());
     Keywords {
@@ -57,6 +61,7 @@ pub(crate) fn merge_keywords(parent: &Keywords, child: &Keywords) -> Keywords {
         port: pick(&parent.port, &child.port),
         tags,
         when,
+        when_locs,
         notify: if child.notify.is_empty() {
             parent.notify.clone()
         } else {

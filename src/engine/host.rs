@@ -128,7 +128,7 @@ impl Run<'_> {
         let (result, looped) = match &task.loop_ {
             None => {
                 let r = match self.check_when(kw, &vars, &ht.search) {
-                    Err(msg) => failed(self.located(task, msg)),
+                    Err((msg, at)) => failed(located_at(at.as_ref().unwrap_or(&task.loc), msg)),
                     Ok(Some(cond)) => result::skipped_by_condition(&cond),
                     Ok(None) => self.execute(pctx, &ht, &vars).await,
                 };
@@ -286,7 +286,7 @@ impl Run<'_> {
                 ivars.insert("ansible_loop".into(), info.clone());
             }
             let mut r = match self.check_when(ht.kw, &ivars, &ht.search) {
-                Err(msg) => failed(self.located(ht.task, msg)),
+                Err((msg, at)) => failed(located_at(at.as_ref().unwrap_or(&ht.task.loc), msg)),
                 Ok(Some(cond)) => result::skipped_by_condition(&cond),
                 Ok(None) => self.execute(pctx, ht, &ivars).await,
             };
@@ -682,21 +682,32 @@ impl Run<'_> {
 
     /// A task-level message with Ansible's location paragraph.
     pub(crate) fn located(&self, task: &Task, msg: String) -> String {
-        let context = LoadError::new(task.loc.clone(), "").ansible_context();
-        format!("{msg}\n\n{context}")
+        located_at(&task.loc, msg)
     }
 
     /// A templating failure in a task's options, worded as Ansible words it.
     pub(crate) fn template_failure(&self, task: &Task, e: &TemplateError) -> String {
         let msg = if e.undefined.is_some() {
+            // ansible-core 2.18's wording, double full stop included.
             format!(
-                "The task includes an option with an undefined variable. The error was: {}. {}",
-                e.message, e.message
+                "The task includes an option with an undefined variable.. {}",
+                e.message
             )
         } else {
             e.message.clone()
         };
         self.located(task, msg)
+    }
+}
+
+/// `msg` with Ansible's location paragraph for `loc`; like ansible-core's error text, it
+/// ends with a newline after the `^ here` line.
+pub(crate) fn located_at(loc: &crate::playbook::Loc, msg: String) -> String {
+    let context = LoadError::new(loc.clone(), "").ansible_context();
+    if context.ends_with("^ here") {
+        format!("{msg}\n\n{context}\n")
+    } else {
+        format!("{msg}\n\n{context}")
     }
 }
 

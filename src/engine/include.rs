@@ -141,7 +141,10 @@ impl Run<'_> {
             (outcome, incs)
         };
         match self.check_when(kw, &vars, &search) {
-            Err(msg) => return done(failed(self.located(task, msg)), Vec::new()),
+            Err((msg, at)) => {
+                let msg = super::host::located_at(at.as_ref().unwrap_or(&task.loc), msg);
+                return done(failed(msg), Vec::new());
+            }
             Ok(Some(cond)) => return done(result::skipped_by_condition(&cond), Vec::new()),
             Ok(None) => {}
         }

@@ -110,7 +110,7 @@ impl Run<'_> {
     /// Runs one play. `Err` is an error outside tasks (exit code 1).
     pub(crate) async fn run_play(&self, play: &Arc<Play>) -> Result<PlayEnd, String> {
         let base_vars = self.play_level_vars(play);
-        let name = self.play_name(play, &base_vars)?;
+        let name = self.play_name(play, &base_vars);
         let pattern_values = match &play.hosts {
             Value::Array(list) => list.clone(),
             other => vec![other.clone()],
@@ -189,9 +189,10 @@ impl Run<'_> {
         vars
     }
 
-    /// The play's name, templated like every play field (an undefined variable there is an
-    /// error of the run, as in Ansible's play post-validation).
-    fn play_name(&self, play: &Play, vars: &Map) -> Result<String, String> {
+    /// The play's name, templated with the play's variables. As in ansible-core (whose
+    /// post-validation exempts `name`), a name that cannot be templated (an undefined
+    /// variable) is not an error: the header shows it as written and the play runs.
+    fn play_name(&self, play: &Play, vars: &Map) -> String {
         let scope = Scope {
             vars,
             search_paths: &[],
@@ -199,7 +200,7 @@ impl Run<'_> {
         self.templar
             .template(&Value::String(play.name.clone()), scope)
             .map(|v| value_text(&v))
-            .map_err(|e| field_error(play, "name", &e))
+            .unwrap_or_else(|_| play.name.clone())
     }
 
     /// The hosts of the play's patterns, after `--limit`, without hosts already failed or

@@ -79,14 +79,14 @@ pub fn aggregate(items: Vec<Map>) -> Map {
     let all_skipped = !items.is_empty() && items.iter().all(|r| flag(r, "skipped"));
     let mut r = Map::new();
     r.insert("changed".into(), Value::Bool(changed));
+    // As ansible-core: `skipped` is always present, `failed` only when true.
+    r.insert("skipped".into(), Value::Bool(all_skipped));
     let msg = if failed {
         r.insert("failed".into(), Value::Bool(true));
         "One or more items failed"
     } else if all_skipped {
-        r.insert("skipped".into(), Value::Bool(true));
         "All items skipped"
     } else {
-        r.insert("failed".into(), Value::Bool(false));
         "All items completed"
     };
     r.insert("msg".into(), Value::String(msg.into()));
@@ -177,6 +177,10 @@ mod tests {
         let s = aggregate(vec![m(json!({"skipped": true}))]);
         assert_eq!(s["skipped"], json!(true));
         assert_eq!(s["msg"], json!("All items skipped"));
+        let ok = aggregate(vec![m(json!({"changed": false}))]);
+        assert_eq!(ok["skipped"], json!(false));
+        assert_eq!(ok["msg"], json!("All items completed"));
+        assert!(!ok.contains_key("failed"), "failed is only present when true");
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct Param {
     pub default: Option<&'static str>,
     /// Values never printed (`no_log` in Ansible's spec).
     pub no_log: bool,
+    /// An option of the action plugin, not of the module (copy's `decrypt`): accepted, but left
+    /// out of the "Supported parameters include" list, which names the module's spec only.
+    pub action_only: bool,
 }
 
 /// A module's parameters and the rules between them.
@@ -67,6 +70,7 @@ impl Param {
             choices: &[],
             default: None,
             no_log: false,
+            action_only: false,
         }
     }
 }
@@ -160,7 +164,8 @@ impl ArgSpec {
         }
         unknown.sort_unstable();
         Err(format!(
-            "Unsupported parameters for ({fqcn}) module: {}. Supported parameters include: {}.",
+            "Unsupported parameters for ({}) module: {}. Supported parameters include: {}.",
+            printed_module_name(fqcn),
             unknown.join(", "),
             self.supported_list()
         ))
@@ -168,16 +173,13 @@ impl ArgSpec {
 
     /// `a, b, c (alias1, alias2)`, as Ansible prints the supported parameters.
     fn supported_list(&self) -> String {
-        let mut names: Vec<&str> = self.params.iter().map(|p| p.name).collect();
+        let listed = || self.params.iter().filter(|p| !p.action_only);
+        let mut names: Vec<&str> = listed().map(|p| p.name).collect();
         if self.free_form && self.param(RAW_PARAMS).is_none() {
             names.push(RAW_PARAMS);
         }
         names.sort_unstable();
-        let mut aliases: Vec<&str> = self
-            .params
-            .iter()
-            .flat_map(|p| p.aliases.iter().copied())
-            .collect();
+        let mut aliases: Vec<&str> = listed().flat_map(|p| p.aliases.iter().copied()).collect();
         aliases.sort_unstable();
         let mut text = names.join(", ");
         if !aliases.is_empty() {
@@ -235,6 +237,16 @@ impl ArgSpec {
 
 /// The key where free-form modules (`command`, `shell`) receive their text.
 pub const RAW_PARAMS: &str = "_raw_params";
+
+/// The module name as Ansible prints it in argument errors: a collection name as written, a
+/// short name as the `ansible.legacy` one it resolves through (`copy` → `ansible.legacy.copy`).
+fn printed_module_name(name: &str) -> String {
+    if name.contains('.') {
+        name.to_string()
+    } else {
+        format!("ansible.legacy.{name}")
+    }
+}
 
 fn merge_raw_params(out: &mut Map, value: Value) -> Result<(), String> {
     let given = |v: &Value| !(v.is_null() || v.as_str() == Some(""));
@@ -527,6 +539,17 @@ mod tests {
         assert_eq!(
             err,
             "Unsupported parameters for (ansible.builtin.file) module: bar, foo. Supported parameters include: attributes, content, count, force, groups, labels, owner, path, ratio, src, state (attr, dest, name)."
+        );
+    }
+
+    #[test]
+    fn short_module_names_print_as_ansible_legacy() {
+        let err = SPEC
+            .check_names("file", &map(json!({"path": "/x", "foo": 1})))
+            .unwrap_err();
+        assert!(
+            err.starts_with("Unsupported parameters for (ansible.legacy.file) module: foo."),
+            "{err}"
         );
     }
 

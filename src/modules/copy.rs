@@ -68,6 +68,7 @@ static SPEC: ArgSpec = ArgSpec {
         Param::new("validate", Kind::Str),
         Param {
             default: Some("true"),
+            action_only: true,
             ..Param::new("decrypt", Kind::Bool)
         },
         Param::new("_original_basename", Kind::Str),
@@ -118,72 +119,79 @@ impl Module for Copy {
         &SPEC
     }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let args: CopyArgs = match serde_json::from_value(Value::Object(args)) {
-            Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+        let mut result = run_copy(args, ctx).await?;
+        remote::mark_diff_mode(&mut result, ctx);
+        Ok(result)
+    }
+}
+
+/// The copy action and module, before the diff-mode mark.
+async fn run_copy(args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
+    let args: CopyArgs = match serde_json::from_value(Value::Object(args)) {
+        Ok(args) => args,
+        Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+    };
+    let has_content = !args.content.is_null();
+    match (&args.src, has_content) {
+        (None, false) => return Ok(remote::failed("src (or content) is required")),
+        (Some(_), true) => return Ok(remote::failed("src and content are mutually exclusive")),
+        _ => {}
+    }
+    if has_content {
+        if args.dest.ends_with('/') {
+            return Ok(remote::failed("can not use content with a dir as dest"));
+        }
+        let data = content_bytes(&args.content);
+        let plan = FilePlan {
+            dest: args.dest.clone(),
+            slash: false,
+            basename: String::new(),
+            data: Source::Bytes(data),
+            // Ansible writes content to a 0600 temp file first: `preserve` means 0600.
+            local_mode: Some(0o600),
+            after_header: args.dest.clone(),
         };
-        let has_content = !args.content.is_null();
-        match (&args.src, has_content) {
-            (None, false) => return Ok(remote::failed("src (or content) is required")),
-            (Some(_), true) => return Ok(remote::failed("src and content are mutually exclusive")),
-            _ => {}
-        }
-        if has_content {
-            if args.dest.ends_with('/') {
-                return Ok(remote::failed("can not use content with a dir as dest"));
-            }
-            let data = content_bytes(&args.content);
-            let plan = FilePlan {
-                dest: args.dest.clone(),
-                slash: false,
-                basename: String::new(),
-                data: Source::Bytes(data),
-                // Ansible writes content to a 0600 temp file first: `preserve` means 0600.
-                local_mode: Some(0o600),
-                after_header: args.dest.clone(),
-            };
-            return copy_one(&args, &plan, ctx).await;
-        }
-        let src = args.src.clone().unwrap_or_default();
-        if args.remote_src {
-            let plan = FilePlan {
-                dest: args.dest.clone(),
-                slash: args.dest.ends_with('/'),
-                basename: basename(&src),
-                data: Source::Remote(src.clone()),
-                local_mode: None,
-                after_header: src,
-            };
-            return copy_one(&args, &plan, ctx).await;
-        }
-        let Some(found) = find_source(&src, ctx.scope.search_paths) else {
-            return Ok(remote::failed(not_found_message(
-                &src,
-                ctx.scope.search_paths,
-            )));
-        };
-        if found.is_dir() {
-            return copy_tree(&args, &src, &found, ctx).await;
-        }
-        let data = match std::fs::read(&found) {
-            Ok(data) => data,
-            Err(e) => {
-                return Ok(remote::failed(format!(
-                    "Could not read source file {}: {e}",
-                    found.display()
-                )))
-            }
-        };
+        return copy_one(&args, &plan, ctx).await;
+    }
+    let src = args.src.clone().unwrap_or_default();
+    if args.remote_src {
         let plan = FilePlan {
             dest: args.dest.clone(),
             slash: args.dest.ends_with('/'),
             basename: basename(&src),
-            data: Source::Bytes(data),
-            local_mode: local_mode(&found),
-            after_header: found.to_string_lossy().into_owned(),
+            data: Source::Remote(src.clone()),
+            local_mode: None,
+            after_header: src,
         };
-        copy_one(&args, &plan, ctx).await
+        return copy_one(&args, &plan, ctx).await;
     }
+    let Some(found) = find_source(&src, ctx.scope.search_paths) else {
+        return Ok(remote::failed(not_found_message(
+            &src,
+            ctx.scope.search_paths,
+        )));
+    };
+    if found.is_dir() {
+        return copy_tree(&args, &src, &found, ctx).await;
+    }
+    let data = match std::fs::read(&found) {
+        Ok(data) => data,
+        Err(e) => {
+            return Ok(remote::failed(format!(
+                "Could not read source file {}: {e}",
+                found.display()
+            )))
+        }
+    };
+    let plan = FilePlan {
+        dest: args.dest.clone(),
+        slash: args.dest.ends_with('/'),
+        basename: basename(&src),
+        data: Source::Bytes(data),
+        local_mode: local_mode(&found),
+        after_header: found.to_string_lossy().into_owned(),
+    };
+    copy_one(&args, &plan, ctx).await
 }
 
 /// Where one file's bytes come from.
@@ -469,6 +477,9 @@ fn build_result(
     }
     let content_changed = records.all("chg").any(|c| c == "content");
     let sha1 = records.get("want").unwrap_or("").to_string();
+    if let Source::Remote(src) = &plan.data {
+        return remote_src_result(src, &dest, content_changed, records, ctx);
+    }
     if content_changed && ctx.check_mode {
         result.insert("changed".into(), Value::Bool(true));
     } else if content_changed {
@@ -507,6 +518,40 @@ fn build_result(
 }
 
 use super::remote::Records;
+
+/// `remote_src` runs the copy module alone (no action plugin): its result names the given
+/// source, carries no `diff` (only the action computes diffs) and, unchanged, is the module's
+/// own `dest, src, md5sum, checksum` rather than the file module's result.
+fn remote_src_result(
+    src: &str,
+    dest: &str,
+    content_changed: bool,
+    records: &Records,
+    ctx: &ModuleContext<'_>,
+) -> Map {
+    let mut result = Map::new();
+    let changed = content_changed || records.attrs_changed();
+    if content_changed && ctx.check_mode {
+        result.insert("changed".into(), Value::Bool(true));
+        return result;
+    }
+    result.insert("dest".into(), Value::String(dest.into()));
+    result.insert("src".into(), Value::String(src.into()));
+    result.insert(
+        "md5sum".into(),
+        Value::String(records.get("want_md5").unwrap_or("").into()),
+    );
+    result.insert(
+        "checksum".into(),
+        Value::String(records.get("want").unwrap_or("").into()),
+    );
+    result.insert("changed".into(), Value::Bool(changed));
+    if let Some(backup) = records.get("backup_file") {
+        result.insert("backup_file".into(), Value::String(backup.into()));
+    }
+    remote::add_path_info(&mut result, records);
+    result
+}
 
 /// Ansible's failure when the bytes that arrived are not the bytes meant.
 fn checksum_mismatch(actual: &str, expected: &str) -> Map {
@@ -642,9 +687,20 @@ fi
             Err(result) => return Ok(result),
         }
     }
+    // The action plugin reports the controller path it found (keeping `src`'s trailing slash)
+    // and, for a contents copy, the destination as the directory it filled (slash-ended).
     let mut result = Map::new();
-    result.insert("dest".into(), Value::String(args.dest.clone()));
-    result.insert("src".into(), Value::String(src.into()));
+    let dest = if src.ends_with('/') {
+        dest_root.clone()
+    } else {
+        args.dest.clone()
+    };
+    let mut found = root.to_string_lossy().trim_end_matches('/').to_string();
+    if src.ends_with('/') {
+        found.push('/');
+    }
+    result.insert("dest".into(), Value::String(dest));
+    result.insert("src".into(), Value::String(found));
     result.insert("changed".into(), Value::Bool(changed));
     Ok(result)
 }
@@ -785,6 +841,17 @@ mod tests {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
     }
 
+    #[test]
+    fn unknown_parameter_message_lists_the_module_spec_without_decrypt() {
+        let args = json!({"dest": "/x", "bogus_option": 1, "decrypt": true});
+        let args = args.as_object().cloned().unwrap_or_default();
+        let err = SPEC.check_names("copy", &args).err().unwrap_or_default();
+        assert_eq!(
+            err,
+            "Unsupported parameters for (ansible.legacy.copy) module: bogus_option. Supported parameters include: _original_basename, attributes, backup, checksum, content, dest, directory_mode, follow, force, group, local_follow, mode, owner, remote_src, selevel, serole, setype, seuser, src, unsafe_writes, validate (attr)."
+        );
+    }
+
     #[tokio::test]
     async fn content_is_written_exactly_then_idempotent() {
         let (_tmp, dir) = nasty_tempdir();
@@ -894,6 +961,11 @@ mod tests {
         assert_eq!(std::fs::read_to_string(backup).unwrap(), "old\n");
         assert_eq!(result["diff"][0]["before"], "old\n");
         assert_eq!(result["diff"][0]["after"], "new\n");
+        // Diff mode is marked for the console; without it the diff stays but is not marked.
+        assert_eq!(result["_ansible_diff"], true);
+        let quiet = run(&Copy, json!({"dest": dest, "content": "newer\n"})).await;
+        assert_eq!(quiet["diff"], json!([]));
+        assert_eq!(quiet.get("_ansible_diff"), None);
     }
 
     #[tokio::test]
@@ -966,6 +1038,11 @@ mod tests {
             std::fs::read_to_string(format!("{dir}/flat/a")).unwrap(),
             "A"
         );
+        // Ansible names the controller directory it found, and the filled directory with a slash.
+        assert_eq!(result["src"], format!("{files}/"));
+        assert_eq!(result["dest"], format!("{dir}/flat/"));
+        assert_eq!(again["src"], files.as_str());
+        assert_eq!(again["dest"], format!("{dest}/"));
         // A single file into an existing directory lands under its basename.
         let result = run_with(&Copy, json!({"src": "tree/a", "dest": dest}), options()).await;
         assert_eq!(result["dest"], format!("{dest}/a"));
@@ -985,8 +1062,15 @@ mod tests {
         let result = run(&Copy, json!({"src": src, "dest": dest, "remote_src": true})).await;
         assert_eq!(result["changed"], true, "{result:?}");
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "R");
+        // The copy module alone: the given source, no diff (the action plugin makes those).
+        assert_eq!(result["src"], src.as_str());
+        assert_eq!(result.get("diff"), None);
         let result = run(&Copy, json!({"src": src, "dest": dest, "remote_src": true})).await;
         assert_eq!(result["changed"], false);
+        assert_eq!(result["src"], src.as_str());
+        assert_eq!(result["md5sum"], "e1e1d3d40573127e9ee0480caf1283d6");
+        assert_eq!(result.get("diff"), None);
+        assert_eq!(result.get("path"), None);
     }
 
     #[tokio::test]

@@ -127,7 +127,9 @@ impl Module for File {
             Ok(records) => records,
             Err(result) => return Ok(result),
         };
-        Ok(build_result(&records))
+        let mut result = build_result(&records);
+        remote::mark_diff_mode(&mut result, ctx);
+        Ok(result)
     }
 }
 

@@ -337,6 +337,7 @@ pub async fn k8s_info(args: &Map, cluster: &dyn Cluster) -> Map {
         .resources
         .into_iter()
         .map(|mut o| {
+            add_type_fields(&mut o, &query);
             for path in &hidden {
                 remove_path(&mut o, path);
             }
@@ -360,6 +361,28 @@ pub async fn k8s_info(args: &Map, cluster: &dyn Cluster) -> Map {
         );
     }
     r
+}
+
+/// The items of a List answer lack `apiVersion` and `kind`; the Kubernetes Python client that
+/// kubernetes.core uses appends them (the list's apiVersion, its kind without `List`). The list
+/// is served in the requested group/version, and a kind written as a Kind name (`Pod`, not the
+/// plural `pods`) is the items' kind.
+// TODO(kube.rs): the resolved kind is only known in `kube::flatten_list`, which should fill both
+// fields from the List itself; this covers kinds written as Kind names.
+fn add_type_fields(object: &mut Value, query: &InfoQuery) {
+    let Value::Object(fields) = object else {
+        return;
+    };
+    if !fields.contains_key("apiVersion") {
+        fields.insert(
+            "apiVersion".into(),
+            Value::String(query.api_version.clone()),
+        );
+    }
+    let written_as_kind = query.kind.starts_with(|c: char| c.is_ascii_uppercase());
+    if !fields.contains_key("kind") && written_as_kind {
+        fields.insert("kind".into(), Value::String(query.kind.clone()));
+    }
 }
 
 fn query_from_args(args: &Map) -> InfoQuery {
@@ -551,7 +574,10 @@ mod tests {
             &c,
         )
         .await;
-        assert_eq!(r["resources"], json!([{"kind": "Secret"}]));
+        assert_eq!(
+            r["resources"],
+            json!([{"kind": "Secret", "apiVersion": "v1"}])
+        );
         assert_eq!(r["api_found"], json!(true));
         assert_eq!(r["changed"], json!(false));
         let q = c.queries.lock().unwrap()[0].clone();
@@ -559,6 +585,23 @@ mod tests {
         assert_eq!(q.name.as_deref(), Some("k"));
         assert_eq!(q.label_selectors, vec!["a=b", "c"]);
         assert_eq!(q.field_selectors, vec!["x=y"]);
+    }
+
+    #[tokio::test]
+    async fn list_items_get_api_version_and_kind_like_the_python_client() {
+        let item = json!({"metadata": {"name": "p"}});
+        let c = Scripted::new(vec![found(vec![item.clone()]), found(vec![item])]);
+        let r = k8s_info(
+            &args(json!({"kind": "Deployment", "api_version": "apps/v1"})),
+            &c,
+        )
+        .await;
+        assert_eq!(
+            r["resources"],
+            json!([{"metadata": {"name": "p"}, "apiVersion": "apps/v1", "kind": "Deployment"}])
+        );
+        let r = k8s_info(&args(json!({"kind": "pods"})), &c).await;
+        assert_eq!(r["resources"][0].get("kind"), None);
     }
 
     #[tokio::test]
@@ -616,7 +659,7 @@ mod tests {
         .await;
         assert_eq!(
             r["resources"],
-            json!([{"metadata": {"name": "a"}, "data": {}}])
+            json!([{"metadata": {"name": "a"}, "data": {}, "apiVersion": "v1", "kind": "Secret"}])
         );
     }
 
@@ -637,7 +680,7 @@ mod tests {
             &c,
         )
         .await;
-        assert_eq!(r["resources"], json!([ready]));
+        assert_eq!(r["resources"][0]["status"], ready["status"]);
         assert_eq!(c.queries.lock().unwrap().len(), 3);
     }
 

@@ -27,6 +27,9 @@ use crate::{Map, Value};
 ///   (links), `st_U`, `st_G` (names, `UNKNOWN` when unknown); returns 1 when it does not exist.
 /// - `pinfo PATH`: Ansible's `add_path_info` fields (`pi_*` records) when PATH exists.
 /// - `uid_of NAME` / `gid_of NAME`: numeric ids (numbers pass through), empty when unknown.
+/// - `py_oserror TEXT PATH`: a failed tool's stderr TEXT as Python's `str(OSError)` for PATH
+///   (`[Errno 1] Operation not permitted: b'PATH'`), the form Ansible's messages quote; TEXT
+///   itself when its reason is not a known errno.
 pub const PRELUDE: &str = r#"set -f
 emit() { printf '%s=%s\0' "$1" "$2"; }
 die() { emit msg "$1"; emit failed 1; on_die; exit 0; }
@@ -41,6 +44,17 @@ pinfo() {
   lst "$1" || return 0
   emit pi_raw "$st_f"; emit pi_uid "$st_u"; emit pi_gid "$st_g"; emit pi_owner "$st_U"
   emit pi_group "$st_G"; emit pi_size "$st_s"; emit pi_nlink "$st_h"
+}
+py_oserror() {
+  case $1 in
+    *'Operation not permitted'*) _en=1 _es='Operation not permitted' ;;
+    *'No such file or directory'*) _en=2 _es='No such file or directory' ;;
+    *'Permission denied'*) _en=13 _es='Permission denied' ;;
+    *'Read-only file system'*) _en=30 _es='Read-only file system' ;;
+    *'Invalid argument'*) _en=22 _es='Invalid argument' ;;
+    *) printf '%s' "$1"; return 0 ;;
+  esac
+  printf "[Errno %s] %s: b'%s'" "$_en" "$_es" "$2"
 }
 uid_of() {
   case $1 in
@@ -100,7 +114,9 @@ pub fn attrs_function_named(name: &str, mode: Option<&ModeSpec>) -> String {
     [ -n "$WUID" ] || die "chown failed: failed to look up user $OWN"
     if [ "$st_u" != "$WUID" ]; then
       emit chg owner; emit b_owner "$st_u"; emit a_owner "$WUID"
-      if [ "$CHECK" != 1 ]; then chown -h -- "$WUID" "$1" 2>/dev/null || die "chown failed"; fi
+      if [ "$CHECK" != 1 ]; then
+        _err=$(LC_ALL=C chown -h -- "$WUID" "$1" 2>&1) || die "chown failed: $(py_oserror "$_err" "$1")"
+      fi
     fi
   fi
   if [ -n "$GRP" ]; then
@@ -114,6 +130,19 @@ pub fn attrs_function_named(name: &str, mode: Option<&ModeSpec>) -> String {
 {mode_code}}}
 "#
     )
+}
+
+/// Marks a result of a task that runs in diff mode (`--diff` or the `diff` keyword), so the
+/// console prints its `diff` as Ansible's `v2_on_file_diff` does only then; without it the
+/// `diff` is kept in the result (Ansible registers it too) but not printed. `_ansible_*` keys
+/// are dropped before a result is registered.
+pub fn mark_diff_mode(result: &mut Map, ctx: &ModuleContext<'_>) {
+    if ctx.diff && result.contains_key("diff") {
+        result.insert(
+            crate::report::console::DIFF_MODE_KEY.into(),
+            Value::Bool(true),
+        );
+    }
 }
 
 /// Shell variable assignments every attribute-setting script starts with.
@@ -604,6 +633,24 @@ pub fn bool_arg(args: &Map, key: &str, default: bool) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn sh(script: &str) -> String {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{PRELUDE}\n{script}"))
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        out.unwrap_or_default()
+    }
+
+    #[test]
+    fn tool_errors_read_as_python_oserrors() {
+        assert_eq!(
+            sh("py_oserror \"chown: changing ownership of '/x/y': Operation not permitted\" /x/y"),
+            "[Errno 1] Operation not permitted: b'/x/y'"
+        );
+        assert_eq!(sh("py_oserror 'odd failure' /x"), "odd failure");
+    }
 
     fn sym(text: &str) -> ModeSpec {
         parse_mode(&json!(text)).unwrap().unwrap()

@@ -128,8 +128,29 @@ fi
 emit passwd "$_pw"
 emit uname "$(uname -s)|$(uname -r)|$(uname -m)|$(uname -n)"
 emit kernel_version "$(uname -v)"
-_f=$($_t hostname -f 2>/dev/null) || _f=
-emit fqdn "$_f"
+# Python's socket.getfqdn(), which Ansible uses: the name the hostname's first address resolves
+# back to, or its first alias holding a dot; the hostname itself when either lookup fails.
+py_getfqdn() {
+  _hn=$(uname -n)
+  if ! command -v getent >/dev/null 2>&1; then
+    $_t hostname -f 2>/dev/null || printf '%s\n' "$_hn"
+    return 0
+  fi
+  read -r _a _rest <<EOF_ADDR
+$(getent ahosts "$_hn" 2>/dev/null | head -n 1)
+EOF_ADDR
+  _r=
+  [ -n "$_a" ] && _r=$(getent hosts "$_a" 2>/dev/null | head -n 1)
+  if [ -z "$_r" ]; then printf '%s\n' "$_hn"; return 0; fi
+  set -- $_r
+  shift
+  _f=$1
+  for _n in "$@"; do
+    case $_n in *.*) _f=$_n; break ;; esac
+  done
+  printf '%s\n' "$_f"
+}
+emit fqdn "$(py_getfqdn)"
 if [ -r /etc/os-release ]; then emit osrelease "$(cat /etc/os-release)"
 elif [ -r /usr/lib/os-release ]; then emit osrelease "$(cat /usr/lib/os-release)"; fi
 [ -r /etc/debian_version ] && emit debian_version "$(cat /etc/debian_version)"
@@ -726,6 +747,19 @@ mod tests {
         if std::path::Path::new("/etc/debian_version").exists() {
             assert_eq!(facts["ansible_os_family"], "Debian");
         }
+    }
+
+    #[tokio::test]
+    async fn fqdn_is_what_python_getfqdn_says() {
+        let python = std::process::Command::new("python3")
+            .args(["-c", "import socket; print(socket.getfqdn())"])
+            .output();
+        let Ok(python) = python else {
+            return; // no Python here to compare with
+        };
+        let expected = String::from_utf8_lossy(&python.stdout).trim().to_string();
+        let facts = gather(&LocalConnection, None).await.unwrap();
+        assert_eq!(facts["ansible_fqdn"], expected.as_str());
     }
 
     #[tokio::test]

@@ -6,7 +6,8 @@
 //! and go to `_raw_params`. For the free-form modules (`command`, `shell`, `raw`, `script`:
 //! `check_raw`), only `creates`, `removes`, `chdir`, `executable`, `warn`, `stdin`,
 //! `stdin_add_newline` and `strip_empty_ends` are taken as arguments: any other `k=v` word
-//! stays part of the command. `_raw_params` keeps the original text, minus the words taken.
+//! stays part of the command. `_raw_params` keeps the original text as written (spacing and a
+//! final newline included) when no word is taken; else minus the words taken, blanks collapsed.
 
 use crate::{Map, Value};
 
@@ -53,8 +54,15 @@ pub fn parse_kv(text: &str, check_raw: bool) -> Map {
 }
 
 /// The key and value of a `key=value` word, when the `=` comes before any quote and the key
-/// looks like a parameter name.
+/// looks like a parameter name or is a whole Jinja2 expression (`set_fact: "{{ k }}={{ v }}"`:
+/// the key is templated when the task runs, as in Ansible).
 fn split_key(word: &str) -> Option<(&str, &str)> {
+    // A Jinja2 key runs to the `}}` that the `=` follows (it may hold quotes and `=`).
+    if word.starts_with("{{") {
+        if let Some(end) = word.find("}}=") {
+            return Some((&word[..end + 2], &word[end + 3..]));
+        }
+    }
     let eq = word.find('=')?;
     let quote = word.find(['"', '\'']).unwrap_or(usize::MAX);
     if eq > quote || eq == 0 {
@@ -81,9 +89,11 @@ fn unquote(value: &str) -> &str {
 }
 
 /// The text without the given spans (and the blank that separated each from the rest).
+/// Without spans the text is kept as written, as Ansible keeps it: a `shell: |` block's
+/// trailing newline stays in the command (and in the result's `cmd`).
 fn remove_spans(text: &str, spans: &[(usize, usize)]) -> String {
     if spans.is_empty() {
-        return text.trim().to_string();
+        return text.to_string();
     }
     let mut out = String::new();
     let mut pos = 0;
@@ -203,8 +213,18 @@ mod tests {
 
     #[test]
     fn command_multiline_text_is_kept() {
-        let m = parse_kv("echo one\necho two\n", true);
-        assert_eq!(m["_raw_params"], json!("echo one\necho two"));
+        // As ansible-core 2.18: the block's spacing and final newline are kept.
+        let m = parse_kv("echo one\n  echo  two\n", true);
+        assert_eq!(m["_raw_params"], json!("echo one\n  echo  two\n"));
+    }
+
+    #[test]
+    fn a_templated_key_is_a_key() {
+        let m = parse_kv("{{ item['key'] }}={{ hostvars[h][item.value] }}", false);
+        assert_eq!(
+            Value::Object(m),
+            json!({"{{ item['key'] }}": "{{ hostvars[h][item.value] }}"})
+        );
     }
 
     #[test]

@@ -198,10 +198,55 @@ fn load_plays_into(
                     ));
                 }
                 let dir = parent_dir(&file);
+                let first = plays.len();
                 load_plays_into(&file, &dir, depth + 1, plays)?;
+                apply_import_keywords(entry, &ctx, &mut plays[first..])?;
             }
             None => plays.push(Arc::new(load_play(entry, &ctx)?)),
         }
+    }
+    Ok(())
+}
+
+/// What an `import_playbook` entry passes to the plays it imports, as ansible-core does: its
+/// `when` is prepended to every play's conditions (their tasks and fact gathering are then
+/// skipped on a false condition), its `tags` are added and its `vars` override the plays'.
+fn apply_import_keywords(entry: &Node, ctx: &Ctx, plays: &mut [Arc<Play>]) -> Result<(), LoadError> {
+    let mut import_kw = Keywords::default();
+    if let Some(w) = entry.get("when") {
+        set_when(&mut import_kw, w, ctx);
+    }
+    if let Some(t) = entry.get("tags") {
+        import_kw.tags = strings_of(t);
+    }
+    let vars = match entry.get("vars") {
+        None => Map::new(),
+        Some(v) => match v.to_value() {
+            Value::Object(m) => m,
+            Value::Null => Map::new(),
+            _ => {
+                return Err(ctx.err(
+                    v,
+                    "vars for import_playbook statements must be specified as a dictionary",
+                ))
+            }
+        },
+    };
+    for play in plays {
+        let play = Arc::make_mut(play);
+        let mut when = import_kw.when.clone();
+        when.extend(std::mem::take(&mut play.kw.when));
+        let mut when_locs = import_kw.when_locs.clone();
+        let own_locs = std::mem::take(&mut play.kw.when_locs);
+        when_locs.extend(own_locs);
+        play.kw.when = when;
+        play.kw.when_locs = when_locs;
+        for t in &import_kw.tags {
+            if !play.kw.tags.contains(t) {
+                play.kw.tags.push(t.clone());
+            }
+        }
+        play.kw.vars.extend(vars.clone());
     }
     Ok(())
 }
@@ -357,7 +402,7 @@ pub(crate) fn role_request(
     }
     let mut kw = parse_common(&kw_entries, ctx)?;
     if let Some(w) = node.get("when") {
-        kw.when = list_of(w);
+        set_when(&mut kw, w, ctx);
     }
     if let Some(d) = node.get("delegate_to") {
         kw.delegate_to = Some(d.to_value());
@@ -458,7 +503,7 @@ fn load_block(
         }
     }
     let mut kw = parse_common(entries, ctx)?;
-    parse_block_extras(node, &mut kw);
+    parse_block_extras(node, &mut kw, ctx);
     Ok(Block {
         name: node.get("name").map(scalar_string),
         loc: ctx.loc(node),
@@ -470,12 +515,21 @@ fn load_block(
     })
 }
 
-pub(crate) fn parse_block_extras(node: &Node, kw: &mut Keywords) {
+/// `when` and where each of its conditions is written (a list's items, else the value).
+pub(crate) fn set_when(kw: &mut Keywords, w: &Node, ctx: &Ctx) {
+    kw.when = list_of(w);
+    kw.when_locs = match w.as_seq() {
+        Some(items) => items.iter().map(|n| Some(ctx.loc(n))).collect(),
+        None => vec![Some(ctx.loc(w)); kw.when.len()],
+    };
+}
+
+pub(crate) fn parse_block_extras(node: &Node, kw: &mut Keywords, ctx: &Ctx) {
     if let Some(n) = node.get("notify") {
         kw.notify = strings_of(n);
     }
     if let Some(w) = node.get("when") {
-        kw.when = list_of(w);
+        set_when(kw, w, ctx);
     }
     if let Some(d) = node.get("delegate_to") {
         kw.delegate_to = Some(d.to_value());

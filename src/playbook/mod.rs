@@ -168,6 +168,9 @@ pub struct Keywords {
     pub tags: Vec<String>,
     /// `when` conditions; a child adds its own (all must hold).
     pub when: Vec<Value>,
+    /// Where each `when` condition is written (same order as `when`; `None` or missing when
+    /// unknown): a condition that cannot be evaluated is reported there, as Ansible does.
+    pub when_locs: Vec<Option<Loc>>,
     /// `notify` set on a block: its tasks notify these unless they name their own.
     pub notify: Vec<String>,
     pub vars: Map,

@@ -165,7 +165,7 @@ pub(crate) fn load_task(
         ));
     }
     let mut kw = parse_common(entries, ctx)?;
-    parse_block_extras(node, &mut kw);
+    parse_block_extras(node, &mut kw, ctx);
     if local_action {
         kw.delegate_to = Some(Value::String("localhost".into()));
     }

@@ -6,7 +6,8 @@
 //!   relevant and the rest may hold credentials);
 //! - `job_events/<counter>-<uuid>.json`: one event object per file ([`super::json::EventBuilder`]:
 //!   ansible-runner's names and fields), each written to a `.tmp` file and renamed, so readers
-//!   never see half an event;
+//!   never see half an event; the last is `playbook_on_stats`, as with ansible-runner
+//!   (hook-runner's `hook_runner_end` is only in the JSON log stream);
 //! - `stdout` and `stderr`: the console text (with hook-runner's closing summary);
 //! - `rc` and `status` (`successful`, `failed`, `canceled`, `timeout`), written last, when the
 //!   run ends.
@@ -94,6 +95,12 @@ impl Artifacts {
     }
 
     fn write_event(&self, state: &mut State, event: &Event) -> std::io::Result<()> {
+        if let Event::PlaybookEnd {
+            error: Some(error), ..
+        } = event
+        {
+            self.write_error_event(state, error)?;
+        }
         let (object, stderr) = state.builder.build_with_stderr(event);
         let object = self.redactor.redact_value(&object);
         let name = format!(
@@ -101,10 +108,15 @@ impl Artifacts {
             object["counter"].as_u64().unwrap_or(0),
             object["uuid"].as_str().unwrap_or("event")
         );
-        write_atomic(
-            &self.dir.join("job_events").join(name),
-            object.to_string().as_bytes(),
-        )?;
+        // ansible-runner's last job event is `playbook_on_stats`: hook-runner's own end event
+        // stays in the JSON log stream; here its text goes to `stdout`, its outcome to `rc`
+        // and `status`.
+        if !matches!(event, Event::PlaybookEnd { .. }) {
+            write_atomic(
+                &self.dir.join("job_events").join(name),
+                object.to_string().as_bytes(),
+            )?;
+        }
         if let Some(text) = object["stdout"].as_str().filter(|t| !t.is_empty()) {
             state.stdout.write_all(format!("{text}\n").as_bytes())?;
         }
@@ -124,6 +136,27 @@ impl Artifacts {
             )?;
         }
         Ok(())
+    }
+}
+
+impl Artifacts {
+    /// A run-level error (a playbook that cannot be loaded) is, for ansible-runner, a `verbose`
+    /// event holding ansible-playbook's `ERROR! ...` line; its text is already in `stderr`.
+    fn write_error_event(&self, state: &mut State, error: &str) -> std::io::Result<()> {
+        let line = Event::Output {
+            line: format!("ERROR! {error}"),
+        };
+        let (object, _) = state.builder.build_with_stderr(&line);
+        let object = self.redactor.redact_value(&object);
+        let name = format!(
+            "{}-{}.json",
+            object["counter"].as_u64().unwrap_or(0),
+            object["uuid"].as_str().unwrap_or("event")
+        );
+        write_atomic(
+            &self.dir.join("job_events").join(name),
+            object.to_string().as_bytes(),
+        )
     }
 }
 
@@ -170,6 +203,30 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::report::{HostStats, Status, TaskInfo};
+
+    #[test]
+    fn a_run_level_error_is_a_verbose_event_and_no_end_event() {
+        let tmp = std::env::temp_dir().join(format!("hr-artifacts-err-{}", std::process::id()));
+        let argv = vec!["ansible-runner".to_string()];
+        let a = Artifacts::create_with(&tmp, "id2", &argv, 0, Redactor::new()).unwrap();
+        a.event(&Event::PlaybookEnd {
+            rc: 1,
+            error: Some("the playbook: x.yml could not be found".into()),
+        });
+        let dir = tmp.join("artifacts/id2/job_events");
+        let events: Vec<Value> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0]["event"], "verbose");
+        assert_eq!(
+            events[0]["stdout"],
+            "ERROR! the playbook: x.yml could not be found"
+        );
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
 
     #[test]
     fn writes_the_runner_layout_and_ends_with_rc_and_status() {
@@ -234,7 +291,7 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         events.sort_by_key(|n| n.split('-').next().unwrap().parse::<u32>().unwrap());
-        assert_eq!(events.len(), 7);
+        assert_eq!(events.len(), 6);
         assert!(events[0].starts_with("1-") && events[0].ends_with(".json"));
         assert!(events.iter().all(|n| !n.ends_with(".tmp")));
         let last: Value = serde_json::from_str(
@@ -242,6 +299,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(last["event"], "playbook_on_stats");
+        assert_eq!(events.last(), Some(&events[5]));
         let stdout = std::fs::read_to_string(dir.join("stdout")).unwrap();
         assert!(stdout.starts_with("\nPLAY [p] ***"), "{stdout}");
         assert!(

@@ -184,7 +184,7 @@ impl Renderer {
         for d in deprecations(result.get("deprecations")) {
             r.stderr.push_str(&format!("[DEPRECATION WARNING]: {d}\n"));
         }
-        if item.is_none() && flag(result, "changed") {
+        if item.is_none() && flag(result, "changed") && flag(result, DIFF_MODE_KEY) {
             r.stdout.push_str(&file_diff(result.get("diff")));
         }
         let shown = clean_result(result, &task.action, self.verbosity);
@@ -307,6 +307,10 @@ impl HostLine<'_> {
         }
     }
 }
+
+/// A result key set (by the module or the engine) when the task runs in diff mode: only then
+/// is its `diff` printed, as Ansible prints diffs only with `--diff` or the `diff` keyword.
+pub const DIFF_MODE_KEY: &str = "_ansible_diff";
 
 /// `--diff` output for a changed result's `diff` (one or a list of `before`/`after` pairs with
 /// optional `before_header`/`after_header`, or a `prepared` text), as Ansible's callback
@@ -1141,7 +1145,7 @@ fatal: [localhost]: FAILED! => {\"censored\": \"the output has been hidden due t
                 "localhost",
                 &copy,
                 Status::Changed,
-                json!({"changed": true,
+                json!({"changed": true, "_ansible_diff": true,
                 "diff": [{"before": "old\n", "after": "new\nline2\n", "before_header": "/tmp/dd/f", "after_header": "/tmp/dd/f"}]}),
                 None,
             ),
@@ -1149,7 +1153,7 @@ fatal: [localhost]: FAILED! => {\"censored\": \"the output has been hidden due t
                 "localhost",
                 &dir,
                 Status::Changed,
-                json!({"changed": true,
+                json!({"changed": true, "_ansible_diff": true,
                 "diff": {"before": {"path": "/tmp/dd/sub", "state": "absent"}, "after": {"path": "/tmp/dd/sub", "state": "directory"}}}),
                 None,
             ),
@@ -1178,6 +1182,17 @@ TASK [dir] *********************************************************************
 changed: [localhost]
 ";
         assert_eq!(render_all(0, &events), expected);
+        // Outside diff mode the result keeps its `diff`, but nothing is printed.
+        let quiet = task("quiet", "file", "3");
+        let events = vec![result_event(
+            "localhost",
+            &quiet,
+            Status::Changed,
+            json!({"changed": true,
+            "diff": {"before": {"path": "/tmp/dd/sub", "state": "absent"}, "after": {"path": "/tmp/dd/sub", "state": "directory"}}}),
+            None,
+        )];
+        assert!(!render_all(0, &events).contains("--- before"));
         let new_file = json!({"before": "", "after": "x\n", "after_header": "/tmp/dd/g"});
         assert_eq!(
             file_diff(Some(&new_file)),
