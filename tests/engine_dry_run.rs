@@ -130,3 +130,60 @@ async fn untemplated_hook_name_keeps_the_raw_play_name_and_fails_in_the_task() {
         json!("Executing hook: my-hook")
     );
 }
+
+#[tokio::test]
+async fn absolute_hook_mount_paths_read_from_the_hook_dir_and_would_run_shows_given_args() {
+    // `/tmp/hook/plan.yml` is the ConfigMap mount in the pod: a dry-run reads it from the
+    // hook directory it was given (here /tmp/hook does not hold these files).
+    let out = dry_run_hook(&shared(
+        "corpus/hooks/forklift-sample-2021-load-vars-absolute.yml",
+    ))
+    .await;
+    assert_eq!(out.rc, 0, "{:#?}", out.events);
+    assert_eq!(out.result("Load Plan", "localhost").0, Status::Ok);
+    let playbook = r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - include_vars:
+        file: /tmp/hook/plan.yml
+        name: plan
+    - name: remote
+      command: echo {{ plan.targetnamespace }}
+      delegate_to: 10.0.0.9
+"#;
+    let out = dry_run_hook(playbook).await;
+    assert_eq!(out.rc, 0, "{:#?}", out.events);
+    let (_, r) = out.result("remote", "localhost");
+    // Only what the task set, templated: no module defaults (chdir, creates, ...).
+    let args = r["would_run"]["args"].as_object().cloned().unwrap_or_default();
+    assert_eq!(args.keys().collect::<Vec<_>>(), vec!["_raw_params"], "{args:?}");
+    assert_eq!(args["_raw_params"], json!("echo konveyor-forklift"));
+}
+
+#[tokio::test]
+async fn dry_run_lists_the_keys_next_to_a_missing_one() {
+    let playbook = r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - include_vars:
+        file: workload.yml
+        name: workload
+    - name: Send notification
+      debug:
+        msg: "Migration hook executed for {{ workload.vm.name }}"
+"#;
+    let out = dry_run_hook(playbook).await;
+    assert_eq!(out.rc, 2, "{:#?}", out.events);
+    let (_, r) = out.result("Send notification", "localhost");
+    let msg = r["msg"].as_str().unwrap_or_default();
+    // Ansible's text first, unchanged, then the hint line.
+    assert!(
+        msg.starts_with("The task includes an option with an undefined variable.. 'dict object' has no attribute 'name'"),
+        "{msg}"
+    );
+    let hint = msg.lines().last().unwrap_or_default();
+    assert!(hint.starts_with("hook-runner dry-run: `workload.vm.name` does not exist; `workload.vm` has: "), "{msg}");
+    assert!(hint.contains("vm1") && hint.contains("ipaddress"), "{msg}");
+}

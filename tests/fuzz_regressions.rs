@@ -433,20 +433,30 @@ fn yaml_inventory_10k_deep_is_refused_not_crashed() {
 }
 
 /// Peak memory (kB) and exit status of `hook-runner run --syntax-check` on a playbook text.
-// The child is reaped with wait4 (for its own rusage), not with Child::wait.
-#[allow(clippy::zombie_processes)]
 fn syntax_check_peak_kb(playbook: &str) -> (i64, i32, String) {
+    cli_peak_kb(&["run", "--syntax-check"], playbook)
+}
+
+/// Peak memory (kB), exit status and stderr of `hook-runner ARGS PLAYBOOK` (killed after 60 s:
+/// status -1).
+#[allow(clippy::zombie_processes)]
+fn cli_peak_kb(args: &[&str], playbook: &str) -> (i64, i32, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("hostile.yml");
     std::fs::write(&path, playbook).expect("write playbook");
     let child = Command::new(env!("CARGO_BIN_EXE_hook-runner"))
-        .args(["run", "--syntax-check"])
+        .args(args)
         .arg(&path)
+        .env(
+            "HOOK_RUNNER_TERMINATION_LOG",
+            dir.path().join("termination-log"),
+        )
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start hook-runner");
     let pid = child.id() as i32;
+    // The child is reaped with wait4 (for its own rusage), not with Child::wait.
     // wait4 gives this child's own peak RSS (other tests' children do not count).
     let mut status = 0;
     // SAFETY: rusage is plain data; wait4 fills it for our own child.
@@ -600,4 +610,49 @@ fn kv_args_of_a_megabyte_is_parsed_in_bounded_time() {
     let text = "a=\"b c\" ".repeat(100_000) + "{{ x ";
     let outcome = bounded("kv-megabyte", move || parse_kv(&text, true).len());
     assert!(outcome.is_ok(), "parse_kv {}", outcome.unwrap_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Template resource budgets (the fuzzers' invariants: no hang, bounded memory). Templates come
+// from the playbook, but the issue asks for bounded runs whatever the input.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn template_nested_loops_are_bounded() {
+    let text =
+        "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}done";
+    let outcome = bounded("nested-loops", move || {
+        let vars = template_vars();
+        let scope = Scope {
+            vars: &vars,
+            search_paths: &[],
+        };
+        inert_templar().render_str(text, scope).map(|_| ())
+    });
+    assert!(
+        outcome.is_ok(),
+        "a 75-byte template of two nested range(100000) loops (10^10 iterations) {}: the template \
+         engine has no work budget (minijinja's `fuel` feature is not enabled in Cargo.toml, and \
+         Templar::new in src/template/mod.rs sets none); a runaway template must end with an error",
+        outcome.err().unwrap_or_default()
+    );
+}
+
+#[test]
+fn template_memory_is_bounded() {
+    let playbook = r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - debug:
+        msg: "{% set a = 'x' * 100000000 %}{{ (a ~ a ~ a ~ a ~ a ~ a) | length }}"
+"#;
+    let (peak_kb, code, stderr) = cli_peak_kb(&["run"], playbook);
+    assert!(
+        peak_kb < 512 * 1024,
+        "a 90-byte template made hook-runner peak at {} MB (exit {code}; limit 512 MB): string \
+         repetition is capped by minijinja at 100 MB per result, but concatenation and repeated \
+         results are not; the template engine needs a size budget. stderr: {}",
+        peak_kb / 1024,
+        tail(&stderr, 300)
+    );
 }

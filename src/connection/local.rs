@@ -209,7 +209,10 @@ mod tests {
         let call = LocalConnection.exec(req(&script));
         // As a cancelled run does: the call is dropped while the script runs.
         let dropped = tokio::time::timeout(Duration::from_millis(300), call).await;
-        assert!(dropped.is_err(), "the script should still have been running");
+        assert!(
+            dropped.is_err(),
+            "the script should still have been running"
+        );
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert!(!marker.exists(), "a child of the dropped script survived");
         let _ = std::fs::remove_dir_all(&dir);

@@ -548,9 +548,14 @@ impl Run<'_> {
                     value_text(&other)
                 ))
             }
-            Err(e) => return failed(self.template_failure(task, &e)),
+            Err(e) => return failed(self.template_failure_with_keys(task, &e, scope)),
         };
-        let args = remove_omit(templated, self.templar.omit_token());
+        let mut args = remove_omit(templated, self.templar.omit_token());
+        if self.dry_run {
+            super::hook_dir::redirect_args(&mut args, &self.playbook_dir);
+        }
+        // What the task itself set (templated), for dry-run's `would_run`.
+        let given = args.clone();
         let args = if module.accepts_any_args() {
             args
         } else {
@@ -565,7 +570,7 @@ impl Run<'_> {
         };
         let remote = REMOTE_MODULES.contains(&module.name());
         if self.dry_run && remote {
-            let mut r = would_run(module.fqcn(), &args, ht.no_log, ht.delegate.as_deref());
+            let mut r = would_run(module.fqcn(), &given, ht.no_log, ht.delegate.as_deref());
             if let Some(facts) = dry_run_facts(module.name(), &args) {
                 r.insert("ansible_facts".into(), Value::Object(facts));
                 self.apply_requests(pctx, module.name(), &mut r, ht, vars);
@@ -683,6 +688,29 @@ impl Run<'_> {
     /// A task-level message with Ansible's location paragraph.
     pub(crate) fn located(&self, task: &Task, msg: String) -> String {
         located_at(&task.loc, msg)
+    }
+
+    /// [`Self::template_failure`], and in dry-run, for a missing key, a last line with the keys
+    /// that do exist at that level (Ansible's text stays as it is; a real run shows only it).
+    pub(crate) fn template_failure_with_keys(
+        &self,
+        task: &Task,
+        e: &TemplateError,
+        scope: Scope,
+    ) -> String {
+        let msg = self.template_failure(task, e);
+        let Some(path) = e.undefined.as_deref().filter(|_| self.dry_run) else {
+            return msg;
+        };
+        let keys = self.templar.sibling_keys(path, scope);
+        let Some((parent, _)) = path.rsplit_once('.').filter(|_| !keys.is_empty()) else {
+            return msg;
+        };
+        let sep = if msg.ends_with('\n') { "" } else { "\n" };
+        format!(
+            "{msg}{sep}hook-runner dry-run: `{path}` does not exist; `{parent}` has: {}",
+            keys.join(", ")
+        )
     }
 
     /// A templating failure in a task's options, worded as Ansible words it.

@@ -32,6 +32,7 @@ mod cancel;
 mod exec;
 mod facts;
 mod frame;
+mod hook_dir;
 mod host;
 mod include;
 mod join;

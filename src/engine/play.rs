@@ -336,6 +336,12 @@ impl Run<'_> {
                     .template(choice, scope)
                     .map(|v| value_text(&v))
                     .map_err(|e| format!("{}: vars_files: {}", play.loc, e.message))?;
+                let name = match self.dry_run {
+                    true => super::hook_dir::redirect(&name, &self.playbook_dir)
+                        .map(|p| p.display().to_string())
+                        .unwrap_or(name),
+                    false => name,
+                };
                 for candidate in vars_file_candidates(&play.dir, &name) {
                     if candidate.is_file() {
                         found = Some(candidate);

@@ -180,7 +180,10 @@ mod tests {
         let ok = aggregate(vec![m(json!({"changed": false}))]);
         assert_eq!(ok["skipped"], json!(false));
         assert_eq!(ok["msg"], json!("All items completed"));
-        assert!(!ok.contains_key("failed"), "failed is only present when true");
+        assert!(
+            !ok.contains_key("failed"),
+            "failed is only present when true"
+        );
     }
 
     #[test]

@@ -211,7 +211,11 @@ fn load_plays_into(
 /// What an `import_playbook` entry passes to the plays it imports, as ansible-core does: its
 /// `when` is prepended to every play's conditions (their tasks and fact gathering are then
 /// skipped on a false condition), its `tags` are added and its `vars` override the plays'.
-fn apply_import_keywords(entry: &Node, ctx: &Ctx, plays: &mut [Arc<Play>]) -> Result<(), LoadError> {
+fn apply_import_keywords(
+    entry: &Node,
+    ctx: &Ctx,
+    plays: &mut [Arc<Play>],
+) -> Result<(), LoadError> {
     let mut import_kw = Keywords::default();
     if let Some(w) = entry.get("when") {
         set_when(&mut import_kw, w, ctx);

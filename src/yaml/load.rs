@@ -7,10 +7,12 @@ use super::{Mark, Node, Yaml, YamlError};
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, StrInput, Tag};
 use std::collections::HashMap;
 
-/// How many nodes aliases may copy in one document: far above real playbooks, far below a bomb.
+/// How many nodes aliases (and the kept copies of anchored nodes) may copy in one document:
+/// far above real playbooks, far below a bomb.
 const ALIAS_NODE_BUDGET: usize = 200_000;
-/// Nesting deeper than this is refused instead of overflowing the stack.
-const MAX_DEPTH: usize = 1000;
+/// Nesting deeper than this is refused instead of overflowing the stack: the loader recurses
+/// (several kB of stack per level in a debug build), and a tokio worker has 2 MiB.
+const MAX_DEPTH: usize = 256;
 const CORE_TAG: &str = "tag:yaml.org,2002:";
 
 pub(super) struct Loader<'a> {
@@ -116,16 +118,29 @@ impl<'a> Loader<'a> {
             _ => return Err(self.error(mark, "unexpected YAML event")),
         };
         if anchor != 0 {
+            // The kept copy costs as much as an alias expansion: nested anchors around a big
+            // node would otherwise multiply memory without any alias.
+            self.charge_copy(node_count(&node), mark)?;
             self.anchors.insert(anchor, node.clone());
         }
         Ok(node)
     }
 
     fn alias(&mut self, id: usize, mark: Mark) -> Result<Node, YamlError> {
-        let Some(target) = self.anchors.get(&id) else {
+        let Some(size) = self.anchors.get(&id).map(node_count) else {
             return Err(self.error(mark, "found undefined alias"));
         };
-        let size = node_count(target);
+        // Charged before copying, so a bomb is refused before it takes the memory.
+        self.charge_copy(size, mark)?;
+        let Some(mut copy) = self.anchors.get(&id).cloned() else {
+            return Err(self.error(mark, "found undefined alias"));
+        };
+        copy.mark = mark;
+        Ok(copy)
+    }
+
+    /// Takes `size` copied nodes from the alias budget, or refuses the document.
+    fn charge_copy(&mut self, size: usize, mark: Mark) -> Result<(), YamlError> {
         if size > self.alias_budget {
             return Err(self.error(
                 mark,
@@ -133,9 +148,7 @@ impl<'a> Loader<'a> {
             ));
         }
         self.alias_budget -= size;
-        let mut copy = target.clone();
-        copy.mark = mark;
-        Ok(copy)
+        Ok(())
     }
 
     fn sequence(&mut self, mark: Mark, depth: usize) -> Result<Node, YamlError> {
