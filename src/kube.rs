@@ -396,16 +396,66 @@ fn flatten_list(answer: Value) -> Vec<Value> {
         .and_then(Value::as_str)
         .is_some_and(|k| k.ends_with("List"))
         || (answer.get("items").is_some_and(Value::is_array) && answer.get("metadata").is_some());
-    if is_list {
-        match answer {
-            Value::Object(mut m) => match m.remove("items") {
-                Some(Value::Array(items)) => items,
-                _ => vec![],
-            },
-            _ => vec![],
+    if !is_list {
+        return vec![answer];
+    }
+    let Value::Object(mut list) = answer else {
+        return vec![];
+    };
+    // The API leaves `apiVersion`/`kind` out of list items; kubernetes.core puts them back from
+    // the list's own, so registered results look the same for a get and a list.
+    let api_version = list.get("apiVersion").cloned();
+    let kind = list
+        .get("kind")
+        .and_then(Value::as_str)
+        .and_then(|k| k.strip_suffix("List"))
+        .map(|k| Value::String(k.to_string()));
+    match list.remove("items") {
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|item| with_type_meta(item, api_version.as_ref(), kind.as_ref()))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// Fills in a list item's missing `apiVersion` and `kind`, keeping them first as the API does.
+fn with_type_meta(item: Value, api_version: Option<&Value>, kind: Option<&Value>) -> Value {
+    let Value::Object(fields) = item else {
+        return item;
+    };
+    let mut filled = crate::Map::new();
+    for (key, value) in [("apiVersion", api_version), ("kind", kind)] {
+        if let Some(value) = fields.get(key).or(value) {
+            filled.insert(key.to_string(), value.clone());
         }
-    } else {
-        vec![answer]
+    }
+    filled.extend(fields);
+    Value::Object(filled)
+}
+
+#[cfg(test)]
+mod flatten_tests {
+    use super::*;
+
+    #[test]
+    fn list_items_get_the_lists_api_version_and_kind() {
+        let list = serde_json::json!({
+            "apiVersion": "v1", "kind": "PodList", "metadata": {},
+            "items": [{"metadata": {"name": "a"}}, {"apiVersion": "v9", "kind": "X", "metadata": {}}]
+        });
+        let items = flatten_list(list);
+        assert_eq!(items[0]["apiVersion"], "v1");
+        assert_eq!(items[0]["kind"], "Pod");
+        assert_eq!(items[0]["metadata"]["name"], "a");
+        assert_eq!(items[1]["apiVersion"], "v9");
+        assert_eq!(items[1]["kind"], "X");
+    }
+
+    #[test]
+    fn a_single_object_is_kept_whole() {
+        let object = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {}});
+        assert_eq!(flatten_list(object.clone()), vec![object]);
     }
 }
 

@@ -367,8 +367,8 @@ pub async fn k8s_info(args: &Map, cluster: &dyn Cluster) -> Map {
 /// kubernetes.core uses appends them (the list's apiVersion, its kind without `List`). The list
 /// is served in the requested group/version, and a kind written as a Kind name (`Pod`, not the
 /// plural `pods`) is the items' kind.
-// TODO(kube.rs): the resolved kind is only known in `kube::flatten_list`, which should fill both
-// fields from the List itself; this covers kinds written as Kind names.
+// Answers from the API server already have both (`kube::flatten_list` fills them from the List);
+// this covers the other sources, such as dry-run files.
 fn add_type_fields(object: &mut Value, query: &InfoQuery) {
     let Value::Object(fields) = object else {
         return;
