@@ -227,10 +227,15 @@ async fn undefined_variables_are_named() {
     let (_, r) = out.result("bad arg", "localhost");
     let msg = r["msg"].as_str().unwrap();
     assert!(
-        msg.starts_with("The task includes an option with an undefined variable.. 'workload' is undefined"),
+        msg.starts_with(
+            "The task includes an option with an undefined variable.. 'workload' is undefined"
+        ),
         "{msg}"
     );
-    assert!(msg.ends_with("^ here\n"), "ends as Ansible's error text: {msg:?}");
+    assert!(
+        msg.ends_with("^ here\n"),
+        "ends as Ansible's error text: {msg:?}"
+    );
     assert!(msg.contains("workload"), "{msg}");
     assert!(msg.contains("The error appears to be in '"), "{msg}");
     let (_, w) = out.result("bad when", "localhost");
@@ -430,10 +435,42 @@ async fn ansible_result_shapes_and_locations() {
     );
     assert_eq!(out.debug_msg("show cmd"), json!("echo  one\n"));
     assert_eq!(out.debug_msg("show fact"), json!("bar"));
-    assert_eq!(out.result("literal false", "localhost").1["false_condition"], json!(false));
-    assert_eq!(out.result("template false", "localhost").1["false_condition"], json!(false));
+    assert_eq!(
+        out.result("literal false", "localhost").1["false_condition"],
+        json!(false)
+    );
+    assert_eq!(
+        out.result("template false", "localhost").1["false_condition"],
+        json!(false)
+    );
     let (_, w) = out.result("bad when", "localhost");
     let msg = w["msg"].as_str().unwrap_or_default();
     assert!(msg.contains("line 41, column 13, but may"), "{msg}");
-    assert!(msg.ends_with("      when: nope == 1\n            ^ here\n"), "{msg:?}");
+    assert!(
+        msg.ends_with("      when: nope == 1\n            ^ here\n"),
+        "{msg:?}"
+    );
+}
+
+/// A task `timeout`: ansible-core's result shape (`timedout.period`, `changed: false`).
+#[tokio::test]
+async fn task_timeout_result_shape() {
+    let out = run(r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: slow
+      command: sleep 5
+      timeout: 1
+      ignore_errors: true
+"#)
+    .await;
+    assert_eq!(out.rc, 0, "{:#?}", out.events);
+    let (_, r) = out.result("slow", "localhost");
+    assert_eq!(
+        r["msg"],
+        json!("The command action failed to execute in the expected time frame (1) and was terminated")
+    );
+    assert_eq!(r["changed"], json!(false));
+    assert_eq!(r["timedout"]["period"], json!(1));
 }

@@ -113,7 +113,9 @@ async fn untemplated_hook_name_keeps_the_raw_play_name_and_fails_in_the_task() {
     let (_, r) = out.result("Log migration hook execution", "localhost");
     let msg = r["msg"].as_str().unwrap_or_default();
     assert!(
-        msg.starts_with("The task includes an option with an undefined variable.. 'hook_name' is undefined"),
+        msg.starts_with(
+            "The task includes an option with an undefined variable.. 'hook_name' is undefined"
+        ),
         "{msg}"
     );
     assert!(
@@ -156,8 +158,15 @@ async fn absolute_hook_mount_paths_read_from_the_hook_dir_and_would_run_shows_gi
     assert_eq!(out.rc, 0, "{:#?}", out.events);
     let (_, r) = out.result("remote", "localhost");
     // Only what the task set, templated: no module defaults (chdir, creates, ...).
-    let args = r["would_run"]["args"].as_object().cloned().unwrap_or_default();
-    assert_eq!(args.keys().collect::<Vec<_>>(), vec!["_raw_params"], "{args:?}");
+    let args = r["would_run"]["args"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        args.keys().collect::<Vec<_>>(),
+        vec!["_raw_params"],
+        "{args:?}"
+    );
     assert_eq!(args["_raw_params"], json!("echo konveyor-forklift"));
 }
 
@@ -184,6 +193,11 @@ async fn dry_run_lists_the_keys_next_to_a_missing_one() {
         "{msg}"
     );
     let hint = msg.lines().last().unwrap_or_default();
-    assert!(hint.starts_with("hook-runner dry-run: `workload.vm.name` does not exist; `workload.vm` has: "), "{msg}");
+    assert!(
+        hint.starts_with(
+            "hook-runner dry-run: `workload.vm.name` does not exist; `workload.vm` has: "
+        ),
+        "{msg}"
+    );
     assert!(hint.contains("vm1") && hint.contains("ipaddress"), "{msg}");
 }

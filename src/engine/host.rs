@@ -615,6 +615,17 @@ impl Run<'_> {
                 r.insert("msg".into(), Value::String(msg));
                 r
             }
+            Err(e @ ConnError::Timeout(period)) => {
+                // As ansible-core's task timeout: `timedout` with the period (and, there, the
+                // Python frame it interrupted).
+                let mut r = failed(e.to_string());
+                r.insert("changed".into(), Value::Bool(false));
+                r.insert(
+                    "timedout".into(),
+                    serde_json::json!({"frame": "the task's command", "period": period}),
+                );
+                r
+            }
             Err(e) => failed(e.to_string()),
         };
         if !result::flag(&r, "failed") && !result::flag(&r, "unreachable") {

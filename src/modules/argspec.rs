@@ -238,13 +238,17 @@ impl ArgSpec {
 /// The key where free-form modules (`command`, `shell`) receive their text.
 pub const RAW_PARAMS: &str = "_raw_params";
 
-/// The module name as Ansible prints it in argument errors: a collection name as written, a
-/// short name as the `ansible.legacy` one it resolves through (`copy` → `ansible.legacy.copy`).
+/// The module name as Ansible prints it in argument errors. Most modules are named as the task
+/// wrote them (`file`, `ansible.builtin.file`); those whose action plugin calls the module itself
+/// through `ansible.legacy` are named that way whatever the task wrote (`copy` →
+/// `ansible.legacy.copy`; `command` and `shell` → `ansible.legacy.command`). Checked against
+/// ansible-core 2.18.
 fn printed_module_name(name: &str) -> String {
-    if name.contains('.') {
-        name.to_string()
-    } else {
-        format!("ansible.legacy.{name}")
+    let short = name.rsplit('.').next().unwrap_or(name);
+    match short {
+        "copy" => "ansible.legacy.copy".to_string(),
+        "command" | "shell" => "ansible.legacy.command".to_string(),
+        _ => name.to_string(),
     }
 }
 
@@ -543,13 +547,29 @@ mod tests {
     }
 
     #[test]
-    fn short_module_names_print_as_ansible_legacy() {
-        let err = SPEC
-            .check_names("file", &map(json!({"path": "/x", "foo": 1})))
-            .unwrap_err();
-        assert!(
-            err.starts_with("Unsupported parameters for (ansible.legacy.file) module: foo."),
-            "{err}"
+    fn module_names_print_as_ansible_2_18_prints_them() {
+        let printed = |name: &str| {
+            let err = SPEC
+                .check_names(name, &map(json!({"path": "/x", "foo": 1})))
+                .unwrap_err();
+            err.split(") module").next().unwrap_or_default().to_string()
+        };
+        assert_eq!(printed("file"), "Unsupported parameters for (file");
+        assert_eq!(
+            printed("ansible.builtin.file"),
+            "Unsupported parameters for (ansible.builtin.file"
+        );
+        assert_eq!(
+            printed("copy"),
+            "Unsupported parameters for (ansible.legacy.copy"
+        );
+        assert_eq!(
+            printed("ansible.builtin.copy"),
+            "Unsupported parameters for (ansible.legacy.copy"
+        );
+        assert_eq!(
+            printed("shell"),
+            "Unsupported parameters for (ansible.legacy.command"
         );
     }
 
