@@ -679,3 +679,34 @@ fn template_memory_is_bounded() {
         tail(&run.stderr, 300)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Inventory budgets
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn inventory_host_range_products_are_bounded() {
+    // Each range alone is within the per-range limit (10,001 names); together 10^8 hosts.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let inventory = dir.path().join("inventory.ini");
+    std::fs::write(&inventory, "[web]\nh[0000:9999]-[0000:9999]\n").expect("write inventory");
+    let inventory = inventory.display().to_string();
+    let playbook = "- hosts: localhost\n  gather_facts: false\n  tasks: []\n";
+    let started = Instant::now();
+    let run = cli_within(&["run", "-i", &inventory], playbook, 512);
+    assert!(
+        !run.out_of_memory && run.code != -1000,
+        "a 30-byte INI inventory line `h[0000:9999]-[0000:9999]` (10^8 hosts) {} after {:.0} s \
+         (exit {}): src/inventory.rs expand_host_range limits each range to 10,001 names but \
+         expands several ranges of one name as a product, unbounded; the product must be \
+         budgeted and refused with an error. stderr: {}",
+        if run.out_of_memory {
+            "exhausted 512 MB"
+        } else {
+            "did not finish within 60 s"
+        },
+        started.elapsed().as_secs_f64(),
+        run.code,
+        tail(&run.stderr, 300)
+    );
+}
