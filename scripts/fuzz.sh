@@ -132,11 +132,11 @@ run_target() {
 		-malloc_limit_mb="$RSS_MB" -max_len=65536 -print_final_stats=1 \
 		-artifact_prefix="$FUZZ/artifacts/$target/") >"$log" 2>&1 || rc=$?
 	local execs cov ft found rss
-	execs=$(awk '/stat::number_of_executed_units/ { print $NF }' "$log" | tail -n1)
-	rss=$(awk '/stat::peak_rss_mb/ { print $NF }' "$log" | tail -n1)
-	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n1 | awk '{ print $2 }')
-	ft=$(grep -o 'ft: [0-9]*' "$log" | tail -n1 | awk '{ print $2 }')
-	found=$(grep -E '^(==[0-9]+==ERROR|SUMMARY: libFuzzer|artifact_prefix=)|Test unit written to|panicked at' "$log" | head -n 6)
+	execs=$(LC_ALL=C awk '/stat::number_of_executed_units/ { print $NF }' "$log" | tail -n1)
+	rss=$(LC_ALL=C awk '/stat::peak_rss_mb/ { print $NF }' "$log" | tail -n1)
+	cov=$(grep -a -o 'cov: [0-9]*' "$log" | tail -n1 | awk '{ print $2 }')
+	ft=$(grep -a -o 'ft: [0-9]*' "$log" | tail -n1 | awk '{ print $2 }')
+	found=$(grep -a -E '^(==[0-9]+==ERROR|SUMMARY: libFuzzer|artifact_prefix=)|Test unit written to|panicked at' "$log" | head -n 6)
 	local line
 	line=$(printf '%s %-10s %4ss execs=%-10s cov=%-6s ft=%-6s corpus=%-5s peak_rss_mb=%-5s exit=%s' \
 		"$(date -u +%FT%TZ)" "$target" "$SECONDS_PER_TARGET" "${execs:-?}" "${cov:-?}" "${ft:-?}" \

@@ -829,7 +829,13 @@ mod tests {
     fn lists_are_flattened() {
         let v =
             json!({"kind":"SecretList","apiVersion":"v1","metadata":{},"items":[{"a":1},{"b":2}]});
-        assert_eq!(flatten_list(v), vec![json!({"a":1}), json!({"b":2})]);
+        assert_eq!(
+            flatten_list(v),
+            vec![
+                json!({"apiVersion":"v1","kind":"Secret","a":1}),
+                json!({"apiVersion":"v1","kind":"Secret","b":2})
+            ]
+        );
         let v = json!({"kind":"Secret","metadata":{"name":"x"}});
         assert_eq!(flatten_list(v.clone()), vec![v]);
     }

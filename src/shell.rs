@@ -36,8 +36,10 @@ pub fn join<I: IntoIterator<Item = S>, S: AsRef<str>>(words: I) -> String {
 
 /// A path as the right-hand side of a shell assignment (`p=WORD`), with `~`, `~user` and
 /// `$VAR`/`${VAR}` expanded by the target's shell, as Ansible expands `path` parameters on the
-/// target. Everything else is quoted. An unset variable stays literal, as Python's `expandvars`
-/// leaves it. Only valid in assignment context (no field splitting or globbing happens there).
+/// target. Everything else is quoted. Only *exported* variables are expanded (`printenv`), as
+/// Python's `expandvars` reads `os.environ`: the script's own shell variables (`IFS`, `OPTIND`,
+/// its locals) never leak into a path, and an unset variable stays literal, as written. Only valid
+/// in assignment context (no field splitting or globbing happens there).
 pub fn path_word(path: &str) -> String {
     let mut out = String::new();
     let mut rest = path;
@@ -70,7 +72,11 @@ pub fn path_word(path: &str) -> String {
                     out.push_str(&quote(&literal));
                     literal.clear();
                 }
-                out.push_str(&format!("${{{name}-'${name}'}}"));
+                let written = &rest[i..i + 1 + len];
+                out.push_str(&format!(
+                    "\"$(printenv {name} || printf %s {})\"",
+                    quote(written)
+                ));
                 for _ in 0..len {
                     chars.next();
                 }
@@ -123,8 +129,11 @@ mod tests {
         assert_eq!(path_word("~"), "~");
         assert_eq!(path_word("~/a b"), "~/'a b'");
         assert_eq!(path_word("~bob/x"), "~bob/x");
-        assert_eq!(path_word("/tmp/$HOME/x"), "/tmp/${HOME-'$HOME'}/x");
-        assert_eq!(path_word("${X}y"), "${X-'$X'}y");
+        assert_eq!(
+            path_word("/tmp/$HOME/x"),
+            "/tmp/\"$(printenv HOME || printf %s '$HOME')\"/x"
+        );
+        assert_eq!(path_word("${X}y"), "\"$(printenv X || printf %s '${X}')\"y");
         assert_eq!(path_word("/a/$(rm -rf /)"), "'/a/$(rm -rf /)'");
         assert_eq!(path_word("/a/~b"), "'/a/~b'");
         assert_eq!(path_word("~a'b/x"), "'~a'\\''b/x'");

@@ -163,6 +163,12 @@ impl ArgSpec {
             return Ok(());
         }
         unknown.sort_unstable();
+        if unknown == ["expand_argument_vars"] && fqcn.rsplit('.').next() == Some("shell") {
+            // The shell action refuses this one itself, naming the task's module as written.
+            return Err(format!(
+                "Unsupported parameters for ({fqcn}) module: expand_argument_vars"
+            ));
+        }
         Err(format!(
             "Unsupported parameters for ({}) module: {}. Supported parameters include: {}.",
             printed_module_name(fqcn),

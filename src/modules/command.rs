@@ -696,7 +696,7 @@ mod tests {
                 json!({"foo": 1}).as_object().unwrap(),
             )
             .unwrap_err();
-        assert_eq!(err, "Unsupported parameters for (ansible.builtin.command) module: foo. Supported parameters include: _raw_params, _uses_shell, argv, chdir, creates, executable, expand_argument_vars, removes, stdin, stdin_add_newline, strip_empty_ends.");
+        assert_eq!(err, "Unsupported parameters for (ansible.legacy.command) module: foo. Supported parameters include: _raw_params, _uses_shell, argv, chdir, creates, executable, expand_argument_vars, removes, stdin, stdin_add_newline, strip_empty_ends.");
         let result = run(&Command, json!({"cmd": "echo hi"})).await;
         assert_eq!(result["stdout"], "hi");
     }
