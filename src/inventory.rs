@@ -756,8 +756,39 @@ fn unquote(text: &str) -> &str {
     }
 }
 
-/// `web[01:03]` → web01, web02, web03 (numeric ranges keep their width).
+/// The most hosts one inventory line may expand to; a line over it is kept as written.
+const MAX_RANGE_HOSTS: u64 = 10_001;
+
+/// `web[01:03]` → web01, web02, web03 (numeric ranges keep their width). Several ranges in one
+/// name multiply: the product is bounded by [`MAX_RANGE_HOSTS`] before anything is expanded.
 fn expand_host_range(name: &str) -> Vec<String> {
+    if range_product(name) > MAX_RANGE_HOSTS {
+        return vec![name.to_string()];
+    }
+    expand_bounded_range(name)
+}
+
+/// How many names the numeric `[a:b]` ranges of `name` expand to (saturating).
+fn range_product(name: &str) -> u64 {
+    let mut product: u64 = 1;
+    let mut rest = name;
+    while let (Some(open), Some(close)) = (rest.find('['), rest.find(']')) {
+        if close < open {
+            break;
+        }
+        if let Some((a, b)) = rest[open + 1..close].split_once(':') {
+            if let (Ok(start), Ok(end)) = (a.parse::<u64>(), b.parse::<u64>()) {
+                if end >= start {
+                    product = product.saturating_mul(end - start + 1);
+                }
+            }
+        }
+        rest = &rest[close + 1..];
+    }
+    product
+}
+
+fn expand_bounded_range(name: &str) -> Vec<String> {
     let (Some(open), Some(close)) = (name.find('['), name.find(']')) else {
         return vec![name.to_string()];
     };
@@ -784,7 +815,7 @@ fn expand_host_range(name: &str) -> Vec<String> {
                 &name[close + 1..],
                 width = width
             );
-            expand_host_range(&rest)
+            expand_bounded_range(&rest)
         })
         .collect()
 }

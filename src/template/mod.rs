@@ -167,8 +167,14 @@ fn new_omit_token() -> String {
     format!("__omit_place_holder__{}{}", a, &b[..8])
 }
 
+/// The work budget of one template evaluation, in minijinja's instruction units. Real hook
+/// templates use a few thousand; a runaway template (nested `range()` loops from a playbook) ends
+/// with an error instead of hanging the run.
+const TEMPLATE_FUEL: u64 = 20_000_000;
+
 fn build_environment(omit: &str) -> Environment<'static> {
     let mut env = Environment::new();
+    env.set_fuel(Some(TEMPLATE_FUEL));
     // Chainable: `missing.x is defined` is false and `missing.x | default(1)` works, as with
     // Ansible's undefined; printing an undefined value is made an error by the formatter below,
     // and `eval`/`condition` reject an undefined result.
