@@ -45,7 +45,8 @@ fn in_cluster_credentials_are_used_in_a_pod() {
         &[Rule::new(&["get"], &["secrets"]).in_namespace("mtv")],
     );
     let sa = tempfile::tempdir().unwrap();
-    api.write_service_account_dir(sa.path(), &token, "mtv").unwrap();
+    api.write_service_account_dir(sa.path(), &token, "mtv")
+        .unwrap();
     let hook_dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap().display().to_string();
     let out = Pod::new(hook_dir.path())
