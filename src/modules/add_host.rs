@@ -18,6 +18,7 @@
 //! - The engine runs it once per batch (BYPASS_HOST_LOOP), not once per host.
 
 use super::argspec::{ArgSpec, Kind, Param};
+use super::remote::failed_unchanged as failed;
 use super::{Module, ModuleContext};
 use crate::connection::ConnError;
 use crate::{Map, Value};
@@ -82,7 +83,7 @@ pub fn add_host(mut args: Map) -> Map {
         .find_map(|k| args.get(*k).filter(|v| !v.is_null()))
         .map(scalar_text);
     let Some(name) = name else {
-        return failed("name, host or hostname needs to be provided".into());
+        return failed("name, host or hostname needs to be provided");
     };
     let (host_name, port) = parse_address(&name);
     if let Some(port) = port {
@@ -165,22 +166,11 @@ pub fn parse_address(address: &str) -> (String, Option<u16>) {
     (text.to_string(), None)
 }
 
-fn failed(msg: String) -> Map {
-    let mut r = Map::new();
-    r.insert("failed".into(), Value::Bool(true));
-    r.insert("msg".into(), Value::String(msg));
-    r.insert("changed".into(), Value::Bool(false));
-    r
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::remote::testkit::args;
     use serde_json::json;
-
-    fn args(v: Value) -> Map {
-        v.as_object().cloned().unwrap_or_default()
-    }
 
     #[test]
     fn the_forklift_shape() {

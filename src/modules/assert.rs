@@ -12,6 +12,7 @@
 //!   with `The conditional check '<item>' failed. The error was: <error>`.
 
 use super::argspec::{ArgSpec, Kind, Param};
+use super::remote::failed_unchanged as failed;
 use super::{Module, ModuleContext};
 use crate::connection::ConnError;
 use crate::{Map, Value};
@@ -81,7 +82,7 @@ pub fn assert(args: &Map, condition: impl Fn(&str) -> Result<bool, String>) -> M
     };
     let that: Vec<Value> = match args.get("that") {
         None | Some(Value::Null) => {
-            return failed("conditional required in \"that\" string".into());
+            return failed("conditional required in \"that\" string");
         }
         Some(Value::Array(items)) => items.clone(),
         Some(other) => vec![other.clone()],
@@ -139,22 +140,11 @@ fn is_empty(v: &Value) -> bool {
     }
 }
 
-fn failed(msg: String) -> Map {
-    let mut r = Map::new();
-    r.insert("failed".into(), Value::Bool(true));
-    r.insert("msg".into(), Value::String(msg));
-    r.insert("changed".into(), Value::Bool(false));
-    r
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::remote::testkit::args;
     use serde_json::json;
-
-    fn args(v: Value) -> Map {
-        v.as_object().cloned().unwrap_or_default()
-    }
 
     fn truth(expr: &str) -> Result<bool, String> {
         match expr {

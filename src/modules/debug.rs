@@ -134,11 +134,8 @@ fn as_int(v: &Value) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::remote::testkit::args;
     use serde_json::json;
-
-    fn args(v: Value) -> Map {
-        v.as_object().cloned().unwrap_or_default()
-    }
 
     fn no_eval(_: &str) -> Result<Value, (bool, String)> {
         panic!("eval must not be called")

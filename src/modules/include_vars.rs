@@ -20,6 +20,7 @@
 //!   `changed: false`. The engine stores the variables with include_vars precedence.
 
 use super::argspec::{ArgSpec, Kind, Param};
+use super::remote::failed_unchanged as failed;
 use super::{Module, ModuleContext};
 use crate::connection::ConnError;
 use crate::{Map, Value};
@@ -281,22 +282,11 @@ fn expand_home(path: &str) -> String {
     }
 }
 
-fn failed(msg: String) -> Map {
-    let mut r = Map::new();
-    r.insert("failed".into(), Value::Bool(true));
-    r.insert("msg".into(), Value::String(msg));
-    r.insert("changed".into(), Value::Bool(false));
-    r
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::remote::testkit::args;
     use serde_json::json;
-
-    fn args(v: Value) -> Map {
-        v.as_object().cloned().unwrap_or_default()
-    }
 
     struct Dir(PathBuf);
     impl Drop for Dir {

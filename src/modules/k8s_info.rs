@@ -29,6 +29,7 @@
 //! - Read-only, so check mode runs it normally.
 
 use super::argspec::{ArgSpec, Kind, Param};
+use super::remote::failed_unchanged as failed;
 use super::{Module, ModuleContext};
 use crate::connection::ConnError;
 use crate::kube::{api_not_found_message, ApiCluster, Cluster, InfoQuery};
@@ -505,24 +506,13 @@ fn reason_text(reason: &str) -> &str {
     }
 }
 
-fn failed(msg: String) -> Map {
-    let mut r = Map::new();
-    r.insert("failed".into(), Value::Bool(true));
-    r.insert("msg".into(), Value::String(msg));
-    r.insert("changed".into(), Value::Bool(false));
-    r
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::kube::{EventSpec, FileCluster, InfoAnswer, KubeError};
+    use crate::modules::remote::testkit::args;
     use serde_json::json;
     use std::sync::Mutex;
-
-    fn args(v: Value) -> Map {
-        v.as_object().cloned().unwrap_or_default()
-    }
 
     /// Answers from a script and records the queries.
     struct Scripted {

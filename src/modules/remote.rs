@@ -209,6 +209,15 @@ pub fn failed(msg: impl Into<String>) -> Map {
     result
 }
 
+/// `{failed: true, msg, changed: false}`: the failure shape of the controller-side
+/// modules (add_host, assert, include_vars, k8s_info, set_fact), which always say
+/// they changed nothing.
+pub fn failed_unchanged(msg: impl Into<String>) -> Map {
+    let mut result = failed(msg);
+    result.insert("changed".into(), Value::Bool(false));
+    result
+}
+
 /// The `key=value` records a script emitted, in order (a key may repeat).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Records {
@@ -841,6 +850,31 @@ pub(crate) mod testkit {
     use crate::{Map, Value};
     use async_trait::async_trait;
     use std::path::PathBuf;
+
+    /// A test's JSON object as module arguments (anything else gives no arguments).
+    pub fn args(v: Value) -> Map {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    /// Writes an executable shell script `name` into `dir` and returns the environment that
+    /// puts `dir` first on PATH, so a module's script runs this fake instead of the real
+    /// command (`service`, `systemctl`, ...).
+    pub fn fake_command_env(
+        dir: &std::path::Path,
+        name: &str,
+        script: &str,
+    ) -> Vec<(String, String)> {
+        let bin = dir.join(name);
+        std::fs::write(&bin, script).unwrap();
+        std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let path = format!(
+            "{}:{}",
+            dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        vec![("PATH".into(), path)]
+    }
 
     /// A cluster that is never there.
     pub struct NoCluster;

@@ -322,7 +322,7 @@ fn add_ignored_warnings(result: &mut Map, args: &ServiceArgs) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::remote::testkit::{run, run_with, Options};
+    use crate::modules::remote::testkit::{fake_command_env, run, run_with, Options};
     use serde_json::json;
 
     #[test]
@@ -359,24 +359,16 @@ mod tests {
     async fn sysv_backend_with_a_fake_service_command() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("running");
-        let bin = dir.path().join("service");
-        std::fs::write(
-            &bin,
-            format!(
+        let env = fake_command_env(
+            dir.path(),
+            "service",
+            &format!(
                 "#!/bin/sh\ncase \"$2\" in\n status) [ -e '{0}' ] ;;\n start) : > '{0}' ;;\n stop) rm -f '{0}' ;;\n *) exit 3 ;;\nesac\n",
                 state.display()
             ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
-        let path = format!(
-            "{}:{}",
-            dir.path().display(),
-            std::env::var("PATH").unwrap_or_default()
         );
         let options = || Options {
-            env: vec![("PATH".into(), path.clone())],
+            env: env.clone(),
             ..Options::default()
         };
         let name = "hr-no-such-init-script $(x)";

@@ -15,6 +15,7 @@
 //!   across plays); with `cacheable` they are real facts too.
 
 use super::argspec::{ArgSpec, Kind, Param};
+use super::remote::failed_unchanged as failed;
 use super::{Module, ModuleContext};
 use crate::connection::ConnError;
 use crate::{Map, Value};
@@ -65,7 +66,7 @@ pub fn set_fact(mut args: Map) -> Map {
     let mut facts = Map::new();
     for (key, value) in args {
         if !is_identifier(&key) {
-            return failed(&format!(
+            return failed(format!(
                 "The variable name '{key}' is not valid. Variables must start with a letter or underscore character, and contain only letters, numbers and underscores."
             ));
         }
@@ -115,22 +116,11 @@ pub fn is_identifier(name: &str) -> bool {
     starts_well && chars.all(|c| c == '_' || c.is_alphanumeric()) && !KEYWORDS.contains(&name)
 }
 
-fn failed(msg: &str) -> Map {
-    let mut r = Map::new();
-    r.insert("failed".into(), Value::Bool(true));
-    r.insert("msg".into(), Value::String(msg.into()));
-    r.insert("changed".into(), Value::Bool(false));
-    r
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::modules::remote::testkit::args;
     use serde_json::json;
-
-    fn args(v: Value) -> Map {
-        v.as_object().cloned().unwrap_or_default()
-    }
 
     #[test]
     fn facts_are_returned_as_ansible_facts() {

@@ -349,7 +349,7 @@ pub fn parse_show(text: &str) -> Map {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::remote::testkit::run;
+    use crate::modules::remote::testkit::{fake_command_env, run, run_with, Options};
     use serde_json::json;
 
     #[test]
@@ -400,32 +400,24 @@ mod tests {
     #[tokio::test]
     async fn script_decisions_with_a_fake_systemctl() {
         let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("systemctl");
         let log = dir.path().join("calls");
-        std::fs::write(
-            &bin,
-            format!(
+        let env = fake_command_env(
+            dir.path(),
+            "systemctl",
+            &format!(
                 "#!/bin/sh\necho \"$*\" >> '{}'\ncase \"$1\" in\n show) printf 'Id=my unit.service\\nLoadState=loaded\\nActiveState=active\\n' ;;\n is-enabled) echo disabled; exit 1 ;;\nesac\nexit 0\n",
                 log.display()
             ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
-        let path = format!(
-            "{}:{}",
-            dir.path().display(),
-            std::env::var("PATH").unwrap_or_default()
         );
-        let options = || crate::modules::remote::testkit::Options {
-            env: vec![("PATH".into(), path.clone())],
+        let options = || Options {
+            env: env.clone(),
             ..Default::default()
         };
         let args = json!({"name": "my unit", "state": "stopped", "enabled": true});
-        let result = crate::modules::remote::testkit::run_with(
+        let result = run_with(
             &Systemd,
             args.clone(),
-            crate::modules::remote::testkit::Options {
+            Options {
                 check: true,
                 ..options()
             },
@@ -438,13 +430,13 @@ mod tests {
             !calls.contains("stop") && !calls.contains("enable --"),
             "{calls}"
         );
-        let result = crate::modules::remote::testkit::run_with(&Systemd, args, options()).await;
+        let result = run_with(&Systemd, args, options()).await;
         assert_eq!(result["changed"], true);
         assert_eq!(result["status"]["Id"], "my unit.service");
         let calls = std::fs::read_to_string(&log).unwrap();
         assert!(calls.contains("enable -- my unit"), "{calls}");
         assert!(calls.contains("stop -- my unit"), "{calls}");
-        let result = crate::modules::remote::testkit::run_with(
+        let result = run_with(
             &Systemd,
             json!({"name": "my unit", "state": "started"}),
             options(),
