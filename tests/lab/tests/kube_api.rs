@@ -6,7 +6,7 @@ use lab::kube_api::{service_account, KubeApi, RecordedRequest, Rule};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const NS: &str = "mtv-hooks";
 const SA: &str = "hook-sa";
@@ -495,9 +495,14 @@ fn dropping_the_handle_stops_the_server() {
     drop(api);
     // Tests run in parallel: another test's server may be handed the freed port at once, so a
     // successful bind proves as much as a refused connection.
-    let freed = std::net::TcpListener::bind(&address).is_ok()
-        || std::net::TcpStream::connect(&address).is_err();
-    assert!(freed, "nothing listens after drop");
+    let freed = || {
+        std::net::TcpListener::bind(&address).is_ok()
+            || std::net::TcpStream::connect(&address).is_err()
+    };
+    assert!(
+        lab::util::wait_until(Duration::from_secs(3), Duration::from_millis(50), freed),
+        "nothing listens after drop"
+    );
 }
 
 /// The Python `kubernetes` client (what `kubernetes.core` uses), configured as in a pod. It
