@@ -263,9 +263,10 @@ main() {
 		# exploration is reported loudly but does not: it is not reproducible run to run, so it
 		# becomes a regression test in tests/fuzz_regressions.rs (which does fail the suite).
 		local findings_before findings_after
-		findings_before=$(find "$ROOT/fuzz/artifacts" -type f 2>/dev/null | wc -l)
+		mkdir -p "$ROOT/fuzz/artifacts"
+		findings_before=$(find "$ROOT/fuzz/artifacts" -type f | wc -l)
 		if ! "$ROOT/scripts/fuzz.sh" "${FUZZ_SMOKE_SECONDS:-25}"; then
-			findings_after=$(find "$ROOT/fuzz/artifacts" -type f 2>/dev/null | wc -l)
+			findings_after=$(find "$ROOT/fuzz/artifacts" -type f | wc -l)
 			if [ "$findings_after" -gt "$findings_before" ]; then
 				warn "FUZZ FINDING: new inputs in fuzz/artifacts/ (see the lines above); keep them as regression tests"
 			else
