@@ -447,3 +447,41 @@ impl Findings {
         );
     }
 }
+
+/// Checks how a run ended as ansible-runner's artifacts (`status`, `rc`) and the termination
+/// message both record it, and returns the parsed termination message for further checks.
+pub fn check_outcome(
+    findings: &mut Findings,
+    artifacts: &Path,
+    termination_message: &str,
+    status: &str,
+    rc: i32,
+) -> Option<serde_json::Value> {
+    findings.eq(
+        "artifacts status",
+        status.to_string(),
+        artifact(artifacts, "status"),
+    );
+    findings.eq("artifacts rc", rc.to_string(), artifact(artifacts, "rc"));
+    match serde_json::from_str::<serde_json::Value>(termination_message) {
+        Ok(summary) => {
+            findings.eq(
+                "termination message status",
+                &serde_json::json!(status),
+                &summary["status"],
+            );
+            findings.eq(
+                "termination message rc",
+                &serde_json::json!(rc),
+                &summary["rc"],
+            );
+            Some(summary)
+        }
+        Err(e) => {
+            findings.check(false, || {
+                format!("the termination message is not JSON ({e}): {termination_message:?}")
+            });
+            None
+        }
+    }
+}
