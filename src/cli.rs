@@ -210,6 +210,16 @@ struct PlaybookOptions {
     /// Short writable directory for SSH control sockets.
     #[arg(long = "control-dir", value_name = "DIR")]
     control_dir: Option<String>,
+    /// How long a host added by `add_host` that does not answer SSH yet (a VM still booting) is
+    /// retried before it is unreachable; 0 disables. The host variable
+    /// `hook_runner_connect_wait` sets it per host (any host).
+    #[arg(
+        long = "connect-wait",
+        env = "HOOK_RUNNER_CONNECT_WAIT",
+        value_name = "SECONDS",
+        default_value_t = crate::connection::DEFAULT_CONNECT_WAIT.as_secs()
+    )]
+    connect_wait: u64,
     /// Stop the whole run after this many seconds (status `timeout`, exit code 99).
     #[arg(long = "timeout", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     timeout: Option<u64>,
@@ -371,6 +381,7 @@ fn from_options(playbook: PathBuf, o: PlaybookOptions, mode: Mode) -> Invocation
         known_hosts: o.known_hosts,
         control_dir: o.control_dir.unwrap_or(default_ssh.control_dir),
         connect_timeout: default_ssh.connect_timeout,
+        connect_wait: std::time::Duration::from_secs(o.connect_wait),
     };
     let options = RunOptions {
         playbook,
@@ -457,6 +468,23 @@ mod tests {
 
     fn ok(args: &[&str]) -> Invocation {
         parse(argv(args)).unwrap_or_else(|e| panic!("{args:?}: {}", e.message))
+    }
+
+    #[test]
+    fn connect_wait_is_an_option_with_a_default_of_five_minutes() {
+        if std::env::var_os("HOOK_RUNNER_CONNECT_WAIT").is_none() {
+            let inv = ok(&["hook-runner", "run"]);
+            assert_eq!(
+                inv.options.ssh.connect_wait,
+                std::time::Duration::from_secs(300)
+            );
+        }
+        let inv = ok(&["hook-runner", "run", "--connect-wait", "7"]);
+        assert_eq!(
+            inv.options.ssh.connect_wait,
+            std::time::Duration::from_secs(7)
+        );
+        assert!(parse(argv(&["hook-runner", "run", "--connect-wait", "soon"])).is_err());
     }
 
     #[test]

@@ -16,8 +16,15 @@
 //!   nothing is `resources: []`; an unknown group/version/kind is `api_found: false`; any other
 //!   failure (401, 403, ...) is a [`KubeError`] carrying the server's `Status` message, which
 //!   names the service account, verb and resource. Objects are returned as the server sent them
-//!   (lists flattened to their items).
+//!   (lists flattened to their items). Every Secret read is registered with the run's redactor
+//!   right away ([`crate::report::redact::global`]), whatever the task's `no_log`.
 //! - `post_event`: a core/v1 Event involving the pod.
+//! - Faults ([`RetryPolicy`]): every request, discovery included, is retried on `429` and (for
+//!   reads) `5xx` with a bounded backoff that honours `Retry-After` up to a cap, then reported
+//!   with the status, reason, server and request; an unreachable server is retried likewise and
+//!   then named; a certificate the configured CA does not sign is a clear error at once (never a
+//!   fallback to no verification); each attempt has a timeout (`HOOK_RUNNER_API_TIMEOUT`).
+//!   kube's own retry layer is off: its delays are not bounded.
 //!
 //! [`FileCluster`] (dry-run): objects from files. `--secret NS/NAME=FILE` takes a YAML/JSON
 //! Secret manifest, or any other file (a raw private key, typically), which becomes
@@ -31,6 +38,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// What `k8s_info` asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -104,12 +112,17 @@ pub struct ApiCluster {
     client: kube::Client,
     /// The namespace of the credentials (service account namespace or kubeconfig context).
     default_namespace: String,
+    /// `https://HOST:PORT`, for messages.
+    server: String,
+    policy: RetryPolicy,
 }
 
 impl std::fmt::Debug for ApiCluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiCluster")
             .field("default_namespace", &self.default_namespace)
+            .field("server", &self.server)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
@@ -215,64 +228,66 @@ impl ApiCluster {
         ApiCluster::from_config(config)
     }
 
-    pub fn from_config(config: kube::Config) -> Result<ApiCluster, KubeError> {
+    /// A client for `config`, with hook-runner's retries and timeouts (see [`RetryPolicy`])
+    /// instead of kube's own retry layer, whose delays are unbounded.
+    pub fn from_config(mut config: kube::Config) -> Result<ApiCluster, KubeError> {
+        let policy = RetryPolicy::from_env()?;
+        config.default_retry = false;
+        config.connect_timeout = Some(policy.request_timeout);
+        config.read_timeout = Some(policy.request_timeout);
+        config.write_timeout = Some(policy.request_timeout);
         let default_namespace = config.default_namespace.clone();
+        let server = config
+            .cluster_url
+            .to_string()
+            .trim_end_matches('/')
+            .to_string();
         let client = kube::Client::try_from(config)
             .map_err(|e| config_error(&format!("cannot build the Kubernetes client: {e}")))?;
         Ok(ApiCluster {
             client,
             default_namespace,
+            server,
+            policy,
         })
+    }
+
+    /// The same client with another retry policy (tests use short delays).
+    pub fn with_policy(mut self, policy: RetryPolicy) -> ApiCluster {
+        self.policy = policy;
+        self
     }
 
     pub fn default_namespace(&self) -> &str {
         &self.default_namespace
     }
 
-    /// Finds the resource type for `api_version`/`kind`, or `None` when the API has no such
-    /// group, version or kind.
+    /// Finds the resource type for `api_version`/`kind` from the group/version's resource list
+    /// (`/api/v1`, `/apis/GROUP/VERSION`), or `None` when the API has no such group, version
+    /// or kind. Discovery goes through [`ApiCluster::call`] like every request, so it is
+    /// retried and timed out the same way.
     async fn resolve(
         &self,
         api_version: &str,
         kind: &str,
-    ) -> Result<
-        Option<(
-            kube::discovery::ApiResource,
-            kube::discovery::ApiCapabilities,
-        )>,
-        KubeError,
-    > {
-        let gv: kube::core::GroupVersion = match api_version.parse() {
-            Ok(gv) => gv,
-            Err(_) => return Ok(None),
+    ) -> Result<Option<(kube::discovery::ApiResource, bool)>, KubeError> {
+        let Some((group, version)) = split_api_version(api_version) else {
+            return Ok(None);
         };
-        let group = match kube::discovery::pinned_group(&self.client, &gv).await {
-            Ok(g) => g,
-            Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
-            Err(kube::Error::Discovery(_)) => return Ok(None),
-            Err(e) => return Err(kube_error(e)),
+        let path = if group.is_empty() {
+            format!("/api/{version}")
+        } else {
+            format!("/apis/{group}/{version}")
         };
-        let resources: Vec<_> = group
-            .versioned_resources(&gv.version)
-            .into_iter()
-            .filter(|(ar, _)| !ar.plural.contains('/'))
-            .collect();
-        // kubernetes.core matches the kind, then the plural and singular names.
-        let found = resources
-            .iter()
-            .find(|(ar, _)| ar.kind == kind)
-            .or_else(|| resources.iter().find(|(ar, _)| ar.plural == kind))
-            .or_else(|| {
-                resources
-                    .iter()
-                    .find(|(ar, _)| ar.kind.to_lowercase() == kind)
-            })
-            .cloned();
-        Ok(found)
-    }
-
-    async fn get_json(&self, request: http::Request<Vec<u8>>) -> Result<Value, kube::Error> {
-        self.client.request::<Value>(request).await
+        let request = http::Request::get(&path)
+            .body(Vec::new())
+            .map_err(|e| config_error(&format!("cannot build a request for {path}: {e}")))?;
+        let list = match self.call(request).await {
+            Ok(list) => list,
+            Err(e) if e.code == 404 => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(find_resource(&list, group, version, kind))
     }
 }
 
@@ -280,15 +295,16 @@ impl ApiCluster {
 impl Cluster for ApiCluster {
     async fn info(&self, query: &InfoQuery) -> Result<InfoAnswer, KubeError> {
         use kube::core::{DynamicObject, Resource};
-        let Some((ar, caps)) = self.resolve(&query.api_version, &query.kind).await? else {
+        let Some((ar, namespaced)) = self.resolve(&query.api_version, &query.kind).await? else {
             return Ok(InfoAnswer {
                 api_found: false,
                 ..Default::default()
             });
         };
-        let namespace = match caps.scope {
-            kube::discovery::Scope::Namespaced => query.namespace.as_deref(),
-            kube::discovery::Scope::Cluster => None,
+        let namespace = if namespaced {
+            query.namespace.as_deref()
+        } else {
+            None
         };
         let url = DynamicObject::url_path(&ar, namespace);
         let request = kube::core::Request::new(url);
@@ -308,18 +324,26 @@ impl Cluster for ApiCluster {
             reason: "BadRequest".into(),
             message: e.to_string(),
         })?;
-        let answer = match self.get_json(http_request).await {
+        let answer = match self.call(http_request).await {
             Ok(v) => v,
-            Err(kube::Error::Api(status)) if status.code == 404 && query.name.is_some() => {
+            Err(e) if e.code == 404 && query.name.is_some() => {
                 return Ok(InfoAnswer {
                     api_found: true,
                     ..Default::default()
                 });
             }
-            Err(e) => return Err(kube_error(e)),
+            Err(e) => return Err(e),
         };
+        // Registered here, where the Secret enters the process, not when the task's result is
+        // reported: a result under `no_log` is censored before any reporter sees it, and a
+        // value derived from it would then be printed by a later task without `no_log`.
+        // After flattening: the items of a SecretList carry no `kind` until then.
+        let resources = flatten_list(answer);
+        for resource in &resources {
+            crate::report::redact::global().learn_secrets_in(resource);
+        }
         Ok(InfoAnswer {
-            resources: flatten_list(answer),
+            resources,
             api_found: true,
             warnings: vec![],
         })
@@ -340,9 +364,413 @@ impl Cluster for ApiCluster {
                 reason: "BadRequest".into(),
                 message: e.to_string(),
             })?;
-        self.get_json(request).await.map_err(kube_error)?;
+        self.call(request).await?;
         Ok(())
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retries and timeouts
+
+/// How [`ApiCluster`] retries and times out its requests.
+///
+/// - A `429`, and for reads a `500`, `502`, `503` or `504`, is retried up to `attempts` times
+///   in all. A write (the Event's `POST`) is retried only on `429` and `503`, which the server
+///   answers without having done anything; after a `500` it may have created the object.
+/// - A connection that cannot be made (refused, reset before an answer, DNS) is retried the same
+///   way: the API server may be restarting. A TLS verification failure is never retried, and
+///   never falls back to an unverified connection.
+/// - The delay before a retry is the server's `Retry-After` (seconds) when it sends one, up to
+///   `max_retry_after`, else a backoff doubling from `first_backoff` up to `max_backoff`.
+/// - No retry starts once `budget` has passed since the first attempt, so a request ends within
+///   `budget` + one `request_timeout` whatever the server does.
+/// - Each attempt must be answered within `request_timeout` (`HOOK_RUNNER_API_TIMEOUT` seconds,
+///   30 by default); a slow server is reported, not retried (a retry would only wait again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+    pub max_retry_after: Duration,
+    pub budget: Duration,
+    pub request_timeout: Duration,
+}
+
+/// The environment variable that sets [`RetryPolicy::request_timeout`] (seconds).
+pub const API_TIMEOUT_ENV: &str = "HOOK_RUNNER_API_TIMEOUT";
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            attempts: 5,
+            first_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(4),
+            max_retry_after: Duration::from_secs(10),
+            budget: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The default policy, with the request timeout from [`API_TIMEOUT_ENV`] when set.
+    pub fn from_env() -> Result<RetryPolicy, KubeError> {
+        let mut policy = RetryPolicy::default();
+        if let Ok(text) = std::env::var(API_TIMEOUT_ENV) {
+            let seconds: f64 = text
+                .trim()
+                .parse()
+                .ok()
+                .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+                .ok_or_else(|| {
+                    config_error(&format!(
+                        "{API_TIMEOUT_ENV} must be a number of seconds between 0 and 3600, not {text:?}"
+                    ))
+                })?;
+            policy.request_timeout = Duration::from_secs_f64(seconds);
+        }
+        Ok(policy)
+    }
+
+    /// The delay before attempt `attempt + 1` (`attempt` counts from 1).
+    fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        match retry_after {
+            Some(asked) => asked.min(self.max_retry_after),
+            None => {
+                let doublings = attempt.saturating_sub(1).min(16);
+                self.first_backoff
+                    .saturating_mul(1 << doublings)
+                    .min(self.max_backoff)
+            }
+        }
+    }
+}
+
+/// Whether a status is worth another attempt for a request of `method`.
+fn retryable_status(method: &http::Method, code: u16) -> bool {
+    match code {
+        429 | 503 => true,
+        500 | 502 | 504 => method == http::Method::GET,
+        _ => false,
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by the API server and is ignored).
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// What one attempt gave.
+enum Attempt {
+    Answer(Value),
+    /// A non-2xx answer: the status, the server's `Status` (reason, message), `Retry-After`.
+    Status {
+        code: u16,
+        reason: String,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// No answer: the connection failed. `tls` when the server's certificate was refused.
+    Transport {
+        detail: String,
+        tls: bool,
+    },
+}
+
+impl ApiCluster {
+    /// Sends `request` under the [`RetryPolicy`] and parses the answer as JSON. Errors carry the
+    /// status and reason and name the server and the request (`GET /api/v1/...`), except a
+    /// client error (`401`, `403`, `404`...) whose `Status` message already names what was
+    /// refused, which is passed on as the server wrote it.
+    async fn call(&self, request: http::Request<Vec<u8>>) -> Result<Value, KubeError> {
+        let method = request.method().clone();
+        let target = format!("{method} {}", request.uri().path());
+        let policy = self.policy;
+        let started = tokio::time::Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let exchange = self.attempt(clone_request(&request));
+            let outcome = match tokio::time::timeout(policy.request_timeout, exchange).await {
+                Ok(outcome) => outcome,
+                Err(_) => return Err(self.timeout_error(&target)),
+            };
+            let (retry, retry_after) = match &outcome {
+                Attempt::Answer(_) => (false, None),
+                Attempt::Status {
+                    code, retry_after, ..
+                } => (retryable_status(&method, *code), *retry_after),
+                Attempt::Transport { tls, .. } => (!tls, None),
+            };
+            let delay = policy.delay(attempt, retry_after);
+            let in_budget = started.elapsed() + delay <= policy.budget;
+            if retry && attempt < policy.attempts && in_budget {
+                tracing::debug!(
+                    "{target}: attempt {attempt} failed, retrying in {:.1} s",
+                    delay.as_secs_f64()
+                );
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            return match outcome {
+                Attempt::Answer(value) => Ok(value),
+                Attempt::Status {
+                    code,
+                    reason,
+                    message,
+                    ..
+                } => Err(self.status_error(&target, code, reason, message, attempt, retry)),
+                Attempt::Transport { detail, tls } => {
+                    Err(self.transport_error(&target, &detail, tls, attempt))
+                }
+            };
+        }
+    }
+
+    /// One exchange: send, read the whole answer.
+    async fn attempt(&self, request: http::Request<Vec<u8>>) -> Attempt {
+        let response = match self
+            .client
+            .send(request.map(kube::client::Body::from))
+            .await
+        {
+            Ok(response) => response,
+            Err(e) => {
+                let detail = error_chain(&e);
+                let tls = is_tls_failure(&detail);
+                return Attempt::Transport { detail, tls };
+            }
+        };
+        let code = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
+        let bytes = match response.into_body().collect_bytes().await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                return Attempt::Transport {
+                    detail: format!("the answer was cut: {}", error_chain(&e)),
+                    tls: false,
+                }
+            }
+        };
+        if (200..300).contains(&code) {
+            return match serde_json::from_slice(&bytes) {
+                Ok(value) => Attempt::Answer(value),
+                Err(e) => Attempt::Status {
+                    code,
+                    reason: "InvalidAnswer".into(),
+                    message: format!("the answer is not JSON: {e}"),
+                    retry_after: None,
+                },
+            };
+        }
+        let (reason, message) = status_of(code, &bytes);
+        Attempt::Status {
+            code,
+            reason,
+            message,
+            retry_after,
+        }
+    }
+
+    fn status_error(
+        &self,
+        target: &str,
+        code: u16,
+        reason: String,
+        message: String,
+        attempts: u32,
+        was_retryable: bool,
+    ) -> KubeError {
+        let message = if was_retryable {
+            let tries = if attempts == 1 {
+                "once".to_string()
+            } else {
+                format!("{attempts} times")
+            };
+            format!(
+                "the Kubernetes API server {} answered {target} with {code} {reason} {tries}, the last time: {message}",
+                self.server
+            )
+        } else if message.is_empty() {
+            format!(
+                "the Kubernetes API server {} answered {target} with {code} {reason}",
+                self.server
+            )
+        } else {
+            message
+        };
+        KubeError {
+            code,
+            reason,
+            message,
+        }
+    }
+
+    fn transport_error(&self, target: &str, detail: &str, tls: bool, attempts: u32) -> KubeError {
+        if tls {
+            return KubeError {
+                code: 0,
+                reason: "TLSVerificationFailed".into(),
+                message: format!(
+                    "cannot verify the Kubernetes API server {} ({target}): {detail}; the server's certificate is not signed by the configured CA (the service account's ca.crt, the kubeconfig's certificate-authority or the task's ca_cert), and hook-runner never connects without verification unless validate_certs is false",
+                    self.server
+                ),
+            };
+        }
+        KubeError {
+            code: 0,
+            reason: "ServiceUnavailable".into(),
+            message: format!(
+                "cannot reach the Kubernetes API server {} ({target}, {attempts} attempts): {detail}",
+                self.server
+            ),
+        }
+    }
+
+    fn timeout_error(&self, target: &str) -> KubeError {
+        KubeError {
+            code: 0,
+            reason: "Timeout".into(),
+            message: format!(
+                "the Kubernetes API server {} did not answer {target} within {} s ({API_TIMEOUT_ENV} sets the limit)",
+                self.server,
+                format_seconds(self.policy.request_timeout)
+            ),
+        }
+    }
+}
+
+/// `30`, `0.5`.
+fn format_seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s}")
+    }
+}
+
+/// A copy of a request (method, URI, headers, body) for another attempt.
+fn clone_request(request: &http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+    let mut copy = http::Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    copy
+}
+
+/// The reason and message of a `Status` body, or of a non-JSON answer (a proxy's page).
+fn status_of(code: u16, body: &[u8]) -> (String, String) {
+    let canonical = http::StatusCode::from_u16(code)
+        .ok()
+        .and_then(|c| c.canonical_reason())
+        .unwrap_or("Unknown")
+        .replace(' ', "");
+    match serde_json::from_slice::<Value>(body) {
+        Ok(status) if status.get("kind").and_then(Value::as_str) == Some("Status") => {
+            let text = |k: &str| status.get(k).and_then(Value::as_str).unwrap_or_default();
+            let reason = if text("reason").is_empty() {
+                canonical
+            } else {
+                text("reason").to_string()
+            };
+            (reason, text("message").to_string())
+        }
+        _ => {
+            let text = String::from_utf8_lossy(body);
+            let text: String = text.trim().chars().take(200).collect();
+            (canonical, text)
+        }
+    }
+}
+
+/// An error and its sources, each once: `client error (Connect): tcp connect error: Connection
+/// refused (os error 111)`.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Whether a connection failed because the server's certificate was refused.
+fn is_tls_failure(detail: &str) -> bool {
+    let lower = detail.to_ascii_lowercase();
+    lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("tls")
+}
+
+/// `("", "v1")` for `v1`, `("apps", "v1")` for `apps/v1`; `None` when malformed.
+fn split_api_version(api_version: &str) -> Option<(&str, &str)> {
+    let (group, version) = match api_version.split_once('/') {
+        Some((group, version)) => (group, version),
+        None => ("", api_version),
+    };
+    // A DNS subdomain (or empty, the core group) and a plain version: nothing that could
+    // change the request path.
+    let group_ok = group.is_empty()
+        || (group.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && group.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && group
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'));
+    let version_ok = version.chars().all(|c| c.is_ascii_alphanumeric());
+    (!version.is_empty() && group_ok && version_ok).then_some((group, version))
+}
+
+/// The resource of `kind` in an `APIResourceList`, matched as kubernetes.core does: the kind,
+/// then the plural name, then the singular (lowercase kind); subresources are skipped. The
+/// `bool` says whether it is namespaced.
+fn find_resource(
+    list: &Value,
+    group: &str,
+    version: &str,
+    kind: &str,
+) -> Option<(kube::discovery::ApiResource, bool)> {
+    let resources: Vec<&Value> = list
+        .get("resources")
+        .and_then(Value::as_array)?
+        .iter()
+        .filter(|r| {
+            r.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| !n.contains('/'))
+        })
+        .collect();
+    let field = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let found = resources
+        .iter()
+        .find(|r| field(r, "kind") == kind)
+        .or_else(|| resources.iter().find(|r| field(r, "name") == kind))
+        .or_else(|| {
+            resources
+                .iter()
+                .find(|r| field(r, "kind").to_lowercase() == kind)
+        })?;
+    let api_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    let resource = kube::discovery::ApiResource {
+        group: group.to_string(),
+        version: version.to_string(),
+        api_version,
+        kind: field(found, "kind"),
+        plural: field(found, "name"),
+    };
+    let namespaced = found
+        .get("namespaced")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    Some((resource, namespaced))
 }
 
 /// `https://HOST:PORT`, IPv6 hosts bracketed.
@@ -491,26 +919,6 @@ fn config_error(message: &str) -> KubeError {
         code: 0,
         reason: "Configuration".into(),
         message: message.to_string(),
-    }
-}
-
-/// The server's Status (code, reason, message) when there is one, else the client's error.
-fn kube_error(e: kube::Error) -> KubeError {
-    match e {
-        kube::Error::Api(status) => KubeError {
-            code: status.code,
-            reason: status.reason.clone(),
-            message: if status.message.is_empty() {
-                format!("the API server answered {} {}", status.code, status.reason)
-            } else {
-                status.message.clone()
-            },
-        },
-        other => KubeError {
-            code: 0,
-            reason: "ServiceUnavailable".into(),
-            message: format!("cannot reach the Kubernetes API server: {other}"),
-        },
     }
 }
 
@@ -857,6 +1265,117 @@ mod tests {
     fn pem_blocks_are_decoded() {
         let pem = b"-----BEGIN CERTIFICATE-----\nAAEC\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nAwQ=\n-----END CERTIFICATE-----\n";
         assert_eq!(pem_certificates(pem), vec![vec![0, 1, 2], vec![3, 4]]);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_retry_after_is_capped() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay(1, None), Duration::from_millis(500));
+        assert_eq!(p.delay(2, None), Duration::from_secs(1));
+        assert_eq!(p.delay(4, None), Duration::from_secs(4));
+        assert_eq!(p.delay(40, None), Duration::from_secs(4));
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(3600))),
+            p.max_retry_after
+        );
+    }
+
+    #[test]
+    fn writes_are_retried_only_when_the_server_did_nothing() {
+        for code in [429, 500, 502, 503, 504] {
+            assert!(retryable_status(&http::Method::GET, code), "{code}");
+        }
+        assert!(retryable_status(&http::Method::POST, 503));
+        assert!(retryable_status(&http::Method::POST, 429));
+        assert!(!retryable_status(&http::Method::POST, 500));
+        for code in [400, 401, 403, 404, 409] {
+            assert!(!retryable_status(&http::Method::GET, code), "{code}");
+        }
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds_only() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(http::header::RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(
+            http::header::RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn api_versions_split_into_group_and_version() {
+        assert_eq!(split_api_version("v1"), Some(("", "v1")));
+        assert_eq!(split_api_version("apps/v1"), Some(("apps", "v1")));
+        assert_eq!(
+            split_api_version("forklift.konveyor.io/v1beta1"),
+            Some(("forklift.konveyor.io", "v1beta1"))
+        );
+        assert_eq!(split_api_version(""), None);
+        assert_eq!(split_api_version("a/b/c"), None);
+        assert_eq!(split_api_version("../v1"), None);
+    }
+
+    #[test]
+    fn resources_are_found_by_kind_plural_or_singular() {
+        let list = json!({"resources": [
+            {"name": "pods", "singularName": "pod", "namespaced": true, "kind": "Pod"},
+            {"name": "pods/log", "namespaced": true, "kind": "Pod"},
+            {"name": "nodes", "namespaced": false, "kind": "Node"},
+        ]});
+        let (pod, namespaced) = find_resource(&list, "", "v1", "Pod").unwrap();
+        assert_eq!(
+            (pod.plural.as_str(), pod.api_version.as_str(), namespaced),
+            ("pods", "v1", true)
+        );
+        assert_eq!(
+            find_resource(&list, "", "v1", "pods").unwrap().0.kind,
+            "Pod"
+        );
+        let (node, namespaced) = find_resource(&list, "", "v1", "node").unwrap();
+        assert_eq!((node.kind.as_str(), namespaced), ("Node", false));
+        assert!(find_resource(&list, "", "v1", "Secret").is_none());
+        let (plan, _) = find_resource(
+            &json!({"resources": [{"name": "plans", "namespaced": true, "kind": "Plan"}]}),
+            "forklift.konveyor.io",
+            "v1beta1",
+            "Plan",
+        )
+        .unwrap();
+        assert_eq!(plan.api_version, "forklift.konveyor.io/v1beta1");
+    }
+
+    #[test]
+    fn statuses_are_read_from_status_bodies_or_plain_text() {
+        let body = br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"busy","reason":"ServiceUnavailable","code":503}"#;
+        assert_eq!(
+            status_of(503, body),
+            ("ServiceUnavailable".to_string(), "busy".to_string())
+        );
+        assert_eq!(
+            status_of(502, b"<html>bad gateway</html>"),
+            (
+                "BadGateway".to_string(),
+                "<html>bad gateway</html>".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn certificate_failures_are_recognised() {
+        assert!(is_tls_failure(
+            "client error (Connect): invalid peer certificate: UnknownIssuer"
+        ));
+        assert!(!is_tls_failure(
+            "client error (Connect): tcp connect error: Connection refused (os error 111)"
+        ));
     }
 
     #[test]

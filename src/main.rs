@@ -224,8 +224,11 @@ fn init_tracing(verbosity: u8, format: LogFormat) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // No colour codes in pod logs (`oc logs`): only when stderr is a terminal.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_writer(|| redact::RedactingStderr)
+        .with_ansi(ansi)
         .with_env_filter(filter);
     let _ = match format {
         LogFormat::Human => builder.with_target(false).try_init(),

@@ -23,30 +23,28 @@ pub struct HostState {
     pub set_facts: Map,
     /// `include_vars` values.
     pub include_vars: Map,
-    /// Names of registered results: data, never templated again (Ansible's "unsafe").
-    pub registered: Vec<String>,
 }
 
 impl HostState {
-    /// Stores a registered result.
+    /// Stores a registered result (at `set_fact` precedence, and like it data: see
+    /// [`HostState::unsafe_names`]).
     pub fn register(&mut self, name: &str, value: Value) {
         self.set_facts.insert(name.to_string(), value);
-        if !self.registered.iter().any(|n| n == name) {
-            self.registered.push(name.to_string());
-        }
     }
 
-    /// Stores `set_fact` values (a later set_fact of a registered name makes it a plain
-    /// variable again).
+    /// Stores `set_fact` values (already templated when the task ran).
     pub fn set_fact(&mut self, facts: Map) {
-        self.registered.retain(|n| !facts.contains_key(n));
         self.set_facts.extend(facts);
     }
 
-    /// The top-level variables that must not be templated when read: registered results
-    /// and facts.
+    /// The top-level variables that must not be templated when read: registered results,
+    /// `set_fact` values and facts. Their values were produced by a task: a registered
+    /// stdout that holds `{{ ... }}` is text, never a template to run. (ansible-core marks
+    /// registered results unsafe and carries that mark through the templating that makes a
+    /// `set_fact` value; hook-runner does not follow the mark through templating, so it
+    /// treats every `set_fact` value as final.)
     pub fn unsafe_names(&self) -> Vec<Value> {
-        let mut names: Vec<Value> = self.registered.iter().cloned().map(Value::String).collect();
+        let mut names: Vec<Value> = self.set_facts.keys().cloned().map(Value::String).collect();
         names.extend(self.facts.keys().cloned().map(Value::String));
         names.push(Value::String("ansible_facts".into()));
         names
@@ -147,11 +145,21 @@ pub struct PlayMagic {
 /// Adds the magic variables of `host` to `vars` (they sit above everything but are not
 /// overridable in practice; Ansible sets them last too).
 pub fn add_magic(vars: &mut Map, magic: &PlayMagic, host: &str, group_names: Vec<String>) {
-    let strs = |v: &[String]| Value::Array(v.iter().cloned().map(Value::String).collect());
     vars.insert("inventory_hostname".into(), Value::String(host.to_string()));
     let short = host.split('.').next().unwrap_or(host).to_string();
     vars.insert("inventory_hostname_short".into(), Value::String(short));
-    vars.insert("group_names".into(), strs(&group_names));
+    vars.insert(
+        "group_names".into(),
+        Value::Array(group_names.into_iter().map(Value::String).collect()),
+    );
+    add_play_magic(vars, magic);
+}
+
+/// The magic variables that do not depend on a host (what ansible-core's variable manager
+/// gives when asked for a play's variables without a host: `groups`, `ansible_play_*`,
+/// `playbook_dir`, `omit`...).
+pub fn add_play_magic(vars: &mut Map, magic: &PlayMagic) {
+    let strs = |v: &[String]| Value::Array(v.iter().cloned().map(Value::String).collect());
     vars.insert("groups".into(), Value::Object(magic.groups.clone()));
     vars.insert("ansible_play_hosts".into(), strs(&magic.play_hosts));
     vars.insert("play_hosts".into(), strs(&magic.play_hosts));
@@ -279,5 +287,38 @@ mod tests {
         let m = parse_extra_vars(&["a=1 b='x y'".into(), "{\"c\": [1, 2]}".into()]).unwrap();
         assert_eq!(Value::Object(m), json!({"a": "1", "b": "x y", "c": [1, 2]}));
         assert!(parse_extra_vars(&["justaword".into()]).is_err());
+    }
+
+    #[test]
+    fn registered_set_fact_and_fact_values_are_unsafe_include_vars_are_not() {
+        let mut state = HostState::default();
+        state.register("result", json!({"stdout": "{{ x }}"}));
+        state.set_fact(map(json!({"copied": "{{ x }}"})));
+        state.facts = map(json!({"ansible_hostname": "vm1"}));
+        state.include_vars = map(json!({"lazy": "{{ x }}"}));
+        let names = state.unsafe_names();
+        for n in ["result", "copied", "ansible_hostname", "ansible_facts"] {
+            assert!(names.contains(&json!(n)), "{n} in {names:?}");
+        }
+        assert!(!names.contains(&json!("lazy")));
+        // A set_fact over a registered name keeps it data.
+        state.set_fact(map(json!({"result": "{{ y }}"})));
+        assert!(state.unsafe_names().contains(&json!("result")));
+    }
+
+    #[test]
+    fn play_magic_has_no_host_variables() {
+        let magic = PlayMagic {
+            play_hosts: vec!["a".into()],
+            ..PlayMagic::default()
+        };
+        let mut vars = Map::new();
+        add_play_magic(&mut vars, &magic);
+        assert_eq!(vars["ansible_play_hosts"], json!(["a"]));
+        assert!(!vars.contains_key("inventory_hostname"));
+        assert!(!vars.contains_key("group_names"));
+        add_magic(&mut vars, &magic, "web.example", vec!["g".into()]);
+        assert_eq!(vars["inventory_hostname_short"], json!("web"));
+        assert_eq!(vars["group_names"], json!(["g"]));
     }
 }

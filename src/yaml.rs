@@ -6,6 +6,20 @@
 //! quoted scalars always stay strings. Mapping key order is kept. Anchors/aliases and merge keys
 //! (`<<`) are supported, with a bound against alias bombs. Duplicate keys: the last one wins (as
 //! PyYAML). Errors carry file:line:column.
+//!
+//! Tags: the core `!!str`, `!!int`, `!!float`, `!!bool`, `!!null` (and `!!binary`/`!!timestamp`,
+//! kept as text); Ansible's `!unsafe`, whose strings are never templated (on a scalar: its text,
+//! unresolved, so `!unsafe 12` is the string `12`; on a list or mapping: every string inside,
+//! as Ansible's `wrap_var`; keys are marked in the tree but are plain text in a [`Value`]). `!vault`/`!vault-encrypted` are refused (hook-runner has no
+//! vault password) and any other tag is an error, as with PyYAML's safe constructor ("could not
+//! determine a constructor for the tag").
+//!
+//! How the `!unsafe` mark travels: the tree keeps it as [`Yaml::Unsafe`]; in a [`Value`] (plain
+//! JSON) an unsafe string that holds template syntax starts with [`UNSAFE_MARK`], which the
+//! templater recognises and returns verbatim, without the mark (see [`unsafe_text`]). Text without
+//! `{{`, `{%` or `{#` needs no mark: templating leaves it unchanged anyway. So a value read where
+//! nothing templates it (a keyword taken as is) carries the mark only if it looks like a template;
+//! the engine strips marks from the results it reports ([`strip_unsafe_marks`]).
 
 mod emit;
 mod load;
@@ -42,9 +56,46 @@ pub enum Yaml {
     Int(i64),
     Float(f64),
     Str(String),
+    /// A string from an `!unsafe` tag (Ansible's `AnsibleUnsafeText`): data, never a template.
+    Unsafe(String),
     Seq(Vec<Node>),
     /// Keys in document order. Keys are nodes too (usually strings), so messages can point at them.
     Map(Vec<(Node, Node)>),
+}
+
+/// The first character of a string [`Value`] that came from an `!unsafe` scalar holding template
+/// syntax: the templater returns the rest verbatim. A Unicode noncharacter, so real text does not
+/// start with it by accident (and a string that does only escapes templating, never gains it).
+pub const UNSAFE_MARK: char = '\u{FDD0}';
+
+/// The text of a string marked unsafe ([`UNSAFE_MARK`]), or `None` for any other string.
+pub fn unsafe_text(s: &str) -> Option<&str> {
+    s.strip_prefix(UNSAFE_MARK)
+}
+
+/// Removes the [`UNSAFE_MARK`] from every string inside `value`, for showing it: the mark only
+/// means something to the templater.
+pub fn strip_unsafe_marks(value: &mut Value) {
+    match value {
+        Value::String(s) => {
+            if let Some(text) = unsafe_text(s) {
+                *s = text.to_string();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_unsafe_marks),
+        Value::Object(map) => map.values_mut().for_each(strip_unsafe_marks),
+        _ => {}
+    }
+}
+
+/// The string [`Value`] of an `!unsafe` scalar: marked only when it holds template syntax (the
+/// same test as `Templar::is_template`; this layer sits below the templater).
+fn unsafe_value(text: &str) -> Value {
+    if text.contains("{{") || text.contains("{%") || text.contains("{#") {
+        Value::String(format!("{UNSAFE_MARK}{text}"))
+    } else {
+        Value::String(text.to_string())
+    }
 }
 
 /// A YAML syntax or structure error, located.
@@ -121,6 +172,7 @@ impl Node {
             Yaml::Int(i) => Value::from(*i),
             Yaml::Float(f) => float_value(*f),
             Yaml::Str(s) => Value::String(s.clone()),
+            Yaml::Unsafe(s) => unsafe_value(s),
             Yaml::Seq(items) => Value::Array(items.iter().map(Node::to_value).collect()),
             Yaml::Map(entries) => {
                 let mut map = Map::new();
@@ -132,10 +184,11 @@ impl Node {
         }
     }
 
-    /// A mapping key as the string Ansible ends up with (Python's `str()` of the key).
+    /// A mapping key as the string Ansible ends up with (Python's `str()` of the key). An
+    /// `!unsafe` key is its plain text: keys name variables and arguments.
     pub fn key_string(&self) -> String {
         match &self.value {
-            Yaml::Str(s) => s.clone(),
+            Yaml::Str(s) | Yaml::Unsafe(s) => s.clone(),
             Yaml::Null => "None".to_string(),
             Yaml::Bool(true) => "True".to_string(),
             Yaml::Bool(false) => "False".to_string(),
@@ -146,9 +199,11 @@ impl Node {
             }
         }
     }
+    /// The text of a string scalar; an `!unsafe` one gives its plain text (where a keyword is
+    /// read as text, the mark has no meaning).
     pub fn as_str(&self) -> Option<&str> {
         match &self.value {
-            Yaml::Str(s) => Some(s),
+            Yaml::Str(s) | Yaml::Unsafe(s) => Some(s),
             _ => None,
         }
     }
@@ -305,14 +360,122 @@ mod tests {
         assert_eq!(load("--- 1\n--- 2\n").value, Yaml::Int(1));
     }
 
+    fn load_err(s: &str) -> YamlError {
+        load_str(s, "t.yml")
+            .err()
+            .unwrap_or_else(|| panic!("{s}: expected an error"))
+    }
+
     #[test]
-    fn unknown_tags_and_vault_are_errors() {
-        assert!(load_str("a: !foo x\n", "t").is_err());
-        assert!(load_str("a: !vault |\n  $ANSIBLE_VAULT;1.1\n", "t").is_err());
+    fn unknown_tags_are_errors_as_with_pyyaml_safe_load() {
+        let err = load_err("a: 1\nb: !foo x\n");
+        assert_eq!(err.mark, Mark { line: 2, col: 4 });
         assert_eq!(
-            load("a: !unsafe '{{ x }}'\n").to_value(),
-            json!({"a": "{{ x }}"})
+            err.message,
+            "could not determine a constructor for the tag '!foo'"
         );
+        let err = load_err("a: !!python/object:os.system [x]\n");
+        assert!(
+            err.message.contains("could not determine a constructor"),
+            "{err}"
+        );
+        assert!(load_str("a: !foo {x: 1}\n", "t").is_err());
+    }
+
+    #[test]
+    fn vault_values_are_refused_where_they_stand() {
+        for doc in [
+            "a: 1\nb: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  3031\n",
+            "a: 1\nb: !vault-encrypted |\n  $ANSIBLE_VAULT;1.1;AES256\n",
+            "a: 1\nb: !vault {x: 1}\n",
+        ] {
+            let err = load_err(doc);
+            assert_eq!((err.file.as_str(), err.mark.line), ("t.yml", 2), "{doc}");
+            assert!(
+                err.message
+                    .contains("vault-encrypted values are not supported"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn unsafe_scalar_is_kept_as_unresolved_text() {
+        let n = load("a: !unsafe '{{ x }}'\nn: !unsafe 0644\nb: !unsafe yes\nplain: '{{ x }}'\n");
+        assert_eq!(
+            n.get("a").map(|a| &a.value),
+            Some(&Yaml::Unsafe("{{ x }}".into()))
+        );
+        assert_eq!(n.get("a").and_then(Node::as_str), Some("{{ x }}"));
+        let v = n.to_value();
+        // Template syntax is marked for the templater; other unsafe text needs no mark.
+        assert_eq!(v["a"], json!(format!("{UNSAFE_MARK}{{{{ x }}}}")));
+        assert_eq!(v["a"].as_str().and_then(unsafe_text), Some("{{ x }}"));
+        assert_eq!(v["n"], json!("0644"));
+        assert_eq!(v["b"], json!("yes"));
+        assert_eq!(v["plain"], json!("{{ x }}"));
+        assert_eq!(v["plain"].as_str().and_then(unsafe_text), None);
+    }
+
+    #[test]
+    fn unsafe_marks_every_kind_of_template_syntax() {
+        let v = load(
+            "- !unsafe '{% if x %}y{% endif %}'\n- !unsafe 'a {# c #}'\n- !unsafe 'a { b }'\n",
+        )
+        .to_value();
+        assert!(v[0].as_str().and_then(unsafe_text).is_some());
+        assert!(v[1].as_str().and_then(unsafe_text).is_some());
+        assert_eq!(v[2], json!("a { b }"));
+    }
+
+    #[test]
+    fn unsafe_values_in_a_list_or_mapping_keep_their_status() {
+        let v =
+            load("l: [!unsafe '{{ a }}', '{{ b }}']\nm: {x: !unsafe '{{ c }}', y: '{{ d }}'}\n")
+                .to_value();
+        let marked = |v: &Value| v.as_str().and_then(unsafe_text).is_some();
+        assert!(marked(&v["l"][0]));
+        assert!(!marked(&v["l"][1]));
+        assert!(marked(&v["m"]["x"]));
+        assert!(!marked(&v["m"]["y"]));
+    }
+
+    #[test]
+    fn unsafe_collection_wraps_every_string_inside() {
+        let n = load("x: !unsafe\n  - '{{ a }}'\n  - 3\n  - {'{{ k }}': '{{ v }}', n: true}\n");
+        let x = n.get("x").unwrap_or_else(|| panic!("no x"));
+        let items = x.as_seq().unwrap_or_default();
+        assert_eq!(items[0].value, Yaml::Unsafe("{{ a }}".into()));
+        assert_eq!(items[1].value, Yaml::Int(3));
+        let entries = items[2].as_map().unwrap_or_default();
+        assert_eq!(entries[0].0.value, Yaml::Unsafe("{{ k }}".into()));
+        assert_eq!(entries[0].1.value, Yaml::Unsafe("{{ v }}".into()));
+        assert_eq!(entries[1].1.value, Yaml::Bool(true));
+        // Keys name things: they stay plain text in a Value.
+        let v = n.to_value();
+        assert!(v["x"][2]["{{ k }}"]
+            .as_str()
+            .and_then(unsafe_text)
+            .is_some());
+        let m = load("m: !unsafe {a: '{{ b }}'}\n").to_value();
+        assert!(m["m"]["a"].as_str().and_then(unsafe_text).is_some());
+    }
+
+    #[test]
+    fn marks_are_stripped_for_showing() {
+        let mut v =
+            load("a: [!unsafe '{{ x }}', {b: !unsafe '{% y %}'}]\nc: '{{ z }}'\n").to_value();
+        strip_unsafe_marks(&mut v);
+        assert_eq!(
+            v,
+            json!({"a": ["{{ x }}", {"b": "{% y %}"}], "c": "{{ z }}"})
+        );
+    }
+
+    #[test]
+    fn unsafe_survives_anchors_and_aliases() {
+        let v = load("a: &u !unsafe '{{ x }}'\nb: *u\n").to_value();
+        assert!(v["b"].as_str().and_then(unsafe_text).is_some());
     }
 
     #[test]

@@ -7,9 +7,11 @@
 //!
 //! Needs root and the Ansible venv (`scripts/test.sh` makes it, or set `HOOK_RUNNER_ANSIBLE`):
 //! a failure with `CI=true`, a loud skip otherwise. A case takes 5-15 s, nearly all of it
-//! ansible-playbook's. `service`/`systemd` are not here: they need a systemd target, and the
-//! lab's systemd VMs have no Python for Ansible (a VM variant with python3 would allow it).
+//! ansible-playbook's. `service`/`systemd` and `become` are in `differential_vm.rs`: they need
+//! a systemd VM (the lab's python3 variant).
 
+// Shared with tests/differential_vm.rs; each binary uses a part of it.
+#[allow(dead_code)]
 #[path = "differential/harness.rs"]
 mod harness;
 

@@ -3,9 +3,11 @@
 //!
 //! - A task that fails on the VM (in the simulated pod, key from the test API server): exit 2,
 //!   the last 15 lines of the pod log name the task, host, message and `playbook.yml:LINE`,
-//!   artifacts `status` is `failed`; a `HookFailed` Event is posted when the token may create
-//!   events, and when it may not that is no failure (same exit, nothing about it in the log).
-//! - An unreachable VM (its sshd stopped): `UNREACHABLE!`, exit 4.
+//!   artifacts `status` is `failed`; a `HookFailed` Event naming the task is posted (one POST,
+//!   201) when the token may create events, and when it may not the POST is denied (403) and
+//!   that is no failure (same exit, nothing about it in the log).
+//! - An unreachable VM (its sshd stopped): retried with warnings for the connect wait (5 s here),
+//!   then `UNREACHABLE!` naming host, port and cause, exit 4.
 //! - A 403 from the API: the message names the service account, verb and resource; exit 2.
 //! - A YAML syntax error: `file:line:column`, exit 4, nothing run.
 //! - An unknown module (`win_shell`, Ansible's wording) and an unknown parameter: nothing run.
@@ -27,37 +29,6 @@ use std::time::Duration;
 
 /// Bound on one hook-runner run outside the pod.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Play 1 of the MTV docs hook, without fact gathering: key from the Secret, VM added.
-const KEY_PLAY: &str = r#"- name: Get the VM key
-  hosts: localhost
-  gather_facts: false
-  vars_files:
-    - plan.yml
-    - workload.yml
-  tasks:
-  - name: Read the key
-    k8s_info:
-      api_version: v1
-      kind: Secret
-      name: privkey
-      namespace: e2e-mtv
-    register: ssh_credentials
-  - name: Ensure SSH directory exists
-    file:
-      path: ~/.ssh
-      state: directory
-      mode: 0750
-  - name: Create SSH key
-    copy:
-      dest: ~/.ssh/id_rsa
-      content: "{{ ssh_credentials.resources[0].data.key | b64decode }}"
-      mode: 0600
-  - add_host:
-      name: "{{ vm.ipaddress }}"
-      ansible_user: root
-      groups: vms
-"#;
 
 /// Play 2: a task that fails on the VM, and one after it that must not run.
 const FAILING_PLAY: &str = r#"
@@ -203,15 +174,36 @@ fn e2e_failing_task_on_the_vm_names_task_host_message_and_line_and_posts_an_even
         &[&image.path("tmp/runner")],
     );
 
+    let events_path = format!("/api/v1/namespaces/{NS}/events");
+    let posts: Vec<u16> = requests_to(&api, "POST", &events_path)
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    findings.eq(
+        "statuses of the Event POSTs when allowed (one, created)",
+        vec![201],
+        posts,
+    );
+
     // --- Not allowed to create events: a debug line, not a failure.
     let without_events = api.token(&service_account(NS, SA), &[read_key]);
     let image2 = HookPod::new(&playbook, &workload_with_ip(&ip), &api, &without_events);
     let events_before = api.events().len();
+    let posts_before = requests_to(&api, "POST", &events_path).len();
     let out2 = image2.run(&api, &[ENTRYPOINT, "sh", "-c", MERGED_RUN]);
     findings.eq(
         "exit code when Events are forbidden (must stay the hook's own)",
         Some(2),
         out2.code(),
+    );
+    let denied: Vec<u16> = requests_to(&api, "POST", &events_path)[posts_before..]
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    findings.eq(
+        "statuses of the Event POSTs when forbidden (the attempt was made and denied)",
+        vec![403],
+        denied,
     );
     findings.eq(
         "Events stored when the token may not create them",
@@ -282,7 +274,8 @@ fn e2e_unreachable_vm_is_unreachable_with_exit_4() {
     let home = work.path().join("home");
     std::fs::create_dir(&home).unwrap();
     let runner_dir = work.path().join("runner");
-    let run = hook_runner(
+    // A host made by add_host is waited for (a VM still booting): 5 s here instead of 300.
+    let run = hook_runner_with_env(
         &[
             "ansible-runner",
             "run",
@@ -292,9 +285,31 @@ fn e2e_unreachable_vm_is_unreachable_with_exit_4() {
         ],
         &home,
         RUN_TIMEOUT,
+        &[("HOOK_RUNNER_CONNECT_WAIT", "5")],
     );
     let mut findings = Findings::default();
     findings.eq("exit code with an unreachable host", Some(4), run.code);
+    findings.check(run.duration >= Duration::from_secs(5), || {
+        format!(
+            "the host was given up after {:?}, before the 5 s connect wait",
+            run.duration
+        )
+    });
+    let retries = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains(&format!("{ip}:22 does not answer SSH yet")))
+        .collect::<Vec<_>>();
+    findings.check(
+        retries.len() >= 2 && retries.iter().all(|l| l.contains("giving up in")),
+        || format!("no retry warnings with the remaining time on stderr: {retries:?}"),
+    );
+    let cause = format!("connect to host {ip} port 22: Connection refused");
+    let waited = format!("still not answering after waiting 5 s for {ip}:22");
+    findings.check(
+        run.stdout.contains(&cause) && run.stdout.contains(&waited),
+        || format!("the UNREACHABLE message does not name the host and the cause ({cause:?}, {waited:?})"),
+    );
     findings.check(
         run.stdout
             .contains(&format!("fatal: [{ip}]: UNREACHABLE! =>")),

@@ -7,6 +7,7 @@
 //! `get` on that Secret; Forklift's `plan.yml` and the vSphere `workload.yml` whose `vm.ipaddress`
 //! is the VM's address. The hook runs in the simulated pod: the exact Forklift argv through
 //! `images/entrypoint` as PID 1, UID 1000770000 with GID 0 and no passwd entry, `HOME=/home/runner`,
+//! a read-only root filesystem (only /tmp and /home writable, as `images/manifests/job.yaml`),
 //! the service account mounted at the in-cluster path with `KUBERNETES_SERVICE_*` set.
 //!
 //! What ansible-playbook prints for this playbook (ansible-core 2.18), derived:
@@ -39,6 +40,7 @@ sleep 0.5
 echo "zombies=$(grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l)"
 echo "ssh_left=$(grep -lx ssh /proc/[0-9]*/comm 2>/dev/null | wc -l)"
 echo "pid1=$(cat /proc/1/comm)"
+if (: >/var/tmp/.hr-ro-probe) 2>/dev/null; then rm -f /var/tmp/.hr-ro-probe; echo root=rw; else echo root=ro; fi
 exit $rc
 "#;
 
@@ -220,6 +222,11 @@ fn e2e_mtv_docs_hook_in_the_forklift_pod_stops_mariadb_and_reruns_without_change
         "PID 1 of the pod",
         "tini",
         probe_value(&out2.stdout, "pid1"),
+    );
+    findings.eq(
+        "root filesystem of the pod (world-writable /var/tmp must refuse writes)",
+        "ro",
+        probe_value(&out2.stdout, "root"),
     );
     findings.eq(
         "zombies in the pod after hook-runner exited",

@@ -3,15 +3,11 @@
 
 mod engine_common;
 use engine_common::*;
-use hook_runner::engine::Mode;
 use hook_runner::report::Status;
 use serde_json::json;
-use std::path::PathBuf;
 
 fn shared(rel: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(rel);
+    let p = shared_path(rel);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -24,7 +20,7 @@ async fn dry_run_hook(playbook: &str) -> Outcome {
             ("plan.yml", &plan),
             ("workload.yml", &workload),
         ],
-        |o| o.mode = Mode::DryRun { secrets: vec![] },
+        dry_run,
     )
     .await
 }

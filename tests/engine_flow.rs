@@ -247,11 +247,10 @@ async fn tags_select_tasks() {
 
 #[tokio::test]
 async fn include_and_import_tasks() {
-    let out = run_files(
-        &[
-            (
-                "playbook.yml",
-                r#"
+    let out = run_tree(&[
+        (
+            "playbook.yml",
+            r#"
 - hosts: localhost
   gather_facts: false
   tasks:
@@ -268,18 +267,16 @@ async fn include_and_import_tasks() {
       loop_control:
         loop_var: which
 "#,
-            ),
-            (
-                "tasks/static.yml",
-                "- name: static task\n  debug:\n    msg: \"{{ where }}\"\n",
-            ),
-            (
-                "tasks/dyn.yml",
-                "- name: dynamic task\n  debug:\n    msg: \"dyn {{ which }}\"\n",
-            ),
-        ],
-        |_| {},
-    )
+        ),
+        (
+            "tasks/static.yml",
+            "- name: static task\n  debug:\n    msg: \"{{ where }}\"\n",
+        ),
+        (
+            "tasks/dyn.yml",
+            "- name: dynamic task\n  debug:\n    msg: \"dyn {{ which }}\"\n",
+        ),
+    ])
     .await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);
     assert_eq!(out.debug_msg("static task"), json!("imported"));
@@ -314,7 +311,7 @@ async fn include_and_import_tasks() {
 
 #[tokio::test]
 async fn roles_with_defaults_vars_params_handlers_files_and_dependencies() {
-    let out = run_files(
+    let out = run_tree(
         &[
             (
                 "playbook.yml",
@@ -353,7 +350,6 @@ async fn roles_with_defaults_vars_params_handlers_files_and_dependencies() {
             ("roles/web/tasks/extra.yml", "- name: extra\n  debug:\n    msg: \"extra {{ port }}\"\n"),
             ("roles/web/handlers/main.yml", "- name: restart web\n  debug:\n    msg: restarted\n"),
         ],
-        |_| {},
     )
     .await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);
@@ -414,11 +410,8 @@ async fn add_host_makes_hosts_for_later_plays_with_hostvars_and_groups() {
 
 #[tokio::test]
 async fn run_once_and_register_apply_to_all_hosts() {
-    let out = run_files(
-        &[
-            (
-                "playbook.yml",
-                r#"
+    let out = run_with_inventory(
+        r#"
 - hosts: all
   gather_facts: false
   tasks:
@@ -431,13 +424,7 @@ async fn run_once_and_register_apply_to_all_hosts() {
       debug:
         msg: "{{ o.msg }}"
 "#,
-            ),
-            (
-                "inv.ini",
-                "h1 ansible_connection=local\nh2 ansible_connection=local\n",
-            ),
-        ],
-        |o| o.inventories = vec![o.playbook.with_file_name("inv.ini").display().to_string()],
+        TWO_LOCAL_HOSTS,
     )
     .await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);
@@ -458,11 +445,8 @@ async fn run_once_and_register_apply_to_all_hosts() {
 
 #[tokio::test]
 async fn meta_end_host_and_end_play() {
-    let out = run_files(
-        &[
-            (
-                "playbook.yml",
-                r#"
+    let out = run_with_inventory(
+        r#"
 - hosts: all
   gather_facts: false
   tasks:
@@ -474,13 +458,7 @@ async fn meta_end_host_and_end_play() {
     - name: after end_play
       debug: msg=y
 "#,
-            ),
-            (
-                "inv.ini",
-                "h1 ansible_connection=local\nh2 ansible_connection=local\n",
-            ),
-        ],
-        |o| o.inventories = vec![o.playbook.with_file_name("inv.ini").display().to_string()],
+        TWO_LOCAL_HOSTS,
     )
     .await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);
@@ -527,12 +505,12 @@ async fn precedence_across_scopes() {
         msg: "{{ v_inc }} {{ v_extra }}"
 "#,
             ),
-            ("inv.ini", "h1 ansible_connection=local v_host=host\n[g]\nh1\n[g:vars]\nv_group=group\nv_host=group\n"),
+            (INVENTORY, "h1 ansible_connection=local v_host=host\n[g]\nh1\n[g:vars]\nv_group=group\nv_host=group\n"),
             ("vars.yml", "v_file: file\nv_play: file-over-play\n"),
             ("more.yml", "v_inc: included\n"),
         ],
         |o| {
-            o.inventories = vec![o.playbook.with_file_name("inv.ini").display().to_string()];
+            use_inventory(o);
             o.extra_vars = vec!["{\"v_extra\": \"extra\"}".into()];
         },
     )
@@ -559,11 +537,8 @@ async fn missing_vars_file_is_an_error() {
 
 #[tokio::test]
 async fn ignore_errors_and_any_errors_fatal() {
-    let out = run_files(
-        &[
-            (
-                "playbook.yml",
-                r#"
+    let out = run_with_inventory(
+        r#"
 - hosts: all
   gather_facts: false
   any_errors_fatal: true
@@ -575,13 +550,7 @@ async fn ignore_errors_and_any_errors_fatal() {
     - name: not reached
       debug: msg=y
 "#,
-            ),
-            (
-                "inv.ini",
-                "h1 ansible_connection=local\nh2 ansible_connection=local\n",
-            ),
-        ],
-        |o| o.inventories = vec![o.playbook.with_file_name("inv.ini").display().to_string()],
+        TWO_LOCAL_HOSTS,
     )
     .await;
     assert_eq!(out.rc, 2);
@@ -628,11 +597,8 @@ async fn list_tasks_and_syntax_check_print_lines() {
 #[tokio::test]
 async fn serial_batches_and_max_fail_percentage() {
     let inv = "h1 ansible_connection=local\nh2 ansible_connection=local\nh3 ansible_connection=local\nh4 ansible_connection=local\n";
-    let out = run_files(
-        &[
-            (
-                "playbook.yml",
-                r#"
+    let out = run_with_inventory(
+        r#"
 - hosts: all
   gather_facts: false
   serial: [1, 3]
@@ -641,10 +607,7 @@ async fn serial_batches_and_max_fail_percentage() {
       debug:
         msg: "{{ ansible_play_batch }}"
 "#,
-            ),
-            ("inv.ini", inv),
-        ],
-        |o| o.inventories = vec![o.playbook.with_file_name("inv.ini").display().to_string()],
+        inv,
     )
     .await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);
@@ -656,11 +619,8 @@ async fn serial_batches_and_max_fail_percentage() {
     assert_eq!(batches[0], ("h1".to_string(), json!(["h1"])));
     assert_eq!(batches[1], ("h2".to_string(), json!(["h2", "h3", "h4"])));
 
-    let out = run_files(
-        &[
-            (
-                "playbook.yml",
-                r#"
+    let out = run_with_inventory(
+        r#"
 - hosts: all
   gather_facts: false
   max_fail_percentage: 25
@@ -672,10 +632,7 @@ async fn serial_batches_and_max_fail_percentage() {
     - name: not reached
       debug: msg=y
 "#,
-            ),
-            ("inv.ini", inv),
-        ],
-        |o| o.inventories = vec![o.playbook.with_file_name("inv.ini").display().to_string()],
+        inv,
     )
     .await;
     assert_eq!(out.rc, 2);
@@ -725,11 +682,8 @@ async fn timeout_ends_a_long_task() {
 
 #[tokio::test]
 async fn delegate_facts_go_to_the_delegated_host() {
-    let out = run_files(
-        &[
-            (
-                "playbook.yml",
-                r#"
+    let out = run_with_inventory(
+        r#"
 - hosts: h1
   gather_facts: false
   tasks:
@@ -741,10 +695,7 @@ async fn delegate_facts_go_to_the_delegated_host() {
       debug:
         msg: "{{ hostvars['h2']['ansible_facts']['hostname'] is defined }} {{ ansible_facts.hostname is defined }}"
 "#,
-            ),
-            ("inv.ini", "h1 ansible_connection=local\nh2 ansible_connection=local\n"),
-        ],
-        |o| o.inventories = vec![o.playbook.with_file_name("inv.ini").display().to_string()],
+        TWO_LOCAL_HOSTS,
     )
     .await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);
@@ -753,11 +704,10 @@ async fn delegate_facts_go_to_the_delegated_host() {
 
 #[tokio::test]
 async fn templated_include_role_and_its_handlers() {
-    let out = run_files(
-        &[
-            (
-                "playbook.yml",
-                r#"
+    let out = run_tree(&[
+        (
+            "playbook.yml",
+            r#"
 - hosts: localhost
   gather_facts: false
   vars:
@@ -769,14 +719,12 @@ async fn templated_include_role_and_its_handlers() {
       vars:
         greeting: hi
 "#,
-            ),
-            (
-                "roles/app/tasks/main.yml",
-                "- name: hello\n  debug:\n    msg: \"{{ greeting }} {{ role_name }}\"\n",
-            ),
-        ],
-        |_| {},
-    )
+        ),
+        (
+            "roles/app/tasks/main.yml",
+            "- name: hello\n  debug:\n    msg: \"{{ greeting }} {{ role_name }}\"\n",
+        ),
+    ])
     .await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);
     assert_eq!(out.debug_msg("app : hello"), json!("hi app"));
@@ -784,11 +732,10 @@ async fn templated_include_role_and_its_handlers() {
 
 #[tokio::test]
 async fn play_roles_expose_their_vars_and_defaults_to_the_play() {
-    let out = run_files(
-        &[
-            (
-                "playbook.yml",
-                r#"
+    let out = run_tree(&[
+        (
+            "playbook.yml",
+            r#"
 - hosts: localhost
   gather_facts: false
   roles:
@@ -798,12 +745,10 @@ async fn play_roles_expose_their_vars_and_defaults_to_the_play() {
       debug:
         msg: "{{ common_default }} {{ common_var }}"
 "#,
-            ),
-            ("roles/common/defaults/main.yml", "common_default: d\n"),
-            ("roles/common/vars/main.yml", "common_var: v\n"),
-        ],
-        |_| {},
-    )
+        ),
+        ("roles/common/defaults/main.yml", "common_default: d\n"),
+        ("roles/common/vars/main.yml", "common_var: v\n"),
+    ])
     .await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);
     assert_eq!(out.debug_msg("play task"), json!("d v"));
@@ -865,7 +810,7 @@ async fn import_playbook_when_and_vars_apply_to_the_imported_plays() {
       debug:
         msg: "{{ greeting }}"
 "#;
-    let out = run_files(
+    let out = run_tree(
         &[
             (
                 "playbook.yml",
@@ -873,7 +818,6 @@ async fn import_playbook_when_and_vars_apply_to_the_imported_plays() {
             ),
             ("other.yml", imported),
         ],
-        |_| {},
     )
     .await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);

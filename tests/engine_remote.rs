@@ -4,7 +4,7 @@
 
 mod engine_common;
 use engine_common::*;
-use hook_runner::engine::{run_playbook_with_cancel, Cancel, Mode, RunOptions};
+use hook_runner::engine::{run_playbook_with_cancel, Cancel, RunOptions};
 use hook_runner::report::Status;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -37,11 +37,8 @@ async fn command_and_shell_through_the_local_connection() {
 
 #[tokio::test]
 async fn delegate_to_localhost_runs_on_the_controller() {
-    let out = run_files(
-        &[
-            (
-                "playbook.yml",
-                r#"
+    let out = run_with_inventory(
+        r#"
 - hosts: vm
   gather_facts: false
   tasks:
@@ -53,14 +50,8 @@ async fn delegate_to_localhost_runs_on_the_controller() {
       debug:
         msg: "{{ d.stdout }} {{ inventory_hostname }}"
 "#,
-            ),
-            // The host itself is unreachable: only delegated tasks can run.
-            (
-                "inv.ini",
-                "vm ansible_host=127.0.0.1 ansible_port=1 ansible_user=nobody\n",
-            ),
-        ],
-        |o| o.inventories = vec![o.playbook.with_file_name("inv.ini").display().to_string()],
+        // The host itself is unreachable: only delegated tasks can run.
+        "vm ansible_host=127.0.0.1 ansible_port=1 ansible_user=nobody\n",
     )
     .await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);
@@ -70,11 +61,8 @@ async fn delegate_to_localhost_runs_on_the_controller() {
 #[tokio::test]
 async fn unreachable_host_exits_4_and_leaves_the_play() {
     let started = Instant::now();
-    let out = run_files(
-        &[
-            (
-                "playbook.yml",
-                r#"
+    let out = run_with_inventory(
+        r#"
 - hosts: all
   gather_facts: false
   tasks:
@@ -83,13 +71,7 @@ async fn unreachable_host_exits_4_and_leaves_the_play() {
     - name: next
       debug: msg=x
 "#,
-            ),
-            (
-                "inv.ini",
-                "dead ansible_host=127.0.0.1 ansible_port=1 ansible_user=nobody\nalive ansible_connection=local\n",
-            ),
-        ],
-        |o| o.inventories = vec![o.playbook.with_file_name("inv.ini").display().to_string()],
+        "dead ansible_host=127.0.0.1 ansible_port=1 ansible_user=nobody\nalive ansible_connection=local\n",
     )
     .await;
     assert_eq!(out.rc, 4, "{:#?}", out.events);
@@ -102,11 +84,8 @@ async fn unreachable_host_exits_4_and_leaves_the_play() {
 
 #[tokio::test]
 async fn ignore_unreachable_keeps_the_host() {
-    let out = run_files(
-        &[
-            (
-                "playbook.yml",
-                r#"
+    let out = run_with_inventory(
+        r#"
 - hosts: all
   gather_facts: false
   tasks:
@@ -116,13 +95,7 @@ async fn ignore_unreachable_keeps_the_host() {
     - name: next
       debug: msg=x
 "#,
-            ),
-            (
-                "inv.ini",
-                "dead ansible_host=127.0.0.1 ansible_port=1 ansible_user=nobody\n",
-            ),
-        ],
-        |o| o.inventories = vec![o.playbook.with_file_name("inv.ini").display().to_string()],
+        "dead ansible_host=127.0.0.1 ansible_port=1 ansible_user=nobody\n",
     )
     .await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);
@@ -180,7 +153,7 @@ async fn dry_run_shows_remote_tasks_and_runs_controller_ones() {
         msg: "{{ r.dry_run }} {{ ansible_facts.hostname }}"
 "#,
         )],
-        |o| o.mode = Mode::DryRun { secrets: vec![] },
+        dry_run,
     )
     .await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);
@@ -199,7 +172,7 @@ async fn dry_run_shows_remote_tasks_and_runs_controller_ones() {
 async fn dry_run_still_fails_on_undefined_variables() {
     let out = run_files(
         &[("playbook.yml", "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: remote\n      command: \"echo {{ nope }}\"\n")],
-        |o| o.mode = Mode::DryRun { secrets: vec![] },
+        dry_run,
     )
     .await;
     assert_eq!(out.rc, 2);

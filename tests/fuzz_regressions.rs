@@ -661,7 +661,6 @@ fn template_nested_loops_are_bounded() {
 }
 
 #[test]
-#[ignore = "known limit (issue 7): templates have a work budget but no memory budget yet"]
 fn template_memory_is_bounded() {
     let playbook = r#"- hosts: localhost
   gather_facts: false
@@ -671,14 +670,59 @@ fn template_memory_is_bounded() {
 "#;
     let run = cli_within(&["run"], playbook, 512);
     assert!(
-        !run.out_of_memory && run.code != -1000,
-        "a 90-byte template needs more than 512 MB of hook-runner (exit {}; ~1.7 GB measured \
-         without a limit): string repetition is capped by minijinja at 100 MB per result, but \
-         concatenation and repeated results are not; the template engine needs a size budget \
-         that fails the task instead. stderr: {}",
+        !run.out_of_memory && run.code == 2,
+        "a 90-byte template must fail its task (exit 2) within 512 MB of hook-runner, not \
+         exhaust it (exit {}; ~1.7 GB measured with the former 1.28 GB fuel): minijinja's fuel \
+         charges every byte a template creates and checks `~` before allocating, so \
+         TEMPLATE_FUEL in src/template/mod.rs bounds the data of one evaluation. stderr: {}",
         run.code,
         tail(&run.stderr, 300)
     );
+}
+
+#[test]
+fn template_data_budget_is_refused_with_a_clear_message() {
+    let outcome = bounded("data-budget", move || {
+        let vars = template_vars();
+        let scope = Scope {
+            vars: &vars,
+            search_paths: &[],
+        };
+        inert_templar().render_str(
+            "{% set a = 'x' * 100000000 %}{{ (a ~ a ~ a) | length }}",
+            scope,
+        )
+    });
+    match outcome {
+        Ok(Err(e)) => assert!(
+            e.message.contains("budget") && e.message.contains("MB of data"),
+            "the refusal does not say which budget: {}",
+            e.message
+        ),
+        Ok(Ok(text)) => panic!("accepted ({} bytes); it must be refused", text.len()),
+        Err(why) => panic!("the template engine {why}"),
+    }
+}
+
+#[test]
+fn templates_below_the_budget_still_work() {
+    // 50 MB of data and 100,000 loop iterations: far more than a hook needs, within budget.
+    let outcome = bounded("under-budget", move || {
+        let vars = template_vars();
+        let scope = Scope {
+            vars: &vars,
+            search_paths: &[],
+        };
+        inert_templar().render_str(
+            "{% set a = 'x' * 25000000 %}{{ (a ~ a) | length }} {% for i in range(100000) %}{% endfor %}ok",
+            scope,
+        )
+    });
+    match outcome {
+        Ok(Ok(text)) => assert_eq!(text, "50000000 ok"),
+        Ok(Err(e)) => panic!("refused: {}", e.message),
+        Err(why) => panic!("the template engine {why}"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ use super::r#become;
 use super::{ConnError, Connection, ExecOutput, ExecRequest};
 use async_trait::async_trait;
 use std::process::Stdio;
-use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 /// Runs scripts on the machine hook-runner runs on.
@@ -46,7 +45,7 @@ async fn run_shell(command: &str, request: &ExecRequest) -> Result<ExecOutput, C
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(command)
-        .stdin(if request.stdin.is_some() {
+        .stdin(if request.has_stdin() {
             Stdio::piped()
         } else {
             Stdio::null()
@@ -64,15 +63,8 @@ async fn run_shell(command: &str, request: &ExecRequest) -> Result<ExecOutput, C
 
     // Feed stdin concurrently with reading output: a script that writes a lot before reading
     // its input must not deadlock against us.
-    let stdin_data = request.stdin.clone();
-    let stdin_pipe = child.stdin.take();
-    let feed = async move {
-        if let (Some(mut pipe), Some(data)) = (stdin_pipe, stdin_data) {
-            // A script that exits without reading its input closes the pipe: not an error.
-            let _ = pipe.write_all(&data).await;
-            let _ = pipe.shutdown().await;
-        }
-    };
+    // A script that exits without reading its input closes the pipe: not an error.
+    let feed = super::feed_stdin(child.stdin.take(), request);
     let run = async {
         let (_, out) = tokio::join!(feed, child.wait_with_output());
         out

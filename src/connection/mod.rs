@@ -4,10 +4,15 @@
 //! (wrapped by `become` when asked), feeding optional bytes on stdin. File contents travel on
 //! stdin, so a module needs one round trip. `local` runs on the controller; `ssh` drives the
 //! system OpenSSH client through one multiplexed master connection per host.
+//!
+//! A command whose `exec` is dropped (the run is cancelled, a timeout passed) is ended where it
+//! runs: `local` kills its process group; over `ssh` the [`watchdog`] wrapped around every
+//! script ends the remote process group when the channel closes.
 
 pub mod r#become;
 pub mod local;
 pub mod ssh;
+pub mod watchdog;
 
 use async_trait::async_trait;
 use std::time::Duration;
@@ -36,11 +41,46 @@ pub struct ExecRequest {
     pub script: String,
     /// Bytes for the script's standard input (file contents, `stdin:` of command/shell).
     pub stdin: Option<Vec<u8>>,
+    /// A controller file streamed to the script's standard input in fixed-size chunks (never
+    /// held whole in memory), when `stdin` is `None`: big `copy` sources. It is opened when the
+    /// command starts, so a retried command sends it again from the start.
+    pub stdin_file: Option<std::path::PathBuf>,
     pub become_: Option<Become>,
     /// Environment for the script (task and play `environment:`), exported before it runs.
     pub env: Vec<(String, String)>,
     /// Wall-clock bound (task `timeout:`); when it passes the remote command is ended.
     pub timeout: Option<Duration>,
+}
+
+impl ExecRequest {
+    /// Whether the script gets anything on stdin (else stdin is `/dev/null`).
+    pub fn has_stdin(&self) -> bool {
+        self.stdin.is_some() || self.stdin_file.is_some()
+    }
+}
+
+/// Chunk size for streaming [`ExecRequest::stdin_file`].
+const STDIN_CHUNK: usize = 256 * 1024;
+
+/// Writes the request's stdin (bytes, or the file in [`STDIN_CHUNK`] pieces) into `pipe`, then
+/// closes it. A script may exit without reading all of it: a closed pipe is not an error, and
+/// an unreadable file just ends the input early (the script's own checksum check catches a
+/// short transfer).
+pub(crate) async fn feed_stdin<W>(pipe: Option<W>, request: &ExecRequest)
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    let Some(mut pipe) = pipe else { return };
+    if let Some(data) = &request.stdin {
+        let _ = pipe.write_all(data).await;
+    } else if let Some(path) = &request.stdin_file {
+        if let Ok(file) = tokio::fs::File::open(path).await {
+            let mut reader = tokio::io::BufReader::with_capacity(STDIN_CHUNK, file);
+            let _ = tokio::io::copy_buf(&mut reader, &mut pipe).await;
+        }
+    }
+    let _ = pipe.shutdown().await;
 }
 
 /// What a finished command returned.
@@ -92,6 +132,11 @@ pub struct SshTarget {
     /// `ansible_ssh_common_args` + `ansible_ssh_extra_args`, split as a shell would.
     pub extra_args: Vec<String>,
     pub connect_timeout: Option<Duration>,
+    /// How long a host that does not answer yet (refused, no route, timed out, closed before
+    /// the banner) is retried before it is unreachable: the host variable
+    /// `hook_runner_connect_wait`, else (hosts made by `add_host`) the policy's
+    /// [`SshPolicy::connect_wait`], else no retry (Ansible's behaviour).
+    pub connect_wait: Option<Duration>,
 }
 
 /// Process-wide SSH policy (from the command line / environment).
@@ -104,7 +149,14 @@ pub struct SshPolicy {
     /// Short writable directory for master sockets (`sun_path` is 108 bytes).
     pub control_dir: String,
     pub connect_timeout: Duration,
+    /// How long hosts added by `add_host` are waited for when they do not answer SSH yet (a
+    /// PostHook runs right after the target VM is created): `--connect-wait` /
+    /// `HOOK_RUNNER_CONNECT_WAIT`. The engine copies it into [`SshTarget::connect_wait`].
+    pub connect_wait: Duration,
 }
+
+/// Default of [`SshPolicy::connect_wait`]: enough for a freshly created VM to boot.
+pub const DEFAULT_CONNECT_WAIT: Duration = Duration::from_secs(300);
 
 impl Default for SshPolicy {
     fn default() -> Self {
@@ -113,6 +165,7 @@ impl Default for SshPolicy {
             known_hosts: None,
             control_dir: "/tmp".into(),
             connect_timeout: Duration::from_secs(10),
+            connect_wait: DEFAULT_CONNECT_WAIT,
         }
     }
 }

@@ -34,10 +34,29 @@
 //!   wording, `Failed to connect to the host via ssh: <ssh's message>`. Before starting ssh the
 //!   controller's passwd entry is checked (the OpenSSH client refuses to run without one).
 //! - At most [`MAX_CHANNELS`] commands run at once per host (sshd's `MaxSessions` default).
+//! - The master has a keepalive (`ServerAliveInterval=15`, `ServerAliveCountMax=4`, after the
+//!   user's arguments so theirs win): a link cut while a command runs makes the host
+//!   unreachable within a minute (Ansible's default ssh arguments have none). A task whose
+//!   `timeout` backstop fires (the host sent nothing back) closes the master, so the next
+//!   command does not wait on a dead connection.
 //! - A task `timeout` runs the command under the remote `timeout` utility when the host has it
 //!   (so the remote process group is ended), and the channel is dropped locally as a backstop.
+//! - Every command runs inside the remote watchdog ([`super::watchdog`]): the channel's stdin
+//!   stays open while the command runs, and when the client goes away (the exec is dropped on
+//!   SIGTERM, the master is closed, the link breaks) the command's process group is ended on
+//!   the host. Input bytes travel with a length and a completion marker, so truncated input is
+//!   never acted on.
+//! - A host that does not answer yet (connection refused, no route, timed out, closed before
+//!   the banner) is retried with exponential backoff (1 s doubling to 5 s) for the target's
+//!   `connect_wait` (host variable `hook_runner_connect_wait`; hosts made by `add_host` get
+//!   `--connect-wait`, default 300 s, from the engine), each retry a warning with the time
+//!   left; then it is unreachable with ssh's last message and how long it was waited for.
+//!   Answers that will not change (key refused, host key mismatch, unknown host name) fail at
+//!   once. Ansible has no such wait (only `ansible_ssh_retries` on exit 255); it is a
+//!   deliberate difference for PostHooks, which run right after the target VM is created.
 
 use super::r#become;
+use super::watchdog;
 use super::{ConnError, Connection, ExecOutput, ExecRequest, SshPolicy, SshTarget};
 use crate::shell::quote;
 use crate::{Map, Value};
@@ -47,8 +66,16 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::{Mutex, Semaphore};
+
+/// First pause before retrying a host that does not answer yet; it doubles up to [`MAX_RETRY`].
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const MAX_RETRY: Duration = Duration::from_secs(5);
+
+/// Default keepalive of the master (the user's `ServerAlive*` options win): a dead link is
+/// declared after `KEEPALIVE_INTERVAL * KEEPALIVE_COUNT` without an answer.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
+const KEEPALIVE_COUNT: u32 = 4;
 
 /// Parallel commands per host: sshd's default `MaxSessions`.
 pub const MAX_CHANNELS: usize = 10;
@@ -112,7 +139,7 @@ impl SshConnection {
         if let Some(m) = slot.as_ref() {
             return Ok(m.session.clone());
         }
-        let master = self.launch_master().await?;
+        let master = self.launch_with_wait().await?;
         let session = master.session.clone();
         *slot = Some(master);
         Ok(session)
@@ -131,6 +158,50 @@ impl SshConnection {
         if let Some(m) = old {
             shutdown(m).await;
         }
+    }
+
+    /// Starts the master, retrying a host that does not answer yet until the target's
+    /// connect wait has passed (exponential backoff from [`FIRST_RETRY`] to [`MAX_RETRY`],
+    /// each retry a warning with the time left). Refused credentials, a changed host key and
+    /// other answers fail at once.
+    async fn launch_with_wait(&self) -> Result<Master, ConnError> {
+        let wait = self.target.connect_wait.unwrap_or(Duration::ZERO);
+        let deadline = Instant::now() + wait;
+        let mut delay = FIRST_RETRY;
+        loop {
+            let message = match self.launch_master().await {
+                Err(ConnError::Unreachable(m)) if not_answering_yet(&m) => m,
+                other => return other,
+            };
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(ConnError::Unreachable(if wait.is_zero() {
+                    message
+                } else {
+                    format!(
+                        "{message} (still not answering after waiting {} s for {}; hook_runner_connect_wait or --connect-wait sets how long)",
+                        wait.as_secs(),
+                        self.host_and_port()
+                    )
+                }));
+            }
+            let remaining = deadline - now;
+            let pause = delay.min(remaining);
+            tracing::warn!(
+                "{} does not answer SSH yet ({}); retrying in {} s, giving up in {} s",
+                self.host_and_port(),
+                ssh_cause(&message),
+                pause.as_secs_f32().ceil(),
+                remaining.as_secs_f32().ceil()
+            );
+            tokio::time::sleep(pause).await;
+            delay = (delay * 2).min(MAX_RETRY);
+        }
+    }
+
+    /// `host:port` for messages.
+    fn host_and_port(&self) -> String {
+        format!("{}:{}", self.target.address, self.target.port.unwrap_or(22))
     }
 
     async fn launch_master(&self) -> Result<Master, ConnError> {
@@ -200,6 +271,14 @@ impl SshConnection {
         }
         let secs = self.connect_timeout().as_secs().max(1);
         a.extend(["-o".into(), format!("ConnectTimeout={secs}")]);
+        // A link that dies while a command runs is noticed within a minute (ssh has no
+        // keepalive by default: the run would wait for the pod's deadline).
+        a.extend([
+            "-o".into(),
+            format!("ServerAliveInterval={}", KEEPALIVE_INTERVAL.as_secs()),
+            "-o".into(),
+            format!("ServerAliveCountMax={KEEPALIVE_COUNT}"),
+        ]);
         a.extend([
             "-o".into(),
             "KbdInteractiveAuthentication=no".into(),
@@ -251,32 +330,26 @@ impl SshConnection {
         all
     }
 
-    /// Runs one prepared command line over the master.
+    /// Runs one prepared command line over the master. The channel's stdin stays open until the
+    /// output is complete: closing it early is what ends the command on the host
+    /// ([`watchdog`]). `input` is the byte count [`watchdog::wrap`] was built with.
     async fn run_remote(
         &self,
         session: &Session,
         command: &str,
         request: &ExecRequest,
+        input: Option<u64>,
     ) -> Result<ExecOutput, RunError> {
         let mut cmd = session.raw_command(command);
-        cmd.stdin(if request.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().await.map_err(RunError::Spawn)?;
         let stdin_pipe = child.stdin().take();
-        let data = request.stdin.clone();
-        let feed = async move {
-            if let (Some(mut pipe), Some(data)) = (stdin_pipe, data) {
-                // The remote command may exit without reading everything: not an error.
-                let _ = pipe.write_all(&data).await;
-                let _ = pipe.shutdown().await;
-            }
-        };
-        let (_, out) = tokio::join!(feed, child.wait_with_output());
+        // The remote command may exit without reading everything: not an error.
+        let feed = watchdog::feed_and_hold(stdin_pipe, request, input);
+        let (held, out) = tokio::join!(feed, child.wait_with_output());
+        drop(held);
         let out = out.map_err(RunError::Wait)?;
         let rc = out.status.code().unwrap_or(-1);
         Ok(ExecOutput {
@@ -291,6 +364,7 @@ impl SshConnection {
         &self,
         command: &str,
         request: &ExecRequest,
+        input: Option<u64>,
     ) -> Result<ExecOutput, ConnError> {
         let _permit = self
             .channels
@@ -300,7 +374,7 @@ impl SshConnection {
         let mut retried = false;
         loop {
             let session = self.session().await?;
-            match self.run_remote(&session, command, request).await {
+            match self.run_remote(&session, command, request, input).await {
                 Ok(out) => return Ok(out),
                 // The command never started: a dead master is restarted once.
                 Err(RunError::Spawn(e)) if !retried => {
@@ -344,18 +418,34 @@ enum RunError {
 #[async_trait]
 impl Connection for SshConnection {
     async fn exec(&self, request: ExecRequest) -> Result<ExecOutput, ConnError> {
-        let prepared = r#become::prepare(&request)?;
+        // The watchdog goes innermost (inside become and the remote `timeout`), where it may
+        // signal the command's process group.
+        let input = watchdog::input_len(&request);
+        let guarded = ExecRequest {
+            script: watchdog::wrap(&request.script, input),
+            become_: request.become_.clone(),
+            env: request.env.clone(),
+            ..ExecRequest::default()
+        };
+        let prepared = r#become::prepare(&guarded)?;
         let command = match request.timeout {
             Some(limit) => with_remote_timeout(&prepared.command, limit),
             None => prepared.command.clone(),
         };
         let started = Instant::now();
-        let run = self.exec_with_reconnect(&command, &request);
+        let run = self.exec_with_reconnect(&command, &request, input);
         let output = match request.timeout {
-            // Backstop when the host has no `timeout` utility: drop the channel.
-            Some(limit) => tokio::time::timeout(limit + Duration::from_secs(5), run)
-                .await
-                .map_err(|_| ConnError::Timeout(limit.as_secs()))??,
+            // Backstop when the host has no `timeout` utility, or does not answer any more:
+            // drop the channel. Nothing came back from the host well after its own `timeout`
+            // should have ended the command, so the master is suspect (a cut link is not seen
+            // by an idle master until its keepalive gives up): the next command reconnects.
+            Some(limit) => match tokio::time::timeout(limit + Duration::from_secs(5), run).await {
+                Ok(result) => result?,
+                Err(_) => {
+                    self.close().await;
+                    return Err(ConnError::Timeout(limit.as_secs()));
+                }
+            },
             None => run.await?,
         };
         if let Some(limit) = request.timeout {
@@ -434,6 +524,46 @@ async fn shutdown(master: Master) {
         }
     }
     let _ = std::fs::remove_dir_all(&master.dir);
+}
+
+/// Whether a failed connection means "nothing answers yet" (a VM still booting: refused, no
+/// route, timed out, closed before the banner) rather than an answer that will not change
+/// (authentication, host key, unknown name, no ssh client).
+fn not_answering_yet(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    const FINAL: &[&str] = &[
+        "permission denied",
+        "host key verification failed",
+        "remote host identification has changed",
+        "could not resolve hostname",
+        "no user exists for uid",
+        "not installed",
+        "too many authentication failures",
+    ];
+    const NOT_YET: &[&str] = &[
+        "connection refused",
+        "no route to host",
+        "network is unreachable",
+        "connection timed out",
+        "operation timed out",
+        "connection closed by",
+        "connection reset by",
+        "kex_exchange_identification",
+        "banner exchange",
+        "did not finish connecting",
+    ];
+    !FINAL.iter().any(|f| m.contains(f)) && NOT_YET.iter().any(|n| m.contains(n))
+}
+
+/// ssh's own words in an unreachable message (without Ansible's prefix), for retry warnings.
+fn ssh_cause(message: &str) -> &str {
+    message
+        .strip_prefix("Failed to connect to the host via ssh: ")
+        .unwrap_or(message)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
 }
 
 fn unreachable(detail: &str) -> ConnError {
@@ -673,6 +803,10 @@ pub fn target_from_vars(inventory_name: &str, vars: &Map) -> Result<SshTarget, S
         Some((key, v)) => Some(Duration::from_secs(as_u64(key, v)?)),
         None => None,
     };
+    let connect_wait = match first(vars, &["hook_runner_connect_wait"]) {
+        Some((key, v)) => Some(Duration::from_secs(as_u64(key, v)?)),
+        None => None,
+    };
     Ok(SshTarget {
         address,
         port,
@@ -680,6 +814,7 @@ pub fn target_from_vars(inventory_name: &str, vars: &Map) -> Result<SshTarget, S
         private_key_file,
         extra_args,
         connect_timeout,
+        connect_wait,
     })
 }
 
@@ -911,7 +1046,7 @@ mod tests {
             user: Some("u".into()),
             private_key_file: Some("/k".into()),
             extra_args: vec!["-o".into(), "UserKnownHostsFile=/mine".into()],
-            connect_timeout: None,
+            ..SshTarget::default()
         };
         let c = SshConnection::new(target, SshPolicy::default());
         let a = c.master_args(Path::new("/tmp/x/m"), Path::new("/tmp/x/log"));
@@ -929,6 +1064,8 @@ mod tests {
         assert!(a.windows(2).any(|w| w == ["-p", "2200"]));
         assert!(a.windows(2).any(|w| w == ["-l", "u"]));
         assert!(a.contains(&"ConnectTimeout=10".to_string()));
+        assert!(a.windows(2).any(|w| w == ["-o", "ServerAliveInterval=15"]));
+        assert!(a.windows(2).any(|w| w == ["-o", "ServerAliveCountMax=4"]));
     }
 
     #[test]
@@ -981,6 +1118,51 @@ mod tests {
         let w = with_remote_timeout("/bin/sh -c 'sleep 9'", Duration::from_secs(3));
         assert!(w.starts_with("/bin/sh -c '"), "{w}");
         assert!(w.contains("timeout -k 5 3 /bin/sh -c"), "{w}");
+    }
+
+    #[test]
+    fn hosts_that_do_not_answer_yet_are_told_from_final_refusals() {
+        for waiting in [
+            "Failed to connect to the host via ssh: ssh: connect to host 10.0.0.1 port 22: Connection refused",
+            "Failed to connect to the host via ssh: ssh: connect to host 10.0.0.1 port 22: No route to host",
+            "Failed to connect to the host via ssh: ssh: connect to host 10.0.0.1 port 22: Connection timed out",
+            "Failed to connect to the host via ssh: kex_exchange_identification: read: Connection reset by peer",
+            "Failed to connect to the host via ssh: Connection closed by 10.0.0.1 port 22",
+            "Failed to connect to the host via ssh: ssh did not finish connecting within 30 seconds",
+        ] {
+            assert!(not_answering_yet(waiting), "{waiting}");
+        }
+        for final_answer in [
+            "Failed to connect to the host via ssh: root@10.0.0.1: Permission denied (publickey).",
+            "Failed to connect to the host via ssh: Host key verification failed.",
+            "Failed to connect to the host via ssh: ssh: Could not resolve hostname vm: Name or service not known",
+            "Failed to connect to the host via ssh: No user exists for uid 1000770000: the SSH client needs a passwd entry",
+            "Failed to connect to the host via ssh: the OpenSSH client `ssh` is not installed or not on PATH",
+        ] {
+            assert!(!not_answering_yet(final_answer), "{final_answer}");
+        }
+        assert_eq!(
+            ssh_cause("Failed to connect to the host via ssh: warning\nssh: connect to host h port 22: Connection refused"),
+            "ssh: connect to host h port 22: Connection refused"
+        );
+    }
+
+    #[test]
+    fn the_connect_wait_comes_from_a_host_variable() {
+        let t = target_from_vars("vm", &vars(json!({"hook_runner_connect_wait": "45"}))).unwrap();
+        assert_eq!(t.connect_wait, Some(Duration::from_secs(45)));
+        let t = target_from_vars("vm", &vars(json!({"hook_runner_connect_wait": 0}))).unwrap();
+        assert_eq!(t.connect_wait, Some(Duration::ZERO));
+        assert_eq!(
+            target_from_vars("vm", &Map::new()).unwrap().connect_wait,
+            None
+        );
+        let err =
+            target_from_vars("vm", &vars(json!({"hook_runner_connect_wait": "soon"}))).unwrap_err();
+        assert!(
+            err.contains("hook_runner_connect_wait must be a non-negative integer"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -8,6 +8,15 @@
 //! counted as `failed` and the host is out of the play and of later plays. Unreachable hosts
 //! are out for the rest of the run (unless `ignore_unreachable`). `any_errors_fatal` and
 //! `max_fail_percentage` end the play for every host.
+//!
+//! Handlers (ansible-core 2.18): a changed task notifies by name (templated with the host's
+//! variables); a handler answers to its name templated with the play's variables (no host's),
+//! with or without its role's prefix, and every handler whose `listen` has the topic answers
+//! too. A notification nothing answers to fails the run at that host's next flush. Handlers
+//! run at the end of each section and at `meta: flush_handlers`, which flushes only for the
+//! hosts whose `when` holds; a handler failing during such a flush fails the flush for that
+//! host, so an enclosing block's `rescue` takes it. Task banners show the name templated with
+//! the play's variables, or as written when that fails.
 
 use super::frame::Frame;
 use super::host::HostOutcome;
@@ -115,14 +124,44 @@ impl<'a> Run<'a> {
         })
     }
 
-    /// What reporters are told about a task.
-    pub(crate) fn task_info(&self, task: &Task, is_handler: bool) -> TaskInfo {
+    /// What reporters are told about a task: the banner name ([`Run::banner_name`]) goes to the
+    /// console, the JSON events and the artifacts alike.
+    pub(crate) fn task_info(&self, pctx: &PlayCtx, frame: &Frame, task: &Task) -> TaskInfo {
         TaskInfo {
-            name: task.display_name(),
+            name: self.banner_name(pctx, frame, task),
             action: task.action_name.clone(),
             path: format!("{}:{}", task.loc.file, task.loc.line),
-            is_handler,
+            is_handler: frame.is_handler,
             uuid: self.next_uuid(),
+        }
+    }
+
+    /// A task's name as the `TASK [...]` banner shows it. As ansible-core 2.18's linear
+    /// strategy: the name is templated with the task's variables without any host's (play
+    /// vars, `vars_files`, role and block and task vars, extra vars, host-free magic), and a
+    /// name that cannot be templated (a host's variable, an undefined one) is shown as
+    /// written. A role's task is prefixed with `role : `.
+    pub(crate) fn banner_name(&self, pctx: &PlayCtx, frame: &Frame, task: &Task) -> String {
+        let Some(name) = task.name.as_deref().filter(|n| !n.trim().is_empty()) else {
+            return task.display_name();
+        };
+        let shown = if crate::template::Templar::is_template(name) {
+            let vars = self.hostless_task_vars(pctx, frame, task);
+            let search = self.search_paths(Some(task));
+            let scope = Scope {
+                vars: &vars,
+                search_paths: &search,
+            };
+            self.templar
+                .template(&Value::String(name.to_string()), scope)
+                .map(|v| value_text(&v))
+                .unwrap_or_else(|_| name.to_string())
+        } else {
+            name.to_string()
+        };
+        match &task.role {
+            Some(r) => format!("{} : {}", r.name, shown),
+            None => shown,
         }
     }
 
@@ -146,7 +185,7 @@ impl<'a> Run<'a> {
             }
             Action::Module { .. } => {}
         }
-        let info = self.task_info(task, frame.is_handler);
+        let info = self.task_info(pctx, frame, task);
         self.emit(if frame.is_handler {
             Event::HandlerStart { task: info.clone() }
         } else {
@@ -262,7 +301,7 @@ impl<'a> Run<'a> {
             }
             if outcome.status == Status::Changed {
                 // The task's own `notify`, else the one its blocks give it (`kw` merges them).
-                self.notify_handlers(pctx, &kw.notify, host);
+                self.notify_handlers(pctx, frame, task, &kw.notify, host);
             }
         }
         if run_once {
@@ -337,57 +376,160 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Records `notify` for a changed host: by name the first handler of that name (as
-    /// ansible-core 2.18 does), plus every handler that `listen`s to it. A name nothing
-    /// answers to is an error of the run.
-    fn notify_handlers(&self, pctx: &PlayCtx, notify: &[String], host: &str) {
-        for name in notify {
+    /// Records `notify` for a changed host. Each notification is templated with the host's
+    /// variables (a name that cannot be templated is used as written); it names the first
+    /// handler whose (templated) name is that, with or without its `role : ` prefix, as
+    /// ansible-core 2.18 does, plus every handler that `listen`s to it. A name nothing answers
+    /// to fails the run at that host's next flush (ansible-core's "requested handler was not
+    /// found" error).
+    fn notify_handlers(
+        &self,
+        pctx: &PlayCtx,
+        frame: &Frame,
+        task: &Task,
+        notify: &[String],
+        host: &str,
+    ) {
+        let mut vars = None;
+        for raw in notify {
+            let name = if crate::template::Templar::is_template(raw) {
+                let vars =
+                    vars.get_or_insert_with(|| self.task_vars(pctx, frame, Some(task), host));
+                let search = self.search_paths(Some(task));
+                let scope = Scope {
+                    vars,
+                    search_paths: &search,
+                };
+                self.templar
+                    .template(&Value::String(raw.clone()), scope)
+                    .map(|v| value_text(&v))
+                    .unwrap_or_else(|_| raw.clone())
+            } else {
+                raw.clone()
+            };
             let handlers = &pctx.play.handlers;
-            let by_name = handlers.iter().position(|h| {
-                h.name.as_deref() == Some(name.as_str()) || h.display_name() == *name
+            let by_name = handlers.iter().enumerate().position(|(i, h)| {
+                self.handler_name(pctx, i, h)
+                    .is_some_and(|n| answers_to(&name, &n, h))
             });
             let listeners: Vec<usize> = handlers
                 .iter()
                 .enumerate()
-                .filter(|(_, h)| h.listen.iter().any(|l| l == name))
+                .filter(|(i, h)| {
+                    Some(*i) != by_name && h.listen.iter().any(|l| answers_to(&name, l, h))
+                })
                 .map(|(i, _)| i)
                 .collect();
             for i in by_name.into_iter().chain(listeners.iter().copied()) {
                 pctx.notify(i, host);
             }
             if by_name.is_none() && listeners.is_empty() {
+                pctx.add_missing(&name, host);
+            }
+        }
+    }
+
+    /// The name handler `i` answers to: its name templated once with the play's variables (no
+    /// host's), as ansible-core 2.18 does when it first looks for a handler. A name that cannot
+    /// be templated makes the handler unusable by name (a warning when it has no `listen`
+    /// either; it is tried again at the next notification). An unnamed handler has no name.
+    fn handler_name(&self, pctx: &PlayCtx, i: usize, handler: &Task) -> Option<String> {
+        if let Some(n) = pctx.handler_name(i) {
+            return Some(n);
+        }
+        let raw = handler.name.as_deref().filter(|n| !n.trim().is_empty())?;
+        if !crate::template::Templar::is_template(raw) {
+            pctx.set_handler_name(i, raw.to_string());
+            return Some(raw.to_string());
+        }
+        let mut frame = Frame::for_play(&pctx.play.kw);
+        frame.is_handler = true;
+        let vars = self.hostless_task_vars(pctx, &frame, handler);
+        let search = self.search_paths(Some(handler));
+        let scope = Scope {
+            vars: &vars,
+            search_paths: &search,
+        };
+        match self
+            .templar
+            .template(&Value::String(raw.to_string()), scope)
+        {
+            Ok(v) => {
+                let name = value_text(&v);
+                pctx.set_handler_name(i, name.clone());
+                Some(name)
+            }
+            Err(e) => {
+                if handler.listen.is_empty() {
+                    self.emit(Event::Warning {
+                        message: format!(
+                            "Handler '{raw}' is unusable because it has no listen topics and the name could not be templated (host-specific variables are not supported in handler names). The error: {}",
+                            e.message
+                        ),
+                    });
+                }
+                None
+            }
+        }
+    }
+
+    /// Runs the notified handlers, in definition order, on the hosts that notified them. At
+    /// the end of a section (`only` is `None`): the hosts still in the play (all of them with
+    /// `force_handlers`). For a `meta: flush_handlers` (`only`: the hosts that ran it), those
+    /// hosts, which are running (a host in a block's `always` after a failure included); a
+    /// handler failing there is a failure of the flush, so a block's `rescue` takes it
+    /// (`rescuable`). Returns the hosts that failed.
+    pub(crate) fn run_handlers<'s>(
+        &'s self,
+        pctx: &'s PlayCtx,
+        only: Option<&'s [String]>,
+        rescuable: bool,
+    ) -> Fut<'s, Vec<String>> {
+        Box::pin(async move {
+            let mut failed = Vec::new();
+            // The hosts this flush is for: those running the meta task, else those still in
+            // the play (all with `force_handlers`).
+            let flushing = |h: &str| {
+                !self.is_unreachable(h)
+                    && match only {
+                        Some(o) => o.iter().any(|x| x == h),
+                        None => pctx.play.force_handlers || !self.is_failed(h),
+                    }
+            };
+            if let Some(name) = pctx.first_missing(&flushing) {
                 let mut fatal = lock(&pctx.fatal);
                 if fatal.is_none() {
                     *fatal = Some(format!(
                         "The requested handler '{name}' was not found in either the main handlers list nor in the listening handlers list"
                     ));
                 }
+                return failed;
             }
-        }
-    }
-
-    /// Runs the notified handlers, in definition order, on the hosts that notified them and
-    /// are still in the play (all of them with `force_handlers`).
-    pub(crate) fn run_handlers<'s>(&'s self, pctx: &'s PlayCtx) -> Fut<'s, ()> {
-        Box::pin(async move {
             let mut frame = Frame::for_play(&pctx.play.kw);
             frame.is_handler = true;
+            frame.rescuable = rescuable;
             for (i, handler) in pctx.play.handlers.iter().enumerate() {
                 if self.cancel.is_cancelled() || pctx.stopped() {
                     break;
                 }
                 let hosts: Vec<String> = pctx
-                    .take_notified(i)
+                    .take_notified(i, only)
                     .into_iter()
-                    .filter(|h| {
-                        !self.is_unreachable(h) && (pctx.play.force_handlers || !self.is_failed(h))
-                    })
+                    .filter(|h| flushing(h) && !failed.contains(h))
                     .collect();
                 if hosts.is_empty() {
                     continue;
                 }
-                self.run_task(pctx, &frame, handler, &hosts).await;
+                if matches!(&handler.action, Action::Meta(m) if m == "flush_handlers") {
+                    let mut fatal = lock(&pctx.fatal);
+                    if fatal.is_none() {
+                        *fatal = Some("flush_handlers cannot be used as a handler".into());
+                    }
+                    break;
+                }
+                failed.extend(self.run_task(pctx, &frame, handler, &hosts).await);
             }
+            failed
         })
     }
 
@@ -403,24 +545,28 @@ impl<'a> Run<'a> {
     ) -> Vec<String> {
         // As ansible-playbook: a `TASK [meta]` banner, `skipping:` for hosts whose condition is
         // false, nothing else shown and nothing counted in the recap.
-        let info = self.task_info(task, frame.is_handler);
-        self.emit(Event::TaskStart { task: info.clone() });
+        let info = self.task_info(pctx, frame, task);
+        self.emit(if frame.is_handler {
+            Event::HandlerStart { task: info.clone() }
+        } else {
+            Event::TaskStart { task: info.clone() }
+        });
         let mut selected = Vec::new();
         for h in hosts {
             let vars = self.task_vars(pctx, frame, Some(task), h);
             let search = self.search_paths(Some(task));
             match self.check_when(kw, &vars, &search) {
-                Ok(None) => selected.push(h.clone()),
+                Ok(None) => {
+                    self.meta_verbose_line(&meta_message(what, h, &role_of(frame, task)));
+                    selected.push(h.clone());
+                }
                 _ => {
+                    let reason = meta_skip_reason(what, h, &role_of(frame, task));
+                    self.meta_verbose_line(&reason);
                     let mut r = Map::new();
                     r.insert("changed".into(), Value::Bool(false));
                     r.insert("skipped".into(), Value::Bool(true));
-                    r.insert(
-                        "skip_reason".into(),
-                        Value::String(format!(
-                            "{what} conditional evaluated to False, continuing execution for {h}"
-                        )),
-                    );
+                    r.insert("skip_reason".into(), Value::String(reason));
                     self.emit(Event::HostResult {
                         host: h.clone(),
                         task: info.clone(),
@@ -433,7 +579,12 @@ impl<'a> Run<'a> {
             }
         }
         match what {
-            "flush_handlers" => self.run_handlers(pctx).await,
+            // Only the hosts whose condition holds flush; a handler failing fails them here.
+            "flush_handlers" if !selected.is_empty() => {
+                return self
+                    .run_handlers(pctx, Some(&selected), frame.rescuable)
+                    .await
+            }
             "end_play" | "end_batch" if !selected.is_empty() => pctx.end_play(),
             "end_host" => selected.iter().for_each(|h| pctx.end_host(h)),
             "clear_facts" => selected
@@ -456,6 +607,16 @@ impl<'a> Run<'a> {
             _ => {}
         }
         Vec::new()
+    }
+
+    /// ansible-playbook's `-vv` line for a meta task on a host (`META: noop`, `META: triggered
+    /// running handlers for web1`, or the skip reason).
+    fn meta_verbose_line(&self, msg: &str) {
+        if self.opts.verbosity >= 2 {
+            self.emit(Event::Output {
+                line: format!("META: {msg}"),
+            });
+        }
     }
 
     /// Where `lookup('file')` and friends search: the role, the task's directory, the
@@ -578,6 +739,66 @@ impl Failures {
     }
 }
 
+/// The role a task runs in, for meta messages (empty outside roles).
+fn role_of(frame: &Frame, task: &Task) -> String {
+    frame
+        .roles
+        .last()
+        .map(|r| r.role.name.clone())
+        .or_else(|| task.role.as_ref().map(|r| r.name.clone()))
+        .unwrap_or_default()
+}
+
+/// What ansible-core says a meta action did on `host`.
+fn meta_message(what: &str, host: &str, role: &str) -> String {
+    match what {
+        "flush_handlers" => format!("triggered running handlers for {host}"),
+        "refresh_inventory" => "inventory successfully refreshed".into(),
+        "clear_facts" => "facts cleared".into(),
+        "clear_host_errors" => "cleared host errors".into(),
+        "end_batch" => "ending batch".into(),
+        "end_play" => "ending play".into(),
+        "end_host" => format!("ending play for {host}"),
+        "end_role" => format!("ending role {role} for {host}"),
+        "reset_connection" => "reset connection".into(),
+        other => other.to_string(),
+    }
+}
+
+/// ansible-core's `skip_reason` for a meta action whose condition is false on `host`.
+fn meta_skip_reason(what: &str, host: &str, role: &str) -> String {
+    let base = format!("{what} conditional evaluated to False");
+    let tail = match what {
+        "flush_handlers" => format!(", not running handlers for {host}"),
+        "clear_facts" => format!(", not clearing facts and fact cache for {host}"),
+        "clear_host_errors" => format!(", not clearing host error state for {host}"),
+        "end_play" => ", continuing play".into(),
+        "end_batch" => ", continuing current batch".into(),
+        "end_host" => format!(", continuing execution for {host}"),
+        "end_role" => format!(", continuing role {role} for {host}"),
+        "reset_connection" => format!(", not resetting connection for {host}"),
+        _ => String::new(),
+    };
+    format!("{base}{tail}")
+}
+
+/// Whether `notification` names `label` (a handler's name or one of its `listen` topics):
+/// as it is, or prefixed with the handler's role (`web : restart`; a collection role also by
+/// its short name, `ns.col.web : restart` and `web : restart`).
+fn answers_to(notification: &str, label: &str, handler: &Task) -> bool {
+    if notification == label {
+        return true;
+    }
+    let Some(role) = &handler.role else {
+        return false;
+    };
+    let Some((prefix, rest)) = notification.split_once(" : ") else {
+        return false;
+    };
+    let short = role.name.rsplit('.').next().unwrap_or(&role.name);
+    rest == label && (prefix == role.name || prefix == short)
+}
+
 /// `ansible_failed_task`: the task's main attributes.
 fn failed_task_map(task: &Task) -> Map {
     let mut m = Map::new();
@@ -597,4 +818,35 @@ fn failed_task_map(task: &Task) -> Map {
         Value::String(format!("{}:{}", task.loc.file, task.loc.line)),
     );
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_messages_and_skip_reasons_are_ansibles() {
+        assert_eq!(meta_message("noop", "h", ""), "noop");
+        assert_eq!(
+            meta_message("flush_handlers", "web1", ""),
+            "triggered running handlers for web1"
+        );
+        assert_eq!(meta_message("end_role", "h", "r"), "ending role r for h");
+        assert_eq!(
+            meta_skip_reason("flush_handlers", "web1", ""),
+            "flush_handlers conditional evaluated to False, not running handlers for web1"
+        );
+        assert_eq!(
+            meta_skip_reason("end_play", "web1", ""),
+            "end_play conditional evaluated to False, continuing play"
+        );
+        assert_eq!(
+            meta_skip_reason("end_host", "web1", ""),
+            "end_host conditional evaluated to False, continuing execution for web1"
+        );
+        assert_eq!(
+            meta_skip_reason("noop", "web1", ""),
+            "noop conditional evaluated to False"
+        );
+    }
 }

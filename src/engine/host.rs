@@ -679,6 +679,7 @@ impl Run<'_> {
             };
             if !name.is_empty() {
                 let changed = lock(&self.inventory).add_host(&name, &groups, host_vars);
+                lock(&self.added_hosts).insert(name.clone());
                 r.insert("changed".into(), Value::Bool(changed));
             }
         }

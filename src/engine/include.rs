@@ -43,7 +43,7 @@ impl Run<'_> {
         kw: &Keywords,
         hosts: &[String],
     ) -> Vec<String> {
-        let info = self.task_info(task, frame.is_handler);
+        let info = self.task_info(pctx, frame, task);
         self.emit(Event::TaskStart { task: info.clone() });
         let mut groups: indexmap::IndexMap<String, Inclusion> = indexmap::IndexMap::new();
         let mut failed = Vec::new();
@@ -196,7 +196,7 @@ impl Run<'_> {
             ivars.extend(loop_vars.clone());
             let mut params = task.kw.vars.clone();
             params.extend(loop_vars);
-            match self.load_inclusion(task, &ivars, &search, params) {
+            match self.load_inclusion(task, &ivars, &search, params, frame.is_handler) {
                 Ok(inc) => {
                     shown.push(Value::String(inc.key.clone()));
                     inclusions.push(inc);
@@ -223,6 +223,7 @@ impl Run<'_> {
         vars: &Map,
         search: &[PathBuf],
         mut params: Map,
+        as_handler: bool,
     ) -> Result<Inclusion, String> {
         let scope = Scope {
             vars,
@@ -251,9 +252,13 @@ impl Run<'_> {
                 }
                 .filter(|p| p.is_file())
                 .ok_or_else(|| self.located(task, format!("Could not find or access '{name}'")))?;
-                let (items, _handlers) =
-                    crate::playbook::load_task_file(&path, &self.playbook_dir, task.role.clone())
-                        .map_err(|e| e.to_string())?;
+                let (items, _handlers) = crate::playbook::load_task_file_as(
+                    &path,
+                    &self.playbook_dir,
+                    task.role.clone(),
+                    as_handler,
+                )
+                .map_err(|e| e.to_string())?;
                 params.extend(extra.clone());
                 Ok(Inclusion {
                     key: path.display().to_string(),

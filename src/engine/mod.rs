@@ -2,8 +2,8 @@
 //!
 //! Entry points: [`run_playbook`] (and [`run_playbook_with_cancel`] for the CLI's SIGTERM
 //! handling). The run: parse `-e`, load the inventory, load and validate the whole playbook
-//! (nothing runs when it is invalid), then each play in order ([`play`]), each task on all
-//! hosts of the play before the next ([`exec`]), each host's task ([`host`]). Events go to the
+//! (nothing runs when it is invalid), then each play in order (`play.rs`), each task on all
+//! hosts of the play before the next (`exec.rs`), each host's task (`host.rs`). Events go to the
 //! reporter in Ansible's order; the return value is ansible-playbook's exit code:
 //!
 //! | code | when |
@@ -17,7 +17,9 @@
 //!
 //! Deliberate differences from ansible-core 2.18 (checked against it where noted in the tests):
 //! - Unknown module parameters and literal values of the wrong type are rejected when the
-//!   playbook is loaded (exit 4, nothing runs); Ansible fails the task at run time.
+//!   playbook is loaded (exit 4, nothing runs); Ansible fails the task at run time. A task that
+//!   handles its own failure (`ignore_errors`, `failed_when`, or in a block with `rescue` or
+//!   `ignore_errors`) is kept and fails at run time with the same message, as in Ansible.
 //! - A missing `vars_files` entry is an error (exit 1); 2.15-2.18 skip it silently.
 //! - `vars_files` names are templated once per play batch (with the first host's variables),
 //!   not per host.
@@ -25,8 +27,9 @@
 //!   hook-runner does not implement (`vars_prompt`, `module_defaults`, `order`, `throttle`,
 //!   `gather_subset`...) are accepted with a warning.
 //! - `forks` defaults to 50 (Ansible: 5).
-//! - Registered results and facts are never templated again, but the copies seen through
-//!   `hostvars[...]` are (the templar marks only top-level variables as data).
+//! - Registered results, facts and `set_fact` values are never templated again, directly or
+//!   through `hostvars[...]`. (ansible-core re-templates a `set_fact` value that did not come
+//!   from an unsafe source; hook-runner treats every `set_fact` value as final data.)
 
 mod cancel;
 mod exec;

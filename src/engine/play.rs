@@ -32,6 +32,10 @@ pub(crate) struct PlayCtx {
     magic: Mutex<PlayMagic>,
     /// Handler index → hosts that notified it.
     notified: Mutex<IndexMap<usize, IndexSet<String>>>,
+    /// Handler index → the name it answers to, once templated (see `Run::handler_name`).
+    handler_names: Mutex<HashMap<usize, String>>,
+    /// Notifications no handler answered: (name, host). The host's next flush fails the run.
+    missing: Mutex<Vec<(String, String)>>,
     /// Hosts that ran `meta: end_host`.
     ended: Mutex<IndexSet<String>>,
     end_play: AtomicBool,
@@ -83,11 +87,39 @@ impl PlayCtx {
             .or_default()
             .insert(host.to_string());
     }
-    pub fn take_notified(&self, handler: usize) -> Vec<String> {
-        lock(&self.notified)
-            .shift_remove(&handler)
-            .map(|s| s.into_iter().collect())
-            .unwrap_or_default()
+    /// The hosts that notified `handler`, forgetting them; with `only`, just those hosts (the
+    /// others stay notified for a later flush).
+    pub fn take_notified(&self, handler: usize, only: Option<&[String]>) -> Vec<String> {
+        let mut notified = lock(&self.notified);
+        let Some(hosts) = notified.get_mut(&handler) else {
+            return Vec::new();
+        };
+        let taken: Vec<String> = hosts
+            .iter()
+            .filter(|h| only.is_none_or(|o| o.contains(h)))
+            .cloned()
+            .collect();
+        hosts.retain(|h| !taken.contains(h));
+        if hosts.is_empty() {
+            notified.shift_remove(&handler);
+        }
+        taken
+    }
+    pub fn handler_name(&self, handler: usize) -> Option<String> {
+        lock(&self.handler_names).get(&handler).cloned()
+    }
+    pub fn set_handler_name(&self, handler: usize, name: String) {
+        lock(&self.handler_names).insert(handler, name);
+    }
+    pub fn add_missing(&self, name: &str, host: &str) {
+        lock(&self.missing).push((name.to_string(), host.to_string()));
+    }
+    /// The first notification no handler answered, of a host `flushing` says flushes now.
+    pub fn first_missing(&self, flushing: &dyn Fn(&str) -> bool) -> Option<String> {
+        lock(&self.missing)
+            .iter()
+            .find(|(_, h)| flushing(h))
+            .map(|(n, _)| n.clone())
     }
     pub fn end_host(&self, host: &str) {
         lock(&self.ended).insert(host.to_string());
@@ -256,6 +288,8 @@ impl Run<'_> {
             vars_files: Map::new(),
             magic: Mutex::new(magic),
             notified: Mutex::new(IndexMap::new()),
+            handler_names: Mutex::new(HashMap::new()),
+            missing: Mutex::new(Vec::new()),
             ended: Mutex::new(IndexSet::new()),
             end_play: AtomicBool::new(false),
             max_fail_broke: AtomicBool::new(false),
@@ -285,7 +319,7 @@ impl Run<'_> {
                 self.run_items(&pctx, &frame, items, hosts).await;
             }
             if !pctx.stopped() && !self.cancel.is_cancelled() {
-                self.run_handlers(&pctx).await;
+                self.run_handlers(&pctx, None, false).await;
             }
             if let Some(err) = lock(&pctx.fatal).clone() {
                 return Err(err);

@@ -97,12 +97,30 @@ pub fn aggregate(items: Vec<Map>) -> Map {
     r
 }
 
-/// Drops Ansible-internal keys (`_ansible_*`) and `invocation` before a result is registered.
+/// Drops Ansible-internal keys (`_ansible_*`, at any depth: loop item results carry them too,
+/// e.g. `assert`'s `_ansible_verbose_always`) and the top-level `invocation` before a result is
+/// registered, as Ansible's strategy does.
 pub fn for_register(r: &Map) -> Map {
     r.iter()
-        .filter(|(k, _)| !k.starts_with("_ansible") && k.as_str() != "invocation")
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .filter(|(k, _)| k.as_str() != "invocation")
+        .filter_map(|(k, v)| without_internal_key(k, v))
         .collect()
+}
+
+fn without_internal_keys(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter_map(|(k, v)| without_internal_key(k, v))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_internal_keys).collect()),
+        other => other.clone(),
+    }
+}
+
+fn without_internal_key(key: &str, v: &Value) -> Option<(String, Value)> {
+    (!key.starts_with("_ansible_")).then(|| (key.to_string(), without_internal_keys(v)))
 }
 
 /// The result as reporters may see it under `no_log`: only the status flags remain.
@@ -184,6 +202,16 @@ mod tests {
             !ok.contains_key("failed"),
             "failed is only present when true"
         );
+    }
+
+    #[test]
+    fn registering_drops_internal_keys_at_any_depth() {
+        let r = for_register(&m(json!({
+            "msg": "ok", "invocation": {"module_args": {}},
+            "_ansible_verbose_always": true,
+            "results": [{"item": 1, "_ansible_item_label": 1, "_ansible_verbose_always": true}],
+        })));
+        assert_eq!(r, m(json!({"msg": "ok", "results": [{"item": 1}]})));
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub(crate) struct Run<'a> {
     /// Hosts failed for good (removed from later tasks and plays).
     pub failed: Mutex<IndexSet<String>>,
     pub unreachable: Mutex<IndexSet<String>>,
+    /// Hosts made by `add_host` during the run: a VM that may still be booting, so its SSH
+    /// connection waits for it (`SshPolicy::connect_wait`).
+    pub added_hosts: Mutex<std::collections::HashSet<String>>,
     pub extra_vars: Map,
     pub playbook_dir: PathBuf,
     pub kube: Box<dyn Cluster>,
@@ -83,6 +86,7 @@ impl<'a> Run<'a> {
             stats: Mutex::new(IndexMap::new()),
             failed: Mutex::new(IndexSet::new()),
             unreachable: Mutex::new(IndexSet::new()),
+            added_hosts: Mutex::new(std::collections::HashSet::new()),
             extra_vars,
             playbook_dir,
             kube,
@@ -94,7 +98,13 @@ impl<'a> Run<'a> {
     }
 
     /// Sends one event to the reporter (one at a time, in order).
-    pub fn emit(&self, event: Event) {
+    pub fn emit(&self, mut event: Event) {
+        if let Event::HostResult { result, item, .. } = &mut event {
+            // A result can hold `!unsafe` text as loaded (include_vars): shown without its mark.
+            for value in result.values_mut().chain(item.iter_mut()) {
+                crate::yaml::strip_unsafe_marks(value);
+            }
+        }
         let _guard = lock(&self.emit_lock);
         self.reporter.event(&event);
     }
@@ -135,8 +145,26 @@ impl<'a> Run<'a> {
     /// The variables of `host` for `task` (None: play level), by precedence, with magic
     /// variables and `hostvars`.
     pub fn task_vars(&self, pctx: &PlayCtx, frame: &Frame, task: Option<&Task>, host: &str) -> Map {
-        let inventory_vars = lock(&self.inventory).host_vars(host);
-        let state = self.host_state(host);
+        self.vars_for(pctx, frame, task, Some(host))
+    }
+
+    /// The variables of `task` without any host's: play vars, `vars_files`, role defaults,
+    /// vars and params, block and task vars, include params, extra vars and the host-free
+    /// magic variables (and `hostvars`). ansible-core 2.18 templates a task's (and a
+    /// handler's) name with these: a name that uses a host's variable stays as written.
+    pub fn hostless_task_vars(&self, pctx: &PlayCtx, frame: &Frame, task: &Task) -> Map {
+        self.vars_for(pctx, frame, Some(task), None)
+    }
+
+    fn vars_for(
+        &self,
+        pctx: &PlayCtx,
+        frame: &Frame,
+        task: Option<&Task>,
+        host: Option<&str>,
+    ) -> Map {
+        let inventory_vars = host.map(|h| lock(&self.inventory).host_vars(h));
+        let state = host.map(|h| self.host_state(h));
         let play = &pctx.play;
         // Roles of the play's `roles:` expose their defaults and vars to the whole play
         // (`DEFAULT_PRIVATE_ROLE_VARS=False`); the roles around the task come last (win).
@@ -163,18 +191,18 @@ impl<'a> Run<'a> {
         }
         let block_vars: Vec<&Map> = frame.block_vars.iter().collect();
         let include_params: Vec<&Map> = frame.include_params.iter().collect();
-        let failed_info = pctx.failed_info(host);
+        let failed_info = host.and_then(|h| pctx.failed_info(h));
         let layers = Layers {
             role_defaults,
-            inventory: Some(&inventory_vars),
-            facts: Some(&state.facts),
+            inventory: inventory_vars.as_ref(),
+            facts: state.as_ref().map(|s| &s.facts),
             play_vars: Some(&play.kw.vars),
             vars_files: Some(&pctx.vars_files),
             role_vars,
             block_vars,
             task_vars: task.map(|t| &t.kw.vars),
-            include_vars: Some(&state.include_vars),
-            set_facts: Some(&state.set_facts),
+            include_vars: state.as_ref().map(|s| &s.include_vars),
+            set_facts: state.as_ref().map(|s| &s.set_facts),
             role_params,
             include_params,
             extra_vars: Some(&self.extra_vars),
@@ -185,14 +213,17 @@ impl<'a> Run<'a> {
         }
         let (groups, group_names) = {
             let inv = lock(&self.inventory);
-            (inv.groups_var(), inv.group_names(host))
+            (inv.groups_var(), host.map(|h| inv.group_names(h)))
         };
         let mut magic = pctx.magic();
         magic.groups = groups;
         let alive = |h: &&String| !self.is_failed(h) && !self.is_unreachable(h);
         magic.play_hosts = magic.play_hosts_all.iter().filter(alive).cloned().collect();
         magic.play_batch = magic.play_batch.iter().filter(alive).cloned().collect();
-        vars::add_magic(&mut vars, &magic, host, group_names);
+        match (host, group_names) {
+            (Some(h), Some(names)) => vars::add_magic(&mut vars, &magic, h, names),
+            _ => vars::add_play_magic(&mut vars, &magic),
+        }
         let tags = |list: &[String], default: &[&str]| -> Value {
             let items: Vec<Value> = if list.is_empty() {
                 default
@@ -224,8 +255,10 @@ impl<'a> Run<'a> {
             .map(|p| Value::String(p.display().to_string()))
             .collect();
         vars.insert("ansible_search_path".into(), Value::Array(search));
-        vars.insert("hostvars".into(), Value::Object(self.hostvars(pctx)));
-        let mut unsafe_names = state.unsafe_names();
+        let (hostvars, hostvars_unsafe) = self.hostvars_with_unsafe(pctx);
+        vars.insert("hostvars".into(), Value::Object(hostvars));
+        let mut unsafe_names = state.map(|s| s.unsafe_names()).unwrap_or_default();
+        unsafe_names.extend(hostvars_unsafe);
         if vars.contains_key("ansible_failed_result") {
             unsafe_names.push(Value::String("ansible_failed_result".into()));
         }
@@ -237,16 +270,25 @@ impl<'a> Run<'a> {
     }
 
     /// `hostvars`: every known host's variables (inventory, facts, play vars, set_fact,
-    /// include_vars, extra vars and its own magic names), untemplated.
-    pub fn hostvars(&self, pctx: &PlayCtx) -> Map {
+    /// include_vars, extra vars and its own magic names), untemplated; and the paths of its
+    /// values that are data, never templated again (each host's registered results,
+    /// `set_fact` values and facts, as for the host itself: `hostvars.<host>.<name>`, see
+    /// [`crate::template::UNSAFE_VARS`]).
+    fn hostvars_with_unsafe(&self, pctx: &PlayCtx) -> (Map, Vec<Value>) {
         let names = lock(&self.inventory).known_hosts();
         let mut out = Map::new();
+        let mut unsafe_paths = Vec::new();
         for name in names {
             let (inventory_vars, group_names) = {
                 let inv = lock(&self.inventory);
                 (inv.host_vars(&name), inv.group_names(&name))
             };
             let state = self.host_state(&name);
+            for var in state.unsafe_names() {
+                if let Value::String(var) = var {
+                    unsafe_paths.push(Value::String(format!("hostvars.{name}.{var}")));
+                }
+            }
             let layers = Layers {
                 inventory: Some(&inventory_vars),
                 facts: Some(&state.facts),
@@ -265,7 +307,7 @@ impl<'a> Run<'a> {
             );
             out.insert(name, Value::Object(vars));
         }
-        out
+        (out, unsafe_paths)
     }
 
     /// The connection to `host` (made on first use, then reused for the run). `vars` are the
@@ -290,7 +332,13 @@ impl<'a> Run<'a> {
         }
         let kind = ssh::connection_kind(&vars)?;
         let target = match kind {
-            ssh::Kind::Ssh => Some(ssh::target_from_vars(host, &vars)?),
+            ssh::Kind::Ssh => {
+                let mut target = ssh::target_from_vars(host, &vars)?;
+                if target.connect_wait.is_none() && lock(&self.added_hosts).contains(host) {
+                    target.connect_wait = Some(self.opts.ssh.connect_wait);
+                }
+                Some(target)
+            }
             ssh::Kind::Local => None,
         };
         let key = format!("{host}\u{0}{kind:?}\u{0}{target:?}");

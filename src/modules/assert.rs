@@ -7,7 +7,10 @@
 //! - `fail_msg` (alias `msg`, default `Assertion failed`) and `success_msg` (default
 //!   `All assertions passed`) are a string or a list; anything else fails with
 //!   `Incorrect type for fail_msg or msg, expected a string or list and got <type>`.
-//! - All true: `changed: false, msg: <success_msg>`. `quiet` only changes console verbosity.
+//! - All true: `changed: false, msg: <success_msg>`.
+//! - Unless `quiet` is true, a decided result (passed or failed, not an argument or evaluation
+//!   error) carries `_ansible_verbose_always`, so the console prints it at default verbosity
+//!   (`ok: [h] => {"changed": false, "msg": ...}`) as it does `debug`; registering drops the key.
 //! - A conditional that cannot be evaluated (undefined variable, syntax error) fails the task
 //!   with `The conditional check '<item>' failed. The error was: <error>`.
 
@@ -87,6 +90,10 @@ pub fn assert(args: &Map, condition: impl Fn(&str) -> Result<bool, String>) -> M
         Some(Value::Array(items)) => items.clone(),
         Some(other) => vec![other.clone()],
     };
+    let mut decided = Map::new();
+    if !quiet(args) {
+        decided.insert("_ansible_verbose_always".into(), Value::Bool(true));
+    }
     for item in &that {
         let (text, outcome) = match item {
             Value::String(expr) => (
@@ -102,7 +109,7 @@ pub fn assert(args: &Map, condition: impl Fn(&str) -> Result<bool, String>) -> M
         match outcome {
             Err(message) => return failed(message),
             Ok(false) => {
-                let mut r = Map::new();
+                let mut r = decided;
                 r.insert("failed".into(), Value::Bool(true));
                 r.insert("evaluated_to".into(), Value::Bool(false));
                 r.insert("assertion".into(), Value::String(text));
@@ -113,10 +120,15 @@ pub fn assert(args: &Map, condition: impl Fn(&str) -> Result<bool, String>) -> M
             Ok(true) => {}
         }
     }
-    let mut r = Map::new();
+    let mut r = decided;
     r.insert("changed".into(), Value::Bool(false));
     r.insert("msg".into(), success_msg);
     r
+}
+
+/// `quiet`, as the argument spec converted it (a missing or unconverted value is not quiet).
+fn quiet(args: &Map) -> bool {
+    matches!(args.get("quiet"), Some(Value::Bool(true)))
 }
 
 /// The first present key's value when it is a string or list; `Err(python type)` otherwise.
@@ -159,8 +171,28 @@ mod tests {
         let r = assert(&args(json!({"that": ["yes", "yes"]})), truth);
         assert_eq!(
             r,
+            args(json!({"changed": false, "msg": "All assertions passed",
+                        "_ansible_verbose_always": true}))
+        );
+    }
+
+    #[test]
+    fn quiet_results_are_not_shown_at_default_verbosity() {
+        let r = assert(&args(json!({"that": "yes", "quiet": true})), truth);
+        assert_eq!(
+            r,
             args(json!({"changed": false, "msg": "All assertions passed"}))
         );
+        let r = assert(&args(json!({"that": "no", "quiet": true})), truth);
+        assert!(!r.contains_key("_ansible_verbose_always"), "{r:?}");
+        let r = assert(&args(json!({"that": "no", "quiet": false})), truth);
+        assert_eq!(r["_ansible_verbose_always"], json!(true));
+    }
+
+    #[test]
+    fn errors_are_not_flagged_verbose() {
+        let r = assert(&args(json!({"that": "boom"})), truth);
+        assert!(!r.contains_key("_ansible_verbose_always"), "{r:?}");
     }
 
     #[test]
@@ -221,6 +253,9 @@ mod tests {
         };
         let r = run_with(&Assert, json!({"that": ["x == 5", "x > 1"]}), opts()).await;
         assert_eq!(r["msg"], json!("All assertions passed"), "{r:?}");
+        assert_eq!(r["_ansible_verbose_always"], json!(true), "{r:?}");
+        let r = run_with(&Assert, json!({"that": "x == 5", "quiet": "yes"}), opts()).await;
+        assert!(!r.contains_key("_ansible_verbose_always"), "{r:?}");
         let r = run_with(
             &Assert,
             json!({"that": "x == 4", "msg": "x is {{ x }}"}),

@@ -141,23 +141,22 @@ async fn run_copy(args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> 
         if args.dest.ends_with('/') {
             return Ok(remote::failed("can not use content with a dir as dest"));
         }
-        let data = content_bytes(&args.content);
-        let plan = FilePlan {
+        let transfer_of_content = Transfer {
             dest: args.dest.clone(),
-            slash: false,
-            basename: String::new(),
-            data: Source::Bytes(data),
+            payload: Payload::Bytes(content_bytes(&args.content)),
+            basename: None,
             // Ansible writes content to a 0600 temp file first: `preserve` means 0600.
             local_mode: Some(0o600),
             after_header: args.dest.clone(),
         };
-        return copy_one(&args, &plan, ctx).await;
+        return transfer(&args, transfer_of_content, ctx).await;
     }
     let src = args.src.clone().unwrap_or_default();
     if args.remote_src {
         let plan = FilePlan {
             dest: args.dest.clone(),
             slash: args.dest.ends_with('/'),
+            content_like: false,
             basename: basename(&src),
             data: Source::Remote(src.clone()),
             local_mode: None,
@@ -174,41 +173,179 @@ async fn run_copy(args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> 
     if found.is_dir() {
         return copy_tree(&args, &src, &found, ctx).await;
     }
-    let data = match std::fs::read(&found) {
-        Ok(data) => data,
-        Err(e) => {
-            return Ok(remote::failed(format!(
-                "Could not read source file {}: {e}",
-                found.display()
-            )))
-        }
-    };
-    let plan = FilePlan {
+    let file = Transfer {
         dest: args.dest.clone(),
-        slash: args.dest.ends_with('/'),
-        basename: basename(&src),
-        data: Source::Bytes(data),
+        payload: Payload::File(found.clone()),
+        basename: Some(basename(&src)),
         local_mode: local_mode(&found),
         after_header: found.to_string_lossy().into_owned(),
     };
-    copy_one(&args, &plan, ctx).await
+    transfer(&args, file, ctx).await
+}
+
+/// What to put on the target, for [`transfer`].
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// Bytes already in memory (`content`, small files, rendered templates).
+    Bytes(Vec<u8>),
+    /// A controller file, streamed to the target in fixed-size chunks: it is never held whole
+    /// in memory, whatever its size (its checksums are computed by a streaming read first).
+    File(PathBuf),
+}
+
+/// One file to put on the target: what [`transfer`] needs besides the task's arguments.
+#[derive(Debug, Clone)]
+pub struct Transfer {
+    /// Where it goes (`dest`, as the task gave it: `~` and `$VAR` are expanded on the target).
+    pub dest: String,
+    pub payload: Payload,
+    /// The name given to the file when `dest` is a directory (`dest/NAME`); `None` makes a
+    /// directory `dest` an error, as for `content` (`can not use content with a dir as dest`).
+    pub basename: Option<String>,
+    /// Mode of the controller file, for `mode: preserve`.
+    pub local_mode: Option<u32>,
+    /// The diff's `after_header` (the controller path, or `dest` for content).
+    pub after_header: String,
+}
+
+/// Puts one file on the target with copy's semantics (idempotence by SHA-1, atomic replace
+/// through a temp file in dest's directory, `validate`, `backup`, owner/group/mode, check and
+/// diff modes), using `args` for everything but the source (`src`, `content` and `remote_src`
+/// are ignored). Returns the copy module's result; the caller marks diff mode
+/// ([`remote::mark_diff_mode`]). The template module shares this.
+pub async fn transfer(
+    args: &CopyArgs,
+    transfer: Transfer,
+    ctx: &ModuleContext<'_>,
+) -> Result<Map, ConnError> {
+    let data = match transfer.payload {
+        Payload::Bytes(bytes) => Source::Bytes(bytes),
+        Payload::File(path) => match source_of_file(&path).await {
+            Ok(source) => source,
+            Err(e) => {
+                return Ok(remote::failed(format!(
+                    "Could not read source file {}: {e}",
+                    path.display()
+                )))
+            }
+        },
+    };
+    let plan = FilePlan {
+        slash: transfer.basename.is_some() && transfer.dest.ends_with('/'),
+        content_like: transfer.basename.is_none(),
+        basename: transfer.basename.unwrap_or_default(),
+        dest: transfer.dest,
+        data,
+        local_mode: transfer.local_mode,
+        after_header: transfer.after_header,
+    };
+    copy_one(args, &plan, ctx).await
+}
+
+impl CopyArgs {
+    /// The arguments of a copy to `dest` with every other option at its default.
+    pub fn for_dest(dest: impl Into<String>) -> CopyArgs {
+        CopyArgs {
+            src: None,
+            content: Value::Null,
+            dest: dest.into(),
+            backup: false,
+            force: true,
+            mode: Value::Null,
+            directory_mode: Value::Null,
+            remote_src: false,
+            follow: false,
+            checksum: None,
+            validate: None,
+            owner: None,
+            group: None,
+        }
+    }
 }
 
 /// Where one file's bytes come from.
 enum Source {
     Bytes(Vec<u8>),
+    /// A big controller file, streamed; its checksums and size, computed beforehand.
+    File {
+        path: PathBuf,
+        sha1: String,
+        md5: String,
+        size: u64,
+    },
     /// A file already on the target (`remote_src`).
     Remote(String),
 }
 
-/// Above this size, content is only sent when the target's copy differs (two round trips).
+/// Above this size, content is only sent when the target's copy differs (two round trips),
+/// and a controller file is streamed rather than read into memory.
 const BIG_FILE: usize = 256 * 1024;
+
+/// Ansible's `MAX_FILE_SIZE_FOR_DIFF`: a bigger source gets `src_larger` instead of its text.
+const MAX_DIFF_SIZE: usize = 104_448;
+
+/// Read size for checksumming a streamed file.
+const HASH_CHUNK: usize = 256 * 1024;
+
+/// A controller file as a source: read whole when small (the diff can show it), else
+/// checksummed by a streaming read and sent in chunks later.
+async fn source_of_file(path: &Path) -> std::io::Result<Source> {
+    let size = std::fs::metadata(path)?.len();
+    if size <= BIG_FILE as u64 {
+        return std::fs::read(path).map(Source::Bytes);
+    }
+    let owned = path.to_path_buf();
+    let (sha1, md5, size) = tokio::task::spawn_blocking(move || hash_file(&owned))
+        .await
+        .map_err(std::io::Error::other)??;
+    Ok(Source::File {
+        path: path.to_path_buf(),
+        sha1,
+        md5,
+        size,
+    })
+}
+
+/// SHA-1 and MD5 (hex) and the size of a file: two threads (one per digest) each read the
+/// file in [`HASH_CHUNK`] pieces, so the wait is that of the slower digest, not their sum.
+fn hash_file(path: &Path) -> std::io::Result<(String, String, u64)> {
+    std::thread::scope(|scope| {
+        let md5 = scope.spawn(|| digest_file::<md5::Md5>(path));
+        let sha1 = digest_file::<sha1::Sha1>(path)?;
+        let md5 = md5
+            .join()
+            .map_err(|_| std::io::Error::other("the MD5 thread panicked"))??;
+        Ok((sha1.0, md5.0, sha1.1))
+    })
+}
+
+/// One digest (hex) and the byte count of a file, read in [`HASH_CHUNK`] pieces.
+fn digest_file<D: Digest>(path: &Path) -> std::io::Result<(String, u64)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut digest = D::new();
+    let mut buf = vec![0u8; HASH_CHUNK];
+    let mut size = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        digest.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hex::encode(digest.finalize()), size))
+}
 
 /// One file to put in place.
 struct FilePlan {
     dest: String,
     /// `dest` ends in `/`: missing directories are created.
     slash: bool,
+    /// A directory dest is an error (`content`), instead of receiving `dest/basename`.
+    content_like: bool,
     /// Name used when dest is a directory.
     basename: String,
     data: Source,
@@ -218,36 +355,82 @@ struct FilePlan {
     after_header: String,
 }
 
+impl FilePlan {
+    /// SHA-1 and MD5 (hex) of the bytes to send; empty for `remote_src` (the target computes).
+    fn checksums(&self) -> (String, String) {
+        match &self.data {
+            Source::Bytes(data) => (
+                hex::encode(sha1::Sha1::digest(data)),
+                hex::encode(md5::Md5::digest(data)),
+            ),
+            Source::File { sha1, md5, .. } => (sha1.clone(), md5.clone()),
+            Source::Remote(_) => (String::new(), String::new()),
+        }
+    }
+
+    /// Bytes to send: big ones are sent only when the target's copy differs.
+    fn size(&self) -> u64 {
+        match &self.data {
+            Source::Bytes(data) => data.len() as u64,
+            Source::File { size, .. } => *size,
+            Source::Remote(_) => 0,
+        }
+    }
+}
+
+/// What goes on the script's stdin.
+enum Input<'a> {
+    None,
+    Bytes(&'a [u8]),
+    File(&'a Path),
+}
+
 /// Runs the copy script for one file and turns its records into Ansible's result.
 async fn copy_one(
     args: &CopyArgs,
     plan: &FilePlan,
     ctx: &ModuleContext<'_>,
 ) -> Result<Map, ConnError> {
-    let script = match build_script(args, plan, ctx.check_mode, ctx.diff) {
+    let mut script = match build_script(args, plan, ctx.check_mode, ctx.diff) {
         Ok(script) => script,
         Err(result) => return Ok(result),
     };
-    let mut stdin = match &plan.data {
-        Source::Bytes(data) => Some(data.clone()),
-        Source::Remote(_) => None,
+    let mut input = match &plan.data {
+        Source::Bytes(data) => Input::Bytes(data),
+        Source::File { path, .. } => Input::File(path),
+        Source::Remote(_) => Input::None,
     };
     // A big file is only sent when it differs: a first pass in check mode (no content)
     // tells; the real pass then carries the bytes only when they are needed. The script
     // verifies what it wrote against the expected SHA-1, so a file that changed in between
     // can never be replaced by nothing.
-    if !ctx.check_mode && stdin.as_ref().is_some_and(|d| d.len() > BIG_FILE) {
+    if !ctx.check_mode && plan.size() > BIG_FILE as u64 {
         let probe = match build_script(args, plan, true, false) {
             Ok(script) => script,
             Err(result) => return Ok(result),
         };
         if let Ok(records) = remote::run_script(ctx, &probe, None).await? {
-            if records.failure().is_none() && !records.all("chg").any(|c| c == "content") {
-                stdin = None;
+            if records.failure().is_none() && !records.has("exists") {
+                if !records.has("chg") {
+                    // Nothing to change: the probe's report is the answer (check mode
+                    // and a real run report the same records then).
+                    return Ok(build_result(args, plan, &records, ctx));
+                }
+                if !records.all("chg").any(|c| c == "content") {
+                    input = Input::None;
+                } else if !records.has("early") {
+                    // The probe just checksummed dest: the real pass need not again.
+                    script = format!("KNOWN_DIFFERENT=1\n{script}");
+                }
             }
         }
     }
-    let records = match remote::run_script(ctx, &script, stdin).await? {
+    let output = match input {
+        Input::None => remote::run_script(ctx, &script, None).await?,
+        Input::Bytes(data) => remote::run_script(ctx, &script, Some(data.to_vec())).await?,
+        Input::File(path) => remote::run_script_streaming(ctx, &script, path).await?,
+    };
+    let records = match output {
         Ok(records) => records,
         Err(result) => return Ok(result),
     };
@@ -269,13 +452,7 @@ fn build_script(args: &CopyArgs, plan: &FilePlan, check: bool, diff: bool) -> Re
     };
     let dir_mode =
         remote::parse_mode(&args.directory_mode).map_err(|e| e.into_result(&args.dest))?;
-    let (want_sha1, want_md5) = match &plan.data {
-        Source::Bytes(data) => (
-            hex::encode(sha1::Sha1::digest(data)),
-            hex::encode(md5::Md5::digest(data)),
-        ),
-        Source::Remote(_) => (String::new(), String::new()),
-    };
+    let (want_sha1, want_md5) = plan.checksums();
     let expected = args.checksum.clone().unwrap_or_default();
     if !expected.is_empty() && !want_sha1.is_empty() && expected != want_sha1 {
         return Err(checksum_mismatch(&want_sha1, &expected));
@@ -286,7 +463,7 @@ fn build_script(args: &CopyArgs, plan: &FilePlan, check: bool, diff: bool) -> Re
         path_word(&plan.dest),
         u8::from(plan.slash),
         quote(&plan.basename),
-        u8::from(!args.content.is_null()),
+        u8::from(plan.content_like),
         u8::from(args.force),
         u8::from(args.backup),
         u8::from(args.follow),
@@ -297,9 +474,14 @@ fn build_script(args: &CopyArgs, plan: &FilePlan, check: bool, diff: bool) -> Re
     s.push_str(&format!("EXPECT={}\n", quote(&expected)));
     match &plan.data {
         Source::Remote(src) => s.push_str(&format!("REMOTE=1\nS={}\n", path_word(src))),
-        Source::Bytes(_) => s.push_str("REMOTE=0\nS=\n"),
+        Source::Bytes(_) | Source::File { .. } => s.push_str("REMOTE=0\nS=\n"),
     }
     s.push_str(&format!("PRESERVE={}\n", u8::from(preserve_remote)));
+    // The temp file's name: unique per task, so a leftover of a killed run never collides.
+    s.push_str(&format!(
+        "TMPID={}\n",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    ));
     s.push_str(&attrs_function(mode.as_ref()));
     s.push_str(&attrs_function_named("setdirattrs", dir_mode.as_ref()));
     s.push_str(&validate_function(args.validate.as_deref()));
@@ -351,9 +533,10 @@ fn validate_function(validate: Option<&str>) -> String {
 }
 
 /// The copy logic on the target (variables set by [`build_script`]).
-const COPY_SH: &str = r#"_consumed=0
-trap '[ "$_consumed" = 1 ] || [ "$REMOTE" = 1 ] || cat >/dev/null 2>&1' EXIT
-feed() { _consumed=1; if [ "$REMOTE" = 1 ]; then cat -- "$S"; else cat; fi; }
+const COPY_SH: &str = r#"_tmp=
+trap '[ -z "$_tmp" ] || rm -f -- "$_tmp"' EXIT
+trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
+feed() { if [ "$REMOTE" = 1 ]; then cat -- "$S"; else cat; fi; }
 if [ "$REMOTE" = 1 ]; then
   [ -e "$S" ] || die "Source $S not found"
   [ -d "$S" ] && die "remote_src with a directory is not supported by hook-runner"
@@ -369,10 +552,10 @@ emit want "$WANT"; emit want_md5 "$WANT_MD5"
 if [ "$SLASH" = 1 ] && [ ! -d "$D" ]; then
   if [ "$CHECK" = 1 ]; then emit chg content; emit early 1; exit 0; fi
   _c=${D%/}; _top=$_c
-  while [ ! -e "$_c" ] && [ ! -L "$_c" ]; do _top=$_c; _c=$(dirname -- "$_c"); done
+  while [ ! -e "$_c" ] && [ ! -L "$_c" ]; do _top=$_c; dir_of "$_c"; _c=$_dn; done
   _e=$(mkdir -p -- "$D" 2>&1) || die "There was an issue creating $D as requested: $_e Could not copy to $D"
   _c=${D%/}
-  while :; do setdirattrs "$_c"; [ "$_c" = "$_top" ] && break; _c=$(dirname -- "$_c"); done
+  while :; do setdirattrs "$_c"; [ "$_c" = "$_top" ] && break; dir_of "$_c"; _c=$_dn; done
 fi
 if [ -d "$D" ]; then
   [ "$CONTENT" = 1 ] && die "can not use content with a dir as dest"
@@ -383,10 +566,11 @@ _cur=
 if [ -e "$D" ] || [ -L "$D" ]; then
   if [ "$FOLLOW" = 1 ] && [ -L "$D" ]; then D=$(readlink -f -- "$D"); emit dest "$D"; fi
   if [ "$FORCE" != 1 ]; then emit exists 1; exit 0; fi
-  if [ -f "$D" ] && [ -r "$D" ]; then _cur=$(sha1sum <"$D"); _cur=${_cur%% *}; fi
+  if [ "$KNOWN_DIFFERENT" = 1 ]; then _cur=different
+  elif [ -f "$D" ] && [ -r "$D" ]; then _cur=$(sha1sum <"$D"); _cur=${_cur%% *}; fi
 elif [ "$CHECK" != 1 ]; then
-  _dir=$(dirname -- "$D")
-  [ -d "$_dir" ] || die "Destination directory $_dir does not exist"
+  dir_of "$D"
+  [ -d "$_dn" ] || die "Destination directory $_dn does not exist"
 fi
 if [ "$_cur" != "$WANT" ] || [ -L "$D" ]; then
   emit chg content
@@ -402,32 +586,35 @@ if [ "$_cur" != "$WANT" ] || [ -L "$D" ]; then
     fi
   fi
   [ "$CHECK" = 1 ] && exit 0
-  _dir=$(dirname -- "$D")
+  dir_of "$D"; _dir=$_dn
   [ -w "$_dir" ] || die "Destination $_dir not writable"
-  _tmp=$(mktemp "$_dir/.hook-runner.XXXXXX") || die "failed to copy: to $D"
-  if ! feed >"$_tmp"; then rm -f -- "$_tmp"; die "failed to copy: to $D"; fi
+  # A private (0600) temp file next to dest, created exclusively (noclobber: O_EXCL) under a
+  # name no one else uses, filled from stdin in the same subshell.
+  _tmp="${_dir%/}/.hook-runner.$$.$TMPID"
+  _e=$(umask 077; set -C; feed 2>&1 >"$_tmp") || die "failed to copy: to $D: $_e"
   _got=$(sha1sum <"$_tmp"); _got=${_got%% *}
   if [ "$_got" != "$WANT" ]; then
-    rm -f -- "$_tmp"; emit want "$_got"; emit expected "$WANT"
+    emit want "$_got"; emit expected "$WANT"
     die "Copied file does not match the expected checksum. Transfer failed."
   fi
   if [ "$PRESERVE" = 1 ] && [ "$REMOTE" = 1 ]; then
-    chmod "$(stat -c %a -- "$S")" "$_tmp"
-  elif [ -e "$D" ] && [ ! -L "$D" ]; then
-    chmod "$(stat -c %a -- "$D")" "$_tmp"
-    chown "$(stat -c %u:%g -- "$D")" "$_tmp" 2>/dev/null
+    lst "$S" && oct $(( 0x$st_f & 4095 )) && chmod "$_oc" "$_tmp"
+  elif [ -e "$D" ] && [ ! -L "$D" ] && lst "$D"; then
+    oct $(( 0x$st_f & 4095 )); chmod "$_oc" "$_tmp"
+    # Only root can give the file away; skip the call when it would change nothing.
+    if [ ! -O "$D" ] || [ ! -G "$D" ]; then chown "$st_u:$st_g" "$_tmp" 2>/dev/null; fi
   else
-    chmod "$(printf %o $(( 438 & (4095 ^ 0$(umask)) )))" "$_tmp"
+    oct $(( 438 & (4095 ^ 0$(umask)) )); chmod "$_oc" "$_tmp"
   fi
   validate_tmp "$_tmp"
   if [ "$BACKUP" = 1 ] && [ -e "$D" ]; then
     _bk="$D.$$.$(date +%Y-%m-%d@%H:%M:%S)~"
-    _e=$(cp -p -- "$D" "$_bk" 2>&1) || { rm -f -- "$_tmp"; die "Could not make backup of $D to $_bk: $_e"; }
+    _e=$(cp -p -- "$D" "$_bk" 2>&1) || die "Could not make backup of $D to $_bk: $_e"
     emit backup_file "$_bk"
   fi
   [ -L "$D" ] && rm -f -- "$D"
-  _e=$(mv -f -- "$_tmp" "$D" 2>&1) || { rm -f -- "$_tmp"; die "failed to copy: to $D: $_e"; }
-  emit tmp "$_tmp"
+  _e=$(mv -f -- "$_tmp" "$D" 2>&1) || die "failed to copy: to $D: $_e"
+  emit tmp "$_tmp"; _tmp=
 fi
 setattrs "$D"
 pinfo "$D"
@@ -578,6 +765,12 @@ fn diff_value(plan: &FilePlan, records: &Records, dest: &str, content_changed: b
             );
         }
         match &plan.data {
+            Source::Bytes(data) if data.len() > MAX_DIFF_SIZE => {
+                diff.insert("src_larger".into(), Value::from(MAX_DIFF_SIZE));
+            }
+            Source::File { .. } => {
+                diff.insert("src_larger".into(), Value::from(MAX_DIFF_SIZE));
+            }
             Source::Bytes(data) if data.contains(&0) => {
                 diff.insert("src_binary".into(), Value::from(1));
             }
@@ -632,29 +825,19 @@ async fn copy_tree(
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
         let full = root.join(rel);
-        let data = match std::fs::read(&full) {
-            Ok(data) => data,
-            Err(e) => {
-                return Ok(remote::failed(format!(
-                    "Could not read source file {}: {e}",
-                    full.display()
-                )))
-            }
-        };
         let dir = if parent.is_empty() {
             format!("{dest_root}{top}")
         } else {
             format!("{dest_root}{top}{parent}/")
         };
-        let plan = FilePlan {
+        let file = Transfer {
             dest: dir,
-            slash: true,
-            basename: basename(&rel_text),
-            data: Source::Bytes(data),
+            payload: Payload::File(full.clone()),
+            basename: Some(basename(&rel_text)),
             local_mode: local_mode(&full),
             after_header: full.to_string_lossy().into_owned(),
         };
-        let result = copy_one(args, &plan, ctx).await?;
+        let result = transfer(args, file, ctx).await?;
         if result.get("failed") == Some(&Value::Bool(true)) {
             return Ok(result);
         }
@@ -1108,7 +1291,10 @@ mod tests {
             &self,
             request: crate::connection::ExecRequest,
         ) -> Result<crate::connection::ExecOutput, ConnError> {
-            let sent = request.stdin.as_ref().map_or(0, Vec::len);
+            let streamed = request.stdin_file.as_ref().map_or(0, |path| {
+                std::fs::metadata(path).map_or(0, |m| m.len() as usize)
+            });
+            let sent = request.stdin.as_ref().map_or(0, Vec::len) + streamed;
             if let Ok(mut total) = self.stdin_bytes.lock() {
                 *total += sent;
             }
@@ -1160,6 +1346,77 @@ mod tests {
         let fourth = run(&Copy, json!({"dest": dest, "content": other})).await;
         assert_eq!(fourth["changed"], true);
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), other);
+    }
+
+    #[tokio::test]
+    async fn big_src_files_are_streamed_and_not_resent() {
+        let (_tmp, dir) = nasty_tempdir();
+        let src = format!("{dir}/source.bin");
+        let data: Vec<u8> = (0..3 * BIG_FILE).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&src, &data).unwrap();
+        let dest = format!("{dir}/dest.bin");
+        let counting = CountingConnection::default();
+        let args = json!({"src": src, "dest": dest, "mode": "0600"});
+        let first = run_on(&counting, &Copy, args.clone(), Options::default()).await;
+        assert_eq!(first["changed"], true, "{first:?}");
+        assert_eq!(std::fs::read(&dest).unwrap(), data);
+        assert_eq!(*counting.stdin_bytes.lock().unwrap(), data.len());
+        assert_eq!(
+            first["checksum"],
+            hex::encode(sha1::Sha1::digest(&data)).as_str()
+        );
+        assert_eq!(first["md5sum"], hex::encode(md5::Md5::digest(&data)).as_str());
+        assert_eq!(first["mode"], "0600");
+        let leftovers = std::fs::read_dir(&dir).unwrap().count();
+        assert_eq!(leftovers, 2, "a temp file was left behind");
+        let again = CountingConnection::default();
+        let second = run_on(&again, &Copy, args, Options::default()).await;
+        assert_eq!(second["changed"], false, "{second:?}");
+        assert_eq!(*again.stdin_bytes.lock().unwrap(), 0, "unchanged file was sent");
+    }
+
+    #[tokio::test]
+    async fn the_transfer_api_puts_bytes_with_copy_semantics() {
+        let (_tmp, dir) = nasty_tempdir();
+        let dest = format!("{dir}/rendered");
+        let mut args = CopyArgs::for_dest(dest.clone());
+        args.mode = json!("0640");
+        let put = |args: CopyArgs, dest: String| async move {
+            let transfer_of = Transfer {
+                dest,
+                payload: Payload::Bytes(b"hello\n".to_vec()),
+                basename: None,
+                local_mode: None,
+                after_header: "template.j2".into(),
+            };
+            let templar = crate::template::Templar::new();
+            let vars = Map::new();
+            let ctx = ModuleContext {
+                host: "localhost",
+                conn: &crate::connection::local::LocalConnection,
+                check_mode: false,
+                diff: false,
+                become_: None,
+                env: Vec::new(),
+                timeout: None,
+                templar: &templar,
+                scope: crate::template::Scope {
+                    vars: &vars,
+                    search_paths: &[],
+                },
+                kube: &super::super::remote::testkit::NoCluster,
+                verbosity: 0,
+            };
+            transfer(&args, transfer_of, &ctx).await.unwrap()
+        };
+        let first = put(args.clone(), dest.clone()).await;
+        assert_eq!(first["changed"], true, "{first:?}");
+        assert_eq!(first["mode"], "0640");
+        assert_eq!(std::fs::read(&dest).unwrap(), b"hello\n");
+        let second = put(args.clone(), dest.clone()).await;
+        assert_eq!(second["changed"], false, "{second:?}");
+        let into_dir = put(args, dir.clone()).await;
+        assert_eq!(into_dir["msg"], "can not use content with a dir as dest");
     }
 
     #[test]

@@ -239,17 +239,18 @@ fn recurse_function(attrs: &str, check: bool, args: &FileArgs) -> String {
 
 /// The state machine, run on the target (variables set by [`build_script`]).
 const FILE_SH: &str = r#"on_die() { pinfo "$P"; }
+# The type of $1 into `_gs` (a variable, not output: no subshell).
 getstate() {
-  if [ -L "$1" ]; then echo link
-  elif [ -d "$1" ]; then echo directory
-  elif [ -e "$1" ]; then lst "$1"; if [ "$st_h" -gt 1 ]; then echo hard; else echo file; fi
-  else echo absent; fi
+  if [ -L "$1" ]; then _gs=link
+  elif [ -d "$1" ]; then _gs=directory
+  elif [ -e "$1" ]; then lst "$1"; if [ "$st_h" -gt 1 ]; then _gs=hard; else _gs=file; fi
+  else _gs=absent; fi
 }
 # Where attributes go: the link's target when following an existing link.
 target() {
   t=$P
   if [ "$FOLLOW" = 1 ] && [ -L "$P" ] && [ -e "$P" ]; then t=$(readlink -f -- "$P"); fi
-  pt=$(getstate "$t")
+  getstate "$t"; pt=$_gs
 }
 settimes() {
   [ -n "$MT$AT" ] || return 0
@@ -309,10 +310,10 @@ do_directory() {
       emit chg created
       [ "$CHECK" = 1 ] && { emit early 1; return 0; }
       _c=$t; _top=$t
-      while [ ! -e "$_c" ] && [ ! -L "$_c" ]; do _top=$_c; _c=$(dirname -- "$_c"); done
+      while [ ! -e "$_c" ] && [ ! -L "$_c" ]; do _top=$_c; dir_of "$_c"; _c=$_dn; done
       _e=$(mkdir -p -- "$t" 2>&1) || die "There was an issue creating $t as requested: $_e"
       _c=$t
-      while :; do setattrs "$_c"; [ "$_c" = "$_top" ] && break; _c=$(dirname -- "$_c"); done ;;
+      while :; do setattrs "$_c"; [ "$_c" = "$_top" ] && break; dir_of "$_c"; _c=$_dn; done ;;
     directory) setattrs "$t" ;;
     *) die "$P already exists as a $pt" ;;
   esac
@@ -334,7 +335,7 @@ do_link() {
     [ "$prev" = link ] || die "src is required for creating new symlinks"
     _s=$(readlink -- "$P")
   fi
-  case $_s in /*) _abs=$_s ;; *) _abs="$(dirname -- "$P")/$_s" ;; esac
+  case $_s in /*) _abs=$_s ;; *) dir_of "$P"; _abs="$_dn/$_s" ;; esac
   emit src "$_s"
   if [ "$FORCE" != 1 ] && [ ! -e "$_abs" ] && [ ! -L "$_abs" ]; then
     die "src file does not exist, use \"force=yes\" if you really want to create the link: $_abs"
@@ -363,7 +364,7 @@ do_link() {
 }
 do_hard() {
   [ "$HAVE_SRC" = 1 ] || die "src is required for creating new hardlinks"
-  case $SRC in /*) _abs=$SRC ;; *) _abs="$(dirname -- "$P")/$SRC" ;; esac
+  case $SRC in /*) _abs=$SRC ;; *) dir_of "$P"; _abs="$_dn/$SRC" ;; esac
   emit src "$SRC"
   [ -e "$_abs" ] || die "src does not exist"
   _si=$(stat -L -c '%d:%i' -- "$_abs")
@@ -385,7 +386,7 @@ do_hard() {
     emit chg link
     if [ "$CHECK" != 1 ]; then
       if [ "$prev" = link ]; then rm -f -- "$P"; fi
-      _tmp="$(dirname -- "$P")/.hook-runner.$$.tmp"
+      dir_of "$P"; _tmp="$_dn/.hook-runner.$$.tmp"
       _e=$( { ln -- "$_abs" "$_tmp" && mv -f -- "$_tmp" "$P"; } 2>&1) || { rm -f -- "$_tmp"; die "Error while linking: $_e"; }
     fi
   fi
@@ -394,7 +395,7 @@ do_hard() {
 }
 if [ -n "$OB" ] && [ -d "$P" ] && [ "$ST" != link ] && [ "$ST" != absent ]; then P="${P%/}/$OB"; fi
 emit path "$P"
-prev=$(getstate "$P")
+getstate "$P"; prev=$_gs
 emit prev "$prev"
 if [ -z "$ST" ]; then
   if [ "$prev" != absent ]; then ST=$prev

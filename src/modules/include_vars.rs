@@ -18,6 +18,11 @@
 //! - `name: x` puts everything under one variable `x`.
 //! - Result: `ansible_facts: {...}`, `ansible_included_var_files: [absolute paths]`,
 //!   `changed: false`. The engine stores the variables with include_vars precedence.
+//! - Failures while finding or loading the files (not found, not a mapping, bad extension,
+//!   missing directory) are reported as Ansible's action reports them: `failed: true` with the
+//!   text under `message` (not `msg`), next to `ansible_facts: {}` and
+//!   `ansible_included_var_files: []`. Argument errors (`file` with `dir`) and YAML syntax
+//!   errors in a `dir` file are raised errors in Ansible, so they come back under `msg`.
 
 use super::argspec::{ArgSpec, Kind, Param};
 use super::remote::failed_unchanged as failed;
@@ -81,19 +86,34 @@ pub fn include_vars(args: &Map, search_paths: &[PathBuf]) -> Map {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
     };
-    let file = text("file").or_else(|| text("_raw_params"));
+    // Free-form text is split into words as Ansible's parse_kv does: `include_vars: >` with a
+    // folded block leaves a trailing newline that is not part of the name.
+    let raw = text("_raw_params").map(str::trim).filter(|s| !s.is_empty());
+    let file = text("file").or(raw);
     let dir = text("dir");
+    // `file: ''` (e.g. an empty first_found result) is a missing file, not a missing option.
+    let empty_file = file.is_none()
+        && dir.is_none()
+        && args
+            .get("file")
+            .is_some_and(|v| v.is_null() || v.as_str() == Some(""));
+    if empty_file {
+        return reported_failure(format!("Could not find file{CONTROLLER_HINT}"), &[]);
+    }
     let loaded = match (file, dir) {
-        (Some(_), Some(_)) => Err(
+        (Some(_), Some(_)) => Err(Failure::Raised(
             "You are mixing file only and dir only arguments, these are incompatible".to_string(),
-        ),
-        (Some(f), None) => load_one(f, search_paths),
+        )),
+        (Some(f), None) => load_one(f, search_paths).map_err(|m| Failure::Reported(m, Vec::new())),
         (None, Some(d)) => load_dir(d, args, search_paths),
-        (None, None) => Err("No file or dir was given to include_vars".to_string()),
+        (None, None) => Err(Failure::Raised(
+            "No file or dir was given to include_vars".to_string(),
+        )),
     };
     let (mut vars, files) = match loaded {
         Ok(x) => x,
-        Err(msg) => return failed(msg),
+        Err(Failure::Raised(msg)) => return failed(msg),
+        Err(Failure::Reported(message, loaded)) => return reported_failure(message, &loaded),
     };
     if let Some(name) = text("name") {
         let mut wrapped = Map::new();
@@ -117,10 +137,45 @@ pub fn include_vars(args: &Map, search_paths: &[PathBuf]) -> Map {
 
 type Loaded = (Map, Vec<PathBuf>);
 
+/// The end of Ansible's file-not-found message.
+const CONTROLLER_HINT: &str = " on the Ansible Controller.\nIf you are using a module and expect the file to exist on the remote, see the remote_src option";
+
+/// How a failure reaches the result: Ansible's action either raises (the task's `msg`) or sets
+/// `failed` and `message` on its own result.
+#[derive(Debug)]
+enum Failure {
+    Raised(String),
+    /// The message, and the files loaded before the failure (Ansible lists them).
+    Reported(String, Vec<PathBuf>),
+}
+
+/// The action's own failure shape: `message`, empty facts, and the files loaded before.
+fn reported_failure(message: String, loaded: &[PathBuf]) -> Map {
+    let mut r = Map::new();
+    r.insert("failed".into(), Value::Bool(true));
+    r.insert("message".into(), Value::String(message));
+    let loaded = loaded
+        .iter()
+        .map(|p| Value::String(p.display().to_string()))
+        .collect();
+    r.insert("ansible_included_var_files".into(), Value::Array(loaded));
+    r.insert("ansible_facts".into(), Value::Object(Map::new()));
+    r.insert("changed".into(), Value::Bool(false));
+    r
+}
+
 fn load_one(file: &str, search_paths: &[PathBuf]) -> Result<Loaded, String> {
     let path = find_needle(file, search_paths)?;
-    let vars = load_mapping(&path)?;
+    let vars = load_mapping(&path).map_err(|e| match e {
+        LoadError::Syntax(msg) | LoadError::NotMapping(msg) => msg,
+    })?;
     Ok((vars, vec![path]))
+}
+
+/// Why a vars file did not load.
+enum LoadError {
+    Syntax(String),
+    NotMapping(String),
 }
 
 /// Where Ansible looks for a relative vars file: `P/vars/FILE`, then `P/FILE`.
@@ -148,7 +203,7 @@ fn find_needle(needle: &str, search_paths: &[PathBuf]) -> Result<PathBuf, String
     }
     let searched: Vec<String> = tried.iter().map(|p| format!("\t{}", p.display())).collect();
     Err(format!(
-        "Could not find or access '{needle}'\nSearched in:\n{}",
+        "Could not find or access '{needle}'\nSearched in:\n{}{CONTROLLER_HINT}",
         searched.join("\n")
     ))
 }
@@ -163,22 +218,33 @@ fn absolute(p: &Path) -> PathBuf {
     }
 }
 
-fn load_mapping(path: &Path) -> Result<Map, String> {
-    let node = crate::yaml::load_file(path).map_err(|e| e.to_string())?;
+fn load_mapping(path: &Path) -> Result<Map, LoadError> {
+    let node = crate::yaml::load_file(path).map_err(|e| LoadError::Syntax(e.to_string()))?;
     match node.to_value() {
         Value::Null => Ok(Map::new()),
         Value::Object(m) => Ok(m),
-        _ => Err(format!(
+        _ => Err(LoadError::NotMapping(format!(
             "{} must be stored as a dictionary/hash",
             path.display()
-        )),
+        ))),
     }
 }
 
-fn load_dir(dir: &str, args: &Map, search_paths: &[PathBuf]) -> Result<Loaded, String> {
-    let root = find_needle(dir, search_paths)?;
+fn load_dir(dir: &str, args: &Map, search_paths: &[PathBuf]) -> Result<Loaded, Failure> {
+    let root = find_needle(dir, search_paths).map_err(|_| {
+        let shown = candidates(dir, search_paths)
+            .pop()
+            .unwrap_or_else(|| PathBuf::from(dir));
+        Failure::Reported(
+            format!("{} directory does not exist", shown.display()),
+            Vec::new(),
+        )
+    })?;
     if !root.is_dir() {
-        return Err(format!("{} directory does not exist", root.display()));
+        return Err(Failure::Reported(
+            format!("{} is not a directory", root.display()),
+            Vec::new(),
+        ));
     }
     let depth = args.get("depth").and_then(Value::as_i64).unwrap_or(0);
     let extensions = string_list(args.get("extensions"));
@@ -192,13 +258,16 @@ fn load_dir(dir: &str, args: &Map, search_paths: &[PathBuf]) -> Result<Loaded, S
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let matching = match args.get("files_matching").and_then(Value::as_str) {
-        Some(re) => Some(regex::Regex::new(re).map_err(|e| format!("files_matching: {e}"))?),
+        Some(re) => Some(
+            regex::Regex::new(re)
+                .map_err(|e| Failure::Raised(format!("Invalid regular expression: {re}: {e}")))?,
+        ),
         None => None,
     };
     let ignore = string_list(args.get("ignore_files"));
     let mut files = Vec::new();
     walk(&root, 1, depth, &mut files)
-        .map_err(|e| format!("cannot read {}: {e}", root.display()))?;
+        .map_err(|e| Failure::Raised(format!("cannot read {}: {e}", root.display())))?;
     let mut vars = Map::new();
     let mut included = Vec::new();
     for path in files {
@@ -222,13 +291,20 @@ fn load_dir(dir: &str, args: &Map, search_paths: &[PathBuf]) -> Result<Loaded, S
             if ignore_unknown {
                 continue;
             }
-            return Err(format!(
-                "{} does not have a valid extension: {}",
-                path.display(),
-                extensions.join(", ")
+            return Err(Failure::Reported(
+                format!(
+                    "{} does not have a valid extension: {}",
+                    path.display(),
+                    extensions.join(", ")
+                ),
+                included,
             ));
         }
-        vars.extend(load_mapping(&path)?);
+        match load_mapping(&path) {
+            Ok(loaded) => vars.extend(loaded),
+            Err(LoadError::Syntax(msg)) => return Err(Failure::Raised(msg)),
+            Err(LoadError::NotMapping(msg)) => return Err(Failure::Reported(msg, included)),
+        }
         included.push(path);
     }
     Ok((vars, included))
@@ -326,6 +402,17 @@ mod tests {
     }
 
     #[test]
+    fn free_form_text_is_trimmed() {
+        let d = tempdir("trim");
+        std::fs::write(d.0.join("s.yml"), "a: 1\n").unwrap();
+        let r = include_vars(
+            &args(json!({"_raw_params": "s.yml\n"})),
+            std::slice::from_ref(&d.0),
+        );
+        assert_eq!(r["ansible_facts"], json!({"a": 1}), "{r:?}");
+    }
+
+    #[test]
     fn vars_subdir_wins_and_name_wraps() {
         let d = tempdir("vars");
         std::fs::create_dir_all(d.0.join("vars")).unwrap();
@@ -345,7 +432,10 @@ mod tests {
             &args(json!({"file": "nope.yml"})),
             std::slice::from_ref(&d.0),
         );
-        let msg = r["msg"].as_str().unwrap();
+        assert_eq!(r["failed"], json!(true));
+        assert_eq!(r["ansible_facts"], json!({}));
+        assert!(r.get("msg").is_none(), "{r:?}");
+        let msg = r["message"].as_str().unwrap();
         assert!(
             msg.starts_with("Could not find or access 'nope.yml'"),
             "{msg}"
@@ -358,7 +448,7 @@ mod tests {
         let d = tempdir("list");
         std::fs::write(d.0.join("l.yml"), "- a\n- b\n").unwrap();
         let r = include_vars(&args(json!({"file": "l.yml"})), std::slice::from_ref(&d.0));
-        assert!(r["msg"]
+        assert!(r["message"]
             .as_str()
             .unwrap()
             .ends_with("l.yml must be stored as a dictionary/hash"));
@@ -377,7 +467,7 @@ mod tests {
         let d = tempdir("bad");
         std::fs::write(d.0.join("b.yml"), "a: [1,\n").unwrap();
         let r = include_vars(&args(json!({"file": "b.yml"})), std::slice::from_ref(&d.0));
-        let msg = r["msg"].as_str().unwrap();
+        let msg = r["message"].as_str().unwrap();
         assert!(msg.contains("b.yml:"), "{msg}");
         assert_eq!(r["failed"], json!(true));
     }
@@ -392,15 +482,46 @@ mod tests {
         assert_eq!(r["ansible_facts"], json!({"x": 1, "y": 2}));
         std::fs::write(d.0.join("v/c.txt"), "z: 3").unwrap();
         let r = include_vars(&args(json!({"dir": "v"})), std::slice::from_ref(&d.0));
-        assert!(r["msg"]
+        assert!(r["message"]
             .as_str()
             .unwrap()
             .contains("does not have a valid extension: yaml, yml, json"));
+        assert_eq!(
+            r["ansible_included_var_files"],
+            json!([
+                d.0.join("v/a.yml").display().to_string(),
+                d.0.join("v/b.json").display().to_string()
+            ]),
+            "the files loaded before the failure are listed"
+        );
         let r = include_vars(
             &args(json!({"dir": "v", "ignore_unknown_extensions": true})),
             std::slice::from_ref(&d.0),
         );
         assert_eq!(r["ansible_facts"], json!({"x": 1, "y": 2}));
+    }
+
+    #[test]
+    fn a_missing_dir_is_reported_under_message() {
+        let d = tempdir("nodir");
+        let r = include_vars(&args(json!({"dir": "absent"})), std::slice::from_ref(&d.0));
+        assert_eq!(
+            r["message"],
+            json!(format!(
+                "{} directory does not exist",
+                d.0.join("absent").display()
+            ))
+        );
+        assert_eq!(r["ansible_included_var_files"], json!([]));
+    }
+
+    #[test]
+    fn an_empty_file_name_is_a_missing_file() {
+        let r = include_vars(&args(json!({"file": ""})), &[]);
+        assert!(r["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Could not find file on the Ansible Controller."));
     }
 
     #[test]

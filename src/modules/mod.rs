@@ -19,8 +19,10 @@ pub mod debug;
 pub mod fail;
 pub mod file;
 pub mod getent;
+pub mod group;
 pub mod include_vars;
 pub mod k8s_info;
+pub mod lineinfile;
 pub mod ping;
 pub mod remote;
 pub mod service;
@@ -29,6 +31,8 @@ pub mod setup;
 pub mod shell;
 pub mod stat;
 pub mod systemd;
+pub mod template;
+pub mod user;
 pub mod wait_for_connection;
 
 use crate::connection::{Become, ConnError, Connection};
@@ -113,8 +117,10 @@ pub fn all() -> &'static [&'static dyn Module] {
         &fail::Fail,
         &file::File,
         &getent::Getent,
+        &group::Group,
         &include_vars::IncludeVars,
         &k8s_info::K8sInfo,
+        &lineinfile::LineInFile,
         &ping::Ping,
         &service::Service,
         &set_fact::SetFact,
@@ -122,6 +128,8 @@ pub fn all() -> &'static [&'static dyn Module] {
         &shell::Shell,
         &stat::Stat,
         &systemd::Systemd,
+        &template::Template,
+        &user::User,
         &wait_for_connection::WaitForConnection,
     ]
 }

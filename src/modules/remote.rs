@@ -25,6 +25,12 @@ use crate::{Map, Value};
 ///   to report more first (the file module reports the path info, as Ansible's `fail_json`).
 /// - `lst PATH`: lstat PATH into `st_f` (raw mode, hex), `st_u`, `st_g`, `st_s` (size), `st_h`
 ///   (links), `st_U`, `st_G` (names, `UNKNOWN` when unknown); returns 1 when it does not exist.
+///   `setattrs` leaves `_lp` set to the path it just read and did not change: the next `lst`
+///   of that same path (its `pinfo`) reuses those values instead of running `stat` again; any
+///   other `lst` call forgets them.
+/// - `dir_of PATH`: POSIX `dirname` of PATH into `_dn`, by parameter expansion (no process).
+/// - `oct N`: the permission bits N (a number) as octal digits (`420` → `644`) into `_oc`, by
+///   arithmetic (no `$(printf %o)` subshell).
 /// - `pinfo PATH`: Ansible's `add_path_info` fields (`pi_*` records) when PATH exists.
 /// - `uid_of NAME` / `gid_of NAME`: numeric ids (numbers pass through), empty when unknown.
 /// - `py_oserror TEXT PATH`: a failed tool's stderr TEXT as Python's `str(OSError)` for PATH
@@ -35,9 +41,24 @@ emit() { printf '%s=%s\0' "$1" "$2"; }
 die() { emit msg "$1"; emit failed 1; on_die; exit 0; }
 on_die() { :; }
 lst() {
+  if [ -n "$_lp" ] && [ "$_lp" = "$1" ]; then _lp=; return 0; fi
+  _lp=
   _st=$(stat -c '%f %u %g %s %h %U %G' -- "$1" 2>/dev/null) || return 1
   set -- $_st
   st_f=$1 st_u=$2 st_g=$3 st_s=$4 st_h=$5 st_U=$6 st_G=$7
+}
+oct() { _oc=$(( ($1>>9&7)*1000 + ($1>>6&7)*100 + ($1>>3&7)*10 + ($1&7) )); }
+dir_of() {
+  _dn=$1
+  while :; do case $_dn in */) _dn=${_dn%/} ;; *) break ;; esac; done
+  case $_dn in
+    '') [ -n "$1" ] && _dn=/ || _dn=. ;;
+    */*)
+      _dn=${_dn%/*}
+      while :; do case $_dn in */) _dn=${_dn%/} ;; *) break ;; esac; done
+      [ -n "$_dn" ] || _dn=/ ;;
+    *) _dn=. ;;
+  esac
 }
 pinfo() {
   [ -e "$1" ] || return 0
@@ -94,9 +115,9 @@ pub fn attrs_function_named(name: &str, mode: Option<&ModeSpec>) -> String {
             r#"  m=$_cur; d=$_d
 {}
   if [ "$m" -ne "$_cur" ]; then
-    emit chg mode; emit b_mode "$(printf %o "$_cur")"; emit a_mode "$(printf %o "$m")"
+    oct "$_cur"; emit chg mode; emit b_mode "$_oc"; oct "$m"; emit a_mode "$_oc"
     if [ "$CHECK" != 1 ] && [ ! -L "$1" ]; then
-      chmod -- "$(printf %o "$m")" "$1" 2>/dev/null || die "chmod failed"
+      _chd=1; chmod -- "$_oc" "$1" 2>/dev/null || die "chmod failed"
     fi
   fi
 "#,
@@ -107,6 +128,7 @@ pub fn attrs_function_named(name: &str, mode: Option<&ModeSpec>) -> String {
     format!(
         r#"{name}() {{
   lst "$1" || return 0
+  _chd=0
   _cur=$(( 0x$st_f & 4095 )); _d=0
   if [ -d "$1" ] && [ ! -L "$1" ]; then _d=1; fi
   if [ -n "$OWN" ]; then
@@ -115,7 +137,7 @@ pub fn attrs_function_named(name: &str, mode: Option<&ModeSpec>) -> String {
     if [ "$st_u" != "$WUID" ]; then
       emit chg owner; emit b_owner "$st_u"; emit a_owner "$WUID"
       if [ "$CHECK" != 1 ]; then
-        _err=$(LC_ALL=C chown -h -- "$WUID" "$1" 2>&1) || die "chown failed: $(py_oserror "$_err" "$1")"
+        _chd=1; _err=$(LC_ALL=C chown -h -- "$WUID" "$1" 2>&1) || die "chown failed: $(py_oserror "$_err" "$1")"
       fi
     fi
   fi
@@ -124,10 +146,11 @@ pub fn attrs_function_named(name: &str, mode: Option<&ModeSpec>) -> String {
     [ -n "$WGID" ] || die "chgrp failed: failed to look up group $GRP"
     if [ "$st_g" != "$WGID" ]; then
       emit chg group; emit b_group "$st_g"; emit a_group "$WGID"
-      if [ "$CHECK" != 1 ]; then chgrp -h -- "$WGID" "$1" 2>/dev/null || die "chgrp failed"; fi
+      if [ "$CHECK" != 1 ]; then _chd=1; chgrp -h -- "$WGID" "$1" 2>/dev/null || die "chgrp failed"; fi
     fi
   fi
-{mode_code}}}
+{mode_code}  [ "$_chd" = 1 ] || _lp=$1
+}}
 "#
     )
 }
@@ -161,15 +184,32 @@ pub async fn exec(
     script: String,
     stdin: Option<Vec<u8>>,
 ) -> Result<ExecOutput, ConnError> {
-    ctx.conn
-        .exec(ExecRequest {
-            script,
-            stdin,
-            become_: ctx.become_.clone(),
-            env: ctx.env.clone(),
-            timeout: ctx.timeout,
-        })
-        .await
+    ctx.conn.exec(request(ctx, script, stdin)).await
+}
+
+/// The request for `script` with the task's become, environment and timeout.
+fn request(ctx: &ModuleContext<'_>, script: String, stdin: Option<Vec<u8>>) -> ExecRequest {
+    ExecRequest {
+        script,
+        stdin,
+        become_: ctx.become_.clone(),
+        env: ctx.env.clone(),
+        timeout: ctx.timeout,
+        ..ExecRequest::default()
+    }
+}
+
+/// [`run_script`] with the controller file `stdin_file` streamed to the script's stdin in
+/// chunks (big `copy` sources: never held whole in memory).
+pub async fn run_script_streaming(
+    ctx: &ModuleContext<'_>,
+    body: &str,
+    stdin_file: &std::path::Path,
+) -> Result<Result<Records, Map>, ConnError> {
+    let mut req = request(ctx, format!("{PRELUDE}{body}"), None);
+    req.stdin_file = Some(stdin_file.to_path_buf());
+    let output = ctx.conn.exec(req).await?;
+    Ok(records_or_failure(&output))
 }
 
 /// Runs PRELUDE + `body` and parses its records. A script that exits non-zero without
@@ -650,6 +690,45 @@ mod tests {
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
         out.unwrap_or_default()
+    }
+
+    #[test]
+    fn dir_of_is_posix_dirname_without_a_process() {
+        let cases = [
+            "/a/b",
+            "/a/b/",
+            "/a//b//",
+            "a",
+            "a/",
+            "/",
+            "//",
+            "///x",
+            "",
+            ".",
+            "..",
+            "a/b/c",
+            "/a b/$(x)/c",
+            "./x",
+            "x//y",
+        ];
+        for path in cases {
+            let want = std::process::Command::new("dirname")
+                .arg("--")
+                .arg(path)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim_end().to_string())
+                .unwrap();
+            let got = sh(&format!("dir_of {}; printf %s \"$_dn\"", quote(path)));
+            assert_eq!(got, want, "dirname of {path:?}");
+        }
+    }
+
+    #[test]
+    fn oct_formats_permission_bits_like_printf() {
+        for mode in [0u32, 0o7, 0o44, 0o600, 0o644, 0o755, 0o1777, 0o4711, 0o7777] {
+            let got = sh(&format!("oct {mode}; printf %s \"$_oc\""));
+            assert_eq!(got, format!("{mode:o}"), "mode {mode:o}");
+        }
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //!   character, and contain only letters, numbers and underscores.`
 //! - As in 2.18's default (non-native Jinja2) mode, a string value equal to `true`, `false`,
 //!   `yes` or `no` in any case becomes a boolean.
+//! - A key starting with `_ansible_` fails with Ansible's wording (`Invalid parameter specified
+//!   beginning with keyword '_ansible_' for action 'set_fact': '_ansible_foo'. The prefix
+//!   '_ansible_' is reserved for internal use only.`). Ansible raises it while parsing the task,
+//!   so its whole playbook stops; here the task fails when it runs (`ignore_errors` applies).
 //! - No facts at all fails with `No key/value pairs provided, at least one is required for this
 //!   action to succeed`.
 //! - Result: `ansible_facts: {...}`, `_ansible_facts_cacheable: <cacheable>`, `changed: false`.
@@ -62,6 +66,11 @@ pub fn set_fact(mut args: Map) -> Map {
         return failed(
             "No key/value pairs provided, at least one is required for this action to succeed",
         );
+    }
+    if let Some(reserved) = args.keys().find(|k| k.starts_with("_ansible_")) {
+        return failed(format!(
+            "Invalid parameter specified beginning with keyword '_ansible_' for action 'set_fact': '{reserved}'. The prefix '_ansible_' is reserved for internal use only."
+        ));
     }
     let mut facts = Map::new();
     for (key, value) in args {
@@ -158,6 +167,21 @@ mod tests {
             .starts_with("The variable name 'my-var' is not valid."));
         assert_eq!(set_fact(args(json!({"class": 1})))["failed"], json!(true));
         assert_eq!(set_fact(args(json!({"1a": 1})))["failed"], json!(true));
+    }
+
+    #[test]
+    fn the_ansible_prefix_is_reserved() {
+        let r = set_fact(args(json!({"_ansible_foo": "bar", "ok": 1})));
+        assert_eq!(r["failed"], json!(true));
+        assert_eq!(
+            r["msg"],
+            json!("Invalid parameter specified beginning with keyword '_ansible_' for action 'set_fact': '_ansible_foo'. The prefix '_ansible_' is reserved for internal use only.")
+        );
+        assert!(r.get("ansible_facts").is_none());
+        // Only the exact prefix is reserved.
+        assert!(set_fact(args(json!({"_ansible": 1})))
+            .get("failed")
+            .is_none());
     }
 
     #[test]

@@ -108,6 +108,7 @@ pub async fn gather(conn: &dyn Connection, become_: Option<Become>) -> Result<Ma
             become_,
             env: Vec::new(),
             timeout: Some(Duration::from_secs(60)),
+            ..ExecRequest::default()
         })
         .await?;
     Ok(facts_from_records(&Records::parse(&output.stdout)))

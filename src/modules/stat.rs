@@ -139,8 +139,7 @@ else
 fi
 emit exists 1
 emit path "$P"
-emit st "$(stat $_o -c '%f|%u|%g|%s|%i|%d|%h|%X|%Y|%Z|%x|%y|%z|%b|%o|%t|%T' -- "$P")"
-emit names "$(stat $_o -c '%U|%G' -- "$P")"
+emit st "$(stat $_o -c '%f|%u|%g|%s|%i|%d|%h|%X|%Y|%Z|%x|%y|%z|%b|%o|%t|%T|%U|%G' -- "$P")"
 [ -r "$P" ] && emit readable 1
 [ -w "$P" ] && emit writeable 1
 [ -x "$P" ] && emit executable 1
@@ -158,6 +157,9 @@ if [ "$ATTR" = 1 ] && command -v lsattr >/dev/null 2>&1; then
   _a=$(lsattr -vd -- "$P" 2>/dev/null) && emit lsattr "$_a"
 fi
 "#;
+
+/// Fields of the `st` record before the owner and group names.
+const STAT_FIELDS: usize = 17;
 
 /// chattr flag letters and Ansible's names for them (`FILE_ATTRIBUTES`).
 const ATTRIBUTE_NAMES: &[(char, &str)] = &[
@@ -190,7 +192,9 @@ pub fn stat_from_records(records: &Records) -> Map {
         out.insert("exists".into(), Value::Bool(false));
         return out;
     }
-    let fields: Vec<&str> = records.get("st").unwrap_or("").split('|').collect();
+    // One `stat` call: 17 numeric and time fields, then the owner and group names.
+    let line = records.get("st").unwrap_or("");
+    let fields: Vec<&str> = line.splitn(STAT_FIELDS + 1, '|').collect();
     let int = |i: usize| {
         fields
             .get(i)
@@ -265,7 +269,8 @@ pub fn stat_from_records(records: &Records) -> Map {
             );
         }
     }
-    let names: Vec<&str> = records.get("names").unwrap_or("").split('|').collect();
+    let names_field = fields.get(STAT_FIELDS).copied().unwrap_or("");
+    let names: Vec<&str> = names_field.split('|').collect();
     for (key, name) in [("pw_name", names.first()), ("gr_name", names.get(1))] {
         if let Some(name) = name.filter(|n| !n.is_empty() && **n != "UNKNOWN") {
             out.insert(key.into(), Value::String((*name).into()));

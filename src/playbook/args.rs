@@ -2,7 +2,9 @@
 //! for `command`/`shell`/`raw`/`script` unknown words stay the command), free-form text
 //! (`_raw_params`), plus the `args:` keyword (the inline arguments win). Names and literal
 //! values are checked against the module's spec at load time
-//! ([`crate::modules::argspec::ArgSpec::check_names`]), located at the offending argument.
+//! ([`crate::modules::argspec::ArgSpec::check_names`]), located at the offending argument,
+//! except on a task that handles its own failure ([`super::load::handles_own_failure`]): that
+//! one keeps its arguments and fails at run time with the same message, as in Ansible.
 
 use super::kv::parse_kv;
 use super::load::{value_string, Ctx};
@@ -38,13 +40,18 @@ pub(crate) fn free_args(value: &Node, extra: Option<&Node>) -> Map {
 }
 
 /// A module's arguments from the task (dict, `k=v` string or free-form text, plus `args:`),
-/// with names and literal values checked against the module's spec.
+/// with names and literal values checked against the module's spec. With
+/// `defer_spec_errors` (the task handles its own failure) arguments the spec refuses are
+/// kept: the run-time check ([`crate::modules::argspec::ArgSpec::normalize`]) fails the task
+/// with the same message, as Ansible fails it.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn module_args(
     module: &'static dyn crate::modules::Module,
     written_name: &str,
     value: &Node,
     extra: Option<&Node>,
     from_action_keyword: bool,
+    defer_spec_errors: bool,
     ctx: &Ctx,
 ) -> Result<Map, LoadError> {
     let mut args = match extra.map(Node::to_value) {
@@ -90,6 +97,10 @@ pub(crate) fn module_args(
     }
     // Ansible names the module as the task wrote it: `Unsupported parameters for (file) ...`.
     if let Err(message) = module.spec().check_names(written_name, &args) {
+        if defer_spec_errors {
+            check_placeholder_mappings(module, &nodes, ctx)?;
+            return Ok(args);
+        }
         // An unknown name is pointed at by its key, a bad value by the value.
         let candidates = if message.starts_with("Unsupported parameters") {
             &key_nodes

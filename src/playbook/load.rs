@@ -93,6 +93,48 @@ pub(crate) struct Ctx {
     pub role: Option<Arc<Role>>,
     /// Import depth, against include loops.
     pub depth: usize,
+    /// Where in a `handlers` list this is, for the forms handlers refuse.
+    pub handlers: HandlerLevel,
+    /// Inside a block that handles its tasks' failures (`ignore_errors: true`, or the
+    /// `block` section of one with `rescue`): see [`handles_own_failure`].
+    pub failure_handled: bool,
+}
+
+/// Whether a task's failure is handled where it is written: its own `ignore_errors` (true or
+/// a template) or `failed_when`, or an enclosing block's `ignore_errors` or `rescue`. Such a
+/// task keeps arguments its module refuses and fails at run time with the module's message,
+/// as in Ansible; any other is refused at load time, before anything runs.
+pub(crate) fn handles_own_failure(node: &Node, ctx: &Ctx) -> bool {
+    ctx.failure_handled || node.get("failed_when").is_some() || ignores_errors(node)
+}
+
+/// `ignore_errors:` set to true, or to a template (which may be true when it runs).
+fn ignores_errors(node: &Node) -> bool {
+    match node.get("ignore_errors").map(Node::to_value) {
+        Some(Value::Bool(b)) => b,
+        Some(Value::String(s)) => {
+            crate::template::Templar::is_template(&s)
+                || matches!(
+                    s.trim().to_ascii_lowercase().as_str(),
+                    "true" | "yes" | "on" | "1"
+                )
+        }
+        _ => false,
+    }
+}
+
+/// Where a task list sits relative to a play's or role's handlers. ansible-core 2.18 takes a
+/// block at the top of a handlers list (it is what holds each handler anyway) but refuses a
+/// block inside it ("Using a block as a handler is not supported.") and roles as handlers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum HandlerLevel {
+    /// Not handlers.
+    #[default]
+    No,
+    /// The handlers list itself (or a file it imports).
+    Top,
+    /// Inside a block of the handlers list.
+    InBlock,
 }
 
 impl Ctx {
@@ -108,6 +150,8 @@ impl Ctx {
             playbook_dir: playbook_dir.to_path_buf(),
             role,
             depth,
+            handlers: HandlerLevel::No,
+            failure_handled: false,
         }
     }
     pub fn loc(&self, node: &Node) -> Loc {
@@ -282,7 +326,11 @@ fn load_play(node: &Node, ctx: &Ctx) -> Result<Play, LoadError> {
     let post_tasks = load_section(node.get("post_tasks"), ctx, &mut acc)?;
     let mut handlers = Vec::new();
     if let Some(h) = node.get("handlers") {
-        let items = load_items(h, ctx, &mut acc)?;
+        let handler_ctx = Ctx {
+            handlers: HandlerLevel::Top,
+            ..ctx.clone()
+        };
+        let items = load_items(h, &handler_ctx, &mut acc)?;
         flatten_handlers(&items, &mut handlers);
     }
     handlers.append(&mut acc.handlers);
@@ -432,7 +480,21 @@ pub fn load_task_file(
     playbook_dir: &Path,
     role: Option<Arc<Role>>,
 ) -> Result<(Vec<Item>, Vec<Arc<Task>>), LoadError> {
-    let ctx = Ctx::for_file(path, playbook_dir, role, 0);
+    load_task_file_as(path, playbook_dir, role, false)
+}
+
+/// [`load_task_file`] for a file a handler includes (`as_handler`): the forms handlers refuse
+/// (a block inside a block, roles) are refused in it too.
+pub fn load_task_file_as(
+    path: &Path,
+    playbook_dir: &Path,
+    role: Option<Arc<Role>>,
+    as_handler: bool,
+) -> Result<(Vec<Item>, Vec<Arc<Task>>), LoadError> {
+    let mut ctx = Ctx::for_file(path, playbook_dir, role, 0);
+    if as_handler {
+        ctx.handlers = HandlerLevel::Top;
+    }
     let mut acc = PlayAcc::default();
     let items = load_file_items(path, &ctx, &mut acc)?;
     Ok((items, acc.handlers))
@@ -506,14 +568,37 @@ fn load_block(
             return Err(ctx.err(k, format!("'{key}' is not a valid attribute for a Block")));
         }
     }
+    let inner;
+    let ctx = match ctx.handlers {
+        HandlerLevel::No => ctx,
+        HandlerLevel::Top => {
+            inner = Ctx {
+                handlers: HandlerLevel::InBlock,
+                ..ctx.clone()
+            };
+            &inner
+        }
+        HandlerLevel::InBlock => {
+            return Err(ctx.err(node, "Using a block as a handler is not supported."))
+        }
+    };
     let mut kw = parse_common(entries, ctx)?;
     parse_block_extras(node, &mut kw, ctx);
+    // `ignore_errors` covers every section; `rescue` covers the `block` section only.
+    let sections_ctx = Ctx {
+        failure_handled: ctx.failure_handled || ignores_errors(node),
+        ..ctx.clone()
+    };
+    let block_ctx = Ctx {
+        failure_handled: sections_ctx.failure_handled || node.get("rescue").is_some(),
+        ..ctx.clone()
+    };
     Ok(Block {
         name: node.get("name").map(scalar_string),
         loc: ctx.loc(node),
-        block: load_section(node.get("block"), ctx, acc)?,
-        rescue: load_section(node.get("rescue"), ctx, acc)?,
-        always: load_section(node.get("always"), ctx, acc)?,
+        block: load_section(node.get("block"), &block_ctx, acc)?,
+        rescue: load_section(node.get("rescue"), &sections_ctx, acc)?,
+        always: load_section(node.get("always"), &sections_ctx, acc)?,
         kw,
         role: None,
     })

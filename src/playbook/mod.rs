@@ -29,7 +29,7 @@ mod load;
 mod role;
 mod task;
 
-pub use load::{load_playbook, load_task_file};
+pub use load::{load_playbook, load_task_file, load_task_file_as};
 pub use role::{find_role, load_role};
 
 use crate::yaml::Mark;

@@ -7,7 +7,7 @@
 //! `allow_duplicates: true`). The role's tasks become a block that carries the role's
 //! defaults, vars and parameters for the engine; its handlers join the play's handlers.
 
-use super::load::{load_file_items, role_request, Ctx, PlayAcc};
+use super::load::{load_file_items, role_request, Ctx, HandlerLevel, PlayAcc};
 use super::{Block, Item, Keywords, LoadError, Loc, Role, RoleUse, Task};
 use crate::yaml::{self, Yaml};
 use crate::Map;
@@ -35,12 +35,40 @@ pub fn find_role(name: &str, playbook_dir: &Path) -> Option<PathBuf> {
     if as_path.is_absolute() {
         return as_path.is_dir().then(|| as_path.to_path_buf());
     }
-    [
+    let mut candidates = vec![
         playbook_dir.join("roles").join(name),
         playbook_dir.join(name),
-    ]
-    .into_iter()
-    .find(|p| p.is_dir())
+    ];
+    candidates.extend(collection_role_dirs(name, playbook_dir));
+    candidates.into_iter().find(|p| p.is_dir())
+}
+
+/// Where a collection role `namespace.collection.role` can be: under `collections/` beside the
+/// playbook (where ansible-playbook looks first), then the default collections paths.
+fn collection_role_dirs(name: &str, playbook_dir: &Path) -> Vec<PathBuf> {
+    let parts: Vec<&str> = name.split('.').collect();
+    let [namespace, collection, role] = parts.as_slice() else {
+        return Vec::new();
+    };
+    let valid = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !parts.iter().all(|p| valid(p)) {
+        return Vec::new();
+    }
+    let mut roots = vec![playbook_dir.join("collections")];
+    if let Some(home) = std::env::var_os("HOME") {
+        roots.push(PathBuf::from(home).join(".ansible/collections"));
+    }
+    roots.push(PathBuf::from("/usr/share/ansible/collections"));
+    roots
+        .into_iter()
+        .map(|r| {
+            r.join("ansible_collections")
+                .join(namespace)
+                .join(collection)
+                .join("roles")
+                .join(role)
+        })
+        .collect()
 }
 
 /// A role loaded on its own: identity, tasks and handlers.
@@ -60,6 +88,8 @@ pub fn load_role(
         playbook_dir: playbook_dir.to_path_buf(),
         role: None,
         depth: 0,
+        handlers: HandlerLevel::No,
+        failure_handled: false,
     };
     let request = RoleRequest {
         name: name.to_string(),
@@ -180,7 +210,11 @@ pub(crate) fn load_role_tasks(
         .filter(|f| acc.handler_roles.insert(f.clone()));
     if let Some(file) = handlers_file {
         let mut handler_acc = PlayAcc::default();
-        let items = load_file_items(&file, &role_ctx, &mut handler_acc)?;
+        let handler_ctx = Ctx {
+            handlers: HandlerLevel::Top,
+            ..role_ctx.clone()
+        };
+        let items = load_file_items(&file, &handler_ctx, &mut handler_acc)?;
         collect_tasks(&items, &mut acc.handlers);
         acc.handlers.append(&mut handler_acc.handlers);
     }

@@ -9,8 +9,9 @@
 
 use super::args::{free_args, module_args};
 use super::load::{
-    find_task_file, list_of, load_file_items, parse_block_extras, parse_common, scalar_string,
-    strings_of, value_string, Ctx, PlayAcc, COMMON_KEYS, MAX_DEPTH,
+    find_task_file, handles_own_failure, list_of, load_file_items, parse_block_extras,
+    parse_common, scalar_string, strings_of, value_string, Ctx, HandlerLevel, PlayAcc, COMMON_KEYS,
+    MAX_DEPTH,
 };
 use super::role::{expand_role, load_role_tasks, RoleRequest};
 use super::{Action, Block, Item, Keywords, LoadError, LoopSource, Task};
@@ -205,6 +206,7 @@ pub(crate) fn load_task(
                 action_key.value,
                 extra_args,
                 from_action_keyword,
+                handles_own_failure(node, ctx),
                 ctx,
             )?;
             Ok(Item::Task(Arc::new(
@@ -214,6 +216,10 @@ pub(crate) fn load_task(
         Resolved::Special("meta") => meta_task(base, &action_key, extra_args),
         Resolved::Special("include_tasks") => include_tasks(base, &action_key, extra_args),
         Resolved::Special("import_tasks") => import_tasks(base, &action_key, extra_args, acc),
+        Resolved::Special(which) if ctx.handlers != HandlerLevel::No => Err(ctx.err(
+            node,
+            format!("Using '{which}' as a handler is not supported."),
+        )),
         Resolved::Special(which) => role_task(base, which, &action_key, extra_args, acc),
     }
 }

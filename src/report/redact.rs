@@ -14,6 +14,10 @@
 //! - for Secret `data` (base64), both the base64 text and the decoded value
 //!   ([`Redactor::add_secret_data`]).
 //!
+//! A text shortened before it was redacted (the failure summary's `... (truncated)`, a
+//! console argument cut to 60 characters) may end in the first characters of a secret; those
+//! (3 or more) are masked too where they stand right before the `...` mark.
+//!
 //! Values shorter than [`MIN_SECRET_LEN`] are not registered: hiding every `no` or `1` in the
 //! log would make it unreadable and would itself hint at the secret. Longest strings are
 //! replaced first so a secret that contains another is hidden whole.
@@ -142,6 +146,11 @@ impl Redactor {
                 out = Cow::Owned(out.replace(secret.as_str(), MASK));
             }
         }
+        if out.contains(CUT_MARK) {
+            if let Some(masked) = mask_cut_secrets(&out, &secrets) {
+                out = Cow::Owned(masked);
+            }
+        }
         out
     }
 
@@ -163,6 +172,54 @@ impl Redactor {
             other => other.clone(),
         }
     }
+}
+
+/// What a shortened text ends with where it was cut (the failure summary's `... (truncated)`,
+/// the console's shortened arguments).
+const CUT_MARK: &str = "...";
+
+/// Shortest start of a secret masked before a [`CUT_MARK`]: shorter ones are too common to
+/// tell from ordinary text.
+const MIN_CUT_PREFIX: usize = 3;
+
+/// Masks the start of a secret left just before a [`CUT_MARK`] by a text shortened before it
+/// was redacted: a failure message cut in the middle of a password keeps only its first
+/// characters, which no whole-secret match finds. `None` when there is none.
+fn mask_cut_secrets(text: &str, secrets: &[String]) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut changed = false;
+    while let Some(at) = rest.find(CUT_MARK) {
+        let before = &rest[..at];
+        match longest_secret_start(before, secrets) {
+            Some(len) => {
+                out.push_str(&before[..before.len() - len]);
+                out.push_str(MASK);
+                changed = true;
+            }
+            None => out.push_str(before),
+        }
+        out.push_str(CUT_MARK);
+        rest = &rest[at + CUT_MARK.len()..];
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// The length in bytes of the longest proper start of a secret that `text` ends with (at least
+/// [`MIN_CUT_PREFIX`] characters).
+fn longest_secret_start(text: &str, secrets: &[String]) -> Option<usize> {
+    secrets
+        .iter()
+        .filter_map(|secret| {
+            secret
+                .char_indices()
+                .map(|(i, _)| i)
+                .skip(MIN_CUT_PREFIX)
+                .filter(|&end| text.ends_with(&secret[..end]))
+                .max()
+        })
+        .max()
 }
 
 /// A writer for logs (`tracing`) that redacts every write with the [`global`] redactor before
@@ -244,6 +301,30 @@ mod tests {
         r.add_secret("abcd");
         r.add_secret("abcdefgh");
         assert_eq!(r.redact("xabcdefghx"), "x********x");
+    }
+
+    #[test]
+    fn the_start_of_a_secret_cut_off_by_a_shortened_text_is_masked() {
+        let r = Redactor::new();
+        r.add_secret("hunter2-Pa55w0rd");
+        // A summary cut at its length limit in the middle of the secret.
+        assert_eq!(
+            r.redact("failed: xxxxhunter2-Pa... (truncated)"),
+            "failed: xxxx********... (truncated)"
+        );
+        assert_eq!(r.redact("arg=hun..."), "arg=********...");
+        // Too short to tell, or not a start of the secret: kept.
+        assert_eq!(r.redact("hu... and Pa55w0rd..."), "hu... and Pa55w0rd...");
+        assert_eq!(r.redact("Loading..."), "Loading...");
+        // A whole secret before the mark is masked as usual.
+        assert_eq!(r.redact("hunter2-Pa55w0rd..."), "********...");
+    }
+
+    #[test]
+    fn cut_multibyte_secrets_are_masked_on_char_boundaries() {
+        let r = Redactor::new();
+        r.add_secret("päss-wörd-ünïcode");
+        assert_eq!(r.redact("x päss-wö..."), "x ********...");
     }
 
     #[test]

@@ -6,7 +6,11 @@
 //! `x`, not every value of every host. A variable that needs itself while being templated is an
 //! error ("recursive loop detected in template string"). `vars` names the variables themselves
 //! when no variable of that name exists. Variables listed in the `__hook_runner_unsafe__`
-//! variable (registered results, facts) are never templated, like Ansible's unsafe values. The root also carries the lookup search paths.
+//! variable (registered results, facts) are never templated, like Ansible's unsafe values; an
+//! entry may also be the dotted path of a value inside a variable (`hostvars.web1.result`: the
+//! path of `hostvars['web1']['result']`), which is then never templated either. A string marked
+//! by the YAML loader's `!unsafe` ([`crate::yaml::UNSAFE_MARK`]) is data too, wherever it sits,
+//! and reads as its text without the mark. The root also carries the lookup search paths.
 //!
 //! Also here: conversions between JSON values and minijinja values.
 
@@ -70,7 +74,11 @@ impl LazyVars {
 
     /// The minijinja value for a raw variable value found at `path`.
     pub(crate) fn resolve(self: &Arc<Self>, path: &str, raw: &Json) -> Value {
-        if !contains_template(raw) {
+        if let Some(data) = raw.as_str().and_then(crate::yaml::unsafe_text) {
+            return Value::from(data);
+        }
+        // An unsafe value is data wherever it is reached from (`hostvars.web1.result`).
+        if !contains_template(raw) || self.unsafe_names.iter().any(|n| n == path) {
             return from_json(raw);
         }
         if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(path).cloned()) {
@@ -221,7 +229,12 @@ pub(crate) fn to_json(value: &Value) -> Result<Json, Error> {
         K::None => Json::Null,
         K::Bool => Json::Bool(value.is_true()),
         K::Number => number_to_json(value),
-        K::String => Json::String(value.as_str().unwrap_or_default().to_string()),
+        K::String => {
+            // An `!unsafe` string reached without templating (inside registered data, from_yaml)
+            // leaves as its text.
+            let text = value.as_str().unwrap_or_default();
+            Json::String(crate::yaml::unsafe_text(text).unwrap_or(text).to_string())
+        }
         K::Bytes => {
             Json::String(String::from_utf8_lossy(value.as_bytes().unwrap_or_default()).into_owned())
         }

@@ -305,3 +305,61 @@ fn sibling_keys_of_an_undefined_path() {
     assert_eq!(templar.sibling_keys(&path, scope), ["id", "name"]);
     assert!(templar.sibling_keys("missing", scope).is_empty());
 }
+
+/// Variables and arguments as the YAML loader gives them (with `!unsafe` marks).
+fn from_yaml(text: &str) -> Value {
+    match crate::yaml::load_str(text, "t.yml") {
+        Ok(node) => node.to_value(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn unsafe_argument_is_returned_verbatim_without_its_mark() {
+    let args = from_yaml(
+        "msg: !unsafe \"{{ lookup('pipe', 'echo ran') }}\"\nlist: [!unsafe '{{ a }}', '{{ b }}']\nn: !unsafe '[1, 2]'\n",
+    );
+    let templar = Templar::new();
+    let v = vars(json!({"b": 2}));
+    let scope = Scope {
+        vars: &v,
+        search_paths: &[],
+    };
+    let out = templar
+        .template(&args, scope)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out,
+        json!({"msg": "{{ lookup('pipe', 'echo ran') }}", "list": ["{{ a }}", 2], "n": "[1, 2]"})
+    );
+}
+
+#[test]
+fn unsafe_variable_is_data_wherever_it_is_read() {
+    let mut v = vars(from_yaml(
+        "expected: !unsafe '{{ foo }}'\nviaref: '{{ expected }}'\nmixed: [!unsafe '{{ foo }}', '{{ 1 + 1 }}']\nnested: {k: !unsafe '{% raw %}x' }\n",
+    ));
+    // A registered result's text, as the engine passes it (data).
+    v.insert("stdout".into(), json!("{{ foo }}"));
+    v.insert(UNSAFE_VARS.into(), json!(["stdout"]));
+    let v = Value::Object(v);
+    assert_eq!(ok("{{ expected }}", v.clone()), json!("{{ foo }}"));
+    assert_eq!(ok("[{{ expected }}]", v.clone()), json!("[{{ foo }}]"));
+    assert_eq!(ok("{{ viaref }}", v.clone()), json!("{{ foo }}"));
+    assert_eq!(ok("{{ mixed }}", v.clone()), json!(["{{ foo }}", 2]));
+    assert_eq!(ok("{{ nested.k }}", v.clone()), json!("{% raw %}x"));
+    assert_eq!(ok("{{ nested }}", v.clone()), json!({"k": "{% raw %}x"}));
+    assert_eq!(cond("stdout == expected", v.clone()), Ok(true));
+    assert_eq!(ok("{{ vars['expected'] | length }}", v), json!(9));
+}
+
+#[test]
+fn unsafe_conditional_is_refused_as_ansible_does() {
+    let when = from_yaml("!unsafe '{{ true }}'\n");
+    let text = when.as_str().unwrap_or_default();
+    let err = cond(text, json!({})).err().map(|e| e.message);
+    assert_eq!(
+        err.as_deref(),
+        Some("Conditional is marked as unsafe, and cannot be evaluated.")
+    );
+}

@@ -17,6 +17,9 @@
 //!   so `vars: {a: "{{ b }}", b: 1}` works whatever the order; nested mappings are templated per
 //!   key; a self-referencing variable fails with "recursive loop detected in template string".
 //!   Variables named in the [`UNSAFE_VARS`] variable are never templated.
+//! - A string marked unsafe by the YAML loader (`!unsafe`, see [`crate::yaml::UNSAFE_MARK`]) is
+//!   never templated: as an argument, a variable or inside a list or mapping, it gives its text
+//!   verbatim (without the mark); as a conditional it is an error, as in Ansible.
 //! - `omit` is a per-run placeholder token (`__omit_place_holder__` + 40 hex digits); the engine
 //!   drops arguments equal to it ([`Templar::strip_omitted`] helps).
 //! - Python-isms come from minijinja-contrib's pycompat (`.split()`, `.items()`, `.get()`,
@@ -74,7 +77,8 @@ pub struct TemplateError {
 
 /// A variable the engine may set to a list of top-level variable names whose values must never
 /// be templated (registered results, gathered facts: Ansible's "unsafe" values), so output that
-/// happens to contain `{{` is kept as data.
+/// happens to contain `{{` is kept as data. An entry may also be a dotted path into a variable
+/// (`hostvars.web1.result` for `hostvars['web1']['result']`).
 pub const UNSAFE_VARS: &str = "__hook_runner_unsafe__";
 
 /// Marks an error detail that is already a complete Ansible message (filter, lookup, nested
@@ -167,10 +171,17 @@ fn new_omit_token() -> String {
     format!("__omit_place_holder__{}{}", a, &b[..8])
 }
 
-/// The work budget of one template evaluation, in minijinja's instruction units. Real hook
-/// templates use a few thousand; a runaway template (nested `range()` loops from a playbook) ends
-/// with an error instead of hanging the run.
-const TEMPLATE_FUEL: u64 = 20_000_000;
+/// The budget of one template evaluation, in minijinja's fuel: one per instruction, and 1/64
+/// per byte of every string or list the evaluation creates (operators, literals, filter inputs
+/// and results, output), checked before a large allocation of known size (`~`, `+`, `*`). So
+/// it bounds both work (4 million instructions: real hook templates use a few thousand, nested
+/// `range()` loops end with an error instead of hanging the run) and memory (256 MB of data
+/// created in all, so `'x' * 100000000` concatenated with itself is refused before it
+/// allocates). Serialising (`to_json`, a dict printed as text) costs 16 per byte: 16 MB of JSON.
+const TEMPLATE_FUEL: u64 = 4_000_000;
+
+/// [`TEMPLATE_FUEL`] as data: 64 bytes per fuel.
+const TEMPLATE_DATA_MB: u64 = TEMPLATE_FUEL * 64 / 1_000_000;
 
 fn build_environment(omit: &str) -> Environment<'static> {
     let mut env = Environment::new();
@@ -293,6 +304,9 @@ impl Templar {
         text: &str,
         root: &Arc<LazyVars>,
     ) -> Result<Value, TemplateError> {
+        if let Some(data) = crate::yaml::unsafe_text(text) {
+            return Ok(Value::String(data.to_string()));
+        }
         if !Templar::is_template(text) {
             return Ok(Value::String(text.to_string()));
         }
@@ -426,6 +440,11 @@ impl Templar {
     /// Evaluates a conditional (`when`, `failed_when`, `changed_when`, `until`, assert's `that`):
     /// a bare expression, `{{ }}` accepted, truthiness as Jinja2.
     pub fn condition(&self, expr: &str, scope: Scope<'_>) -> Result<bool, TemplateError> {
+        if crate::yaml::unsafe_text(expr).is_some() {
+            return Err(TemplateError::plain(
+                "Conditional is marked as unsafe, and cannot be evaluated.",
+            ));
+        }
         let root = self.root(scope);
         self.condition_in(expr.trim(), &root, 0)
     }
@@ -542,6 +561,9 @@ impl Templar {
             ErrorKind::UnknownTest => {
                 format!("No test named '{}'.", unknown_name(&detail, source, ' '))
             }
+            ErrorKind::OutOfFuel => format!(
+                "the template exceeds hook-runner's budget per evaluation ({TEMPLATE_FUEL} steps or {TEMPLATE_DATA_MB} MB of data)"
+            ),
             _ if detail.is_empty() => err.kind().to_string(),
             _ => detail,
         };

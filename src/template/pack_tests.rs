@@ -610,6 +610,24 @@ fn unsafe_variables_are_not_templated() {
 }
 
 #[test]
+fn unsafe_paths_inside_a_variable_are_not_templated() {
+    let v = json!({
+        "hostvars": {"web.1": {"result": {"stdout": "{{ lookup('pipe', 'false') }}"}, "lazy": "{{ 1 + 1 }}"}},
+        "__hook_runner_unsafe__": ["hostvars.web.1.result"],
+    });
+    assert_eq!(
+        ok("{{ hostvars['web.1'].result.stdout }}", v.clone()),
+        json!("{{ lookup('pipe', 'false') }}")
+    );
+    assert_eq!(
+        ok("{{ hostvars['web.1']['result'] }}", v.clone()),
+        json!({"stdout": "{{ lookup('pipe', 'false') }}"})
+    );
+    // Other values of the same host stay lazy.
+    assert_eq!(ok("{{ hostvars['web.1'].lazy }}", v), json!(2));
+}
+
+#[test]
 fn jinja_and_python_idioms() {
     let v = json!({"d": {"k": "v"}, "x": "name"});
     let cases = [

@@ -1,5 +1,6 @@
 //! Builds [`Node`] trees from saphyr-parser events: scalar resolution (YAML 1.1, plain scalars
-//! only), explicit core tags, anchors and aliases (with an expansion budget against alias bombs),
+//! only), explicit core tags and Ansible's `!unsafe` (on a scalar or a whole collection) and
+//! `!vault` (refused), anchors and aliases (with an expansion budget against alias bombs),
 //! `<<` merge keys and duplicate keys (last value wins, first position kept, as a Python dict).
 
 use super::resolve::{parse_bool, parse_float, parse_int, resolve_plain};
@@ -108,12 +109,14 @@ impl<'a> Loader<'a> {
             }
             Event::Alias(id) => return self.alias(id, mark),
             Event::SequenceStart(anchor, tag) => {
-                self.check_collection_tag(tag.as_deref(), "seq", mark)?;
-                (self.sequence(mark, depth)?, anchor)
+                let tagged_unsafe = self.check_collection_tag(tag.as_deref(), "seq", mark)?;
+                let node = self.sequence(mark, depth)?;
+                (unsafe_if(tagged_unsafe, node), anchor)
             }
             Event::MappingStart(anchor, tag) => {
-                self.check_collection_tag(tag.as_deref(), "map", mark)?;
-                (self.mapping(mark, depth)?, anchor)
+                let tagged_unsafe = self.check_collection_tag(tag.as_deref(), "map", mark)?;
+                let node = self.mapping(mark, depth)?;
+                (unsafe_if(tagged_unsafe, node), anchor)
             }
             _ => return Err(self.error(mark, "unexpected YAML event")),
         };
@@ -225,20 +228,36 @@ impl<'a> Loader<'a> {
         }
     }
 
+    /// Accepts a collection's tag: its own core tag, `!!omap`, or `!unsafe` (then `Ok(true)`: every
+    /// string inside is unsafe).
     fn check_collection_tag(
         &self,
         tag: Option<&Tag>,
         kind: &str,
         mark: Mark,
-    ) -> Result<(), YamlError> {
+    ) -> Result<bool, YamlError> {
         match tag {
-            None => Ok(()),
-            Some(t) if t.handle == CORE_TAG && (t.suffix == kind || t.suffix == "omap") => Ok(()),
+            None => Ok(false),
+            Some(t) if t.handle == CORE_TAG && (t.suffix == kind || t.suffix == "omap") => {
+                Ok(false)
+            }
+            Some(t) if is_unsafe_tag(t) => Ok(true),
+            Some(t) if is_vault_tag(t) => Err(self.vault_error(t, mark)),
             Some(t) => Err(self.error(
                 mark,
                 format!("could not determine a constructor for the tag '{t}'"),
             )),
         }
+    }
+
+    /// Ansible decrypts `!vault` values with a vault password; hook-runner has none.
+    fn vault_error(&self, tag: &Tag, mark: Mark) -> YamlError {
+        self.error(
+            mark,
+            format!(
+                "found {tag}: vault-encrypted values are not supported (hook-runner has no Ansible Vault password; pass the secret decrypted)"
+            ),
+        )
     }
 
     fn scalar(
@@ -256,17 +275,14 @@ impl<'a> Loader<'a> {
         Ok(Node { value, mark })
     }
 
-    /// `!!str`, `!!int`, ... and Ansible's `!unsafe` (kept as a string here).
+    /// `!!str`, `!!int`, ... and Ansible's `!unsafe` (its text, unresolved: `!unsafe 12` is a string).
     fn tagged_scalar(&self, text: &str, tag: &Tag, mark: Mark) -> Result<Yaml, YamlError> {
         let invalid = |what: &str| self.error(mark, format!("invalid {what} value: '{text}'"));
-        if tag.handle == "!" && tag.suffix == "unsafe" {
-            return Ok(Yaml::Str(text.to_string()));
+        if is_unsafe_tag(tag) {
+            return Ok(Yaml::Unsafe(text.to_string()));
         }
-        if tag.handle == "!" && (tag.suffix == "vault" || tag.suffix == "vault-encrypted") {
-            return Err(self.error(
-                mark,
-                "Ansible Vault encrypted values (!vault) are not supported",
-            ));
+        if is_vault_tag(tag) {
+            return Err(self.vault_error(tag, mark));
         }
         if tag.handle != CORE_TAG {
             return Err(self.error(
@@ -291,6 +307,35 @@ impl<'a> Loader<'a> {
                 format!("could not determine a constructor for the tag '{tag}'"),
             )),
         }
+    }
+}
+
+fn is_unsafe_tag(tag: &Tag) -> bool {
+    tag.handle == "!" && tag.suffix == "unsafe"
+}
+
+fn is_vault_tag(tag: &Tag) -> bool {
+    tag.handle == "!" && (tag.suffix == "vault" || tag.suffix == "vault-encrypted")
+}
+
+/// `node`, with every string inside it (keys too) made unsafe when `tagged_unsafe`: Ansible wraps
+/// a whole `!unsafe` list or mapping. Other scalars (numbers, booleans) stay as they are.
+fn unsafe_if(tagged_unsafe: bool, mut node: Node) -> Node {
+    if tagged_unsafe {
+        mark_unsafe(&mut node);
+    }
+    node
+}
+
+fn mark_unsafe(node: &mut Node) {
+    match &mut node.value {
+        Yaml::Str(s) => node.value = Yaml::Unsafe(std::mem::take(s)),
+        Yaml::Seq(items) => items.iter_mut().for_each(mark_unsafe),
+        Yaml::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            mark_unsafe(k);
+            mark_unsafe(v);
+        }),
+        _ => {}
     }
 }
 
@@ -332,7 +377,8 @@ fn key_identity(key: &Yaml) -> String {
         Yaml::Bool(b) => number(f64::from(u8::from(*b))),
         Yaml::Int(i) => number(*i as f64),
         Yaml::Float(f) => number(*f),
-        Yaml::Str(s) => format!("s:{s}"),
+        // Python's unsafe text is a str: equal text, same key.
+        Yaml::Str(s) | Yaml::Unsafe(s) => format!("s:{s}"),
         Yaml::Seq(_) | Yaml::Map(_) => format!("c:{key:?}"),
     }
 }

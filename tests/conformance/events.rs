@@ -9,6 +9,9 @@
 //!   end event, every `runner_on_failed` not covered by `ignore_errors` and every unreachable;
 //! - the console text: the `stdout` of every event, which is what the console would print
 //!   (runme.sh checks grep it);
+//! - the console's stderr text, rebuilt as the console prints it: `[WARNING]: ` lines (the
+//!   `warning` events and the results' `warnings`, wrapped as the console wraps them) and the
+//!   closing `ERROR! ` line (runme.sh greps it where it captures stderr with `2>&1`);
 //! - a run that ends without a task failure but with an error (a load error, a template error
 //!   outside a task) gives that error from `hook_runner_end`.
 //!
@@ -66,8 +69,10 @@ pub struct Parsed {
     pub ended: bool,
     /// Lines that are not events.
     pub stray: Vec<String>,
-    /// What the console would have printed.
+    /// What the console would have printed on stdout.
     pub console: String,
+    /// What the console would have printed on stderr (warnings, the closing error).
+    pub stderr: String,
     /// Plays started.
     pub plays: u64,
     /// The warnings hook-runner gave (an inventory it could not parse shows here).
@@ -106,6 +111,7 @@ pub fn parse(stdout: &str) -> Parsed {
             _ => {}
         }
         observe(&mut parsed, &event);
+        console_stderr(&mut parsed.stderr, &event);
     }
     parsed.failures = match end_failures {
         Some(listed) => listed
@@ -168,6 +174,26 @@ fn observe(parsed: &mut Parsed, event: &Value) {
                 .as_str()
                 .filter(|e| !e.is_empty())
                 .map(str::to_string);
+        }
+        _ => {}
+    }
+}
+
+/// Appends what the console prints on stderr for `event`.
+fn console_stderr(out: &mut String, event: &Value) {
+    use hook_runner::report::console::warning;
+    let data = &event["event_data"];
+    match event["event"].as_str().unwrap_or_default() {
+        "warning" => out.push_str(&warning(data["msg"].as_str().unwrap_or_default())),
+        name if name.starts_with("runner_") => {
+            for w in data["res"]["warnings"].as_array().into_iter().flatten() {
+                out.push_str(&warning(w.as_str().unwrap_or_default()));
+            }
+        }
+        "hook_runner_end" => {
+            if let Some(error) = data["error"].as_str().filter(|e| !e.is_empty()) {
+                out.push_str(&format!("ERROR! {error}\n"));
+            }
         }
         _ => {}
     }
@@ -242,6 +268,20 @@ not json
         assert_eq!(p.stray, ["not json"]);
         // hook-runner's own closing summary is not console text Ansible would print.
         assert_eq!(p.console, "TASK [a]\n");
+    }
+
+    #[test]
+    fn stderr_has_the_warnings_and_the_closing_error() {
+        let stream = r#"{"event":"warning","event_data":{"msg":"Handler 'h' is unusable"}}
+{"event":"runner_on_ok","stdout":"ok: [h]","event_data":{"res":{"warnings":["careful"]}}}
+{"event":"hook_runner_end","event_data":{"error":"it broke"}}
+"#;
+        let p = parse(stream);
+        assert_eq!(p.console, "ok: [h]\n");
+        assert_eq!(
+            p.stderr,
+            "[WARNING]: Handler 'h' is unusable\n[WARNING]: careful\nERROR! it broke\n"
+        );
     }
 
     #[test]

@@ -16,8 +16,11 @@
 //!   unsupported by design (Python on the target). Ours makes the directory with `mktemp -d`
 //!   (inside `output_dir`: the lab's targets share this filesystem, so nothing outlives the
 //!   scratch dir), sets the same `remote_tmp_dir` fact and removes it in the same-named handler.
-//! - `setup_nobody`: the sdist role creates the `nobody` user with the `user` module, which
-//!   hook-runner does not have; `nobody` exists on every lab host, ours checks it with `getent`.
+//!
+//! `setup_nobody` (the `user` module) runs as shipped.
+//!
+//! The target itself is copied (not linked) so that tasks using a module hook-runner
+//! deliberately lacks can be given stand-ins ([`crate::patches`]), each listed in the table.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -33,10 +36,6 @@ pub const SUBSTITUTED_ROLES: &[(&str, &str)] = &[
         "uses `lookup('first_found')`, `setup` and `tempfile` (unsupported by design); \
          replaced by a role that runs `mktemp -d` and sets the same `remote_tmp_dir` fact \
          (real ansible-playbook 2.18.19 passes add_host, command_shell, include_vars and loops with it)",
-    ),
-    (
-        "setup_nobody",
-        "uses the `user` module (not in hook-runner); replaced by a `getent` check that `nobody` exists",
     ),
 ];
 
@@ -82,14 +81,21 @@ pub fn wrapper_play(target: &str, output_dir: &Path) -> String {
     )
 }
 
-/// `<work>/roles/`: our substitutes, then a symlink to every other sdist target.
-pub fn roles_dir(work: &Path, sdist_targets: &Path, substitutes: &Path) -> Result<()> {
+/// `<work>/roles/`: our substitutes, a copy of `target` with its stand-in tasks
+/// ([`crate::patches`]), then a symlink to every other sdist target.
+pub fn roles_dir(
+    work: &Path,
+    sdist_targets: &Path,
+    substitutes: &Path,
+    target: &str,
+) -> Result<Vec<crate::patches::Applied>> {
     let roles = work.join("roles");
     fs::create_dir_all(&roles)?;
     for (name, _) in SUBSTITUTED_ROLES {
         symlink(substitutes.join(name), roles.join(name))?;
     }
     let substituted = |name: &str| SUBSTITUTED_ROLES.iter().any(|(n, _)| *n == name);
+    let mut applied = Vec::new();
     for entry in fs::read_dir(sdist_targets)
         .with_context(|| format!("reading {}", sdist_targets.display()))?
     {
@@ -98,9 +104,15 @@ pub fn roles_dir(work: &Path, sdist_targets: &Path, substitutes: &Path) -> Resul
         if name.to_str().is_some_and(substituted) {
             continue;
         }
+        if name.to_str() == Some(target) {
+            let dir = roles.join(&name);
+            copy_tree(&entry.path(), &dir)?;
+            applied = crate::patches::patch_tree(&dir, target)?;
+            continue;
+        }
         symlink(entry.path(), roles.join(&name))?;
     }
-    Ok(())
+    Ok(applied)
 }
 
 /// Copies a directory tree (regular files, dirs and symlinks as links).

@@ -215,6 +215,21 @@ pub fn table(results: &[TargetResult], total: Duration) -> String {
     for (role, why) in crate::layout::SUBSTITUTED_ROLES {
         let _ = writeln!(out, "- `{role}`: {why}.");
     }
+    let _ = writeln!(
+        out,
+        "\nTasks given stand-ins (modules hook-runner does not have: `tempfile`, package managers and a \
+         target's own Python plugins by design, `pause` not yet; in the scratch copy of the target only, \
+         the task's other keys kept, each listed in the table):"
+    );
+    for (module, stand_in) in crate::patches::STAND_INS {
+        let _ = writeln!(out, "- `{module}`: {stand_in}.");
+    }
+    let _ = writeln!(
+        out,
+        "\nThe `needs/root` targets (file, copy) run as root on a host whose `/etc`, `/root` and `/home` are \
+         private copies (a mount namespace around its sshd), so the users, groups and sudoers files they \
+         create never reach the machine running the suite."
+    );
     let budget: u64 = crate::targets::all()
         .iter()
         .map(|t| t.budget.as_secs())

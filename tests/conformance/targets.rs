@@ -61,6 +61,16 @@ pub enum Check {
     Some(&'static str),
 }
 
+/// Which of ansible-playbook's output streams a `runme.sh` line's checks read: its console
+/// text goes to stdout, its `[WARNING]:` and `ERROR!` lines to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// `| tee out`, `> out`, `$(...)`: stdout only.
+    Stdout,
+    /// `2>&1 | tee out`, `$(... 2>&1)`: stdout and stderr.
+    Combined,
+}
+
 /// One `ansible-playbook` call of a `runme.sh`.
 #[derive(Debug, Clone)]
 pub struct Invocation {
@@ -70,6 +80,8 @@ pub struct Invocation {
     pub args: &'static [&'static str],
     pub exit: Exit,
     pub checks: Vec<Check>,
+    /// What the checks read, as the script redirects the call.
+    pub output: Output,
 }
 
 fn run(playbook: &'static str, inventory: Inventory) -> Invocation {
@@ -79,6 +91,7 @@ fn run(playbook: &'static str, inventory: Inventory) -> Invocation {
         args: &[],
         exit: Exit::Zero,
         checks: Vec::new(),
+        output: Output::Stdout,
     }
 }
 
@@ -95,6 +108,12 @@ impl Invocation {
 
     fn unchecked(mut self) -> Self {
         self.exit = Exit::Unchecked;
+        self
+    }
+
+    /// The script captures stderr too (`2>&1`).
+    fn combined(mut self) -> Self {
+        self.output = Output::Combined;
         self
     }
 
@@ -167,6 +186,7 @@ fn set_fact_runs() -> Vec<Invocation> {
         run("set_fact_empty_str_key.yml", File("inventory")),
         run("set_fact_auto_unsafe.yml", File("inventory")),
         run("set_fact_ansible_vars.yml", File("inventory"))
+            .combined()
             .unchecked()
             .lines("is reserved for internal use only.", 1),
     ]
@@ -254,7 +274,9 @@ fn blocks_runs() -> Vec<Invocation> {
 
 fn handlers_runs() -> Vec<Invocation> {
     let inv = File("inventory.handlers");
-    let error_run = |playbook, message| run(playbook, Implicit).unchecked().some(message);
+    // Each `2>&1 | tee out.txt` then `grep out.txt -e "ERROR! ..."`.
+    let error_run =
+        |playbook, message| run(playbook, Implicit).combined().unchecked().some(message);
     vec![
         run("test_handlers.yml", inv).args(&["-v", "--tags", "scenario1"]),
         run("from_handlers.yml", inv).args(&["-v", "--tags", "scenario1"]),
@@ -294,25 +316,26 @@ fn handlers_runs() -> Vec<Invocation> {
             inv,
         )
         .args(V),
-        run("test_handlers_inexistent_notify.yml", inv)
+        run("test_handlers_inexistent_notify.yml", inv).combined()
             .unchecked()
             .some(
-            "The requested handler 'notify_inexistent_handler' was not found in either the main \
-             handlers list nor in the listening handlers list",
+            "ERROR! The requested handler 'notify_inexistent_handler' was not found in either the \
+             main handlers list nor in the listening handlers list",
         ),
         run("test_handlers_including_task.yml", Generated)
             .args(V)
             .unchecked()
             .lines("failed=0", 1),
         run("test_role_handlers_including_tasks.yml", Generated).args(V),
-        run("test_handlers_template_run_once.yml", inv)
+        run("test_handlers_template_run_once.yml", inv).combined()
             .unchecked()
             .some("handler A")
             .some("handler B"),
         run("58841.yml", Implicit)
             .args(&["--tags", "lazy_evaluation"])
+            .combined()
             .unchecked()
-            .some("Handler 'handler name with {{ test_var }}' is unusable")
+            .some("[WARNING]: Handler 'handler name with {{ test_var }}' is unusable")
             .lines("handler ran", 1)
             .lines("handler with var ran", 0),
         run("58841.yml", Implicit)
@@ -324,38 +347,42 @@ fn handlers_runs() -> Vec<Invocation> {
             "test_role_as_handler.yml",
             "Using 'include_role' as a handler is not supported.",
         ),
-        run("test_notify_included.yml", Implicit)
+        run("test_notify_included.yml", Implicit).combined()
             .unchecked()
-            .lines("I was included", 1),
+            .lines("I was included", 1)
+            .some(
+                "ERROR! The requested handler 'handler_from_include' was not found in either the \
+                 main handlers list nor in the listening handlers list",
+            ),
         run("test_handlers_meta.yml", inv)
             .args(VV)
             .unchecked()
             .lines("RUNNING HANDLER [noop_handler]", 1)
             .lines("META: noop", 1),
-        run("46447.yml", inv)
+        run("46447.yml", inv).combined()
             .unchecked()
             .lines("SHOULD NOT GET HERE", 0),
-        run("52561.yml", inv).unchecked().lines("handler1 ran", 1),
-        run("54991.yml", inv).unchecked().lines("handler ran", 4),
-        run("order.yml", inv),
-        run("test_flush_handlers_as_handler.yml", inv)
+        run("52561.yml", inv).combined().unchecked().lines("handler1 ran", 1),
+        run("54991.yml", inv).combined().unchecked().lines("handler ran", 4),
+        run("order.yml", inv).combined(),
+        run("test_flush_handlers_as_handler.yml", inv).combined()
             .unchecked()
-            .some("flush_handlers cannot be used as a handler"),
-        run("test_skip_flush.yml", inv)
+            .some("ERROR! flush_handlers cannot be used as a handler"),
+        run("test_skip_flush.yml", inv).combined()
             .unchecked()
             .lines("handler ran", 0),
-        run("test_flush_in_rescue_always.yml", inv)
+        run("test_flush_in_rescue_always.yml", inv).combined()
             .unchecked()
             .lines("handler ran in rescue", 1)
             .lines("handler ran in always", 2)
             .lines("lockstep works", 2),
-        run("test_handlers_infinite_loop.yml", inv),
-        run("test_flush_handlers_rescue_always.yml", inv)
+        run("test_handlers_infinite_loop.yml", inv).combined(),
+        run("test_flush_handlers_rescue_always.yml", inv).combined()
             .unchecked()
             .lines("rescue ran", 1)
             .lines("always ran", 2)
             .lines("should run for both hosts", 2),
-        run("test_fqcn_meta_flush_handlers.yml", inv)
+        run("test_fqcn_meta_flush_handlers.yml", inv).combined()
             .unchecked()
             .some("handler ran")
             .some("after flush"),
@@ -372,40 +399,40 @@ fn handlers_runs() -> Vec<Invocation> {
             "test_block_as_handler-import.yml",
             "Using a block as a handler is not supported.",
         ),
-        run("test_include_role_handler_once.yml", inv)
+        run("test_include_role_handler_once.yml", inv).combined()
             .unchecked()
             .lines("handler ran", 1),
-        run("test_listen_role_dedup.yml", Implicit)
+        run("test_listen_role_dedup.yml", Implicit).combined()
             .unchecked()
             .lines("a handler from a role", 1),
-        run("test_include_tasks_in_include_role.yml", Implicit)
+        run("test_include_tasks_in_include_role.yml", Implicit).combined()
             .unchecked()
             .lines("handler ran", 1),
-        run("test_run_once.yml", inv)
+        run("test_run_once.yml", inv).combined()
             .unchecked()
             .lines("handler ran once", 1),
-        run("force_handlers_blocks_81533-1.yml", inv)
+        run("force_handlers_blocks_81533-1.yml", inv).combined()
             .unchecked()
             .lines("task1", 1)
             .lines("task2", 1)
             .lines("hosts_left", 1),
-        run("force_handlers_blocks_81533-2.yml", inv)
+        run("force_handlers_blocks_81533-2.yml", inv).combined()
             .unchecked()
             .lines("hosts_left", 1),
-        run("nested_flush_handlers_failure_force.yml", inv)
+        run("nested_flush_handlers_failure_force.yml", inv).combined()
             .unchecked()
             .lines("flush_handlers_rescued", 1)
             .lines("flush_handlers_always", 2),
-        run("82241.yml", inv)
+        run("82241.yml", inv).combined()
             .unchecked()
             .lines("included_task_from_tasks_dir", 1),
-        run("handlers_lockstep_82307.yml", inv)
+        run("handlers_lockstep_82307.yml", inv).combined()
             .unchecked()
             .lines("TASK [handler2]", 0),
-        run("handlers_lockstep_83019.yml", inv)
+        run("handlers_lockstep_83019.yml", inv).combined()
             .unchecked()
             .lines("TASK [handler1]", 0),
-        run("handler_notify_earlier_handler.yml", Implicit)
+        run("handler_notify_earlier_handler.yml", Implicit).combined()
             .unchecked()
             .lines("h1_ran", 1)
             .lines("h2_ran", 1)

@@ -8,11 +8,21 @@
 //!   auth, login shell `/bin/sh`, the system `/usr/bin/python3` for Ansible;
 //! - optionally `deadhost` (group `dead`): an address whose port is closed (unreachable host).
 //!
-//! Both hosts are in the group `targets`. Each host has a `work` variable: a directory of its own
-//! (`<case dir>/w/<host>`, owned by the login user) that is wiped and recreated before each tool's
-//! run, so the two runs see the same paths and the same initial state, and neither sees the
-//! other's leftovers. The playbook is run from its source directory (`tests/differential/cases`),
+//! Both loopback hosts are in the group `targets`. Each host has a `work` variable: a directory
+//! of its own (`<case dir>/w/<host>`, owned by the login user) that is wiped and recreated before
+//! each tool's run, so the two runs see the same paths and the same initial state, and neither
+//! sees the other's leftovers. The playbook is run from its source directory (`tests/differential/cases`),
 //! so `playbook_dir`, `roles/` and `files/` resolve the same way for both.
+//!
+//! A case made with [`Case::on_vm`] targets a systemd VM instead of the loopback sshd: a fresh
+//! VM of the lab's python3 variant ([`lab::vm::VmRecipe::Python3`]: Debian bookworm with
+//! systemd, sshd, MariaDB, sudo, python3 and acl) booted for the case, and the SAME VM for both
+//! tools. Its hosts are `vm` (group `targets`, login `root`) and `vmuser` (group `vmusers`,
+//! login [`lab::vm::VM_USER`], who has passwordless sudo); their `work` is `/srv/hr-diff` on the
+//! VM. Before each tool's run the harness, as root on the VM, recreates `/srv/hr-diff` (owned by
+//! the VM user) and runs the case's setup script, which must bring the VM back to the state the
+//! case starts from (stop and disable its units, remove its files...). `localhost` stays in the
+//! inventory (the dump task is delegated to it) but not in `targets`.
 //!
 //! A case ends with a task that dumps selected registered variables as JSON to
 //! `{{ out_dir }}/{{ inventory_hostname }}.json`, delegated to localhost; `out_dir` is passed with
@@ -23,9 +33,9 @@
 //! a readable, line-per-value diff; both tools' output is kept under
 //! `$CARGO_TARGET_TMPDIR/differential/<case>/` for diagnosis.
 //!
-//! Prerequisites (lab policy, [`lab::require`]): root (sshd, the test user) and ansible-playbook
-//! from `$HOOK_RUNNER_ANSIBLE` or the venv that `scripts/test.sh` caches in
-//! `.lab-cache/ansible-venv`. With `CI=true` a missing one fails the test; otherwise it is a loud
+//! Prerequisites (lab policy, [`lab::require`]): root (sshd, the test user), the VM's host
+//! commands for a VM case, and ansible-playbook from `$HOOK_RUNNER_ANSIBLE` or the venv that
+//! `scripts/test.sh` caches in `.lab-cache/ansible-venv`. With `CI=true` a missing one fails the test; otherwise it is a loud
 //! skip.
 
 use std::collections::BTreeMap;
@@ -87,6 +97,10 @@ pub struct Case {
     inventory_extra: String,
     expected_exit: i32,
     kube: Option<fn(&KubeApi)>,
+    /// Set by [`Case::on_vm`]: the case targets a python3 VM; the script resets it.
+    vm_setup: Option<String>,
+    /// Keys of `status` objects (systemd's `systemctl show` properties) kept for comparison.
+    status_keys: Option<Vec<String>>,
 }
 
 impl Case {
@@ -101,7 +115,26 @@ impl Case {
             inventory_extra: String::new(),
             expected_exit: 0,
             kube: None,
+            vm_setup: None,
+            status_keys: None,
         }
+    }
+
+    /// Targets a fresh systemd VM (the lab's python3 variant) instead of the loopback sshd, the
+    /// same VM for both tools: see the module doc. `setup` is a `sh` script run as root on the
+    /// VM before each tool's run; it must undo whatever the case's playbook changes (the first
+    /// tool's run must not change the second's starting point).
+    pub fn on_vm(mut self, setup: &str) -> Case {
+        self.vm_setup = Some(setup.to_string());
+        self
+    }
+
+    /// In every object under a `status` key (systemd's `systemctl show` properties, some 200
+    /// of them, many volatile: pids, timestamps, memory, invocation ids) compares the values of
+    /// `keys` only; the other properties are masked, so only their presence is compared.
+    pub fn status_keys(mut self, keys: &[&str]) -> Case {
+        self.status_keys = Some(keys.iter().map(|k| k.to_string()).collect());
+        self
     }
 
     /// Extra command-line arguments given to both tools (`--tags x`, `--check`...).
@@ -179,7 +212,12 @@ pub fn cases_dir() -> PathBuf {
 /// without running anything (after a loud banner) when a prerequisite is missing outside CI.
 pub fn check(case: Case) {
     let test = format!("differential::{}", case.name);
-    if !lab::require_root(&test) {
+    let prerequisites_met = if case.vm_setup.is_some() {
+        lab::require_root_and(&test, lab::vm::HOST_COMMANDS)
+    } else {
+        lab::require_root(&test)
+    };
+    if !prerequisites_met {
         return;
     }
     let Some(ansible) = ansible_playbook() else {
@@ -191,8 +229,14 @@ pub fn check(case: Case) {
         return;
     };
     let started = Instant::now();
-    let host = lab::SshHost::start_loopback().expect("lab: starting the loopback sshd");
-    let mut lab = CaseLab::new(&case, &host, &ansible);
+    let target = if case.vm_setup.is_some() {
+        let vm = lab::vm::Vm::boot_with(lab::vm::VmOptions::python3())
+            .expect("lab: booting a python3 VM");
+        Target::Vm(Box::new(vm))
+    } else {
+        Target::Ssh(lab::SshHost::start_loopback().expect("lab: starting the loopback sshd"))
+    };
+    let mut lab = CaseLab::new(&case, &target, &ansible);
     // Kept alive until both runs are done.
     let _kube = case.kube.map(|seed| lab.start_kube(seed));
     let ansible_run = lab.run_ansible(&case);
@@ -260,8 +304,19 @@ fn ansible_playbook() -> Option<PathBuf> {
         .clone()
 }
 
+/// What a case's remote hosts are.
+enum Target {
+    /// The loopback sshd (`sshhost`).
+    Ssh(lab::SshHost),
+    /// A python3 VM (`vm` as root, `vmuser` as the sudo user); boxed, it is large.
+    Vm(Box<lab::vm::Vm>),
+}
+
+/// The `work` directory on a VM (recreated before each tool's run).
+const VM_WORK: &str = "/srv/hr-diff";
+
 /// The per-case directories and inventory.
-struct CaseLab {
+struct CaseLab<'a> {
     dir: tempfile::TempDir,
     keep_dir: PathBuf,
     inventory: PathBuf,
@@ -269,10 +324,12 @@ struct CaseLab {
     hosts: Vec<&'static str>,
     /// `-e` arguments the lab adds for both tools (kubeconfig paths).
     lab_vars: Vec<String>,
+    /// The VM of an [`Case::on_vm`] case and its reset script.
+    vm: Option<(&'a lab::vm::Vm, String)>,
 }
 
-impl CaseLab {
-    fn new(case: &Case, host: &lab::SshHost, ansible: &Path) -> CaseLab {
+impl<'a> CaseLab<'a> {
+    fn new(case: &Case, target: &'a Target, ansible: &Path) -> CaseLab<'a> {
         let dir = tempfile::Builder::new()
             .prefix("hr-diff-")
             .tempdir()
@@ -281,35 +338,10 @@ impl CaseLab {
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))
             .expect("chmod the case dir");
         let venv_python = ansible.with_file_name("python");
-        let mut inventory = format!(
-            "localhost ansible_connection=local ansible_python_interpreter={py} work={d}/w/localhost{hv}\n\
-             sshhost ansible_host={addr} ansible_port={port} ansible_user={user} \
-             ansible_ssh_private_key_file={key} ansible_python_interpreter=/usr/bin/python3 \
-             ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null' work={d}/w/sshhost{hv}\n\
-             \n[targets]\nlocalhost\nsshhost\n\n{extra}\n",
-            py = venv_python.display(),
-            d = dir.path().display(),
-            addr = host.address(),
-            port = host.port(),
-            user = host.user(),
-            key = host.key_path().display(),
-            hv = case.host_vars,
-            extra = case.inventory_extra,
-        );
-        let mut hosts = vec!["localhost", "sshhost"];
-        if case.dead_host {
-            let port = lab::util::free_port().expect("a free port for the dead host");
-            let _ = write!(
-                inventory,
-                "\n[dead]\ndeadhost ansible_host=127.0.0.1 ansible_port={port} ansible_user={user} \
-                 ansible_ssh_private_key_file={key} ansible_python_interpreter=/usr/bin/python3 \
-                 ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null' work={d}/w/deadhost\n",
-                user = host.user(),
-                key = host.key_path().display(),
-                d = dir.path().display(),
-            );
-            hosts.push("deadhost");
-        }
+        let (inventory, hosts) = match target {
+            Target::Ssh(host) => loopback_inventory(case, dir.path(), host, &venv_python),
+            Target::Vm(vm) => vm_inventory(case, dir.path(), vm, &venv_python),
+        };
         let inventory_path = dir.path().join("inventory.ini");
         fs::write(&inventory_path, inventory).expect("writing the inventory");
         // An empty config: no ansible.cfg from the working directory or $HOME leaks in.
@@ -319,6 +351,10 @@ impl CaseLab {
             .join(&case.name);
         let _ = fs::remove_dir_all(&keep_dir);
         fs::create_dir_all(&keep_dir).expect("creating the output dir");
+        let vm = match (target, &case.vm_setup) {
+            (Target::Vm(vm), Some(setup)) => Some((&**vm, setup.clone())),
+            _ => None,
+        };
         CaseLab {
             dir,
             keep_dir,
@@ -326,6 +362,7 @@ impl CaseLab {
             ansible: ansible.to_path_buf(),
             hosts,
             lab_vars: Vec::new(),
+            vm,
         }
     }
 
@@ -347,8 +384,8 @@ impl CaseLab {
         kube
     }
 
-    /// Wipes and recreates every host's work dir (the ssh host's belongs to its login user) and
-    /// makes an empty results dir for `tool`.
+    /// Wipes and recreates every host's work dir (the ssh host's belongs to its login user),
+    /// resets the VM of a VM case, and makes an empty results dir for `tool`.
     fn reset(&self, tool: &str) -> PathBuf {
         let work = self.dir.path().join("w");
         let _ = fs::remove_dir_all(&work);
@@ -363,6 +400,9 @@ impl CaseLab {
                     .expect("running chown");
                 assert!(status.success(), "chown of {} failed", dir.display());
             }
+        }
+        if let Some((vm, setup)) = &self.vm {
+            reset_vm(vm, setup);
         }
         let out = self.dir.path().join(format!("out-{tool}"));
         let _ = fs::remove_dir_all(&out);
@@ -460,6 +500,94 @@ impl CaseLab {
         }
         let _ = fs::copy(&self.inventory, self.keep_dir.join("inventory.ini"));
     }
+}
+
+/// Recreates the VM's work dir and runs the case's setup script, as root; panics if it fails
+/// (the case would compare runs that started from different states).
+fn reset_vm(vm: &lab::vm::Vm, setup: &str) {
+    let script = format!(
+        "set -e\nrm -rf {VM_WORK}\ninstall -d -o {user} -g {user} -m 0755 {VM_WORK}\n{setup}\n",
+        user = vm.user()
+    );
+    let out = vm.exec(&script);
+    assert!(
+        out.status.success(),
+        "the case's VM setup failed ({}):\n{script}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The inventory of a loopback case (`localhost`, `sshhost`, maybe `deadhost`) and the hosts
+/// whose local work dirs the harness makes.
+fn loopback_inventory(
+    case: &Case,
+    dir: &Path,
+    host: &lab::SshHost,
+    venv_python: &Path,
+) -> (String, Vec<&'static str>) {
+    let mut inventory = format!(
+        "localhost ansible_connection=local ansible_python_interpreter={py} work={d}/w/localhost{hv}\n\
+         sshhost ansible_host={addr} ansible_port={port} ansible_user={user} \
+         ansible_ssh_private_key_file={key} ansible_python_interpreter=/usr/bin/python3 \
+         ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null' work={d}/w/sshhost{hv}\n\
+         \n[targets]\nlocalhost\nsshhost\n\n{extra}\n",
+        py = venv_python.display(),
+        d = dir.display(),
+        addr = host.address(),
+        port = host.port(),
+        user = host.user(),
+        key = host.key_path().display(),
+        hv = case.host_vars,
+        extra = case.inventory_extra,
+    );
+    let mut hosts = vec!["localhost", "sshhost"];
+    if case.dead_host {
+        let port = lab::util::free_port().expect("a free port for the dead host");
+        let _ = write!(
+            inventory,
+            "\n[dead]\ndeadhost ansible_host=127.0.0.1 ansible_port={port} ansible_user={user} \
+             ansible_ssh_private_key_file={key} ansible_python_interpreter=/usr/bin/python3 \
+             ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null' work={d}/w/deadhost\n",
+            user = host.user(),
+            key = host.key_path().display(),
+            d = dir.display(),
+        );
+        hosts.push("deadhost");
+    }
+    (inventory, hosts)
+}
+
+/// The inventory of a VM case: `localhost` (not a target), `vm` (root, group `targets`) and
+/// `vmuser` (the sudo user, group `vmusers`), both on the same VM.
+fn vm_inventory(
+    case: &Case,
+    dir: &Path,
+    vm: &lab::vm::Vm,
+    venv_python: &Path,
+) -> (String, Vec<&'static str>) {
+    let host_line = |name: &str, user: &str, key: &Path| {
+        format!(
+            "{name} ansible_host={addr} ansible_port={port} ansible_user={user} \
+             ansible_ssh_private_key_file={key} ansible_python_interpreter=/usr/bin/python3 \
+             ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null' work={VM_WORK}{hv}\n",
+            addr = vm.address(),
+            port = vm.port(),
+            key = key.display(),
+            hv = case.host_vars,
+        )
+    };
+    let inventory = format!(
+        "localhost ansible_connection=local ansible_python_interpreter={py} work={d}/w/localhost\n\
+         {root}{user}\n[targets]\nvm\n\n[vmusers]\nvmuser\n\n{extra}\n",
+        py = venv_python.display(),
+        d = dir.display(),
+        root = host_line("vm", "root", &vm.root_key()),
+        user = host_line("vmuser", vm.user(), &vm.user_key()),
+        extra = case.inventory_extra,
+    );
+    (inventory, vec!["localhost"])
 }
 
 /// Runs `cmd` with its output collected, killing it (the process we started, by its handle)
@@ -604,7 +732,11 @@ pub fn compare(case: &Case, ansible: &Run, hr: &Run) -> String {
     let flatten_all = |results: &BTreeMap<String, Value>, other: &BTreeMap<String, Value>| {
         let mut lines = BTreeMap::new();
         for (host, value) in results.iter().filter(|(h, _)| other.contains_key(*h)) {
-            flatten(&normalize(value, &ignored), host, &mut lines);
+            let value = match &case.status_keys {
+                Some(keys) => mask_status_values(value, keys),
+                None => value.clone(),
+            };
+            flatten(&normalize(&value, &ignored), host, &mut lines);
         }
         lines
     };
@@ -638,6 +770,35 @@ fn diff_maps(
         }
     }
     report
+}
+
+/// In every object under a `status` key, at any depth, masks the values of all keys but `keys`.
+pub fn mask_status_values(value: &Value, keys: &[String]) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| match v {
+                    Value::Object(status) if k == "status" => (
+                        k.clone(),
+                        Value::Object(
+                            status
+                                .iter()
+                                .map(|(key, v)| match keys.contains(key) {
+                                    true => (key.clone(), v.clone()),
+                                    false => (key.clone(), Value::String(MASK.into())),
+                                })
+                                .collect(),
+                        ),
+                    ),
+                    _ => (k.clone(), mask_status_values(v, keys)),
+                })
+                .collect(),
+        ),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| mask_status_values(v, keys)).collect())
+        }
+        other => other.clone(),
+    }
 }
 
 /// Drops `ignored` and `_ansible_*` keys at any depth and masks temp paths and backup
@@ -733,6 +894,20 @@ mod tests {
             n,
             json!({"r": {"rc": 0, "src": MASK, "backup_file": "/w/f.<masked>~",
                 "results": [{"changed": true}]}})
+        );
+    }
+
+    #[test]
+    fn status_objects_keep_only_the_named_values() {
+        let v = json!({"r": {"status": {"ActiveState": "active", "MainPID": "12"},
+            "results": [{"status": {"LoadState": "loaded", "InvocationID": "x"}}],
+            "state": "started"}});
+        let keys = vec!["ActiveState".to_string(), "LoadState".to_string()];
+        assert_eq!(
+            mask_status_values(&v, &keys),
+            json!({"r": {"status": {"ActiveState": "active", "MainPID": MASK},
+                "results": [{"status": {"LoadState": "loaded", "InvocationID": MASK}}],
+                "state": "started"}})
         );
     }
 

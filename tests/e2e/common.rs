@@ -34,6 +34,37 @@ pub const HOME: &str = "/home/runner";
 /// Debian's path of nss_wrapper (the entrypoint needs it for the passwd entry).
 pub const NSS_WRAPPER: &str = "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so";
 
+/// Play 1 of the MTV docs hook, without fact gathering: key from the Secret, VM added.
+pub const KEY_PLAY: &str = r#"- name: Get the VM key
+  hosts: localhost
+  gather_facts: false
+  vars_files:
+    - plan.yml
+    - workload.yml
+  tasks:
+  - name: Read the key
+    k8s_info:
+      api_version: v1
+      kind: Secret
+      name: privkey
+      namespace: e2e-mtv
+    register: ssh_credentials
+  - name: Ensure SSH directory exists
+    file:
+      path: ~/.ssh
+      state: directory
+      mode: 0750
+  - name: Create SSH key
+    copy:
+      dest: ~/.ssh/id_rsa
+      content: "{{ ssh_credentials.resources[0].data.key | b64decode }}"
+      mode: 0600
+  - add_host:
+      name: "{{ vm.ipaddress }}"
+      ansible_user: root
+      groups: vms
+"#;
+
 /// The commands a pod test needs besides the VM's.
 pub const POD_COMMANDS: &[&str] = &["unshare", "setpriv", "tini", "ssh", "getent"];
 
@@ -47,6 +78,22 @@ pub fn vm_and_pod_prerequisites(test: &str) -> bool {
             test,
             "libnss-wrapper (Debian package)",
         )
+}
+
+/// The test API server holding `vm`'s root key as the Secret `privkey` (`data.key`), and a
+/// token allowed only `get` on it: (server, token, key).
+pub fn api_with_vm_key(vm: &lab::vm::Vm) -> (KubeApi, String, Vec<u8>) {
+    use lab::kube_api::{service_account, Rule};
+    let api = KubeApi::start();
+    let key = fs::read(vm.root_key()).unwrap();
+    api.add_secret(NS, "privkey", &[("key", &key)]);
+    let token = api.token(
+        &service_account(NS, SA),
+        &[Rule::new(&["get"], &["secrets"])
+            .in_namespace(NS)
+            .named(&["privkey"])],
+    );
+    (api, token, key)
 }
 
 pub fn repo() -> PathBuf {
@@ -158,10 +205,12 @@ impl HookPod {
 
     /// The pod, as Forklift's Job makes it: command as PID 1, the hook ConfigMap at /tmp/hook,
     /// the service account mounted and `KUBERNETES_SERVICE_*` set, UID 1000770000 without a
-    /// passwd entry, `HOME=/home/runner` (the image's).
+    /// passwd entry, `HOME=/home/runner` (the image's), and as `images/manifests/job.yaml` runs
+    /// it: a read-only root filesystem where only /tmp and /home (emptyDirs) are writable.
     pub fn pod(&self, api: &KubeApi) -> Pod {
         Pod::new(self.hook.path())
             .pid1(true)
+            .read_only_root(true)
             .home(HOME)
             .workdir(HOME)
             .service_account(self.service_account.path())
@@ -373,9 +422,20 @@ impl std::fmt::Debug for CliRun {
 /// Runs hook-runner with `args` as root on this machine, `HOME` set to `home`, no Kubernetes
 /// environment, bounded to `timeout` (then killed: a hang is a failure, not a stuck suite).
 pub fn hook_runner(args: &[&str], home: &Path, timeout: Duration) -> CliRun {
+    hook_runner_with_env(args, home, timeout, &[])
+}
+
+/// [`hook_runner`] with extra environment variables (`HOOK_RUNNER_CONNECT_WAIT`...).
+pub fn hook_runner_with_env(
+    args: &[&str],
+    home: &Path,
+    timeout: Duration,
+    env: &[(&str, &str)],
+) -> CliRun {
     let started = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_hook-runner"))
         .args(args)
+        .envs(env.iter().copied())
         .env("HOME", home)
         .env_remove("KUBERNETES_SERVICE_HOST")
         .env_remove("KUBERNETES_SERVICE_PORT")

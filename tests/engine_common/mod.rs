@@ -1,11 +1,13 @@
-//! Shared helpers for the engine tests: a collecting reporter and a playbook runner on
-//! temporary directories (localhost through the local connection).
+//! Shared helpers for the engine tests: a collecting reporter, a playbook runner on
+//! temporary directories (localhost through the local connection, or an inventory written
+//! beside the playbook), dry-run, and the binary run on a playbook (exit code and output).
 #![allow(dead_code)]
 
-use hook_runner::engine::{run_playbook, RunOptions};
+use hook_runner::engine::{run_playbook, Mode, RunOptions};
 use hook_runner::report::{Event, HostStats, Reporter, Status};
 use hook_runner::{Map, Value};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Mutex;
 
 /// Keeps every event.
@@ -113,28 +115,110 @@ impl Outcome {
     }
 }
 
-/// Writes `files` (relative path, content) into a temp dir, then runs `playbook.yml` there.
-pub async fn run_files(files: &[(&str, &str)], configure: impl FnOnce(&mut RunOptions)) -> Outcome {
-    let dir = tempfile::tempdir().unwrap();
+/// Writes `files` (relative path, content) below `dir`, making the directories they need.
+pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
     for (path, content) in files {
-        let p = dir.path().join(path);
+        let p = dir.join(path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, content).unwrap();
     }
+}
+
+/// Runs the engine with `opts`: its exit code and every event it reported.
+pub async fn run_with(opts: &RunOptions) -> (i32, Vec<Event>) {
+    let reporter = Collect::default();
+    let rc = run_playbook(opts, &reporter).await;
+    (rc, reporter.0.into_inner().unwrap())
+}
+
+/// Writes `files` (relative path, content) into a temp dir, then runs `playbook.yml` there.
+pub async fn run_files(files: &[(&str, &str)], configure: impl FnOnce(&mut RunOptions)) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), files);
     let mut opts = RunOptions {
         playbook: dir.path().join("playbook.yml"),
         ..RunOptions::default()
     };
     configure(&mut opts);
-    let reporter = Collect::default();
-    let rc = run_playbook(&opts, &reporter).await;
-    let events = reporter.0.into_inner().unwrap();
+    let (rc, events) = run_with(&opts).await;
     Outcome { rc, events, dir }
+}
+
+/// Runs `playbook.yml` and the other `files` with default options.
+pub async fn run_tree(files: &[(&str, &str)]) -> Outcome {
+    run_files(files, |_| {}).await
 }
 
 /// Runs one playbook text with defaults.
 pub async fn run(playbook: &str) -> Outcome {
-    run_files(&[("playbook.yml", playbook)], |_| {}).await
+    run_tree(&[("playbook.yml", playbook)]).await
+}
+
+/// The inventory file [`use_inventory`] names: beside the playbook.
+pub const INVENTORY: &str = "inv.ini";
+
+/// Two hosts, `h1` and `h2`, both through the local connection.
+pub const TWO_LOCAL_HOSTS: &str = "h1 ansible_connection=local\nh2 ansible_connection=local\n";
+
+/// Option setter: the run reads [`INVENTORY`] beside the playbook.
+pub fn use_inventory(o: &mut RunOptions) {
+    o.inventories = vec![o.playbook.with_file_name(INVENTORY).display().to_string()];
+}
+
+/// Runs `playbook` on the hosts of `inventory` (INI text, written as [`INVENTORY`]).
+pub async fn run_with_inventory(playbook: &str, inventory: &str) -> Outcome {
+    run_files(
+        &[("playbook.yml", playbook), (INVENTORY, inventory)],
+        use_inventory,
+    )
+    .await
+}
+
+/// Option setter: a dry-run without secrets.
+pub fn dry_run(o: &mut RunOptions) {
+    o.mode = Mode::DryRun { secrets: vec![] };
+}
+
+/// A file of the shared test material (`/work/shared`: corpus hooks, Forklift fixtures).
+pub fn shared_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(rel)
+}
+
+/// The hook-runner binary of this build.
+pub const BIN: &str = env!("CARGO_BIN_EXE_hook-runner");
+
+/// Runs the binary on `playbook` (written into a temp dir): exit code, stdout, stderr.
+pub fn run_binary(playbook: &str, args: &[&str]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), &[("playbook.yml", playbook)]);
+    run_binary_at(&dir.path().join("playbook.yml"), args)
+}
+
+/// `hook-runner run <path> <args>` without colours: exit code, stdout, stderr.
+pub fn run_binary_at(path: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(path)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("ANSIBLE_FORCE_COLOR")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The events of a `--log-format json` run (one JSON object a line; other lines are skipped).
+pub fn json_events(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 pub fn path_in(dir: &Path, rel: &str) -> PathBuf {

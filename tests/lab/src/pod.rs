@@ -12,7 +12,12 @@
 //! - an arbitrary UID (default [`DEFAULT_UID`]) with GID 0, no supplementary groups, no passwd
 //!   entry, `no_new_privs`; a clean environment: `HOME` (a fresh dir owned by the UID unless set),
 //!   `PATH`, `HOSTNAME`, `KUBERNETES_SERVICE_HOST`/`PORT` when given, and the `env` pairs;
-//! - optionally the network namespace of a [`Netns`] (otherwise the host's: loopback works).
+//! - optionally the network namespace of a [`Netns`] (otherwise the host's: loopback works);
+//! - optionally a read-only root filesystem ([`Pod::read_only_root`], as `readOnlyRootFilesystem`):
+//!   after the standard mounts and the binds, `/` and every other mount of the pod's private mount
+//!   namespace are remounted read-only, except `/proc`, `/sys`, `/dev` (and below: the container
+//!   runtime's own), the termination-log file and the binds made writable (the emptyDirs: `/tmp`,
+//!   `$HOME`). The host's mounts are untouched (the remount is per mount namespace).
 //!
 //! The deadline works like `activeDeadlineSeconds`: when it passes, PID 1 of the pod gets SIGTERM
 //! (ignored by a PID 1 without a handler, as in a real container), and SIGKILL after the grace period.
@@ -67,6 +72,7 @@ pub struct Pod {
     workdir: PathBuf,
     netns: Option<String>,
     binds: Vec<(PathBuf, PathBuf, bool)>,
+    read_only_root: bool,
 }
 
 /// How the pod's command ended.
@@ -122,7 +128,15 @@ impl Pod {
             workdir: PathBuf::from("/"),
             netns: None,
             binds: Vec::new(),
+            read_only_root: false,
         }
+    }
+
+    /// Makes the root filesystem read-only, as `securityContext.readOnlyRootFilesystem: true`
+    /// (see the module doc for what stays writable).
+    pub fn read_only_root(mut self, read_only: bool) -> Pod {
+        self.read_only_root = read_only;
+        self
     }
 
     /// Mounts `dir` (token, ca.crt, namespace) at [`SERVICE_ACCOUNT_MOUNT`].
@@ -209,19 +223,28 @@ impl Pod {
             Some(h) => h.clone(),
             None => scratch.path().join("home"),
         };
+        // The default HOME is a scratch dir on the host's filesystem: under a read-only root it
+        // is a writable volume of its own, like the emptyDir the image's HOME is.
+        let with_home;
+        let pod = if self.read_only_root && self.home.is_none() {
+            with_home = self.clone().bind(&home, &home, false);
+            &with_home
+        } else {
+            self
+        };
         let mut targets = vec![
             (PathBuf::from(HOOK_MOUNT), false),
             (PathBuf::from(TERMINATION_LOG), true),
         ];
-        if self.service_account.is_some() {
+        if pod.service_account.is_some() {
             targets.push((PathBuf::from(SERVICE_ACCOUNT_MOUNT), false));
         }
-        for (source, target, _) in &self.binds {
+        for (source, target, _) in &pod.binds {
             targets.push((target.clone(), !source.is_dir()));
         }
         let _mount_points = MountPoints::acquire(&targets)?;
         let started = Instant::now();
-        let mut child = self
+        let mut child = pod
             .command(&termination_log, &home, argv)?
             .spawn()
             .context("starting the pod")?;
@@ -332,8 +355,34 @@ impl Pod {
                 s.push_str(&format!("mount -o remount,bind,ro {target}\n"));
             }
         }
+        if self.read_only_root {
+            s.push_str(&self.read_only_script());
+        }
         s.push_str("cd \"$3\"\nshift 4\nexec \"$@\"\n");
         s
+    }
+
+    /// Remounts every mount of the pod read-only but the runtime's (`/proc`, `/sys`, `/dev`) and
+    /// the writable volumes. Mount points are read from `/proc/self/mounts` (spaces there are
+    /// `\040`; such mounts stay as they are).
+    fn read_only_script(&self) -> String {
+        let mut writable = vec![shell_quote(TERMINATION_LOG)];
+        for (_, target, ro) in &self.binds {
+            if !*ro {
+                writable.push(shell_quote(&target.display().to_string()));
+            }
+        }
+        format!(
+            "set +e\n\
+             mount -o remount,bind,ro / || exit 97\n\
+             cut -d' ' -f2 /proc/self/mounts | sort -u | while read -r m; do\n\
+             \x20 case $m in /|/proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;; esac\n\
+             \x20 for w in {}; do [ \"$m\" = \"$w\" ] && continue 2; done\n\
+             \x20 mount -o remount,bind,ro \"$m\" 2>/dev/null\n\
+             done\n\
+             set -e\n",
+            writable.join(" ")
+        )
     }
 
     fn environment(&self, home: &Path) -> Vec<(String, String)> {

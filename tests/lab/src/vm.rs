@@ -8,7 +8,16 @@
 //! pulled it in). Two lab keys are generated: one authorized for `root`, one for [`VM_USER`], who has
 //! passwordless sudo (`/etc/sudoers.d/`). sshd accepts keys only.
 //!
-//! It is built once into `<workspace>/.lab-cache/vm/<RECIPE>@<ID>/` (git-ignored; `LAB_CACHE_DIR`
+//! # The python3 variant ([`VmRecipe::Python3`])
+//! The same system plus `python3` and `acl` (setfacl, which Ansible uses to hand its module files
+//! to an unprivileged `become_user`), so that ansible-playbook can target it: the differential
+//! tests run the same playbook with Ansible and hook-runner against such VMs. It is made from the
+//! base rootfs, never from scratch: a `cp -a --reflink=auto` of the cached base tree (and its
+//! keys, so both recipes open with the same kind of keys) and one `apt-get install` in a chroot
+//! (with `apt-get update` first only if the base's package lists are too old). Its own cache entry
+//! ([`PYTHON3_RECIPE`]); the default recipe stays Python-free and keeps asserting it.
+//!
+//! Each recipe is built once into `<workspace>/.lab-cache/vm/<RECIPE>@<ID>/` (git-ignored; `LAB_CACHE_DIR`
 //! overrides `.lab-cache`), named by `<RECIPE>.current`, and reused by later local runs. With
 //! `CI=true` a rootfs made by an earlier run is not trusted: it is rebuilt once per run (a run is
 //! `LAB_RUN_ID` when set, otherwise the session of the test process), then reused for the rest of
@@ -17,8 +26,9 @@
 //! half-built rootfs is never seen. An entry is never changed once in place, and an old one is
 //! removed only when no process uses it (each holds a shared `flock` on its `use.lock`, and no
 //! overlay has it as lower dir), so a rebuild never pulls the rootfs from under running VMs.
+//! The current entry of every recipe is kept: using one recipe never removes the other's.
 //!
-//! # A VM ([`Vm::boot`])
+//! # A VM ([`Vm::boot`]; `Vm::boot_with(VmOptions::python3())` for the python3 variant)
 //! Each VM gets a slot `X` (an exclusive `flock` held for the VM's lifetime, so slots never collide
 //! across threads and processes) that fixes its addresses: a veth pair joins the host (`hrvm-X`,
 //! `10.214.X.1/24`) to `eth0` (`10.214.X.2/24`) in the VM's own network namespace. Everything else
@@ -56,8 +66,18 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use crate::util::{kill_pid, pid_alive, report_timing, wait_until};
 
+/// The base recipe's name, as a macro so that [`PYTHON3_RECIPE`] can be derived from it.
+macro_rules! base_recipe {
+    () => {
+        "bookworm-minbase-sshd-sudo-mariadb-nopython-v1"
+    };
+}
 /// Names the rootfs recipe; change it whenever the build below changes, so caches are rebuilt.
-pub const RECIPE: &str = "bookworm-minbase-sshd-sudo-mariadb-nopython-v1";
+pub const RECIPE: &str = base_recipe!();
+/// Names the python3 variant; it embeds [`RECIPE`], so a new base makes a new variant too.
+pub const PYTHON3_RECIPE: &str = concat!(base_recipe!(), "+python3-acl-v1");
+/// What the python3 variant adds to the base rootfs.
+const PYTHON3_PACKAGES: &[&str] = &["python3", "acl"];
 /// The unprivileged user with passwordless sudo.
 pub const VM_USER: &str = "vmuser";
 /// The Debian mirror (`LAB_DEBIAN_MIRROR` overrides it).
@@ -85,9 +105,40 @@ pub const HOST_COMMANDS: &[&str] = &[
     "rm",
 ];
 
+/// Which rootfs a VM boots (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VmRecipe {
+    /// [`RECIPE`]: no Python, as hook-runner's targets may be.
+    #[default]
+    Base,
+    /// [`PYTHON3_RECIPE`]: the base plus python3 and acl, for ansible-playbook.
+    Python3,
+}
+
+impl VmRecipe {
+    /// Every recipe (the cache keeps the current entry of each).
+    pub const ALL: [VmRecipe; 2] = [VmRecipe::Base, VmRecipe::Python3];
+
+    /// The recipe's name: the cache key of its entries.
+    pub fn name(self) -> &'static str {
+        match self {
+            VmRecipe::Base => RECIPE,
+            VmRecipe::Python3 => PYTHON3_RECIPE,
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            VmRecipe::Base => 0,
+            VmRecipe::Python3 => 1,
+        }
+    }
+}
+
 /// The built rootfs and the lab keys that open it.
 #[derive(Debug)]
 pub struct Rootfs {
+    recipe: VmRecipe,
     entry: PathBuf,
     build_time: Duration,
     built_now: bool,
@@ -99,16 +150,35 @@ impl Rootfs {
     /// caller of this process. A failed build is not retried by later callers of the process:
     /// they get its error at once instead of waiting for another failing build.
     pub fn get() -> Result<&'static Rootfs> {
-        static ROOTFS: Mutex<Option<Result<&'static Rootfs, String>>> = Mutex::new(None);
-        let mut slot = ROOTFS.lock().map_err(|_| anyhow!("rootfs lock poisoned"))?;
+        Rootfs::get_recipe(VmRecipe::Base)
+    }
+
+    /// The rootfs of `recipe`, as [`Rootfs::get`] does for the base (the python3 variant builds
+    /// or finds the base first: it is made from it).
+    pub fn get_recipe(recipe: VmRecipe) -> Result<&'static Rootfs> {
+        type Slot = Option<Result<&'static Rootfs, String>>;
+        static ROOTFS: [Mutex<Slot>; 2] = [Mutex::new(None), Mutex::new(None)];
+        // Before taking this recipe's slot and the cache lock: the base takes both itself.
+        let base = match recipe {
+            VmRecipe::Base => None,
+            VmRecipe::Python3 => Some(Rootfs::get_recipe(VmRecipe::Base)?),
+        };
+        let mut slot = ROOTFS[recipe.index()]
+            .lock()
+            .map_err(|_| anyhow!("rootfs lock poisoned"))?;
         let result = slot.get_or_insert_with(|| {
-            obtain_rootfs()
+            obtain_rootfs(recipe, base)
                 .map(|rootfs| &*Box::leak(Box::new(rootfs)))
                 .map_err(|e| format!("{e:#}"))
         });
         result
             .clone()
-            .map_err(|e| anyhow!("the VM rootfs could not be built: {e}"))
+            .map_err(|e| anyhow!("the VM rootfs {} could not be built: {e}", recipe.name()))
+    }
+
+    /// The recipe it was built by.
+    pub fn recipe(&self) -> VmRecipe {
+        self.recipe
     }
 
     /// The root directory of the Debian tree (the overlay's lower dir).
@@ -176,38 +246,40 @@ pub fn cache_dir() -> PathBuf {
     base.join("vm")
 }
 
-fn obtain_rootfs() -> Result<Rootfs> {
+fn obtain_rootfs(recipe: VmRecipe, base: Option<&Rootfs>) -> Result<Rootfs> {
+    let name = recipe.name();
     let cache = cache_dir();
     fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
     let _lock = FileLock::exclusive(&cache.join(".lock"))?;
     let run_id = current_run_id();
-    let current = current_entry(&cache);
+    let current = current_entry(&cache, recipe);
     let reusable = current.as_ref().and_then(|entry| {
-        let stamp = Stamp::read(entry)?;
+        let stamp = Stamp::read(entry, recipe)?;
         let trusted = !crate::util::in_ci() || stamp.run_id == run_id;
         if !trusted {
-            eprintln!(
-                "lab: rootfs {RECIPE} in the cache is from another run (CI=true): rebuilding"
-            );
+            eprintln!("lab: rootfs {name} in the cache is from another run (CI=true): rebuilding");
         }
-        let complete = entry.join("rootfs/usr/sbin/sshd").exists();
-        (trusted && complete).then_some(stamp)
+        (trusted && is_complete(&entry.join("rootfs"), recipe)).then_some(stamp)
     });
     let (entry, build_time, built_now) = match (current, reusable) {
         (Some(entry), Some(stamp)) => {
             let build_time = Duration::from_secs_f64(stamp.build_secs);
             eprintln!(
-                "lab: rootfs {RECIPE} reused from {} (built in {:.1} s)",
+                "lab: rootfs {name} reused from {} (built in {:.1} s)",
                 entry.display(),
                 build_time.as_secs_f64()
             );
             (entry, build_time, false)
         }
         _ => {
-            let (entry, build_time) = build_entry(&cache, &run_id)?;
-            report_timing("rootfs-build", build_time);
+            let (entry, build_time) = build_entry(&cache, &run_id, recipe, base)?;
+            let timing = match recipe {
+                VmRecipe::Base => "rootfs-build",
+                VmRecipe::Python3 => "rootfs-python3-build",
+            };
+            report_timing(timing, build_time);
             eprintln!(
-                "lab: rootfs {RECIPE} built in {:.1} s",
+                "lab: rootfs {name} built in {:.1} s",
                 build_time.as_secs_f64()
             );
             (entry, build_time, true)
@@ -215,8 +287,9 @@ fn obtain_rootfs() -> Result<Rootfs> {
     };
     // Held until the process exits: the entry is not deleted while this process may use it.
     let in_use = FileLock::shared(&entry.join("use.lock"))?;
-    remove_unused_entries(&cache, &entry);
+    remove_unused_entries(&cache);
     Ok(Rootfs {
+        recipe,
         entry,
         build_time,
         built_now,
@@ -224,9 +297,18 @@ fn obtain_rootfs() -> Result<Rootfs> {
     })
 }
 
+/// A tree with what every VM needs, and python3 for the variant (a build cut short lacks them).
+fn is_complete(rootfs: &Path, recipe: VmRecipe) -> bool {
+    let sshd = rootfs.join("usr/sbin/sshd").exists();
+    match recipe {
+        VmRecipe::Base => sshd,
+        VmRecipe::Python3 => sshd && rootfs.join("usr/bin/python3").exists(),
+    }
+}
+
 /// `cache/RECIPE.current` names the entry (`RECIPE@ID`) to use; `None` if it is missing.
-fn current_entry(cache: &Path) -> Option<PathBuf> {
-    let name = fs::read_to_string(cache.join(format!("{RECIPE}.current"))).ok()?;
+fn current_entry(cache: &Path, recipe: VmRecipe) -> Option<PathBuf> {
+    let name = fs::read_to_string(cache.join(format!("{}.current", recipe.name()))).ok()?;
     let entry = cache.join(name.trim());
     entry.is_dir().then_some(entry)
 }
@@ -234,11 +316,22 @@ fn current_entry(cache: &Path) -> Option<PathBuf> {
 /// Builds into `cache/tmp-RECIPE-PID`, renames it to a new `cache/RECIPE@ID` and makes that the
 /// current entry. Entries are never renamed or rewritten afterwards: other processes' VMs keep
 /// using the entry they started with (see [`remove_unused_entries`]).
-fn build_entry(cache: &Path, run_id: &str) -> Result<(PathBuf, Duration)> {
-    let tmp = cache.join(format!("tmp-{RECIPE}-{}", std::process::id()));
+fn build_entry(
+    cache: &Path,
+    run_id: &str,
+    recipe: VmRecipe,
+    base: Option<&Rootfs>,
+) -> Result<(PathBuf, Duration)> {
+    let recipe_name = recipe.name();
+    let tmp = cache.join(format!("tmp-{recipe_name}-{}", std::process::id()));
     remove_tree(&tmp)?;
     let started = Instant::now();
-    if let Err(e) = build_into(&tmp) {
+    let built = match (recipe, base) {
+        (VmRecipe::Base, _) => build_into(&tmp),
+        (VmRecipe::Python3, Some(base)) => build_python3_into(&tmp, base),
+        (VmRecipe::Python3, None) => Err(anyhow!("the python3 variant needs the base rootfs")),
+    };
+    if let Err(e) = built {
         let log_tail = tail(&tmp.join("build.log"), 30);
         let _ = remove_tree(&tmp);
         return Err(e.context(format!(
@@ -250,32 +343,38 @@ fn build_entry(cache: &Path, run_id: &str) -> Result<(PathBuf, Duration)> {
         run_id: run_id.to_string(),
         build_secs: build_time.as_secs_f64(),
     }
-    .write(&tmp)?;
+    .write(&tmp, recipe)?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let name = format!("{RECIPE}@{}-{}", now.as_millis(), std::process::id());
+    let name = format!("{recipe_name}@{}-{}", now.as_millis(), std::process::id());
     let entry = cache.join(&name);
     fs::rename(&tmp, &entry)
         .with_context(|| format!("renaming {} to {}", tmp.display(), entry.display()))?;
-    let pointer = cache.join(format!("{RECIPE}.current"));
-    let pointer_tmp = cache.join(format!("{RECIPE}.current.tmp"));
+    let pointer = cache.join(format!("{recipe_name}.current"));
+    let pointer_tmp = cache.join(format!("{recipe_name}.current.tmp"));
     fs::write(&pointer_tmp, format!("{name}\n"))?;
     fs::rename(&pointer_tmp, &pointer)
         .with_context(|| format!("updating {}", pointer.display()))?;
     Ok((entry, build_time))
 }
 
-/// Removes the cache's other trees (older builds, other recipes, half-built ones of crashed
-/// builds) that no process uses: nobody holds their `use.lock` and no overlay has them as its
-/// lower dir. Needs the cache lock (so nobody is building or starting to use one). Best effort.
-fn remove_unused_entries(cache: &Path, keep: &Path) {
+/// Removes the cache's trees that are not the current entry of a recipe of [`VmRecipe::ALL`]
+/// (older builds, retired recipes, half-built ones of crashed builds) and that no process uses:
+/// nobody holds their `use.lock` and no overlay has them as its lower dir. The current entry of
+/// each recipe is kept, so that using one recipe never throws the other away. Needs the cache
+/// lock (so nobody is building or starting to use one). Best effort.
+fn remove_unused_entries(cache: &Path) {
     let Ok(entries) = fs::read_dir(cache) else {
         return;
     };
+    let current: Vec<PathBuf> = VmRecipe::ALL
+        .iter()
+        .filter_map(|recipe| current_entry(cache, *recipe))
+        .collect();
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     for dir in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
-        if dir == keep || !dir.is_dir() {
+        if current.contains(&dir) || !dir.is_dir() {
             continue;
         }
         let lower = format!("lowerdir={}", dir.join("rootfs").display());
@@ -307,7 +406,7 @@ fn build_into(tmp: &Path) -> Result<()> {
     )?;
     report_timing("rootfs-debootstrap", step.elapsed());
     let step = Instant::now();
-    install_packages(&rootfs, &log)?;
+    install_packages(&rootfs, &log, APT_PACKAGES)?;
     report_timing("rootfs-apt-install", step.elapsed());
     ensure_no_python(&rootfs, &log)?;
     make_keys(tmp, &log)?;
@@ -317,14 +416,53 @@ fn build_into(tmp: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The python3 variant: a copy of the base tree and keys, plus [`PYTHON3_PACKAGES`].
+fn build_python3_into(tmp: &Path, base: &Rootfs) -> Result<()> {
+    fs::create_dir_all(tmp)?;
+    let log = tmp.join("build.log");
+    let rootfs = tmp.join("rootfs");
+    let step = Instant::now();
+    for (from, to) in [
+        (base.path(), &rootfs),
+        (base.entry.join("keys"), &tmp.join("keys")),
+    ] {
+        logged(
+            &log,
+            Command::new("cp")
+                .args(["-a", "--reflink=auto"])
+                .arg(&from)
+                .arg(to),
+        )?;
+    }
+    report_timing("rootfs-python3-copy", step.elapsed());
+    let step = Instant::now();
+    // The base's package lists may be older than the mirror's pool: refresh only if needed.
+    if install_packages(&rootfs, &log, PYTHON3_PACKAGES).is_err() {
+        logged(
+            &log,
+            Command::new("chroot")
+                .arg(&rootfs)
+                .args(["apt-get", "update"]),
+        )?;
+        install_packages(&rootfs, &log, PYTHON3_PACKAGES)?;
+    }
+    report_timing("rootfs-python3-apt-install", step.elapsed());
+    for tool in ["usr/bin/python3", "usr/bin/setfacl"] {
+        if !rootfs.join(tool).exists() {
+            bail!("/{tool} is missing from the python3 variant after apt-get install");
+        }
+    }
+    check_enabled(&rootfs, &["ssh.service", "mariadb.service"])
+}
+
 /// `apt-get install` in a chroot; `policy-rc.d` keeps maintainer scripts from starting services
 /// on the host.
-fn install_packages(rootfs: &Path, log: &Path) -> Result<()> {
+fn install_packages(rootfs: &Path, log: &Path, packages: &[&str]) -> Result<()> {
     let policy = rootfs.join("usr/sbin/policy-rc.d");
     write_mode(&policy, "#!/bin/sh\nexit 101\n", 0o755)?;
     let install = format!(
         "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {} && apt-get clean",
-        APT_PACKAGES.join(" ")
+        packages.join(" ")
     );
     let result = logged(
         log,
@@ -458,14 +596,14 @@ struct Stamp {
 }
 
 impl Stamp {
-    fn read(entry: &Path) -> Option<Stamp> {
+    fn read(entry: &Path, recipe: VmRecipe) -> Option<Stamp> {
         let text = fs::read_to_string(entry.join("stamp")).ok()?;
         let field = |key: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
                 .map(str::to_string)
         };
-        if field("recipe")? != RECIPE {
+        if field("recipe")? != recipe.name() {
             return None;
         }
         Some(Stamp {
@@ -474,14 +612,16 @@ impl Stamp {
         })
     }
 
-    fn write(&self, entry: &Path) -> Result<()> {
+    fn write(&self, entry: &Path, recipe: VmRecipe) -> Result<()> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
         let text = format!(
-            "recipe={RECIPE}\nrun_id={}\nbuild_secs={:.3}\nbuilt_at_unix={now}\n",
-            self.run_id, self.build_secs
+            "recipe={}\nrun_id={}\nbuild_secs={:.3}\nbuilt_at_unix={now}\n",
+            recipe.name(),
+            self.run_id,
+            self.build_secs
         );
         fs::write(entry.join("stamp"), text).context("writing the rootfs stamp")
     }
@@ -520,6 +660,18 @@ pub struct VmOptions {
     pub wait_for_system: bool,
     /// Copy the rootfs instead of mounting an overlay (the fallback path, forced).
     pub force_copy: bool,
+    /// The rootfs to boot (default: the Python-free base).
+    pub recipe: VmRecipe,
+}
+
+impl VmOptions {
+    /// The defaults, booting the python3 variant (a target ansible-playbook can manage).
+    pub fn python3() -> VmOptions {
+        VmOptions {
+            recipe: VmRecipe::Python3,
+            ..VmOptions::default()
+        }
+    }
 }
 
 impl Default for VmOptions {
@@ -528,6 +680,7 @@ impl Default for VmOptions {
             boot_timeout: Duration::from_secs(60),
             wait_for_system: true,
             force_copy: false,
+            recipe: VmRecipe::Base,
         }
     }
 }
@@ -673,7 +826,7 @@ impl Vm {
 
     /// Boots a VM: rootfs (built if needed), slot, view, namespace, nspawn, SSH wait.
     pub fn boot_with(opts: VmOptions) -> Result<Vm> {
-        let rootfs = Rootfs::get()?;
+        let rootfs = Rootfs::get_recipe(opts.recipe)?;
         let started = Instant::now();
         let (slot, slot_lock) = claim_slot()?;
         static SEQUENCE: AtomicU32 = AtomicU32::new(0);
@@ -737,7 +890,7 @@ impl Vm {
     /// torn down).
     pub fn boot_many(count: usize, opts: VmOptions) -> Result<Vec<Vm>> {
         // Build (or find) the rootfs first, so the threads do not all queue on its lock.
-        Rootfs::get()?;
+        Rootfs::get_recipe(opts.recipe)?;
         let results: Vec<Result<Vm>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..count)
                 .map(|_| {
@@ -774,6 +927,11 @@ impl Vm {
     /// Private key that logs in as `root`.
     pub fn root_key(&self) -> PathBuf {
         self.rootfs.root_key()
+    }
+
+    /// The recipe of the rootfs it booted.
+    pub fn recipe(&self) -> VmRecipe {
+        self.rootfs.recipe
     }
 
     /// The unprivileged user with passwordless sudo ([`VM_USER`]).
@@ -1868,9 +2026,10 @@ mod tests {
             run_id: "run-1".into(),
             build_secs: 12.5,
         }
-        .write(dir.path())
+        .write(dir.path(), VmRecipe::Base)
         .unwrap();
-        let stamp = Stamp::read(dir.path()).unwrap();
+        assert!(Stamp::read(dir.path(), VmRecipe::Python3).is_none());
+        let stamp = Stamp::read(dir.path(), VmRecipe::Base).unwrap();
         assert_eq!(stamp.run_id, "run-1");
         assert!((stamp.build_secs - 12.5).abs() < 1e-9);
         let text = fs::read_to_string(dir.path().join("stamp")).unwrap();
@@ -1879,7 +2038,59 @@ mod tests {
             text.replace(RECIPE, "other-recipe"),
         )
         .unwrap();
-        assert!(Stamp::read(dir.path()).is_none());
+        assert!(Stamp::read(dir.path(), VmRecipe::Base).is_none());
+    }
+
+    #[test]
+    fn recipes_have_their_own_cache_keys() {
+        assert_ne!(VmRecipe::Base.name(), VmRecipe::Python3.name());
+        // A new base recipe makes a new variant: the variant is built from the base.
+        assert!(PYTHON3_RECIPE.starts_with(RECIPE));
+        assert_eq!(VmRecipe::default(), VmRecipe::Base);
+        assert_eq!(VmOptions::default().recipe, VmRecipe::Base);
+        assert_eq!(VmOptions::python3().recipe, VmRecipe::Python3);
+    }
+
+    #[test]
+    fn completeness_needs_python3_only_in_the_variant() {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir_all(root.path().join("usr/sbin")).unwrap();
+        fs::create_dir_all(root.path().join("usr/bin")).unwrap();
+        assert!(!is_complete(root.path(), VmRecipe::Base));
+        fs::write(root.path().join("usr/sbin/sshd"), "").unwrap();
+        assert!(is_complete(root.path(), VmRecipe::Base));
+        assert!(!is_complete(root.path(), VmRecipe::Python3));
+        fs::write(root.path().join("usr/bin/python3"), "").unwrap();
+        assert!(is_complete(root.path(), VmRecipe::Python3));
+    }
+
+    #[test]
+    fn unused_entries_go_but_every_recipe_keeps_its_current_one() {
+        let cache = tempfile::tempdir().unwrap();
+        let entry = |name: &str| {
+            let dir = cache.path().join(name);
+            fs::create_dir_all(dir.join("rootfs")).unwrap();
+            dir
+        };
+        let base = entry(&format!("{RECIPE}@1-1"));
+        let old_base = entry(&format!("{RECIPE}@0-1"));
+        let python = entry(&format!("{PYTHON3_RECIPE}@2-1"));
+        let retired = entry("retired-recipe@3-1");
+        let in_use = entry(&format!("{PYTHON3_RECIPE}@1-7"));
+        fs::write(
+            cache.path().join(format!("{RECIPE}.current")),
+            format!("{RECIPE}@1-1\n"),
+        )
+        .unwrap();
+        fs::write(
+            cache.path().join(format!("{PYTHON3_RECIPE}.current")),
+            format!("{PYTHON3_RECIPE}@2-1\n"),
+        )
+        .unwrap();
+        let _held = FileLock::shared(&in_use.join("use.lock")).unwrap();
+        remove_unused_entries(cache.path());
+        assert!(base.exists() && python.exists() && in_use.exists());
+        assert!(!old_base.exists() && !retired.exists());
     }
 
     #[test]

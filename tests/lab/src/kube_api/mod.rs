@@ -13,6 +13,8 @@
 //!   `create` (Events, or anything), `update`, merge `patch` and `delete` on core and seeded
 //!   types ([`router`], [`store`], [`patch`]).
 //! - Every request is recorded ([`RecordedRequest`]) with the status it got.
+//! - Scripted faults ([`Fault`]): per-path error statuses with `Retry-After`, delays; and a
+//!   kubeconfig trusting another CA ([`KubeApi::kubeconfig_with_ca`]) for TLS failures.
 //!
 //! The server runs on its own thread and runtime, so it works from sync and async tests alike,
 //! and stops when the [`KubeApi`] is dropped.
@@ -27,6 +29,7 @@
 
 mod auth;
 mod discovery;
+mod faults;
 mod openapi;
 mod patch;
 mod router;
@@ -38,6 +41,7 @@ mod table;
 mod tls;
 
 pub use auth::{service_account, Rule};
+pub use faults::{Fault, FaultAction};
 
 use anyhow::{Context, Result};
 use base64::Engine;
@@ -61,6 +65,8 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub status: u16,
+    /// When the server received it (for checking clients' backoff).
+    pub received: std::time::Instant,
 }
 
 impl RecordedRequest {
@@ -125,6 +131,7 @@ pub(crate) struct State {
     pub tokens: auth::Tokens,
     pub requests: Vec<RecordedRequest>,
     pub tokens_issued: u64,
+    pub faults: faults::Faults,
 }
 
 /// What the handle and the server share.
@@ -314,6 +321,25 @@ impl KubeApi {
         write_file(&dir.join("token"), token.as_bytes(), 0o644)?;
         write_file(&dir.join("ca.crt"), self.ca_pem.as_bytes(), 0o644)?;
         write_file(&dir.join("namespace"), namespace.as_bytes(), 0o644)
+    }
+
+    /// A kubeconfig like [`KubeApi::kubeconfig`] whose `certificate-authority-data` is
+    /// `ca_pem` instead of this server's CA (another server's [`KubeApi::ca_pem`]): a client
+    /// that verifies must refuse the server.
+    pub fn kubeconfig_with_ca(&self, token: &str, ca_pem: &str) -> String {
+        let own = base64::engine::general_purpose::STANDARD.encode(&self.ca_pem);
+        let other = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+        self.kubeconfig(token).replace(&own, &other)
+    }
+
+    /// Adds a scripted fault (see [`Fault`]); faults are tried in the order added.
+    pub fn inject(&self, fault: Fault) {
+        self.shared.lock().faults.add(fault);
+    }
+
+    /// Removes every scripted fault: requests are served normally again.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
     }
 
     /// Every request received so far, in order.

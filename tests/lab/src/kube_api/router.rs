@@ -428,6 +428,7 @@ mod tests {
             tokens,
             requests: Vec::new(),
             tokens_issued: 0,
+            faults: Default::default(),
         }
     }
 
@@ -444,6 +445,7 @@ mod tests {
             headers: vec![("authorization".into(), "Bearer t".into())],
             body: body.as_bytes().to_vec(),
             status: 0,
+            received: std::time::Instant::now(),
         }
     }
 

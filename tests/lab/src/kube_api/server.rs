@@ -1,10 +1,12 @@
 //! The network side: a TLS listener on loopback serving HTTP/2 and HTTP/1.1 with hyper, on a
 //! runtime of its own so that synchronous tests can use the server too.
 //!
-//! Every request is read whole, answered by [`super::router::route`] under the state lock, and
+//! Every request is read whole, checked against the scripted faults ([`super::faults`]),
+//! answered by [`super::router::route`] under the state lock, and
 //! recorded with the status it got. The accept loop ends when the shutdown signal fires (the
 //! handle was dropped); dropping the runtime then closes every open connection.
 
+use super::faults::{self, FaultAction};
 use super::router::{route, Reply};
 use super::{RecordedRequest, Shared};
 use bytes::Bytes;
@@ -72,6 +74,7 @@ async fn serve_connection(
 }
 
 async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let received = std::time::Instant::now();
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes().to_vec(),
@@ -100,13 +103,45 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Full<By
             .collect(),
         body,
         status: 0,
+        received,
+    };
+    let fault = shared.lock().faults.take(&recorded.method, &recorded.path);
+    let retry_after = match fault {
+        Some(FaultAction::Delay(delay)) => {
+            tokio::time::sleep(delay).await;
+            None
+        }
+        Some(FaultAction::Status { code, retry_after }) => {
+            recorded.status = code;
+            shared.lock().requests.push(recorded);
+            let reply = Reply {
+                code,
+                content_type: "application/json",
+                body: faults::status_body(code),
+            };
+            return with_retry_after(respond(&reply), retry_after.as_deref());
+        }
+        None => None,
     };
     let mut state = shared.lock();
     let reply = route(&mut state, &shared.address, &recorded);
     recorded.status = reply.code;
     state.requests.push(recorded);
     drop(state);
-    respond(&reply)
+    with_retry_after(respond(&reply), retry_after)
+}
+
+/// Adds a `Retry-After` header (as given, even malformed) to a response.
+fn with_retry_after(
+    mut response: Response<Full<Bytes>>,
+    retry_after: Option<&str>,
+) -> Response<Full<Bytes>> {
+    if let Some(value) = retry_after.and_then(|v| hyper::header::HeaderValue::from_str(v).ok()) {
+        response
+            .headers_mut()
+            .insert(hyper::header::RETRY_AFTER, value);
+    }
+    response
 }
 
 fn respond(reply: &Reply) -> Response<Full<Bytes>> {

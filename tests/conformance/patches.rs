@@ -1,0 +1,323 @@
+//! Stand-in tasks for modules hook-runner deliberately does not have.
+//!
+//! hook-runner resolves every task's module when it loads a playbook (as Ansible does for
+//! static imports), so one task using a module it lacks stops a whole target before it runs.
+//! The issue asks for such tasks to be listed per target with the reason, never silently
+//! dropped. So, in the scratch copy of a target (never in the sdist), each task using one of
+//! [`STAND_INS`] has its module and arguments replaced by a stand-in built from modules
+//! hook-runner has; everything else of the task (`name`, `register`, `when`, `notify`...) is
+//! kept. Each replacement is listed in the results table (file:line, module, stand-in).
+//!
+//! The rewrite is textual and line-based: the module key's line, then every following line
+//! indented deeper than the key (its arguments), are replaced by the stand-in at the same
+//! indentation.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use regex::Regex;
+
+/// (module, what replaces it): the reason shown in the table.
+pub const STAND_INS: &[(&str, &str)] = &[
+    (
+        "tempfile",
+        "`file: state=directory` (or `touch`) of a fresh path under `remote_tmp_dir`, mode 0700 \
+         (the registered result has the same `path`)",
+    ),
+    ("pause", "`command: sleep N` (same wait, on the target)"),
+    (
+        "apt",
+        "`debug` (package managers are not hook-runner modules; these tasks only run on Ubuntu or RedHat)",
+    ),
+    (
+        "dnf",
+        "`debug` (package managers are not hook-runner modules; these tasks only run on Ubuntu or RedHat)",
+    ),
+    (
+        "shell_no_failed",
+        "`shell` with the same arguments (the target's own Python action plugin runs `shell` and drops \
+         `failed` from the result; the `until` loop it tests retries on `rc` either way)",
+    ),
+];
+
+/// One task replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The file, relative to the sdist's targets dir (`file/tasks/state_link.yml`).
+    pub file: String,
+    /// 1-based line of the module key.
+    pub line: usize,
+    pub module: &'static str,
+}
+
+fn module_line() -> Regex {
+    let names: Vec<&str> = STAND_INS.iter().map(|(m, _)| *m).collect();
+    Regex::new(&format!(
+        r"^(?P<lead>\s*(?:-\s+)?)(?:ansible\.builtin\.|ansible\.legacy\.)?(?P<m>{}):(?P<rest>.*)$",
+        names.join("|")
+    ))
+    .expect("static regex")
+}
+
+/// Rewrites one YAML file's text; returns the new text and the (line, module) of each
+/// replaced task.
+pub fn patch_text(text: &str, stem: &str) -> (String, Vec<(usize, &'static str)>) {
+    let re = module_line();
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    let mut applied = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(caps) = re.captures(lines[i]) else {
+            out.push(lines[i].to_string());
+            i += 1;
+            continue;
+        };
+        let lead = caps.name("lead").map_or("", |m| m.as_str());
+        let column = lead.len();
+        if !is_task_key(&lines[..i], lead) {
+            // A keyword of the same name (`loop_control: {pause: 2}`), not a module.
+            out.push(lines[i].to_string());
+            i += 1;
+            continue;
+        }
+        let module = STAND_INS
+            .iter()
+            .map(|(m, _)| *m)
+            .find(|m| Some(*m) == caps.name("m").map(|c| c.as_str()))
+            .unwrap_or("tempfile");
+        let mut args = caps.name("rest").map_or("", |m| m.as_str()).to_string();
+        let mut end = i + 1;
+        while end < lines.len() {
+            let line = lines[end];
+            if line.trim().is_empty() {
+                // A blank line belongs to the arguments only when deeper lines follow it.
+                let next = lines[end..].iter().find(|l| !l.trim().is_empty());
+                if next.is_some_and(|l| indent(l) > column) {
+                    end += 1;
+                    continue;
+                }
+                break;
+            }
+            if indent(line) <= column {
+                break;
+            }
+            args.push('\n');
+            args.push_str(line);
+            end += 1;
+        }
+        let line_no = i + 1;
+        if let Some(renamed) = renamed(module) {
+            // Same arguments, another module: only the key changes.
+            let rest = caps.name("rest").map_or("", |m| m.as_str());
+            out.push(format!("{lead}{renamed}:{rest}"));
+            applied.push((line_no, module));
+            i += 1;
+            continue;
+        }
+        let pad = " ".repeat(column + 2);
+        out.push(format!(
+            "{lead}{}",
+            stand_in(module, &args, stem, line_no, &pad)
+        ));
+        applied.push((line_no, module));
+        i = end;
+    }
+    (out.join("\n"), applied)
+}
+
+/// The module a stand-in keeps the arguments for, when it only renames the module.
+fn renamed(module: &str) -> Option<&'static str> {
+    (module == "shell_no_failed").then_some("shell")
+}
+
+/// Whether a key at `lead` is a task's own key: the line starts the task (`- pause:`), or
+/// the nearest less-indented line above starts the list item the key belongs to.
+fn is_task_key(above: &[&str], lead: &str) -> bool {
+    if lead.trim_start().starts_with('-') {
+        return true;
+    }
+    let column = lead.len();
+    let parent = above
+        .iter()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#') && indent(l) < column);
+    parent.is_some_and(|l| indent(l) + 2 == column && l.trim_start().starts_with("- "))
+}
+
+fn indent(line: &str) -> usize {
+    line.len() - line.trim_start_matches(' ').len()
+}
+
+/// The stand-in's module key and arguments (continuation lines start with `pad`).
+fn stand_in(module: &str, args: &str, stem: &str, line: usize, pad: &str) -> String {
+    match module {
+        "tempfile" => {
+            let state = if Regex::new(r"state\s*[:=]\s*directory")
+                .expect("static regex")
+                .is_match(args)
+            {
+                "directory"
+            } else {
+                "touch"
+            };
+            format!(
+                "file:\n{pad}path: \"{{{{ remote_tmp_dir | default('/tmp') }}}}/hrconf-tempfile-{stem}-{line}\"\n\
+                 {pad}state: {state}\n{pad}mode: \"0700\""
+            )
+        }
+        "pause" => {
+            let seconds = Regex::new(r"(seconds|minutes)\s*[:=]\s*(\d+)")
+                .expect("static regex")
+                .captures(args)
+                .map(|c| {
+                    let n: u64 = c[2].parse().unwrap_or(1);
+                    if &c[1] == "minutes" {
+                        n * 60
+                    } else {
+                        n
+                    }
+                })
+                .unwrap_or(1);
+            format!("command: sleep {seconds}")
+        }
+        other => {
+            format!("debug:\n{pad}msg: \"hook-runner conformance stand-in for the {other} module\"")
+        }
+    }
+}
+
+/// Rewrites every YAML file under `dir` (a scratch copy of target `target`) in place.
+pub fn patch_tree(dir: &Path, target: &str) -> Result<Vec<Applied>> {
+    let mut applied = Vec::new();
+    visit(dir, Path::new(""), &mut |path, rel| {
+        let text =
+            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (patched, lines) = patch_text(&text, &stem);
+        if !lines.is_empty() {
+            fs::write(path, patched)?;
+        }
+        for (line, module) in lines {
+            applied.push(Applied {
+                file: format!("{target}/{}", rel.display()),
+                line,
+                module,
+            });
+        }
+        Ok(())
+    })?;
+    applied.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    Ok(applied)
+}
+
+/// What [`patch_tree`] would replace in a target, without writing (for the table's notes).
+pub fn scan(dir: &Path, target: &str) -> Vec<Applied> {
+    let mut applied = Vec::new();
+    let _ = visit(dir, Path::new(""), &mut |path, rel| {
+        let text = fs::read_to_string(path).unwrap_or_default();
+        for (line, module) in patch_text(&text, "").1 {
+            applied.push(Applied {
+                file: format!("{target}/{}", rel.display()),
+                line,
+                module,
+            });
+        }
+        Ok(())
+    });
+    applied.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    applied
+}
+
+/// `tempfile` at file/tasks/state_link.yml:131, ...; grouped by module.
+pub fn describe(applied: &[Applied]) -> String {
+    let mut parts = Vec::new();
+    for (module, _) in STAND_INS {
+        let places: Vec<String> = applied
+            .iter()
+            .filter(|a| a.module == *module)
+            .map(|a| format!("{}:{}", a.file, a.line))
+            .collect();
+        if !places.is_empty() {
+            parts.push(format!("`{module}` ({})", places.join(", ")));
+        }
+    }
+    parts.join("; ")
+}
+
+fn visit(dir: &Path, rel: &Path, f: &mut dyn FnMut(&Path, &Path) -> Result<()>) -> Result<()> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let mut entries: Vec<_> = entries.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let child = rel.join(entry.file_name());
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            visit(&path, &child, f)?;
+        } else if kind.is_file() && path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            f(&path, &child)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tempfile_task_keeps_its_other_keys() {
+        let text = "- name: make\n  tempfile:\n    state: directory\n    suffix: x\n  register: tempdir\n\n- name: next\n  debug: msg=hi\n";
+        let (out, applied) = patch_text(text, "main");
+        assert_eq!(applied, vec![(2, "tempfile")]);
+        assert_eq!(
+            out,
+            "- name: make\n  file:\n    path: \"{{ remote_tmp_dir | default('/tmp') }}/hrconf-tempfile-main-2\"\n    state: directory\n    mode: \"0700\"\n  register: tempdir\n\n- name: next\n  debug: msg=hi\n"
+        );
+    }
+
+    #[test]
+    fn pause_becomes_sleep_in_both_forms() {
+        let (out, _) = patch_text("  - name: p\n    pause: seconds=2\n  - x: 1\n", "m");
+        assert_eq!(out, "  - name: p\n    command: sleep 2\n  - x: 1\n");
+        let (out, _) = patch_text("- pause:\n    minutes: 1\n", "m");
+        assert_eq!(out, "- command: sleep 60\n");
+    }
+
+    #[test]
+    fn a_renamed_module_keeps_its_arguments() {
+        let text = "- shell_no_failed:\n    cmd: |\n      exit 1\n  until: r.rc == 0\n";
+        let (out, applied) = patch_text(text, "m");
+        assert_eq!(applied, vec![(1, "shell_no_failed")]);
+        assert_eq!(
+            out,
+            "- shell:\n    cmd: |\n      exit 1\n  until: r.rc == 0\n"
+        );
+    }
+
+    #[test]
+    fn keywords_of_the_same_name_are_left_alone() {
+        let text =
+            "- debug: var=i\n  loop_control:\n    pause: 2\n- name: t\n  vars:\n    apt: 1\n";
+        assert_eq!(patch_text(text, "m"), (text.to_string(), vec![]));
+    }
+
+    #[test]
+    fn package_managers_become_debug_and_other_tasks_stay() {
+        let text = "- apt:\n    name: acl\n  when: false\n- copy: src=a dest=b\n";
+        let (out, applied) = patch_text(text, "m");
+        assert_eq!(applied, vec![(1, "apt")]);
+        assert_eq!(
+            out,
+            "- debug:\n    msg: \"hook-runner conformance stand-in for the apt module\"\n  when: false\n- copy: src=a dest=b\n"
+        );
+        assert_eq!(patch_text("- aptitude: x\n", "m").1, vec![]);
+    }
+}
