@@ -259,10 +259,32 @@ impl Inventory {
         if self.implicit.contains_key(host) {
             return Vec::new();
         }
+        // The groups listing the host, then their ancestors: the cost depends on the groups,
+        // not on how many hosts the inventory has (this runs for every host of every task).
+        let mut member: IndexSet<&str> = IndexSet::new();
+        let mut pending: Vec<&str> = if self.hosts.contains_key(host) {
+            self.groups
+                .values()
+                .filter(|g| g.hosts.contains(host))
+                .map(|g| g.name.as_str())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        while let Some(group) = pending.pop() {
+            if member.insert(group) {
+                pending.extend(
+                    self.groups
+                        .values()
+                        .filter(|p| p.children.contains(group))
+                        .map(|p| p.name.as_str()),
+                );
+            }
+        }
         let mut groups: Vec<(usize, String)> = self
             .groups
             .keys()
-            .filter(|g| g.as_str() == "all" || self.group_hosts(g).iter().any(|h| h == host))
+            .filter(|g| g.as_str() == "all" || member.contains(g.as_str()))
             .map(|g| (self.depth(g), g.clone()))
             .collect();
         groups.sort();

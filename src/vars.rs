@@ -14,6 +14,12 @@
 
 use crate::{Map, Value};
 
+/// The value the engine gives `hostvars` in a task's variables, and the name of the run's
+/// lookup that answers it: the templating layer then reads `hostvars` lazily, building a host's
+/// variables only when a template reads that host. The lookup, given `[host]`, answers
+/// `[variables, unsafe names]` (nothing for an unknown host); given no term, every host's name.
+pub const LAZY_HOSTVARS: &str = "__hook_runner_lazy_hostvars__";
+
 /// Per-host variables that live for the whole run (across plays).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HostState {

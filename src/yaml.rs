@@ -74,14 +74,11 @@ pub fn unsafe_text(s: &str) -> Option<&str> {
 }
 
 /// Removes the [`UNSAFE_MARK`] from every string inside `value`, for showing it: the mark only
-/// means something to the templater.
+/// means something to the templater. Removed wherever it stands, as a message may quote a
+/// marked text ("The conditional check '...' failed").
 pub fn strip_unsafe_marks(value: &mut Value) {
     match value {
-        Value::String(s) => {
-            if let Some(text) = unsafe_text(s) {
-                *s = text.to_string();
-            }
-        }
+        Value::String(s) if s.contains(UNSAFE_MARK) => *s = s.replace(UNSAFE_MARK, ""),
         Value::Array(items) => items.iter_mut().for_each(strip_unsafe_marks),
         Value::Object(map) => map.values_mut().for_each(strip_unsafe_marks),
         _ => {}
@@ -465,10 +462,12 @@ mod tests {
     fn marks_are_stripped_for_showing() {
         let mut v =
             load("a: [!unsafe '{{ x }}', {b: !unsafe '{% y %}'}]\nc: '{{ z }}'\n").to_value();
+        let quoted = format!("check '{}' failed", v["a"][0].as_str().unwrap_or_default());
+        v["msg"] = Value::String(quoted);
         strip_unsafe_marks(&mut v);
         assert_eq!(
             v,
-            json!({"a": ["{{ x }}", {"b": "{% y %}"}], "c": "{{ z }}"})
+            json!({"a": ["{{ x }}", {"b": "{% y %}"}], "c": "{{ z }}", "msg": "check '{{ x }}' failed"})
         );
     }
 

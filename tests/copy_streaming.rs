@@ -20,7 +20,8 @@ use lab::SshHost;
 const MIB: u64 = 1024 * 1024;
 /// The bound of issue 7: hook-runner's peak RSS while copying 1 GB.
 const RSS_LIMIT_KB: i64 = 50 * 1024;
-const DEST_DIR: &str = "/home/hrtest/copy-streaming";
+/// Each test's destination directory is this plus the file size (tests run in parallel).
+const DEST_BASE: &str = "/home/hrtest/copy-streaming";
 
 /// Writes `size` bytes of pseudo-random data (xorshift: fast, incompressible enough).
 fn make_file(path: &Path, size: u64) {
@@ -133,12 +134,14 @@ fn copies_with_bounded_memory(test: &str, size: u64) {
         return;
     }
     let host = SshHost::start_loopback().unwrap();
+    let dest_dir = format!("{DEST_BASE}-{}m", size / MIB);
+    let dest_dir = dest_dir.as_str();
     let work = tempfile::tempdir().unwrap();
     let source = work.path().join("big.bin");
     make_file(&source, size);
-    let reset = host.ssh_command(&format!("rm -rf {DEST_DIR} && mkdir {DEST_DIR}"));
-    assert!(reset.status.success(), "resetting {DEST_DIR}: {reset:?}");
-    let dest = format!("{DEST_DIR}/big.bin");
+    let reset = host.ssh_command(&format!("rm -rf {dest_dir} && mkdir {dest_dir}"));
+    assert!(reset.status.success(), "resetting {dest_dir}: {reset:?}");
+    let dest = format!("{dest_dir}/big.bin");
     let inventory = work.path().join("inventory.ini");
     fs::write(
         &inventory,
@@ -186,7 +189,7 @@ fn copies_with_bounded_memory(test: &str, size: u64) {
         same_bytes(&source, Path::new(&dest)),
         "{dest} differs from the source"
     );
-    let leftovers: Vec<String> = fs::read_dir(DEST_DIR)
+    let leftovers: Vec<String> = fs::read_dir(dest_dir)
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -206,7 +209,13 @@ fn copies_with_bounded_memory(test: &str, size: u64) {
         second.stdout,
         second.stderr
     );
-    let cleanup = host.ssh_command(&format!("rm -rf {DEST_DIR}"));
+    assert!(
+        second.max_rss_kb < RSS_LIMIT_KB,
+        "peak RSS {} KiB for the unchanged re-run of a {} MiB copy (limit {RSS_LIMIT_KB} KiB)",
+        second.max_rss_kb,
+        size / MIB
+    );
+    let cleanup = host.ssh_command(&format!("rm -rf {dest_dir}"));
     assert!(cleanup.status.success(), "cleaning up: {cleanup:?}");
 }
 

@@ -5,20 +5,14 @@
 //! on the VM. (Own test binary: it sets `HOME` for the process.)
 
 mod engine_common;
-use engine_common::Collect;
-use hook_runner::engine::{run_playbook, RunOptions};
+use engine_common::{run_with, shared_path as shared, write_files};
+use hook_runner::engine::RunOptions;
 use hook_runner::report::{Event, HostStats};
 use lab::kube_api::{service_account, KubeApi, Rule};
 use lab::vm::{Vm, HOST_COMMANDS};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const NS: &str = "openshift-mtv";
-
-fn shared(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(rel)
-}
 
 fn recap(events: &[Event]) -> Vec<(String, HostStats)> {
     events
@@ -44,9 +38,7 @@ async fn run_hook(hook_dir: &Path, kubeconfig: &Path) -> (i32, Vec<Event>) {
         kubeconfig: Some(kubeconfig.to_path_buf()),
         ..RunOptions::default()
     };
-    let reporter = Collect::default();
-    let rc = run_playbook(&opts, &reporter).await;
-    (rc, reporter.0.into_inner().unwrap())
+    run_with(&opts).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,22 +66,20 @@ async fn mtv_docs_hook_stops_mariadb_on_a_systemd_vm() {
 
     // The hook directory as the ConfigMap mounts it.
     let hook = work.path().join("hook");
-    std::fs::create_dir_all(&hook).unwrap();
-    let playbook =
-        std::fs::read_to_string(shared("corpus/hooks/mtv-docs-stop-mariadb.yml")).unwrap();
-    std::fs::write(
-        hook.join("playbook.yml"),
-        playbook.replace("{namespace}", NS),
-    )
-    .unwrap();
-    std::fs::copy(shared("fixtures/forklift/plan.yml"), hook.join("plan.yml")).unwrap();
-    let workload =
-        std::fs::read_to_string(shared("fixtures/forklift/vsphere-workload.yml")).unwrap();
-    let workload = workload.replace(
+    let read = |rel: &str| std::fs::read_to_string(shared(rel)).unwrap();
+    let playbook = read("corpus/hooks/mtv-docs-stop-mariadb.yml").replace("{namespace}", NS);
+    let workload = read("fixtures/forklift/vsphere-workload.yml").replace(
         "ipaddress: 10.10.20.31",
         &format!("ipaddress: {}", vm.address()),
     );
-    std::fs::write(hook.join("workload.yml"), workload).unwrap();
+    write_files(
+        &hook,
+        &[
+            ("playbook.yml", &playbook),
+            ("plan.yml", &read("fixtures/forklift/plan.yml")),
+            ("workload.yml", &workload),
+        ],
+    );
 
     // The pod's home: the hook writes ~/.ssh/id_rsa there and ssh uses it.
     let home = work.path().join("home");
@@ -143,19 +133,13 @@ async fn become_facts_and_unreachable_over_ssh() {
         .unwrap()
         .expect("the lab VM boots");
     let work = tempfile::tempdir().unwrap();
-    std::fs::write(
-        work.path().join("inventory.ini"),
-        format!(
-            "[vms]\nvm ansible_host={} ansible_user={} ansible_ssh_private_key_file={}\ngone ansible_host=127.0.0.1 ansible_port=1 ansible_user=nobody\n",
-            vm.address(),
-            vm.user(),
-            vm.user_key().display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        work.path().join("playbook.yml"),
-        r#"
+    let inventory = format!(
+        "[vms]\nvm ansible_host={} ansible_user={} ansible_ssh_private_key_file={}\ngone ansible_host=127.0.0.1 ansible_port=1 ansible_user=nobody\n",
+        vm.address(),
+        vm.user(),
+        vm.user_key().display()
+    );
+    const PLAYBOOK: &str = r#"
 - hosts: vms
   tasks:
     - name: who
@@ -172,17 +156,17 @@ async fn become_facts_and_unreachable_over_ssh() {
     - name: report
       debug:
         msg: "{{ who.stdout }} {{ plain.stdout }} {{ ansible_distribution }} {{ ansible_service_mgr }}"
-"#,
-    )
-    .unwrap();
+"#;
+    write_files(
+        work.path(),
+        &[("inventory.ini", &inventory), ("playbook.yml", PLAYBOOK)],
+    );
     let opts = RunOptions {
         playbook: work.path().join("playbook.yml"),
         inventories: vec![work.path().join("inventory.ini").display().to_string()],
         ..RunOptions::default()
     };
-    let reporter = Collect::default();
-    let rc = run_playbook(&opts, &reporter).await;
-    let events = reporter.0.into_inner().unwrap();
+    let (rc, events) = run_with(&opts).await;
     assert_eq!(rc, 4, "{events:#?}");
     let msg = events
         .iter()

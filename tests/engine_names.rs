@@ -277,7 +277,7 @@ fn a_handler_name_templated_with_extra_vars_is_found() {
 
 #[tokio::test]
 async fn role_handlers_answer_to_role_prefixed_names_and_topics_and_collection_roles_load() {
-    let out = run_files(
+    let out = run_tree(
         &[
             (
                 "playbook.yml",
@@ -319,7 +319,6 @@ async fn role_handlers_answer_to_role_prefixed_names_and_topics_and_collection_r
                 "- name: db reloader\n  debug:\n    msg: db reloaded\n  listen: reload\n",
             ),
         ],
-        |_| {},
     )
     .await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);

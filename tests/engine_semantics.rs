@@ -374,7 +374,7 @@ async fn forms_refused_as_handlers() {
     );
     assert!(out.task_names().is_empty());
 
-    let imported = run_files(
+    let imported = run_tree(
         &[
             (
                 "playbook.yml",
@@ -385,7 +385,6 @@ async fn forms_refused_as_handlers() {
                 "- name: handler\n  block:\n    - debug:\n    - block:\n        - debug:\n",
             ),
         ],
-        |_| {},
     )
     .await;
     assert_eq!(imported.rc, 4);
@@ -395,7 +394,7 @@ async fn forms_refused_as_handlers() {
         .contains("Using a block as a handler is not supported."));
 
     // A file a handler includes is checked when it is included.
-    let included = run_files(
+    let included = run_tree(
         &[
             (
                 "playbook.yml",
@@ -406,7 +405,6 @@ async fn forms_refused_as_handlers() {
                 "- name: handler\n  block:\n    - debug:\n    - block:\n        - debug:\n",
             ),
         ],
-        |_| {},
     )
     .await;
     assert_eq!(included.rc, 2, "{:#?}", included.events);

@@ -10,6 +10,12 @@
 //! - A host whose sshd starts answering 3 s late is waited for; one that never answers is
 //!   unreachable once the connect wait has passed, naming host, port and cause; a refused key
 //!   is not retried.
+//! - A connection lost mid-command is unreachable in ssh's own words: `Connection to X closed
+//!   by remote host.` when sshd is killed, `Timeout, server X not responding.` when the server
+//!   stops answering (its sshd frozen: a cut link as the keepalive sees it).
+//! - hook-runner SIGKILLed alone (the OOM killer): its ssh master does not survive it (it gets
+//!   SIGTERM from the kernel, `PR_SET_PDEATHSIG`), the remote command ends, and the next run
+//!   removes the control dir the killed one left.
 
 use hook_runner::connection::ssh::SshConnection;
 use hook_runner::connection::{Become, BecomeMethod, ConnError, Connection, ExecRequest};
@@ -410,4 +416,168 @@ fn sigterm_to_the_cli_leaves_nothing_running_anywhere() {
         .map(|e| e.path())
         .collect();
     assert!(left.is_empty(), "control dirs left: {left:?}");
+}
+
+/// SIGKILL to the hook-runner process alone while its remote command runs (nothing else is
+/// signalled): its ssh master ends within 5 s (it was started with a parent-death signal), so
+/// the connection closes and the remote command ends; the next run removes the control dir
+/// the killed one could not.
+#[test]
+fn sigkill_of_the_cli_alone_leaves_no_ssh_master_and_the_next_run_sweeps_its_dir() {
+    if !lab_ready("sigkill_of_the_cli_alone_leaves_no_ssh_master_and_the_next_run_sweeps_its_dir") {
+        return;
+    }
+    let host = SshHost::start_loopback().expect("sshd");
+    let work = tempfile::tempdir().unwrap();
+    let control = control_dir();
+    std::fs::write(
+        work.path().join("inventory.ini"),
+        format!(
+            "target ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",
+            host.address(),
+            host.port(),
+            host.user(),
+            host.key_path().display()
+        ),
+    )
+    .unwrap();
+    let run = |task: &str| {
+        std::fs::write(
+            work.path().join("playbook.yml"),
+            format!("- hosts: target\n  gather_facts: false\n  tasks:\n  - {task}\n"),
+        )
+        .unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_hook-runner"))
+            .arg("run")
+            .arg(work.path().join("playbook.yml"))
+            .arg("-i")
+            .arg(work.path().join("inventory.ini"))
+            .arg("--control-dir")
+            .arg(control.path())
+            .env("HOME", work.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = run("command: sleep 305.25");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(started("sleep 305.25"));
+    assert!(
+        !masters_of(control.path()).is_empty(),
+        "the probe for ssh masters finds none while the run is on"
+    );
+    // SAFETY: signals the child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    let end = Instant::now() + Duration::from_secs(5);
+    let mut masters = masters_of(control.path());
+    while !masters.is_empty() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+        masters = masters_of(control.path());
+    }
+    if !masters.is_empty() {
+        for pid in masters.split_whitespace() {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", pid])
+                .status();
+        }
+        panic!("the ssh master outlived the SIGKILLed hook-runner: {masters:?}");
+    }
+    runtime.block_on(gone_within("sleep 305.25", Duration::from_secs(10)));
+    let next = run("command: 'true'").wait_with_output().unwrap();
+    assert_eq!(next.status.code(), Some(0), "{next:?}");
+    let left: Vec<_> = std::fs::read_dir(control.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "control dirs left after the next run: {left:?}"
+    );
+}
+
+/// Sends `signal` to every sshd serving a connection of `host` (the listener's descendants).
+fn signal_sessions(host: &SshHost, signal: i32) -> usize {
+    let sessions: Vec<i32> = lab::util::descendants(host.pid())
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim_end() == "sshd")
+        })
+        .collect();
+    for &pid in &sessions {
+        let _ = lab::util::kill_pid(pid, signal);
+    }
+    sessions.len()
+}
+
+/// Runs `sleep SECONDS` over a fresh connection (keepalive 1 s x 2 unless `keepalive` is
+/// false), applies `fault` to the sshd sessions once it runs, and returns the exec's error.
+async fn lost_mid_command(seconds: &str, fault: impl FnOnce(&SshHost)) -> String {
+    let host = SshHost::start_loopback().expect("sshd");
+    let dir = control_dir();
+    let mut t = target(&host);
+    t.extra_args = ["-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=2"]
+        .map(String::from)
+        .to_vec();
+    let conn = Arc::new(SshConnection::new(t, policy(dir.path())));
+    let command = format!("sleep {seconds}");
+    let run = tokio::spawn({
+        let conn = conn.clone();
+        let command = command.clone();
+        async move { conn.exec(req(&command)).await }
+    });
+    started(&command).await;
+    fault(&host);
+    let result = tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("the exec returns once the connection is lost")
+        .unwrap();
+    signal_sessions(&host, libc::SIGKILL);
+    conn.close().await;
+    match result {
+        Err(ConnError::Unreachable(m)) => m,
+        other => panic!("expected unreachable, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_closed_by_the_server_is_reported_in_ssh_words() {
+    if !lab_ready("a_connection_closed_by_the_server_is_reported_in_ssh_words") {
+        return;
+    }
+    let msg = lost_mid_command("307.25", |host| {
+        assert!(
+            signal_sessions(host, libc::SIGKILL) > 0,
+            "no sshd session found"
+        );
+    })
+    .await;
+    assert_eq!(
+        msg,
+        "Failed to connect to the host via ssh: Connection to 127.0.0.1 closed by remote host."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_answering_is_reported_in_ssh_words() {
+    if !lab_ready("a_server_that_stops_answering_is_reported_in_ssh_words") {
+        return;
+    }
+    let msg = lost_mid_command("308.25", |host| {
+        assert!(
+            signal_sessions(host, libc::SIGSTOP) > 0,
+            "no sshd session found"
+        );
+    })
+    .await;
+    assert_eq!(
+        msg,
+        "Failed to connect to the host via ssh: Timeout, server 127.0.0.1 not responding."
+    );
 }

@@ -3,13 +3,13 @@
 //! list item, a `set_fact`, a registered result, an `include_vars` value, a loop item) and
 //! written by copy, the text must come out verbatim, and the canary file must never appear. A
 //! plain (untagged) lookup in the same run shows that lookups do run. Also: `!vault` and unknown
-//! tags stop the run with a located error, as ansible-playbook does.
+//! tags stop the run with a located error, as ansible-playbook does, and an `!unsafe` conditional
+//! fails its task ("Conditional is marked as unsafe").
 
+mod engine_common;
+use engine_common::{json_events, run_binary, run_binary_at, write_files};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_hook-runner");
 
 /// A canary path no other test (or run) uses; removed again if a failing run created it.
 struct Canary(PathBuf);
@@ -36,16 +36,6 @@ impl Drop for Canary {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
-}
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("run")
-        .args(args)
-        .arg(dir.join("playbook.yml"))
-        .current_dir(dir)
-        .output()
-        .unwrap()
 }
 
 fn playbook(canary: &str, out: &Path) -> String {
@@ -110,17 +100,19 @@ fn unsafe_text_is_never_templated_wherever_it_flows() {
     let text = canary.template();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.txt");
-    std::fs::write(dir.path().join("playbook.yml"), playbook(&text, &out)).unwrap();
-    std::fs::write(
-        dir.path().join("vars.yml"),
-        format!("from_file: !unsafe \"{text}\"\n"),
-    )
-    .unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("playbook.yml", &playbook(&text, &out)),
+            ("vars.yml", &format!("from_file: !unsafe \"{text}\"\n")),
+        ],
+    );
 
-    let output = run(dir.path(), &["--log-format", "json", "-v"]);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let (rc, stdout, stderr) = run_binary_at(
+        &dir.path().join("playbook.yml"),
+        &["--log-format", "json", "-v"],
+    );
+    assert_eq!(rc, 0, "{stdout}\n{stderr}");
     assert!(
         !canary.0.exists(),
         "the !unsafe lookup ran:\n{stdout}\n{stderr}"
@@ -128,10 +120,7 @@ fn unsafe_text_is_never_templated_wherever_it_flows() {
     // The loader's internal mark never reaches the output.
     assert!(!stdout.contains('\u{FDD0}'), "{stdout}");
 
-    let events: Vec<Value> = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let events = json_events(&stdout);
     let msg_of = |kind: &str, name: &str| -> Vec<Value> {
         results(&events, kind, name)
             .into_iter()
@@ -162,47 +151,53 @@ fn unsafe_text_is_never_templated_wherever_it_flows() {
     assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
 }
 
+/// Runs `playbook`, which the loader must refuse: exit 4 and nothing run. Stdout and stderr.
+fn refused(playbook: &str) -> String {
+    let (rc, stdout, stderr) = run_binary(playbook, &[]);
+    let all = format!("{stdout}{stderr}");
+    assert_eq!(rc, 4, "{all}");
+    assert!(!all.contains("ok: [localhost]"), "{all}");
+    all
+}
+
 #[test]
 fn vault_values_stop_the_run_with_a_located_error() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("playbook.yml"),
+    let all = refused(
         "- hosts: localhost\n  gather_facts: false\n  vars:\n    secret: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      6136\n  tasks:\n    - debug: msg=hi\n",
-    )
-    .unwrap();
-    let output = run(dir.path(), &[]);
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(output.status.code(), Some(4), "{all}");
     assert!(
         all.contains("vault-encrypted values are not supported"),
         "{all}"
     );
     assert!(all.contains("playbook.yml:4:"), "{all}");
-    assert!(!all.contains("ok: [localhost]"), "{all}");
 }
 
 #[test]
 fn unknown_tags_stop_the_run_as_pyyaml_does() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("playbook.yml"),
+    let all = refused(
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - debug:\n        msg: !include other.yml\n",
-    )
-    .unwrap();
-    let output = run(dir.path(), &[]);
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(output.status.code(), Some(4), "{all}");
     assert!(
         all.contains("could not determine a constructor for the tag '!include'"),
         "{all}"
     );
     assert!(all.contains("playbook.yml:5:"), "{all}");
+}
+
+#[test]
+fn an_unsafe_conditional_fails_the_task_as_in_ansible() {
+    let (rc, stdout, stderr) = run_binary(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: guarded\n      debug:\n        msg: x\n      when: !unsafe '{{ true }}'\n",
+        &[],
+    );
+    assert_eq!(rc, 2, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Conditional is marked as unsafe, and cannot be evaluated."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("The conditional check '{{ true }}' failed"),
+        "{stdout}"
+    );
+    assert!(!format!("{stdout}{stderr}").contains('\u{FDD0}'));
 }

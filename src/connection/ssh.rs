@@ -33,6 +33,14 @@
 //! - Failures to connect and exit status 255 are [`ConnError::Unreachable`] with Ansible's
 //!   wording, `Failed to connect to the host via ssh: <ssh's message>`. Before starting ssh the
 //!   controller's passwd entry is checked (the OpenSSH client refuses to run without one).
+//! - A connection lost while a command runs is UNREACHABLE with ssh's own words from the
+//!   master's log (`LogLevel=INFO` keeps `Timeout, server X not responding.`; the host key
+//!   notice is left out), else `Connection to X closed by remote host.` (sshd killed, host
+//!   shut down), as Ansible shows ssh's stderr.
+//! - The master gets SIGTERM from the kernel when hook-runner dies without closing it
+//!   (`PR_SET_PDEATHSIG`; SIGKILL, the OOM killer), so no master outlives the run. The first
+//!   master of a run removes control dirs that killed runs left (ours, their process gone, no
+//!   master answering on their socket).
 //! - At most [`MAX_CHANNELS`] commands run at once per host (sshd's `MaxSessions` default).
 //! - The master has a keepalive (`ServerAliveInterval=15`, `ServerAliveCountMax=4`, after the
 //!   user's arguments so theirs win): a link cut while a command runs makes the host
@@ -109,7 +117,7 @@ struct Master {
     session: Arc<Session>,
     dir: PathBuf,
     /// The master process, our own child (`None` when a user option made it daemonize).
-    process: Option<tokio::process::Child>,
+    process: Option<std::process::Child>,
 }
 
 impl SshConnection {
@@ -266,7 +274,9 @@ impl SshConnection {
                 "-o".into(),
                 "UserKnownHostsFile=/dev/null".into(),
                 "-o".into(),
-                "LogLevel=ERROR".into(),
+                // INFO, not ERROR: the keepalive's `Timeout, server X not responding.` is an
+                // INFO line; the host key notice it also keeps is left out of messages.
+                "LogLevel=INFO".into(),
             ]);
         }
         let secs = self.connect_timeout().as_secs().max(1);
@@ -389,11 +399,10 @@ impl SshConnection {
                 Err(RunError::Wait(e)) => {
                     let alive = session.check().await.is_ok();
                     if !alive {
+                        tracing::debug!(host = %self.target.address, "ssh connection lost ({e})");
+                        let cause = self.lost_connection_cause(&session).await;
                         self.drop_master(&session).await;
-                        return Err(unreachable(&format!(
-                            "the connection to {} was lost ({e})",
-                            self.target.address
-                        )));
+                        return Err(unreachable(&cause));
                     }
                     // The master is fine, so the remote process died (killed by a signal).
                     return Ok(ExecOutput {
@@ -405,6 +414,68 @@ impl SshConnection {
             }
         }
     }
+}
+
+impl SshConnection {
+    /// Why the master's connection ended, in ssh's own words: what the master wrote to its log
+    /// (`Timeout, server X not responding.` when the keepalive gave up on a cut link,
+    /// `client_loop: send disconnect: Broken pipe`, ...); when it wrote nothing, the signal
+    /// that killed it, or else what the ssh client says when the server closes the connection
+    /// (sshd killed, host shut down): `Connection to X closed by remote host.`
+    async fn lost_connection_cause(&self, dead: &Arc<Session>) -> String {
+        let log = dead
+            .control_socket()
+            .parent()
+            .map(|dir| dir.join("log"))
+            .unwrap_or_default();
+        let status = self.master_exit_status(dead, Duration::from_secs(1)).await;
+        let text = ssh_log_text(&log);
+        if !text.is_empty() {
+            return text;
+        }
+        use std::os::unix::process::ExitStatusExt;
+        match status.and_then(|s| s.signal()) {
+            Some(signal) => format!("the ssh master process was killed by signal {signal}"),
+            None => format!(
+                "Connection to {} closed by remote host.",
+                self.target.address
+            ),
+        }
+    }
+
+    /// The exit status of `dead`'s master process, waited for up to `grace` (ssh writes its
+    /// last words to the log before it exits). `None` when it still runs or is not our child.
+    async fn master_exit_status(
+        &self,
+        dead: &Arc<Session>,
+        grace: Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let end = Instant::now() + grace;
+        loop {
+            {
+                let mut slot = self.master.lock().await;
+                let master = slot.as_mut().filter(|m| Arc::ptr_eq(&m.session, dead))?;
+                match master.process.as_mut()?.try_wait() {
+                    Ok(Some(status)) => return Some(status),
+                    Ok(None) if Instant::now() < end => {}
+                    _ => return None,
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// What ssh wrote to a log file (`-E`), without its carriage returns and without the notice
+/// about adding a host key to `/dev/null` (`LogLevel=INFO` keeps it, with the timeout line).
+fn ssh_log_text(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.replace('\r', "")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Why one remote command failed.
@@ -488,8 +559,11 @@ impl Drop for SshConnection {
                 .stderr(std::process::Stdio::null())
                 .status();
             let _ = std::fs::remove_dir_all(&m.dir);
-            // `kill_on_drop` ends the process if `-O exit` did not; tokio reaps it.
-            drop(m.process);
+            if let Some(mut child) = m.process {
+                // Ends the process if `-O exit` did not, and reaps it.
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
     }
 }
@@ -516,14 +590,23 @@ async fn shutdown(master: Master) {
         }
     }
     if let Some(mut child) = process {
-        if tokio::time::timeout(Duration::from_secs(2), child.wait())
-            .await
-            .is_err()
-        {
-            let _ = child.kill().await;
-        }
+        reap_within(&mut child, Duration::from_secs(2)).await;
     }
     let _ = std::fs::remove_dir_all(&master.dir);
+}
+
+/// Waits up to `grace` for the master to exit (polling: it is a `std` child, see
+/// [`spawn_master_process`]), then kills it; reaps it either way.
+async fn reap_within(child: &mut std::process::Child, grace: Duration) {
+    let end = Instant::now() + grace;
+    while Instant::now() < end {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return,
+            Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Whether a failed connection means "nothing answers yet" (a VM still booting: refused, no
@@ -584,7 +667,7 @@ fn with_remote_timeout(command: &str, limit: Duration) -> String {
 enum MasterStart {
     /// The control socket answers. The process is our child (`None` when it forked into the
     /// background because the user's options asked for it, e.g. `-f`).
-    Ready(Option<tokio::process::Child>),
+    Ready(Option<std::process::Child>),
     /// ssh exited before the socket answered (its exit code).
     Exited(Option<i32>),
 }
@@ -600,13 +683,12 @@ async fn run_master(
 ) -> Result<MasterStart, ConnError> {
     let err_file = std::fs::File::create(err_path)
         .map_err(|e| ConnError::Other(format!("cannot create {}: {e}", err_path.display())))?;
-    let mut cmd = tokio::process::Command::new("ssh");
+    let mut cmd = std::process::Command::new("ssh");
     cmd.args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(err_file)
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| {
+        .stderr(err_file);
+    let mut child = spawn_master_process(cmd).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             unreachable("the OpenSSH client `ssh` is not installed or not on PATH")
         } else {
@@ -631,13 +713,85 @@ async fn run_master(
             return Ok(MasterStart::Exited(status.code()));
         }
         if started.elapsed() > bound {
-            let _ = child.kill().await;
+            let _ = child.kill();
+            let _ = child.wait();
             return Err(unreachable(&format!(
                 "ssh did not finish connecting within {} seconds",
                 bound.as_secs()
             )));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Starts the master so that it dies with this process: `PR_SET_PDEATHSIG` sends it SIGTERM
+/// (ssh then removes its control socket and closes the connection, which ends the remote
+/// command through the watchdog) when hook-runner is killed outright (SIGKILL, the OOM killer)
+/// and cannot close it. The signal fires when the *thread* that forked the master exits, not
+/// the process: tokio's blocking threads end when idle and a worker may be retired, so every
+/// master is forked by one dedicated thread that lives as long as the process.
+async fn spawn_master_process(cmd: std::process::Command) -> std::io::Result<std::process::Child> {
+    use std::sync::mpsc;
+    use std::sync::OnceLock;
+    type Job = (
+        std::process::Command,
+        tokio::sync::oneshot::Sender<std::io::Result<std::process::Child>>,
+    );
+    static SPAWNER: OnceLock<Option<mpsc::Sender<Job>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("ssh-master-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    die_with_this_process(&mut cmd);
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .ok()
+            .map(|_| tx)
+    });
+    let Some(spawner) = spawner else {
+        return Err(std::io::Error::other(
+            "cannot start the thread that starts ssh masters",
+        ));
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    spawner
+        .send((cmd, reply))
+        .map_err(|_| std::io::Error::other("the ssh master spawner thread is gone"))?;
+    answer
+        .await
+        .map_err(|_| std::io::Error::other("the ssh master spawner thread is gone"))?
+}
+
+/// Makes the child get SIGTERM when the thread that forks it (and so this process) ends.
+fn die_with_this_process(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: the closure only calls prctl and getppid (async-signal-safe) and allocates
+    // nothing but the error value on failure.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGTERM as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent died before the prctl took effect: the signal will never come.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other(
+                    "hook-runner exited while starting ssh",
+                ));
+            }
+            Ok(())
+        });
     }
 }
 
@@ -655,15 +809,12 @@ async fn socket_answers(ctl: &Path) -> bool {
 fn master_failure_message(log: &Path, err: &Path, code: Option<i32>) -> String {
     let mut text = String::new();
     for p in [err, log] {
-        if let Ok(t) = std::fs::read_to_string(p) {
-            let t = t.replace('\r', "");
-            let t = t.trim();
-            if !t.is_empty() {
-                if !text.is_empty() {
-                    text.push('\n');
-                }
-                text.push_str(t);
+        let t = ssh_log_text(p);
+        if !t.is_empty() {
+            if !text.is_empty() {
+                text.push('\n');
             }
+            text.push_str(&t);
         }
     }
     if text.is_empty() {
@@ -731,6 +882,8 @@ fn make_control_dir(base: &Path) -> Result<PathBuf, ConnError> {
         )));
     }
     let _ = std::fs::remove_dir_all(&dir);
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| remove_stale_control_dirs(base));
     std::fs::DirBuilder::new()
         .mode(0o700)
         .recursive(false)
@@ -742,6 +895,48 @@ fn make_control_dir(base: &Path) -> Result<PathBuf, ConnError> {
             ))
         })?;
     Ok(dir)
+}
+
+/// Removes the control dirs (`hrPID-N`) that runs killed outright left in `base`: only those
+/// of our uid whose process is gone and whose master socket, if any, refuses connections, so a
+/// shared directory (a multi-user `/tmp`) never loses another user's or a live run's master.
+/// (In a pod, `/tmp` is private and ends with the pod: this only matters on a shared machine.)
+fn remove_stale_control_dirs(base: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(control_dir_pid) else {
+            continue;
+        };
+        let path = entry.path();
+        let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == uid);
+        if ours && !process_exists(pid) && !socket_accepts(&path.join("m")) {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+/// The pid in a control dir name `hrPID-N`.
+fn control_dir_pid(name: &str) -> Option<i32> {
+    let (pid, n) = name.strip_prefix("hr")?.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok().filter(|p| *p > 0)
+}
+
+fn process_exists(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Whether something listens on the unix socket `path` (a missing socket does not).
+fn socket_accepts(path: &Path) -> bool {
+    std::os::unix::net::UnixStream::connect(path).is_ok()
 }
 
 /// How a host is reached (`ansible_connection`).
@@ -1095,6 +1290,22 @@ mod tests {
     }
 
     #[test]
+    fn ssh_logs_are_quoted_without_the_host_key_notice() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        std::fs::write(
+            &log,
+            "Warning: Permanently added '[10.0.0.1]:22' (ED25519) to the list of known hosts.\r\nTimeout, server 10.0.0.1 not responding.\r\n",
+        )
+        .unwrap();
+        assert_eq!(
+            ssh_log_text(&log),
+            "Timeout, server 10.0.0.1 not responding."
+        );
+        assert_eq!(ssh_log_text(&dir.path().join("none")), "");
+    }
+
+    #[test]
     fn split_words_handles_quotes() {
         assert_eq!(
             split_words(r#"a 'b c' "d \"e\"" f\ g"#).unwrap(),
@@ -1111,6 +1322,28 @@ mod tests {
             Err(ConnError::Other(m)) => assert!(m.contains("too long"), "{m}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn stale_control_dirs_of_dead_runs_are_removed_and_live_ones_kept() {
+        let base = tempfile::tempdir().unwrap();
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let dead = gone.id();
+        gone.wait().unwrap();
+        let dir = |name: String| {
+            let p = base.path().join(name);
+            std::fs::create_dir(&p).unwrap();
+            p
+        };
+        let stale = dir(format!("hr{dead}-0"));
+        std::fs::write(stale.join("log"), "x").unwrap();
+        let ours = dir(format!("hr{}-7", std::process::id()));
+        let listening = dir(format!("hr{dead}-1"));
+        let _listener = std::os::unix::net::UnixListener::bind(listening.join("m")).unwrap();
+        let other = dir("hrx-1".into());
+        remove_stale_control_dirs(base.path());
+        assert!(!stale.exists(), "a dead run's control dir was kept");
+        assert!(ours.exists() && listening.exists() && other.exists());
     }
 
     #[test]

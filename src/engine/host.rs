@@ -266,15 +266,19 @@ impl Run<'_> {
         }
         let total = items.len();
         let mut results: Vec<Map> = Vec::new();
+        // The task variables are built once and only the loop variables change per item; they
+        // are built again when an item changed a host's variables (`set_fact` in a loop sees
+        // the previous items' facts). Copying them per item would copy every registered result.
+        let mut ivars = vars;
+        let mut built_at = self.vars_generation();
         for (index, item) in items.iter().enumerate() {
             if self.cancel.is_cancelled() {
                 break;
             }
-            let mut ivars = if index == 0 {
-                vars.clone()
-            } else {
-                self.task_vars(pctx, frame, Some(ht.task), ht.host)
-            };
+            if index > 0 && self.vars_generation() != built_at {
+                built_at = self.vars_generation();
+                ivars = self.task_vars(pctx, frame, Some(ht.task), ht.host);
+            }
             insert_data(&mut ivars, &loop_var, item.clone());
             ivars.insert("ansible_loop_var".into(), Value::String(loop_var.clone()));
             if let Some(iv) = &index_var {
@@ -382,20 +386,33 @@ impl Run<'_> {
         };
         let mut attempt: u32 = 0;
         // Facts a result sets are visible to the next attempt and to the conditions, as in
-        // Ansible's retry loop.
-        let mut cur_vars = vars.clone();
+        // Ansible's retry loop. The variables are copied only when something changes them
+        // (they can hold large registered results, and a loop runs this per item).
+        let mut cur_vars = std::borrow::Cow::Borrowed(vars);
+        let has_conditions =
+            has_until || task.changed_when.is_some() || task.failed_when.is_some();
         loop {
             attempt += 1;
             let mut r = self.execute_once(pctx, ht, &cur_vars).await;
             if result::flag(&r, "unreachable") {
                 return r;
             }
-            merge_result_facts(&mut cur_vars, task.module_name().unwrap_or(""), &r);
-            let mut cond_vars = cur_vars.clone();
-            if let Some(reg) = &task.register {
-                insert_data(&mut cond_vars, reg, Value::Object(result::for_register(&r)));
+            // As in Ansible, the result carries `attempts` while `until` is evaluated
+            // (`until: result.attempts >= 2`).
+            if has_until {
+                r.insert("attempts".into(), Value::from(attempt));
             }
-            self.apply_changed_failed_when(task, &mut r, &cond_vars, &ht.search);
+            if r.contains_key("ansible_facts") {
+                merge_result_facts(cur_vars.to_mut(), task.module_name().unwrap_or(""), &r);
+            }
+            let mut cond_vars = Map::new();
+            if has_conditions {
+                cond_vars = cur_vars.as_ref().clone();
+                if let Some(reg) = &task.register {
+                    insert_data(&mut cond_vars, reg, Value::Object(result::for_register(&r)));
+                }
+                self.apply_changed_failed_when(task, &mut r, &cond_vars, &ht.search);
+            }
             if !retrying {
                 return r;
             }
@@ -442,9 +459,6 @@ impl Run<'_> {
             } else {
                 !result::flag(&r, "failed")
             };
-            if has_until {
-                r.insert("attempts".into(), Value::from(attempt));
-            }
             if done {
                 return r;
             }
@@ -577,6 +591,21 @@ impl Run<'_> {
             }
             return r;
         }
+        let template_keyword = |v: &Value| {
+            self.templar
+                .template(v, scope)
+                .map_err(|e| self.template_failure_with_keys(task, &e, scope))
+        };
+        let job = match super::async_task::job_for(
+            task.async_.as_ref(),
+            task.poll.as_ref(),
+            module.name(),
+            settings.check_mode,
+            &template_keyword,
+        ) {
+            Ok(job) => job,
+            Err(msg) => return failed(msg),
+        };
         let conn: Arc<dyn Connection> = if remote {
             let (name, conn_vars) = match &ht.delegate {
                 Some(d) => (d.clone(), self.delegated_vars(d)),
@@ -588,6 +617,10 @@ impl Run<'_> {
             }
         } else {
             Arc::new(LocalConnection::new())
+        };
+        let conn: Arc<dyn Connection> = match &job {
+            Some(job) => Arc::new(super::async_task::AsyncConnection::new(conn, job.clone())),
+            None => conn,
         };
         let ctx = ModuleContext {
             host: ht.host,
@@ -628,6 +661,9 @@ impl Run<'_> {
             }
             Err(e) => failed(e.to_string()),
         };
+        if let Some(job) = &job {
+            job.finish(&mut r);
+        }
         if !result::flag(&r, "failed") && !result::flag(&r, "unreachable") {
             self.apply_requests(pctx, module.name(), &mut r, ht, vars);
         }
@@ -679,6 +715,7 @@ impl Run<'_> {
             };
             if !name.is_empty() {
                 let changed = lock(&self.inventory).add_host(&name, &groups, host_vars);
+                self.vars_changed();
                 lock(&self.added_hosts).insert(name.clone());
                 r.insert("changed".into(), Value::Bool(changed));
             }

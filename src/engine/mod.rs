@@ -31,6 +31,7 @@
 //!   through `hostvars[...]`. (ansible-core re-templates a `set_fact` value that did not come
 //!   from an unsafe source; hook-runner treats every `set_fact` value as final data.)
 
+mod async_task;
 mod cancel;
 mod exec;
 mod facts;

@@ -32,8 +32,10 @@ pub(crate) struct Run<'a> {
     reporter: &'a dyn Reporter,
     emit_lock: Mutex<()>,
     pub templar: Templar,
-    pub inventory: Mutex<Inventory>,
-    pub hosts: Mutex<HashMap<String, HostState>>,
+    pub inventory: Arc<Mutex<Inventory>>,
+    pub hosts: Arc<Mutex<HashMap<String, HostState>>>,
+    /// The play whose variables `hostvars` shows (shared with the `hostvars` lookup).
+    hostvars_play: Arc<Mutex<Option<Arc<PlayLayers>>>>,
     conns: Mutex<HashMap<String, Arc<dyn Connection>>>,
     pub stats: Mutex<IndexMap<String, HostStats>>,
     /// Hosts failed for good (removed from later tasks and plays).
@@ -49,6 +51,9 @@ pub(crate) struct Run<'a> {
     pub dry_run: bool,
     pub forks: tokio::sync::Semaphore,
     counter: AtomicU64,
+    /// Bumped whenever a host's variables or the inventory change, so a loop can keep its
+    /// task variables while nothing changed (see [`Run::vars_generation`]).
+    vars_generation: AtomicU64,
 }
 
 impl<'a> Run<'a> {
@@ -75,13 +80,26 @@ impl<'a> Run<'a> {
             }),
         };
         let forks = if opts.forks == 0 { 50 } else { opts.forks };
+        let source = HostvarsSource {
+            inventory: Arc::new(Mutex::new(inventory)),
+            hosts: Arc::new(Mutex::new(HashMap::new())),
+            play: Arc::new(Mutex::new(None)),
+            extra_vars: Arc::new(extra_vars.clone()),
+        };
+        let templar = Templar::new();
+        let answer = source.clone();
+        templar.register_lookup(
+            vars::LAZY_HOSTVARS,
+            Arc::new(move |terms, _| Ok(answer.answer(terms))),
+        );
         Ok(Run {
             opts,
             reporter,
             emit_lock: Mutex::new(()),
-            templar: Templar::new(),
-            inventory: Mutex::new(inventory),
-            hosts: Mutex::new(HashMap::new()),
+            templar,
+            inventory: source.inventory,
+            hosts: source.hosts,
+            hostvars_play: source.play,
             conns: Mutex::new(HashMap::new()),
             stats: Mutex::new(IndexMap::new()),
             failed: Mutex::new(IndexSet::new()),
@@ -94,6 +112,7 @@ impl<'a> Run<'a> {
             dry_run,
             forks: tokio::sync::Semaphore::new(forks),
             counter: AtomicU64::new(0),
+            vars_generation: AtomicU64::new(0),
         })
     }
 
@@ -128,6 +147,18 @@ impl<'a> Run<'a> {
     pub fn update_host(&self, host: &str, f: impl FnOnce(&mut HostState)) {
         let mut hosts = lock(&self.hosts);
         f(hosts.entry(host.to_string()).or_default());
+        self.vars_changed();
+    }
+
+    /// Notes that some host's variables (state or inventory) changed.
+    pub fn vars_changed(&self) {
+        self.vars_generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A number that changes whenever a host's variables may have changed: task variables
+    /// built under the same number are still right.
+    pub fn vars_generation(&self) -> u64 {
+        self.vars_generation.load(Ordering::SeqCst)
     }
 
     pub fn is_unreachable(&self, host: &str) -> bool {
@@ -255,10 +286,12 @@ impl<'a> Run<'a> {
             .map(|p| Value::String(p.display().to_string()))
             .collect();
         vars.insert("ansible_search_path".into(), Value::Array(search));
-        let (hostvars, hostvars_unsafe) = self.hostvars_with_unsafe(pctx);
-        vars.insert("hostvars".into(), Value::Object(hostvars));
+        self.show_play_in_hostvars(pctx);
+        vars.insert(
+            "hostvars".into(),
+            Value::String(vars::LAZY_HOSTVARS.into()),
+        );
         let mut unsafe_names = state.map(|s| s.unsafe_names()).unwrap_or_default();
-        unsafe_names.extend(hostvars_unsafe);
         if vars.contains_key("ansible_failed_result") {
             unsafe_names.push(Value::String("ansible_failed_result".into()));
         }
@@ -269,45 +302,18 @@ impl<'a> Run<'a> {
         vars
     }
 
-    /// `hostvars`: every known host's variables (inventory, facts, play vars, set_fact,
-    /// include_vars, extra vars and its own magic names), untemplated; and the paths of its
-    /// values that are data, never templated again (each host's registered results,
-    /// `set_fact` values and facts, as for the host itself: `hostvars.<host>.<name>`, see
-    /// [`crate::template::UNSAFE_VARS`]).
-    fn hostvars_with_unsafe(&self, pctx: &PlayCtx) -> (Map, Vec<Value>) {
-        let names = lock(&self.inventory).known_hosts();
-        let mut out = Map::new();
-        let mut unsafe_paths = Vec::new();
-        for name in names {
-            let (inventory_vars, group_names) = {
-                let inv = lock(&self.inventory);
-                (inv.host_vars(&name), inv.group_names(&name))
-            };
-            let state = self.host_state(&name);
-            for var in state.unsafe_names() {
-                if let Value::String(var) = var {
-                    unsafe_paths.push(Value::String(format!("hostvars.{name}.{var}")));
-                }
-            }
-            let layers = Layers {
-                inventory: Some(&inventory_vars),
-                facts: Some(&state.facts),
-                play_vars: Some(&pctx.play.kw.vars),
-                vars_files: Some(&pctx.vars_files),
-                include_vars: Some(&state.include_vars),
-                set_facts: Some(&state.set_facts),
-                extra_vars: Some(&self.extra_vars),
-                ..Layers::default()
-            };
-            let mut vars = layers.merge();
-            vars.insert("inventory_hostname".into(), Value::String(name.clone()));
-            vars.insert(
-                "group_names".into(),
-                Value::Array(group_names.into_iter().map(Value::String).collect()),
-            );
-            out.insert(name, Value::Object(vars));
+    /// Makes `hostvars` show the variables of `pctx`'s play (plays run one after another).
+    fn show_play_in_hostvars(&self, pctx: &PlayCtx) {
+        let mut current = lock(&self.hostvars_play);
+        let same = current.as_ref().is_some_and(|p| {
+            Arc::ptr_eq(&p.play, &pctx.play) && p.vars_files == pctx.vars_files
+        });
+        if !same {
+            *current = Some(Arc::new(PlayLayers {
+                play: pctx.play.clone(),
+                vars_files: pctx.vars_files.clone(),
+            }));
         }
-        (out, unsafe_paths)
     }
 
     /// The connection to `host` (made on first use, then reused for the run). `vars` are the
@@ -376,6 +382,79 @@ impl<'a> Run<'a> {
         for c in conns {
             c.close().await;
         }
+    }
+}
+
+/// The play-level layers of `hostvars`.
+struct PlayLayers {
+    play: Arc<crate::playbook::Play>,
+    vars_files: Map,
+}
+
+/// What `hostvars` is made of, shared by the run and the templating lookup that answers
+/// `hostvars` lazily ([`vars::LAZY_HOSTVARS`]).
+#[derive(Clone)]
+struct HostvarsSource {
+    inventory: Arc<Mutex<Inventory>>,
+    hosts: Arc<Mutex<HashMap<String, HostState>>>,
+    play: Arc<Mutex<Option<Arc<PlayLayers>>>>,
+    extra_vars: Arc<Map>,
+}
+
+impl HostvarsSource {
+    /// The lookup's answer: with a host name, `[variables, unsafe names]` (nothing for an
+    /// unknown host); without, every known host's name.
+    fn answer(&self, terms: &[Value]) -> Vec<Value> {
+        match terms.first() {
+            None => lock(&self.inventory)
+                .known_hosts()
+                .into_iter()
+                .map(Value::String)
+                .collect(),
+            Some(name) => match self.host_vars(&super::play::value_text(name)) {
+                Some((vars, unsafe_names)) => {
+                    vec![Value::Object(vars), Value::Array(unsafe_names)]
+                }
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// One host's `hostvars` entry: inventory, facts, play vars, `vars_files`,
+    /// `include_vars`, `set_fact`/registered values, extra vars, `inventory_hostname` and
+    /// `group_names` (untemplated); and the names among them that are data (see
+    /// [`HostState::unsafe_names`]).
+    fn host_vars(&self, name: &str) -> Option<(Map, Vec<Value>)> {
+        let (inventory_vars, group_names) = {
+            let inv = lock(&self.inventory);
+            if !inv.has_host(name) {
+                return None;
+            }
+            (inv.host_vars(name), inv.group_names(name))
+        };
+        let play = lock(&self.play).clone();
+        let no_state = HostState::default();
+        let hosts = lock(&self.hosts);
+        let state = hosts.get(name).unwrap_or(&no_state);
+        let layers = Layers {
+            inventory: Some(&inventory_vars),
+            facts: Some(&state.facts),
+            play_vars: play.as_ref().map(|p| &p.play.kw.vars),
+            vars_files: play.as_ref().map(|p| &p.vars_files),
+            include_vars: Some(&state.include_vars),
+            set_facts: Some(&state.set_facts),
+            extra_vars: Some(&self.extra_vars),
+            ..Layers::default()
+        };
+        let mut vars = layers.merge();
+        let unsafe_names = state.unsafe_names();
+        drop(hosts);
+        vars.insert("inventory_hostname".into(), Value::String(name.to_string()));
+        vars.insert(
+            "group_names".into(),
+            Value::Array(group_names.into_iter().map(Value::String).collect()),
+        );
+        Some((vars, unsafe_names))
     }
 }
 

@@ -3,7 +3,8 @@
 //! Semantics (ansible-core 2.18 `plugins/action/assert.py`, reference §1.7):
 //! - `that` (required; a string or a list) holds bare conditionals, evaluated in order like
 //!   `when`. The first false one fails the task with `failed: true, evaluated_to: false,
-//!   assertion: <that item>, msg: <fail_msg>`.
+//!   assertion: <that item>, msg: <fail_msg>` (the item as written: `that: false` gives
+//!   `assertion: false`).
 //! - `fail_msg` (alias `msg`, default `Assertion failed`) and `success_msg` (default
 //!   `All assertions passed`) are a string or a list; anything else fails with
 //!   `Incorrect type for fail_msg or msg, expected a string or list and got <type>`.
@@ -12,7 +13,9 @@
 //!   error) carries `_ansible_verbose_always`, so the console prints it at default verbosity
 //!   (`ok: [h] => {"changed": false, "msg": ...}`) as it does `debug`; registering drops the key.
 //! - A conditional that cannot be evaluated (undefined variable, syntax error) fails the task
-//!   with `The conditional check '<item>' failed. The error was: <error>`.
+//!   with `The conditional check '<item>' failed. The error was: <error>`, the error of an
+//!   undefined variable being `error while evaluating conditional (<item>): '<name>' is
+//!   undefined`.
 
 use super::argspec::{ArgSpec, Kind, Param};
 use super::remote::failed_unchanged as failed;
@@ -25,9 +28,11 @@ pub struct Assert;
 
 static SPEC: ArgSpec = ArgSpec {
     params: &[
+        // Raw as Ansible's action reads it: a string is one conditional (never split on
+        // commas), a literal keeps its type (`that: false` fails with `assertion: false`).
         Param {
             required: true,
-            ..Param::new("that", Kind::List)
+            ..Param::new("that", Kind::Raw)
         },
         Param {
             aliases: &["msg"],
@@ -60,7 +65,13 @@ impl Module for Assert {
         Ok(assert(&args, |expr| {
             ctx.templar
                 .condition(expr, ctx.scope)
-                .map_err(|e| e.message)
+                .map_err(|e| match e.undefined {
+                    // Ansible's conditional names itself for an undefined variable only.
+                    Some(_) => {
+                        format!("error while evaluating conditional ({expr}): {}", e.message)
+                    }
+                    None => e.message,
+                })
         }))
     }
 }
@@ -95,16 +106,12 @@ pub fn assert(args: &Map, condition: impl Fn(&str) -> Result<bool, String>) -> M
         decided.insert("_ansible_verbose_always".into(), Value::Bool(true));
     }
     for item in &that {
-        let (text, outcome) = match item {
-            Value::String(expr) => (
-                expr.clone(),
-                condition(expr).map_err(|e| {
-                    format!("The conditional check '{expr}' failed. The error was: {e}")
-                }),
-            ),
-            Value::Bool(b) => (if *b { "True" } else { "False" }.to_string(), Ok(*b)),
-            Value::Number(n) => (n.to_string(), Ok(n.as_f64() != Some(0.0))),
-            other => (other.to_string(), Ok(!is_empty(other))),
+        let outcome = match item {
+            Value::String(expr) => condition(expr)
+                .map_err(|e| format!("The conditional check '{expr}' failed. The error was: {e}")),
+            Value::Bool(b) => Ok(*b),
+            Value::Number(n) => Ok(n.as_f64() != Some(0.0)),
+            other => Ok(!is_empty(other)),
         };
         match outcome {
             Err(message) => return failed(message),
@@ -112,7 +119,7 @@ pub fn assert(args: &Map, condition: impl Fn(&str) -> Result<bool, String>) -> M
                 let mut r = decided;
                 r.insert("failed".into(), Value::Bool(true));
                 r.insert("evaluated_to".into(), Value::Bool(false));
-                r.insert("assertion".into(), Value::String(text));
+                r.insert("assertion".into(), item.clone());
                 r.insert("msg".into(), fail_msg);
                 r.insert("changed".into(), Value::Bool(false));
                 return r;
@@ -239,7 +246,7 @@ mod tests {
     #[test]
     fn literal_booleans_work() {
         let r = assert(&args(json!({"that": [true, false]})), truth);
-        assert_eq!(r["assertion"], json!("False"));
+        assert_eq!(r["assertion"], json!(false));
     }
 
     #[tokio::test]
@@ -269,6 +276,21 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .starts_with("The conditional check 'x ==' failed."),
+            "{r:?}"
+        );
+        let r = run_with(&Assert, json!({"that": "nope.x == 1"}), opts()).await;
+        assert_eq!(
+            r["msg"],
+            json!("The conditional check 'nope.x == 1' failed. The error was: error while evaluating conditional (nope.x == 1): 'nope' is undefined"),
+            "{r:?}"
+        );
+        let r = run_with(&Assert, json!({"that": false}), opts()).await;
+        assert_eq!(r["assertion"], json!(false), "{r:?}");
+        // One conditional, never split at its comma.
+        let r = run_with(&Assert, json!({"that": "x == 5, x > 9"}), opts()).await;
+        let msg = r["msg"].as_str().unwrap_or_default();
+        assert!(
+            msg.starts_with("The conditional check 'x == 5, x > 9' failed."),
             "{r:?}"
         );
         let r = run_with(&Assert, json!({"fail_msg": "x"}), opts()).await;

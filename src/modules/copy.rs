@@ -1365,14 +1365,21 @@ mod tests {
             first["checksum"],
             hex::encode(sha1::Sha1::digest(&data)).as_str()
         );
-        assert_eq!(first["md5sum"], hex::encode(md5::Md5::digest(&data)).as_str());
+        assert_eq!(
+            first["md5sum"],
+            hex::encode(md5::Md5::digest(&data)).as_str()
+        );
         assert_eq!(first["mode"], "0600");
         let leftovers = std::fs::read_dir(&dir).unwrap().count();
         assert_eq!(leftovers, 2, "a temp file was left behind");
         let again = CountingConnection::default();
         let second = run_on(&again, &Copy, args, Options::default()).await;
         assert_eq!(second["changed"], false, "{second:?}");
-        assert_eq!(*again.stdin_bytes.lock().unwrap(), 0, "unchanged file was sent");
+        assert_eq!(
+            *again.stdin_bytes.lock().unwrap(),
+            0,
+            "unchanged file was sent"
+        );
     }
 
     #[tokio::test]

@@ -175,7 +175,7 @@ fn build_script(
 
 /// `detect_service_mgr`: sets `SERVICE_MGR` as Ansible's `service_mgr` fact collector does.
 pub const SERVICE_MGR_SH: &str = r#"detect_service_mgr() {
-  _p1=$(cat /proc/1/comm 2>/dev/null)
+  _p1=; IFS= read -r _p1 2>/dev/null </proc/1/comm || :
   if [ -z "$_p1" ]; then
     _p1=$(ps -p 1 -o comm= 2>/dev/null)
     case $_p1 in *[0-9]\ *|COMMAND) _p1= ;; esac

@@ -8,10 +8,10 @@
 //!   character, and contain only letters, numbers and underscores.`
 //! - As in 2.18's default (non-native Jinja2) mode, a string value equal to `true`, `false`,
 //!   `yes` or `no` in any case becomes a boolean.
-//! - A key starting with `_ansible_` fails with Ansible's wording (`Invalid parameter specified
-//!   beginning with keyword '_ansible_' for action 'set_fact': '_ansible_foo'. The prefix
-//!   '_ansible_' is reserved for internal use only.`). Ansible raises it while parsing the task,
-//!   so its whole playbook stops; here the task fails when it runs (`ignore_errors` applies).
+//! - A key written with the task starting with `_ansible_` is refused when the playbook loads,
+//!   as for every non-free-form action (`crate::playbook` `check_reserved_names`, Ansible's
+//!   parse-time check); a key that only a template or the `args:` keyword gives is set, as in
+//!   Ansible.
 //! - No facts at all fails with `No key/value pairs provided, at least one is required for this
 //!   action to succeed`.
 //! - Result: `ansible_facts: {...}`, `_ansible_facts_cacheable: <cacheable>`, `changed: false`.
@@ -66,11 +66,6 @@ pub fn set_fact(mut args: Map) -> Map {
         return failed(
             "No key/value pairs provided, at least one is required for this action to succeed",
         );
-    }
-    if let Some(reserved) = args.keys().find(|k| k.starts_with("_ansible_")) {
-        return failed(format!(
-            "Invalid parameter specified beginning with keyword '_ansible_' for action 'set_fact': '{reserved}'. The prefix '_ansible_' is reserved for internal use only."
-        ));
     }
     let mut facts = Map::new();
     for (key, value) in args {
@@ -170,18 +165,12 @@ mod tests {
     }
 
     #[test]
-    fn the_ansible_prefix_is_reserved() {
-        let r = set_fact(args(json!({"_ansible_foo": "bar", "ok": 1})));
-        assert_eq!(r["failed"], json!(true));
-        assert_eq!(
-            r["msg"],
-            json!("Invalid parameter specified beginning with keyword '_ansible_' for action 'set_fact': '_ansible_foo'. The prefix '_ansible_' is reserved for internal use only.")
-        );
-        assert!(r.get("ansible_facts").is_none());
-        // Only the exact prefix is reserved.
-        assert!(set_fact(args(json!({"_ansible": 1})))
-            .get("failed")
-            .is_none());
+    fn the_ansible_prefix_is_the_loaders_check_not_the_modules() {
+        // The loader refuses `_ansible_` keys written with the task; what reaches the module
+        // (through `args:` or a templated key) is set, as Ansible's set_fact sets it.
+        let r = set_fact(args(json!({"_ansible_foo": "bar", "_ansible": 1})));
+        assert!(r.get("failed").is_none(), "{r:?}");
+        assert_eq!(r["ansible_facts"]["_ansible_foo"], json!("bar"));
     }
 
     #[test]

@@ -115,33 +115,68 @@ pub async fn gather(conn: &dyn Connection, become_: Option<Become>) -> Result<Ma
 }
 
 const FACTS_SH: &str = r#"_t=; command -v timeout >/dev/null 2>&1 && _t="timeout 3"
-emit user_id "$(id -un 2>/dev/null)"
-emit uid "$(id -u)"
-emit gid "$(id -g)"
+# Files are read with the `read` builtin where one line (or a short file) is wanted: a `cat`
+# per file would be a process each.
+line_of() { _l=; IFS= read -r _l 2>/dev/null <"$1" || :; }
+text_of() {
+  _s=
+  while IFS= read -r _l || [ -n "$_l" ]; do _s="$_s$_l
+"; done 2>/dev/null <"$1"
+  _s=${_s%
+}
+}
+# One `id` for the three ids: `uid=N(name) gid=N(name) ...` in the C locale.
+_idl=$(LC_ALL=C id 2>/dev/null)
+_me=${_idl#uid=}; _me=${_me%%[!0-9]*}
+_gid=${_idl#* gid=}; _gid=${_gid%%[!0-9]*}
+case ${_idl%% gid=*} in
+  *'('*')') _un=${_idl#*\(}; _un=${_un%%\)*} ;;
+  *) _un= ;;
+esac
+if [ -z "$_me" ] || [ -z "$_gid" ]; then _me=$(id -u); _gid=$(id -g); _un=$(id -un 2>/dev/null); fi
+emit user_id "$_un"
+emit uid "$_me"
+emit gid "$_gid"
 _pw=
-if command -v getent >/dev/null 2>&1; then _pw=$(getent passwd "$(id -u)" 2>/dev/null | head -n 1); fi
+if command -v getent >/dev/null 2>&1; then
+  IFS= read -r _pw <<EOF_PW
+$(getent passwd "$_me" 2>/dev/null)
+EOF_PW
+fi
 if [ -z "$_pw" ]; then
-  _me=$(id -u)
   while IFS= read -r _l; do
     case $_l in *:*:"$_me":*) _pw=$_l; break ;; esac
   done </etc/passwd
 fi
 emit passwd "$_pw"
-emit uname "$(uname -s)|$(uname -r)|$(uname -m)|$(uname -n)"
-emit kernel_version "$(uname -v)"
+# The kernel's own names (what uname prints), read from /proc without a process each.
+line_of /proc/sys/kernel/ostype; _us=$_l
+line_of /proc/sys/kernel/osrelease; _ur=$_l
+line_of /proc/sys/kernel/hostname; _node=$_l
+line_of /proc/sys/kernel/version; _uv=$_l
+[ -n "$_us" ] || _us=$(uname -s)
+[ -n "$_ur" ] || _ur=$(uname -r)
+[ -n "$_node" ] || _node=$(uname -n)
+[ -n "$_uv" ] || _uv=$(uname -v)
+emit uname "$_us|$_ur|$(uname -m)|$_node"
+emit kernel_version "$_uv"
 # Python's socket.getfqdn(), which Ansible uses: the name the hostname's first address resolves
 # back to, or its first alias holding a dot; the hostname itself when either lookup fails.
 py_getfqdn() {
-  _hn=$(uname -n)
+  _hn=$_node
   if ! command -v getent >/dev/null 2>&1; then
     $_t hostname -f 2>/dev/null || printf '%s\n' "$_hn"
     return 0
   fi
   read -r _a _rest <<EOF_ADDR
-$(getent ahosts "$_hn" 2>/dev/null | head -n 1)
+$(getent ahosts "$_hn" 2>/dev/null)
 EOF_ADDR
   _r=
-  [ -n "$_a" ] && _r=$(getent hosts "$_a" 2>/dev/null | head -n 1)
+  if [ -n "$_a" ]; then
+    IFS= read -r _r <<EOF_HOST
+$(getent hosts "$_a" 2>/dev/null)
+EOF_HOST
+  fi
   if [ -z "$_r" ]; then printf '%s\n' "$_hn"; return 0; fi
   set -- $_r
   shift
@@ -152,17 +187,20 @@ EOF_ADDR
   printf '%s\n' "$_f"
 }
 emit fqdn "$(py_getfqdn)"
-if [ -r /etc/os-release ]; then emit osrelease "$(cat /etc/os-release)"
-elif [ -r /usr/lib/os-release ]; then emit osrelease "$(cat /usr/lib/os-release)"; fi
-[ -r /etc/debian_version ] && emit debian_version "$(cat /etc/debian_version)"
-[ -r /etc/redhat-release ] && emit redhat_release "$(cat /etc/redhat-release)"
+if [ -r /etc/os-release ]; then text_of /etc/os-release; emit osrelease "$_s"
+elif [ -r /usr/lib/os-release ]; then text_of /usr/lib/os-release; emit osrelease "$_s"; fi
+[ -r /etc/debian_version ] && text_of /etc/debian_version && emit debian_version "$_s"
+[ -r /etc/redhat-release ] && text_of /etc/redhat-release && emit redhat_release "$_s"
 detect_service_mgr
 emit service_mgr "$SERVICE_MGR"
 for _p in dnf yum apt-get zypper apk pacman; do
   if command -v $_p >/dev/null 2>&1; then emit pkg_mgr $_p; break; fi
 done
 if command -v ip >/dev/null 2>&1; then
-  emit route "$(ip -4 route get 1.1.1.1 2>/dev/null | head -n 1)"
+  IFS= read -r _rt <<EOF_ROUTE
+$(ip -4 route get 1.1.1.1 2>/dev/null)
+EOF_ROUTE
+  emit route "$_rt"
   emit addrs "$(ip -4 -o addr show 2>/dev/null)"
 else
   # No iproute2 (minimal images): the kernel's own tables.
@@ -170,17 +208,22 @@ else
   [ -r /proc/net/fib_trie ] && emit fib_trie "$(cat /proc/net/fib_trie)"
 fi
 set +f
+_ifs=
 for _i in /sys/class/net/*; do
-  [ -e "$_i" ] && emit ifinfo "${_i##*/}|$(cat "$_i/address" 2>/dev/null)|$(cat "$_i/mtu" 2>/dev/null)"
+  [ -e "$_i" ] || [ -L "$_i" ] || continue
+  _ifs="$_ifs ${_i##*/}"
+  line_of "$_i/address"; _mac=$_l
+  line_of "$_i/mtu"
+  [ -e "$_i" ] && emit ifinfo "${_i##*/}|$_mac|$_l"
 done
 set -f
-emit interfaces "$(ls /sys/class/net 2>/dev/null)"
+emit interfaces "${_ifs# }"
 emit date "$(date '+%Y|%m|%d|%H|%M|%S|%Z|%z|%s|%A|%u|%j|%b|%B|%a|%U|%w')"
 emit date_utc "$(date -u '+%Y-%m-%dT%H:%M:%SZ|%Y%m%dT%H%M%S')"
-[ -r /proc/meminfo ] && emit meminfo "$(cat /proc/meminfo)"
+[ -r /proc/meminfo ] && text_of /proc/meminfo && emit meminfo "$_s"
 emit nproc "$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null)"
-[ -r /etc/machine-id ] && emit machine_id "$(cat /etc/machine-id)"
-[ -r /proc/uptime ] && emit uptime "$(cat /proc/uptime)"
+[ -r /etc/machine-id ] && line_of /etc/machine-id && emit machine_id "$_l"
+[ -r /proc/uptime ] && line_of /proc/uptime && emit uptime "$_l"
 if command -v systemd-detect-virt >/dev/null 2>&1; then emit virt "$(systemd-detect-virt 2>/dev/null)"; fi
 emit userspace_bits "$(getconf LONG_BIT 2>/dev/null)"
 printf 'env_begin=1\0'

@@ -16,6 +16,49 @@ use crate::{Map, Value};
 /// Modules whose `k=v` text keeps unknown words as the command (`check_raw`).
 const RAW_MODULES: &[&str] = &["command", "shell", "raw", "script"];
 
+/// Ansible's check while parsing a task: the arguments written with the action (not those of
+/// the `args:` keyword) may not start with `_ansible_`, a prefix reserved for the keys it adds
+/// to results, except for the free-form actions (`command`, `shell`, `raw`, `script`), whose
+/// words are a command line. Ansible names the action as the task wrote it, and the whole
+/// playbook stops, whatever the task's `ignore_errors`.
+pub(crate) fn check_reserved_names(
+    written_name: &str,
+    free_form: bool,
+    value: &Node,
+    ctx: &Ctx,
+) -> Result<(), LoadError> {
+    if free_form {
+        return Ok(());
+    }
+    let reserved = |key: &str| key.starts_with("_ansible_");
+    let found = match &value.value {
+        Yaml::Map(entries) => entries
+            .iter()
+            .map(|(k, _)| (k.key_string(), k))
+            .find(|(key, _)| reserved(key)),
+        Yaml::Str(s) => parse_kv(s, false)
+            .into_iter()
+            .map(|(key, _)| (key, value))
+            .find(|(key, _)| reserved(key)),
+        _ => None,
+    };
+    match found {
+        Some((key, at)) => Err(ctx.err(
+            at,
+            format!(
+                "Invalid parameter specified beginning with keyword '_ansible_' for action \
+                 '{written_name}': '{key}'. The prefix '_ansible_' is reserved for internal use only."
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Whether a module's `k=v` text is a command line (Ansible's free-form actions).
+pub(crate) fn is_free_form(module: &'static dyn crate::modules::Module) -> bool {
+    RAW_MODULES.contains(&module.name())
+}
+
 /// Free-form (non-module) action arguments: a string becomes `_raw_params` plus `k=v` words.
 pub(crate) fn free_args(value: &Node, extra: Option<&Node>) -> Map {
     let mut args = match extra.map(Node::to_value) {
@@ -74,7 +117,7 @@ pub(crate) fn module_args(
         }
         Yaml::Str(s) => {
             let text = strip_action_name(s, module);
-            let check_raw = RAW_MODULES.contains(&module.name());
+            let check_raw = is_free_form(module);
             args.extend(parse_kv(text, check_raw));
         }
         Yaml::Null => {}

@@ -333,6 +333,9 @@ pub struct Task {
     pub changed_when: Option<Vec<Value>>,
     pub failed_when: Option<Vec<Value>>,
     pub notify: Vec<String>,
+    /// `async:` and `poll:` as written (templated when the task runs; see `engine::async_task`).
+    pub async_: Option<Value>,
+    pub poll: Option<Value>,
     /// Handlers only: the topics it listens to.
     pub listen: Vec<String>,
     /// The role this task belongs to (for the `role : name` prefix, `role_path`, and the

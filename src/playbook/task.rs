@@ -7,7 +7,7 @@
 //! beside a valid action is `'x' is not a valid attribute for a Task`. `import_tasks` and
 //! `import_role` are expanded here into blocks; `include_*` stay tasks for the engine.
 
-use super::args::{free_args, module_args};
+use super::args::{check_reserved_names, free_args, is_free_form, module_args};
 use super::load::{
     find_task_file, handles_own_failure, list_of, load_file_items, parse_block_extras,
     parse_common, scalar_string, strings_of, value_string, Ctx, HandlerLevel, PlayAcc, COMMON_KEYS,
@@ -186,6 +186,8 @@ pub(crate) fn load_task(
     };
     let resolved = resolve_action(&action_key.name)
         .ok_or_else(|| ctx.err(action_key.key, "unresolvable action"))?;
+    let free_form = matches!(resolved, Resolved::Module(m) if is_free_form(m));
+    check_reserved_names(&action_key.name, free_form, action_key.value, ctx)?;
     let base = TaskBase {
         node,
         ctx,
@@ -440,6 +442,8 @@ impl TaskBase<'_> {
             changed_when: node.get("changed_when").map(list_of),
             failed_when: node.get("failed_when").map(list_of),
             notify: node.get("notify").map(strings_of).unwrap_or_default(),
+            async_: node.get("async").map(Node::to_value),
+            poll: node.get("poll").map(Node::to_value),
             listen: node.get("listen").map(strings_of).unwrap_or_default(),
             role: self.ctx.role.clone(),
             dir: self.ctx.dir.clone(),

@@ -118,6 +118,44 @@ fn unknown_module_parameter_fails_at_load_on_its_line() {
 }
 
 #[test]
+fn the_ansible_prefix_is_reserved_in_action_arguments() {
+    let reserved = |action: &str, key: &str| {
+        format!(
+            "Invalid parameter specified beginning with keyword '_ansible_' for action \
+             '{action}': '{key}'. The prefix '_ansible_' is reserved for internal use only."
+        )
+    };
+    // Any action, ignore_errors or not, named as written and pointed at by its key.
+    let e = error(
+        "- hosts: localhost\n  tasks:\n    - ansible.builtin.set_fact:\n        ok: 1\n        _ansible_foo: bar\n      ignore_errors: true\n",
+    );
+    assert_eq!(
+        e.message,
+        reserved("ansible.builtin.set_fact", "_ansible_foo")
+    );
+    assert_eq!((e.loc.line, e.loc.col), (5, 9));
+    let e = error("- hosts: localhost\n  tasks:\n    - debug: msg=hi _ansible_x=1\n");
+    assert_eq!(e.message, reserved("debug", "_ansible_x"));
+    let e =
+        error("- hosts: localhost\n  tasks:\n    - include_tasks: {file: x.yml, _ansible_y: 1}\n");
+    assert_eq!(e.message, reserved("include_tasks", "_ansible_y"));
+    // Free-form actions' words are a command line; `args:` is not checked; only the prefix.
+    for ok in [
+        "- command: echo _ansible_z=1\n",
+        "- ansible.builtin.shell: echo _ansible_z=1\n",
+        "- set_fact:\n    a: 1\n  args:\n    _ansible_w: 1\n",
+        "- set_fact:\n    _ansible: 1\n",
+    ] {
+        let tasks = ok.replace('\n', "\n    ");
+        let (_d, r) = load(&[(
+            "playbook.yml",
+            &format!("- hosts: localhost\n  tasks:\n    {tasks}"),
+        )]);
+        assert!(r.is_ok(), "{ok}: {:?}", r.err());
+    }
+}
+
+#[test]
 fn meta_and_loops_on_imports() {
     let e = error("- hosts: localhost\n  tasks:\n    - meta: flush_everything\n");
     assert_eq!(e.message, "invalid meta action requested: flush_everything");

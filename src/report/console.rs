@@ -238,9 +238,13 @@ impl Renderer {
     }
 }
 
-/// `debug` results (and results flagged so) are always shown, indented.
+/// Results flagged `_ansible_verbose_always` (`assert` unless `quiet`) are always shown,
+/// indented; so are `debug`'s own results, which Ansible's debug flags so. A skipped or failed
+/// `debug` result (a false `when`, an argument that did not template) is not debug's own, and
+/// Ansible prints it as any other task's.
 fn verbose_always(result: &Map, action: &str) -> bool {
-    flag(result, "_ansible_verbose_always") || is_debug(action)
+    flag(result, "_ansible_verbose_always")
+        || (is_debug(action) && !flag(result, "skipped") && !flag(result, "failed"))
 }
 
 /// One host's result line, with its JSON ready in case the line shows it.
@@ -802,6 +806,60 @@ skipping: [localhost]
 TASK [Fail ignored] ************************************************************
 fatal: [localhost]: FAILED! => {\"changed\": false, \"msg\": \"boom\"}
 ...ignoring
+";
+        assert_eq!(render_all(0, &events), expected);
+    }
+
+    // Recorded from ansible-playbook [core 2.18.19]: `debug` with a false `when`, a `debug`
+    // whose argument does not template, an assert that passes, a quiet one.
+    #[test]
+    fn only_debugs_own_and_flagged_results_are_shown_at_default_verbosity() {
+        let skipped = task("debug", "debug", "1");
+        let broken = task("debug", "ansible.builtin.debug", "2");
+        let loud = task("assert", "assert", "3");
+        let quiet = task("assert", "assert", "4");
+        let mut events = Vec::new();
+        for (t, status, result) in [
+            (
+                &skipped,
+                Status::Skipped,
+                json!({"changed": false, "skipped": true, "false_condition": false}),
+            ),
+            (
+                &broken,
+                Status::Ignored,
+                json!({"failed": true, "msg": "'nope' is undefined"}),
+            ),
+            (
+                &loud,
+                Status::Ok,
+                json!({"changed": false, "msg": "lockstep works", "_ansible_verbose_always": true}),
+            ),
+            (
+                &quiet,
+                Status::Ok,
+                json!({"changed": false, "msg": "All assertions passed"}),
+            ),
+        ] {
+            events.push(Event::TaskStart { task: t.clone() });
+            events.push(result_event("localhost", t, status, result, None));
+        }
+        let expected = "
+TASK [debug] *******************************************************************
+skipping: [localhost]
+
+TASK [debug] *******************************************************************
+fatal: [localhost]: FAILED! => {\"msg\": \"'nope' is undefined\"}
+...ignoring
+
+TASK [assert] ******************************************************************
+ok: [localhost] => {
+    \"changed\": false,
+    \"msg\": \"lockstep works\"
+}
+
+TASK [assert] ******************************************************************
+ok: [localhost]
 ";
         assert_eq!(render_all(0, &events), expected);
     }

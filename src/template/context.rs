@@ -74,6 +74,15 @@ impl LazyVars {
 
     /// The minijinja value for a raw variable value found at `path`.
     pub(crate) fn resolve(self: &Arc<Self>, path: &str, raw: &Json) -> Value {
+        if path == "hostvars" && raw.as_str() == Some(crate::vars::LAZY_HOSTVARS) {
+            if let Some(lookup) = self.templar.lookup_handler(crate::vars::LAZY_HOSTVARS) {
+                return Value::from_object(LazyHostvars {
+                    root: self.clone(),
+                    lookup: LookupFn(lookup),
+                    cache: Mutex::new(HashMap::new()),
+                });
+            }
+        }
         if let Some(data) = raw.as_str().and_then(crate::yaml::unsafe_text) {
             return Value::from(data);
         }
@@ -182,6 +191,98 @@ impl Object for LazyMap {
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Values(self.map.keys().map(|k| Value::from(k.as_str())).collect())
+    }
+}
+
+/// The run's lookup that answers [`LazyHostvars`]: see [`crate::vars::LAZY_HOSTVARS`].
+struct LookupFn(super::LookupHandler);
+
+impl std::fmt::Debug for LookupFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LookupFn")
+    }
+}
+
+/// `hostvars` when the engine gives it lazily ([`crate::vars::LAZY_HOSTVARS`]): a host's
+/// variables are built when the template reads that host (once per templating call), so a
+/// task's cost does not grow with every host's variables.
+#[derive(Debug)]
+struct LazyHostvars {
+    root: Arc<LazyVars>,
+    lookup: LookupFn,
+    cache: Mutex<HashMap<String, Value>>,
+}
+
+/// One host's entry of [`LazyHostvars`]: its values are templated with the reading host's
+/// variables, as `hostvars.<host>.<name>`; its `unsafe` names (registered results, facts,
+/// `set_fact` values) are data.
+#[derive(Debug)]
+struct HostvarsEntry {
+    host: String,
+    vars: Map,
+    unsafe_names: std::collections::HashSet<String>,
+    root: Arc<LazyVars>,
+}
+
+impl Object for LazyHostvars {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let host = key.as_str()?;
+        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(host).cloned()) {
+            return Some(hit);
+        }
+        let answer = (self.lookup.0)(&[Json::String(host.to_string())], &Map::new()).ok()?;
+        let mut answer = answer.into_iter();
+        let (Some(Json::Object(vars)), Some(Json::Array(names))) = (answer.next(), answer.next())
+        else {
+            return None;
+        };
+        let entry = Value::from_object(HostvarsEntry {
+            host: host.to_string(),
+            vars,
+            unsafe_names: names
+                .into_iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect(),
+            root: self.root.clone(),
+        });
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(host.to_string(), entry.clone());
+        }
+        Some(entry)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let names = (self.lookup.0)(&[], &Map::new()).unwrap_or_default();
+        Enumerator::Values(names.iter().map(from_json).collect())
+    }
+}
+
+impl Object for HostvarsEntry {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        let raw = self.vars.get(name)?;
+        if self.unsafe_names.contains(name) {
+            return Some(match raw.as_str().and_then(crate::yaml::unsafe_text) {
+                Some(data) => Value::from(data),
+                None => from_json(raw),
+            });
+        }
+        Some(
+            self.root
+                .resolve(&format!("hostvars.{}.{name}", self.host), raw),
+        )
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.vars.keys().map(|k| Value::from(k.as_str())).collect())
     }
 }
 

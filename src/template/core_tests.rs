@@ -363,3 +363,10 @@ fn unsafe_conditional_is_refused_as_ansible_does() {
         Some("Conditional is marked as unsafe, and cannot be evaluated.")
     );
 }
+
+#[test]
+fn unsafe_text_from_from_yaml_never_shows_its_mark() {
+    let v = json!({"doc": "a: !unsafe '{{ b }}'", UNSAFE_VARS: ["doc"]});
+    assert_eq!(ok("{{ (doc | from_yaml).a }}", v.clone()), json!("{{ b }}"));
+    assert_eq!(ok("x {{ (doc | from_yaml).a }}", v), json!("x {{ b }}"));
+}

@@ -124,11 +124,18 @@ fn fqcn_aliases(env: &mut Environment<'static>) {
     for name in ANSIBLE_FILTERS {
         env.add_filter(
             format!("ansible.builtin.{name}"),
-            move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| {
+            move |state: &mut State, value: Value, rest: Rest<ValueOrKwargs>| {
                 let mut args = Vec::with_capacity(rest.len() + 1);
                 args.push(value);
                 args.extend(rest.iter().map(|v| Value::clone(v)));
-                state.env().empty_state().apply_filter(name, &args)
+                // The template's own state: the filter spends the template's budget.
+                let out = state.apply_filter(name, &args)?;
+                // Ansible keeps text only for the short names (`to_json`, not
+                // `ansible.builtin.to_json`): the FQCN's text is read back like any other.
+                Ok(match out.as_str() {
+                    Some(text) if out.is_safe() => Value::from(text),
+                    _ => out,
+                })
             },
         );
     }
@@ -181,17 +188,130 @@ fn strict_builtins(env: &mut Environment<'static>) {
     ] {
         env.add_filter(
             name,
-            move |state: &State, value: Value, rest: Rest<ValueOrKwargs>| {
+            move |state: &mut State, value: Value, rest: Rest<ValueOrKwargs>| {
                 if value.is_undefined() {
                     return Err(Error::from(ErrorKind::UndefinedError));
+                }
+                match name {
+                    "join" => ensure_room(state, join_size(state, &value, &rest))?,
+                    "replace" => ensure_room(state, replace_size(&value, &rest))?,
+                    _ => {}
                 }
                 let mut args = Vec::with_capacity(rest.len() + 1);
                 args.push(value);
                 args.extend(rest.iter().map(|v| Value::clone(v)));
-                state.env().empty_state().apply_filter(builtin, &args)
+                // The template's own state: the filter spends the template's budget.
+                let out = state.apply_filter(builtin, &args)?;
+                // minijinja keeps the mark through `trim`, `upper`...; Python's str methods
+                // drop it: only `string` makes text that stays text.
+                Ok(match out.as_str() {
+                    Some(text) if name == "string" => native_text(text.to_string()),
+                    Some(text) if out.is_safe() => Value::from(text),
+                    _ => out,
+                })
             },
         );
     }
+}
+
+// ---------------------------------------------------------------- memory budget
+
+/// Bytes of data per fuel of the template budget (`TEMPLATE_FUEL` in the parent module).
+const BYTES_PER_FUEL: u64 = 64;
+
+/// Refuses a result of `bytes` bytes that the rest of the template's budget cannot pay for,
+/// before it is built: minijinja charges a filter's result only once it exists, so without
+/// this a filter could allocate far beyond the budget first.
+fn ensure_room(state: &State, bytes: usize) -> Result<(), Error> {
+    match state.fuel_levels() {
+        Some((_, remaining)) if bytes as u64 / BYTES_PER_FUEL >= remaining => {
+            Err(Error::from(ErrorKind::OutOfFuel))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The remaining budget in bytes (no budget: unbounded), for size estimates to stop at.
+fn room(state: &State) -> usize {
+    match state.fuel_levels() {
+        Some((_, remaining)) => usize::try_from(remaining.saturating_mul(BYTES_PER_FUEL))
+            .unwrap_or(usize::MAX),
+        None => usize::MAX,
+    }
+}
+
+/// An estimate of the size of `value` as text, from above for what filters print: the bytes
+/// of its strings, a few bytes per scalar, item and key, and `indent` per item and level of
+/// nesting. Stops counting once it passes `limit` (a list repeating one large value many
+/// times is cheap to hold but not to print).
+fn text_size(value: &Value, indent: usize, limit: usize) -> usize {
+    fn walk(value: &Value, depth: usize, indent: usize, limit: usize, total: &mut usize) {
+        if *total > limit {
+            return;
+        }
+        match value.kind() {
+            ValueKind::String => *total = total.saturating_add(value.as_str().map_or(0, str::len) + 2),
+            ValueKind::Seq | ValueKind::Map | ValueKind::Iterable => {
+                let is_map = value.kind() == ValueKind::Map;
+                let Ok(items) = value.try_iter() else {
+                    return;
+                };
+                for item in items {
+                    *total = total.saturating_add(4 + (depth + 1) * indent);
+                    if is_map {
+                        let child = value.get_item(&item).unwrap_or_default();
+                        walk(&item, depth + 1, indent, limit, total);
+                        walk(&child, depth + 1, indent, limit, total);
+                    } else {
+                        walk(&item, depth + 1, indent, limit, total);
+                    }
+                    if *total > limit {
+                        return;
+                    }
+                }
+            }
+            _ => *total = total.saturating_add(24),
+        }
+    }
+    let mut total = 0;
+    walk(value, 0, indent, limit, &mut total);
+    total
+}
+
+/// The size of `join`'s result: the items' text and one joiner between each two (minijinja
+/// only checks the size as it goes when the joiner is not empty).
+fn join_size(state: &State, value: &Value, rest: &[ValueOrKwargs]) -> usize {
+    let joiner: usize = rest
+        .iter()
+        .find_map(|a| match a.is_kwargs() {
+            false => a.as_str().map(str::len),
+            true => a.get_attr("d").ok().and_then(|d| d.as_str().map(str::len)),
+        })
+        .unwrap_or(0);
+    let items = value.len().unwrap_or(0);
+    text_size(value, 0, room(state)).saturating_add(joiner.saturating_mul(items))
+}
+
+/// The size of `replace`'s result: the text plus, per occurrence, the replacement (an empty
+/// `old` matches between every two characters).
+fn replace_size(value: &Value, rest: &[ValueOrKwargs]) -> usize {
+    let Some(text) = value.as_str() else {
+        return 0;
+    };
+    let strs: Vec<&str> = rest
+        .iter()
+        .filter(|a| !a.is_kwargs())
+        .filter_map(|a| a.as_str())
+        .collect();
+    let (Some(old), Some(new)) = (strs.first(), strs.get(1)) else {
+        return text.len();
+    };
+    let occurrences = if old.is_empty() {
+        text.chars().count() + 1
+    } else {
+        text.matches(old).count()
+    };
+    text.len().saturating_add(occurrences.saturating_mul(new.len()))
 }
 
 // ---------------------------------------------------------------- helpers
@@ -202,6 +322,15 @@ fn json_of(value: &Value) -> Result<Json, Error> {
 
 fn invalid(message: impl std::fmt::Display) -> Error {
     verbatim_error(message)
+}
+
+/// [`text_of`], refused before it is built when a non-string value's text would not fit in the
+/// template's remaining budget.
+fn text_within(state: &State, value: &Value) -> Result<String, Error> {
+    if value.as_str().is_none() {
+        ensure_room(state, text_size(value, 0, room(state)))?;
+    }
+    text_of(value)
 }
 
 /// Python's `str()` of a value, as Ansible's `to_text` gives filters.
@@ -249,9 +378,11 @@ fn push_unique(out: &mut Vec<Json>, item: Json) {
 
 // ---------------------------------------------------------------- encoding
 
-fn b64encode(value: Value, kwargs: Kwargs) -> Result<String, Error> {
+fn b64encode(state: &State, value: Value, kwargs: Kwargs) -> Result<String, Error> {
     let _: Option<String> = kwargs.get("encoding")?;
-    Ok(base64::engine::general_purpose::STANDARD.encode(text_of(&value)?.as_bytes()))
+    let text = text_within(state, &value)?;
+    ensure_room(state, text.len() / 3 * 4 + 4)?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(text.as_bytes()))
 }
 
 fn b64decode(value: Value, kwargs: Kwargs) -> Result<String, Error> {
@@ -516,12 +647,13 @@ fn translate_replacement(repl: &str) -> String {
 }
 
 fn regex_replace(
+    state: &State,
     value: Value,
     pattern: Option<String>,
     replacement: Option<String>,
     kwargs: Kwargs,
 ) -> Result<String, Error> {
-    let text = text_of(&value)?;
+    let text = text_within(state, &value)?;
     let (ignorecase, multiline) = flags(&kwargs)?;
     let count = kwargs.get::<Option<usize>>("count")?.unwrap_or(0);
     let mandatory_count = kwargs.get::<Option<usize>>("mandatory_count")?.unwrap_or(0);
@@ -529,6 +661,16 @@ fn regex_replace(
     let repl = translate_replacement(&replacement.unwrap_or_default());
     let found = re.find_iter(&text).count();
     let done = if count == 0 { found } else { found.min(count) };
+    // Each replacement is the replacement text with group references expanded (each at most
+    // the match): bounded before it is built.
+    let matched: usize = re.find_iter(&text).take(done).map(|m| m.len()).sum();
+    let references = repl.matches('$').count();
+    ensure_room(
+        state,
+        text.len()
+            .saturating_add(done.saturating_mul(repl.len()))
+            .saturating_add(references.saturating_mul(matched)),
+    )?;
     if mandatory_count > 0 && done != mandatory_count {
         return Err(invalid(format!(
             "'{}' should match {mandatory_count} times, but matches {done} times in '{text}'",
@@ -1190,28 +1332,39 @@ fn write_json(
     }
 }
 
-fn to_json_filter(value: Value, kwargs: Kwargs) -> Result<String, Error> {
+/// The text of one of Ansible's string-type filters (`STRING_TYPE_FILTERS`: `string`,
+/// `to_json`, `to_nice_json`, `to_yaml`, `to_nice_yaml`): marked so that a template whose
+/// whole value it is stays text instead of being read back as a literal (Ansible's
+/// `NativeJinjaText`; minijinja's "safe" mark carries it, and concatenation drops it as
+/// Ansible's does).
+pub(crate) fn native_text(text: String) -> Value {
+    Value::from_safe_string(text)
+}
+
+fn to_json_filter(state: &State, value: Value, kwargs: Kwargs) -> Result<Value, Error> {
     let indent: Option<usize> = kwargs.get("indent")?;
     let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false);
     let ensure_ascii = kwargs.get::<Option<bool>>("ensure_ascii")?.unwrap_or(true);
-    Ok(python_json(
+    ensure_room(state, text_size(&value, indent.unwrap_or(0), room(state)))?;
+    Ok(native_text(python_json(
         &json_of(&value)?,
         indent,
         sort_keys,
         ensure_ascii,
-    ))
+    )))
 }
 
-fn to_nice_json(value: Value, kwargs: Kwargs) -> Result<String, Error> {
+fn to_nice_json(state: &State, value: Value, kwargs: Kwargs) -> Result<Value, Error> {
     let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
     let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(true);
     let ensure_ascii = kwargs.get::<Option<bool>>("ensure_ascii")?.unwrap_or(true);
-    Ok(python_json(
+    ensure_room(state, text_size(&value, indent, room(state)))?;
+    Ok(native_text(python_json(
         &json_of(&value)?,
         Some(indent),
         sort_keys,
         ensure_ascii,
-    ))
+    )))
 }
 
 fn from_json_filter(value: Value) -> Result<Value, Error> {
@@ -1226,23 +1379,28 @@ fn from_json_filter(value: Value) -> Result<Value, Error> {
     }
 }
 
-fn to_yaml(value: Value, kwargs: Kwargs) -> Result<String, Error> {
+fn to_yaml(state: &State, value: Value, kwargs: Kwargs) -> Result<Value, Error> {
     let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(2);
     let _: Option<usize> = kwargs.get("width")?;
     let options = crate::yaml::EmitOptions {
         indent,
         ..Default::default()
     };
-    Ok(crate::yaml::to_yaml_string_with(
+    ensure_room(state, text_size(&value, indent, room(state)))?;
+    Ok(native_text(crate::yaml::to_yaml_string_with(
         &json_of(&value)?,
         &options,
-    ))
+    )))
 }
 
-fn to_nice_yaml(value: Value, kwargs: Kwargs) -> Result<String, Error> {
+fn to_nice_yaml(state: &State, value: Value, kwargs: Kwargs) -> Result<Value, Error> {
     let indent = kwargs.get::<Option<usize>>("indent")?.unwrap_or(4);
     let _: Option<usize> = kwargs.get("width")?;
-    Ok(crate::yaml::to_nice_yaml_string(&json_of(&value)?, indent))
+    ensure_room(state, text_size(&value, indent, room(state)))?;
+    Ok(native_text(crate::yaml::to_nice_yaml_string(
+        &json_of(&value)?,
+        indent,
+    )))
 }
 
 fn from_yaml(value: Value) -> Result<Value, Error> {

@@ -5,7 +5,9 @@
 //! become real lists and dicts. This parser understands Python literals: dicts, lists, tuples,
 //! sets, strings (quotes, escapes, `r`/`u`/`b` prefixes, implicit concatenation), ints (with
 //! `0x`/`0o`/`0b` and underscores), floats, `True`, `False`, `None` and unary signs. Anything
-//! else is `None`, and the caller keeps the text.
+//! else is `None`, and the caller keeps the text. For a template's result (not for
+//! [`literal_eval`]), 2.18 first turns the bare names `true`, `false` and `null` into their
+//! Python constants (its `Json2Python` pass), so rendered JSON becomes data too.
 
 use crate::{Map, Value};
 
@@ -19,15 +21,21 @@ pub fn maybe_literal(text: &str) -> Option<Value> {
     if !(text.starts_with('{') || text.starts_with('[')) {
         return None;
     }
-    literal_eval(text)
+    parse(text, true)
 }
 
 /// Parses a whole Python literal.
 pub fn literal_eval(text: &str) -> Option<Value> {
+    parse(text, false)
+}
+
+/// Parses a whole literal; `json_names`: the bare names `true`, `false`, `null` are constants.
+fn parse(text: &str, json_names: bool) -> Option<Value> {
     let mut p = Parser {
         chars: text.chars().collect(),
         pos: 0,
         depth: 0,
+        json_names,
     };
     let value = p.value()?;
     p.skip_ws();
@@ -38,6 +46,7 @@ struct Parser {
     chars: Vec<char>,
     pos: usize,
     depth: usize,
+    json_names: bool,
 }
 
 const MAX_DEPTH: usize = 200;
@@ -143,6 +152,9 @@ impl Parser {
             "True" => Some(Value::Bool(true)),
             "False" => Some(Value::Bool(false)),
             "None" => Some(Value::Null),
+            "true" if self.json_names => Some(Value::Bool(true)),
+            "false" if self.json_names => Some(Value::Bool(false)),
+            "null" if self.json_names => Some(Value::Null),
             w if w.len() <= 2 && w.chars().all(|c| "rRuUbB".contains(c)) => {
                 matches!(self.peek(), Some('\'' | '"')).then_some(())?;
                 self.pos = start;
@@ -339,6 +351,16 @@ mod tests {
         assert_eq!(maybe_literal("[not python"), None);
         assert_eq!(maybe_literal("1"), None);
         assert_eq!(maybe_literal("True"), Some(json!(true)));
-        assert_eq!(maybe_literal("{\"a\": true}"), None);
+        assert_eq!(literal_eval("{\"a\": true}"), None);
+    }
+
+    #[test]
+    fn rendered_json_names_are_constants() {
+        assert_eq!(
+            maybe_literal("{\"null\": null, \"true\": true, \"false\": false}"),
+            Some(json!({"null": null, "true": true, "false": false}))
+        );
+        assert_eq!(maybe_literal("[true, None, nil]"), None);
+        assert_eq!(maybe_literal("true"), None);
     }
 }

@@ -205,6 +205,10 @@ fn build_environment(omit: &str) -> Environment<'static> {
             return Ok(()); // Ansible's finalize prints None as ''
         }
         context::check_valid(value)?;
+        if let Some(text) = value.as_str().and_then(crate::yaml::unsafe_text) {
+            // `!unsafe` text reached without a variable lookup (`from_yaml`): printed as text.
+            return minijinja::escape_formatter(out, state, &minijinja::Value::from(text));
+        }
         minijinja::escape_formatter(out, state, value)
     });
     env.set_unknown_method_callback(methods::callback);
@@ -324,6 +328,8 @@ impl Templar {
                 let json = to_json(&value)
                     .map_err(|e| shown_as(self.map_error(e, expr, root, true), expr, text))?;
                 return Ok(match json {
+                    // A string-type filter's text stays text (see `filters::native_text`).
+                    Value::String(s) if value.is_safe() => Value::String(s),
                     Value::String(s) => literal::maybe_literal(&s).unwrap_or(Value::String(s)),
                     // 2.18 keeps None only for a bare `{{ name }}`; otherwise finalize prints ''.
                     Value::Null if !is_bare_name(expr) => Value::String(String::new()),

@@ -695,9 +695,13 @@ fn lazy_mappings_behave_like_dicts() {
             "{{ cfg | combine({'a': 1}) }}",
             json!({"host": "db1", "port": 22, "a": 1}),
         ),
-        // 2.18 reads JSON text back as a Python literal when it is one.
-        ("{{ cfg | to_json }}", json!({"host": "db1", "port": 22})),
+        // `to_json`'s text stays text (Ansible's string-type filters); other JSON text is
+        // read back as a literal, `true`/`false`/`null` included.
+        ("{{ cfg | to_json }}", json!("{\"host\": \"db1\", \"port\": 22}")),
         ("{{ {'a': true} | to_json }}", json!("{\"a\": true}")),
+        ("{{ {'a': true} | to_json | trim }}", json!({"a": true})),
+        ("{{ [1] | string }}", json!("[1]")),
+        ("{{ '' }}{\"n\": null, \"t\": true}", json!({"n": null, "t": true})),
         // Only the value read is templated: the broken sibling does not matter.
         ("{{ hostvars['h1'].ip }}", json!("db1")),
     ];

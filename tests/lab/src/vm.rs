@@ -38,7 +38,9 @@
 //! copy-on-write view of the rootfs: an overlayfs whose upper and work dirs live in the temp dir,
 //! or a `cp -a --reflink=auto` copy where overlay cannot be mounted. It boots with
 //! `systemd-nspawn --register=no --keep-unit -b` (there is no systemd on the host), its console
-//! going to a log file. Boot is waited for by polling SSH, bounded by [`VmOptions::boot_timeout`],
+//! going to a log file, under a small supervisor shell that starts nspawn again when it exits
+//! with status 133 (the container rebooted), as `systemd-nspawn@.service` does: a VM survives
+//! `systemctl reboot`. Boot is waited for by polling SSH, bounded by [`VmOptions::boot_timeout`],
 //! then by `systemctl is-system-running --wait` so services such as MariaDB are settled.
 //!
 //! # Teardown (`Drop`, also on panic, or [`Vm::shutdown`])
@@ -104,6 +106,26 @@ pub const HOST_COMMANDS: &[&str] = &[
     "cp",
     "rm",
 ];
+
+/// Runs `"$@"` (systemd-nspawn and its arguments) and runs it again, in the same namespace,
+/// cgroups and view, when it exits with status 133: nspawn's "the container rebooted" (without
+/// a host systemd to restart it as `systemd-nspawn@.service` does with
+/// `RestartForceExitStatus=133`, `systemctl reboot` in the VM would leave it off). SIGTERM to
+/// the supervisor is passed to nspawn (an orderly poweroff of the container); any other exit
+/// status ends the supervisor with it.
+const NSPAWN_SUPERVISOR: &str = r#"trap 'kill -TERM "$child" 2>/dev/null' TERM
+while :; do
+  "$@" &
+  child=$!
+  while :; do
+    wait "$child"
+    rc=$?
+    kill -0 "$child" 2>/dev/null || break
+  done
+  [ "$rc" -eq 133 ] || exit "$rc"
+  echo "lab: the VM rebooted; starting systemd-nspawn again" >&2
+done
+"#;
 
 /// Which rootfs a VM boots (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -735,7 +757,7 @@ pub struct VmTrace {
     pub dir: PathBuf,
     /// Where the view was mounted or copied.
     pub view: PathBuf,
-    /// The `systemd-nspawn` process.
+    /// The nspawn supervisor ([`NSPAWN_SUPERVISOR`]), parent of `systemd-nspawn`.
     pub nspawn: Option<ProcessId>,
     /// The container's init (pid 1 inside).
     pub init: Option<ProcessId>,
@@ -1157,9 +1179,16 @@ impl Vm {
         let console = File::create(self.console_log())?;
         let cgroups = make_cgroups(&self.trace.name)?;
         self.trace.cgroups = cgroups.clone();
-        let mut nspawn = Command::new("systemd-nspawn");
+        // nspawn runs under a supervisor that starts it again when the container reboots.
+        let mut nspawn = Command::new("/bin/sh");
         enter_cgroups_before_exec(&mut nspawn, &cgroups)?;
         let child = nspawn
+            .args([
+                "-c",
+                NSPAWN_SUPERVISOR,
+                "nspawn-supervisor",
+                "systemd-nspawn",
+            ])
             .args([
                 "-q",
                 "--register=no",
@@ -1884,22 +1913,30 @@ fn pids_in_netns(inode: u64) -> Vec<i32> {
 }
 
 /// The child of nspawn that is pid 1 of its own pid namespace (the container's init).
-fn container_init(nspawn_pid: i32) -> Option<i32> {
-    let children =
-        fs::read_to_string(format!("/proc/{nspawn_pid}/task/{nspawn_pid}/children")).ok()?;
-    children
-        .split_whitespace()
-        .filter_map(|p| p.parse::<i32>().ok())
-        .find(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/status"))
-                .ok()
-                .and_then(|s| {
-                    s.lines()
-                        .find(|l| l.starts_with("NSpid:"))
-                        .map(|l| l.split_whitespace().last() == Some("1"))
-                })
-                .unwrap_or(false)
-        })
+fn container_init(supervisor_pid: i32) -> Option<i32> {
+    let children = |pid: i32| -> Vec<i32> {
+        fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+            .collect()
+    };
+    let is_init = |pid: &i32| {
+        fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("NSpid:"))
+                    .map(|l| l.split_whitespace().last() == Some("1"))
+            })
+            .unwrap_or(false)
+    };
+    // The supervisor's child is nspawn, whose child is the container's init.
+    children(supervisor_pid)
+        .into_iter()
+        .filter(|pid| comm(*pid) == "systemd-nspawn")
+        .flat_map(children)
+        .find(is_init)
 }
 
 fn comm(pid: i32) -> String {
