@@ -1048,6 +1048,24 @@ mod tests {
     }
 
     #[test]
+    fn host_groups_follow_children_up_to_every_ancestor_by_depth() {
+        let mut inv = sample();
+        inv.add_child("world", "prod");
+        // A cycle must not hang the walk up the parents.
+        inv.add_child("web", "world");
+        assert_eq!(
+            inv.host_groups("web1"),
+            vec!["all", "prod", "web", "world"]
+                .into_iter()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(inv.group_names("db1"), vec!["db", "prod", "web", "world"]);
+        assert_eq!(inv.host_groups("solo"), vec!["all", "ungrouped"]);
+        assert_eq!(inv.host_groups("nobody"), vec!["all"]);
+    }
+
+    #[test]
     fn add_host_joins_groups_and_leaves_ungrouped() {
         let mut inv = Inventory::new();
         inv.add_host("10.0.0.9", &["vms".into()], Map::new());

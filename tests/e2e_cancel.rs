@@ -49,6 +49,16 @@ const BIG_COPY_PLAY: &str = r#"
       dest: /root/big.bin
 "#;
 
+/// The hook's pod layout and its API server: play 1 of the MTV docs hook (the VM's key from
+/// the Secret, the VM added) followed by `vm_play`, run on the VM.
+fn hook_pod_with_vm_play(vm: &Vm, vm_play: &str) -> (lab::kube_api::KubeApi, HookPod) {
+    let (api, token, _key) = api_with_vm_key(vm);
+    let playbook = format!("{KEY_PLAY}{vm_play}");
+    let workload = workload_with_ip(&vm.address().to_string());
+    let image = HookPod::new(&playbook, &workload, &api, &token);
+    (api, image)
+}
+
 /// Runs the hook until the deadline's SIGTERM; returns the pod's output.
 fn run_until_sigterm(image: &HookPod, api: &lab::kube_api::KubeApi) -> lab::PodOutput {
     image
@@ -103,10 +113,7 @@ fn e2e_sigterm_during_a_long_remote_command_cancels_and_ends_it_on_the_vm() {
         return;
     }
     let vm = Vm::boot().expect("the lab VM boots");
-    let ip = vm.address().to_string();
-    let (api, token, _key) = api_with_vm_key(&vm);
-    let playbook = format!("{KEY_PLAY}{LONG_COMMAND_PLAY}");
-    let image = HookPod::new(&playbook, &workload_with_ip(&ip), &api, &token);
+    let (api, image) = hook_pod_with_vm_play(&vm, LONG_COMMAND_PLAY);
     let out = run_until_sigterm(&image, &api);
     let mut findings = Findings::default();
     check_canceled(&mut findings, &image, &out, "Long command");
@@ -178,10 +185,7 @@ fn e2e_sigterm_during_a_copy_leaves_no_partial_file() {
         return;
     }
     let vm = Vm::boot().expect("the lab VM boots");
-    let ip = vm.address().to_string();
-    let (api, token, _key) = api_with_vm_key(&vm);
-    let playbook = format!("{KEY_PLAY}{BIG_COPY_PLAY}");
-    let image = HookPod::new(&playbook, &workload_with_ip(&ip), &api, &token);
+    let (api, image) = hook_pod_with_vm_play(&vm, BIG_COPY_PLAY);
     // 64 MiB of zeros (sparse: cheap to make) in the pod's /tmp: ~32 s at 2 MB/s.
     let big = std::fs::File::create(image.path("tmp/big.bin")).unwrap();
     big.set_len(64 << 20).unwrap();
@@ -235,16 +239,15 @@ fn e2e_sigterm_ends_an_escalated_command_under_sudo_use_pty() {
         "- hosts: vm\n  gather_facts: false\n  become: true\n  tasks:\n  - name: Long escalated command\n    command: sleep 305\n",
     )
     .unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hook-runner"))
-        .arg("run")
-        .arg(work.path().join("playbook.yml"))
-        .arg("-i")
-        .arg(work.path().join("inventory.ini"))
-        .env("HOME", work.path())
-        .env(
-            "HOOK_RUNNER_TERMINATION_LOG",
-            work.path().join("termination-log"),
-        )
+    let playbook = work.path().join("playbook.yml");
+    let inventory = work.path().join("inventory.ini");
+    let args = [
+        "run",
+        playbook.to_str().unwrap(),
+        "-i",
+        inventory.to_str().unwrap(),
+    ];
+    let child = hook_runner_command(&args, work.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

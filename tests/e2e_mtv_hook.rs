@@ -28,7 +28,6 @@
 mod common;
 
 use common::*;
-use lab::kube_api::{service_account, KubeApi, Rule};
 use lab::vm::Vm;
 use std::time::Instant;
 
@@ -71,15 +70,7 @@ fn e2e_mtv_docs_hook_in_the_forklift_pod_stops_mariadb_and_reruns_without_change
     let ip = vm.address().to_string();
 
     // The cluster: the key in the Secret, a token allowed only `get` on it.
-    let api = KubeApi::start();
-    let key = std::fs::read(vm.root_key()).unwrap();
-    api.add_secret(NS, "privkey", &[("key", &key)]);
-    let token = api.token(
-        &service_account(NS, SA),
-        &[Rule::new(&["get"], &["secrets"])
-            .in_namespace(NS)
-            .named(&["privkey"])],
-    );
+    let (api, token, key) = api_with_vm_key(&vm);
     let image = HookPod::new(&mtv_docs_playbook(), &workload_with_ip(&ip), &api, &token);
 
     // --- First run: Forklift's exact argv, the entrypoint as PID 1.
@@ -271,15 +262,7 @@ fn e2e_mtv_docs_hook_run_directly_as_root_with_a_kubeconfig() {
     }
     let vm = Vm::boot().expect("the lab VM boots");
     let ip = vm.address().to_string();
-    let api = KubeApi::start();
-    let key = std::fs::read(vm.root_key()).unwrap();
-    api.add_secret(NS, "privkey", &[("key", &key)]);
-    let token = api.token(
-        &service_account(NS, SA),
-        &[Rule::new(&["get"], &["secrets"])
-            .in_namespace(NS)
-            .named(&["privkey"])],
-    );
+    let (api, token, key) = api_with_vm_key(&vm);
     let work = tempfile::tempdir().unwrap();
     let hook = work.path().join("hook");
     std::fs::create_dir(&hook).unwrap();

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// A play that fires `sleep 3 && touch MARKER` with `async: 10, poll: 0` (results under
-/// `home`), then shows the registered result.
-fn fire_and_forget_play(hosts: &str, marker: &Path, home: &Path) -> String {
+/// `home`; `keywords`: more task keywords, YAML lines), then shows the registered result.
+fn fire_and_forget_play(hosts: &str, marker: &Path, home: &Path, keywords: &str) -> String {
     format!(
         r#"
 - hosts: {hosts}
@@ -25,7 +25,7 @@ fn fire_and_forget_play(hosts: &str, marker: &Path, home: &Path) -> String {
       environment:
         HOME: {home}
       register: job
-    - name: show
+{keywords}    - name: show
       debug:
         msg: "{{{{ job.started }}}} {{{{ job.finished }}}} {{{{ job.ansible_job_id is match('j[0-9]+[.][0-9]+$') }}}} {{{{ job.results_file == '{home}/.ansible_async/' ~ job.ansible_job_id }}}}"
 "#,
@@ -73,7 +73,7 @@ async fn fire_and_forget_on_localhost_returns_at_once_and_the_job_completes() {
     let work = tempfile::tempdir().unwrap();
     let marker = work.path().join("done");
     let started = Instant::now();
-    let out = run(&fire_and_forget_play("localhost", &marker, work.path())).await;
+    let out = run(&fire_and_forget_play("localhost", &marker, work.path(), "")).await;
     let took = started.elapsed();
     check_fire_and_forget(&out, "localhost", took, Duration::from_secs(1), &marker);
 }
@@ -84,11 +84,27 @@ async fn fire_and_forget_over_ssh_returns_at_once_and_the_job_completes() {
     if !lab::require_root_and(test, &["ssh", "sshd", "ssh-keygen"]) {
         return;
     }
-    let host = tokio::task::spawn_blocking(lab::SshHost::start_loopback)
-        .await
-        .unwrap()
-        .expect("sshd");
-    // The sshd user writes the marker and its results: a directory it may write to.
+    fire_and_forget_over_ssh(false).await;
+}
+
+/// The same under `become` (sudo from root to the unprivileged test user): sudo's own session
+/// (Debian's `use_pty`) must not take the job with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fire_and_forget_under_become_over_ssh_completes() {
+    let test = "fire_and_forget_under_become_over_ssh_completes";
+    if !lab::require_root_and(test, &["ssh", "sshd", "ssh-keygen", "sudo"]) {
+        return;
+    }
+    fire_and_forget_over_ssh(true).await;
+}
+
+async fn fire_and_forget_over_ssh(become_: bool) {
+    let host =
+        tokio::task::spawn_blocking(move || lab::SshHost::options().root(become_).start_loopback())
+            .await
+            .unwrap()
+            .expect("sshd");
+    // The job writes the marker and its results as the test user: a directory it may write to.
     let work = tempfile::Builder::new()
         .prefix("hr-async-")
         .tempdir_in("/tmp")
@@ -99,14 +115,21 @@ async fn fire_and_forget_over_ssh_returns_at_once_and_the_job_completes() {
     )
     .unwrap();
     let marker = work.path().join("done");
+    let (login, keywords) = if become_ {
+        (
+            "root".to_string(),
+            format!("      become: true\n      become_user: {}\n", host.user()),
+        )
+    } else {
+        (host.user().to_string(), String::new())
+    };
     let inventory = format!(
-        "target ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",
+        "target ansible_host={} ansible_port={} ansible_user={login} ansible_ssh_private_key_file={}\n",
         host.address(),
         host.port(),
-        host.user(),
         host.key_path().display()
     );
-    let playbook = fire_and_forget_play("target", &marker, work.path());
+    let playbook = fire_and_forget_play("target", &marker, work.path(), &keywords);
     let dir = tempfile::tempdir().unwrap();
     write_files(
         dir.path(),
@@ -127,6 +150,10 @@ async fn fire_and_forget_over_ssh_returns_at_once_and_the_job_completes() {
     };
     // The run also sets up the SSH connection (about 0.1 s on loopback): allowed for.
     check_fire_and_forget(&out, "target", took, Duration::from_millis(1500), &marker);
+    if become_ {
+        let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&marker).unwrap());
+        assert_ne!(owner, 0, "the job did not run as the become user");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,7 +20,7 @@ mod common;
 #[path = "faults/common.rs"]
 mod faults;
 
-use common::Findings;
+use common::{CliRun, Findings};
 use faults::*;
 use lab::vm::Vm;
 use std::time::{Duration, Instant};
@@ -30,6 +30,59 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn prerequisites(test: &str) -> bool {
     lab::require_root_and(test, lab::vm::HOST_COMMANDS)
+}
+
+/// Waits (up to 60 s) until the play's long task has touched [`LONG_TASK_MARKER`] on the VM,
+/// with the run still going: the fault must come in the middle of that task.
+fn wait_for_long_task(vm: &Vm, run: &mut Background) {
+    let started = wait_for(Duration::from_secs(60), || {
+        vm_path_exists(vm, LONG_TASK_MARKER) || !run.running()
+    });
+    assert!(
+        started && run.running(),
+        "the long task never started on the VM: {:?}",
+        run.output(None)
+    );
+}
+
+/// The fault: every sshd of the VM SIGKILLed. Returns the end of the run and how long after
+/// the kill it came.
+fn kill_sshd_then_wait(vm: &Vm, run: Background) -> (CliRun, Duration) {
+    let killed_at = Instant::now();
+    assert!(kill_sshd(vm) > 0, "no sshd process found in the VM");
+    let out = run.wait(RUN_TIMEOUT);
+    (out, killed_at.elapsed())
+}
+
+/// The fault: the VM's link cut until the run ends (bounded by `timeout`), then restored.
+/// Returns the end of the run and how long after the cut it came.
+fn cut_link_then_wait(vm: &Vm, run: Background, timeout: Duration) -> (CliRun, Duration) {
+    let cut = LinkCut::cut(vm);
+    let cut_at = Instant::now();
+    let out = run.wait(timeout);
+    let after_cut = cut_at.elapsed();
+    drop(cut);
+    (out, after_cut)
+}
+
+/// The `fatal: [host]: UNREACHABLE! =>` line of the output (empty when there is none), with a
+/// finding when it is missing or does not say that the SSH connection failed.
+fn unreachable_via_ssh(findings: &mut Findings, stdout: &str, host: &str) -> String {
+    let host_lines = lines_about(stdout, host);
+    let tag = format!("fatal: [{host}]: UNREACHABLE! =>");
+    let fatal = host_lines
+        .iter()
+        .find(|l| l.contains(&tag))
+        .cloned()
+        .unwrap_or_default();
+    findings.check(!fatal.is_empty(), || {
+        format!("no `{tag}` line; lines about {host}: {host_lines:?}")
+    });
+    findings.check(
+        fatal.contains("Failed to connect to the host via ssh"),
+        || format!("the unreachable message does not say the SSH connection failed: {fatal}"),
+    );
+    fatal
 }
 
 /// Two hosts: the VM whose sshd dies during `Long task`, and a loopback host that keeps going.
@@ -53,12 +106,11 @@ fn faults_sshd_killed_mid_task_makes_that_host_unreachable_and_the_others_go_on(
     let other = lab::SshHost::options()
         .start_loopback()
         .expect("a loopback sshd starts");
-    let marker = "/var/tmp/faults-long-task-started";
     let inv = inventory(&[
         vm_host(
             "vm1",
             &vm,
-            &format!("          long_command: \"touch {marker} && sleep 90\"\n"),
+            &format!("          long_command: \"touch {LONG_TASK_MARKER} && sleep 90\"\n"),
         ),
         ssh_host("other", &other, "          long_command: \"sleep 3\"\n"),
     ]);
@@ -66,35 +118,13 @@ fn faults_sshd_killed_mid_task_makes_that_host_unreachable_and_the_others_go_on(
     let mut run = work.spawn(&[]);
 
     // The fault: once the long command runs on the VM, every sshd there is SIGKILLed.
-    let started = wait_for(Duration::from_secs(60), || {
-        vm_path_exists(&vm, marker) || !run.running()
-    });
-    assert!(
-        started && run.running(),
-        "the long task never started on the VM: {:?}",
-        run.output(None)
-    );
-    let killed_at = Instant::now();
-    assert!(kill_sshd(&vm) > 0, "no sshd process found in the VM");
-    let out = run.wait(RUN_TIMEOUT);
-    let after_kill = killed_at.elapsed();
+    wait_for_long_task(&vm, &mut run);
+    let (out, after_kill) = kill_sshd_then_wait(&vm, run);
     let ip = vm.address().to_string();
 
     let mut findings = Findings::default();
     findings.eq("exit code with an unreachable host", Some(4), out.code);
-    let vm_lines = lines_about(&out.stdout, "vm1");
-    let fatal = vm_lines
-        .iter()
-        .find(|l| l.contains("fatal: [vm1]: UNREACHABLE! =>"))
-        .cloned()
-        .unwrap_or_default();
-    findings.check(!fatal.is_empty(), || {
-        format!("no `fatal: [vm1]: UNREACHABLE! =>` line; lines about vm1: {vm_lines:?}")
-    });
-    findings.check(
-        fatal.contains("Failed to connect to the host via ssh"),
-        || format!("the unreachable message does not say the SSH connection failed: {fatal}"),
-    );
+    let fatal = unreachable_via_ssh(&mut findings, &out.stdout, "vm1");
     findings.check(fatal.contains(&ip), || {
         format!("the unreachable message does not name the host's address {ip}: {fatal}")
     });
@@ -171,18 +201,8 @@ fn faults_sshd_killed_mid_task_on_an_added_host_is_unreachable_at_once_with_defa
     let vm = Vm::boot().expect("the lab VM boots");
     let work = Workdir::new(&add_host_play(&vm), "all:\n  hosts: {}\n");
     let mut run = work.spawn_with_defaults(&[]);
-    let started = wait_for(Duration::from_secs(60), || {
-        vm_path_exists(&vm, LONG_TASK_MARKER) || !run.running()
-    });
-    assert!(
-        started && run.running(),
-        "the long task never started on the VM: {:?}",
-        run.output(None)
-    );
-    let killed_at = Instant::now();
-    assert!(kill_sshd(&vm) > 0, "no sshd process found in the VM");
-    let out = run.wait(RUN_TIMEOUT);
-    let after_kill = killed_at.elapsed();
+    wait_for_long_task(&vm, &mut run);
+    let (out, after_kill) = kill_sshd_then_wait(&vm, run);
     eprintln!("faults: {out:?}");
 
     let mut findings = Findings::default();
@@ -280,35 +300,12 @@ fn faults_link_cut_during_a_long_command_is_unreachable_within_the_keepalive() {
         &inventory(&[vm_host("vm1", &vm, keepalive)]),
     );
     let mut run = work.spawn(&[]);
-    let started = wait_for(Duration::from_secs(60), || {
-        vm_path_exists(&vm, LONG_TASK_MARKER) || !run.running()
-    });
-    assert!(
-        started && run.running(),
-        "the long task never started on the VM: {:?}",
-        run.output(None)
-    );
-    let cut = LinkCut::cut(&vm);
-    let cut_at = Instant::now();
-    let out = run.wait(RUN_TIMEOUT);
-    let detected_after = cut_at.elapsed();
-    drop(cut);
+    wait_for_long_task(&vm, &mut run);
+    let (out, detected_after) = cut_link_then_wait(&vm, run, RUN_TIMEOUT);
 
     let mut findings = Findings::default();
     findings.eq("exit code with an unreachable host", Some(4), out.code);
-    let vm_lines = lines_about(&out.stdout, "vm1");
-    let fatal = vm_lines
-        .iter()
-        .find(|l| l.contains("fatal: [vm1]: UNREACHABLE! =>"))
-        .cloned()
-        .unwrap_or_default();
-    findings.check(!fatal.is_empty(), || {
-        format!("no `fatal: [vm1]: UNREACHABLE! =>` line; lines about vm1: {vm_lines:?}")
-    });
-    findings.check(
-        fatal.contains("Failed to connect to the host via ssh"),
-        || format!("the unreachable message does not say the SSH connection failed: {fatal}"),
-    );
+    unreachable_via_ssh(&mut findings, &out.stdout, "vm1");
     findings.eq(
         "recap of vm1 (ok, changed, unreachable, failed, skipped, rescued, ignored)",
         Some([0, 0, 1, 0, 0, 0, 0]),
@@ -411,19 +408,8 @@ fn faults_task_after_a_timeout_on_a_cut_link_does_not_hang() {
         &inventory(&[vm_host("vm1", &vm, "")]),
     );
     let mut run = work.spawn(&[]);
-    let started = wait_for(Duration::from_secs(60), || {
-        vm_path_exists(&vm, LONG_TASK_MARKER) || !run.running()
-    });
-    assert!(
-        started && run.running(),
-        "the long task never started on the VM: {:?}",
-        run.output(None)
-    );
-    let cut = LinkCut::cut(&vm);
-    let cut_at = Instant::now();
-    let out = run.wait(RUN_TIMEOUT);
-    let ended_after = cut_at.elapsed();
-    drop(cut);
+    wait_for_long_task(&vm, &mut run);
+    let (out, ended_after) = cut_link_then_wait(&vm, run, RUN_TIMEOUT);
     eprintln!("faults: {out:?}");
 
     let mut findings = Findings::default();
@@ -457,19 +443,9 @@ fn faults_link_cut_with_default_settings_is_detected_without_a_task_timeout() {
     // hook's VM whose network dies must still be reported, not wait for the pod's deadline.
     let work = Workdir::new(LONG_TASK_PLAY, &inventory(&[vm_host("vm1", &vm, "")]));
     let mut run = work.spawn(&[]);
-    let started = wait_for(Duration::from_secs(60), || {
-        vm_path_exists(&vm, LONG_TASK_MARKER) || !run.running()
-    });
-    assert!(
-        started && run.running(),
-        "the long task never started on the VM: {:?}",
-        run.output(None)
-    );
-    let cut = LinkCut::cut(&vm);
-    let cut_at = Instant::now();
-    let out = run.wait(DEFAULT_DETECTION_BOUND + Duration::from_secs(30));
-    let detected_after = cut_at.elapsed();
-    drop(cut);
+    wait_for_long_task(&vm, &mut run);
+    let (out, detected_after) =
+        cut_link_then_wait(&vm, run, DEFAULT_DETECTION_BOUND + Duration::from_secs(30));
     eprintln!("faults: {out:?}");
 
     let mut findings = Findings::default();

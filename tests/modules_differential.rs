@@ -12,34 +12,16 @@
 //! skipped with a message. `HR_DIFF_CASES=name,name` runs only the named cases. About three
 //! seconds per case (ansible-playbook's start-up): three to five minutes in all.
 
+mod modules_common;
+
 use hook_runner::connection::local::LocalConnection;
-use hook_runner::kube::{Cluster, EventSpec, InfoAnswer, InfoQuery, KubeError};
 use hook_runner::modules::{self, ModuleContext};
 use hook_runner::template::{Scope, Templar};
 use hook_runner::{Map, Value};
+use modules_common::NoCluster;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::Command;
-
-struct NoCluster;
-
-#[async_trait::async_trait]
-impl Cluster for NoCluster {
-    async fn info(&self, _q: &InfoQuery) -> Result<InfoAnswer, KubeError> {
-        Err(KubeError {
-            code: 0,
-            reason: "test".into(),
-            message: "no cluster".into(),
-        })
-    }
-    async fn post_event(&self, _e: &EventSpec) -> Result<(), KubeError> {
-        Err(KubeError {
-            code: 0,
-            reason: "test".into(),
-            message: "no cluster".into(),
-        })
-    }
-}
 
 /// One comparison: `setup` (sh, `$D` is the case directory), then `module` with `args`
 /// (`@D` in any string is replaced by the directory).

@@ -3,117 +3,22 @@
 //! copy/file/stat (the MTV docs hook's steps, then idempotence), command/shell with become
 //! through sudo, getent, ping, and paths with spaces, quotes and `$()` as data.
 
-use async_trait::async_trait;
-use hook_runner::connection::ssh::SshConnection;
-use hook_runner::connection::{Become, BecomeMethod, Connection, SshPolicy, SshTarget};
-use hook_runner::kube::{Cluster, EventSpec, InfoAnswer, InfoQuery, KubeError};
-use hook_runner::modules::{self, setup, ModuleContext};
-use hook_runner::template::{Scope, Templar};
-use hook_runner::{Map, Value};
-use lab::vm::{Vm, HOST_COMMANDS};
+mod modules_common;
+
+use hook_runner::connection::Connection;
+use hook_runner::modules::setup;
+use hook_runner::Map;
+use lab::vm::HOST_COMMANDS;
+use modules_common::{boot_vm, connect, control_dir, Runner};
 use serde_json::json;
-use std::time::Duration;
-
-struct NoCluster;
-
-#[async_trait]
-impl Cluster for NoCluster {
-    async fn info(&self, _q: &InfoQuery) -> Result<InfoAnswer, KubeError> {
-        Err(KubeError {
-            code: 0,
-            reason: "test".into(),
-            message: "no cluster".into(),
-        })
-    }
-    async fn post_event(&self, _e: &EventSpec) -> Result<(), KubeError> {
-        Err(KubeError {
-            code: 0,
-            reason: "test".into(),
-            message: "no cluster".into(),
-        })
-    }
-}
-
-/// Runs one module as the engine would: names checked, arguments normalised, then `run`.
-struct Runner<'a> {
-    conn: &'a dyn Connection,
-    vars: Map,
-    become_: Option<Become>,
-    templar: Templar,
-}
-
-impl Runner<'_> {
-    async fn run(&self, module: &str, args: Value, check: bool) -> Map {
-        let module = modules::lookup(module).expect("module exists");
-        let Value::Object(args) = args else {
-            panic!("args must be a mapping")
-        };
-        module
-            .spec()
-            .check_names(module.fqcn(), &args)
-            .expect("valid names");
-        let args = module
-            .spec()
-            .normalize(module.fqcn(), args)
-            .expect("valid args");
-        let ctx = ModuleContext {
-            host: "vm",
-            conn: self.conn,
-            check_mode: check,
-            diff: false,
-            become_: self.become_.clone(),
-            env: Vec::new(),
-            timeout: Some(Duration::from_secs(120)),
-            templar: &self.templar,
-            scope: Scope {
-                vars: &self.vars,
-                search_paths: &[],
-            },
-            kube: &NoCluster,
-            verbosity: 0,
-        };
-        module
-            .run(args, &ctx)
-            .await
-            .expect("the VM stays reachable")
-    }
-}
-
-fn connect(vm: &Vm, user: &str, control: &tempfile::TempDir) -> SshConnection {
-    let key = if user == "root" {
-        vm.root_key()
-    } else {
-        vm.user_key()
-    };
-    SshConnection::new(
-        SshTarget {
-            address: vm.address().to_string(),
-            port: Some(vm.port()),
-            user: Some(user.to_string()),
-            private_key_file: Some(key.display().to_string()),
-            ..SshTarget::default()
-        },
-        SshPolicy {
-            control_dir: control.path().display().to_string(),
-            connect_timeout: Duration::from_secs(10),
-            ..SshPolicy::default()
-        },
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_modules_on_a_systemd_vm() {
     if !lab::require_root_and("remote_modules_on_a_systemd_vm", HOST_COMMANDS) {
         return;
     }
-    let vm = tokio::task::spawn_blocking(Vm::boot)
-        .await
-        .unwrap()
-        .expect("booting a VM");
-    let control = tempfile::Builder::new()
-        .prefix("hrm")
-        .tempdir_in("/tmp")
-        .unwrap();
+    let vm = boot_vm().await;
+    let control = control_dir("hrm");
     let root = connect(&vm, "root", &control);
 
     // Facts, from one round trip. The lab VM has no default route; give it one so that
@@ -140,10 +45,8 @@ async fn remote_modules_on_a_systemd_vm() {
     let mut vars = Map::new();
     vars.insert("ansible_facts".into(), json!({"service_mgr": "systemd"}));
     let r = Runner {
-        conn: &root,
         vars,
-        become_: None,
-        templar: Templar::new(),
+        ..Runner::new(&root)
     };
 
     // The MTV docs hook: stop MariaDB, write the key and the marker file; then again: no change.
@@ -239,12 +142,7 @@ async fn remote_modules_on_a_systemd_vm() {
     );
 
     // Backend detection on the target when facts were not gathered.
-    let detect = Runner {
-        conn: &root,
-        vars: Map::new(),
-        become_: None,
-        templar: Templar::new(),
-    };
+    let detect = Runner::new(&root);
     let again = detect
         .run(
             "service",
@@ -270,26 +168,12 @@ async fn remote_modules_on_a_systemd_vm() {
 
     // command/shell as the unprivileged user, and with become through sudo.
     let user = connect(&vm, vm.user(), &control);
-    let plain = Runner {
-        conn: &user,
-        vars: Map::new(),
-        become_: None,
-        templar: Templar::new(),
-    };
+    let plain = Runner::new(&user);
     let who = plain
         .run("command", json!({"_raw_params": "id -un"}), false)
         .await;
     assert_eq!(who["stdout"], vm.user());
-    let sudo = Runner {
-        conn: &user,
-        vars: Map::new(),
-        become_: Some(Become {
-            method: BecomeMethod::Sudo,
-            user: "root".into(),
-            flags: None,
-        }),
-        templar: Templar::new(),
-    };
+    let sudo = Runner::new(&user).through_sudo();
     let who = sudo
         .run("shell", json!({"_raw_params": "id -un; echo $HOME"}), false)
         .await;

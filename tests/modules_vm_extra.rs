@@ -4,119 +4,20 @@
 //! sudo as the unprivileged user), `template` (rendering with variables and the template vars,
 //! owner/mode, idempotence, check mode, backup) and `lineinfile`.
 
-use async_trait::async_trait;
-use hook_runner::connection::ssh::SshConnection;
-use hook_runner::connection::{Become, BecomeMethod, Connection, SshPolicy, SshTarget};
-use hook_runner::kube::{Cluster, EventSpec, InfoAnswer, InfoQuery, KubeError};
-use hook_runner::modules::{self, ModuleContext};
-use hook_runner::template::{Scope, Templar};
+mod modules_common;
+
 use hook_runner::{Map, Value};
 use lab::vm::{Vm, HOST_COMMANDS};
+use modules_common::{boot_vm, connect, control_dir, Runner};
 use serde_json::json;
-use std::path::PathBuf;
-use std::time::Duration;
-
-struct NoCluster;
-
-#[async_trait]
-impl Cluster for NoCluster {
-    async fn info(&self, _q: &InfoQuery) -> Result<InfoAnswer, KubeError> {
-        Err(KubeError {
-            code: 0,
-            reason: "test".into(),
-            message: "no cluster".into(),
-        })
-    }
-    async fn post_event(&self, _e: &EventSpec) -> Result<(), KubeError> {
-        Err(KubeError {
-            code: 0,
-            reason: "test".into(),
-            message: "no cluster".into(),
-        })
-    }
-}
-
-/// Runs one module as the engine would: names checked, arguments normalised, then `run`.
-struct Runner<'a> {
-    conn: &'a dyn Connection,
-    vars: Map,
-    search_paths: Vec<PathBuf>,
-    become_: Option<Become>,
-    templar: Templar,
-}
-
-impl Runner<'_> {
-    async fn run(&self, module: &str, args: Value, check: bool) -> Map {
-        let module = modules::lookup(module).expect("module exists");
-        let Value::Object(args) = args else {
-            panic!("args must be a mapping")
-        };
-        module
-            .spec()
-            .check_names(module.fqcn(), &args)
-            .expect("valid names");
-        let args = module
-            .spec()
-            .normalize(module.fqcn(), args)
-            .expect("valid args");
-        let ctx = ModuleContext {
-            host: "vm",
-            conn: self.conn,
-            check_mode: check,
-            diff: false,
-            become_: self.become_.clone(),
-            env: Vec::new(),
-            timeout: Some(Duration::from_secs(120)),
-            templar: &self.templar,
-            scope: Scope {
-                vars: &self.vars,
-                search_paths: &self.search_paths,
-            },
-            kube: &NoCluster,
-            verbosity: 0,
-        };
-        module
-            .run(args, &ctx)
-            .await
-            .expect("the VM stays reachable")
-    }
-}
-
-fn connect(vm: &Vm, user: &str, control: &tempfile::TempDir) -> SshConnection {
-    let key = if user == "root" {
-        vm.root_key()
-    } else {
-        vm.user_key()
-    };
-    SshConnection::new(
-        SshTarget {
-            address: vm.address().to_string(),
-            port: Some(vm.port()),
-            user: Some(user.to_string()),
-            private_key_file: Some(key.display().to_string()),
-            ..SshTarget::default()
-        },
-        SshPolicy {
-            control_dir: control.path().display().to_string(),
-            connect_timeout: Duration::from_secs(10),
-            ..SshPolicy::default()
-        },
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn account_and_content_modules_on_a_systemd_vm() {
     if !lab::require_root_and("account_and_content_modules_on_a_systemd_vm", HOST_COMMANDS) {
         return;
     }
-    let vm = tokio::task::spawn_blocking(Vm::boot)
-        .await
-        .unwrap()
-        .expect("booting a VM");
-    let control = tempfile::Builder::new()
-        .prefix("hrx")
-        .tempdir_in("/tmp")
-        .unwrap();
+    let vm = boot_vm().await;
+    let control = control_dir("hrx");
     let root = connect(&vm, "root", &control);
     let templates = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(templates.path().join("templates")).unwrap();
@@ -128,11 +29,9 @@ async fn account_and_content_modules_on_a_systemd_vm() {
     let mut vars = Map::new();
     vars.insert("app".into(), json!({"name": "vm-1", "ports": [80, 443]}));
     let r = Runner {
-        conn: &root,
         vars,
         search_paths: vec![templates.path().to_path_buf()],
-        become_: None,
-        templar: Templar::new(),
+        ..Runner::new(&root)
     };
 
     groups(&r, &vm).await;
@@ -142,17 +41,7 @@ async fn account_and_content_modules_on_a_systemd_vm() {
 
     // Through sudo as the unprivileged user, as a hook with `become: true` does.
     let user = connect(&vm, vm.user(), &control);
-    let sudo = Runner {
-        conn: &user,
-        vars: Map::new(),
-        search_paths: Vec::new(),
-        become_: Some(Become {
-            method: BecomeMethod::Sudo,
-            user: "root".into(),
-            flags: None,
-        }),
-        templar: Templar::new(),
-    };
+    let sudo = Runner::new(&user).through_sudo();
     let made = sudo
         .run(
             "user",

@@ -521,10 +521,12 @@ fn host_matrix(test: &str, variant: NoLog, outcome: Outcome) {
     let lab = Lab::start();
     let started = std::time::Instant::now();
     let leaks = host_runs(&lab, variant, outcome);
-    eprintln!(
-        "{test}: 10 runs in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    assert_no_leaks(test, "10 runs", started, &leaks);
+}
+
+/// Prints how long the `runs` of a matrix took, then fails with every leak found.
+fn assert_no_leaks(test: &str, runs: &str, started: std::time::Instant, leaks: &[String]) {
+    eprintln!("{test}: {runs} in {:.1} s", started.elapsed().as_secs_f64());
     assert!(
         leaks.is_empty(),
         "{} leak(s):\n- {}",
@@ -672,16 +674,7 @@ fn pod_matrix(test: &str, variant: NoLog) {
                 .map(|l| format!("{case}: {l}")),
         );
     }
-    eprintln!(
-        "{test}: 10 pod runs in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    assert!(
-        leaks.is_empty(),
-        "{} leak(s):\n- {}",
-        leaks.len(),
-        leaks.join("\n- ")
-    );
+    assert_no_leaks(test, "10 pod runs", started, &leaks);
 }
 
 #[test]

@@ -429,9 +429,10 @@ impl SshConnection {
             .map(|dir| dir.join("log"))
             .unwrap_or_default();
         let status = self.master_exit_status(dead, Duration::from_secs(1)).await;
+        // The last line is ssh's last word; earlier ones are from the connection's start.
         let text = ssh_log_text(&log);
-        if !text.is_empty() {
-            return text;
+        if let Some(last) = text.lines().last() {
+            return last.to_string();
         }
         use std::os::unix::process::ExitStatusExt;
         match status.and_then(|s| s.signal()) {

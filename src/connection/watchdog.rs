@@ -16,7 +16,10 @@
 //!   away mid-command, and the watchdog sends SIGTERM to its whole process group (`kill 0`: sshd
 //!   makes every session a process group leader; under `become` the watchdog is inside the
 //!   escalated shell, so it may signal what runs there), and SIGKILL 2 s later. A command that
-//!   finished normally is never signalled, so daemons a task started on purpose survive.
+//!   finished normally is never signalled, so daemons a task started on purpose survive
+//!   (so do fire-and-forget jobs, `async: N, poll: 0`: their launcher exits at once, and the
+//!   job runs in its own session with its descriptors on `/dev/null`, see
+//!   `engine::async_task`).
 //! - The watchdog is double-forked (`( (…) & )`): it is not a child of the script's shell, so
 //!   a bare `wait` in a user's script does not wait for it.
 //! - Input bytes (file contents, `stdin:`) are the first N bytes on the channel, followed by one

@@ -389,8 +389,7 @@ impl Run<'_> {
         // Ansible's retry loop. The variables are copied only when something changes them
         // (they can hold large registered results, and a loop runs this per item).
         let mut cur_vars = std::borrow::Cow::Borrowed(vars);
-        let has_conditions =
-            has_until || task.changed_when.is_some() || task.failed_when.is_some();
+        let has_conditions = has_until || task.changed_when.is_some() || task.failed_when.is_some();
         loop {
             attempt += 1;
             let mut r = self.execute_once(pctx, ht, &cur_vars).await;

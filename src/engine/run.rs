@@ -287,10 +287,7 @@ impl<'a> Run<'a> {
             .collect();
         vars.insert("ansible_search_path".into(), Value::Array(search));
         self.show_play_in_hostvars(pctx);
-        vars.insert(
-            "hostvars".into(),
-            Value::String(vars::LAZY_HOSTVARS.into()),
-        );
+        vars.insert("hostvars".into(), Value::String(vars::LAZY_HOSTVARS.into()));
         let mut unsafe_names = state.map(|s| s.unsafe_names()).unwrap_or_default();
         if vars.contains_key("ansible_failed_result") {
             unsafe_names.push(Value::String("ansible_failed_result".into()));
@@ -305,9 +302,9 @@ impl<'a> Run<'a> {
     /// Makes `hostvars` show the variables of `pctx`'s play (plays run one after another).
     fn show_play_in_hostvars(&self, pctx: &PlayCtx) {
         let mut current = lock(&self.hostvars_play);
-        let same = current.as_ref().is_some_and(|p| {
-            Arc::ptr_eq(&p.play, &pctx.play) && p.vars_files == pctx.vars_files
-        });
+        let same = current
+            .as_ref()
+            .is_some_and(|p| Arc::ptr_eq(&p.play, &pctx.play) && p.vars_files == pctx.vars_files);
         if !same {
             *current = Some(Arc::new(PlayLayers {
                 play: pctx.play.clone(),

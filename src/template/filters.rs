@@ -234,8 +234,9 @@ fn ensure_room(state: &State, bytes: usize) -> Result<(), Error> {
 /// The remaining budget in bytes (no budget: unbounded), for size estimates to stop at.
 fn room(state: &State) -> usize {
     match state.fuel_levels() {
-        Some((_, remaining)) => usize::try_from(remaining.saturating_mul(BYTES_PER_FUEL))
-            .unwrap_or(usize::MAX),
+        Some((_, remaining)) => {
+            usize::try_from(remaining.saturating_mul(BYTES_PER_FUEL)).unwrap_or(usize::MAX)
+        }
         None => usize::MAX,
     }
 }
@@ -250,7 +251,9 @@ fn text_size(value: &Value, indent: usize, limit: usize) -> usize {
             return;
         }
         match value.kind() {
-            ValueKind::String => *total = total.saturating_add(value.as_str().map_or(0, str::len) + 2),
+            ValueKind::String => {
+                *total = total.saturating_add(value.as_str().map_or(0, str::len) + 2)
+            }
             ValueKind::Seq | ValueKind::Map | ValueKind::Iterable => {
                 let is_map = value.kind() == ValueKind::Map;
                 let Ok(items) = value.try_iter() else {
@@ -311,7 +314,8 @@ fn replace_size(value: &Value, rest: &[ValueOrKwargs]) -> usize {
     } else {
         text.matches(old).count()
     };
-    text.len().saturating_add(occurrences.saturating_mul(new.len()))
+    text.len()
+        .saturating_add(occurrences.saturating_mul(new.len()))
 }
 
 // ---------------------------------------------------------------- helpers

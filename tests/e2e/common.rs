@@ -5,12 +5,19 @@
 //! every file uses every helper.
 #![allow(dead_code)]
 
+// A test file that includes both this module and `reliability/run.rs` loads process.rs twice,
+// once in each: deliberate, so that each of the two stands alone.
+#[allow(clippy::duplicate_mod)]
+#[path = "../support/process.rs"]
+mod process;
+pub use process::{hook_runner_command, kill_after};
+
 use lab::kube_api::{KubeApi, RecordedRequest};
 use lab::pod::{Pod, PodOutput};
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The namespace the tests' Plan, Secret and service account live in (`{namespace}` of the
@@ -433,31 +440,13 @@ pub fn hook_runner_with_env(
     env: &[(&str, &str)],
 ) -> CliRun {
     let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_hook-runner"))
-        .args(args)
+    let child = hook_runner_command(args, home)
         .envs(env.iter().copied())
-        .env("HOME", home)
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("KUBERNETES_SERVICE_PORT")
-        .env_remove("KUBECONFIG")
-        .env("HOOK_RUNNER_TERMINATION_LOG", home.join("termination-log"))
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("starting hook-runner");
-    let pid = child.id() as i32;
-    let watchdog = std::thread::spawn(move || {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if !lab::util::pid_alive(pid) {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        lab::util::kill_tree(pid, Duration::from_secs(1));
-        true
-    });
+    let watchdog = kill_after(child.id() as i32, timeout);
     let output: Output = child.wait_with_output().expect("waiting for hook-runner");
     let timed_out = watchdog.join().unwrap_or(false);
     let run = CliRun {

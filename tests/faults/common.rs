@@ -8,12 +8,12 @@
 //! both, `#[path = "e2e/common.rs"] mod common;` then `#[path = "faults/common.rs"] mod faults;`.
 #![allow(dead_code)]
 
-use crate::common::{hook_runner, recap_lines, CliRun};
+use crate::common::{hook_runner, hook_runner_command, recap_lines, CliRun};
 use lab::vm::Vm;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// Options every fault run passes: a short `--connect-wait` (how long a host that does not
@@ -99,14 +99,7 @@ impl Background {
     fn start(args: &[String], home: &Path) -> Background {
         let out = tempfile::NamedTempFile::new().expect("stdout file");
         let err = tempfile::NamedTempFile::new().expect("stderr file");
-        let child = Command::new(env!("CARGO_BIN_EXE_hook-runner"))
-            .args(args)
-            .env("HOME", home)
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .env_remove("KUBERNETES_SERVICE_PORT")
-            .env_remove("KUBECONFIG")
-            .env("HOOK_RUNNER_TERMINATION_LOG", home.join("termination-log"))
-            .stdin(Stdio::null())
+        let child = hook_runner_command(args, home)
             .stdout(out.reopen().expect("stdout file"))
             .stderr(err.reopen().expect("stderr file"))
             .spawn()

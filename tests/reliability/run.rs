@@ -7,9 +7,16 @@
 //! Included with `#[path = "reliability/run.rs"] mod run;`.
 #![allow(dead_code)]
 
+// A test file that includes both this module and `e2e/common.rs` loads process.rs twice,
+// once in each: deliberate, so that each of the two stands alone.
+#[allow(clippy::duplicate_mod)]
+#[path = "../support/process.rs"]
+mod process;
+
+use process::{hook_runner_command, kill_after};
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// How a run ended and what it printed.
@@ -64,18 +71,8 @@ impl std::fmt::Debug for Run {
 /// after `timeout`.
 pub fn hook_runner(args: &[&str], env: &[(&str, &str)], home: &Path, timeout: Duration) -> Run {
     let started = Instant::now();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hook-runner"));
-    command
-        .args(args)
-        .env("HOME", home)
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("KUBERNETES_SERVICE_PORT")
-        .env_remove("KUBECONFIG")
-        .env_remove("K8S_AUTH_KUBECONFIG")
-        .env("HOOK_RUNNER_TERMINATION_LOG", home.join("termination-log"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = hook_runner_command(args, home);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
     for (name, value) in env {
         command.env(name, value);
     }
@@ -83,17 +80,7 @@ pub fn hook_runner(args: &[&str], env: &[(&str, &str)], home: &Path, timeout: Du
     let pid = child.id() as i32;
     let stdout = reader(child.stdout.take());
     let stderr = reader(child.stderr.take());
-    let watchdog = std::thread::spawn(move || {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if !lab::util::pid_alive(pid) {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        lab::util::kill_tree(pid, Duration::from_secs(1));
-        true
-    });
+    let watchdog = kill_after(pid, timeout);
     let (status, max_rss_kib) = wait_with_rusage(pid);
     // The child is reaped by wait4 above; `Child` never waits on drop.
     drop(child);
