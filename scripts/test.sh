@@ -35,9 +35,10 @@ missing_prerequisite() {
 # ---------------------------------------------------------------------------------------------
 # 1. System packages
 # ---------------------------------------------------------------------------------------------
-# gcc/libc6-dev: the linker and C compiler cargo needs (ring); procps: ps for the leftover check.
+# gcc/libc6-dev: the linker and C compiler cargo needs (ring); procps: ps for the leftover check;
+# acl: getfacl/setfacl, which Ansible's copy target (conformance) runs on its host.
 PACKAGES=(openssh-server openssh-client debootstrap systemd-container iproute2 util-linux libnss-wrapper tini sudo
-	procps gcc libc6-dev)
+	procps gcc libc6-dev acl)
 
 package_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 apt_candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'; }
@@ -237,6 +238,8 @@ main() {
 	export LAB_TIMINGS_FILE="$ROOT/target/lab-timings.txt"
 	# One id per suite run: the VM rootfs is built fresh once per CI run and shared by its tests.
 	export LAB_RUN_ID="${LAB_RUN_ID:-run-$$-$(date +%s)}"
+	# The scale tests that need minutes and a few GiB of disk (the 1 GiB streaming copy) run too.
+	export HR_SCALE_TESTS="${HR_SCALE_TESTS:-1}"
 	mkdir -p "$ROOT/target"
 	rm -f "$LAB_TIMINGS_FILE"
 

@@ -41,7 +41,13 @@ fn main() {
 }
 
 fn run() -> i32 {
-    let invocation = match cli::parse(std::env::args_os().collect()) {
+    let argv: Vec<_> = std::env::args_os().collect();
+    // `--version` answers before clap, logging or the runtime are built (start-up time).
+    if let Some(version) = cli::version_only(&argv) {
+        print!("{version}");
+        return 0;
+    }
+    let invocation = match cli::parse(argv) {
         Ok(invocation) => invocation,
         Err(exit) => {
             if exit.code == 0 {

@@ -100,15 +100,8 @@ fn vm_service_check_mode() {
 }
 
 #[test]
-#[ignore = "known difference: systemctl's error text in `msg` loses its trailing newline"]
 fn vm_service_errors() {
     check(service_case("vm_service_errors"));
-}
-
-/// The same case with `msg` left out, so the rest stays guarded while the difference lasts.
-#[test]
-fn vm_service_errors_but_msg() {
-    check(service_case("vm_service_errors").ignore_keys(&["msg"]));
 }
 
 #[test]
@@ -136,13 +129,11 @@ fn vm_become_from_root() {
 }
 
 #[test]
-#[ignore = "known difference: hook-runner refuses `systemd` with only `name` (2.18 reports the unit's status)"]
 fn vm_systemd_name_only() {
     check(service_case("vm_systemd_name_only"));
 }
 
 #[test]
-#[ignore = "known difference: file's permission-denied message is mkdir's text, not Python's `[Errno 13] ...: b'path'`"]
 fn vm_file_denied() {
     check(Case::new("vm_file_denied").on_vm(RESET_USERS));
 }
@@ -150,6 +141,11 @@ fn vm_file_denied() {
 #[test]
 fn vm_become_errors() {
     check(Case::new("vm_become_errors").on_vm(RESET_USERS));
+}
+
+#[test]
+fn vm_facts_python() {
+    check(Case::new("vm_facts_python").on_vm(RESET_USERS));
 }
 
 #[test]

@@ -145,6 +145,9 @@ pub fn seed(ctx: &Ctx) -> Result<Scenario> {
             }
         }
     }
+    if let Some(out) = std::env::var_os("BENCH_SEED_PROFILE") {
+        profile_once(ctx, &vm, &hook, &inventory, &kubeconfig, Path::new(&out))?;
+    }
     let mut notes = vec![format!(
         "Floor parts (medians): fresh SSH connection {}, `systemctl stop mariadb` in the VM {}.",
         crate::report::secs(measure::median(connects)),
@@ -160,6 +163,55 @@ pub fn seed(ctx: &Ctx) -> Result<Scenario> {
         floors: vec![floor],
         notes,
     })
+}
+
+/// With `BENCH_SEED_PROFILE=DIR`: one more hook-runner run, under
+/// `strace -f -tt` (process starts, connects, waits) with `-vvvv` JSON events, written to
+/// `DIR/strace` and `DIR/events.json`, to see where the time above the floor goes.
+fn profile_once(
+    ctx: &Ctx,
+    vm: &Vm,
+    hook: &Path,
+    inventory: &Path,
+    kubeconfig: &Path,
+    out: &Path,
+) -> Result<()> {
+    fs::create_dir_all(out)?;
+    reset(vm)?;
+    let work = ctx.scratch.join("seed-profile");
+    let _ = fs::remove_dir_all(&work);
+    fs::create_dir_all(&work)?;
+    let runner = Tool::HookRunner { forks: None };
+    let inner = seed_command(ctx, runner, hook, inventory, kubeconfig, &work)?;
+    let mut cmd = Command::new("strace");
+    cmd.arg("-f")
+        .arg("-tt")
+        .arg("-e")
+        .arg("trace=execve,connect,clone,clone3,wait4,exit_group")
+        .arg("-o")
+        .arg(out.join("strace"))
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .args(["--log-format", "json", "-vvvv"])
+        .current_dir(&work)
+        .stdout(fs::File::create(out.join("events.json"))?)
+        .stderr(fs::File::create(out.join("stderr"))?);
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let started = Instant::now();
+    let status = cmd
+        .status()
+        .context("running strace (apt-get install strace)")?;
+    eprintln!(
+        "bench: seed profile {:.3} s ({status}) in {}",
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(())
 }
 
 fn seed_command(

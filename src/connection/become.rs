@@ -43,12 +43,15 @@ pub fn prepare(request: &ExecRequest) -> Result<Prepared, ConnError> {
         Some(b) => {
             let wrapped = wrap(&inner, b);
             Prepared {
-                command: wrapped.command.clone(),
+                command: format!("exec {}", wrapped.command),
                 wrapped: Some(wrapped),
             }
         }
+        // `exec`: the shell that reads this line (sshd's login shell, the local `/bin/sh`)
+        // becomes the command instead of forking it and waiting (dash does not do this on its
+        // own): one process less per task, and the command keeps the session's PID.
         None => Prepared {
-            command: format!("/bin/sh -c {}", quote(&inner)),
+            command: format!("exec /bin/sh -c {}", quote(&inner)),
             wrapped: None,
         },
     })
@@ -145,10 +148,16 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Ansible's wording where it has one, else the tool's own error line.
+/// Ansible's wording where it has one, else the tool's own words: its stderr, or its stdout
+/// when stderr is empty (su to an account whose shell is `nologin` fails with only
+/// "This account is currently not available." on stdout).
 fn failure_message(output: &ExecOutput, method: BecomeMethod) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let stderr = stderr.trim();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = match stderr.trim() {
+        "" => stdout.trim(),
+        text => text,
+    };
     match method {
         BecomeMethod::Sudo => {
             if stderr.contains("a password is required") {
@@ -275,7 +284,7 @@ mod tests {
             ..Default::default()
         };
         let p = prepare(&req).unwrap();
-        assert!(p.command.starts_with("sudo "));
+        assert!(p.command.starts_with("exec sudo "), "{}", p.command);
         assert!(
             p.command.contains("A='\\''x y'\\''; export A"),
             "{}",
@@ -291,6 +300,40 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(prepare(&req), Err(ConnError::Other(_))));
+    }
+
+    #[test]
+    fn su_to_a_nologin_account_says_what_the_shell_printed() {
+        let b = Become {
+            method: BecomeMethod::Su,
+            user: "nobody".into(),
+            flags: None,
+        };
+        let w = wrap("id -un", &b);
+        let out = ExecOutput {
+            rc: 1,
+            stdout: b"This account is currently not available.\n".to_vec(),
+            stderr: vec![],
+        };
+        assert_eq!(
+            check(out, &w, BecomeMethod::Su),
+            Err(ConnError::Become(
+                "Privilege escalation with su failed (rc=1): This account is currently not \
+                 available."
+                    .into()
+            ))
+        );
+        let silent = ExecOutput {
+            rc: 1,
+            stdout: vec![],
+            stderr: vec![],
+        };
+        assert_eq!(
+            check(silent, &w, BecomeMethod::Su),
+            Err(ConnError::Become(
+                "Privilege escalation with su failed (rc=1)".into()
+            ))
+        );
     }
 
     #[test]

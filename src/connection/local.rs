@@ -3,7 +3,9 @@
 //! Semantics: Ansible's `local` connection (`ansible_connection=local`, the implicit localhost).
 //! The script runs in its own process group with the task's environment exported inside the
 //! shell (and inside the become wrapper, see [`super::become`]); stdin bytes are written to
-//! the script, stdout and stderr are captured whole. When the task's `timeout` passes, the
+//! the script, stdout and stderr are captured whole; what the script leaves running in the
+//! background may keep them open, so once it has exited they are read only until they stay
+//! quiet for a second (see [`collect_output`]). When the task's `timeout` passes, the
 //! whole process group is killed (so `sleep` children die too) and the result is
 //! [`ConnError::Timeout`]. When the call is dropped before the script ends (the run was
 //! cancelled: SIGTERM), the whole process group is killed as well, so nothing the task
@@ -13,7 +15,9 @@ use super::r#become;
 use super::{ConnError, Connection, ExecOutput, ExecRequest};
 use async_trait::async_trait;
 use std::process::Stdio;
-use tokio::process::Command;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::{Child, Command};
 
 /// Runs scripts on the machine hook-runner runs on.
 #[derive(Debug, Default, Clone)]
@@ -65,9 +69,18 @@ async fn run_shell(command: &str, request: &ExecRequest) -> Result<ExecOutput, C
     // its input must not deadlock against us.
     // A script that exits without reading its input closes the pipe: not an error.
     let feed = super::feed_stdin(child.stdin.take(), request);
+    // Once the output is collected the input is abandoned too: a background child that
+    // inherited stdin without reading it must not hold the call.
     let run = async {
-        let (_, out) = tokio::join!(feed, child.wait_with_output());
-        out
+        let collect = collect_output(&mut child);
+        tokio::pin!(feed, collect);
+        let mut fed = false;
+        loop {
+            tokio::select! {
+                _ = &mut feed, if !fed => fed = true,
+                out = &mut collect => break out,
+            }
+        }
     };
 
     let result = match request.timeout {
@@ -81,11 +94,65 @@ async fn run_shell(command: &str, request: &ExecRequest) -> Result<ExecOutput, C
     // as with Ansible.
     group.armed = false;
     let out = result.map_err(|e| ConnError::Other(format!("local command failed: {e}")))?;
-    Ok(ExecOutput {
-        rc: exit_code(&out.status),
-        stdout: out.stdout,
-        stderr: out.stderr,
-    })
+    Ok(out)
+}
+
+/// How long the pipes must stay silent, once the script has exited, before what its
+/// background children still hold open is abandoned.
+const QUIET_AFTER_EXIT: Duration = Duration::from_secs(1);
+
+/// Waits for the script and reads its stdout and stderr. Once the script has exited, reading
+/// goes on only while the pipes keep giving output: at end of file on both, or after
+/// [`QUIET_AFTER_EXIT`] without any, the output so far is the result. So a command left
+/// running in the background (`yoink.sh &`), which inherits the pipes, does not hold the task
+/// until it ends (as with Ansible's `run_command`); it is not killed either.
+async fn collect_output(child: &mut Child) -> std::io::Result<ExecOutput> {
+    let mut out_pipe = child.stdout.take();
+    let mut err_pipe = child.stderr.take();
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let (mut out_buf, mut err_buf) = ([0u8; 8192], [0u8; 8192]);
+    let mut status = None;
+    loop {
+        if status.is_some() && out_pipe.is_none() && err_pipe.is_none() {
+            break;
+        }
+        let exited = status.is_some();
+        tokio::select! {
+            n = read_some(&mut out_pipe, &mut out_buf) => {
+                take_chunk(n?, &out_buf, &mut stdout, &mut out_pipe)
+            }
+            n = read_some(&mut err_pipe, &mut err_buf) => {
+                take_chunk(n?, &err_buf, &mut stderr, &mut err_pipe)
+            }
+            s = child.wait(), if !exited => status = Some(s?),
+            _ = tokio::time::sleep(QUIET_AFTER_EXIT), if exited => break,
+        }
+    }
+    let rc = match status {
+        Some(s) => exit_code(&s),
+        None => -1,
+    };
+    Ok(ExecOutput { rc, stdout, stderr })
+}
+
+/// Reads what the pipe has; never completes once the pipe is closed (`None`).
+async fn read_some<R: AsyncRead + Unpin>(
+    pipe: &mut Option<R>,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    match pipe {
+        Some(p) => p.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Keeps a chunk read from a pipe; a read of 0 bytes is end of file: the pipe is closed.
+fn take_chunk<R>(n: usize, buf: &[u8], into: &mut Vec<u8>, pipe: &mut Option<R>) {
+    if n == 0 {
+        *pipe = None;
+    } else {
+        into.extend_from_slice(&buf[..n]);
+    }
 }
 
 /// Kills the script's process group when dropped while armed (timeout, cancellation).
@@ -125,7 +192,7 @@ fn exit_code(status: &std::process::ExitStatus) -> i32 {
 mod tests {
     use super::*;
     use crate::connection::{Become, BecomeMethod};
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     fn req(script: &str) -> ExecRequest {
         ExecRequest {
@@ -208,6 +275,51 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert!(!marker.exists(), "a child of the dropped script survived");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_background_child_holding_the_pipes_does_not_hold_the_call() {
+        let dir = std::env::temp_dir().join(format!("hr-local-bg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let marker = dir.join("finished");
+        // The background child inherits stdout/stderr and keeps them open for 3 s; what it
+        // writes promptly after the script exits is still part of the output.
+        let script = format!(
+            "(sleep 0.2; echo late; sleep 2.8; touch {}) & echo early",
+            marker.display()
+        );
+        let mut r = req(&script);
+        r.timeout = Some(Duration::from_secs(10));
+        let started = Instant::now();
+        let out = LocalConnection.exec(r).await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.rc, 0);
+        assert_eq!(out.stdout, b"early\nlate\n");
+        // Not killed: it finishes its work.
+        tokio::time::sleep(Duration::from_millis(3000)).await;
+        assert!(marker.exists(), "the background child was killed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_background_child_ignoring_stdin_does_not_hold_the_call() {
+        // The background `sleep` keeps the input pipe open (as fd 3) and never reads it.
+        let mut r = req("exec 3<&0; sleep 3 & echo done");
+        r.stdin = Some(vec![b'x'; 1_000_000]);
+        r.timeout = Some(Duration::from_secs(10));
+        let started = Instant::now();
+        let out = LocalConnection.exec(r).await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.stdout, b"done\n");
     }
 
     #[tokio::test]

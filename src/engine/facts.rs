@@ -111,8 +111,14 @@ impl Run<'_> {
             match (become_, self.connection(host, &vars, &pctx.play.kw)) {
                 (Err(msg), _) | (_, Err(msg)) => failed(msg),
                 (Ok(become_), Ok(conn)) => {
+                    // `ansible_python` describes the host's `ansible_python_interpreter` when set.
+                    let scope = crate::template::Scope {
+                        vars: &vars,
+                        search_paths: &search,
+                    };
+                    let python = crate::modules::setup::python_interpreter(&self.templar, scope);
                     let gathered = tokio::select! {
-                        r = crate::modules::setup::gather(&*conn, become_) => r,
+                        r = crate::modules::setup::gather_with_python(&*conn, become_, python.as_deref()) => r,
                         _ = self.cancel.cancelled() => Err(ConnError::Other("interrupted: the run was cancelled".into())),
                     };
                     match gathered {

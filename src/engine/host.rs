@@ -396,9 +396,9 @@ impl Run<'_> {
             if result::flag(&r, "unreachable") {
                 return r;
             }
-            // As in Ansible, the result carries `attempts` while `until` is evaluated
-            // (`until: result.attempts >= 2`).
-            if has_until {
+            // As in Ansible, a retried task's result carries `attempts` while `until` is
+            // evaluated (`until: result.attempts >= 2`), and `retries` alone counts them too.
+            if retrying {
                 r.insert("attempts".into(), Value::from(attempt));
             }
             if r.contains_key("ansible_facts") {
@@ -462,10 +462,10 @@ impl Run<'_> {
                 return r;
             }
             if attempt > retries {
-                // As ansible-core: exhausted, `attempts` reports the retries, not the runs.
-                if has_until {
-                    r.insert("attempts".into(), Value::from(retries));
-                }
+                // As ansible-core: exhausted, `attempts` reports the retries, not the runs,
+                // and the result says `failed`; a `failed_when` verdict still decides the
+                // task's status (see `result::is_failed`).
+                r.insert("attempts".into(), Value::from(retries));
                 r.insert("failed".into(), Value::Bool(true));
                 return r;
             }

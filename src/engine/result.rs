@@ -72,10 +72,20 @@ pub fn flag(r: &Map, key: &str) -> bool {
     matches!(r.get(key), Some(Value::Bool(true)))
 }
 
+/// Whether a result counts as failed: by `failed_when_result` when `failed_when` gave one
+/// (an exhausted `until` leaves `failed: true` beside `failed_when_result: false`, and
+/// Ansible then reports the task ok), else by `failed`.
+pub fn is_failed(r: &Map) -> bool {
+    match r.get("failed_when_result") {
+        Some(Value::Bool(verdict)) => *verdict,
+        _ => flag(r, "failed"),
+    }
+}
+
 /// Combines item results: `changed` any, `failed` any, `skipped` all, and the message.
 pub fn aggregate(items: Vec<Map>) -> Map {
     let changed = items.iter().any(|r| flag(r, "changed"));
-    let failed = items.iter().any(|r| flag(r, "failed"));
+    let failed = items.iter().any(is_failed);
     let all_skipped = !items.is_empty() && items.iter().all(|r| flag(r, "skipped"));
     let mut r = Map::new();
     r.insert("changed".into(), Value::Bool(changed));
@@ -147,7 +157,7 @@ pub fn censor(r: &Map) -> Map {
 pub fn status_of(r: &Map, ignore_errors: bool) -> Status {
     if flag(r, "unreachable") {
         Status::Unreachable
-    } else if flag(r, "failed") {
+    } else if is_failed(r) {
         if ignore_errors {
             Status::Ignored
         } else {
@@ -182,6 +192,18 @@ mod tests {
         assert_eq!(r["stdout_lines"], json!(["a", "b"]));
         let ok = normalize(m(json!({"rc": 0})));
         assert_eq!(ok["failed"], json!(false));
+    }
+
+    #[test]
+    fn failed_when_result_decides_over_failed() {
+        let exhausted = m(json!({"failed": true, "failed_when_result": false, "attempts": 2}));
+        assert!(!is_failed(&exhausted));
+        assert_eq!(status_of(&exhausted, false), Status::Ok);
+        let by_rule = m(json!({"failed": true, "failed_when_result": true}));
+        assert_eq!(status_of(&by_rule, false), Status::Failed);
+        assert!(is_failed(&m(json!({"failed": true}))));
+        let items = aggregate(vec![exhausted, m(json!({"changed": false}))]);
+        assert!(!items.contains_key("failed"));
     }
 
     #[test]

@@ -110,6 +110,8 @@ pub fn assert(args: &Map, condition: impl Fn(&str) -> Result<bool, String>) -> M
             Value::String(expr) => condition(expr)
                 .map_err(|e| format!("The conditional check '{expr}' failed. The error was: {e}")),
             Value::Bool(b) => Ok(*b),
+            // Ansible's conditional evaluation counts an empty item (`-` alone) as true.
+            Value::Null => Ok(true),
             Value::Number(n) => Ok(n.as_f64() != Some(0.0)),
             other => Ok(!is_empty(other)),
         };
@@ -241,6 +243,12 @@ mod tests {
             r["msg"],
             json!("Incorrect type for fail_msg or msg, expected a string or list and got <class 'dict'>")
         );
+    }
+
+    #[test]
+    fn an_empty_item_passes_as_in_ansible() {
+        let r = assert(&args(json!({"that": ["yes", null]})), truth);
+        assert_eq!(r.get("failed"), None, "{r:?}");
     }
 
     #[test]

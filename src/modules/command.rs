@@ -253,7 +253,7 @@ fn build_script(args: &CommandArgs, invocation: &Invocation, check: bool) -> Str
     s.push_str(GLOB_SH);
     if let Some(dir) = &args.chdir {
         s.push_str(&format!(
-            "CD={}\ncd -- \"$CD\" 2>/dev/null || {{ pre chdir; emit path \"$CD\"; if [ ! -e \"$CD\" ]; then emit errno 2; elif [ ! -d \"$CD\" ]; then emit errno 20; else emit errno 13; fi; exit 0; }}\n",
+            "CD={}\ncd -P -- \"$CD\" 2>/dev/null || {{ pre chdir; emit path \"$CD\"; if [ ! -e \"$CD\" ]; then emit errno 2; elif [ ! -d \"$CD\" ]; then emit errno 20; else emit errno 13; fi; exit 0; }}\n",
             path_word(dir)
         ));
     }
@@ -602,6 +602,21 @@ mod tests {
         .await;
         assert_eq!(result["stdout"], "a b|c|");
         assert!(!std::path::Path::new(&format!("{dir}/PWNED")).exists());
+    }
+
+    #[tokio::test]
+    async fn chdir_resolves_symlinks_like_os_chdir() {
+        // Python's os.chdir leaves the physical directory, so `$PWD` names it, not the link.
+        let (_tmp, dir) = nasty_tempdir();
+        std::fs::create_dir(format!("{dir}/real")).unwrap();
+        std::os::unix::fs::symlink(format!("{dir}/real"), format!("{dir}/link")).unwrap();
+        let result = run(
+            &Command,
+            json!({"_raw_params": "printf %s \"$PWD\"", "_uses_shell": true, "chdir": format!("{dir}/link")}),
+        )
+        .await;
+        let physical = std::fs::canonicalize(format!("{dir}/real")).unwrap();
+        assert_eq!(result["stdout"], json!(physical.to_string_lossy()));
     }
 
     #[tokio::test]

@@ -20,8 +20,20 @@
 //! - Results: `dest, src, checksum` (SHA-1), `md5sum`, `backup_file`, and the path info
 //!   (`mode, owner, group, uid, gid, size, state`).
 //!
-//! One round trip per file. Not supported: `remote_src` with a directory, `decrypt` (vault),
-//! `local_follow: false`, `attributes`/SELinux (accepted and ignored).
+//! - The action's argument checks come first, in this order: `src (or content) is required`
+//!   (an empty `src` counts as none), `dest is required`, `src and content are mutually
+//!   exclusive`.
+//! - A directory `src` is walked top-down (a directory's files before its subdirectories);
+//!   `local_follow` (default true) copies what links point to, except broken links and links
+//!   to a directory being walked (loops), which stay links; `local_follow: false` keeps every
+//!   link as a link. Every directory made gets `directory_mode`.
+//! - `remote_src` with a directory merges it on the target (see `REMOTE_TREE_SH`); a
+//!   `remote_src` that is neither a file nor a directory fails: `Source X is not a file`.
+//! - hook-runner has no vault secrets: a vault-encrypted source fails as Ansible does without
+//!   a password (`A vault password or secret must be specified to decrypt X`) unless
+//!   `decrypt: false`.
+//!
+//! One round trip per file. Not supported: `attributes`/SELinux (accepted and ignored).
 
 use super::argspec::{ArgSpec, Kind, Param};
 use super::remote::{self, attrs_function, attrs_function_named, attrs_vars, with_file_common};
@@ -39,10 +51,9 @@ static SPEC: ArgSpec = ArgSpec {
     params: with_file_common![
         Param::new("src", Kind::Path),
         Param::new("content", Kind::Raw),
-        Param {
-            required: true,
-            ..Param::new("dest", Kind::Path)
-        },
+        // Required, but checked by the action (after `src`), as Ansible's action plugin does:
+        // `dest is required` rather than the argument spec's message.
+        Param::new("dest", Kind::Path),
         Param {
             default: Some("false"),
             ..Param::new("backup", Kind::Bool)
@@ -60,10 +71,9 @@ static SPEC: ArgSpec = ArgSpec {
             default: Some("false"),
             ..Param::new("follow", Kind::Bool)
         },
-        Param {
-            default: Some("true"),
-            ..Param::new("local_follow", Kind::Bool)
-        },
+        // No default: the action treats a missing one as true, the module (`remote_src`)
+        // as "keep links".
+        Param::new("local_follow", Kind::Bool),
         Param::new("checksum", Kind::Str),
         Param::new("validate", Kind::Str),
         Param {
@@ -84,6 +94,7 @@ pub struct CopyArgs {
     pub src: Option<String>,
     #[serde(default)]
     pub content: Value,
+    #[serde(default)]
     pub dest: String,
     #[serde(default)]
     pub backup: bool,
@@ -97,6 +108,11 @@ pub struct CopyArgs {
     pub remote_src: bool,
     #[serde(default)]
     pub follow: bool,
+    /// Unset: true for a controller `src`, links kept as links with `remote_src`.
+    #[serde(default)]
+    pub local_follow: Option<bool>,
+    #[serde(default = "yes")]
+    pub decrypt: bool,
     pub checksum: Option<String>,
     pub validate: Option<String>,
     pub owner: Option<String>,
@@ -131,12 +147,10 @@ async fn run_copy(args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> 
         Ok(args) => args,
         Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
     };
-    let has_content = !args.content.is_null();
-    match (&args.src, has_content) {
-        (None, false) => return Ok(remote::failed("src (or content) is required")),
-        (Some(_), true) => return Ok(remote::failed("src and content are mutually exclusive")),
-        _ => {}
+    if let Some(message) = action_argument_error(&args) {
+        return Ok(remote::failed(message));
     }
+    let has_content = !args.content.is_null();
     if has_content {
         if args.dest.ends_with('/') {
             return Ok(remote::failed("can not use content with a dir as dest"));
@@ -173,6 +187,9 @@ async fn run_copy(args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> 
     if found.is_dir() {
         return copy_tree(&args, &src, &found, ctx).await;
     }
+    if let Some(message) = vault_refusal(&args, &found) {
+        return Ok(remote::failed(message));
+    }
     let file = Transfer {
         dest: args.dest.clone(),
         payload: Payload::File(found.clone()),
@@ -181,6 +198,40 @@ async fn run_copy(args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> 
         after_header: found.to_string_lossy().into_owned(),
     };
     transfer(&args, file, ctx).await
+}
+
+/// The action's own checks, in Ansible's order: an empty `src` counts as none.
+fn action_argument_error(args: &CopyArgs) -> Option<&'static str> {
+    let has_src = args.src.as_deref().is_some_and(|s| !s.is_empty());
+    let has_content = !args.content.is_null();
+    if !has_src && !has_content {
+        Some("src (or content) is required")
+    } else if args.dest.is_empty() {
+        Some("dest is required")
+    } else if has_src && has_content {
+        Some("src and content are mutually exclusive")
+    } else {
+        None
+    }
+}
+
+/// hook-runner has no vault secrets (by design), so a vault-encrypted source can never be
+/// decrypted: with `decrypt` (the default) it fails as Ansible does without a password.
+fn vault_refusal(args: &CopyArgs, path: &Path) -> Option<String> {
+    use std::io::Read;
+    const HEADER: &[u8] = b"$ANSIBLE_VAULT;";
+    if !args.decrypt {
+        return None;
+    }
+    let mut start = [0u8; HEADER.len()];
+    let mut file = std::fs::File::open(path).ok()?;
+    file.read_exact(&mut start).ok()?;
+    (start == HEADER).then(|| {
+        format!(
+            "A vault password or secret must be specified to decrypt {}",
+            path.display()
+        )
+    })
 }
 
 /// What to put on the target, for [`transfer`].
@@ -255,6 +306,8 @@ impl CopyArgs {
             directory_mode: Value::Null,
             remote_src: false,
             follow: false,
+            local_follow: None,
+            decrypt: true,
             checksum: None,
             validate: None,
             owner: None,
@@ -473,7 +526,14 @@ fn build_script(args: &CopyArgs, plan: &FilePlan, check: bool, diff: bool) -> Re
     ));
     s.push_str(&format!("EXPECT={}\n", quote(&expected)));
     match &plan.data {
-        Source::Remote(src) => s.push_str(&format!("REMOTE=1\nS={}\n", path_word(src))),
+        Source::Remote(src) => {
+            s.push_str(&format!(
+                "REMOTE=1\nS={}\nLFOLLOW={}\n",
+                path_word(src),
+                u8::from(args.local_follow == Some(true))
+            ));
+            s.push_str(REMOTE_TREE_SH);
+        }
         Source::Bytes(_) | Source::File { .. } => s.push_str("REMOTE=0\nS=\n"),
     }
     s.push_str(&format!("PRESERVE={}\n", u8::from(preserve_remote)));
@@ -532,6 +592,78 @@ fn validate_function(validate: Option<&str>) -> String {
     )
 }
 
+/// `remote_src` with a directory (`remote_tree`): `S/` puts the directory's contents in
+/// `dest`, `S` puts the directory itself in `dest/basename(S)`; the target directory is
+/// created when missing. Entries are merged: missing or different files are copied (with
+/// their source's mode), missing directories made, entries only in dest left alone; a
+/// symlink is copied as a link unless `local_follow: true` (then what it points to; unset,
+/// the module keeps links, unlike the controller-side copy). `owner` and
+/// `group` apply to the whole tree, `mode` and the result's path info to `dest` itself.
+/// Recursion keeps its state in the positional parameters (POSIX sh has no locals); the
+/// `for` list is expanded before the loop runs, so a nested call cannot disturb it.
+const REMOTE_TREE_SH: &str = r#"same_mode() { lst "$1" && oct $(( 0x$st_f & 4095 )) && chmod "$_oc" "$2"; }
+tree_copy() {
+  set +f # the prelude's noglob, lifted for the listing only
+  for _p in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+    set -f
+    [ -e "$_p" ] || [ -L "$_p" ] || continue
+    _q="$2/${_p##*/}"
+    if [ -L "$_p" ] && [ "$LFOLLOW" != 1 ]; then
+      _l=$(readlink -- "$_p")
+      if [ ! -L "$_q" ] || [ "$(readlink -- "$_q")" != "$_l" ]; then
+        emit chg content
+        [ "$CHECK" = 1 ] || { rm -f -- "$_q" && ln -s -- "$_l" "$_q"; } || die "failed to copy: $_p to $_q"
+      fi
+    elif [ -d "$_p" ]; then
+      if [ ! -d "$_q" ]; then
+        emit chg content
+        [ "$CHECK" = 1 ] && continue
+        { mkdir -- "$_q" && same_mode "$_p" "$_q"; } || die "failed to copy: $_p to $_q"
+      fi
+      tree_copy "$_p" "$_q"
+    elif [ -L "$_q" ] || [ ! -f "$_q" ] || ! cmp -s -- "$_p" "$_q"; then
+      emit chg content
+      [ "$CHECK" = 1 ] || { rm -f -- "$_q"; cp -- "$_p" "$_q" && same_mode "$_p" "$_q"; } || die "failed to copy: $_p to $_q"
+    fi
+  done
+  set -f
+}
+tree_owner() {
+  if [ -n "$OWN" ]; then
+    [ -n "$WUID" ] || WUID=$(uid_of "$OWN")
+    [ -n "$WUID" ] || die "chown failed: failed to look up user $OWN"
+    if [ -n "$(find "$1" ! -user "$WUID" 2>/dev/null | head -n 1)" ]; then
+      emit chg owner; [ "$CHECK" = 1 ] || chown -R -h -- "$WUID" "$1" || die "chown failed"
+    fi
+  fi
+  if [ -n "$GRP" ]; then
+    [ -n "$WGID" ] || WGID=$(gid_of "$GRP")
+    [ -n "$WGID" ] || die "chgrp failed: failed to look up group $GRP"
+    if [ -n "$(find "$1" ! -group "$WGID" 2>/dev/null | head -n 1)" ]; then
+      emit chg group; [ "$CHECK" = 1 ] || chgrp -R -h -- "$WGID" "$1" || die "chgrp failed"
+    fi
+  fi
+}
+remote_tree() {
+  _top=${D%/}
+  case $S in
+    */) _t=$_top ;;
+    # `S` into an existing directory: the result (dest, mode, path info) is about the copy.
+    *) _s=${S%/}; _t="$_top/${_s##*/}"; [ -d "$D" ] && { D=$_t; _top=$_t; } ;;
+  esac
+  emit dest "$D"
+  if [ ! -d "$_t" ]; then
+    emit chg content
+    [ "$CHECK" = 1 ] && return 0
+    _e=$(mkdir -p -- "$_t" 2>&1) || die "There was an issue creating $_t as requested: $_e"
+  fi
+  tree_copy "${S%/}" "$_t"
+  tree_owner "$_t"
+  setattrs "$_top"
+  pinfo "$_top"
+}
+"#;
+
 /// The copy logic on the target (variables set by [`build_script`]).
 const COPY_SH: &str = r#"_tmp=
 trap '[ -z "$_tmp" ] || rm -f -- "$_tmp"' EXIT
@@ -539,7 +671,8 @@ trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' 
 feed() { if [ "$REMOTE" = 1 ]; then cat -- "$S"; else cat; fi; }
 if [ "$REMOTE" = 1 ]; then
   [ -e "$S" ] || die "Source $S not found"
-  [ -d "$S" ] && die "remote_src with a directory is not supported by hook-runner"
+  if [ -d "$S" ]; then remote_tree; exit 0; fi
+  [ -f "$S" ] || die "Source $S is not a file"
   [ -r "$S" ] || die "Source $S not readable"
   WANT=$(sha1sum <"$S"); WANT=${WANT%% *}
   WANT_MD5=$(md5sum <"$S"); WANT_MD5=${WANT_MD5%% *}
@@ -724,14 +857,14 @@ fn remote_src_result(
     }
     result.insert("dest".into(), Value::String(dest.into()));
     result.insert("src".into(), Value::String(src.into()));
-    result.insert(
-        "md5sum".into(),
-        Value::String(records.get("want_md5").unwrap_or("").into()),
-    );
-    result.insert(
-        "checksum".into(),
-        Value::String(records.get("want").unwrap_or("").into()),
-    );
+    // A directory source has no checksums: Ansible returns null for both.
+    let text_or_null = |key| {
+        records
+            .get(key)
+            .map_or(Value::Null, |v| Value::String(v.into()))
+    };
+    result.insert("md5sum".into(), text_or_null("want_md5"));
+    result.insert("checksum".into(), text_or_null("want"));
     result.insert("changed".into(), Value::Bool(changed));
     if let Some(backup) = records.get("backup_file") {
         result.insert("backup_file".into(), Value::String(backup.into()));
@@ -813,12 +946,22 @@ async fn copy_tree(
         format!("{}/", basename(src))
     };
     let dest_root = format!("{}/", args.dest.trim_end_matches('/'));
-    let mut files = Vec::new();
-    let mut empty_dirs = Vec::new();
-    walk(root, Path::new(""), &mut files, &mut empty_dirs);
-    files.sort();
+    let mut tree = Tree::default();
+    let mut ancestors: Vec<PathBuf> = std::fs::canonicalize(root).into_iter().collect();
+    walk(
+        root,
+        Path::new(""),
+        args.local_follow.unwrap_or(true),
+        &mut ancestors,
+        &mut tree,
+    );
+    for rel in &tree.files {
+        if let Some(message) = vault_refusal(args, &root.join(rel)) {
+            return Ok(remote::failed(message));
+        }
+    }
     let mut changed = false;
-    for rel in &files {
+    for rel in &tree.files {
         let rel_text = rel.to_string_lossy();
         let parent = rel
             .parent()
@@ -843,7 +986,7 @@ async fn copy_tree(
         }
         changed |= result.get("changed") == Some(&Value::Bool(true));
     }
-    for rel in &empty_dirs {
+    for rel in &tree.empty_dirs {
         let path = format!("{dest_root}{top}{}", rel.to_string_lossy());
         let mode = remote::parse_mode(&args.directory_mode).map_err(|e| e.msg);
         let mode = match mode {
@@ -870,6 +1013,13 @@ fi
             Err(result) => return Ok(result),
         }
     }
+    if !tree.links.is_empty() {
+        let base = format!("{dest_root}{top}");
+        match make_links(args, &base, &tree.links, ctx).await? {
+            Ok(links_changed) => changed |= links_changed,
+            Err(failure) => return Ok(failure),
+        }
+    }
     // The action plugin reports the controller path it found (keeping `src`'s trailing slash)
     // and, for a contents copy, the destination as the directory it filled (slash-ended).
     let mut result = Map::new();
@@ -888,23 +1038,101 @@ fi
     Ok(result)
 }
 
-/// Collects regular files (following links, as `local_follow` does) and empty directories.
-fn walk(root: &Path, rel: &Path, files: &mut Vec<PathBuf>, empty_dirs: &mut Vec<PathBuf>) {
+/// Makes the links of a directory copy under `base` (one script for all): a link whose text
+/// differs is replaced; a missing parent is made with `directory_mode`.
+async fn make_links(
+    args: &CopyArgs,
+    base: &str,
+    links: &[(PathBuf, PathBuf)],
+    ctx: &ModuleContext<'_>,
+) -> Result<Result<bool, Map>, ConnError> {
+    let dir_mode = match remote::parse_mode(&args.directory_mode) {
+        Ok(mode) => mode,
+        Err(e) => return Ok(Err(remote::failed(e.msg))),
+    };
+    let mut script = attrs_vars(ctx.check_mode, args.owner.as_deref(), args.group.as_deref());
+    script.push_str(&attrs_function_named("setdirattrs", dir_mode.as_ref()));
+    script.push_str(
+        r#"mklink() {
+  if [ -L "$2" ] && [ "$(readlink -- "$2")" = "$1" ]; then return 0; fi
+  emit chg link
+  [ "$CHECK" = 1 ] && return 0
+  dir_of "$2"
+  if [ ! -d "$_dn" ]; then
+    _e=$(mkdir -p -- "$_dn" 2>&1) || die "There was an issue creating $_dn as requested: $_e"
+    setdirattrs "$_dn"
+  fi
+  [ -d "$2" ] && [ ! -L "$2" ] && die "Cannot link, directory exists at $2"
+  _e=$(rm -f -- "$2" 2>&1 && ln -s -- "$1" "$2" 2>&1) || die "Error while linking: $_e"
+}
+"#,
+    );
+    for (rel, text) in links {
+        let dest = format!("{base}{}", rel.to_string_lossy());
+        script.push_str(&format!(
+            "mklink {} {}\n",
+            quote(&text.to_string_lossy()),
+            path_word(&dest)
+        ));
+    }
+    match remote::run_script(ctx, &script, None).await? {
+        Ok(records) => match records.failure() {
+            Some(failure) => Ok(Err(failure)),
+            None => Ok(Ok(records.attrs_changed())),
+        },
+        Err(result) => Ok(Err(result)),
+    }
+}
+
+/// What a controller directory holds, relative to its root.
+#[derive(Debug, Default)]
+struct Tree {
+    /// Regular files (and, with `local_follow`, links to files).
+    files: Vec<PathBuf>,
+    /// Directories without files or subdirectories (made on their own).
+    empty_dirs: Vec<PathBuf>,
+    /// Links copied as links, with their text: all of them without `local_follow`; with it,
+    /// broken ones and those to a directory being walked (a loop, like `circles -> ../`).
+    links: Vec<(PathBuf, PathBuf)>,
+}
+
+/// Walks `root/rel`; `ancestors` are the real paths of the directories being walked.
+fn walk(root: &Path, rel: &Path, follow: bool, ancestors: &mut Vec<PathBuf>, tree: &mut Tree) {
     let Ok(entries) = std::fs::read_dir(root.join(rel)) else {
         return;
     };
-    let mut any = false;
-    for entry in entries.flatten() {
-        any = true;
-        let child = rel.join(entry.file_name());
-        if root.join(&child).is_dir() {
-            walk(root, &child, files, empty_dirs);
+    let mut names: Vec<_> = entries.flatten().map(|e| e.file_name()).collect();
+    names.sort();
+    let mut holds_content = false;
+    // A directory's files come before its subdirectories (a top-down walk, as Ansible's).
+    let mut subdirs = Vec::new();
+    for name in names {
+        let child = rel.join(&name);
+        let path = root.join(&child);
+        let is_link = path
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink());
+        let real = std::fs::canonicalize(&path).ok();
+        let as_link = is_link && (!follow || real.as_ref().is_none_or(|r| ancestors.contains(r)));
+        if as_link {
+            if let Ok(text) = std::fs::read_link(&path) {
+                tree.links.push((child, text));
+            }
+        } else if path.is_dir() {
+            holds_content = true;
+            subdirs.push((child, real.unwrap_or(path)));
         } else {
-            files.push(child);
+            holds_content = true;
+            tree.files.push(child);
         }
     }
-    if !any && !rel.as_os_str().is_empty() {
-        empty_dirs.push(rel.to_path_buf());
+    for (child, real) in subdirs {
+        ancestors.push(real);
+        walk(root, &child, follow, ancestors, tree);
+        ancestors.pop();
+    }
+    if !holds_content && !rel.as_os_str().is_empty() {
+        tree.empty_dirs.push(rel.to_path_buf());
     }
 }
 
@@ -1033,6 +1261,27 @@ mod tests {
             err,
             "Unsupported parameters for (ansible.legacy.copy) module: bogus_option. Supported parameters include: _original_basename, attributes, backup, checksum, content, dest, directory_mode, follow, force, group, local_follow, mode, owner, remote_src, selevel, serole, setype, seuser, src, unsafe_writes, validate (attr)."
         );
+    }
+
+    #[tokio::test]
+    async fn argument_errors_follow_the_actions_order_and_wording() {
+        let cases = [
+            (
+                json!({"src": "", "dest": "/x"}),
+                "src (or content) is required",
+            ),
+            (json!({"dest": "/x"}), "src (or content) is required"),
+            (json!({"src": "foo.txt"}), "dest is required"),
+            (
+                json!({"src": "f", "content": "c", "dest": "/x"}),
+                "src and content are mutually exclusive",
+            ),
+        ];
+        for (args, message) in cases {
+            let result = run(&Copy, args.clone()).await;
+            assert_eq!(result["failed"], true, "{args}: {result:?}");
+            assert_eq!(result["msg"], message, "{args}");
+        }
     }
 
     #[tokio::test]
@@ -1254,6 +1503,80 @@ mod tests {
         assert_eq!(result["md5sum"], "e1e1d3d40573127e9ee0480caf1283d6");
         assert_eq!(result.get("diff"), None);
         assert_eq!(result.get("path"), None);
+    }
+
+    #[tokio::test]
+    async fn remote_src_directories_merge_with_or_without_their_name() {
+        let (_tmp, dir) = nasty_tempdir();
+        let src = format!("{dir}/tree");
+        std::fs::create_dir_all(format!("{src}/sub")).unwrap();
+        std::fs::write(format!("{src}/sub/f"), "F").unwrap();
+        std::os::unix::fs::symlink("sub/f", format!("{src}/link")).unwrap();
+        let into = format!("{dir}/into");
+        std::fs::create_dir(&into).unwrap();
+        // `tree/`: the contents go into dest; links are followed with local_follow.
+        let args = json!({"src": format!("{src}/"), "dest": into, "remote_src": true, "local_follow": true});
+        let result = run(&Copy, args.clone()).await;
+        assert_eq!(result["changed"], true, "{result:?}");
+        assert_eq!(result["checksum"], Value::Null);
+        assert_eq!(
+            std::fs::read_to_string(format!("{into}/sub/f")).unwrap(),
+            "F"
+        );
+        let link = std::fs::symlink_metadata(format!("{into}/link")).unwrap();
+        assert!(link.file_type().is_file());
+        assert_eq!(run(&Copy, args).await["changed"], false);
+        // `tree`: the directory itself, in a dest made on the way; links kept without follow.
+        let named = format!("{dir}/named");
+        let args = json!({"src": src, "dest": named, "remote_src": true, "local_follow": false});
+        let result = run(&Copy, args.clone()).await;
+        assert_eq!(result["changed"], true, "{result:?}");
+        let link = std::fs::read_link(format!("{named}/tree/link")).unwrap();
+        assert_eq!(link, Path::new("sub/f"));
+        assert_eq!(result["dest"], named.as_str());
+        // Again, into the now existing dest: unchanged, and about `dest/tree`.
+        let again = run(&Copy, args).await;
+        assert_eq!(again["changed"], false);
+        assert_eq!(again["dest"], format!("{named}/tree"));
+        // A changed file is copied again.
+        std::fs::write(format!("{src}/sub/f"), "G").unwrap();
+        let args = json!({"src": format!("{src}/"), "dest": into, "remote_src": true, "local_follow": true});
+        assert_eq!(run(&Copy, args).await["changed"], true);
+        assert_eq!(
+            std::fs::read_to_string(format!("{into}/sub/f")).unwrap(),
+            "G"
+        );
+    }
+
+    #[tokio::test]
+    async fn remote_src_that_is_not_a_file_fails() {
+        let (_tmp, dir) = nasty_tempdir();
+        let dest = format!("{dir}/d");
+        let args = json!({"src": "/dev/null", "dest": dest, "remote_src": true});
+        let result = run(&Copy, args).await;
+        assert_eq!(
+            result["msg"], "Source /dev/null is not a file",
+            "{result:?}"
+        );
+        assert!(!Path::new(&dest).exists());
+    }
+
+    #[tokio::test]
+    async fn vault_files_are_refused_unless_decrypt_is_off() {
+        let (_tmp, dir) = nasty_tempdir();
+        let src = format!("{dir}/v");
+        std::fs::write(&src, "$ANSIBLE_VAULT;1.1;AES256\n3031\n").unwrap();
+        let dest = format!("{dir}/d");
+        let result = run(&Copy, json!({"src": src, "dest": dest})).await;
+        assert_eq!(
+            result["msg"],
+            format!("A vault password or secret must be specified to decrypt {src}")
+        );
+        assert!(!Path::new(&dest).exists());
+        let result = run(&Copy, json!({"src": dir, "dest": format!("{dir}/t")})).await;
+        assert_eq!(result["failed"], true, "{result:?}");
+        let result = run(&Copy, json!({"src": src, "dest": dest, "decrypt": false})).await;
+        assert_eq!(result["changed"], true, "{result:?}");
     }
 
     #[tokio::test]

@@ -1,25 +1,38 @@
 //! `ansible.builtin.file`: files, directories, links and their attributes.
 //!
-//! Semantics (ansible-core 2.18 `modules/file.py`), all in one remote `sh` round trip:
+//! Semantics (ansible-core 2.18 `modules/file.py`, as documented and as observed against
+//! ansible-playbook 2.18), all in one remote `sh` round trip:
 //! - `state` defaults to the path's current type when it exists, else `directory` with
-//!   `recurse`, else `file`.
+//!   `recurse`, else `file`; `recurse` with any other state (a link's default too) fails.
+//! - With `follow` (default true), `state: file`/`directory` on a symlink act on its target,
+//!   which every message and result then names; `link`, `touch`, `absent` act on the link.
 //! - `absent`: removes a file, link or whole tree; ok when already absent.
 //! - `directory`: `mkdir -p`, applying mode/owner/group to every newly created component;
-//!   an existing non-directory fails with `<path> already exists as a <state>`; `recurse`
-//!   applies the attributes to everything below.
+//!   a failure names the first component that could not be made, with Python's OSError text
+//!   (`[Errno 13] Permission denied: b'/x'`); an existing non-directory fails with
+//!   `<path> already exists as a <state>`; `recurse` applies the attributes to everything
+//!   below (following links into linked directories with `follow`); the diff covers the
+//!   path itself.
 //! - `file`: never creates; a missing path fails with `file (<path>) is absent, cannot continue`.
-//! - `touch`: creates an empty file; times default to `now`, so it always reports a change
-//!   unless both times are `preserve`.
+//! - `touch`: creates an empty file, removed again when its attributes then fail; times
+//!   default to `now` (both set in one call, which needs only write access), so it always
+//!   reports a change unless both times are `preserve`.
 //! - `link`: symlink to `src` (relative to the link's directory); replacing a file or an empty
-//!   directory needs `force`, so does a missing `src`.
-//! - `hard`: hard link to an existing `src`; a different existing file needs `force`.
-//! - `follow` (default true): attributes of a symlink apply to its target.
+//!   directory needs `force`, so does a `src` that does not exist (dangling counts as
+//!   missing). A retargeted link diffs `src`. Without `src` an existing link keeps its target
+//!   (`src` in the result only when following it leads somewhere); a dangling link with
+//!   `follow` warns that its attributes cannot be set.
+//! - `hard`: hard link to an existing `src`; replaces a symlink freely, a plain file or a
+//!   different hard link only with `force`. Without `src` an existing hard link only gets its
+//!   attributes (`src: null`).
 //! - Attributes: owner, group, then mode (octal or symbolic); `changed` only when something
-//!   differs. Check mode reports what would change and touches nothing. Results carry `path`
-//!   (or `dest`/`src` for touch/link/hard) and Ansible's path info (`mode`, `owner`, `state`...).
+//!   differs (a symlink's own mode, which Linux cannot change, shows in the diff only). Check
+//!   mode reports what would change and touches nothing, and warns about an owner or group
+//!   that does not exist yet. Results carry `path` (or `dest`/`src` for touch/link/hard) and
+//!   Ansible's path info (`mode`, `owner`, `state`...).
 //!
 //! Not supported: `attributes` (chattr) and SELinux contexts are accepted and ignored;
-//! `diff` carries state and attributes, not `path_content`.
+//! `diff` carries state, src and attributes, plus `path_content` for removed trees.
 
 use super::argspec::{ArgSpec, Kind, Param};
 use super::remote::{self, attrs_function, attrs_vars, with_file_common, Records};
@@ -97,6 +110,8 @@ pub struct FileArgs {
     pub owner: Option<String>,
     pub group: Option<String>,
     pub _original_basename: Option<String>,
+    #[serde(default)]
+    pub _diff_peek: bool,
 }
 
 fn yes() -> bool {
@@ -140,6 +155,9 @@ pub fn build_script(args: &FileArgs, check: bool) -> Result<String, Map> {
         result.insert("path".into(), Value::String(args.path.clone()));
         result
     };
+    if args._diff_peek {
+        return Ok(diff_peek_script(&args.path));
+    }
     let state = args.state.as_deref();
     if args.src.is_some() && !matches!(state, Some("link") | Some("hard") | None) {
         return Err(fail("src option requires state to be 'link' or 'hard'"));
@@ -197,6 +215,17 @@ pub fn build_script(args: &FileArgs, check: bool) -> Result<String, Map> {
     Ok(s)
 }
 
+/// `_diff_peek` (what Ansible's diff machinery asks before showing a file): whether the
+/// file's first 8 KiB hold a NUL byte, and its path info; nothing changes.
+fn diff_peek_script(path: &str) -> String {
+    format!(
+        "P={}\nemit path \"$P\"\nemit peek 1\n\
+         if [ -f \"$P\" ] && [ -r \"$P\" ] && [ \"$(head -c 8192 -- \"$P\" | tr -dc '\\000' | wc -c)\" -gt 0 ]; then emit binary 1; fi\n\
+         pinfo \"$P\"\n",
+        path_word(path)
+    )
+}
+
 /// `now`, `preserve` (empty: leave alone) or a `touch -t` stamp, from a time parameter.
 fn time_spec(value: Option<&str>, format: Option<&str>, is_touch: bool) -> Result<String, String> {
     let value = match value {
@@ -231,14 +260,18 @@ fn recurse_function(attrs: &str, check: bool, args: &FileArgs) -> String {
         attrs,
         u8::from(args.follow),
     );
+    // Following links also descends into the directories they point to, as Ansible does.
+    let follow = if args.follow { "-L " } else { "" };
     format!(
-        "recurse() {{ find \"$1\" -exec /bin/sh -c {} sh {{}} + ; }}\n",
+        "recurse() {{ find {follow}\"$1\" -exec /bin/sh -c {} sh {{}} + ; }}\n",
         quote(&inner)
     )
 }
 
 /// The state machine, run on the target (variables set by [`build_script`]).
-const FILE_SH: &str = r#"on_die() { pinfo "$P"; }
+const FILE_SH: &str = r#"# A file that touch created goes again when its attributes cannot be set.
+on_die() { if [ "$TOUCHED" = 1 ]; then rm -f -- "$P"; fi; pinfo "$P"; }
+TOUCHED=0
 # The type of $1 into `_gs` (a variable, not output: no subshell).
 getstate() {
   if [ -L "$1" ]; then _gs=link
@@ -271,12 +304,16 @@ settimes() {
   [ -n "$AT" ] && emit t_a 1
   emit b_times "$(stat -L -c '%X|%Y|%x|%y' -- "$1")"
   if [ "$CHECK" = 1 ]; then _n=$(date +%s); emit a_times "$_n|$_n"; return 0; fi
-  for _w in m a; do
-    if [ $_w = m ]; then _v=$MT; else _v=$AT; fi
+  # Both times at once when they agree: setting both to now needs only write access, one
+  # time alone needs ownership.
+  _both=ma; [ "$MT" = "$AT" ] || _both='m a'
+  for _w in $_both; do
+    case $_w in m) _v=$MT ;; a) _v=$AT ;; *) _v=$MT; _w= ;; esac
+    _flag=${_w:+-$_w}
     case $_v in
       '') ;;
-      now) _e=$(touch -c -$_w -- "$1" 2>&1) ;;
-      *) _e=$(touch -c -$_w -t "$_v" -- "$1" 2>&1) ;;
+      now) _e=$(touch -c $_flag -- "$1" 2>&1) ;;
+      *) _e=$(touch -c $_flag -t "$_v" -- "$1" 2>&1) ;;
     esac || die "Error while updating modification or access time: $_e"
   done
   emit a_times "$(stat -L -c '%X|%Y|%x|%y' -- "$1")"
@@ -303,6 +340,13 @@ do_file() {
   esac
   setattrs "$t"; settimes "$t"
 }
+# Ansible makes one component at a time and names the one that failed, with Python's
+# OSError text: the topmost component still missing after `mkdir -p` gave up.
+mkdir_failed() {
+  _c=$t; _top=$t
+  while [ ! -e "$_c" ] && [ ! -L "$_c" ]; do _top=$_c; dir_of "$_c"; _c=$_dn; done
+  die "There was an issue creating $_top as requested: $(py_oserror "$1" "$_top")"
+}
 do_directory() {
   target
   case $pt in
@@ -311,34 +355,43 @@ do_directory() {
       [ "$CHECK" = 1 ] && { emit early 1; return 0; }
       _c=$t; _top=$t
       while [ ! -e "$_c" ] && [ ! -L "$_c" ]; do _top=$_c; dir_of "$_c"; _c=$_dn; done
-      _e=$(mkdir -p -- "$t" 2>&1) || die "There was an issue creating $t as requested: $_e"
+      _e=$(LC_ALL=C mkdir -p -- "$t" 2>&1) || mkdir_failed "$_e"
       _c=$t
       while :; do setattrs "$_c"; [ "$_c" = "$_top" ] && break; dir_of "$_c"; _c=$_dn; done ;;
     directory) setattrs "$t" ;;
     *) die "$P already exists as a $pt" ;;
   esac
-  if [ "$RECURSE" = 1 ]; then recurse "$t"; fi
+  # The diff covers the path itself: records after this mark come from below it.
+  if [ "$RECURSE" = 1 ]; then emit below 1; recurse "$t"; fi
   settimes "$t"
 }
 do_touch() {
   if [ "$prev" = absent ]; then
     emit chg created
     [ "$CHECK" = 1 ] && { emit early 1; return 0; }
-    _e=$( (: >>"$P") 2>&1) || die "Error, could not touch target: $_e"
+    _e=$( (: >>"$P") 2>&1) || die "Error, could not touch target: $(py_oserror "$_e" "$P")"
+    TOUCHED=1
   fi
   target
   setattrs "$t"; settimes "$t"
+  TOUCHED=0
 }
 do_link() {
   _s=$SRC
   if [ "$HAVE_SRC" != 1 ]; then
+    # An existing link keeps its target; the result names it only when following it leads
+    # somewhere.
     [ "$prev" = link ] || die "src is required for creating new symlinks"
     _s=$(readlink -- "$P")
-  fi
-  case $_s in /*) _abs=$_s ;; *) dir_of "$P"; _abs="$_dn/$_s" ;; esac
-  emit src "$_s"
-  if [ "$FORCE" != 1 ] && [ ! -e "$_abs" ] && [ ! -L "$_abs" ]; then
-    die "src file does not exist, use \"force=yes\" if you really want to create the link: $_abs"
+    if [ "$FOLLOW" = 1 ] && [ -e "$P" ]; then emit src "$_s"; fi
+  else
+    emit src "$_s"
+    case $_s in /*) _abs=$_s ;; *) dir_of "$P"; _abs="$_dn/$_s" ;; esac
+    # A dangling or looping src counts as missing, as for Python's os.path.exists.
+    if [ "$FORCE" != 1 ] && [ ! -e "$_abs" ]; then
+      emit src_missing 1
+      die "src file does not exist, use \"force=yes\" if you really want to create the link: $_abs"
+    fi
   fi
   case $prev in
     directory)
@@ -348,22 +401,39 @@ do_link() {
   esac
   _ch=0
   case $prev in
-    link) [ "$(readlink -- "$P")" = "$_s" ] || _ch=1 ;;
+    link) _old=$(readlink -- "$P"); [ "$_old" = "$_s" ] || { _ch=1; emit b_src "$_old"; emit a_src "$_s"; } ;;
     *) _ch=1 ;;
   esac
   if [ $_ch = 1 ]; then
     emit chg link
     if [ "$CHECK" != 1 ]; then
       if [ "$prev" = directory ]; then rmdir -- "$P" || die "the directory $P is not empty, refusing to convert it"; fi
-      _e=$(ln -sfn -- "$_s" "$P" 2>&1) || die "Error while linking: $_e"
+      case $prev in
+        # A forced file goes first (`ln -f` and `mv` refuse a link to the file itself).
+        file|hard)
+          _e=$( { LC_ALL=C rm -f -- "$P" && LC_ALL=C ln -s -- "$_s" "$P"; } 2>&1) \
+            || die "Error while linking: $(py_oserror "$_e" "$_s" "$P")" ;;
+        *) _e=$(LC_ALL=C ln -sfn -- "$_s" "$P" 2>&1) || die "Error while linking: $(py_oserror "$_e" "$_s" "$P")" ;;
+      esac
     fi
   fi
-  [ -e "$P" ] || return 0
+  if [ ! -e "$P" ]; then
+    # A dangling link: following it leads nowhere.
+    if [ "$FOLLOW" = 1 ]; then
+      emit warning "Cannot set fs attributes on a non-existent symlink target. follow should be set to False to avoid this."
+      return 0
+    fi
+    [ -L "$P" ] || return 0
+  fi
   target
   setattrs "$t"; settimes "$t"
 }
 do_hard() {
-  [ "$HAVE_SRC" = 1 ] || die "src is required for creating new hardlinks"
+  if [ "$HAVE_SRC" != 1 ]; then
+    # An existing hard link without src only gets its attributes.
+    [ "$prev" = hard ] || die "src is required for creating new hardlinks"
+    setattrs "$P"; settimes "$P"; return 0
+  fi
   case $SRC in /*) _abs=$SRC ;; *) dir_of "$P"; _abs="$_dn/$SRC" ;; esac
   emit src "$SRC"
   [ -e "$_abs" ] || die "src does not exist"
@@ -371,21 +441,22 @@ do_hard() {
   _ch=0
   case $prev in
     absent) _ch=1 ;;
-    link) _ch=1; [ "$FORCE" = 1 ] || die "Cannot link, different hard link exists at destination" ;;
-    hard|file)
+    link) _ch=1; emit b_src "$(readlink -- "$P")"; emit a_src "$SRC" ;;
+    hard)
       if [ "$(stat -c '%d:%i' -- "$P")" != "$_si" ]; then
         _ch=1
-        if [ "$FORCE" != 1 ]; then
-          if [ "$prev" = hard ]; then die "Cannot link, different hard link exists at destination"; fi
-          die "Cannot link, $prev exists at destination"
-        fi
+        [ "$FORCE" = 1 ] || die "Cannot link, different hard link exists at destination"
       fi ;;
+    # A file with one link is no hard link of anything, even of itself: replaced by force only.
+    file) _ch=1; [ "$FORCE" = 1 ] || die "Cannot link, file exists at destination" ;;
     directory) die "Cannot link, directory exists at destination" ;;
   esac
   if [ $_ch = 1 ]; then
     emit chg link
     if [ "$CHECK" != 1 ]; then
       if [ "$prev" = link ]; then rm -f -- "$P"; fi
+      # Linking a file onto itself leaves it as it is (mv refuses the same file).
+      [ "$prev" = file ] && [ "$(stat -c '%d:%i' -- "$P")" = "$_si" ] && return 0
       dir_of "$P"; _tmp="$_dn/.hook-runner.$$.tmp"
       _e=$( { ln -- "$_abs" "$_tmp" && mv -f -- "$_tmp" "$P"; } 2>&1) || { rm -f -- "$_tmp"; die "Error while linking: $_e"; }
     fi
@@ -393,6 +464,27 @@ do_hard() {
   [ -e "$P" ] || return 0
   setattrs "$P"; settimes "$P"
 }
+# Check mode cannot fail on an owner or group a real run would create first: it warns.
+warn_unknown_ids() {
+  [ "$CHECK" = 1 ] || return 0
+  _tail='up to this point in real play'
+  case $OWN in
+    '') ;;
+    *[!0-9]*) [ -n "$(uid_of "$OWN")" ] || emit warning "failed to look up user $OWN. Create user $_tail" ;;
+    *) id -nu "$OWN" >/dev/null 2>&1 || emit warning "failed to look up user with uid $OWN. Create user $_tail" ;;
+  esac
+  case $GRP in
+    '') ;;
+    *[!0-9]*) [ -n "$(gid_of "$GRP")" ] || emit warning "failed to look up group $GRP. Create group $_tail" ;;
+    *) gid_known "$GRP" || emit warning "failed to look up group with gid $GRP. Create group $_tail" ;;
+  esac
+}
+gid_known() {
+  if command -v getent >/dev/null 2>&1; then getent group "$1" >/dev/null 2>&1; return; fi
+  while IFS=: read -r _n _x _g _r; do [ "$_g" = "$1" ] && return 0; done </etc/group
+  return 1
+}
+warn_unknown_ids
 if [ -n "$OB" ] && [ -d "$P" ] && [ "$ST" != link ] && [ "$ST" != absent ]; then P="${P%/}/$OB"; fi
 emit path "$P"
 getstate "$P"; prev=$_gs
@@ -406,6 +498,15 @@ emit state "$ST"
 case $ST in
   link|hard) ;;
   *) [ "$HAVE_SRC" = 1 ] && die "src option requires state to be 'link' or 'hard'" ;;
+esac
+# The state a link gives by default is checked here, once known.
+if [ "$RECURSE" = 1 ] && [ "$ST" != directory ]; then die "recurse option requires state to be 'directory'"; fi
+# A file or directory asked for through a followed link is its target, in every message too.
+case $ST in
+  file|directory)
+    if [ "$FOLLOW" = 1 ] && [ -L "$P" ] && [ -e "$P" ]; then
+      P=$(readlink -f -- "$P"); emit path "$P"; getstate "$P"; prev=$_gs; emit prev "$prev"
+    fi ;;
 esac
 case $ST in
   absent) do_absent ;;
@@ -433,8 +534,11 @@ pub fn build_result(records: &Records) -> Map {
             // Hard links report `dest`, everything else `path`, as Ansible's results do.
             let key = if state == "hard" { "dest" } else { "path" };
             failure.insert(key.into(), Value::String(path));
-            if let Some(src) = records.get("src") {
-                failure.insert("src".into(), Value::String(src.into()));
+            // A symlink's failure names its src only when the src is what is missing.
+            if state != "link" || records.has("src_missing") {
+                if let Some(src) = records.get("src") {
+                    failure.insert("src".into(), Value::String(src.into()));
+                }
             }
         }
         if let Some(state) = records.get("fstate") {
@@ -443,15 +547,27 @@ pub fn build_result(records: &Records) -> Map {
         if let Some(details) = records.get("details") {
             failure.insert("details".into(), Value::String(details.into()));
         }
-        remote::add_path_info(&mut failure, records);
+        if !missing_src {
+            remote::add_path_info(&mut failure, records);
+        }
+        add_warnings(&mut failure, records);
         return failure;
+    }
+    if records.has("peek") {
+        let mut result = Map::new();
+        result.insert("path".into(), Value::String(path));
+        result.insert("changed".into(), Value::Bool(false));
+        result.insert("appears_binary".into(), Value::Bool(records.has("binary")));
+        remote::add_path_info(&mut result, records);
+        return result;
     }
     let prev = records.get("prev").unwrap_or("absent");
     let mut result = Map::new();
     if matches!(state, "touch" | "link" | "hard") {
         result.insert("dest".into(), Value::String(path.clone()));
-        if let Some(src) = records.get("src") {
-            result.insert("src".into(), Value::String(src.into()));
+        let src = records.get("src").map(|s| Value::String(s.into()));
+        if state != "touch" || src.is_some() {
+            result.insert("src".into(), src.unwrap_or(Value::Null));
         }
     } else {
         result.insert("path".into(), Value::String(path.clone()));
@@ -464,7 +580,19 @@ pub fn build_result(records: &Records) -> Map {
         result.insert("state".into(), Value::String("absent".into()));
     }
     remote::add_path_info(&mut result, records);
+    add_warnings(&mut result, records);
     result
+}
+
+/// The script's `warning` records as the result's `warnings` list (absent when none).
+fn add_warnings(result: &mut Map, records: &Records) {
+    let warnings: Vec<Value> = records
+        .all("warning")
+        .map(|w| Value::String(w.into()))
+        .collect();
+    if !warnings.is_empty() {
+        result.insert("warnings".into(), Value::Array(warnings));
+    }
 }
 
 /// Ansible's `diff` for the file module: path, state change and attribute changes; removed
@@ -489,12 +617,27 @@ fn file_diff(records: &Records, path: &str, prev: &str, state: &str) -> Option<V
         content.insert("files".into(), list("pc_file"));
         before.insert("path_content".into(), Value::Object(content));
     }
-    records.attrs_diff(&mut before, &mut after);
+    if let (Some(b), Some(a)) = (records.get("b_src"), records.get("a_src")) {
+        before.insert("src".into(), Value::String(b.into()));
+        after.insert("src".into(), Value::String(a.into()));
+    }
+    top_level(records).attrs_diff(&mut before, &mut after);
     times_diff(records, &mut before, &mut after);
     let mut diff = Map::new();
     diff.insert("before".into(), Value::Object(before));
     diff.insert("after".into(), Value::Object(after));
     Some(Value::Object(diff))
+}
+
+/// The records about the path itself, without those `recurse` emitted for what is below it.
+fn top_level(records: &Records) -> Records {
+    let items = records
+        .items
+        .iter()
+        .take_while(|(key, _)| key != "below")
+        .cloned()
+        .collect();
+    Records { items }
 }
 
 /// `mtime`/`atime` before and after, for the times the task set (float seconds).
@@ -577,6 +720,356 @@ mod tests {
         let result = check(&File, json!({"path": format!("{dir}/f"), "mode": "u+x"})).await;
         assert_eq!(result["changed"], true);
         assert_eq!(mode_of(&format!("{dir}/f")), 0o644);
+    }
+
+    #[tokio::test]
+    async fn uncreatable_directory_names_the_component_with_python_errno_text() {
+        let (_tmp, dir) = nasty_tempdir();
+        let file = format!("{dir}/plain");
+        std::fs::write(&file, "x").unwrap();
+        let path = format!("{file}/sub/deeper");
+        let result = run(&File, json!({"path": path, "state": "directory"})).await;
+        assert_eq!(result["failed"], true, "{result:?}");
+        assert_eq!(
+            result["msg"],
+            format!("There was an issue creating {file}/sub as requested: [Errno 20] Not a directory: b'{file}/sub'")
+        );
+    }
+
+    #[tokio::test]
+    async fn retargeting_a_symlink_diffs_its_src() {
+        let (_tmp, dir) = nasty_tempdir();
+        std::fs::write(format!("{dir}/a"), "x").unwrap();
+        let link = format!("{dir}/l");
+        let first = run(
+            &File,
+            json!({"path": link, "src": format!("{dir}/a"), "state": "link"}),
+        )
+        .await;
+        assert_eq!(first["diff"]["before"].get("src"), None, "{first:?}");
+        let result = run(&File, json!({"path": link, "src": "a", "state": "link"})).await;
+        assert_eq!(result["changed"], true, "{result:?}");
+        assert_eq!(result["diff"]["before"]["src"], format!("{dir}/a"));
+        assert_eq!(result["diff"]["after"]["src"], "a");
+    }
+
+    #[tokio::test]
+    async fn touch_removes_the_file_it_created_when_attributes_fail() {
+        let (_tmp, dir) = nasty_tempdir();
+        let path = format!("{dir}/new");
+        let args = json!({"path": path, "state": "touch", "owner": "no-such-user-hr"});
+        let result = run(&File, args.clone()).await;
+        assert_eq!(result["failed"], true, "{result:?}");
+        assert!(!std::path::Path::new(&path).exists());
+        // A file that was there before stays.
+        std::fs::write(&path, "x").unwrap();
+        assert_eq!(run(&File, args).await["failed"], true);
+        assert!(std::path::Path::new(&path).exists());
+    }
+
+    #[tokio::test]
+    async fn existing_hard_link_without_src_gets_attributes_only() {
+        let (_tmp, dir) = nasty_tempdir();
+        let (a, b) = (format!("{dir}/a"), format!("{dir}/b"));
+        std::fs::write(&a, "x").unwrap();
+        std::fs::hard_link(&a, &b).unwrap();
+        let result = run(&File, json!({"dest": b, "mode": "0701"})).await;
+        assert_eq!(result["changed"], true, "{result:?}");
+        assert_eq!(result["state"], "hard");
+        assert_eq!(result["dest"], b.as_str());
+        assert_eq!(result["src"], Value::Null);
+        assert_eq!(mode_of(&a), 0o701);
+        let plain = format!("{dir}/plain");
+        std::fs::write(&plain, "x").unwrap();
+        let result = run(&File, json!({"path": plain, "state": "hard"})).await;
+        assert_eq!(result["msg"], "src is required for creating new hardlinks");
+    }
+
+    #[tokio::test]
+    async fn check_mode_warns_about_unknown_owner_and_group() {
+        let (_tmp, dir) = nasty_tempdir();
+        let path = format!("{dir}/missing");
+        let result = check(
+            &File,
+            json!({"path": path, "owner": "no-such-user-hr", "group": "999999"}),
+        )
+        .await;
+        assert_eq!(
+            result["warnings"],
+            json!([
+                "failed to look up user no-such-user-hr. Create user up to this point in real play",
+                "failed to look up group with gid 999999. Create group up to this point in real play"
+            ]),
+            "{result:?}"
+        );
+        let result = check(&File, json!({"path": path, "owner": "root", "group": "0"})).await;
+        assert_eq!(result.get("warnings"), None, "{result:?}");
+        let result = run(
+            &File,
+            json!({"path": dir, "group": "999999", "owner": "99999"}),
+        )
+        .await;
+        assert_eq!(result.get("warnings"), None, "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn touch_sets_both_times_in_one_call() {
+        let (_tmp, dir) = nasty_tempdir();
+        let path = format!("{dir}/t");
+        std::fs::write(&path, "x").unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_times(
+                std::fs::FileTimes::new()
+                    .set_accessed(old)
+                    .set_modified(old),
+            )
+            .unwrap();
+        let result = run(&File, json!({"path": path, "state": "touch"})).await;
+        assert_eq!(result["changed"], true, "{result:?}");
+        let meta = std::fs::metadata(&path).unwrap();
+        assert!(meta.modified().unwrap() > old && meta.accessed().unwrap() > old);
+    }
+
+    #[tokio::test]
+    async fn recurse_with_follow_descends_into_linked_directories() {
+        let (_tmp, dir) = nasty_tempdir();
+        let top = format!("{dir}/top");
+        let outside = format!("{dir}/outside");
+        std::fs::create_dir_all(&top).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(format!("{outside}/f"), "x").unwrap();
+        for p in [&outside, &format!("{outside}/f")] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        std::os::unix::fs::symlink("../outside", format!("{top}/l")).unwrap();
+        let no_follow = json!({"path": top, "recurse": true, "follow": false, "mode": "a-x"});
+        run(&File, no_follow).await;
+        assert_eq!(mode_of(&format!("{outside}/f")), 0o700);
+        let follow = json!({"path": top, "recurse": true, "follow": true, "mode": "a-x"});
+        let result = run(&File, follow).await;
+        assert_eq!(result["changed"], true, "{result:?}");
+        assert_eq!(mode_of(&outside), 0o600);
+        assert_eq!(mode_of(&format!("{outside}/f")), 0o600);
+    }
+
+    #[tokio::test]
+    async fn link_results_follow_ansibles_observed_shapes() {
+        let (_tmp, dir) = nasty_tempdir();
+        std::fs::write(format!("{dir}/a"), "x").unwrap();
+        std::fs::write(format!("{dir}/b"), "x").unwrap();
+        std::fs::create_dir_all(format!("{dir}/d/sub")).unwrap();
+        std::os::unix::fs::symlink("a", format!("{dir}/l")).unwrap();
+        std::os::unix::fs::symlink("nope", format!("{dir}/dangling")).unwrap();
+        // Refusals name no src; only a missing src does.
+        let r = run(
+            &File,
+            json!({"path": format!("{dir}/b"), "src": "a", "state": "link"}),
+        )
+        .await;
+        assert_eq!(r.get("src"), None, "{r:?}");
+        let r = run(
+            &File,
+            json!({"path": format!("{dir}/n"), "src": "nope", "state": "link"}),
+        )
+        .await;
+        assert_eq!(r["src"], "nope", "{r:?}");
+        // A link's own mode shows in the diff but is no change.
+        let r = run(
+            &File,
+            json!({"path": format!("{dir}/l"), "mode": "0600", "follow": false}),
+        )
+        .await;
+        assert_eq!(r["changed"], false, "{r:?}");
+        assert_eq!(r["src"], Value::Null);
+        assert_eq!(r["diff"]["after"]["mode"], "0600");
+        // Without src, following names the existing target; a dangling one warns.
+        let r = run(&File, json!({"path": format!("{dir}/l"), "state": "link"})).await;
+        assert_eq!(r["src"], "a", "{r:?}");
+        let r = run(
+            &File,
+            json!({"path": format!("{dir}/dangling"), "mode": "0600"}),
+        )
+        .await;
+        assert_eq!(r["changed"], false, "{r:?}");
+        assert_eq!(r["src"], Value::Null);
+        assert_eq!(
+            r["warnings"][0],
+            "Cannot set fs attributes on a non-existent symlink target. follow should be set to False to avoid this."
+        );
+        // A link in a missing directory fails with Python's two-path OSError text.
+        let (src, dest) = (format!("{dir}/a"), format!("{dir}/none/x"));
+        let r = run(&File, json!({"path": dest, "src": src, "state": "link"})).await;
+        assert_eq!(
+            r["msg"],
+            format!(
+                "Error while linking: [Errno 2] No such file or directory: b'{src}' -> b'{dest}'"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn hard_link_replaces_a_symlink_without_force() {
+        let (_tmp, dir) = nasty_tempdir();
+        let src = format!("{dir}/a");
+        std::fs::write(&src, "x").unwrap();
+        std::os::unix::fs::symlink("a", format!("{dir}/l")).unwrap();
+        let r = run(
+            &File,
+            json!({"path": format!("{dir}/l"), "src": src, "state": "hard"}),
+        )
+        .await;
+        assert_eq!(r["changed"], true, "{r:?}");
+        assert_eq!(r["diff"]["before"]["src"], "a");
+        assert_eq!(r["diff"]["after"]["src"], src.as_str());
+        assert_eq!(r["diff"]["before"]["state"], "link");
+        assert_eq!(r["state"], "hard");
+        // Missing src on a plain file: a bare failure, no path info.
+        let plain = format!("{dir}/plain");
+        std::fs::write(&plain, "x").unwrap();
+        let r = run(&File, json!({"path": plain, "state": "hard"})).await;
+        assert_eq!(r["msg"], "src is required for creating new hardlinks");
+        assert_eq!(r.get("mode"), None, "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn recurse_diff_covers_only_the_top_path() {
+        let (_tmp, dir) = nasty_tempdir();
+        let top = format!("{dir}/t");
+        std::fs::create_dir_all(&top).unwrap();
+        std::fs::set_permissions(&top, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(format!("{top}/f"), "x").unwrap();
+        std::fs::set_permissions(format!("{top}/f"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        let r = run(&File, json!({"path": top, "recurse": true, "mode": "u+x"})).await;
+        assert_eq!(r["changed"], true, "{r:?}");
+        assert_eq!(r["diff"]["before"].get("mode"), None, "{r:?}");
+        assert_eq!(mode_of(&format!("{top}/f")), 0o744);
+    }
+
+    #[tokio::test]
+    async fn file_and_directory_through_a_followed_link_act_on_its_target() {
+        let (_tmp, dir) = nasty_tempdir();
+        std::fs::create_dir_all(format!("{dir}/d")).unwrap();
+        std::fs::write(format!("{dir}/f"), "x").unwrap();
+        std::os::unix::fs::symlink("d", format!("{dir}/ld")).unwrap();
+        std::os::unix::fs::symlink("f", format!("{dir}/lf")).unwrap();
+        let r = run(
+            &File,
+            json!({"path": format!("{dir}/ld"), "state": "directory"}),
+        )
+        .await;
+        assert_eq!(r["path"], format!("{dir}/d"), "{r:?}");
+        assert_eq!(r["changed"], false);
+        assert_eq!(r["diff"]["before"].get("state"), None);
+        let r = run(
+            &File,
+            json!({"path": format!("{dir}/lf"), "state": "directory"}),
+        )
+        .await;
+        assert_eq!(
+            r["msg"],
+            format!("{dir}/f already exists as a file"),
+            "{r:?}"
+        );
+        // Links are not followed for a link state, touch or absent.
+        let r = run(
+            &File,
+            json!({"path": format!("{dir}/ld"), "recurse": true, "mode": "0700"}),
+        )
+        .await;
+        assert_eq!(
+            r["msg"], "recurse option requires state to be 'directory'",
+            "{r:?}"
+        );
+        assert_eq!(r["state"], "link");
+    }
+
+    #[tokio::test]
+    async fn touch_in_a_missing_directory_reads_as_python_oserror() {
+        let (_tmp, dir) = nasty_tempdir();
+        let path = format!("{dir}/no/such/t");
+        let r = run(&File, json!({"path": path, "state": "touch"})).await;
+        assert_eq!(
+            r["msg"],
+            format!(
+                "Error, could not touch target: [Errno 2] No such file or directory: b'{path}'"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn hard_link_onto_a_plain_file_needs_force_even_onto_itself() {
+        let (_tmp, dir) = nasty_tempdir();
+        let a = format!("{dir}/a");
+        std::fs::write(&a, "x").unwrap();
+        let r = run(&File, json!({"path": a, "src": a, "state": "hard"})).await;
+        assert_eq!(r["msg"], "Cannot link, file exists at destination", "{r:?}");
+        // Forced onto itself: reported as a change, the file left as it is.
+        let r = run(
+            &File,
+            json!({"path": a, "src": a, "state": "hard", "force": true}),
+        )
+        .await;
+        assert_eq!(r["changed"], true, "{r:?}");
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "x");
+    }
+
+    #[tokio::test]
+    async fn forced_symlink_replaces_a_file_even_with_itself_and_dangling_src_is_missing() {
+        let (_tmp, dir) = nasty_tempdir();
+        let a = format!("{dir}/a");
+        std::fs::write(&a, "x").unwrap();
+        let r = run(
+            &File,
+            json!({"path": a, "src": a, "state": "link", "force": true}),
+        )
+        .await;
+        assert_eq!(r["changed"], true, "{r:?}");
+        assert!(std::fs::symlink_metadata(&a)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        // `a` now loops onto itself: as a src it does not exist.
+        let rel = format!("{dir}/rel");
+        let r = run(&File, json!({"path": rel, "src": "a", "state": "link"})).await;
+        assert_eq!(
+            r["msg"],
+            format!("src file does not exist, use \"force=yes\" if you really want to create the link: {dir}/a"),
+            "{r:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn diff_peek_reports_binary_content_and_changes_nothing() {
+        let (_tmp, dir) = nasty_tempdir();
+        let (text, bin) = (format!("{dir}/t"), format!("{dir}/b"));
+        std::fs::write(&text, "plain\n").unwrap();
+        std::fs::write(&bin, b"a\0b").unwrap();
+        let r = run(&File, json!({"path": text, "_diff_peek": true})).await;
+        assert_eq!(r["appears_binary"], false, "{r:?}");
+        assert_eq!(r["changed"], false);
+        assert_eq!(r.get("diff"), None);
+        let r = run(&File, json!({"path": bin, "_diff_peek": true})).await;
+        assert_eq!(r["appears_binary"], true, "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn numeric_mode_clears_a_directorys_setgid_bit() {
+        let (_tmp, dir) = nasty_tempdir();
+        let d = format!("{dir}/d");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o2755)).unwrap();
+        let r = run(
+            &File,
+            json!({"path": d, "state": "directory", "mode": "1777"}),
+        )
+        .await;
+        assert_eq!(r["mode"], "01777", "{r:?}");
+        assert_eq!(mode_of(&d), 0o1777);
     }
 
     #[tokio::test]

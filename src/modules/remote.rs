@@ -33,9 +33,10 @@ use crate::{Map, Value};
 ///   arithmetic (no `$(printf %o)` subshell).
 /// - `pinfo PATH`: Ansible's `add_path_info` fields (`pi_*` records) when PATH exists.
 /// - `uid_of NAME` / `gid_of NAME`: numeric ids (numbers pass through), empty when unknown.
-/// - `py_oserror TEXT PATH`: a failed tool's stderr TEXT as Python's `str(OSError)` for PATH
-///   (`[Errno 1] Operation not permitted: b'PATH'`), the form Ansible's messages quote; TEXT
-///   itself when its reason is not a known errno.
+/// - `py_oserror TEXT PATH [PATH2]`: a failed tool's stderr TEXT as Python's `str(OSError)` for
+///   PATH (`[Errno 1] Operation not permitted: b'PATH'`, `...: b'PATH' -> b'PATH2'` for two-path
+///   calls such as symlink), the form Ansible's messages quote; TEXT itself when its reason
+///   (the text after the last `: `) is not a known errno.
 pub const PRELUDE: &str = r#"set -f
 emit() { printf '%s=%s\0' "$1" "$2"; }
 die() { emit msg "$1"; emit failed 1; on_die; exit 0; }
@@ -67,15 +68,22 @@ pinfo() {
   emit pi_group "$st_G"; emit pi_size "$st_s"; emit pi_nlink "$st_h"
 }
 py_oserror() {
-  case $1 in
-    *'Operation not permitted'*) _en=1 _es='Operation not permitted' ;;
-    *'No such file or directory'*) _en=2 _es='No such file or directory' ;;
-    *'Permission denied'*) _en=13 _es='Permission denied' ;;
-    *'Read-only file system'*) _en=30 _es='Read-only file system' ;;
-    *'Invalid argument'*) _en=22 _es='Invalid argument' ;;
+  # The reason is what follows the last `: ` (a path may hold any other text).
+  case ${1##*: } in
+    'Operation not permitted') _en=1 _es='Operation not permitted' ;;
+    'No such file or directory'|'Directory nonexistent') _en=2 _es='No such file or directory' ;;
+    'Permission denied') _en=13 _es='Permission denied' ;;
+    'File exists') _en=17 _es='File exists' ;;
+    'Not a directory') _en=20 _es='Not a directory' ;;
+    'Is a directory') _en=21 _es='Is a directory' ;;
+    'No space left on device') _en=28 _es='No space left on device' ;;
+    'Directory not empty') _en=39 _es='Directory not empty' ;;
+    'Read-only file system') _en=30 _es='Read-only file system' ;;
+    'Invalid argument') _en=22 _es='Invalid argument' ;;
     *) printf '%s' "$1"; return 0 ;;
   esac
   printf "[Errno %s] %s: b'%s'" "$_en" "$_es" "$2"
+  if [ -n "$3" ]; then printf " -> b'%s'" "$3"; fi
 }
 uid_of() {
   case $1 in
@@ -103,7 +111,8 @@ gid_of() {
 /// (owner, group, mode). It emits `chg` records naming what changed (or would change, when
 /// `CHECK=1`) and `b_*`/`a_*` records with the values before and after, for `diff`.
 /// Symlinks are never followed (`lchown`; a link's own mode cannot change on Linux, so a mode
-/// request on a link is reported as a change and leaves the target alone, as Ansible does).
+/// request on a link is left out of `changed` but kept in the diff, and leaves the target
+/// alone, as Ansible does).
 pub fn attrs_function(mode: Option<&ModeSpec>) -> String {
     attrs_function_named("setattrs", mode)
 }
@@ -115,9 +124,13 @@ pub fn attrs_function_named(name: &str, mode: Option<&ModeSpec>) -> String {
             r#"  m=$_cur; d=$_d
 {}
   if [ "$m" -ne "$_cur" ]; then
-    oct "$_cur"; emit chg mode; emit b_mode "$_oc"; oct "$m"; emit a_mode "$_oc"
+    # A link's own mode cannot change on Linux: Ansible shows it in the diff, not as a change.
+    [ -L "$1" ] || emit chg mode
+    oct "$_cur"; emit b_mode "$_oc"; oct "$m"; emit a_mode "$_oc"
     if [ "$CHECK" != 1 ] && [ ! -L "$1" ]; then
-      _chd=1; chmod -- "$_oc" "$1" 2>/dev/null || die "chmod failed"
+      # Five digits: GNU chmod keeps a directory's setuid/setgid bits for shorter numbers.
+      _o5=0000$_oc; _o5=0${{_o5#"${{_o5%????}}"}}
+      _chd=1; chmod -- "$_o5" "$1" 2>/dev/null || die "chmod failed"
     fi
   fi
 "#,
@@ -738,6 +751,23 @@ mod tests {
             "[Errno 1] Operation not permitted: b'/x/y'"
         );
         assert_eq!(sh("py_oserror 'odd failure' /x"), "odd failure");
+        assert_eq!(
+            sh("py_oserror \"ln: failed to create symbolic link '/n/x': No such file or directory\" /a /n/x"),
+            "[Errno 2] No such file or directory: b'/a' -> b'/n/x'"
+        );
+        assert_eq!(
+            sh("py_oserror \"mkdir: cannot create directory '/a/b': Permission denied\" /a/b"),
+            "[Errno 13] Permission denied: b'/a/b'"
+        );
+        assert_eq!(
+            sh("py_oserror \"mkdir: cannot create directory '/f/x': Not a directory\" /f/x"),
+            "[Errno 20] Not a directory: b'/f/x'"
+        );
+        // The reason is the last part: a path holding another reason's words does not count.
+        assert_eq!(
+            sh("py_oserror \"mkdir: cannot create directory '/File exists': No space left on device\" '/File exists'"),
+            "[Errno 28] No space left on device: b'/File exists'"
+        );
     }
 
     fn sym(text: &str) -> ModeSpec {

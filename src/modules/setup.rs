@@ -20,17 +20,31 @@
 //! - `ansible_date_time` (Ansible's keys), `ansible_memtotal_mb, ansible_memfree_mb,
 //!   ansible_swaptotal_mb, ansible_processor_vcpus, ansible_processor_nproc,
 //!   ansible_uptime_seconds, ansible_virtualization_type, ansible_virtualization_role`;
-//! - `gather_subset`, `module_setup: true`.
+//! - `gather_subset`, `module_setup: true`;
+//! - `ansible_python` and `ansible_python_version`, only when the target has a Python
+//!   (hook-runner itself needs none): the interpreter Ansible would run its modules with, i.e.
+//!   the host's `ansible_python_interpreter` when set (templated), else `python3`, else
+//!   `python`, found on the target's `PATH`. Ansible describes the interpreter that ran its
+//!   module; hook-runner asks it `--version` only (a few ms, no interpreter start-up), in the
+//!   same round trip, and reports `executable` (the interpreter's path as found), `type`
+//!   (`sys.implementation.name`: `cpython`, or `pypy` when its version text says so),
+//!   `version` (`major, minor, micro, releaselevel, serial`, read from `Python 3.11.2`,
+//!   `3.13.0rc1`...), `version_info` (`[3, 11, 2, "final", 0]`) and `has_sslcontext: true`
+//!   (every Python Ansible 2.18 supports has `ssl.SSLContext`; not probed);
+//!   `ansible_python_version` is the version as printed (`3.11.2`). No Python, or an
+//!   interpreter that does not answer like one: neither fact.
 //!
 //! The module's `filter` keeps only the facts matching the given `fnmatch` patterns.
-//! Not gathered: hardware inventory (devices, mounts), `ansible_python*`, SELinux, LSB,
-//! IPv6 and per-interface facts.
+//! Not gathered: hardware inventory (devices, mounts), SELinux, LSB, IPv6 and per-interface
+//! facts.
 
 use super::argspec::{ArgSpec, Kind, Param};
 use super::remote::{self, Records};
 use super::service::SERVICE_MGR_SH;
 use super::{Module, ModuleContext};
 use crate::connection::{Become, ConnError, Connection, ExecRequest};
+use crate::shell::quote;
+use crate::template::{Scope, Templar};
 use crate::{Map, Value};
 use async_trait::async_trait;
 use std::time::Duration;
@@ -73,7 +87,9 @@ impl Module for Setup {
         &SPEC
     }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let mut facts = gather(ctx.conn, ctx.become_.clone()).await?;
+        let python = python_interpreter(ctx.templar, ctx.scope);
+        let mut facts =
+            gather_with_python(ctx.conn, ctx.become_.clone(), python.as_deref()).await?;
         let filters: Vec<String> = args
             .get("filter")
             .and_then(Value::as_array)
@@ -85,11 +101,12 @@ impl Module for Setup {
                     .collect()
             })
             .unwrap_or_default();
-        if !filters.iter().all(|f| f.is_empty()) {
-            facts.retain(|name, _| filters.iter().any(|f| fnmatch(f, name)));
-        }
+        // The `gather_subset`/`module_setup` metadata is a fact like the others for `filter`.
         if let Some(subset) = args.get("gather_subset") {
             facts.insert("gather_subset".into(), subset.clone());
+        }
+        if !filters.iter().all(|f| f.is_empty()) {
+            facts.retain(|name, _| filters.iter().any(|f| fnmatch(f, name)));
         }
         let mut result = Map::new();
         result.insert("ansible_facts".into(), Value::Object(facts));
@@ -99,11 +116,26 @@ impl Module for Setup {
 }
 
 /// Gathers the facts of one host in one round trip: the `ansible_facts` map the setup module
-/// returns (keys prefixed with `ansible_`).
+/// returns (keys prefixed with `ansible_`). `ansible_python` describes `python3` (or `python`)
+/// found on the target's `PATH`, see [`gather_with_python`].
 pub async fn gather(conn: &dyn Connection, become_: Option<Become>) -> Result<Map, ConnError> {
+    gather_with_python(conn, become_, None).await
+}
+
+/// [`gather`], with `ansible_python` describing `python` (the host's
+/// `ansible_python_interpreter`, see [`python_interpreter`]) instead of the one on `PATH`.
+pub async fn gather_with_python(
+    conn: &dyn Connection,
+    become_: Option<Become>,
+    python: Option<&str>,
+) -> Result<Map, ConnError> {
     let output = conn
         .exec(ExecRequest {
-            script: format!("{}{SERVICE_MGR_SH}{FACTS_SH}", remote::PRELUDE),
+            script: format!(
+                "{}HR_PY={}\n{SERVICE_MGR_SH}{FACTS_SH}",
+                remote::PRELUDE,
+                quote(python.unwrap_or(""))
+            ),
             stdin: None,
             become_,
             env: Vec::new(),
@@ -112,6 +144,22 @@ pub async fn gather(conn: &dyn Connection, become_: Option<Become>) -> Result<Ma
         })
         .await?;
     Ok(facts_from_records(&Records::parse(&output.stdout)))
+}
+
+/// The host's `ansible_python_interpreter`, templated (it is often
+/// `{{ ansible_playbook_python }}`-like); `None` when unset, empty or not templatable (then
+/// the fact describes the Python on `PATH`).
+pub fn python_interpreter(templar: &Templar, scope: Scope<'_>) -> Option<String> {
+    let raw = scope.vars.get("ansible_python_interpreter")?;
+    let text = match raw {
+        Value::String(s) if s.contains("{{") || s.contains("{%") => {
+            templar.render_str(s, scope).ok()?
+        }
+        Value::String(s) => s.clone(),
+        _ => return None,
+    };
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_string())
 }
 
 const FACTS_SH: &str = r#"_t=; command -v timeout >/dev/null 2>&1 && _t="timeout 3"
@@ -226,6 +274,14 @@ emit nproc "$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null)"
 [ -r /proc/uptime ] && line_of /proc/uptime && emit uptime "$_l"
 if command -v systemd-detect-virt >/dev/null 2>&1; then emit virt "$(systemd-detect-virt 2>/dev/null)"; fi
 emit userspace_bits "$(getconf LONG_BIT 2>/dev/null)"
+# ansible_python: the interpreter Ansible would use (HR_PY: the host's ansible_python_interpreter),
+# else python3, else python on PATH; `--version` only (Python 2 prints it on stderr).
+if [ -n "$HR_PY" ]; then _py=$(command -v "$HR_PY" 2>/dev/null)
+else _py=$(command -v python3 2>/dev/null) || _py=$(command -v python 2>/dev/null); fi
+case $_py in
+  /*) [ -f "$_py" ] && [ -x "$_py" ] && emit python "$_py
+$("$_py" --version 2>&1 </dev/null)" ;;
+esac
 printf 'env_begin=1\0'
 env -0 2>/dev/null || env | tr '\n' '\000'
 printf 'env_end=1\0'
@@ -386,6 +442,10 @@ pub fn facts_from_records(records: &Records) -> Map {
     put("virtualization_type", Value::String(vtype));
     put("virtualization_role", Value::String(vrole));
 
+    if let Some((python, version)) = records.get("python").and_then(python_facts) {
+        put("python", python);
+        put("python_version", Value::String(version));
+    }
     put("env", Value::Object(environment(records)));
     put("local", Value::Object(Map::new()));
     put("fips", Value::Bool(false));
@@ -395,6 +455,69 @@ pub fn facts_from_records(records: &Records) -> Map {
     );
     facts.insert("module_setup".into(), Value::Bool(true));
     facts
+}
+
+/// `ansible_python` and `ansible_python_version` from the `python` record: the interpreter's
+/// path, a newline, and what its `--version` printed (`Python 3.11.2`; PyPy adds a
+/// `[PyPy 7.3.11 ...]` line). `ansible_python_version` is `platform.python_version()`: the
+/// version as printed (`3.11.2`, `3.13.0rc1`). `None` when the text is not a Python version.
+fn python_facts(record: &str) -> Option<(Value, String)> {
+    let (executable, answer) = record.split_once('\n')?;
+    let version = answer
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Python "))?
+        .split_whitespace()
+        .next()?;
+    let (major, minor, micro, releaselevel, serial) = parse_python_version(version)?;
+    // Ansible reports `sys.implementation.name`.
+    let kind = if answer.contains("PyPy") {
+        "pypy"
+    } else {
+        "cpython"
+    };
+    let fact = serde_json::json!({
+        "executable": executable,
+        "has_sslcontext": true,
+        "type": kind,
+        "version": {
+            "major": major,
+            "minor": minor,
+            "micro": micro,
+            "releaselevel": releaselevel,
+            "serial": serial,
+        },
+        "version_info": [major, minor, micro, releaselevel, serial],
+    });
+    Some((fact, version.to_string()))
+}
+
+/// `3.11.2` → (3, 11, 2, "final", 0); `3.13.0rc1` → (3, 13, 0, "candidate", 1); `a`/`b`
+/// suffixes are `alpha`/`beta`; a trailing `+` (a build from a branch) is ignored.
+fn parse_python_version(text: &str) -> Option<(u64, u64, u64, &'static str, u64)> {
+    let text = text.trim_end_matches('+');
+    let numeric_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (numbers, suffix) = text.split_at(numeric_end);
+    let mut parts = numbers.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    let micro = match parts.next() {
+        Some(m) => m.parse().ok()?,
+        None => 0,
+    };
+    let (level, serial) = if suffix.is_empty() {
+        ("final", "0")
+    } else if let Some(n) = suffix.strip_prefix("rc") {
+        ("candidate", n)
+    } else if let Some(n) = suffix.strip_prefix('a') {
+        ("alpha", n)
+    } else if let Some(n) = suffix.strip_prefix('b') {
+        ("beta", n)
+    } else {
+        return None;
+    };
+    Some((major, minor, micro, level, serial.parse().ok()?))
 }
 
 fn number(text: &str) -> Value {
@@ -806,12 +929,142 @@ mod tests {
         assert_eq!(facts["ansible_fqdn"], expected.as_str());
     }
 
+    fn python_fact(record: &str) -> Option<Value> {
+        python_facts(record).map(|(fact, _)| fact)
+    }
+
+    #[test]
+    fn ansible_python_from_the_version_answer() {
+        let fact = python_fact("/usr/bin/python3\nPython 3.11.2").unwrap();
+        assert_eq!(
+            fact,
+            json!({
+                "executable": "/usr/bin/python3",
+                "has_sslcontext": true,
+                "type": "cpython",
+                "version": {"major": 3, "minor": 11, "micro": 2, "releaselevel": "final", "serial": 0},
+                "version_info": [3, 11, 2, "final", 0],
+            })
+        );
+        let keys: Vec<&String> = fact.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "executable",
+                "has_sslcontext",
+                "type",
+                "version",
+                "version_info"
+            ]
+        );
+        let pypy = python_fact(
+            "/opt/pypy/bin/pypy3\nPython 3.9.16 (feeb267ead3e, Dec 29 2022, 14:23:21)\n[PyPy 7.3.11 with GCC 10.2.1]",
+        )
+        .unwrap();
+        assert_eq!(pypy["type"], "pypy");
+        assert_eq!(pypy["version_info"], json!([3, 9, 16, "final", 0]));
+        assert_eq!(
+            python_facts("/usr/bin/python3.13\nPython 3.13.0rc1").map(|(_, v)| v),
+            Some("3.13.0rc1".to_string())
+        );
+        assert_eq!(
+            python_fact("/usr/bin/python3.13\nPython 3.13.0rc1").unwrap()["version_info"],
+            json!([3, 13, 0, "candidate", 1])
+        );
+        assert_eq!(
+            parse_python_version("3.12.0a7"),
+            Some((3, 12, 0, "alpha", 7))
+        );
+        assert_eq!(
+            parse_python_version("3.12.0b2"),
+            Some((3, 12, 0, "beta", 2))
+        );
+        assert_eq!(
+            parse_python_version("3.11.2+"),
+            Some((3, 11, 2, "final", 0))
+        );
+        assert_eq!(parse_python_version("2.7"), Some((2, 7, 0, "final", 0)));
+        // Something that is not a Python answering: no fact.
+        assert_eq!(python_fact("/bin/true\n"), None);
+        assert_eq!(python_fact("/usr/bin/python3\nbash: no such thing"), None);
+        assert_eq!(parse_python_version("3.x"), None);
+    }
+
+    #[test]
+    fn the_interpreter_is_the_hosts_variable_templated() {
+        let templar = Templar::new();
+        let vars = json!({
+            "ansible_python_interpreter": "{{ base }}/python3",
+            "base": "/usr/bin",
+        });
+        let scope = Scope {
+            vars: vars.as_object().unwrap(),
+            search_paths: &[],
+        };
+        assert_eq!(
+            python_interpreter(&templar, scope).as_deref(),
+            Some("/usr/bin/python3")
+        );
+        let unset = Map::new();
+        let scope = Scope {
+            vars: &unset,
+            search_paths: &[],
+        };
+        assert_eq!(python_interpreter(&templar, scope), None);
+    }
+
+    fn info_of(fact: &Value, i: usize) -> u64 {
+        fact["version_info"][i].as_u64().unwrap()
+    }
+
+    /// The fact on this machine: the interpreter named, or none when it does not exist; the
+    /// version matches what that Python says of itself.
+    #[tokio::test]
+    async fn ansible_python_describes_the_named_interpreter() {
+        let missing = gather_with_python(&LocalConnection, None, Some("/nonexistent/python3"))
+            .await
+            .unwrap();
+        assert!(!missing.contains_key("ansible_python"));
+        assert!(!missing.contains_key("ansible_python_version"));
+        let python = "/usr/bin/python3";
+        let Ok(own) = std::process::Command::new(python)
+            .args([
+                "-c",
+                "import sys; print(list(sys.version_info)[:3], sys.version_info.releaselevel)",
+            ])
+            .output()
+        else {
+            return; // no system Python here
+        };
+        let facts = gather_with_python(&LocalConnection, None, Some(python))
+            .await
+            .unwrap();
+        let fact = &facts["ansible_python"];
+        assert_eq!(fact["executable"], python);
+        let version = facts["ansible_python_version"].as_str().unwrap();
+        assert!(version.starts_with(&format!("{}.{}.", info_of(fact, 0), info_of(fact, 1))));
+        let info = fact["version_info"].as_array().unwrap();
+        let said = format!(
+            "[{}, {}, {}] {}",
+            info[0],
+            info[1],
+            info[2],
+            info[3].as_str().unwrap()
+        );
+        assert_eq!(said, String::from_utf8_lossy(&own.stdout).trim());
+    }
+
     #[tokio::test]
     async fn setup_module_filters() {
         let result = run(&Setup, json!({"filter": ["ansible_user_*"]})).await;
         let facts = result["ansible_facts"].as_object().unwrap();
         assert!(facts.contains_key("ansible_user_id"));
         assert!(!facts.contains_key("ansible_env"));
+        // The metadata is filtered like any fact (Ansible's meta collector is one of many).
+        assert!(!facts.contains_key("gather_subset"));
+        assert!(!facts.contains_key("module_setup"));
+        let result = run(&Setup, json!({"filter": ["gather_subset"]})).await;
+        assert_eq!(result["ansible_facts"], json!({"gather_subset": ["all"]}));
         assert_eq!(result["changed"], false);
     }
 

@@ -13,7 +13,14 @@
 //! - Glob patterns in the name are refused. `scope` (`user`/`global`), `no_block` and `force`
 //!   become `systemctl` flags.
 //! - Results: `name, changed, status`, plus `enabled` and `state` when asked. Check mode
-//!   computes `changed` and runs nothing.
+//!   computes `changed` and runs nothing. A task with only `name` (or nothing at all) is valid:
+//!   Ansible's `required_one_of` (state, enabled, masked, daemon_reload, daemon_reexec) is
+//!   checked after defaults and `daemon_reload` defaults to false, so it never fails; such a
+//!   task reports the unit's `status`, unchanged, whether the unit exists or not.
+//! - Failure messages quote systemctl's output as Ansible does: whole, trailing newline kept
+//!   (`Unable to start service NAME: Job for ... for details.\n`, `failure RC during
+//!   daemon-reload: ...`), except mask/unmask (`Failed to mask the service (NAME): ...`,
+//!   stripped).
 
 use super::argspec::{ArgSpec, Kind, Param};
 use super::remote::{self, Records};
@@ -60,13 +67,10 @@ static SPEC: ArgSpec = ArgSpec {
     ],
     free_form: false,
     mutually_exclusive: &[],
-    required_one_of: &[&[
-        "state",
-        "enabled",
-        "masked",
-        "daemon_reload",
-        "daemon_reexec",
-    ]],
+    // Ansible declares `required_one_of: state, enabled, masked, daemon_reload, daemon_reexec`
+    // but checks it after filling defaults, and `daemon_reload` defaults to false: the rule always
+    // holds, so a task with only `name` reports the unit's status. No rule here, to match.
+    required_one_of: &[],
 };
 
 /// The typed arguments, after normalisation.
@@ -181,17 +185,20 @@ pub const SYSTEMD_SH: &str = r#"sysv_enabled() {
   set -f
   return 1
 }
+# `sc_err CMD...` / `sc_out CMD...`: runs CMD, leaving its stderr (sc_out: stdout and stderr) in
+# `_e` with the trailing newline kept (Ansible quotes systemctl's text whole), and its status in
+# `_rc` and as the return status.
+sc_err() { _e=$("$@" 2>&1 >/dev/null; _rc=$?; printf x; exit $_rc); _rc=$?; _e=${_e%x}; return $_rc; }
+sc_out() { _e=$("$@" 2>&1; _rc=$?; printf x; exit $_rc); _rc=$?; _e=${_e%x}; return $_rc; }
 systemd_unit() {
   emit backend systemd
   [ -n "$XDG_RUNTIME_DIR" ] || { XDG_RUNTIME_DIR=/run/user/$(id -u); export XDG_RUNTIME_DIR; }
   command -v systemctl >/dev/null 2>&1 || die "Failed to find required executable \"systemctl\" in paths: $PATH"
   if [ "$DR" = 1 ] && [ "$CHECK" != 1 ]; then
-    _e=$($SC daemon-reload 2>&1 >/dev/null); _rc=$?
-    [ $_rc = 0 ] || die "failure $_rc during daemon-reload: $_e"
+    sc_err $SC daemon-reload || die "failure $_rc during daemon-reload: $_e"
   fi
   if [ "$DX" = 1 ] && [ "$CHECK" != 1 ]; then
-    _e=$($SC daemon-reexec 2>&1 >/dev/null); _rc=$?
-    [ $_rc = 0 ] || die "failure $_rc during daemon-reexec: $_e"
+    sc_err $SC daemon-reexec || die "failure $_rc during daemon-reexec: $_e"
   fi
   [ -n "$U" ] || return 0
   _initd=0; [ -x "/etc/init.d/$U" ] && _initd=1
@@ -231,9 +238,10 @@ EOF
       emit chg masked
       if [ "$WANT_MASKED" = 1 ]; then _act=mask; else _act=unmask; fi
       if [ "$CHECK" != 1 ]; then
+        # Ansible strips this one (`err.strip()`): `$(...)` drops the trailing newlines.
         _e=$($SC $_act -- "$U" 2>&1 >/dev/null) || {
           [ $_found = 1 ] || die "Could not find the requested service $U: host"
-          die "Unable to $_act service $U: $_e"
+          die "Failed to $_act the service ($U): $_e"
         }
       fi
     fi
@@ -252,7 +260,7 @@ EOF
       emit chg enabled
       if [ "$WANT_ENABLED" = 1 ]; then _act=enable; else _act=disable; fi
       if [ "$CHECK" != 1 ]; then
-        _e=$($SC $_act -- "$U" 2>&1) || die "Unable to $_act service $U: $_e"
+        sc_out $SC $_act -- "$U" || die "Unable to $_act service $U: $_e"
       fi
     fi
   fi
@@ -268,7 +276,7 @@ EOF
     if [ -n "$_act" ]; then
       emit chg state
       if [ "$CHECK" != 1 ]; then
-        _e=$($SC $_act -- "$U" 2>&1 >/dev/null) || die "Unable to $_act service $U: $_e"
+        sc_err $SC $_act -- "$U" || die "Unable to $_act service $U: $_e"
       fi
     fi
   fi
@@ -381,7 +389,7 @@ mod tests {
     #[tokio::test]
     async fn argument_rules() {
         let result = run(&Systemd, json!({"name": "a*"})).await;
-        assert_eq!(result["msg"], "one of the following is required: state, enabled, masked, daemon_reload, daemon_reexec");
+        assert_eq!(result["msg"], "This module does not currently support using glob patterns, found '*' in service name: a*");
         let result = run(&Systemd, json!({"name": "a*", "state": "started"})).await;
         assert_eq!(result["msg"], "This module does not currently support using glob patterns, found '*' in service name: a*");
         let result = run(&Systemd, json!({"state": "started"})).await;
@@ -393,6 +401,95 @@ mod tests {
         assert_eq!(
             result["msg"],
             "value of state must be one of: reloaded, restarted, started, stopped, got: bogus"
+        );
+    }
+
+    /// A fake `systemctl` whose `show` prints `show` and whose other subcommands print `stderr`
+    /// on stderr and exit with `rc`.
+    fn failing_systemctl(dir: &std::path::Path, show: &str, stderr: &str, rc: i32) -> Options {
+        let env = fake_command_env(
+            dir,
+            "systemctl",
+            &format!(
+                "#!/bin/sh\ncase \"$1\" in\n show) printf '{show}' ;;\n is-enabled) echo disabled; exit 1 ;;\n\
+                 *) printf '{stderr}' >&2; exit {rc} ;;\nesac\n"
+            ),
+        );
+        Options {
+            env,
+            ..Options::default()
+        }
+    }
+
+    /// Ansible 2.18 accepts a task with only `name` (daemon_reload's default satisfies its
+    /// `required_one_of`): ok, unchanged, the unit's status, for a missing unit too.
+    #[tokio::test]
+    async fn name_only_reports_the_status_of_a_loaded_or_missing_unit() {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = failing_systemctl(
+            dir.path(),
+            "Id=db.service\\nLoadState=loaded\\nActiveState=active\\n",
+            "",
+            1,
+        );
+        let result = run_with(&Systemd, json!({"name": "db"}), loaded).await;
+        assert_eq!(result.get("failed"), None, "{result:?}");
+        assert_eq!(result["changed"], false);
+        assert_eq!(result["name"], "db");
+        assert_eq!(result["status"]["ActiveState"], "active");
+        assert_eq!(result.get("state"), None);
+        assert_eq!(result.get("enabled"), None);
+
+        let dir = tempfile::tempdir().unwrap();
+        let missing = failing_systemctl(
+            dir.path(),
+            "Id=hr-missing.service\\nLoadState=not-found\\nActiveState=inactive\\n",
+            "",
+            1,
+        );
+        let result = run_with(&Systemd, json!({"name": "hr-missing"}), missing).await;
+        assert_eq!(result.get("failed"), None, "{result:?}");
+        assert_eq!(result["changed"], false);
+        assert_eq!(result["status"]["LoadState"], "not-found");
+    }
+
+    /// systemctl's error text is quoted whole, trailing newline included, as Ansible does;
+    /// mask/unmask failures are Ansible's other wording, stripped.
+    #[tokio::test]
+    async fn failure_messages_keep_systemctls_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = || {
+            failing_systemctl(
+                dir.path(),
+                "Id=x.service\\nLoadState=loaded\\nActiveState=inactive\\n",
+                "Job for x.service failed.\\nSee the journal for details.\\n",
+                1,
+            )
+        };
+        let result = run_with(
+            &Systemd,
+            json!({"name": "x", "state": "started"}),
+            options(),
+        )
+        .await;
+        assert_eq!(
+            result["msg"],
+            "Unable to start service x: Job for x.service failed.\nSee the journal for details.\n"
+        );
+        let result = run_with(&Systemd, json!({"name": "x", "enabled": true}), options()).await;
+        assert_eq!(
+            result["msg"],
+            "Unable to enable service x: Job for x.service failed.\nSee the journal for details.\n"
+        );
+        let result = run_with(&Systemd, json!({"daemon_reload": true}), options()).await;
+        assert_eq!(
+            result["msg"],
+            "failure 1 during daemon-reload: Job for x.service failed.\nSee the journal for details.\n"
+        );
+        let result = run_with(&Systemd, json!({"name": "x", "masked": true}), options()).await;
+        assert_eq!(
+            result["msg"],
+            "Failed to mask the service (x): Job for x.service failed.\nSee the journal for details."
         );
     }
 

@@ -6,8 +6,9 @@
 //! and go to `_raw_params`. For the free-form modules (`command`, `shell`, `raw`, `script`:
 //! `check_raw`), only `creates`, `removes`, `chdir`, `executable`, `warn`, `stdin`,
 //! `stdin_add_newline` and `strip_empty_ends` are taken as arguments: any other `k=v` word
-//! stays part of the command. `_raw_params` keeps the original text as written (spacing and a
-//! final newline included) when no word is taken; else minus the words taken, blanks collapsed.
+//! stays part of the command. `_raw_params` keeps the original text as written (spacing and
+//! newlines included) minus the words taken and the line continuations (a lone `\` ending a
+//! line); see [`remove_spans`] for the layout of what remains.
 
 use crate::{Map, Value};
 
@@ -34,8 +35,13 @@ struct Word<'a> {
 pub fn parse_kv(text: &str, check_raw: bool) -> Map {
     let mut args = Map::new();
     let mut taken: Vec<(usize, usize)> = Vec::new();
+    let mut continuations: Vec<(usize, usize)> = Vec::new();
     let mut has_raw = false;
     for word in split_words(text) {
+        if is_line_continuation(text, &word) {
+            continuations.push((word.start, word.end));
+            continue;
+        }
         match split_key(word.text) {
             Some((key, value)) if !check_raw || RAW_OPTIONS.contains(&key) => {
                 args.insert(key.to_string(), Value::String(unquote(value).to_string()));
@@ -47,10 +53,17 @@ pub fn parse_kv(text: &str, check_raw: bool) -> Map {
     if has_raw {
         args.insert(
             "_raw_params".into(),
-            Value::String(remove_spans(text, &taken)),
+            Value::String(remove_spans(text, &taken, &continuations)),
         );
     }
     args
+}
+
+/// Whether the word is a lone `\` that ends its line (blanks may follow it): a line
+/// continuation, which Ansible drops with the newline.
+fn is_line_continuation(text: &str, word: &Word) -> bool {
+    let after = word.end + blanks_at(text, word.end);
+    word.text == "\\" && matches!(text.as_bytes().get(after), None | Some(b'\n'))
 }
 
 /// The key and value of a `key=value` word, when the `=` comes before any quote and the key
@@ -88,35 +101,74 @@ fn unquote(value: &str) -> &str {
     }
 }
 
-/// The text without the given spans (and the blank that separated each from the rest).
-/// Without spans the text is kept as written, as Ansible keeps it: a `shell: |` block's
-/// trailing newline stays in the command (and in the result's `cmd`).
-fn remove_spans(text: &str, spans: &[(usize, usize)]) -> String {
-    if spans.is_empty() {
+/// The text without the taken words and the line continuations, laid out as Ansible lays it
+/// out (observed on ansible-core 2.18). Without either the text is kept as written: a
+/// `shell: |` block's trailing newline stays in the command (and in the result's `cmd`).
+/// - a taken word in a line drops with the blanks after it;
+/// - a taken word that ends its line drops with its newline (a line of taken words vanishes,
+///   the other lines keep their newlines);
+/// - a lone `\` ending a line drops with its newline and one leading blank of the next line,
+///   which so continues the line (`echo a \⏎"b"` is `echo a "b"`);
+/// - when nothing but blanks follows the last dropped piece, the blanks before it go too.
+fn remove_spans(text: &str, spans: &[(usize, usize)], continuations: &[(usize, usize)]) -> String {
+    if spans.is_empty() && continuations.is_empty() {
         return text.to_string();
     }
+    let mut cuts: Vec<(usize, usize)> = spans
+        .iter()
+        .map(|&(start, end)| taken_word_cut(text, start, end))
+        .chain(
+            continuations
+                .iter()
+                .flat_map(|&(start, end)| continuation_cuts(text, start, end)),
+        )
+        .collect();
+    cuts.sort_unstable();
     let mut out = String::new();
     let mut pos = 0;
-    for &(start, end) in spans {
-        out.push_str(&text[pos..start]);
-        pos = end;
-    }
-    out.push_str(&text[pos..]);
-    // Collapse the double blanks left where words were taken out, keeping newlines.
-    let mut cleaned = String::new();
-    for line in out.split('\n') {
-        if !cleaned.is_empty() {
-            cleaned.push('\n');
+    for (start, end) in cuts {
+        if start >= pos {
+            out.push_str(&text[pos..start]);
         }
-        cleaned.push_str(
-            &line
-                .split(' ')
-                .filter(|w| !w.is_empty())
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        pos = pos.max(end);
     }
-    cleaned.trim().to_string()
+    let rest = &text[pos..];
+    if rest.trim().is_empty() {
+        let kept = out.trim_end_matches([' ', '\t']).len();
+        out.truncate(kept);
+    } else {
+        out.push_str(rest);
+    }
+    out
+}
+
+/// The byte range a taken word removes: the word and the blanks after it, and its newline
+/// when it ends its line.
+fn taken_word_cut(text: &str, start: usize, end: usize) -> (usize, usize) {
+    let after = end + blanks_at(text, end);
+    match text.as_bytes().get(after) {
+        Some(b'\n') => (start, after + 1),
+        _ => (start, after),
+    }
+}
+
+/// The byte ranges a line-ending `\` removes: itself, its newline (the blanks between stay)
+/// and one blank that starts the next line.
+fn continuation_cuts(text: &str, start: usize, end: usize) -> [(usize, usize); 2] {
+    let newline = end + blanks_at(text, end);
+    let mut cut_end = (newline + 1).min(text.len());
+    if matches!(text.as_bytes().get(cut_end), Some(b' ' | b'\t')) {
+        cut_end += 1;
+    }
+    [(start, end), (newline, cut_end)]
+}
+
+/// How many blanks (spaces, tabs) start `text[at..]`.
+fn blanks_at(text: &str, at: usize) -> usize {
+    text.as_bytes()[at..]
+        .iter()
+        .take_while(|&&c| c == b' ' || c == b'\t')
+        .count()
 }
 
 /// Splits on whitespace outside quotes and Jinja2 delimiters.
@@ -216,6 +268,61 @@ mod tests {
         // As ansible-core 2.18: the block's spacing and final newline are kept.
         let m = parse_kv("echo one\n  echo  two\n", true);
         assert_eq!(m["_raw_params"], json!("echo one\n  echo  two\n"));
+    }
+
+    #[test]
+    fn a_line_of_taken_words_vanishes_and_other_newlines_stay() {
+        // command_shell `shell_result6`: the block's final newline is kept.
+        let m = parse_kv(
+            "executable=\"/bin/bash\"\ncreates=/x/a.txt\necho \"test\"\n",
+            true,
+        );
+        assert_eq!(m["_raw_params"], json!("echo \"test\"\n"));
+        assert_eq!(m["executable"], json!("/bin/bash"));
+        let m = parse_kv("echo a\n\ncreates=/x\necho b\n", true);
+        assert_eq!(m["_raw_params"], json!("echo a\n\necho b\n"));
+    }
+
+    #[test]
+    fn a_taken_word_takes_its_blanks_or_its_newline() {
+        let m = parse_kv("echo  a   chdir=/t  b\n", true);
+        assert_eq!(m["_raw_params"], json!("echo  a   b\n"));
+        let m = parse_kv("echo x creates=/y\necho z\n", true);
+        assert_eq!(m["_raw_params"], json!("echo x echo z\n"));
+        let m = parse_kv("  echo a\n  echo b creates=/x\n", true);
+        assert_eq!(m["_raw_params"], json!("  echo a\n  echo b"));
+    }
+
+    #[test]
+    fn a_lone_backslash_ending_a_line_continues_it() {
+        // command_shell `shell_result5`.
+        let text = "echo this is a \\\n\"multi echo\" \\\n\"with a\nin q\" \\\n| cat\necho \"x\"\n";
+        let m = parse_kv(text, true);
+        assert_eq!(
+            m["_raw_params"],
+            json!("echo this is a \"multi echo\" \"with a\nin q\" | cat\necho \"x\"\n")
+        );
+        assert_eq!(
+            parse_kv("echo a \\\n  b\n", true)["_raw_params"],
+            json!("echo a  b\n")
+        );
+        assert_eq!(
+            parse_kv("echo a \\  \nb\n", true)["_raw_params"],
+            json!("echo a   b\n")
+        );
+        assert_eq!(
+            parse_kv("echo a \\\n", true)["_raw_params"],
+            json!("echo a")
+        );
+        // Not a lone word, or inside quotes: kept.
+        assert_eq!(
+            parse_kv("echo a\\\nb\n", true)["_raw_params"],
+            json!("echo a\\\nb\n")
+        );
+        assert_eq!(
+            parse_kv("echo 'a \\\nb'\n", true)["_raw_params"],
+            json!("echo 'a \\\nb'\n")
+        );
     }
 
     #[test]

@@ -46,18 +46,42 @@ pub struct LabHost {
     pub port: u16,
     pub user: String,
     pub key: PathBuf,
+    /// The target's Python ([`target_python`]), when it has one.
+    pub python: Option<PathBuf>,
 }
 
 /// ansible-test's inventory for a remote POSIX target, pointing `testhost` at the lab host.
+/// As ansible-test's, it names the target's Python in `ansible_python_interpreter` (targets
+/// such as `command_shell` run `{{ ansible_python_interpreter }} -c ...` themselves).
 pub fn generated_inventory(host: &LabHost) -> String {
+    let python = host
+        .python
+        .as_ref()
+        .map(|p| format!(" ansible_python_interpreter={}", p.display()))
+        .unwrap_or_default();
     format!(
-        "testhost ansible_connection=ssh ansible_pipelining=yes ansible_host={} ansible_port={} \
-         ansible_user={} ansible_ssh_private_key_file={}\n",
+        "testhost ansible_connection=ssh ansible_pipelining=yes{python} ansible_host={} \
+         ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",
         host.address,
         host.port,
         host.user,
         host.key.display()
     )
+}
+
+/// The lab host's `python3` as its sshd sessions find it (the lab hosts are this machine, with
+/// the system's bin directories on their `PATH`; the controller's own `PATH` may hold a Python
+/// the lab users cannot reach, such as a pyenv shim under `/root`).
+pub fn target_python() -> Option<PathBuf> {
+    ["/usr/local/bin", "/usr/bin", "/bin"]
+        .iter()
+        .map(|dir| Path::new(dir).join("python3"))
+        .find(|p| is_executable_file(p))
+}
+
+fn is_executable_file(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// An inventory of `hosts` on the local connection: what `-i 'a,b' -c local` gives.
@@ -145,12 +169,34 @@ mod tests {
             port: 2222,
             user: "hrtest".into(),
             key: PathBuf::from("/k/id"),
+            python: None,
         });
         assert_eq!(
             inv,
             "testhost ansible_connection=ssh ansible_pipelining=yes ansible_host=127.0.0.1 \
              ansible_port=2222 ansible_user=hrtest ansible_ssh_private_key_file=/k/id\n"
         );
+        let inv = generated_inventory(&LabHost {
+            address: "127.0.0.1".into(),
+            port: 2222,
+            user: "hrtest".into(),
+            key: PathBuf::from("/k/id"),
+            python: Some(PathBuf::from("/usr/bin/python3")),
+        });
+        assert_eq!(
+            inv,
+            "testhost ansible_connection=ssh ansible_pipelining=yes \
+             ansible_python_interpreter=/usr/bin/python3 ansible_host=127.0.0.1 \
+             ansible_port=2222 ansible_user=hrtest ansible_ssh_private_key_file=/k/id\n"
+        );
+    }
+
+    #[test]
+    fn the_target_python_is_an_executable_in_the_system_bin_dirs() {
+        if let Some(python) = target_python() {
+            assert!(python.starts_with("/usr") || python.starts_with("/bin"));
+            assert!(is_executable_file(&python));
+        }
     }
 
     #[test]

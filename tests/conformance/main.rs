@@ -66,6 +66,7 @@ impl Lab {
                     port: h.port(),
                     user: h.user().to_string(),
                     key: h.key_path(),
+                    python: layout::target_python(),
                 })
             }
             Host::Root => {
@@ -80,6 +81,7 @@ impl Lab {
                     port: h.port(),
                     user: "root".into(),
                     key: h.key_path(),
+                    python: layout::target_python(),
                 })
             }
         }
@@ -183,6 +185,7 @@ const PASSING_TARGETS: &[&str] = &[
     "getent",
     "blocks",
     "var_precedence",
+    "command_shell",
 ];
 
 fn write_outputs(table: &str, details: &str) -> Result<()> {

@@ -2,7 +2,9 @@
 //! table lists them per target instead of letting them surface only as failures.
 //!
 //! Deliberately unsupported (DESIGN.md: only a POSIX shell on the target): Python on the target
-//! (custom `library/`/`action_plugins/`, the `ansible_python_interpreter` machinery), the `tempfile`
+//! (custom `library/`/`action_plugins/`, setting `ansible_python_interpreter` to choose the
+//! interpreter modules run with, the controller's `ansible_playbook_python`; reading the
+//! `ansible_python` fact and the `ansible_python_interpreter` variable works), the `tempfile`
 //! and `raw` modules, `lookup('first_found')`/`with_first_found`, vault, and `setup` beyond the
 //! small fact set. The scan is textual (task keys at the start of a line, lookup names anywhere):
 //! it names what a target contains, whether or not the task would run.
@@ -27,9 +29,9 @@ fn patterns() -> Vec<(&'static str, Regex)> {
             Regex::new(r"first_found").expect("static regex"),
         ),
         (
-            "Python interpreter facts/vars (`ansible_python`, `ansible_playbook_python`, \
+            "Python interpreter choice (`ansible_playbook_python`, setting \
              `ansible_python_interpreter`)",
-            Regex::new(r"ansible_python\b|ansible_playbook_python|ansible_python_interpreter")
+            Regex::new(r"ansible_playbook_python|ansible_python_interpreter\s*[:=]")
                 .expect("static regex"),
         ),
         (
@@ -117,7 +119,9 @@ mod tests {
         fs::write(
             dir.path().join("tasks/main.yml"),
             "- tempfile:\n    state: directory\n- ansible.builtin.raw: echo\n\
-             - debug: msg=\"{{ lookup('first_found', x) }}\"\n- name: tempfile is fine in a name\n",
+             - debug: msg=\"{{ lookup('first_found', x) }}\"\n- name: tempfile is fine in a name\n\
+             - command: \"{{ ansible_python.executable }} {{ ansible_python_interpreter }}\"\n\
+             - set_fact:\n    ansible_python_interpreter: /usr/bin/python3\n",
         )
         .unwrap();
         let found = scan(dir.path());
@@ -126,5 +130,13 @@ mod tests {
         assert_eq!(found.get("`lookup('first_found')`"), Some(&1));
         assert_eq!(found.get("custom Python `action_plugins/`"), Some(&1));
         assert_eq!(found.get("vault"), None);
+        // Reading the fact and the variable works; only setting the interpreter is listed.
+        assert_eq!(
+            found.get(
+                "Python interpreter choice (`ansible_playbook_python`, setting \
+                 `ansible_python_interpreter`)"
+            ),
+            Some(&1)
+        );
     }
 }

@@ -28,6 +28,9 @@ pub struct Run {
     pub duration: Duration,
     /// Peak RSS of the hook-runner process, in KiB.
     pub max_rss_kib: u64,
+    /// CPU time (user + system) of the hook-runner process and the children it waited for: a
+    /// measure of work that, unlike `duration`, hardly depends on the machine's load.
+    pub cpu: Duration,
 }
 
 impl Run {
@@ -81,7 +84,7 @@ pub fn hook_runner(args: &[&str], env: &[(&str, &str)], home: &Path, timeout: Du
     let stdout = reader(child.stdout.take());
     let stderr = reader(child.stderr.take());
     let watchdog = kill_after(pid, timeout);
-    let (status, max_rss_kib) = wait_with_rusage(pid);
+    let (status, max_rss_kib, cpu) = wait_with_rusage(pid);
     // The child is reaped by wait4 above; `Child` never waits on drop.
     drop(child);
     let timed_out = watchdog.join().unwrap_or(false);
@@ -91,6 +94,7 @@ pub fn hook_runner(args: &[&str], env: &[(&str, &str)], home: &Path, timeout: Du
         stderr: stderr.join().unwrap_or_default(),
         duration: started.elapsed(),
         max_rss_kib,
+        cpu,
     };
     assert!(
         !timed_out,
@@ -110,8 +114,9 @@ fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<
     })
 }
 
-/// Waits for `pid` and returns its wait status and peak RSS (KiB, Linux's `ru_maxrss` unit).
-fn wait_with_rusage(pid: i32) -> (i32, u64) {
+/// Waits for `pid` and returns its wait status, peak RSS (KiB, Linux's `ru_maxrss` unit) and CPU
+/// time.
+fn wait_with_rusage(pid: i32) -> (i32, u64, Duration) {
     let mut status = 0;
     // SAFETY: rusage is plain data that wait4 fills in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -119,7 +124,9 @@ fn wait_with_rusage(pid: i32) -> (i32, u64) {
         // SAFETY: waiting for our own child with valid out-pointers.
         let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
         if r == pid {
-            return (status, u64::try_from(usage.ru_maxrss).unwrap_or(0));
+            let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            let cpu = Duration::from_secs_f64(seconds(usage.ru_utime) + seconds(usage.ru_stime));
+            return (status, u64::try_from(usage.ru_maxrss).unwrap_or(0), cpu);
         }
         let interrupted = std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR);
         assert!(

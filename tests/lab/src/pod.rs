@@ -243,9 +243,10 @@ impl Pod {
             targets.push((target.clone(), !source.is_dir()));
         }
         let _mount_points = MountPoints::acquire(&targets)?;
+        let stage = pod.stage_bind_sources()?;
         let started = Instant::now();
         let mut child = pod
-            .command(&termination_log, &home, argv)?
+            .command(&termination_log, &home, stage.path(), argv)?
             .spawn()
             .context("starting the pod")?;
         let stdout = read_in_background(child.stdout.take());
@@ -281,11 +282,32 @@ impl Pod {
         Ok(log)
     }
 
+    /// A fresh directory under `/run` with one empty mount point per bind (a directory or a file,
+    /// like its source). The pod's setup binds every source there first, because a later bind can
+    /// hide a source: with the checkout under `/tmp` (or `/home`), the bind on `/tmp` hides every
+    /// scratch directory below it before `/tmp/hook` is bound from one of them.
+    fn stage_bind_sources(&self) -> Result<tempfile::TempDir> {
+        let stage = tempfile::Builder::new()
+            .prefix("hrlab-pod-stage-")
+            .tempdir_in("/run")
+            .context("creating the pod's staging directory under /run")?;
+        for (i, (source, _, _)) in self.binds.iter().enumerate() {
+            let point = stage.path().join(i.to_string());
+            if source.is_dir() {
+                fs::create_dir(&point)?;
+            } else {
+                fs::write(&point, "")?;
+            }
+        }
+        Ok(stage)
+    }
+
     /// `[ip netns exec NS] unshare -m --pid --fork --mount-proc sh -c MOUNTS ... setpriv ... env -i ... argv`.
     fn command<S: AsRef<str>>(
         &self,
         termination_log: &Path,
         home: &Path,
+        stage: &Path,
         argv: &[S],
     ) -> Result<Command> {
         let mut cmd = match &self.netns {
@@ -305,7 +327,7 @@ impl Pod {
             "--mount-proc",
             "--",
         ]);
-        cmd.args(["sh", "-c", &self.mount_script(), "pod-setup"]);
+        cmd.args(["sh", "-c", &self.mount_script(stage), "pod-setup"]);
         cmd.arg(&self.hook_dir)
             .arg(termination_log)
             .arg(&self.workdir);
@@ -334,9 +356,17 @@ impl Pod {
     }
 
     /// The root part inside the new mount namespace: `$1` hook dir, `$2` termination log, `$3`
-    /// workdir, `$4` service-account dir or empty; the rest is the command to exec.
-    fn mount_script(&self) -> String {
+    /// workdir, `$4` service-account dir or empty; the rest is the command to exec. Bind sources
+    /// are first bound at their mount points in `stage` (see [`Pod::stage_bind_sources`]).
+    fn mount_script(&self, stage: &Path) -> String {
         let mut s = String::from("set -e\n");
+        let staged: Vec<String> = (0..self.binds.len())
+            .map(|i| shell_quote(&stage.join(i.to_string()).display().to_string()))
+            .collect();
+        for ((source, _, _), point) in self.binds.iter().zip(&staged) {
+            let source = shell_quote(&source.display().to_string());
+            s.push_str(&format!("mount --bind {source} {point}\n"));
+        }
         s.push_str(&format!(
             "mount --bind \"$1\" {HOOK_MOUNT}\nmount -o remount,bind,ro {HOOK_MOUNT}\n"
         ));
@@ -345,11 +375,8 @@ impl Pod {
             "if [ -n \"$4\" ]; then mount --bind \"$4\" {SERVICE_ACCOUNT_MOUNT}; \
              mount -o remount,bind,ro {SERVICE_ACCOUNT_MOUNT}; fi\n"
         ));
-        for (source, target, ro) in &self.binds {
-            let (source, target) = (
-                shell_quote(&source.display().to_string()),
-                shell_quote(&target.display().to_string()),
-            );
+        for ((_, target, ro), source) in self.binds.iter().zip(&staged) {
+            let target = shell_quote(&target.display().to_string());
             s.push_str(&format!("mount --bind {source} {target}\n"));
             if *ro {
                 s.push_str(&format!("mount -o remount,bind,ro {target}\n"));
