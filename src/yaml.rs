@@ -115,19 +115,33 @@ impl fmt::Display for YamlError {
 
 impl std::error::Error for YamlError {}
 
+/// How much text the quoted-scalar repairs may parse again, as a multiple of the source's size
+/// (plus [`REPAIR_WORK_FLOOR`]): each repair re-parses the whole document, so without a bound a
+/// file of many under-indented scalars costs time quadratic in its size.
+const REPAIR_WORK_FACTOR: usize = 32;
+/// The part of the repair budget every document gets, however small (1 MiB: milliseconds).
+const REPAIR_WORK_FLOOR: usize = 1 << 20;
+
 /// Loads the first document of `source`; an empty document is `Null`. `file` names the source in errors.
 /// A quoted scalar whose continuation lines are under-indented (PyYAML accepts them) is
-/// re-indented and the load retried; see `quoted_indent`.
+/// re-indented and the load retried; see `quoted_indent`. Each scalar is repaired once (a repair
+/// that does not help is not repeated), and all retries together parse at most
+/// [`REPAIR_WORK_FACTOR`] times the source plus [`REPAIR_WORK_FLOOR`], so the cost stays linear.
 pub fn load_str(source: &str, file: &str) -> Result<Node, YamlError> {
     let first = Loader::new(source, file).load_first_document();
     let mut error = match first {
         Ok(node) => return Ok(node),
         Err(e) => e,
     };
+    let mut budget = source
+        .len()
+        .saturating_mul(REPAIR_WORK_FACTOR)
+        .saturating_add(REPAIR_WORK_FLOOR);
+    let mut repaired: Vec<Mark> = Vec::new();
     let mut text = source.to_string();
-    // Each round repairs one scalar; the bound only guards against a repair that does not help.
-    for _ in 0..1000 {
-        if !error.message.contains(quoted_indent::QUOTED_INDENT_ERROR) {
+    while error.message.contains(quoted_indent::QUOTED_INDENT_ERROR) {
+        // The error marks the opening quote: the same mark again means the repair did not help.
+        if repaired.contains(&error.mark) {
             break;
         }
         let Some(fixed) =
@@ -135,9 +149,15 @@ pub fn load_str(source: &str, file: &str) -> Result<Node, YamlError> {
         else {
             break;
         };
-        if fixed == text {
+        if fixed.len() > budget {
+            error.message.push_str(
+                " (too many under-indented quoted scalars to repair as PyYAML would: indent \
+                 their continuation lines deeper than their key)",
+            );
             break;
         }
+        budget -= fixed.len();
+        repaired.push(error.mark);
         text = fixed;
         match Loader::new(&text, file).load_first_document() {
             Ok(node) => return Ok(node),
@@ -264,6 +284,36 @@ mod tests {
         );
         let seq = n.as_seq().unwrap_or_default();
         assert_eq!(seq[0].get("register").map(|r| r.mark.line), Some(4));
+    }
+
+    #[test]
+    fn quoted_continuation_after_a_lone_cr_loads_as_pyyaml() {
+        // saphyr-parser ends a line at a lone CR too: the repair must re-indent the line after
+        // it, or it repeats the same repair on an ever longer text (a fuzzer's 45 s timeout).
+        let n = load("a:\n  m: \"one\rtwo\r\nthree\"\nb: 1\n");
+        assert_eq!(n.to_value(), json!({"a": {"m": "one two three"}, "b": 1}));
+    }
+
+    #[test]
+    fn quoted_scalar_repairs_stop_within_their_budget() {
+        let count = 2000;
+        let mut doc = String::from("m:\n");
+        for i in 0..count {
+            doc.push_str(&format!("  k{i}: \"a\n  b\"\n"));
+        }
+        let err = load_str(&doc, "t.yml")
+            .err()
+            .unwrap_or_else(|| panic!("{count} repairs should exceed the budget"));
+        assert!(err.message.contains("too many under-indented"), "{err}");
+        // Some were repaired before the budget ran out, not all of them.
+        assert!(err.mark.line > 2 && err.mark.line < 2 * count, "{err}");
+        // Below the budget, every scalar is repaired.
+        let few: String = doc
+            .lines()
+            .take(1 + 2 * 20)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(load(&few).to_value()["m"]["k19"], json!("a b"));
     }
 
     #[test]

@@ -755,3 +755,24 @@ fn inventory_host_range_products_are_bounded() {
         tail(&run.stderr, 300)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Slow inputs found by the fuzzers
+// ---------------------------------------------------------------------------------------------
+
+/// The yaml_load fuzzer's 4.7 kB timeout (45 s under ASan): a mangled vSphere workload.yml.
+const YAML_SLOW_MERGE: &[u8] = include_bytes!("fuzz_regressions/yaml_slow_merge.yml");
+
+#[test]
+fn yaml_slow_merge_timing_probe() {
+    let started = Instant::now();
+    let text = String::from_utf8_lossy(YAML_SLOW_MERGE).into_owned();
+    let r = yaml::load_str(&text, "fuzz.yml");
+    eprintln!(
+        "load: {:?} -> {:?}",
+        started.elapsed(),
+        r.as_ref().map(|_| ()).map_err(|e| e.to_string())
+    );
+    run_yaml_load(YAML_SLOW_MERGE);
+    eprintln!("total: {:?}", started.elapsed());
+}

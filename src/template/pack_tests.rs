@@ -697,11 +697,17 @@ fn lazy_mappings_behave_like_dicts() {
         ),
         // `to_json`'s text stays text (Ansible's string-type filters); other JSON text is
         // read back as a literal, `true`/`false`/`null` included.
-        ("{{ cfg | to_json }}", json!("{\"host\": \"db1\", \"port\": 22}")),
+        (
+            "{{ cfg | to_json }}",
+            json!("{\"host\": \"db1\", \"port\": 22}"),
+        ),
         ("{{ {'a': true} | to_json }}", json!("{\"a\": true}")),
         ("{{ {'a': true} | to_json | trim }}", json!({"a": true})),
         ("{{ [1] | string }}", json!("[1]")),
-        ("{{ '' }}{\"n\": null, \"t\": true}", json!({"n": null, "t": true})),
+        (
+            "{{ '' }}{\"n\": null, \"t\": true}",
+            json!({"n": null, "t": true}),
+        ),
         // Only the value read is templated: the broken sibling does not matter.
         ("{{ hostvars['h1'].ip }}", json!("db1")),
     ];

@@ -14,6 +14,10 @@
 //! change the value: [`reindent_quoted_scalar`] does that for the scalar the error points at, and
 //! the loader retries. Line numbers stay exact; only columns inside the scalar's continuation
 //! lines move, and no node starts there.
+//!
+//! Lines are counted as saphyr-parser counts them (its error marks are in its lines): `\n`,
+//! `\r\n` and a lone `\r` each end a line. A continuation line after a lone `\r` must be
+//! re-indented too, or the repaired scalar fails again at the same place.
 
 /// The part of saphyr-parser's message that this leniency repairs.
 pub(super) const QUOTED_INDENT_ERROR: &str = "invalid indentation in quoted scalar";
@@ -32,27 +36,38 @@ pub(super) fn reindent_quoted_scalar(source: &str, line: usize, col: usize) -> O
     let pad = " ".repeat(col);
     let mut fixed = String::with_capacity(source.len() + pad.len() * 4);
     fixed.push_str(&source[..quote_at]);
-    for (i, piece) in source[quote_at..end].split('\n').enumerate() {
-        if i > 0 {
-            fixed.push('\n');
-            fixed.push_str(&pad);
-        }
-        fixed.push_str(piece);
+    let mut rest = &source[quote_at..end];
+    while let Some(break_end) = next_line_start(rest) {
+        fixed.push_str(&rest[..break_end]);
+        fixed.push_str(&pad);
+        rest = &rest[break_end..];
     }
+    fixed.push_str(rest);
     fixed.push_str(&source[end..]);
     Some(fixed)
 }
 
-/// Byte offset where 1-based line `line` starts.
+/// Byte offset where 1-based line `line` starts (lines as saphyr-parser counts them).
 fn nth_line_start(source: &str, line: usize) -> Option<usize> {
     if line == 0 {
         return None;
     }
     let mut start = 0;
     for _ in 1..line {
-        start += source[start..].find('\n')? + 1;
+        start += next_line_start(&source[start..])?;
     }
     Some(start)
+}
+
+/// Byte offset just after the first line break of `text` (`\n`, `\r\n` or a lone `\r`).
+fn next_line_start(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let at = bytes.iter().position(|&b| b == b'\n' || b == b'\r')?;
+    if bytes[at] == b'\r' && bytes.get(at + 1) == Some(&b'\n') {
+        Some(at + 2)
+    } else {
+        Some(at + 1)
+    }
 }
 
 /// Byte offset of the `chars`-th character of `text` (columns count characters).
@@ -102,6 +117,17 @@ mod tests {
         let src = "m: 'it''s\nx'\n";
         let fixed = reindent_quoted_scalar(src, 1, 4).unwrap_or_default();
         assert_eq!(fixed, "m: 'it''s\n    x'\n");
+    }
+
+    #[test]
+    fn every_line_break_saphyr_knows_starts_a_continuation_line() {
+        // Lone CR, CRLF and LF all end a line, for the line count and for the padding.
+        let src = "x: 1\ra:\r\n  m: \"one\rtwo\r\nthree\nfour\"\n";
+        let fixed = reindent_quoted_scalar(src, 3, 6).unwrap_or_default();
+        assert_eq!(
+            fixed,
+            "x: 1\ra:\r\n  m: \"one\r      two\r\n      three\n      four\"\n"
+        );
     }
 
     #[test]

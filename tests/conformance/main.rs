@@ -186,6 +186,8 @@ const PASSING_TARGETS: &[&str] = &[
     "blocks",
     "var_precedence",
     "command_shell",
+    "until",
+    "file",
 ];
 
 fn write_outputs(table: &str, details: &str) -> Result<()> {
@@ -307,6 +309,7 @@ fn run_invocations(
                 cwd: work.path(),
                 budget: target.budget,
                 logs: logs.join("play"),
+                output_dir: Some(&output_dir),
             })?;
             Ok(vec![invocation_result(
                 "play.yml",
@@ -365,6 +368,7 @@ fn run_script_invocation(
         cwd: dir,
         budget: budget.max(Duration::from_secs(1)),
         logs: logs.join(inv.playbook.trim_end_matches(".yml")),
+        output_dir: None,
     })?;
     let targets_dir = dir.parent().unwrap_or(dir);
     Ok(invocation_result(

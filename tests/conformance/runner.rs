@@ -25,6 +25,9 @@ pub struct Run<'a> {
     pub budget: Duration,
     /// Where stdout/stderr are kept for inspection (`<logs>.json`, `<logs>.stderr`).
     pub logs: PathBuf,
+    /// The target's writable output directory, exported as `OUTPUT_DIR` as ansible-test does
+    /// (targets read it with `lookup('env', 'OUTPUT_DIR')`).
+    pub output_dir: Option<&'a Path>,
 }
 
 /// What a run did.
@@ -60,6 +63,9 @@ pub fn run(run: &Run<'_>) -> Result<Ran> {
             "HOOK_RUNNER_TERMINATION_LOG",
             run.logs.with_extension("termination"),
         );
+    if let Some(dir) = run.output_dir {
+        cmd.env("OUTPUT_DIR", dir);
+    }
     let started = Instant::now();
     let mut child = spawn_retrying(&mut cmd)?;
     let deadline = run.budget + KILL_GRACE;
