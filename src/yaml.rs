@@ -151,8 +151,9 @@ pub fn load_str(source: &str, file: &str) -> Result<Node, YamlError> {
         };
         if fixed.len() > budget {
             error.message.push_str(
-                " (too many under-indented quoted scalars to repair as PyYAML would: indent \
-                 their continuation lines deeper than their key)",
+                " (hook-runner re-indents under-indented quoted scalars, which PyYAML accepts, but this \
+                 one is past the repair budget for a file of this size: indent its continuation \
+                 lines deeper than its key)",
             );
             break;
         }
@@ -304,7 +305,7 @@ mod tests {
         let err = load_str(&doc, "t.yml")
             .err()
             .unwrap_or_else(|| panic!("{count} repairs should exceed the budget"));
-        assert!(err.message.contains("too many under-indented"), "{err}");
+        assert!(err.message.contains("past the repair budget"), "{err}");
         // Some were repaired before the budget ran out, not all of them.
         assert!(err.mark.line > 2 && err.mark.line < 2 * count, "{err}");
         // Below the budget, every scalar is repaired.
@@ -314,6 +315,19 @@ mod tests {
             .map(|l| format!("{l}\n"))
             .collect();
         assert_eq!(load(&few).to_value()["m"]["k19"], json!("a b"));
+    }
+
+    #[test]
+    fn quoted_scalar_repair_does_not_blow_up_a_far_right_scalar() {
+        // Re-indenting pads each continuation line to the quote's column: 1,000 columns times
+        // 20,000 lines would make 40 kB of text 20 MB. The budget refuses it before building it.
+        let lines = 20_000;
+        let key = "k".repeat(1000);
+        let doc = format!("m:\n  {key}: \"a{}\"\n", "\nb".repeat(lines));
+        let err = load_str(&doc, "t.yml")
+            .err()
+            .unwrap_or_else(|| panic!("the wide scalar loaded"));
+        assert!(err.message.contains("past the repair budget"), "{err}");
     }
 
     #[test]
