@@ -17,6 +17,9 @@ use std::time::Instant;
 
 use lab::SshHost;
 
+#[path = "support/sshd.rs"]
+mod sshd;
+
 const MIB: u64 = 1024 * 1024;
 /// The bound of issue 7: hook-runner's peak RSS while copying 1 GB.
 const RSS_LIMIT_KB: i64 = 50 * 1024;
@@ -144,18 +147,7 @@ fn copies_with_bounded_memory(test: &str, size: u64) {
     let reset = host.ssh_command(&format!("rm -rf {dest_dir} && mkdir {dest_dir}"));
     assert!(reset.status.success(), "resetting {dest_dir}: {reset:?}");
     let dest = format!("{dest_dir}/big.bin");
-    let inventory = work.path().join("inventory.ini");
-    fs::write(
-        &inventory,
-        format!(
-            "target ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",
-            host.address(),
-            host.port(),
-            host.user(),
-            host.key_path().display()
-        ),
-    )
-    .unwrap();
+    let inventory = sshd::write_target_inventory(work.path(), &host);
     let playbook = work.path().join("playbook.yml");
     fs::write(
         &playbook,

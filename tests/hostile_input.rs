@@ -28,6 +28,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/sshd.rs"]
+mod sshd;
+
 const DEFAULT_SEED: u64 = 0x0005_eed0_f405_711e;
 const DEFAULT_SAMPLES: usize = 16;
 /// A run of the whole playbook on loopback takes seconds; a hang must not stall the suite.
@@ -584,17 +587,7 @@ fn hostile_strings_reach_the_host_as_data_and_never_run() {
     fs::create_dir(work.path().join("files")).expect("files dir");
     fs::write(work.path().join("files/blob.bin"), &blob).expect("write blob");
     fs::write(work.path().join("playbook.yml"), PLAYBOOK).expect("write playbook");
-    fs::write(
-        work.path().join("inventory.ini"),
-        format!(
-            "target ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",
-            host.address(),
-            host.port(),
-            host.user(),
-            host.key_path().display()
-        ),
-    )
-    .expect("write inventory");
+    sshd::write_target_inventory(work.path(), &host);
 
     let started = Instant::now();
     let (code, stdout, stderr) = run_hook_runner(work.path());
@@ -735,17 +728,7 @@ fn path_parameters_expand_only_environment_variables() {
 "#,
     )
     .expect("write playbook");
-    fs::write(
-        work.path().join("inventory.ini"),
-        format!(
-            "target ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",
-            host.address(),
-            host.port(),
-            host.user(),
-            host.key_path().display()
-        ),
-    )
-    .expect("write inventory");
+    sshd::write_target_inventory(work.path(), &host);
     let (code, stdout, stderr) = run_hook_runner(work.path());
     assert_eq!(
         code,

@@ -26,6 +26,9 @@ use std::process::Command;
 
 use lab::SshHost;
 
+#[path = "support/sshd.rs"]
+mod sshd;
+
 const BASE: &str = "/home/hrtest/round-trips";
 
 struct Counter {
@@ -261,17 +264,7 @@ fn each_module_opens_its_designed_number_of_ssh_sessions_per_task() {
         .start_loopback()
         .unwrap();
     let work = tempfile::tempdir().unwrap();
-    fs::write(
-        work.path().join("inventory.ini"),
-        format!(
-            "target ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",
-            host.address(),
-            host.port(),
-            host.user(),
-            host.key_path().display()
-        ),
-    )
-    .unwrap();
+    sshd::write_target_inventory(work.path(), &host);
 
     let big = work.path().join("big.bin");
     fs::write(&big, vec![b'x'; 300 * 1024]).unwrap();

@@ -6,48 +6,18 @@
 //! served by the same sshd connection process; per-command latency is printed as `LAB-TIMING`).
 
 use hook_runner::connection::ssh::{target_from_vars, SshConnection};
-use hook_runner::connection::{ConnError, Connection, ExecRequest, SshPolicy, SshTarget};
+use hook_runner::connection::{ConnError, Connection, SshTarget};
 use lab::SshHost;
-use std::path::Path;
+use sshd::{control_dir, policy, req, target};
 use std::time::{Duration, Instant};
+
+#[path = "support/sshd.rs"]
+mod sshd;
 
 const NEEDS: &[&str] = &["ssh", "sshd", "ssh-keygen"];
 
 fn lab_ready(test: &str) -> bool {
     lab::require_root_and(test, NEEDS)
-}
-
-/// A short, private control directory for one test.
-fn control_dir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("hrc")
-        .tempdir_in("/tmp")
-        .expect("control dir")
-}
-
-fn policy(dir: &Path) -> SshPolicy {
-    SshPolicy {
-        control_dir: dir.display().to_string(),
-        connect_timeout: Duration::from_secs(5),
-        ..SshPolicy::default()
-    }
-}
-
-fn target(host: &SshHost) -> SshTarget {
-    SshTarget {
-        address: host.address().to_string(),
-        port: Some(host.port()),
-        user: Some(host.user().to_string()),
-        private_key_file: Some(host.key_path().display().to_string()),
-        ..SshTarget::default()
-    }
-}
-
-fn req(script: &str) -> ExecRequest {
-    ExecRequest {
-        script: script.into(),
-        ..ExecRequest::default()
-    }
 }
 
 /// The pid of the sshd process serving the command's connection (the nearest `sshd`

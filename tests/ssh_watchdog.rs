@@ -18,50 +18,21 @@
 //!   removes the control dir the killed one left.
 
 use hook_runner::connection::ssh::SshConnection;
-use hook_runner::connection::{Become, BecomeMethod, ConnError, Connection, ExecRequest};
-use hook_runner::connection::{SshPolicy, SshTarget};
+use hook_runner::connection::{Become, BecomeMethod, ConnError, Connection, SshTarget};
 use lab::SshHost;
+use sshd::{control_dir, policy, req, target};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "support/sshd.rs"]
+mod sshd;
+
 const NEEDS: &[&str] = &["ssh", "sshd", "ssh-keygen", "pgrep"];
 
 fn lab_ready(test: &str) -> bool {
     lab::require_root_and(test, NEEDS)
-}
-
-fn control_dir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("hrw")
-        .tempdir_in("/tmp")
-        .expect("control dir")
-}
-
-fn policy(dir: &Path) -> SshPolicy {
-    SshPolicy {
-        control_dir: dir.display().to_string(),
-        connect_timeout: Duration::from_secs(5),
-        ..SshPolicy::default()
-    }
-}
-
-fn target(host: &SshHost) -> SshTarget {
-    SshTarget {
-        address: host.address().to_string(),
-        port: Some(host.port()),
-        user: Some(host.user().to_string()),
-        private_key_file: Some(host.key_path().display().to_string()),
-        ..SshTarget::default()
-    }
-}
-
-fn req(script: &str) -> ExecRequest {
-    ExecRequest {
-        script: script.into(),
-        ..ExecRequest::default()
-    }
 }
 
 /// Processes on this machine whose whole command line is `cmdline`.
@@ -349,6 +320,30 @@ fn masters_of(control: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Starts hook-runner on a playbook in `work` whose one play runs `task` on the inventory's
+/// `target` (written by `sshd::write_target_inventory`), its ssh control sockets under
+/// `control`, its outputs piped.
+fn spawn_one_task_run(work: &Path, control: &Path, task: &str) -> std::process::Child {
+    let playbook = work.join("playbook.yml");
+    std::fs::write(
+        &playbook,
+        format!("- hosts: target\n  gather_facts: false\n  tasks:\n  - {task}\n"),
+    )
+    .unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_hook-runner"))
+        .arg("run")
+        .arg(&playbook)
+        .arg("-i")
+        .arg(work.join("inventory.ini"))
+        .arg("--control-dir")
+        .arg(control)
+        .env("HOME", work)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// SIGTERM to the hook-runner process while its remote command runs (outside the pod, so
 /// nothing reaps for it): exit 99 within 5 s, the remote command gone, no ssh master process
 /// and no control socket dir left behind.
@@ -360,34 +355,8 @@ fn sigterm_to_the_cli_leaves_nothing_running_anywhere() {
     let host = SshHost::start_loopback().expect("sshd");
     let work = tempfile::tempdir().unwrap();
     let control = control_dir();
-    std::fs::write(
-        work.path().join("inventory.ini"),
-        format!(
-            "target ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",
-            host.address(),
-            host.port(),
-            host.user(),
-            host.key_path().display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        work.path().join("playbook.yml"),
-        "- hosts: target\n  gather_facts: false\n  tasks:\n  - command: sleep 304.25\n",
-    )
-    .unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hook-runner"))
-        .arg("run")
-        .arg(work.path().join("playbook.yml"))
-        .arg("-i")
-        .arg(work.path().join("inventory.ini"))
-        .arg("--control-dir")
-        .arg(control.path())
-        .env("HOME", work.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    sshd::write_target_inventory(work.path(), &host);
+    let child = spawn_one_task_run(work.path(), control.path(), "command: sleep 304.25");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -430,36 +399,8 @@ fn sigkill_of_the_cli_alone_leaves_no_ssh_master_and_the_next_run_sweeps_its_dir
     let host = SshHost::start_loopback().expect("sshd");
     let work = tempfile::tempdir().unwrap();
     let control = control_dir();
-    std::fs::write(
-        work.path().join("inventory.ini"),
-        format!(
-            "target ansible_host={} ansible_port={} ansible_user={} ansible_ssh_private_key_file={}\n",
-            host.address(),
-            host.port(),
-            host.user(),
-            host.key_path().display()
-        ),
-    )
-    .unwrap();
-    let run = |task: &str| {
-        std::fs::write(
-            work.path().join("playbook.yml"),
-            format!("- hosts: target\n  gather_facts: false\n  tasks:\n  - {task}\n"),
-        )
-        .unwrap();
-        std::process::Command::new(env!("CARGO_BIN_EXE_hook-runner"))
-            .arg("run")
-            .arg(work.path().join("playbook.yml"))
-            .arg("-i")
-            .arg(work.path().join("inventory.ini"))
-            .arg("--control-dir")
-            .arg(control.path())
-            .env("HOME", work.path())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    sshd::write_target_inventory(work.path(), &host);
+    let run = |task: &str| spawn_one_task_run(work.path(), control.path(), task);
     let mut child = run("command: sleep 305.25");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -201,6 +201,28 @@ mod tests {
         }
     }
 
+    /// An empty scratch directory for one test, named `name` and this process's id.
+    fn fresh_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Runs `r` (bounded at 10 s) and asserts the call returned within 2.5 s: sooner than the
+    /// 3 s background child its script leaves behind would let it.
+    async fn exec_returning_promptly(mut r: ExecRequest) -> ExecOutput {
+        r.timeout = Some(Duration::from_secs(10));
+        let started = Instant::now();
+        let out = LocalConnection.exec(r).await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "{:?}",
+            started.elapsed()
+        );
+        out
+    }
+
     #[tokio::test]
     async fn runs_a_script_and_returns_rc_and_output() {
         let out = LocalConnection
@@ -240,9 +262,7 @@ mod tests {
 
     #[tokio::test]
     async fn timeout_kills_the_process_group() {
-        let dir = std::env::temp_dir().join(format!("hr-local-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir("hr-local");
         let marker = dir.join("survived");
         // The child sleep would create the marker if it outlived the kill.
         let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
@@ -259,9 +279,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_the_call_kills_the_process_group() {
-        let dir = std::env::temp_dir().join(format!("hr-local-drop-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir("hr-local-drop");
         let marker = dir.join("survived");
         // A child that would outlive a kill of the shell alone.
         let script = format!("(sleep 1; touch {}) & sleep 30; true", marker.display());
@@ -279,9 +297,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_background_child_holding_the_pipes_does_not_hold_the_call() {
-        let dir = std::env::temp_dir().join(format!("hr-local-bg-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir("hr-local-bg");
         let marker = dir.join("finished");
         // The background child inherits stdout/stderr and keeps them open for 3 s; what it
         // writes promptly after the script exits is still part of the output.
@@ -289,15 +305,7 @@ mod tests {
             "(sleep 0.2; echo late; sleep 2.8; touch {}) & echo early",
             marker.display()
         );
-        let mut r = req(&script);
-        r.timeout = Some(Duration::from_secs(10));
-        let started = Instant::now();
-        let out = LocalConnection.exec(r).await.unwrap();
-        assert!(
-            started.elapsed() < Duration::from_millis(2500),
-            "{:?}",
-            started.elapsed()
-        );
+        let out = exec_returning_promptly(req(&script)).await;
         assert_eq!(out.rc, 0);
         assert_eq!(out.stdout, b"early\nlate\n");
         // Not killed: it finishes its work.
@@ -311,14 +319,7 @@ mod tests {
         // The background `sleep` keeps the input pipe open (as fd 3) and never reads it.
         let mut r = req("exec 3<&0; sleep 3 & echo done");
         r.stdin = Some(vec![b'x'; 1_000_000]);
-        r.timeout = Some(Duration::from_secs(10));
-        let started = Instant::now();
-        let out = LocalConnection.exec(r).await.unwrap();
-        assert!(
-            started.elapsed() < Duration::from_millis(2500),
-            "{:?}",
-            started.elapsed()
-        );
+        let out = exec_returning_promptly(r).await;
         assert_eq!(out.stdout, b"done\n");
     }
 

@@ -1721,22 +1721,12 @@ mod tests {
             };
             let templar = crate::template::Templar::new();
             let vars = Map::new();
-            let ctx = ModuleContext {
-                host: "localhost",
-                conn: &crate::connection::local::LocalConnection,
-                check_mode: false,
-                diff: false,
-                become_: None,
-                env: Vec::new(),
-                timeout: None,
-                templar: &templar,
-                scope: crate::template::Scope {
-                    vars: &vars,
-                    search_paths: &[],
-                },
-                kube: &super::super::remote::testkit::NoCluster,
-                verbosity: 0,
-            };
+            let ctx = super::super::remote::testkit::context(
+                "localhost",
+                &crate::connection::local::LocalConnection,
+                &templar,
+                &vars,
+            );
             transfer(&args, transfer_of, &ctx).await.unwrap()
         };
         let first = put(args.clone(), dest.clone()).await;

@@ -550,7 +550,7 @@ pub fn build_result(records: &Records) -> Map {
         if !missing_src {
             remote::add_path_info(&mut failure, records);
         }
-        add_warnings(&mut failure, records);
+        remote::add_warnings(&mut failure, records);
         return failure;
     }
     if records.has("peek") {
@@ -580,19 +580,8 @@ pub fn build_result(records: &Records) -> Map {
         result.insert("state".into(), Value::String("absent".into()));
     }
     remote::add_path_info(&mut result, records);
-    add_warnings(&mut result, records);
+    remote::add_warnings(&mut result, records);
     result
-}
-
-/// The script's `warning` records as the result's `warnings` list (absent when none).
-fn add_warnings(result: &mut Map, records: &Records) {
-    let warnings: Vec<Value> = records
-        .all("warning")
-        .map(|w| Value::String(w.into()))
-        .collect();
-    if !warnings.is_empty() {
-        result.insert("warnings".into(), Value::Array(warnings));
-    }
 }
 
 /// Ansible's `diff` for the file module: path, state change and attribute changes; removed

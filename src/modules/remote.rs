@@ -380,6 +380,17 @@ pub fn state_of(raw_mode: u32, nlink: u64) -> &'static str {
     }
 }
 
+/// The script's `warning` records as the result's `warnings` list (absent when none).
+pub fn add_warnings(result: &mut Map, records: &Records) {
+    let warnings: Vec<Value> = records
+        .all("warning")
+        .map(|w| Value::String(w.into()))
+        .collect();
+    if !warnings.is_empty() {
+        result.insert("warnings".into(), Value::Array(warnings));
+    }
+}
+
 /// Adds Ansible's `add_path_info` keys (`uid, gid, owner, group, mode, state, size`) from the
 /// `pi_*` records `pinfo` emitted, when there are any (the path exists).
 pub fn add_path_info(result: &mut Map, records: &Records) {
@@ -1006,6 +1017,33 @@ pub(crate) mod testkit {
         }
     }
 
+    /// A plain module context for `host` on `conn`: not in check or diff mode, no become,
+    /// environment, timeout or search paths, `vars` as the task's variables and a cluster
+    /// that is never there.
+    pub fn context<'a>(
+        host: &'a str,
+        conn: &'a dyn crate::connection::Connection,
+        templar: &'a Templar,
+        vars: &'a Map,
+    ) -> ModuleContext<'a> {
+        ModuleContext {
+            host,
+            conn,
+            check_mode: false,
+            diff: false,
+            become_: None,
+            env: Vec::new(),
+            timeout: None,
+            templar,
+            scope: Scope {
+                vars,
+                search_paths: &[],
+            },
+            kube: &NoCluster,
+            verbosity: 0,
+        }
+    }
+
     /// How a test runs a module.
     #[derive(Default)]
     pub struct Options {
@@ -1045,20 +1083,14 @@ pub(crate) mod testkit {
         };
         let templar = Templar::new();
         let ctx = ModuleContext {
-            host: "localhost",
-            conn,
             check_mode: options.check,
             diff: options.diff,
-            become_: None,
             env: options.env,
-            timeout: None,
-            templar: &templar,
             scope: Scope {
                 vars: &options.vars,
                 search_paths: &options.search_paths,
             },
-            kube: &NoCluster,
-            verbosity: 0,
+            ..context("localhost", conn, &templar, &options.vars)
         };
         module
             .run(args, &ctx)

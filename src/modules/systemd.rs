@@ -314,13 +314,7 @@ pub fn build_result(args: &SystemdArgs, records: &Records) -> Map {
         };
         result.insert("state".into(), Value::String(reported.into()));
     }
-    let warnings: Vec<Value> = records
-        .all("warning")
-        .map(|w| Value::String(w.into()))
-        .collect();
-    if !warnings.is_empty() {
-        result.insert("warnings".into(), Value::Array(warnings));
-    }
+    remote::add_warnings(&mut result, records);
     result
 }
 

@@ -201,22 +201,7 @@ mod tests {
         }
         let templar = crate::template::Templar::new();
         let vars = Map::new();
-        let ctx = ModuleContext {
-            host: "vm",
-            conn: &Down,
-            check_mode: false,
-            diff: false,
-            become_: None,
-            env: Vec::new(),
-            timeout: None,
-            templar: &templar,
-            scope: crate::template::Scope {
-                vars: &vars,
-                search_paths: &[],
-            },
-            kube: &crate::modules::remote::testkit::NoCluster,
-            verbosity: 0,
-        };
+        let ctx = crate::modules::remote::testkit::context("vm", &Down, &templar, &vars);
         let result = wait(
             &ctx,
             Duration::from_secs(1),
