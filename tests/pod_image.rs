@@ -28,10 +28,13 @@
 //! `lab::require_root`). Everything created lives in temp dirs removed on drop; the lab removes the
 //! mount points it had to create (`/tmp/hook`, `/bin/entrypoint`, ...) after the last pod.
 
+#[path = "support/process.rs"]
+mod process;
+
 use lab::pod::{Pod, PodOutput, DEFAULT_UID};
 use lab::SshHost;
 use std::fs;
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Where the image installs the entrypoint.
@@ -134,7 +137,7 @@ impl Image {
         let bin = root.path().join("bin");
         fs::create_dir(&bin).unwrap();
         chmod(&bin, 0o755);
-        symlink(env!("CARGO_BIN_EXE_hook-runner"), bin.join("hook-runner")).unwrap();
+        process::install_binary(&bin);
         // The pod's /tmp: world-writable and sticky like an emptyDir, with the hook mount point.
         let tmp = root.path().join("tmp");
         fs::create_dir_all(tmp.join("hook")).unwrap();

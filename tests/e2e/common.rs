@@ -15,7 +15,7 @@ pub use process::{hook_runner_command, kill_after};
 use lab::kube_api::{KubeApi, RecordedRequest};
 use lab::pod::{Pod, PodOutput};
 use std::fs;
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
@@ -175,7 +175,7 @@ impl HookPod {
         let bin = root.path().join("bin");
         fs::create_dir(&bin).unwrap();
         chmod(&bin, 0o755);
-        symlink(env!("CARGO_BIN_EXE_hook-runner"), bin.join("hook-runner")).unwrap();
+        process::install_binary(&bin);
         // The pod's /tmp: world-writable and sticky like an emptyDir, with the hook mount point.
         let tmp = root.path().join("tmp");
         fs::create_dir_all(tmp.join("hook")).unwrap();

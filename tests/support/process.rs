@@ -1,9 +1,9 @@
 //! Starting the hook-runner binary from the integration tests: the environment every run
-//! outside the pod gets, and a watchdog that ends a run which outlives its bound (a hang is a
-//! failure, not a stuck suite).
+//! outside the pod gets, a watchdog that ends a run which outlives its bound (a hang is a
+//! failure, not a stuck suite), and putting the binary into a simulated image.
 //!
-//! Shared by `tests/e2e/common.rs` and `tests/reliability/run.rs`, which include it with
-//! `#[path = "../support/process.rs"] mod process;`.
+//! Shared by `tests/e2e/common.rs`, `tests/reliability/run.rs` and `tests/pod_image.rs`, which
+//! include it with `#[path = "../support/process.rs"] mod process;` (or `support/process.rs`).
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
@@ -11,6 +11,17 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// Puts the hook-runner binary into `bin` (an image's `/usr/local/bin`) as a hard link, or a copy
+/// on another filesystem. Not a symlink: inside the pod the link's target (the checkout's
+/// `target/`) can be hidden, e.g. by the pod's own `/tmp` when the checkout is under `/tmp`.
+pub fn install_binary(bin: &Path) {
+    let binary = Path::new(env!("CARGO_BIN_EXE_hook-runner"));
+    let dest = bin.join("hook-runner");
+    if std::fs::hard_link(binary, &dest).is_err() {
+        std::fs::copy(binary, &dest).expect("copying the hook-runner binary into the image");
+    }
+}
 
 /// The hook-runner binary with `args`: `HOME` set to `home`, the termination message written
 /// to `home/termination-log`, stdin closed, and no Kubernetes environment from the test process
