@@ -19,7 +19,6 @@ use std::time::Duration;
 const LATE: Duration = Duration::from_secs(20);
 
 #[test]
-#[ignore = "flaky: in about half the runs the connection is made once sshd answers, then the first task (Gathering Facts) hangs until its 60 s timeout; cause not found yet (run with --ignored)"]
 fn e2e_vm_answering_ssh_20s_late_is_waited_for_and_the_hook_succeeds() {
     let test = "e2e_vm_answering_ssh_20s_late_is_waited_for_and_the_hook_succeeds";
     if !vm_and_pod_prerequisites(test) {

@@ -504,6 +504,10 @@ impl Connection for SshConnection {
             Some(limit) => with_remote_timeout(&prepared.command, limit),
             None => prepared.command.clone(),
         };
+        // Connect first (or reuse the master): waiting for a host that does not answer yet
+        // (`--connect-wait`) must not be cut short by the task's own timeout, which bounds the
+        // command (a first task such as Gathering Facts has 60 s, the wait 300 s).
+        self.session().await?;
         let started = Instant::now();
         let run = self.exec_with_reconnect(&command, &request, input);
         let output = match request.timeout {
