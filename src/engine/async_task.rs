@@ -37,9 +37,6 @@ use std::time::Duration;
 /// Ansible's default `poll` interval when `async` is set without `poll`.
 const DEFAULT_POLL: u64 = 15;
 
-/// Modules that run asynchronously.
-const ASYNC_MODULES: &[&str] = &["command", "shell"];
-
 /// One task's asynchronous job: its limits, id, and what happened to it.
 #[derive(Debug)]
 pub(super) struct AsyncJob {
@@ -58,7 +55,7 @@ pub(super) struct AsyncJob {
 pub(super) fn job_for(
     async_value: Option<&Value>,
     poll_value: Option<&Value>,
-    module: &str,
+    module: &dyn crate::modules::Module,
     check_mode: bool,
     template: &dyn Fn(&Value) -> Result<Value, String>,
 ) -> Result<Option<Arc<AsyncJob>>, String> {
@@ -73,7 +70,7 @@ pub(super) fn job_for(
         Some(v) => seconds("poll", &template(v)?)?,
         None => DEFAULT_POLL,
     };
-    if !ASYNC_MODULES.contains(&module) {
+    if !module.supports_async() {
         return Err("async is not supported for this task.".into());
     }
     if check_mode {
@@ -246,6 +243,10 @@ impl Connection for AsyncConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn module(name: &str) -> &'static dyn crate::modules::Module {
+        crate::modules::lookup(name).expect("a module of this build")
+    }
     use crate::connection::local::LocalConnection;
     use serde_json::json;
     use std::time::Instant;
@@ -258,7 +259,7 @@ mod tests {
         job_for(
             Some(&json!(limit)),
             Some(&json!(poll)),
-            "shell",
+            module("shell"),
             false,
             &as_is,
         )
@@ -268,25 +269,29 @@ mod tests {
 
     #[test]
     fn keywords_are_checked_like_ansible() {
-        assert!(job_for(None, Some(&json!(0)), "shell", false, &as_is)
-            .unwrap()
-            .is_none());
-        assert!(job_for(Some(&json!(0)), None, "copy", false, &as_is)
-            .unwrap()
-            .is_none());
-        let j = job_for(Some(&json!("30")), None, "command", false, &as_is)
+        assert!(
+            job_for(None, Some(&json!(0)), module("shell"), false, &as_is)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            job_for(Some(&json!(0)), None, module("copy"), false, &as_is)
+                .unwrap()
+                .is_none()
+        );
+        let j = job_for(Some(&json!("30")), None, module("command"), false, &as_is)
             .unwrap()
             .unwrap();
         assert_eq!((j.limit, j.poll), (30, DEFAULT_POLL));
         assert_eq!(
-            job_for(Some(&json!(5)), None, "copy", false, &as_is).unwrap_err(),
+            job_for(Some(&json!(5)), None, module("copy"), false, &as_is).unwrap_err(),
             "async is not supported for this task."
         );
         assert_eq!(
-            job_for(Some(&json!(5)), None, "shell", true, &as_is).unwrap_err(),
+            job_for(Some(&json!(5)), None, module("shell"), true, &as_is).unwrap_err(),
             "check mode and async cannot be used on same task."
         );
-        let err = job_for(Some(&json!("soon")), None, "shell", false, &as_is).unwrap_err();
+        let err = job_for(Some(&json!("soon")), None, module("shell"), false, &as_is).unwrap_err();
         assert!(err.contains("'async'"), "{err}");
         assert!(j.jid.starts_with('j') && j.jid.contains('.'), "{}", j.jid);
     }

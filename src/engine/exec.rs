@@ -35,9 +35,6 @@ use std::sync::Arc;
 
 pub(crate) type Fut<'s, T> = Pin<Box<dyn Future<Output = T> + 's>>;
 
-/// Modules Ansible runs once per batch whatever the hosts (`BYPASS_HOST_LOOP`).
-const BYPASS_HOST_LOOP: &[&str] = &["add_host", "group_by"];
-
 impl<'a> Run<'a> {
     /// Runs a list of tasks/blocks on `hosts`; returns the hosts that failed in it (and were
     /// not cleared by `meta: clear_host_errors` since).
@@ -191,9 +188,7 @@ impl<'a> Run<'a> {
         } else {
             Event::TaskStart { task: info.clone() }
         });
-        let bypass = task
-            .module_name()
-            .is_some_and(|m| BYPASS_HOST_LOOP.contains(&m));
+        let bypass = task.module().is_some_and(|m| m.bypasses_host_loop());
         let run_once = bypass || self.round_bool(pctx, frame, task, &kw.run_once, hosts);
         let targets: Vec<String> = if run_once {
             hosts.iter().take(1).cloned().collect()

@@ -24,33 +24,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Modules that act on the managed host (not run in dry-run).
-const REMOTE_MODULES: &[&str] = &[
-    "command",
-    "shell",
-    "raw",
-    "script",
-    "file",
-    "copy",
-    "template",
-    "lineinfile",
-    "service",
-    "systemd",
-    "stat",
-    "getent",
-    "ping",
-    "wait_for_connection",
-    "setup",
-    "slurp",
-    "fetch",
-    "user",
-    "group",
-    "package",
-    "dnf",
-    "yum",
-    "apt",
-];
-
 /// How one host's round ended.
 #[derive(Debug, Clone)]
 pub(crate) struct HostOutcome {
@@ -581,10 +554,10 @@ impl Run<'_> {
             Ok(s) => s,
             Err(msg) => return failed(self.located(task, msg)),
         };
-        let remote = REMOTE_MODULES.contains(&module.name());
+        let remote = module.touches_host();
         if self.dry_run && remote {
             let mut r = would_run(module.fqcn(), &given, ht.no_log, ht.delegate.as_deref());
-            if let Some(facts) = dry_run_facts(module.name(), &args) {
+            if let Some(facts) = module.dry_run_facts(&args) {
                 r.insert("ansible_facts".into(), Value::Object(facts));
                 self.apply_requests(pctx, module.name(), &mut r, ht, vars);
             }
@@ -598,7 +571,7 @@ impl Run<'_> {
         let job = match super::async_task::job_for(
             task.async_.as_ref(),
             task.poll.as_ref(),
-            module.name(),
+            module,
             settings.check_mode,
             &template_keyword,
         ) {
@@ -876,33 +849,6 @@ fn would_run(fqcn: &str, args: &Map, no_log: bool, delegate: Option<&str>) -> Ma
     r.insert("dry_run".into(), Value::Bool(true));
     r.insert("would_run".into(), Value::Object(plan));
     r
-}
-
-/// Placeholder facts a fact-returning remote module gives in dry-run, so later tasks that use
-/// them can still be templated: `getent` of one passwd/group key answers a plausible entry.
-fn dry_run_facts(module: &str, args: &Map) -> Option<Map> {
-    if module != "getent" {
-        return None;
-    }
-    let database = args.get("database").map(value_text)?;
-    let key = args.get("key").map(value_text).filter(|k| !k.is_empty())?;
-    let entry = match database.as_str() {
-        "passwd" => {
-            let home = if key == "root" {
-                "/root".to_string()
-            } else {
-                format!("/home/{key}")
-            };
-            serde_json::json!(["x", "1000", "1000", key, home, "/bin/sh"])
-        }
-        "group" => serde_json::json!(["x", "1000", key]),
-        _ => return None,
-    };
-    let mut table = Map::new();
-    table.insert(key, entry);
-    let mut facts = Map::new();
-    facts.insert(format!("getent_{database}"), Value::Object(table));
-    Some(facts)
 }
 
 /// The censored form of a final result (each item of a loop censored).

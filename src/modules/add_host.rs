@@ -51,6 +51,12 @@ impl Module for AddHost {
     fn fqcn(&self) -> &'static str {
         "ansible.builtin.add_host"
     }
+    fn touches_host(&self) -> bool {
+        false
+    }
+    fn bypasses_host_loop(&self) -> bool {
+        true
+    }
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }

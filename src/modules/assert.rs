@@ -57,6 +57,9 @@ impl Module for Assert {
     fn fqcn(&self) -> &'static str {
         "ansible.builtin.assert"
     }
+    fn touches_host(&self) -> bool {
+        false
+    }
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }

@@ -105,6 +105,9 @@ impl Module for Command {
     fn fqcn(&self) -> &'static str {
         "ansible.builtin.command"
     }
+    fn supports_async(&self) -> bool {
+        true
+    }
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }

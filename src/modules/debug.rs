@@ -48,6 +48,9 @@ impl Module for Debug {
     fn fqcn(&self) -> &'static str {
         "ansible.builtin.debug"
     }
+    fn touches_host(&self) -> bool {
+        false
+    }
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }

@@ -32,6 +32,9 @@ impl Module for Fail {
     fn fqcn(&self) -> &'static str {
         "ansible.builtin.fail"
     }
+    fn touches_host(&self) -> bool {
+        false
+    }
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }

@@ -64,6 +64,29 @@ impl Module for Getent {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    /// Dry-run answers one passwd/group key with a plausible entry, so that later tasks using
+    /// `getent_passwd[user]` still template.
+    fn dry_run_facts(&self, args: &Map) -> Option<Map> {
+        let database = args.get("database")?.as_str()?;
+        let key = args.get("key")?.as_str().filter(|k| !k.is_empty())?;
+        let entry = match database {
+            "passwd" => {
+                let home = if key == "root" {
+                    "/root".to_string()
+                } else {
+                    format!("/home/{key}")
+                };
+                serde_json::json!(["x", "1000", "1000", key, home, "/bin/sh"])
+            }
+            "group" => serde_json::json!(["x", "1000", key]),
+            _ => return None,
+        };
+        let mut table = Map::new();
+        table.insert(key.to_string(), entry);
+        let mut facts = Map::new();
+        facts.insert(format!("getent_{database}"), Value::Object(table));
+        Some(facts)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
         let args: GetentArgs = match serde_json::from_value(Value::Object(args)) {
             Ok(args) => args,

@@ -71,6 +71,9 @@ impl Module for IncludeVars {
     fn fqcn(&self) -> &'static str {
         "ansible.builtin.include_vars"
     }
+    fn touches_host(&self) -> bool {
+        false
+    }
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }

@@ -143,6 +143,9 @@ impl Module for K8sInfo {
     fn fqcn(&self) -> &'static str {
         "kubernetes.core.k8s_info"
     }
+    fn touches_host(&self) -> bool {
+        false
+    }
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }

@@ -77,6 +77,27 @@ pub trait Module: Send + Sync {
     fn accepts_any_args(&self) -> bool {
         false
     }
+    /// True when the module acts on, or reads from, the managed host: dry-run shows such a task
+    /// instead of running it. The default is true so that a new module is never run by dry-run
+    /// by mistake; modules that only work in the controller (`debug`, `set_fact`, `k8s_info`...)
+    /// say false and run in dry-run too.
+    fn touches_host(&self) -> bool {
+        true
+    }
+    /// True for modules that can run as an `async` job (a command line started on the target).
+    fn supports_async(&self) -> bool {
+        false
+    }
+    /// True for modules Ansible runs once per batch of hosts whatever the hosts (`add_host`,
+    /// `group_by`): the engine runs the task for the first host only.
+    fn bypasses_host_loop(&self) -> bool {
+        false
+    }
+    /// Facts dry-run reports in place of running a host module, so that later tasks reading
+    /// them still template (e.g. `getent_passwd`). `args` are the normalised arguments.
+    fn dry_run_facts(&self, _args: &Map) -> Option<Map> {
+        None
+    }
     /// Runs with templated, normalised arguments (aliases resolved, defaults filled, types coerced).
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError>;
 }
@@ -132,4 +153,57 @@ pub fn all() -> &'static [&'static dyn Module] {
         &user::User,
         &wait_for_connection::WaitForConnection,
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Value;
+
+    /// The modules that run in the controller alone: dry-run runs them for real. Any other
+    /// module must be shown, not run, so a module added here by mistake is a visible change.
+    const CONTROLLER_ONLY: &[&str] = &[
+        "add_host",
+        "assert",
+        "debug",
+        "fail",
+        "include_vars",
+        "k8s_info",
+        "set_fact",
+    ];
+
+    #[test]
+    fn only_controller_modules_run_in_dry_run() {
+        let runs_in_dry_run: Vec<&str> = all()
+            .iter()
+            .filter(|m| !m.touches_host())
+            .map(|m| m.name())
+            .collect();
+        for name in &runs_in_dry_run {
+            assert!(
+                CONTROLLER_ONLY.contains(name),
+                "{name} says it does not touch the host: dry-run would run it"
+            );
+        }
+    }
+
+    #[test]
+    fn async_and_host_loop_bypass_are_declared_by_the_modules() {
+        assert!(lookup("command").is_some_and(|m| m.supports_async()));
+        assert!(lookup("ansible.builtin.shell").is_some_and(|m| m.supports_async()));
+        assert!(!lookup("copy").is_some_and(|m| m.supports_async()));
+        assert!(lookup("add_host").is_some_and(|m| m.bypasses_host_loop()));
+        assert!(!lookup("debug").is_some_and(|m| m.bypasses_host_loop()));
+    }
+
+    #[test]
+    fn getent_answers_a_passwd_entry_in_dry_run() {
+        let mut args = Map::new();
+        args.insert("database".into(), Value::from("passwd"));
+        args.insert("key".into(), Value::from("root"));
+        let facts = lookup("getent")
+            .and_then(|m| m.dry_run_facts(&args))
+            .expect("getent gives dry-run facts");
+        assert_eq!(facts["getent_passwd"]["root"][4], "/root");
+    }
 }

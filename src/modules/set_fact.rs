@@ -45,6 +45,9 @@ impl Module for SetFact {
     fn fqcn(&self) -> &'static str {
         "ansible.builtin.set_fact"
     }
+    fn touches_host(&self) -> bool {
+        false
+    }
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }

@@ -30,6 +30,9 @@ impl Module for Shell {
     fn fqcn(&self) -> &'static str {
         "ansible.builtin.shell"
     }
+    fn supports_async(&self) -> bool {
+        true
+    }
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }

@@ -360,8 +360,13 @@ impl Task {
 
     /// The module's short name when the task runs a module.
     pub fn module_name(&self) -> Option<&'static str> {
+        self.module().map(|m| m.name())
+    }
+
+    /// The module the task runs, if it runs one.
+    pub fn module(&self) -> Option<&'static dyn crate::modules::Module> {
         match &self.action {
-            Action::Module { module, .. } => Some(module.name()),
+            Action::Module { module, .. } => Some(*module),
             _ => None,
         }
     }
