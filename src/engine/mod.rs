@@ -24,8 +24,12 @@
 //! - `vars_files` names are templated once per play batch (with the first host's variables),
 //!   not per host.
 //! - Only the linear strategy exists (`strategy: free` warns and runs linearly); play keys
-//!   hook-runner does not implement (`vars_prompt`, `module_defaults`, `order`, `throttle`,
-//!   `gather_subset`...) are accepted with a warning.
+//!   hook-runner does not implement (`vars_prompt`, `order`, `gather_subset`...) are accepted
+//!   with a warning when the play starts; inheritable keywords it does not implement
+//!   (`module_defaults`, `debugger`, `become_exe`, `collections` naming an unknown collection)
+//!   with a warning from each task they reach; module parameters it does not implement (SELinux
+//!   fields, `attributes`, `unsafe_writes`, setup's `gather_subset`/`gather_timeout`/`fact_path`,
+//!   include_vars' `hash_behaviour`) with a warning in the task's result. `throttle` works.
 //! - `forks` defaults to 50 (Ansible: 5).
 //! - Registered results, facts and `set_fact` values are never templated again, directly or
 //!   through `hostvars[...]`. (ansible-core re-templates a `set_fact` value that did not come

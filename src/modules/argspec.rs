@@ -40,6 +40,10 @@ pub struct Param {
     /// An option of the action plugin, not of the module (copy's `decrypt`): accepted, but left
     /// out of the "Supported parameters include" list, which names the module's spec only.
     pub action_only: bool,
+    /// Accepted so that playbooks written for Ansible load, but not implemented: a task that
+    /// sets it to anything but its default gets a warning naming it (see
+    /// [`ArgSpec::ignored_given`]).
+    pub ignored: bool,
 }
 
 /// A module's parameters and the rules between them.
@@ -71,11 +75,48 @@ impl Param {
             default: None,
             no_log: false,
             action_only: false,
+            ignored: false,
+        }
+    }
+
+    /// The same parameter, marked as accepted but not implemented.
+    pub const fn ignored(self) -> Param {
+        Param {
+            ignored: true,
+            ..self
         }
     }
 }
 
+/// Whether a given value is the parameter's default written as YAML text (`"false"`, `"10"`,
+/// `"all"`; a one-item list counts as its item, as list parameters read a scalar).
+fn is_default(value: &Value, default: Option<&str>) -> bool {
+    let Some(default) = default else {
+        return false;
+    };
+    match value {
+        Value::Array(items) => items.len() == 1 && is_default(&items[0], Some(default)),
+        other => py_str(other).eq_ignore_ascii_case(default),
+    }
+}
+
 impl ArgSpec {
+    /// The not-implemented parameters ([`Param::ignored`]) that `given` (the task's arguments,
+    /// templated, before normalisation) sets to something other than their default or null.
+    pub fn ignored_given(&self, given: &Map) -> Vec<&'static str> {
+        self.params
+            .iter()
+            .filter(|p| p.ignored)
+            .filter(|p| {
+                std::iter::once(p.name)
+                    .chain(p.aliases.iter().copied())
+                    .filter_map(|n| given.get(n))
+                    .any(|v| !v.is_null() && !is_default(v, p.default))
+            })
+            .map(|p| p.name)
+            .collect()
+    }
+
     /// The parameter a name (canonical or alias) refers to.
     pub fn param(&self, name: &str) -> Option<&'static Param> {
         self.params

@@ -934,7 +934,8 @@ mod tests {
 }
 
 /// A module's parameters followed by Ansible's file common arguments (`mode`, `owner`,
-/// `group`, `attributes`, SELinux fields, `unsafe_writes`), as one static slice.
+/// `group`, `attributes`, SELinux fields, `unsafe_writes`), as one static slice. The last
+/// three are accepted but not implemented: a task that sets them gets a warning.
 macro_rules! with_file_common {
     ($($param:expr),* $(,)?) => {
         &[
@@ -945,15 +946,16 @@ macro_rules! with_file_common {
             $crate::modules::argspec::Param {
                 aliases: &["attr"],
                 ..$crate::modules::argspec::Param::new("attributes", $crate::modules::argspec::Kind::Str)
-            },
-            $crate::modules::argspec::Param::new("seuser", $crate::modules::argspec::Kind::Str),
-            $crate::modules::argspec::Param::new("serole", $crate::modules::argspec::Kind::Str),
-            $crate::modules::argspec::Param::new("setype", $crate::modules::argspec::Kind::Str),
-            $crate::modules::argspec::Param::new("selevel", $crate::modules::argspec::Kind::Str),
+            }.ignored(),
+            $crate::modules::argspec::Param::new("seuser", $crate::modules::argspec::Kind::Str).ignored(),
+            $crate::modules::argspec::Param::new("serole", $crate::modules::argspec::Kind::Str).ignored(),
+            $crate::modules::argspec::Param::new("setype", $crate::modules::argspec::Kind::Str).ignored(),
+            $crate::modules::argspec::Param::new("selevel", $crate::modules::argspec::Kind::Str).ignored(),
+            // Writes are always atomic here; the non-atomic fallback is never needed.
             $crate::modules::argspec::Param {
                 default: Some("false"),
                 ..$crate::modules::argspec::Param::new("unsafe_writes", $crate::modules::argspec::Kind::Bool)
-            },
+            }.ignored(),
         ]
     };
 }

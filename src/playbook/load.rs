@@ -32,16 +32,24 @@ const PLAY_KEYS: &[&str] = &[
     "force_handlers",
 ];
 
-/// Play keys accepted but not implemented (the engine warns when a play has them).
+/// Play keys accepted but not implemented (the engine warns when a play has them). Inheritable
+/// keywords hook-runner does not implement are kept in [`Keywords::not_implemented`] instead,
+/// so that every task they reach warns.
 const IGNORED_PLAY_KEYS: &[&str] = &[
     "vars_prompt",
     "gather_subset",
     "gather_timeout",
     "fact_path",
     "order",
-    "module_defaults",
-    "throttle",
-    "debugger",
+];
+
+/// Collections whose modules hook-runner knows by their short names: a `collections:` keyword
+/// naming only these changes nothing; any other is reported as not implemented.
+const KNOWN_COLLECTIONS: &[&str] = &[
+    "ansible.builtin",
+    "ansible.legacy",
+    "kubernetes.core",
+    "community.kubernetes",
 ];
 
 /// Keywords a play, block and task share (inherited downwards).
@@ -656,6 +664,21 @@ pub(crate) fn parse_common(entries: &[(Node, Node)], ctx: &Ctx) -> Result<Keywor
             "run_once" => kw.run_once = value(),
             "tags" => kw.tags = tags_of(v),
             "vars" => kw.vars = vars_of(v, ctx)?,
+            "throttle" => kw.throttle = value(),
+            "module_defaults" | "debugger" | "become_exe" => {
+                kw.not_implemented.push(k.key_string());
+            }
+            "collections" => {
+                let unknown: Vec<String> = list_of(v)
+                    .iter()
+                    .map(value_string)
+                    .filter(|c| !KNOWN_COLLECTIONS.contains(&c.as_str()))
+                    .collect();
+                if !unknown.is_empty() {
+                    kw.not_implemented
+                        .push(format!("collections ({})", unknown.join(", ")));
+                }
+            }
             _ => {}
         }
     }
