@@ -542,8 +542,8 @@ impl Inventory {
             }
             match &section {
                 Section::Hosts(group) => {
-                    let words = crate::connection::ssh::split_words(line)
-                        .map_err(|e| format!("{}: {e}", at()))?;
+                    let words =
+                        crate::shell::posix_words(line).map_err(|e| format!("{}: {e}", at()))?;
                     // A word starting with `#` or `;` starts a comment.
                     let end = words
                         .iter()

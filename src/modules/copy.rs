@@ -561,7 +561,7 @@ fn validate_function(validate: Option<&str>) -> String {
             quote(&format!("validate must contain %s: {validate}"))
         );
     }
-    let words = match super::command::split_args(validate) {
+    let words = match crate::shell::shlex_words(validate) {
         Ok(words) => words,
         Err(e) => return format!("validate_tmp() {{ die {}; }}\n", quote(&e)),
     };

@@ -154,7 +154,7 @@ fn build_script(
     backend: Backend,
     check: bool,
 ) -> Result<String, Map> {
-    let words = super::command::split_args(&args.arguments).map_err(remote::failed)?;
+    let words = crate::shell::shlex_words(&args.arguments).map_err(remote::failed)?;
     let mut s = systemd::script_vars(unit, check);
     s.push_str(&format!(
         "PATTERN={}\nSLEEP={}\nARGS={}\n",
