@@ -14,6 +14,7 @@ pub mod inventory;
 pub mod kube;
 pub mod modules;
 pub mod playbook;
+pub mod py;
 pub mod report;
 pub mod shell;
 pub mod template;

@@ -49,14 +49,14 @@ impl Run<'_> {
                     return Err(format!(
                         "environment must be a dictionary, received {} ({})",
                         value_text(&other),
-                        crate::modules::argspec::py_type(&other)
+                        crate::py::class_name(&other)
                     ))
                 }
             }
         }
         let env = env_map
             .into_iter()
-            .map(|(k, v)| (k, crate::modules::argspec::py_str(&v)))
+            .map(|(k, v)| (k, crate::py::str(&v)))
             .collect();
         let timeout = match &kw.timeout {
             None => None,

@@ -136,14 +136,9 @@ pub async fn run_command(
     let raw = match &args.raw_params {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
-        Some(other) => super::argspec::py_str(other),
+        Some(other) => crate::py::str(other),
     };
-    let argv: Vec<String> = args
-        .argv
-        .iter()
-        .flatten()
-        .map(super::argspec::py_str)
-        .collect();
+    let argv: Vec<String> = args.argv.iter().flatten().map(crate::py::str).collect();
     if raw.trim().is_empty() && argv.is_empty() {
         return Ok(fail_256(result, "no command given"));
     }

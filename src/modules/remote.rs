@@ -693,7 +693,7 @@ pub fn opt_str(args: &Map, key: &str) -> Option<String> {
     match args.get(key) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(other) => Some(super::argspec::py_str(other)),
+        Some(other) => Some(crate::py::str(other)),
     }
 }
 

@@ -232,7 +232,7 @@ fn groups_text(groups: &Option<Vec<Value>>) -> Option<String> {
     groups.as_ref().map(|items| {
         items
             .iter()
-            .map(super::argspec::py_str)
+            .map(crate::py::str)
             .collect::<Vec<_>>()
             .join(",")
     })

@@ -12,7 +12,7 @@
 //!   `failed: [h] (item=label) => {json}`, `skipping: [h] => (item=label) ` (Ansible leaves the
 //!   trailing space); the loop's aggregate result prints nothing, except `skipping: [h]` when
 //!   every item was skipped and `...ignoring`.
-//! - JSON is Python's `json.dumps(sort_keys=True)` ([`super::pyjson`]) of the result without
+//! - JSON is Python's `json.dumps(sort_keys=True)` ([`crate::py::json_dumps`]) of the result without
 //!   internal keys (`_ansible_*`, `failed`, `skipped`, `invocation` below `-vvv`, `diff`,
 //!   `exception`, `warnings`). It is printed for failures always, for ok/changed/skipped with
 //!   `-v`, and for `debug` always, indented by 4 (`-vvv` indents everything).
@@ -29,7 +29,7 @@
 
 use super::redact::{self, Redactor};
 use super::summary::{SummaryCollector, RC_INTERRUPTED};
-use super::{pyjson, Event, HostStats, Reporter, Status, TaskInfo};
+use super::{Event, HostStats, Reporter, Status, TaskInfo};
 use crate::{Map, Value};
 use std::io::Write;
 use std::sync::Mutex;
@@ -234,7 +234,12 @@ impl Renderer {
     /// Ansible's `_dump_results`: indented by 4 for `debug`-like results and at `-vvv`.
     fn dump(&self, shown: &Map, raw: &Map, action: &str) -> String {
         let indent = verbose_always(raw, action) || self.verbosity > 2;
-        pyjson::dumps(&Value::Object(shown.clone()), indent.then_some(4))
+        crate::py::json_dumps(
+            &Value::Object(shown.clone()),
+            indent.then_some(4),
+            true,
+            false,
+        )
     }
 }
 
@@ -379,7 +384,7 @@ fn flag_value(value: Option<&Value>) -> bool {
 fn diff_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        other => format!("{}\n", pyjson::dumps(other, Some(4))),
+        other => format!("{}\n", crate::py::json_dumps(other, Some(4), true, false)),
     }
 }
 
@@ -416,7 +421,7 @@ fn shown_arg(value: &Value) -> String {
         Value::String(s) if !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || c == '\'') => {
             s.clone()
         }
-        other => pyjson::dumps(other, None),
+        other => crate::py::json_dumps(other, None, true, false),
     };
     if text.chars().count() > MAX_SHOWN_ARG {
         let cut: String = text.chars().take(MAX_SHOWN_ARG).collect();
@@ -503,7 +508,7 @@ fn item_label(result: &Map, item: &Value) -> String {
     if flag(result, "_ansible_no_log") {
         return "(censored due to no_log)".into();
     }
-    pyjson::label(result.get("_ansible_item_label").unwrap_or(item))
+    crate::py::str(result.get("_ansible_item_label").unwrap_or(item))
 }
 
 /// The result as Ansible's callback shows it: internal keys and what is shown elsewhere removed,
@@ -542,7 +547,7 @@ pub fn clean_result(result: &Map, action: &str, verbosity: u8) -> Map {
 
 fn string_list(value: Option<&Value>) -> Vec<String> {
     match value {
-        Some(Value::Array(items)) => items.iter().map(pyjson::label).collect(),
+        Some(Value::Array(items)) => items.iter().map(crate::py::str).collect(),
         Some(Value::String(s)) => vec![s.clone()],
         _ => Vec::new(),
     }
@@ -554,8 +559,8 @@ fn deprecations(value: Option<&Value>) -> Vec<String> {
             .iter()
             .map(|d| {
                 d.get("msg")
-                    .map(pyjson::label)
-                    .unwrap_or_else(|| pyjson::label(d))
+                    .map(crate::py::str)
+                    .unwrap_or_else(|| crate::py::str(d))
             })
             .collect(),
         _ => Vec::new(),

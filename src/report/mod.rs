@@ -11,7 +11,6 @@ pub mod artifacts;
 pub mod console;
 pub mod json;
 pub mod pod_event;
-pub mod pyjson;
 pub mod redact;
 pub mod summary;
 pub mod termination;

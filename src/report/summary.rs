@@ -15,7 +15,7 @@
 //! kept rather than the aggregate "One or more items failed". The same value is serialised for
 //! the JSON log and, later, the termination message.
 
-use super::{pyjson, Event, HostStats, Status};
+use super::{Event, HostStats, Status};
 use crate::{Map, Value};
 use serde::Serialize;
 
@@ -198,7 +198,7 @@ fn item_label(result: &Map, item: &Value) -> String {
     if result.get("_ansible_no_log").and_then(Value::as_bool) == Some(true) {
         return "(censored due to no_log)".into();
     }
-    pyjson::label(result.get("_ansible_item_label").unwrap_or(item))
+    crate::py::str(result.get("_ansible_item_label").unwrap_or(item))
 }
 
 /// The message a user needs: `msg`, with the command's stderr (or stdout) when `msg` is only
