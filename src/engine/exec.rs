@@ -21,13 +21,15 @@
 use super::frame::Frame;
 use super::host::HostOutcome;
 use super::join::join_all;
-use super::play::{value_text, PlayCtx};
+use super::lock;
+use super::play_ctx::PlayCtx;
 use super::result;
-use super::run::{lock, Run};
+use super::run::Run;
 use super::tags;
 use crate::playbook::{Action, Block, Item, Keywords, Task};
 use crate::report::{Event, Status, TaskInfo};
 use crate::template::Scope;
+use crate::value_text;
 use crate::{Map, Value};
 use std::future::Future;
 use std::pin::Pin;

@@ -10,15 +10,17 @@
 //! ([`placeholder_facts`]).
 
 use super::frame::Frame;
-use super::play::{value_text, PlayCtx};
+use super::lock;
+use super::play_ctx::PlayCtx;
 use super::result::{self, failed};
-use super::run::{lock, Run};
+use super::run::Run;
 use crate::connection::local::LocalConnection;
 use crate::connection::{ConnError, Connection};
 use crate::modules::ModuleContext;
 use crate::playbook::{Action, Keywords, LoadError, Task};
 use crate::report::{Event, Status, TaskInfo};
 use crate::template::{Scope, TemplateError};
+use crate::value_text;
 use crate::{Map, Value};
 use std::path::PathBuf;
 use std::sync::Arc;

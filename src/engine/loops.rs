@@ -8,7 +8,7 @@
 //! `with_env` reads controller environment variables; `with_file` reads controller files.
 
 use crate::template::{Scope, Templar, TemplateError};
-use crate::Value;
+use crate::{value_text, Value};
 
 /// The items of a loop source, templated in `scope`.
 pub fn items(
@@ -140,13 +140,6 @@ fn with_lookup(lookup: &str, value: Value, scope: Scope<'_>) -> Result<Vec<Value
             .map(|name| read_file(&value_text(name), scope))
             .collect(),
         other => Err(plain(format!("lookup plugin ({other}) not found"))),
-    }
-}
-
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 

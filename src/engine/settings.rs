@@ -4,11 +4,11 @@
 //! `become` (`ansible_become*` variables override the `become*` keywords, as Ansible's
 //! connection variables do; user `root` and method `sudo` by default; `sudo` and `su` only).
 
-use super::play::value_text;
 use super::run::Run;
 use crate::connection::{Become, BecomeMethod};
 use crate::playbook::Keywords;
 use crate::template::Scope;
+use crate::value_text;
 use crate::{Map, Value};
 use std::path::PathBuf;
 use std::time::Duration;

@@ -174,10 +174,7 @@ pub fn attrs_function_named(name: &str, mode: Option<&ModeSpec>) -> String {
 /// are dropped before a result is registered.
 pub fn mark_diff_mode(result: &mut Map, ctx: &ModuleContext<'_>) {
     if ctx.diff && result.contains_key("diff") {
-        result.insert(
-            crate::report::console::DIFF_MODE_KEY.into(),
-            Value::Bool(true),
-        );
+        result.insert(crate::report::DIFF_MODE_KEY.into(), Value::Bool(true));
     }
 }
 

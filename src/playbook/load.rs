@@ -4,7 +4,7 @@
 use super::role::{expand_role, RoleRequest};
 use super::{parent_dir, Block, Item, Keywords, LoadError, Loc, Play, Playbook, Role, Task};
 use crate::yaml::{self, Node, Yaml};
-use crate::{Map, Value};
+use crate::{value_text, Map, Value};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -671,7 +671,7 @@ pub(crate) fn parse_common(entries: &[(Node, Node)], ctx: &Ctx) -> Result<Keywor
             "collections" => {
                 let unknown: Vec<String> = list_of(v)
                     .iter()
-                    .map(value_string)
+                    .map(value_text)
                     .filter(|c| !KNOWN_COLLECTIONS.contains(&c.as_str()))
                     .collect();
                 if !unknown.is_empty() {
@@ -707,14 +707,14 @@ fn vars_of(node: &Node, ctx: &Ctx) -> Result<Map, LoadError> {
 /// Tags as strings: a list, or a comma-separated string.
 fn tags_of(node: &Node) -> Vec<String> {
     match node.to_value() {
-        Value::Array(list) => list.iter().map(value_string).collect(),
+        Value::Array(list) => list.iter().map(value_text).collect(),
         Value::Null => Vec::new(),
         Value::String(s) => s
             .split(',')
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
             .collect(),
-        other => vec![value_string(&other)],
+        other => vec![value_text(&other)],
     }
 }
 
@@ -729,22 +729,14 @@ pub(crate) fn list_of(node: &Node) -> Vec<Value> {
 
 pub(crate) fn strings_of(node: &Node) -> Vec<String> {
     match node.to_value() {
-        Value::Array(list) => list.iter().map(value_string).collect(),
+        Value::Array(list) => list.iter().map(value_text).collect(),
         Value::Null => Vec::new(),
-        other => vec![value_string(&other)],
-    }
-}
-
-pub(crate) fn value_string(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
+        other => vec![value_text(&other)],
     }
 }
 
 pub(crate) fn scalar_string(node: &Node) -> String {
-    value_string(&node.to_value())
+    value_text(&node.to_value())
 }
 
 /// A relative path against a directory (absolute and `~` paths kept as they are).

@@ -28,8 +28,10 @@
 //! All text passes through the [`Redactor`] before it is written.
 
 use super::redact::{self, Redactor};
-use super::summary::{SummaryCollector, RC_INTERRUPTED};
-use super::{Event, HostStats, Reporter, Status, TaskInfo};
+use super::summary::SummaryCollector;
+use super::{
+    is_loop_result, Event, HostStats, Reporter, Status, TaskInfo, DIFF_MODE_KEY, EXIT_INTERRUPTED,
+};
 use crate::{Map, Value};
 use std::io::Write;
 use std::sync::Mutex;
@@ -138,7 +140,7 @@ impl Renderer {
             Event::Stats { hosts } => r.stdout.push_str(&recap(hosts)),
             Event::PlaybookEnd { rc, error } => {
                 if let Some(error) = error {
-                    if *rc == RC_INTERRUPTED {
+                    if *rc == EXIT_INTERRUPTED {
                         r.stderr.push_str(&format!(" [ERROR]: {error}\n"));
                     } else {
                         r.stderr.push_str(&format!("ERROR! {error}\n"));
@@ -317,10 +319,6 @@ impl HostLine<'_> {
     }
 }
 
-/// A result key set (by the module or the engine) when the task runs in diff mode: only then
-/// is its `diff` printed, as Ansible prints diffs only with `--diff` or the `diff` keyword.
-pub const DIFF_MODE_KEY: &str = "_ansible_diff";
-
 /// `--diff` output for a changed result's `diff` (one or a list of `before`/`after` pairs with
 /// optional `before_header`/`after_header`, or a `prepared` text), as Ansible's callback
 /// prints it before the result line: a unified diff with 3 lines of context, then a blank line.
@@ -493,15 +491,6 @@ fn is_include(action: &str) -> bool {
         short_action(action),
         "include_tasks" | "include_role" | "include"
     )
-}
-
-/// A loop's aggregate result: `results` holds one result per item, each naming its loop var.
-/// (A module may return its own `results` list, e.g. `dnf`; those items are not results.)
-pub fn is_loop_result(result: &Map) -> bool {
-    match result.get("results") {
-        Some(Value::Array(items)) => items.iter().all(|i| i.get("ansible_loop_var").is_some()),
-        _ => false,
-    }
 }
 
 fn item_label(result: &Map, item: &Value) -> String {
