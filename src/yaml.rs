@@ -1,6 +1,6 @@
 //! YAML loading as Ansible does it (PyYAML, YAML 1.1 resolution), with a position on every node.
 //!
-//! Semantics (see reference/ansible-semantics.md §4): plain scalars resolve with YAML 1.1 rules:
+//! Semantics (PyYAML's YAML 1.1, which Ansible uses): plain scalars resolve with YAML 1.1 rules:
 //! `yes/no/on/off/true/false` (any of the three usual casings) are booleans, `0644` is octal (420),
 //! `0x1F` hex, `1_000` an int, `~`/`null`/empty are null, `.inf`/`.nan` floats, `12:30` sexagesimal;
 //! quoted scalars always stay strings. Mapping key order is kept. Anchors/aliases and merge keys

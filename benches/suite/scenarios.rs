@@ -1,4 +1,4 @@
-//! The five scenarios of issue 6. Each one starts its targets once, then runs every runner in
+//! The five scenarios. Each one starts its targets once, then runs every runner in
 //! turn (alternating: run 1 of each, then run 2 of each, ...), resetting the target before every
 //! run, and measures the floor in the same loop.
 

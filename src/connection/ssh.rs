@@ -6,8 +6,8 @@
 //!   over the openssh crate's native-mux client (no `ssh` process per command). A master that
 //!   went away (killed, network) is started again on the next command; `close()` ends it.
 //! - The master is started by this module, not by `openssh::SessionBuilder`, because the builder
-//!   cannot pass arbitrary options, hides ssh's stderr when the master fails (rust-crates.md,
-//!   known issue 1) and daemonizes the master with `ssh -f` (reparented to PID 1, it becomes a
+//!   cannot pass arbitrary options, hides ssh's stderr when the master fails (so a
+//!   refused key would read as a bare exit code) and daemonizes the master with `ssh -f` (reparented to PID 1, it becomes a
 //!   zombie when the runner is PID 1 without an init). The command is
 //!   `ssh -E LOG -S CTL -M -N -o ControlPersist=no -o BatchMode=yes [USER ARGS] [OURS] -- HOST`,
 //!   run in the foreground as our child (reaped on `close()`); it is ready when its control

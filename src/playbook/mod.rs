@@ -1,7 +1,8 @@
 //! The typed playbook model, loaded from [`crate::yaml::Node`]s and validated whole before
 //! anything runs.
 //!
-//! Semantics (reference/ansible-semantics.md §2):
+//! Semantics (Ansible's playbook keywords:
+//! <https://docs.ansible.com/ansible/latest/reference_appendices/playbooks_keywords.html>):
 //! - A playbook is a list of plays; `import_playbook` entries are replaced by the imported
 //!   plays at load time (their directory becomes the plays' base directory).
 //! - A play has `hosts` (required), `vars`, `vars_files`, `roles`, `pre_tasks`/`tasks`/
