@@ -134,6 +134,9 @@ impl Module for Copy {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<CopyArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
         let mut result = run_copy(args, ctx).await?;
         remote::mark_diff_mode(&mut result, ctx);
@@ -143,9 +146,9 @@ impl Module for Copy {
 
 /// The copy action and module, before the diff-mode mark.
 async fn run_copy(args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-    let args: CopyArgs = match serde_json::from_value(Value::Object(args)) {
+    let args: CopyArgs = match super::typed_args(args) {
         Ok(args) => args,
-        Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+        Err(failure) => return Ok(failure),
     };
     if let Some(message) = action_argument_error(&args) {
         return Ok(remote::failed(message));
