@@ -1,4 +1,4 @@
-//! The files of `images/` that no test can run here (no container engine, no cluster): the
+//! The files of `images/` read as text (tests/image_podman.rs builds and runs the image): the
 //! Kubernetes manifests parse and say what Forklift's hook Job says, and the Containerfile copies
 //! what the build needs.
 //!
@@ -200,6 +200,9 @@ fn job_mirrors_forklifts_hook_job_with_a_restricted_pod() {
     assert_eq!(volume("/home/runner")["emptyDir"], json!({}));
 }
 
+/// Where the Containerfile takes a binary built outside the image (`BINARY=prebuilt`).
+const PREBUILT_BINARY: &str = "prebuilt/hook-runner";
+
 /// `COPY` and `ADD` sources of the Containerfile that come from the build context.
 fn context_sources(containerfile: &str) -> Vec<String> {
     let mut sources = Vec::new();
@@ -209,6 +212,10 @@ fn context_sources(containerfile: &str) -> Vec<String> {
             continue;
         };
         if !matches!(instruction, "COPY" | "ADD") || rest.iter().any(|w| w.starts_with("--from")) {
+            continue;
+        }
+        // The prebuilt binary is staged into a context of its own by scripts/image.sh.
+        if rest.contains(&PREBUILT_BINARY) {
             continue;
         }
         let paths: Vec<&str> = rest
@@ -270,6 +277,7 @@ fn containerfile_copies_what_the_build_and_the_pod_need() {
         "Cargo.lock",
         "src/main.rs",
         "tests/lab/Cargo.toml",
+        "benches/Cargo.toml",
     ] {
         assert!(
             copied(Path::new(member)),
@@ -286,18 +294,29 @@ fn containerfile_copies_what_the_build_and_the_pod_need() {
         );
     }
     for needed in [
-        "COPY images/entrypoint /bin/entrypoint",
+        "COPY --chmod=755 images/entrypoint /bin/entrypoint",
         "ENV HOME=/home/runner",
         "ENTRYPOINT [\"/bin/entrypoint\"]",
         "chmod -R g=u /home/runner",
         "cargo build --release --locked",
-        "openssh-clients",
-        "nss_wrapper",
-        "COPY --from=tini /tini /usr/bin/tini",
+        "COPY images/runtime-setup.sh",
+        "COPY --chmod=755 --from=binary /out/hook-runner /usr/local/bin/hook-runner",
     ] {
         assert!(
             containerfile.contains(needed),
             "Containerfile lacks {needed:?}"
+        );
+    }
+    // What the runtime needs beside the binary, per base (the one place where bases differ).
+    let setup = read("images/runtime-setup.sh");
+    for needed in [
+        "openssh-clients nss_wrapper-libs",
+        "openssh-client libnss-wrapper tini",
+        "sha256sum -c",
+    ] {
+        assert!(
+            setup.contains(needed),
+            "images/runtime-setup.sh lacks {needed:?}"
         );
     }
     let user = containerfile
