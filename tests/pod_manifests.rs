@@ -11,8 +11,12 @@
 //! - `Containerfile`: every `COPY` source exists, the workspace members and the files the sources
 //!   embed (`include_str!`) are copied, `/bin/entrypoint` and `HOME` are set up, the user is not root.
 
+#[path = "support/manifests.rs"]
+mod manifests;
+
 use base64::Engine;
 use hook_runner::yaml;
+use manifests::{documents, of_kind, read, repo};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -24,45 +28,6 @@ const FORKLIFT_COMMAND: [&str; 6] = [
     "-p",
     "/tmp/hook/playbook.yml",
 ];
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(relative: &str) -> String {
-    let path = repo().join(relative);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The documents of a multi-document YAML file, as JSON values.
-fn documents(relative: &str) -> Vec<Value> {
-    let text = read(relative);
-    let mut docs = Vec::new();
-    let mut current = String::new();
-    for line in text.lines() {
-        if line == "---" {
-            docs.push(std::mem::take(&mut current));
-        } else {
-            current.push_str(line);
-            current.push('\n');
-        }
-    }
-    docs.push(current);
-    docs.iter()
-        .map(|doc| {
-            yaml::load_str(doc, relative)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .to_value()
-        })
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
-fn of_kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
-    let found: Vec<&Value> = docs.iter().filter(|d| d["kind"] == kind).collect();
-    assert_eq!(found.len(), 1, "expected one {kind}, found {}", found.len());
-    found[0]
-}
 
 #[test]
 fn rbac_allows_only_get_on_the_named_secret_and_creating_events() {
