@@ -14,7 +14,7 @@
 #
 # The image is tagged by a hash of what goes into it (Containerfile, entrypoint, runtime setup,
 # binary, base image id): when that tag exists the build is skipped. HOOK_RUNNER_IMAGE_REBUILD=1
-# builds anyway.
+# builds anyway. After a build, the script's own tags older than two hours are removed.
 #
 # podman's configuration: unless CONTAINERS_CONF is set, a containers.conf is written under the
 # target dir and exported as CONTAINERS_CONF (the machine's own configuration is not changed):
@@ -171,7 +171,24 @@ main() {
 	[ "$context" = "$ROOT" ] || rm -rf "$context"
 	[ "$rc" = 0 ] || die "podman build failed (exit $rc)"
 	log "image: $tag built in $((SECONDS - started)) s, $(podman image inspect --format '{{.Size}}' "$tag") bytes"
+	remove_old_builds "$tag"
 	printf '%s\n' "$tag"
+}
+
+# Every changed binary makes a new image: the script's own tags older than two hours go (an image
+# a container still uses is kept: podman refuses to remove it without --force).
+remove_old_builds() {
+	local ref
+	podman images --filter reference=localhost/hook-runner --filter until=2h \
+		--format '{{.Repository}}:{{.Tag}}' 2>/dev/null |
+		while read -r ref; do
+			case "$ref" in
+			"$1") ;;
+			localhost/hook-runner:debian-???????????????? | localhost/hook-runner:ubi-????????????????)
+				podman rmi "$ref" >/dev/null 2>&1 && log "removed the old build $ref" || true
+				;;
+			esac
+		done
 }
 
 main "$@"

@@ -512,6 +512,24 @@ fn image_podman_pod_runs_under_restricted_settings_with_and_without_a_passwd_ent
     };
     let api = KubeApi::start();
     let mut findings = Findings::default();
+    // runAsNonRoot: podman does not enforce it (a pod with runAsUser 0 runs as root), the
+    // kubelet does, from the UID given or else the image's USER, which must be numeric and not 0.
+    let user = engine.podman_ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Config.User}}",
+        &engine.image,
+    ]);
+    let image_uid = user
+        .trim()
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    findings.check(image_uid.parse::<u32>().is_ok_and(|uid| uid != 0), || {
+        format!("the image's USER {user:?} is not a numeric non-root UID (runAsNonRoot refuses it)")
+    });
     let mut context = String::new();
     for launch in [Launch::KubePlay, Launch::RunWithoutPasswd] {
         let started = Instant::now();
