@@ -146,6 +146,11 @@ main() {
 		cp images/Containerfile images/entrypoint images/runtime-setup.sh "$context/images/"
 		cp "$binary" "$context/prebuilt/hook-runner"
 		args+=(--build-arg BINARY=prebuilt)
+	else
+		# Given although it is the Containerfile's default: podman 4.3's buildah does not follow
+		# `FROM binary-${BINARY}` to the stage when the value comes from the ARG's default
+		# (buildah issue 4312), and tries to pull an image of that name.
+		args+=(--build-arg BINARY=source)
 	fi
 
 	if [ -z "$tag" ]; then
