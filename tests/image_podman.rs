@@ -23,7 +23,8 @@
 //! - The MTV docs hook end to end against a lab VM and the lab API server: the recap, the file
 //!   on the VM, MariaDB stopped, the key in `~/.ssh` of the pod's UID, the artifacts, the
 //!   termination message, the exit code; then a second pod (Forklift's `backoffLimit: 1` re-run)
-//!   without a passwd entry changes nothing on the VM.
+//!   without a passwd entry changes nothing on the VM and leaves no zombie nor ssh process
+//!   (tini, PID 1, reaps what hook-runner's ssh leaves).
 //! - A failing hook: exit 2, `failed` in the artifacts and the termination message, the last log
 //!   lines naming the task and the host.
 //! - SIGTERM at the deadline (`podman stop -t 15` during a long remote command): exit 99 within
@@ -622,6 +623,17 @@ fn image_podman_pod_runs_under_restricted_settings_with_and_without_a_passwd_ent
     findings.finish(&context);
 }
 
+/// Forklift's command run by a shell, which then counts zombies and ssh processes left in the
+/// container (no leading newline: see [`SETTINGS_PROBE`]).
+const ZOMBIE_PROBE: &str = r#"hook-runner ansible-runner run /tmp/runner -p /tmp/hook/playbook.yml
+rc=$?
+sleep 0.5
+echo "zombies=$(grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l)"
+echo "ssh_left=$(grep -lx ssh /proc/[0-9]*/comm 2>/dev/null | wc -l)"
+echo "pid1=$(cat /proc/1/comm)"
+exit $rc
+"#;
+
 const EXPECTED_CONTENT: &str = "Migration from boston of vm-2861 has finished\n";
 
 /// The VM, with the checks every VM test starts with; `None` when a prerequisite is missing.
@@ -747,17 +759,29 @@ fn image_podman_mtv_docs_hook_end_to_end_then_a_rerun_without_a_passwd_entry() {
     drop(pod);
 
     // --- Forklift's re-run (backoffLimit 1): a new pod with fresh emptyDirs, here without a
-    // passwd entry from the engine. Nothing changes on the VM.
+    // passwd entry from the engine. Nothing changes on the VM. The same command under a shell
+    // that then counts zombies: the ssh control processes hook-runner leaves are reaped by tini.
     let rerun = HookContainer::start(
         engine,
         Launch::RunWithoutPasswd,
         &api,
         &token,
         (&playbook, &workload),
-        &FORKLIFT_ARGV,
+        &[ENTRYPOINT, "sh", "-c", ZOMBIE_PROBE],
     );
     let out2 = rerun.wait();
     findings.eq("exit code of the re-run", Some(0), out2.code);
+    findings.eq("PID 1 of the re-run", "tini", value(&out2.stdout, "pid1"));
+    findings.eq(
+        "zombies in the container after hook-runner exited",
+        "0",
+        value(&out2.stdout, "zombies"),
+    );
+    findings.eq(
+        "ssh processes left after hook-runner exited",
+        "0",
+        value(&out2.stdout, "ssh_left"),
+    );
     findings.eq(
         "PLAY RECAP of the re-run (a fresh HOME: the key is written again)",
         vec![
