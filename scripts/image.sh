@@ -174,6 +174,8 @@ main() {
 	local rc=0
 	(cd "$context" && podman build "${args[@]}" -t "$tag" .) >&2 || rc=$?
 	[ "$context" = "$ROOT" ] || rm -rf "$context"
+	# The binary stage's image: a copy of the binary on the base, used by nothing once built.
+	podman image prune --force --filter label=io.github.hook-runner.stage=binary >/dev/null 2>&1 || true
 	[ "$rc" = 0 ] || die "podman build failed (exit $rc)"
 	log "image: $tag built in $((SECONDS - started)) s, $(podman image inspect --format '{{.Size}}' "$tag") bytes"
 	remove_old_builds "$tag"
