@@ -78,19 +78,19 @@ make_local_base() {
 	command -v debootstrap >/dev/null || die "debootstrap is needed for --local-base (Debian package debootstrap)"
 	local root=$STATE/base-root.$$ started=$SECONDS
 	log "local base: debootstrap bookworm ($BASE_PACKAGES) from $MIRROR"
-	rm -rf "$root"
+	rm -rf --one-file-system "$root"
 	mkdir -p "$STATE"
-	trap 'umount -R "$root/proc" "$root/sys" 2>/dev/null || true; rm -rf "$root"' EXIT
+	trap 'umount -R "$root/proc" "$root/sys" 2>/dev/null || true; rm -rf --one-file-system "$root"' EXIT
 	if ! debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$root" "$MIRROR" >"$STATE/debootstrap.log" 2>&1; then
 		tail -20 "$STATE/debootstrap.log" >&2
 		die "debootstrap failed (log: $STATE/debootstrap.log)"
 	fi
 	# What a runtime image never reads: apt's package cache and lists, documentation, locales.
-	rm -rf "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* \
+	rm -rf --one-file-system "$root"/var/cache/apt/* "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* \
 		"$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale/* \
 		"$root"/var/log/*.log "$root"/var/log/apt/*
 	tar -C "$root" --numeric-owner -c . | podman import --quiet - "$BASE_IMAGE" >/dev/null
-	rm -rf "$root"
+	rm -rf --one-file-system "$root"
 	trap - EXIT
 	log "local base: $BASE_IMAGE made in $((SECONDS - started)) s"
 }
