@@ -10,8 +10,8 @@
 # 1. Installs cargo-fuzz from crates.io when it is missing.
 # 2. Builds every target (release + debug assertions + AddressSanitizer, cargo fuzz's default).
 # 3. Seeds each fuzz/corpus/<target>/ (not committed) at run time: our own seeds written below,
-#    plus the public hook playbooks of shared/corpus/hooks and the Forklift fixtures, copied from
-#    shared/ (third-party text is never committed into fuzz/).
+#    plus, when the public material is beside the repository (../shared, as in CI), its hook
+#    playbooks and Forklift fixtures (third-party text is never committed into fuzz/).
 # 4. Runs each target for SECONDS with the invariants as libFuzzer limits: no panic, no run of one
 #    input over FUZZ_TIMEOUT seconds (default 10), at most 512 MB of memory (RSS and one malloc).
 # 5. Prints one line per target (executions, coverage, features, corpus size, crashes) and also

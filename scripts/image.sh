@@ -149,7 +149,7 @@ main() {
 	else
 		# Given although it is the Containerfile's default: podman 4.3's buildah does not follow
 		# `FROM binary-${BINARY}` to the stage when the value comes from the ARG's default
-		# (buildah issue 4312), and tries to pull an image of that name.
+		# (https://github.com/containers/buildah/issues/4312), and tries to pull an image of that name.
 		args+=(--build-arg BINARY=source)
 	fi
 

@@ -134,7 +134,7 @@ install_ansible_venv() {
 # ------------------------------------ end of 1b ----------------------------------------------
 
 # ---------------------------------------------------------------------------------------------
-# 1c. The ansible-core sdist for the conformance suite (tests/conformance, issue 4)
+# 1c. The ansible-core sdist for the conformance suite (tests/conformance)
 #     Ansible's own integration targets (GPL-3.0: fetched here, never committed) unpacked into
 #     .lab-cache/ansible-core-<version>/ (git-ignored); an unpacked tree is reused as it is.
 #     Exports HOOK_RUNNER_ANSIBLE_SDIST=<that dir> for the test.

@@ -17,8 +17,7 @@ use std::time::Instant;
 
 use lab::SshHost;
 
-#[path = "support/sshd.rs"]
-mod sshd;
+use crate::sshd;
 
 const MIB: u64 = 1024 * 1024;
 /// The bound: hook-runner's peak RSS while copying 1 GB.

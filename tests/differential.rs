@@ -11,9 +11,7 @@
 //! a systemd VM (the lab's python3 variant).
 
 // Shared with tests/differential_vm.rs; each binary uses a part of it.
-#[allow(dead_code)]
-#[path = "differential/harness.rs"]
-mod harness;
+use crate::harness;
 
 use harness::{check, Case};
 

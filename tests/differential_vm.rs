@@ -11,9 +11,7 @@
 //! set `HOOK_RUNNER_ANSIBLE`): a failure with `CI=true`, a loud skip otherwise.
 
 // Shared with tests/differential.rs; each binary uses a part of it.
-#[allow(dead_code)]
-#[path = "differential/harness.rs"]
-mod harness;
+use crate::harness;
 
 use harness::{check, Case};
 

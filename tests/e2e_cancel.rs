@@ -13,8 +13,7 @@
 //! - (run directly, not in the pod) a `become: true` command under `sudo` configured with
 //!   `use_pty`: it is gone from the VM too.
 
-#[path = "e2e/common.rs"]
-mod common;
+use crate::common;
 
 use common::*;
 use lab::vm::Vm;
@@ -108,10 +107,7 @@ fn vm_until_empty(vm: &Vm, probe: &str, limit: Duration) -> String {
 
 #[test]
 fn e2e_sigterm_during_a_long_remote_command_cancels_and_ends_it_on_the_vm() {
-    let test = "e2e_sigterm_during_a_long_remote_command_cancels_and_ends_it_on_the_vm";
-    if !vm_and_pod_prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, vm_and_pod_prerequisites(test));
     let vm = Vm::boot().expect("the lab VM boots");
     let (api, image) = hook_pod_with_vm_play(&vm, LONG_COMMAND_PLAY);
     let out = run_until_sigterm(&image, &api);
@@ -180,10 +176,10 @@ impl Drop for SlowLink {
 
 #[test]
 fn e2e_sigterm_during_a_copy_leaves_no_partial_file() {
-    let test = "e2e_sigterm_during_a_copy_leaves_no_partial_file";
-    if !vm_and_pod_prerequisites(test) || !lab::require_command(test, "tc") {
-        return;
-    }
+    lab::prologue!(
+        test,
+        vm_and_pod_prerequisites(test) || !lab::require_command(test, "tc")
+    );
     let vm = Vm::boot().expect("the lab VM boots");
     let (api, image) = hook_pod_with_vm_play(&vm, BIG_COPY_PLAY);
     // 64 MiB of zeros (sparse: cheap to make) in the pod's /tmp: ~32 s at 2 MB/s.
@@ -217,10 +213,7 @@ fn e2e_sigterm_during_a_copy_leaves_no_partial_file() {
 /// gone from the VM.
 #[test]
 fn e2e_sigterm_ends_an_escalated_command_under_sudo_use_pty() {
-    let test = "e2e_sigterm_ends_an_escalated_command_under_sudo_use_pty";
-    if !lab::require_root_and(test, lab::vm::HOST_COMMANDS) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root_and(test, lab::vm::HOST_COMMANDS));
     let vm = Vm::boot().expect("the lab VM boots");
     vm.exec_ok("echo 'Defaults use_pty' >/etc/sudoers.d/zz-use-pty && chmod 0440 /etc/sudoers.d/zz-use-pty && visudo -c >/dev/null && echo ok");
     let work = tempfile::tempdir().unwrap();

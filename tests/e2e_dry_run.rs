@@ -7,8 +7,7 @@
 //! The workload's `vm.ipaddress` is 192.0.2.10 (TEST-NET-1, nothing answers there): a dry-run
 //! that tried SSH would hang or fail as unreachable.
 
-#[path = "e2e/common.rs"]
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;
@@ -267,10 +266,7 @@ fn corpus_expectations() -> Vec<(&'static str, Expect)> {
 
 #[test]
 fn e2e_dry_run_every_corpus_playbook_runs_or_is_rejected_as_expected() {
-    let test = "e2e_dry_run_every_corpus_playbook_runs_or_is_rejected_as_expected";
-    if !lab::require_root(test) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root(test));
     let expectations = corpus_expectations();
     // Every corpus file has an expectation, and every expectation a file.
     let mut on_disk: Vec<String> = std::fs::read_dir(shared("corpus/hooks"))
@@ -302,10 +298,7 @@ fn e2e_dry_run_every_corpus_playbook_runs_or_is_rejected_as_expected() {
 
 #[test]
 fn e2e_dry_run_of_the_filled_in_mtv_hook_runs_without_touching_the_vm() {
-    let test = "e2e_dry_run_of_the_filled_in_mtv_hook_runs_without_touching_the_vm";
-    if !lab::require_root(test) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root(test));
     let dir = hook_dir(&mtv_docs_playbook());
     // A fake key (the dry-run only decodes and copies it): a few body lines to search for.
     let key: Vec<u8> = {
@@ -351,10 +344,7 @@ fn e2e_dry_run_of_the_filled_in_mtv_hook_runs_without_touching_the_vm() {
 
 #[test]
 fn e2e_dry_run_undefined_workload_vm_name_lists_the_keys_that_exist() {
-    let test = "e2e_dry_run_undefined_workload_vm_name_lists_the_keys_that_exist";
-    if !lab::require_root(test) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root(test));
     // The kubectl-mtv guide's notification hook with the workload loaded as `workload`: the
     // guide's `workload.vm.name` does not exist (the name is `workload.vm.vm1.vm0.name`).
     let playbook = r#"- hosts: localhost

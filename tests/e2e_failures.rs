@@ -18,8 +18,7 @@
 //! "Nothing run" is checked with a canary task placed before the bad one: a runner that
 //! validates the playbook whole never runs it.
 
-#[path = "e2e/common.rs"]
-mod common;
+use crate::common;
 
 use common::*;
 use lab::kube_api::{service_account, KubeApi, Rule};
@@ -64,10 +63,7 @@ const MERGED_RUN: &str =
 
 #[test]
 fn e2e_failing_task_on_the_vm_names_task_host_message_and_line_and_posts_an_event() {
-    let test = "e2e_failing_task_on_the_vm_names_task_host_message_and_line_and_posts_an_event";
-    if !vm_and_pod_prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, vm_and_pod_prerequisites(test));
     let vm = Vm::boot().expect("the lab VM boots");
     let ip = vm.address().to_string();
     let api = KubeApi::start();
@@ -234,10 +230,7 @@ fn e2e_failing_task_on_the_vm_names_task_host_message_and_line_and_posts_an_even
 
 #[test]
 fn e2e_unreachable_vm_is_unreachable_with_exit_4() {
-    let test = "e2e_unreachable_vm_is_unreachable_with_exit_4";
-    if !lab::require_root_and(test, lab::vm::HOST_COMMANDS) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root_and(test, lab::vm::HOST_COMMANDS));
     let vm = Vm::boot().expect("the lab VM boots");
     let ip = vm.address().to_string();
     let work = tempfile::tempdir().unwrap();
@@ -401,10 +394,7 @@ fn localhost_play(canary: &Path, tail: &str) -> String {
 
 #[test]
 fn e2e_forbidden_secret_names_service_account_verb_and_resource() {
-    let test = "e2e_forbidden_secret_names_service_account_verb_and_resource";
-    if !lab::require_root(test) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root(test));
     let api = KubeApi::start();
     api.add_secret(NS, "privkey", &[("key", b"not-a-real-key")]);
     // Allowed to read other things, not Secrets.
@@ -442,10 +432,7 @@ fn e2e_forbidden_secret_names_service_account_verb_and_resource() {
 
 #[test]
 fn e2e_yaml_syntax_error_is_located_exits_4_and_runs_nothing() {
-    let test = "e2e_yaml_syntax_error_is_located_exits_4_and_runs_nothing";
-    if !lab::require_root(test) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root(test));
     let dir = tempfile::tempdir().unwrap();
     let canary = dir.path().join("canary");
     // `        msg: a: b`: a mapping value where none is allowed; PyYAML's mark is the second
@@ -475,10 +462,7 @@ fn e2e_yaml_syntax_error_is_located_exits_4_and_runs_nothing() {
 
 #[test]
 fn e2e_unknown_module_is_rejected_with_ansibles_wording_and_nothing_runs() {
-    let test = "e2e_unknown_module_is_rejected_with_ansibles_wording_and_nothing_runs";
-    if !lab::require_root(test) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root(test));
     let dir = tempfile::tempdir().unwrap();
     let canary = dir.path().join("canary");
     let playbook = localhost_play(
@@ -510,10 +494,7 @@ fn e2e_unknown_module_is_rejected_with_ansibles_wording_and_nothing_runs() {
 
 #[test]
 fn e2e_unknown_parameter_is_rejected_with_ansibles_wording_and_nothing_runs() {
-    let test = "e2e_unknown_parameter_is_rejected_with_ansibles_wording_and_nothing_runs";
-    if !lab::require_root(test) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root(test));
     let dir = tempfile::tempdir().unwrap();
     let canary = dir.path().join("canary");
     let dest = dir.path().join("dest.txt");
@@ -568,10 +549,7 @@ fn e2e_unknown_parameter_is_rejected_with_ansibles_wording_and_nothing_runs() {
 
 #[test]
 fn e2e_undefined_variable_names_the_variable_and_the_task() {
-    let test = "e2e_undefined_variable_names_the_variable_and_the_task";
-    if !lab::require_root(test) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root(test));
     let playbook = r#"- hosts: localhost
   gather_facts: false
   tasks:
@@ -652,10 +630,7 @@ const HOSTILE_PLAY: &str = r#"- name: Hostile data on the VM
 
 #[test]
 fn e2e_hostile_names_are_data_on_the_vm() {
-    let test = "e2e_hostile_names_are_data_on_the_vm";
-    if !lab::require_root_and(test, lab::vm::HOST_COMMANDS) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root_and(test, lab::vm::HOST_COMMANDS));
     let vm = Vm::boot().expect("the lab VM boots");
     let ip = vm.address().to_string();
     let work = tempfile::tempdir().unwrap();

@@ -9,8 +9,7 @@
 //! later; the MTV docs hook runs meanwhile in the simulated Forklift pod with the default wait.
 //! (The opposite case, a host that never answers within a short wait, is in `e2e_failures`.)
 
-#[path = "e2e/common.rs"]
-mod common;
+use crate::common;
 
 use common::*;
 use lab::vm::Vm;
@@ -21,10 +20,7 @@ const LATE: Duration = Duration::from_secs(20);
 
 #[test]
 fn e2e_vm_answering_ssh_20s_late_is_waited_for_and_the_hook_succeeds() {
-    let test = "e2e_vm_answering_ssh_20s_late_is_waited_for_and_the_hook_succeeds";
-    if !vm_and_pod_prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, vm_and_pod_prerequisites(test));
     let vm = Vm::boot().expect("the lab VM boots");
     let ip = vm.address().to_string();
     let (api, token, key) = api_with_vm_key(&vm);

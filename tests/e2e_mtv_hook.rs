@@ -24,8 +24,7 @@
 //!   "Migration from boston of vm-2861 has finished\n" (plan `provider.source.name` = boston,
 //!   workload `vm.vm1.vm0.id` = vm-2861).
 
-#[path = "e2e/common.rs"]
-mod common;
+use crate::common;
 
 use common::*;
 use lab::vm::Vm;
@@ -56,10 +55,7 @@ fn probe_value<'a>(stdout: &'a str, key: &str) -> &'a str {
 
 #[test]
 fn e2e_mtv_docs_hook_in_the_forklift_pod_stops_mariadb_and_reruns_without_changes() {
-    let test = "e2e_mtv_docs_hook_in_the_forklift_pod_stops_mariadb_and_reruns_without_changes";
-    if !vm_and_pod_prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, vm_and_pod_prerequisites(test));
     let started = Instant::now();
     let vm = Vm::boot().expect("the lab VM boots");
     assert_eq!(
@@ -256,10 +252,7 @@ fn e2e_mtv_docs_hook_in_the_forklift_pod_stops_mariadb_and_reruns_without_change
 /// service-account form is the pod test above): the same outcome and recap.
 #[test]
 fn e2e_mtv_docs_hook_run_directly_as_root_with_a_kubeconfig() {
-    let test = "e2e_mtv_docs_hook_run_directly_as_root_with_a_kubeconfig";
-    if !lab::require_root_and(test, lab::vm::HOST_COMMANDS) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root_and(test, lab::vm::HOST_COMMANDS));
     let vm = Vm::boot().expect("the lab VM boots");
     let ip = vm.address().to_string();
     let (api, token, key) = api_with_vm_key(&vm);

@@ -3,7 +3,7 @@
 //! to the lab's loopback sshd, where the remote watchdog must leave it alone); a polled job
 //! past its limit fails with Ansible's message; modules without async support fail.
 
-mod engine_common;
+use crate::engine_common;
 use engine_common::*;
 use hook_runner::report::Status;
 use serde_json::json;
@@ -80,10 +80,10 @@ async fn fire_and_forget_on_localhost_returns_at_once_and_the_job_completes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fire_and_forget_over_ssh_returns_at_once_and_the_job_completes() {
-    let test = "fire_and_forget_over_ssh_returns_at_once_and_the_job_completes";
-    if !lab::require_root_and(test, &["ssh", "sshd", "ssh-keygen"]) {
-        return;
-    }
+    lab::prologue!(
+        test,
+        lab::require_root_and(test, &["ssh", "sshd", "ssh-keygen"])
+    );
     fire_and_forget_over_ssh(false).await;
 }
 
@@ -91,10 +91,10 @@ async fn fire_and_forget_over_ssh_returns_at_once_and_the_job_completes() {
 /// (Debian's `use_pty`) must not take the job with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fire_and_forget_under_become_over_ssh_completes() {
-    let test = "fire_and_forget_under_become_over_ssh_completes";
-    if !lab::require_root_and(test, &["ssh", "sshd", "ssh-keygen", "sudo"]) {
-        return;
-    }
+    lab::prologue!(
+        test,
+        lab::require_root_and(test, &["ssh", "sshd", "ssh-keygen", "sudo"])
+    );
     fire_and_forget_over_ssh(true).await;
 }
 

@@ -1,7 +1,7 @@
 //! The engine through the local connection: variables, conditions, loops, register,
 //! changed_when/failed_when, until, ignore_errors and exit codes.
 
-mod engine_common;
+use crate::engine_common;
 use engine_common::*;
 use hook_runner::report::Status;
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! Dry-run of the corpus hooks with Forklift's real input files: controller tasks run,
 //! remote tasks are shown (`would_run`), and what would fail fails.
 
-mod engine_common;
+use crate::engine_common;
 use engine_common::*;
 use hook_runner::report::Status;
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! Control flow through the engine: block/rescue/always, handlers, tags, includes and
 //! imports, roles, add_host with hostvars/groups, run_once, meta, precedence.
 
-mod engine_common;
+use crate::engine_common;
 use engine_common::*;
 use hook_runner::report::Status;
 use serde_json::json;

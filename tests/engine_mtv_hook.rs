@@ -4,6 +4,7 @@
 //! `/premigration.txt` written on a systemd VM without Python. A second run changes nothing
 //! on the VM. (Own test binary: it sets `HOME` for the process.)
 
+#[path = "support/engine.rs"]
 mod engine_common;
 use engine_common::{run_with, shared_path as shared, write_files};
 use hook_runner::engine::RunOptions;

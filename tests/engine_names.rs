@@ -6,7 +6,7 @@
 //! Each behaviour is checked on the real binary's console text (what a user sees) and, where
 //! the engine's events carry it, on the events (what JSON and artifacts carry).
 
-mod engine_common;
+use crate::engine_common;
 use engine_common::*;
 use hook_runner::report::Event;
 

@@ -2,7 +2,7 @@
 //! environment, check mode, delegate_to, unreachable hosts (exit 4), ignore_unreachable,
 //! cancellation (exit 99) and dry-run.
 
-mod engine_common;
+use crate::engine_common;
 use engine_common::*;
 use hook_runner::engine::{run_playbook_with_cancel, Cancel, RunOptions};
 use hook_runner::report::Status;

@@ -1,7 +1,7 @@
 //! `retries`/`until` meeting `failed_when`, through the engine and the local connection, as
 //! ansible-core 2.18's `until` integration target expects.
 
-mod engine_common;
+use crate::engine_common;
 use engine_common::*;
 use hook_runner::report::Status;
 use serde_json::json;

@@ -10,7 +10,7 @@
 //!   handles its own failure, when it fails at run time with the module's message;
 //! - a lone `{{ expr }}` keeps its native type; text around a template gives a string.
 
-mod engine_common;
+use crate::engine_common;
 use engine_common::*;
 use hook_runner::report::{Event, Status};
 use serde_json::json;

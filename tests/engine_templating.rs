@@ -5,7 +5,7 @@
 //! - a passing `assert` is shown at default verbosity (`_ansible_verbose_always`) unless
 //!   `quiet`, and its registered result has no `_ansible_*` key, at the top or in loop items.
 
-mod engine_common;
+use crate::engine_common;
 use engine_common::*;
 use hook_runner::report::Status;
 use serde_json::json;

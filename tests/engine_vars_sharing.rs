@@ -9,7 +9,7 @@
 //!   registered many results still sees them; `until` sees `attempts` on the registered result
 //!   while it is evaluated (`until: r.attempts >= 2`), as in Ansible.
 
-mod engine_common;
+use crate::engine_common;
 use engine_common::*;
 use hook_runner::report::Status;
 use serde_json::json;

@@ -8,10 +8,8 @@
 //!   mix; a later run finishes the copy whatever temporary file the killed one left (when the
 //!   kill leaves none, a partial one is planted, as a VM that died with the pod would keep).
 
-#[path = "e2e/common.rs"]
-mod common;
-#[path = "faults/common.rs"]
-mod faults;
+use crate::common;
+use crate::faults;
 
 use common::Findings;
 use faults::*;
@@ -78,10 +76,7 @@ fn vm_files(vm: &Vm, dirs: &str) -> Vec<String> {
 
 #[test]
 fn faults_copy_on_a_full_disk_fails_with_the_remote_error_and_keeps_the_old_file() {
-    let test = "faults_copy_on_a_full_disk_fails_with_the_remote_error_and_keeps_the_old_file";
-    if !prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, prerequisites(test));
     let vm = Vm::boot().expect("the lab VM boots");
     // A small filesystem inside the VM: the destination's, holding the previous file.
     vm.exec_ok(
@@ -193,19 +188,13 @@ enum Kill {
 
 #[test]
 fn faults_sigkill_during_a_large_copy_leaves_old_or_new_content_and_a_rerun_finishes() {
-    let test = "faults_sigkill_during_a_large_copy_leaves_old_or_new_content_and_a_rerun_finishes";
-    if !prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, prerequisites(test));
     sigkill_mid_copy(Kill::Everything);
 }
 
 #[test]
 fn faults_sigkill_of_hook_runner_alone_during_a_large_copy_leaves_old_or_new_content() {
-    let test = "faults_sigkill_of_hook_runner_alone_during_a_large_copy_leaves_old_or_new_content";
-    if !prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, prerequisites(test));
     sigkill_mid_copy(Kill::RunnerOnly);
 }
 

@@ -12,10 +12,8 @@
 //!   SIGKILLed (the master connection hook-runner holds breaks, new connections are refused),
 //!   MariaDB is stopped, then both start again (new sshd, new host state).
 
-#[path = "e2e/common.rs"]
-mod common;
-#[path = "faults/common.rs"]
-mod faults;
+use crate::common;
+use crate::faults;
 
 use common::Findings;
 use faults::*;
@@ -123,10 +121,7 @@ fn run_through_outage(playbook: &str, identity: &str, expected_recap: [u32; 7]) 
 
 #[test]
 fn faults_vm_going_down_and_up_mid_play_is_waited_for_and_the_play_goes_on() {
-    let test = "faults_vm_going_down_and_up_mid_play_is_waited_for_and_the_play_goes_on";
-    if !lab::require_root_and(test, lab::vm::HOST_COMMANDS) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root_and(test, lab::vm::HOST_COMMANDS));
     let prepare = format!(
         "  - name: Install the outage script\n    copy:\n      dest: /root/faults-outage.sh\n      content: |\n{}",
         OUTAGE_SCRIPT
@@ -146,10 +141,7 @@ fn faults_vm_going_down_and_up_mid_play_is_waited_for_and_the_play_goes_on() {
 
 #[test]
 fn faults_vm_rebooting_mid_play_is_waited_for_and_the_play_goes_on() {
-    let test = "faults_vm_rebooting_mid_play_is_waited_for_and_the_play_goes_on";
-    if !lab::require_root_and(test, lab::vm::HOST_COMMANDS) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root_and(test, lab::vm::HOST_COMMANDS));
     let playbook = play(
         "",
         "    shell: sleep 2 && systemctl reboot\n    async: 10\n    poll: 0",

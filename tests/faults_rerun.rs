@@ -7,10 +7,8 @@
 //! run stops MariaDB and writes a file, then fails on a step that is not ready yet; the second
 //! run (a fresh process, as a new pod is) passes that step and does the rest.
 
-#[path = "e2e/common.rs"]
-mod common;
-#[path = "faults/common.rs"]
-mod faults;
+use crate::common;
+use crate::faults;
 
 use common::Findings;
 use faults::*;
@@ -84,10 +82,7 @@ fn termination_summary(work: &Workdir) -> (String, i64, Option<[u64; 3]>) {
 
 #[test]
 fn faults_second_run_after_a_failed_run_finishes_and_reports_only_its_changes() {
-    let test = "faults_second_run_after_a_failed_run_finishes_and_reports_only_its_changes";
-    if !lab::require_root_and(test, lab::vm::HOST_COMMANDS) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root_and(test, lab::vm::HOST_COMMANDS));
     let vm = Vm::boot().expect("the lab VM boots");
     let work = Workdir::new(PLAY, &inventory(&[vm_host("vm1", &vm, "")]));
     let mut findings = Findings::default();

@@ -15,10 +15,8 @@
 //! none leaves the machine) and restored before teardown. Each run is bounded (a hang is a failure, not a stuck
 //! suite) and each VM is torn down.
 
-#[path = "e2e/common.rs"]
-mod common;
-#[path = "faults/common.rs"]
-mod faults;
+use crate::common;
+use crate::faults;
 
 use common::{CliRun, Findings};
 use faults::*;
@@ -98,10 +96,7 @@ const TWO_HOST_PLAY: &str = r#"- name: Two hosts, one loses its sshd
 
 #[test]
 fn faults_sshd_killed_mid_task_makes_that_host_unreachable_and_the_others_go_on() {
-    let test = "faults_sshd_killed_mid_task_makes_that_host_unreachable_and_the_others_go_on";
-    if !prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, prerequisites(test));
     let vm = Vm::boot().expect("the lab VM boots");
     let other = lab::SshHost::options()
         .start_loopback()
@@ -288,10 +283,7 @@ const LONG_TASK_MARKER: &str = "/var/tmp/faults-long-task-started";
 
 #[test]
 fn faults_link_cut_during_a_long_command_is_unreachable_within_the_keepalive() {
-    let test = "faults_link_cut_during_a_long_command_is_unreachable_within_the_keepalive";
-    if !prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, prerequisites(test));
     let vm = Vm::boot().expect("the lab VM boots");
     // The configured keepalive: a probe every second, the link declared dead after 3 unanswered.
     let keepalive = "          ansible_ssh_common_args: \"-o ServerAliveInterval=1 -o ServerAliveCountMax=3\"\n";
@@ -336,10 +328,7 @@ const TIMEOUT_PLAY: &str = r#"- name: A command that never returns
 
 #[test]
 fn faults_task_timeout_ends_a_command_that_never_returns() {
-    let test = "faults_task_timeout_ends_a_command_that_never_returns";
-    if !prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, prerequisites(test));
     let vm = Vm::boot().expect("the lab VM boots");
     let work = Workdir::new(TIMEOUT_PLAY, &inventory(&[vm_host("vm1", &vm, "")]));
     let out = work.run(&[], RUN_TIMEOUT);
@@ -398,10 +387,7 @@ const TIMEOUT_CUT_LINK_PLAY: &str = r#"- name: A command that never returns, cut
 
 #[test]
 fn faults_task_after_a_timeout_on_a_cut_link_does_not_hang() {
-    let test = "faults_task_after_a_timeout_on_a_cut_link_does_not_hang";
-    if !prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, prerequisites(test));
     let vm = Vm::boot().expect("the lab VM boots");
     let work = Workdir::new(
         TIMEOUT_CUT_LINK_PLAY,
@@ -434,10 +420,7 @@ fn faults_task_after_a_timeout_on_a_cut_link_does_not_hang() {
 
 #[test]
 fn faults_link_cut_with_default_settings_is_detected_without_a_task_timeout() {
-    let test = "faults_link_cut_with_default_settings_is_detected_without_a_task_timeout";
-    if !prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, prerequisites(test));
     let vm = Vm::boot().expect("the lab VM boots");
     // Nothing configured: no keepalive in the inventory, no task timeout, no run timeout. A
     // hook's VM whose network dies must still be reported, not wait for the pod's deadline.

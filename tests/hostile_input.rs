@@ -28,8 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[path = "support/sshd.rs"]
-mod sshd;
+use crate::sshd;
 
 const DEFAULT_SEED: u64 = 0x0005_eed0_f405_711e;
 const DEFAULT_SAMPLES: usize = 16;
@@ -546,10 +545,7 @@ fn check_samples(base: &Path, samples: &[Sample], blob: &[u8]) -> Vec<String> {
 
 #[test]
 fn hostile_strings_reach_the_host_as_data_and_never_run() {
-    let test = "hostile_strings_reach_the_host_as_data_and_never_run";
-    if !lab::require_root(test) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root(test));
     let seed = env_number("HOSTILE_SEED").unwrap_or(DEFAULT_SEED);
     let count = env_number("HOSTILE_SAMPLES").map_or(DEFAULT_SAMPLES, |n| n as usize);
     eprintln!("hostile input: seed {seed:#x}, {count} samples (HOSTILE_SEED/HOSTILE_SAMPLES)");
@@ -695,10 +691,7 @@ const PATH_VAR_CASES: &[(&str, &str)] = &[
 
 #[test]
 fn path_parameters_expand_only_environment_variables() {
-    let test = "path_parameters_expand_only_environment_variables";
-    if !lab::require_root(test) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root(test));
     let host = SshHost::start_loopback().expect("start the loopback sshd");
     let base_holder = tempfile::Builder::new()
         .prefix("hostile-vars-")

@@ -31,10 +31,12 @@
 //!   5 s, `canceled`, the remote command gone from the VM, as in the simulated pod
 //!   (`tests/e2e_cancel.rs`).
 
-#[path = "e2e/common.rs"]
+#[path = "support/e2e.rs"]
 mod common;
 #[path = "support/manifests.rs"]
 mod manifests;
+#[path = "support/process.rs"]
+mod process;
 
 use common::*;
 use lab::kube_api::KubeApi;
@@ -507,7 +509,7 @@ fn value<'a>(stdout: &'a str, key: &str) -> &'a str {
 
 #[test]
 fn image_podman_pod_runs_under_restricted_settings_with_and_without_a_passwd_entry() {
-    let test = "image_podman_pod_runs_under_restricted_settings_with_and_without_a_passwd_entry";
+    let test = lab::test_name!();
     let Some(engine) = engine(test) else {
         return;
     };
@@ -646,7 +648,7 @@ fn vm_for(test: &str) -> Option<Vm> {
 
 #[test]
 fn image_podman_mtv_docs_hook_end_to_end_then_a_rerun_without_a_passwd_entry() {
-    let test = "image_podman_mtv_docs_hook_end_to_end_then_a_rerun_without_a_passwd_entry";
+    let test = lab::test_name!();
     let Some(engine) = engine(test) else {
         return;
     };
@@ -829,7 +831,7 @@ const FAILING_PLAY: &str = r#"
 
 #[test]
 fn image_podman_failing_hook_exits_2_and_says_which_task_failed_where() {
-    let test = "image_podman_failing_hook_exits_2_and_says_which_task_failed_where";
+    let test = lab::test_name!();
     let Some(engine) = engine(test) else {
         return;
     };
@@ -911,7 +913,7 @@ const STOP_GRACE_SECONDS: &str = "15";
 
 #[test]
 fn image_podman_stop_during_a_remote_command_cancels_as_the_deadline_does() {
-    let test = "image_podman_stop_during_a_remote_command_cancels_as_the_deadline_does";
+    let test = lab::test_name!();
     let Some(engine) = engine(test) else {
         return;
     };

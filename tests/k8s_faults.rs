@@ -11,8 +11,7 @@
 //! - a server slower than `HOOK_RUNNER_API_TIMEOUT` hits the timeout;
 //! - an Event `POST` is retried on `503` but not on `500` (the server may have created it).
 
-#[path = "reliability/run.rs"]
-mod run;
+use crate::run;
 
 use hook_runner::kube::{ApiCluster, Cluster, EventSpec, RetryPolicy};
 use lab::kube_api::{service_account, Fault, KubeApi, Rule};

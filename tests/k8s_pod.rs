@@ -34,10 +34,10 @@ fn in_cluster_credentials_are_used_in_a_pod() {
     if std::env::var("HR_POD_CHILD").is_ok() {
         return;
     }
-    let test = "in_cluster_credentials_are_used_in_a_pod";
-    if !lab::require_root_and(test, &["unshare", "setpriv", "tini"]) {
-        return;
-    }
+    lab::prologue!(
+        test,
+        lab::require_root_and(test, &["unshare", "setpriv", "tini"])
+    );
     let api = KubeApi::start();
     api.add_secret("mtv", "vm-key", &[("key", b"k")]);
     let token = api.token(

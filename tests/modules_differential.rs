@@ -12,7 +12,7 @@
 //! skipped with a message. `HR_DIFF_CASES=name,name` runs only the named cases. About three
 //! seconds per case (ansible-playbook's start-up): three to five minutes in all.
 
-mod modules_common;
+use crate::modules_common;
 
 use hook_runner::connection::local::LocalConnection;
 use hook_runner::modules::{self, ModuleContext};

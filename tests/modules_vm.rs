@@ -3,7 +3,7 @@
 //! copy/file/stat (the MTV docs hook's steps, then idempotence), command/shell with become
 //! through sudo, getent, ping, and paths with spaces, quotes and `$()` as data.
 
-mod modules_common;
+use crate::modules_common;
 
 use hook_runner::connection::Connection;
 use hook_runner::modules::setup;

@@ -4,7 +4,7 @@
 //! sudo as the unprivileged user), `template` (rendering with variables and the template vars,
 //! owner/mode, idempotence, check mode, backup) and `lineinfile`.
 
-mod modules_common;
+use crate::modules_common;
 
 use hook_runner::{Map, Value};
 use lab::vm::{Vm, HOST_COMMANDS};

@@ -28,8 +28,7 @@
 //! `lab::require_root`). Everything created lives in temp dirs removed on drop; the lab removes the
 //! mount points it had to create (`/tmp/hook`, `/bin/entrypoint`, ...) after the last pod.
 
-#[path = "support/process.rs"]
-mod process;
+use crate::process;
 
 use lab::pod::{Pod, PodOutput, DEFAULT_UID};
 use lab::SshHost;
@@ -195,10 +194,7 @@ fn value<'a>(out: &'a PodOutput, key: &str) -> &'a str {
 
 #[test]
 fn pod_image_entrypoint_gives_the_arbitrary_uid_a_passwd_entry_whose_home_is_home() {
-    let test = "pod_image_entrypoint_gives_the_arbitrary_uid_a_passwd_entry_whose_home_is_home";
-    if !prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, prerequisites(test));
     let image = Image::new(HELLO_PLAYBOOK);
     let passwd_before = fs::read("/etc/passwd").unwrap();
 
@@ -236,10 +232,10 @@ fn pod_image_entrypoint_gives_the_arbitrary_uid_a_passwd_entry_whose_home_is_hom
 
 #[test]
 fn pod_image_entrypoint_works_under_bash_as_on_ubi() {
-    let test = "pod_image_entrypoint_works_under_bash_as_on_ubi";
-    if !prerequisites(test) || !lab::require_command(test, "bash") {
-        return;
-    }
+    lab::prologue!(
+        test,
+        prerequisites(test) || !lab::require_command(test, "bash")
+    );
     let image = Image::new(HELLO_PLAYBOOK);
     // UBI's /bin/sh is bash. Not PID 1 (the lab's tini is), so bash runs the whole script.
     let pod = image.pod().pid1(false);
@@ -254,10 +250,7 @@ fn pod_image_entrypoint_works_under_bash_as_on_ubi() {
 
 #[test]
 fn pod_image_entrypoint_falls_back_to_a_writable_home() {
-    let test = "pod_image_entrypoint_falls_back_to_a_writable_home";
-    if !prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, prerequisites(test));
     let image = Image::new(HELLO_PLAYBOOK);
     // An unusable HOME: /home/runner is next.
     let out = run(
@@ -287,10 +280,7 @@ fn pod_image_entrypoint_falls_back_to_a_writable_home() {
 
 #[test]
 fn pod_image_entrypoint_as_pid1_leaves_no_zombies() {
-    let test = "pod_image_entrypoint_as_pid1_leaves_no_zombies";
-    if !prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, prerequisites(test));
     let image = Image::new(HELLO_PLAYBOOK);
     // Control: the same command as PID 1 without the entrypoint keeps the orphan as a zombie.
     let bare = run(image.pod(), &["sh", "-c", ORPHAN_SCRIPT]);
@@ -304,10 +294,7 @@ fn pod_image_entrypoint_as_pid1_leaves_no_zombies() {
 
 #[test]
 fn pod_image_forklift_argv_runs_the_playbook_with_hook_runner() {
-    let test = "pod_image_forklift_argv_runs_the_playbook_with_hook_runner";
-    if !prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, prerequisites(test));
     let image = Image::new(HELLO_PLAYBOOK);
     let out = run(image.pod(), &FORKLIFT_ARGV);
     assert!(out.success(), "{out:#?}");
@@ -383,10 +370,7 @@ fn ssh_playbook(host: &SshHost, key: &str) -> String {
 
 #[test]
 fn pod_image_key_written_to_home_ssh_is_used_and_ssh_leaves_no_zombies() {
-    let test = "pod_image_key_written_to_home_ssh_is_used_and_ssh_leaves_no_zombies";
-    if !prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, prerequisites(test));
     let host = SshHost::start_loopback().expect("sshd");
     let key = fs::read_to_string(host.key_path()).unwrap();
     let image = Image::new(&ssh_playbook(&host, &key));
@@ -444,10 +428,7 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
 
 #[test]
 fn pod_image_entrypoint_hands_other_argv_shapes_to_hook_runner() {
-    let test = "pod_image_entrypoint_hands_other_argv_shapes_to_hook_runner";
-    if !prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, prerequisites(test));
     let image = Image::new(HELLO_PLAYBOOK);
     let hello = "\"msg\": \"hello from localhost for rhel9-web01 in konveyor-forklift\"";
     // ansible-playbook's argv, and no argument at all (the image's CMD runs the mounted hook).
@@ -471,10 +452,7 @@ fn pod_image_entrypoint_hands_other_argv_shapes_to_hook_runner() {
 
 #[test]
 fn pod_image_deadline_sigterm_reaches_hook_runner_through_tini() {
-    let test = "pod_image_deadline_sigterm_reaches_hook_runner_through_tini";
-    if !prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, prerequisites(test));
     let playbook = r#"- hosts: localhost
   gather_facts: false
   tasks:
@@ -506,10 +484,7 @@ fn pod_image_deadline_sigterm_reaches_hook_runner_through_tini() {
 
 #[test]
 fn pod_image_entrypoint_overrides_a_passwd_home_that_is_not_home() {
-    let test = "pod_image_entrypoint_overrides_a_passwd_home_that_is_not_home";
-    if !prerequisites(test) {
-        return;
-    }
+    lab::prologue!(test, prerequisites(test));
     // `nobody` (65534) has an entry whose home is not $HOME: ssh would look for ~/.ssh there.
     let Some(nobody) = fs::read_to_string("/etc/passwd")
         .unwrap()

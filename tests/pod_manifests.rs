@@ -11,8 +11,7 @@
 //! - `Containerfile`: every `COPY` source exists, the workspace members and the files the sources
 //!   embed (`include_str!`) are copied, `/bin/entrypoint` and `HOME` are set up, the user is not root.
 
-#[path = "support/manifests.rs"]
-mod manifests;
+use crate::manifests;
 
 use base64::Engine;
 use hook_runner::yaml;

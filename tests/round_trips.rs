@@ -26,8 +26,7 @@ use std::process::Command;
 
 use lab::SshHost;
 
-#[path = "support/sshd.rs"]
-mod sshd;
+use crate::sshd;
 
 const BASE: &str = "/home/hrtest/round-trips";
 

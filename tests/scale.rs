@@ -21,10 +21,8 @@
 //! The 1 GB `copy` streaming test (peak RSS under 50 MB, byte-identical) is
 //! `tests/copy_streaming.rs` (`a_1_gb_copy_streams_with_bounded_memory`, `HR_SCALE_TESTS=1`).
 
-#[path = "e2e/common.rs"]
-mod common;
-#[path = "reliability/run.rs"]
-mod run;
+use crate::common;
+use crate::run;
 
 use lab::SshHost;
 use run::{Hook, Run};
@@ -240,10 +238,7 @@ fn a_1000_item_loop_after_1000_registered_results() {
 
 #[test]
 fn a_1000_item_loop_over_ssh() {
-    let test = "a_1000_item_loop_over_ssh";
-    if !lab::require_root(test) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root(test));
     let sshd = SshHost::start_loopback().expect("lab sshd");
     let playbook = format!(
         r#"- hosts: vm
@@ -302,10 +297,7 @@ fn extra_addresses() -> String {
 
 #[test]
 fn a_play_over_200_hosts_on_loopback_addresses() {
-    let test = "a_play_over_200_hosts_on_loopback_addresses";
-    if !lab::require_root(test) {
-        return;
-    }
+    lab::prologue!(test, lab::require_root(test));
     let sshd_count = HOSTS.div_ceil(ADDRESSES_PER_SSHD);
     let sshds: Vec<SshHost> = (0..sshd_count)
         .map(|_| {

@@ -31,10 +31,8 @@
 //! task with `ignore_errors`, then a real failure). In the pod (Events, the pod's termination
 //! message): one run per failing module and variant at `-vvvv --json`, and a successful run.
 
-#[path = "e2e/common.rs"]
-mod common;
-#[path = "reliability/run.rs"]
-mod run;
+use crate::common;
+use crate::run;
 
 use base64::Engine as _;
 use lab::kube_api::{service_account, KubeApi, Rule};

@@ -11,8 +11,7 @@ use lab::SshHost;
 use sshd::{control_dir, policy, req, target};
 use std::time::{Duration, Instant};
 
-#[path = "support/sshd.rs"]
-mod sshd;
+use crate::sshd;
 
 const NEEDS: &[&str] = &["ssh", "sshd", "ssh-keygen"];
 

@@ -141,7 +141,7 @@ fn no_passwd_entry_is_explained_and_nss_wrapper_fixes_it() {
     if std::env::var("HR_POD_CHILD").is_ok() {
         return;
     }
-    let test = "no_passwd_entry_is_explained_and_nss_wrapper_fixes_it";
+    let test = lab::test_name!();
     if !lab::require_root_and(test, &["ssh", "sshd", "unshare", "setpriv", "tini"])
         || !lab::require(Path::new(NSS_WRAPPER).exists(), test, NSS_WRAPPER)
     {
@@ -184,7 +184,7 @@ fn no_zombie_masters_when_the_runner_is_pid_1() {
     if std::env::var("HR_POD_CHILD").is_ok() {
         return;
     }
-    let test = "no_zombie_masters_when_the_runner_is_pid_1";
+    let test = lab::test_name!();
     if !lab::require_root_and(test, &["ssh", "sshd", "unshare", "setpriv"])
         || !lab::require(Path::new(NSS_WRAPPER).exists(), test, NSS_WRAPPER)
     {

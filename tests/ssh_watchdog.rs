@@ -26,8 +26,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-#[path = "support/sshd.rs"]
-mod sshd;
+use crate::sshd;
 
 const NEEDS: &[&str] = &["ssh", "sshd", "ssh-keygen", "pgrep"];
 
@@ -122,10 +121,7 @@ async fn closing_the_master_ends_the_remote_command() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_exec_under_sudo_ends_the_escalated_command() {
-    let test = "a_dropped_exec_under_sudo_ends_the_escalated_command";
-    if !lab_ready(test) || !lab::require_command(test, "sudo") {
-        return;
-    }
+    lab::prologue!(test, lab_ready(test) || !lab::require_command(test, "sudo"));
     let host = SshHost::options()
         .root(true)
         .start_loopback()

@@ -9,8 +9,7 @@
 //!   with the budget message and its peak RSS stays far below the gigabyte the result would
 //!   take.
 
-#[path = "reliability/run.rs"]
-mod run;
+use crate::run;
 
 use hook_runner::template::{Scope, Templar};
 use hook_runner::Map;

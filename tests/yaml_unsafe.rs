@@ -6,7 +6,7 @@
 //! tags stop the run with a located error, as ansible-playbook does, and an `!unsafe` conditional
 //! fails its task ("Conditional is marked as unsafe").
 
-mod engine_common;
+use crate::engine_common;
 use engine_common::{json_events, run_binary, run_binary_at, write_files};
 use serde_json::Value;
 use std::path::{Path, PathBuf};

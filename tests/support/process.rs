@@ -2,7 +2,7 @@
 //! outside the pod gets, a watchdog that ends a run which outlives its bound (a hang is a
 //! failure, not a stuck suite), and putting the binary into a simulated image.
 //!
-//! Shared by `tests/e2e/common.rs`, `tests/reliability/run.rs` and `tests/pod_image.rs`, which
+//! Shared by `tests/support/e2e.rs`, `tests/support/reliability.rs` and `tests/pod_image.rs`, which
 //! include it with `#[path = "../support/process.rs"] mod process;` (or `support/process.rs`).
 #![allow(dead_code)]
 

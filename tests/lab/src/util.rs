@@ -51,6 +51,40 @@ pub fn require(available: bool, test: &str, what: &str) -> bool {
     false
 }
 
+/// The name of the test function it is written in (the last path segment that is not a closure
+/// or an async block), so a test's reports never drift from its name.
+#[macro_export]
+macro_rules! test_name {
+    () => {{
+        fn here() {}
+        $crate::util::function_name(::std::any::type_name_of_val(&here))
+    }};
+}
+
+/// The lab-test prologue: binds `$test` to the test's name ([`test_name!`]) and returns from the
+/// test when `$ready` (an expression over `$test` applying the prerequisite policy) is false.
+///
+/// ```ignore
+/// lab::prologue!(test, lab::require_root_and(test, &["ssh", "sshd"]));
+/// ```
+#[macro_export]
+macro_rules! prologue {
+    ($test:ident, $ready:expr) => {
+        let $test = $crate::test_name!();
+        if !$ready {
+            return;
+        }
+    };
+}
+
+/// The enclosing function's name from the type name of a function item defined in it
+/// (`crate::module::the_test::here`, or `...::the_test::{{closure}}::here` in async tests).
+pub fn function_name(here: &'static str) -> &'static str {
+    here.rsplit("::")
+        .find(|segment| *segment != "here" && !segment.starts_with('{'))
+        .unwrap_or(here)
+}
+
 /// The test needs root (namespaces, mounts, sshd, setpriv). See the module doc for the policy.
 pub fn require_root(test: &str) -> bool {
     require(is_root(), test, "root privileges (effective UID 0)")
@@ -247,6 +281,21 @@ fn append_report_line(line: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_name_is_the_enclosing_function() {
+        assert_eq!(crate::test_name!(), "test_name_is_the_enclosing_function");
+    }
+
+    #[test]
+    fn test_name_skips_closures_and_async_blocks() {
+        let in_closure = || crate::test_name!();
+        assert_eq!(in_closure(), "test_name_skips_closures_and_async_blocks");
+        assert_eq!(
+            super::function_name("x::a_test::{{closure}}::{{closure}}::here"),
+            "a_test"
+        );
+    }
 
     #[test]
     fn wait_until_is_bounded() {

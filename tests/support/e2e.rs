@@ -1,15 +1,12 @@
 //! Shared pieces of the end-to-end tests (`tests/e2e_*.rs`): the hook image's runtime layout
 //! in the lab's simulated pod, the Forklift inputs, the CLI run directly, and output checks.
 //!
-//! Each test file includes this module with `#[path = "e2e/common.rs"] mod common;`, so not
+//! Each test file includes this module with `#[path = "support/e2e.rs"] mod common;`, so not
 //! every file uses every helper.
 #![allow(dead_code)]
 
-// A test file that includes both this module and `reliability/run.rs` loads process.rs twice,
-// once in each: deliberate, so that each of the two stands alone.
-#[allow(clippy::duplicate_mod)]
-#[path = "../support/process.rs"]
-mod process;
+// The binary declares process.rs once (tests/support/process.rs) beside this module.
+use crate::process;
 pub use process::{hook_runner_command, kill_after};
 
 use lab::kube_api::{KubeApi, RecordedRequest};

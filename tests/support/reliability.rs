@@ -4,14 +4,11 @@
 //! size of the hook-runner process itself, from `wait4`'s rusage (`ru_maxrss`), which counts
 //! that process only, not the ssh children it starts.
 //!
-//! Included with `#[path = "reliability/run.rs"] mod run;`.
+//! Included with `#[path = "support/reliability.rs"] mod run;`.
 #![allow(dead_code)]
 
-// A test file that includes both this module and `e2e/common.rs` loads process.rs twice,
-// once in each: deliberate, so that each of the two stands alone.
-#[allow(clippy::duplicate_mod)]
-#[path = "../support/process.rs"]
-mod process;
+// The binary declares process.rs once (tests/support/process.rs) beside this module.
+use crate::process;
 
 use process::{hook_runner_command, kill_after};
 use std::io::Read;

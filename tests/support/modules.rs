@@ -3,7 +3,7 @@
 //! cluster that is never there, a runner that checks and normalises arguments as the engine
 //! does before `run`, and an SSH connection to a lab VM as root or as its unprivileged user.
 //!
-//! Included with `mod modules_common;`, so not every file uses every helper.
+//! Included with `#[path = "support/modules.rs"] mod modules_common;`, so not every file uses every helper.
 #![allow(dead_code)]
 
 use async_trait::async_trait;

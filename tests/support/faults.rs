@@ -4,8 +4,8 @@
 //! and SIGKILLed with or without their ssh processes), the PLAY RECAP as numbers, the VM's
 //! processes seen from the host, and sshd killed inside a VM.
 //!
-//! It builds on `tests/e2e/common.rs` (the bounded CLI run, recap helpers): a test file includes
-//! both, `#[path = "e2e/common.rs"] mod common;` then `#[path = "faults/common.rs"] mod faults;`.
+//! It builds on `tests/support/e2e.rs` (the bounded CLI run, recap helpers): a test file includes
+//! both, `#[path = "support/e2e.rs"] mod common;` then `#[path = "support/faults.rs"] mod faults;`.
 #![allow(dead_code)]
 
 use crate::common::{hook_runner, hook_runner_command, recap_lines, CliRun};
