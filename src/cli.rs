@@ -62,6 +62,8 @@ enum Command {
     Run(RunArgs),
     /// Show what a hook would do, offline: no cluster, no SSH.
     DryRun(DryRunArgs),
+    /// Check a hook statically (nothing runs): templates, variables, Forklift's data paths.
+    Lint(LintArgs),
     /// Forklift's argv: `ansible-runner run DIR -p PLAYBOOK`.
     #[command(name = "ansible-runner", hide = true)]
     AnsibleRunner(RunnerCli),
@@ -84,8 +86,48 @@ struct DryRunArgs {
     /// A Secret's content for `k8s_info`: NAMESPACE/NAME=FILE (repeatable).
     #[arg(long = "secret", value_name = "NAMESPACE/NAME=FILE", value_parser = parse_secret)]
     secrets: Vec<(String, String, PathBuf)>,
+    /// Build workload.yml from the inventory service's JSON for a VM (as Forklift does) and
+    /// dry-run against it; needs --provider.
+    #[arg(long = "inventory-json", value_name = "FILE", requires = "provider")]
+    inventory_json: Option<PathBuf>,
+    /// The source provider of --inventory-json.
+    #[arg(long = "provider", value_name = "PROVIDER", value_parser = parse_provider, requires = "inventory_json")]
+    provider: Option<crate::lint::shapes::Provider>,
+    /// With --inventory-json: the plan.yml to use instead of the hook directory's.
+    #[arg(long = "plan", value_name = "FILE", requires = "inventory_json")]
+    plan: Option<PathBuf>,
     #[command(flatten)]
     opts: PlaybookOptions,
+}
+
+#[derive(Debug, Args)]
+struct LintArgs {
+    /// A hook directory (its playbook.yml) or a playbook (default: the bundled example).
+    target: Option<PathBuf>,
+    /// Check workload paths against this provider's workload.yml (vsphere, ovirt, openstack,
+    /// ova, ocp, hyperv, nutanix, or all; default: the hook's workload.yml, else all).
+    #[arg(long = "provider", value_name = "PROVIDER")]
+    provider: Option<String>,
+    /// Output format: human, json or sarif.
+    #[arg(long = "format", value_name = "FORMAT", default_value = "human", value_parser = ["human", "json", "sarif"])]
+    format: String,
+}
+
+/// `dry-run --inventory-json`: the hook directory to stage with a generated workload.yml.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InventoryStage {
+    pub hook_dir: PathBuf,
+    pub record: PathBuf,
+    pub provider: crate::lint::shapes::Provider,
+    pub plan: Option<PathBuf>,
+    /// The staged directory (removed after the run).
+    pub into: PathBuf,
+}
+
+fn parse_provider(text: &str) -> Result<crate::lint::shapes::Provider, String> {
+    crate::lint::shapes::Provider::from_name(text).ok_or_else(|| {
+        format!("'{text}' is not a provider (vsphere, ovirt, openstack, ova, ocp, hyperv, nutanix)")
+    })
 }
 
 /// `ansible-runner` as a command: only `run` is supported.
@@ -247,6 +289,10 @@ pub struct Invocation {
     pub termination_log: Option<PathBuf>,
     /// `--timeout`: the whole run's deadline.
     pub timeout: Option<std::time::Duration>,
+    /// `lint`: run the linter instead of a playbook.
+    pub lint: Option<crate::lint::LintRequest>,
+    /// `dry-run --inventory-json`: stage the hook with a generated workload.yml first.
+    pub inventory_stage: Option<InventoryStage>,
 }
 
 /// ansible-runner's private data dir and the artifacts ident.
@@ -312,11 +358,25 @@ fn from_cli(cli: Cli) -> Result<Invocation, Exit> {
     match cli.command {
         Command::Run(args) => Ok(from_options(args.playbook, args.opts, Mode::Run)),
         Command::AnsibleRunner(runner) => Ok(from_runner(runner)),
+        Command::Lint(args) => lint_invocation(args),
         Command::DryRun(args) => {
-            let (dir, write_example_to) = match args.hook_dir {
+            let (mut dir, write_example_to) = match args.hook_dir {
                 Some(dir) => (dir, None),
                 None => example_dir(),
             };
+            let mut inventory_stage = None;
+            if let (Some(record), Some(provider)) = (args.inventory_json, args.provider) {
+                let into = std::env::temp_dir()
+                    .join(format!("hook-runner-inventory-{}", std::process::id()));
+                inventory_stage = Some(InventoryStage {
+                    hook_dir: dir,
+                    record,
+                    provider,
+                    plan: args.plan,
+                    into: into.clone(),
+                });
+                dir = into;
+            }
             let playbook = dir.join("playbook.yml");
             let mut inv = from_options(
                 playbook,
@@ -326,9 +386,49 @@ fn from_cli(cli: Cli) -> Result<Invocation, Exit> {
                 },
             );
             inv.write_example_to = write_example_to;
+            inv.inventory_stage = inventory_stage;
             Ok(inv)
         }
     }
+}
+
+fn lint_invocation(args: LintArgs) -> Result<Invocation, Exit> {
+    use crate::lint::shapes::Provider;
+    use crate::lint::{Format, LintRequest, Providers};
+    let providers = match args.provider.as_deref() {
+        None => Providers::Auto,
+        Some("all") => Providers::Only(Provider::ALL.to_vec()),
+        Some(name) => match Provider::from_name(name) {
+            Some(p) => Providers::Only(vec![p]),
+            None => {
+                return Err(Exit {
+                    code: RC_BAD_OPTIONS,
+                    message: format!(
+                        "error: invalid value '{name}' for '--provider <PROVIDER>': use vsphere, ovirt, openstack, ova, ocp, hyperv, nutanix or all\n"
+                    ),
+                })
+            }
+        },
+    };
+    let format = match args.format.as_str() {
+        "json" => Format::Json,
+        "sarif" => Format::Sarif,
+        _ => Format::Human,
+    };
+    // The run options stay at their defaults: lint runs nothing.
+    let Command::Run(defaults) = Cli::try_parse_from(["hook-runner", "run"])
+        .map_err(clap_exit)?
+        .command
+    else {
+        unreachable!("`run` parses as the run command")
+    };
+    let mut inv = from_options(defaults.playbook, defaults.opts, Mode::Run);
+    inv.lint = Some(LintRequest {
+        target: args.target,
+        providers,
+        format,
+    });
+    Ok(inv)
 }
 
 fn from_runner(cli: RunnerCli) -> Invocation {
@@ -423,6 +523,8 @@ fn from_options(playbook: PathBuf, o: PlaybookOptions, mode: Mode) -> Invocation
         write_example_to: None,
         termination_log,
         timeout,
+        lint: None,
+        inventory_stage: None,
     }
 }
 
