@@ -60,6 +60,9 @@ fn e2e_mtv_docs_hook_in_the_forklift_pod_stops_mariadb_and_reruns_without_change
     if !vm_and_pod_prerequisites(test) {
         return;
     }
+    let Some(playbook) = mtv_docs_playbook(test) else {
+        return;
+    };
     let started = Instant::now();
     let vm = Vm::boot().expect("the lab VM boots");
     assert_eq!(
@@ -71,7 +74,7 @@ fn e2e_mtv_docs_hook_in_the_forklift_pod_stops_mariadb_and_reruns_without_change
 
     // The cluster: the key in the Secret, a token allowed only `get` on it.
     let (api, token, key) = api_with_vm_key(&vm);
-    let image = HookPod::new(&mtv_docs_playbook(), &workload_with_ip(&ip), &api, &token);
+    let image = HookPod::new(&playbook, &workload_with_ip(&ip), &api, &token);
 
     // --- First run: Forklift's exact argv, the entrypoint as PID 1.
     let mut findings = Findings::default();
@@ -260,14 +263,17 @@ fn e2e_mtv_docs_hook_run_directly_as_root_with_a_kubeconfig() {
     if !lab::require_root_and(test, lab::vm::HOST_COMMANDS) {
         return;
     }
+    let Some(playbook) = mtv_docs_playbook(test) else {
+        return;
+    };
     let vm = Vm::boot().expect("the lab VM boots");
     let ip = vm.address().to_string();
     let (api, token, key) = api_with_vm_key(&vm);
     let work = tempfile::tempdir().unwrap();
     let hook = work.path().join("hook");
     std::fs::create_dir(&hook).unwrap();
-    std::fs::write(hook.join("playbook.yml"), mtv_docs_playbook()).unwrap();
-    std::fs::copy(shared("fixtures/forklift/plan.yml"), hook.join("plan.yml")).unwrap();
+    std::fs::write(hook.join("playbook.yml"), playbook).unwrap();
+    std::fs::copy(common::data::forklift("plan.yml"), hook.join("plan.yml")).unwrap();
     std::fs::write(hook.join("workload.yml"), workload_with_ip(&ip)).unwrap();
     let kubeconfig = work.path().join("kubeconfig");
     api.write_kubeconfig(&kubeconfig, &token).unwrap();
