@@ -483,7 +483,13 @@ impl<'a> Linter<'a> {
                     for f in &site.uses.filters {
                         if matches!(state.apply_filter(f, &[]), Err(ref e) if e.kind() == minijinja::ErrorKind::UnknownFilter)
                         {
-                            out.push((i, Some(f.clone()), "unknown-filter", format!("no filter named '{f}'"), Some("hook-runner dry-run --help lists nothing; see the README's filter list".to_string())));
+                            out.push((
+                                i,
+                                Some(f.clone()),
+                                "unknown-filter",
+                                format!("No filter named '{f}'."),
+                                None,
+                            ));
                         }
                     }
                     for t in &site.uses.tests {
@@ -493,7 +499,7 @@ impl<'a> Linter<'a> {
                                 i,
                                 Some(t.clone()),
                                 "unknown-test",
-                                format!("no test named '{t}'"),
+                                format!("No test named '{t}'."),
                                 None,
                             ));
                         }
@@ -514,7 +520,6 @@ impl<'a> Linter<'a> {
         }
         for (i, needle, rule, message, fix) in out {
             let node = self.sites[i].node;
-            let fix = fix.filter(|_| rule != "unknown-filter");
             self.finding(node, needle.as_deref(), rule, Severity::Error, message, fix);
         }
     }
