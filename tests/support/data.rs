@@ -2,9 +2,9 @@
 //! (`data/forklift/`), and the public hook corpus, which lives beside the repository
 //! (`../shared/corpus/hooks`) and is not part of it.
 //!
-//! Tests that need the corpus call [`corpus_dir`]: without it they print a loud `NOT RUN` line
-//! and pass, so a clone of the repository alone passes its suite; with `CI=true` a missing
-//! corpus is a failure (CI always has it).
+//! Tests that need the corpus call [`corpus_dir`]: without it they print the lab's loud
+//! `LAB TEST NOT RUN` banner and pass, so a clone of the repository alone passes its suite; with
+//! `CI=true` a missing corpus is a failure (CI always has it).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -22,24 +22,16 @@ pub fn read_forklift(name: &str) -> String {
     std::fs::read_to_string(forklift(name)).unwrap_or_else(|e| panic!("data/forklift/{name}: {e}"))
 }
 
-/// The public hook corpus, when it is beside the repository. `test` names the caller in the
-/// NOT RUN line.
+/// The public hook corpus, when it is beside the repository. Without it, the lab's
+/// prerequisite policy applies ([`lab::require`]): a loud NOT RUN banner naming `test` (a failure
+/// with `CI=true`).
 pub fn corpus_dir(test: &str) -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/hooks");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "{test}: the hook corpus {} is missing (CI=true)",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "NOT RUN: {test}: the hook corpus {} is not beside the repository",
+    let what = format!(
+        "the public hook corpus {} beside the repository",
         dir.display()
     );
-    None
+    lab::require(dir.is_dir(), test, &what).then_some(dir)
 }
 
 /// A corpus file's path (call [`corpus_dir`] first).
