@@ -18,8 +18,15 @@ fn bin() -> Command {
 
 /// Lints `playbook` (written into a fresh hook directory) against `providers`.
 fn lint_text(playbook: &str, providers: &[Provider]) -> Vec<Finding> {
+    lint_files(&[("playbook.yml", playbook)], providers)
+}
+
+/// Lints a hook directory made of `files`.
+fn lint_files(files: &[(&str, &str)], providers: &[Provider]) -> Vec<Finding> {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("playbook.yml"), playbook).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
     lint(dir.path(), &Providers::Only(providers.to_vec())).unwrap()
 }
 
@@ -199,6 +206,46 @@ fn undefined_variables_are_those_no_source_defines() {
     assert!(findings[0]
         .message
         .contains("'nobody_defines_me' is undefined"));
+}
+
+#[test]
+fn paths_into_the_hooks_own_vars_files() {
+    let playbook = "
+- hosts: localhost
+  gather_facts: false
+  vars_files: [settings.yml]
+  tasks:
+    - include_vars: {file: extra.yml, name: extra}
+    - debug:
+        msg: \"{{ db.host }} {{ extra.port }} {{ db.hots }} {{ extra.prot | default(1) }}\"
+";
+    let settings = "db: {host: db1, user: app}\n";
+    let extra = "port: 5432\n";
+    let findings = lint_files(
+        &[
+            ("playbook.yml", playbook),
+            ("settings.yml", settings),
+            ("extra.yml", extra),
+        ],
+        &[Provider::Vsphere],
+    );
+    assert_eq!(rules(&findings), ["vars-path"], "{findings:#?}");
+    assert!(
+        findings[0].message.contains("`db.hots` does not exist")
+            && findings[0].message.contains("did you mean `db.host`?"),
+        "{}",
+        findings[0].message
+    );
+    // A vars file this machine cannot read may define anything: no undefined-variable guesses.
+    let templated = "
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - include_vars: \"{{ lookup('env', 'SITE') }}.yml\"
+    - debug:
+        msg: \"{{ from_that_file }}\"
+";
+    assert!(lint_text(templated, &[Provider::Vsphere]).is_empty());
 }
 
 #[test]

@@ -77,6 +77,10 @@ pub struct Linter<'a> {
     sites: Vec<Site<'a>>,
     defined: HashSet<String>,
     data: DataRoots,
+    /// Variables from vars files found beside the playbook, with their values.
+    vars_data: crate::Map,
+    /// A vars file without a name could not be read: undefined variables cannot be told.
+    unknown_vars_source: bool,
     collecting_args: bool,
     pub findings: Vec<Finding>,
 }
@@ -118,6 +122,8 @@ impl<'a> Linter<'a> {
             sites: Vec::new(),
             defined: MAGIC.iter().map(|s| s.to_string()).collect(),
             data: DataRoots::default(),
+            vars_data: crate::Map::new(),
+            unknown_vars_source: false,
             collecting_args: false,
             findings: Vec::new(),
         }
@@ -390,14 +396,21 @@ impl<'a> Linter<'a> {
                 self.data.plan_names.insert(n.to_string());
             }
             ("plan.yml", None) => self.data.plan_top = true,
-            (_, Some(n)) => {
-                self.defined.insert(n.to_string());
-            }
-            (_, None) => {
+            (_, name) => {
                 let path = crate::engine::hook_dir::redirect(file, self.dir)
                     .unwrap_or_else(|| self.dir.join(file));
-                if let Ok(node) = crate::yaml::load_file(&path) {
-                    self.define_keys(&node);
+                let loaded = crate::yaml::load_file(&path).ok().map(|n| n.to_value());
+                match (name, loaded) {
+                    (Some(n), Some(value)) => {
+                        self.vars_data.insert(n.to_string(), value);
+                    }
+                    (Some(n), None) => {
+                        self.defined.insert(n.to_string());
+                    }
+                    (None, Some(crate::Value::Object(map))) => self.vars_data.extend(map),
+                    // A file this machine cannot read (templated name, not here yet) may
+                    // define anything.
+                    (None, _) => self.unknown_vars_source = true,
                 }
             }
         }
@@ -562,6 +575,28 @@ impl<'a> Linter<'a> {
                 {
                     continue;
                 }
+                if let Some(value) = self.vars_data.get(&r.root) {
+                    if let (Reach::Missing(at), false) = (paths::reach(value, &r.path), r.guarded) {
+                        let hint = paths::suggest(value, &r.path)
+                            .map(|s| format!(" (did you mean `{}.{s}`?)", r.root))
+                            .unwrap_or_default();
+                        let missing = dotted(&r.path[..=at]);
+                        let message = format!(
+                            "`{}` does not exist: the vars file that defines `{}` has no `{missing}`{hint}",
+                            r.dotted(),
+                            r.root
+                        );
+                        out.push((
+                            i,
+                            r.text.clone(),
+                            "vars-path",
+                            Severity::Error,
+                            message,
+                            None,
+                        ));
+                    }
+                    continue;
+                }
                 let (shape_kind, path): (&str, Vec<Seg>) =
                     if self.data.workload_names.contains(&r.root) {
                         ("workload", r.path.clone())
@@ -582,7 +617,7 @@ impl<'a> Linter<'a> {
                                 .collect(),
                         )
                     } else {
-                        if !r.guarded {
+                        if !r.guarded && !self.unknown_vars_source {
                             out.push((
                                 i,
                                 r.text.clone(),
