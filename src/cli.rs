@@ -6,7 +6,11 @@
 //!   Forklift mounts the hook's ConfigMap), with ansible-playbook's options.
 //! - `hook-runner dry-run [HOOK_DIR] [--secret NAMESPACE/NAME=FILE]...`: no cluster, no SSH.
 //!   Without HOOK_DIR: `playbooks/example` when run from the repository, else the example
-//!   embedded in the binary, written to a temporary directory.
+//!   embedded in the binary, written to a temporary directory. With `--inventory-json FILE
+//!   --provider P [--plan FILE]`, against the workload.yml Forklift would write for that
+//!   inventory record (see [`crate::lint::inventory`]).
+//! - `hook-runner lint [HOOK_DIR | PLAYBOOK] [--provider P|all] [--format human|json|sarif]`:
+//!   static checks ([`crate::lint`]), nothing run; without a target, the bundled example.
 //! - `hook-runner ansible-runner run DIR -p PLAYBOOK` (and `--playbook`), Forklift's exact argv
 //!   after `/bin/entrypoint`; also when the binary is called as `ansible-runner`. DIR is the
 //!   private data dir, created if missing; a relative PLAYBOOK is looked up in `DIR/project`
@@ -106,11 +110,11 @@ struct LintArgs {
     target: Option<PathBuf>,
     /// Check workload paths against this provider's workload.yml (vsphere, ovirt, openstack,
     /// ova, ocp, hyperv, nutanix, or all; default: the hook's workload.yml, else all).
-    #[arg(long = "provider", value_name = "PROVIDER")]
-    provider: Option<String>,
+    #[arg(long = "provider", value_name = "PROVIDER", value_parser = parse_lint_providers)]
+    provider: Option<crate::lint::Providers>,
     /// Output format: human, json or sarif.
-    #[arg(long = "format", value_name = "FORMAT", default_value = "human", value_parser = ["human", "json", "sarif"])]
-    format: String,
+    #[arg(long = "format", value_name = "FORMAT", default_value = "human", value_parser = parse_format)]
+    format: crate::lint::Format,
 }
 
 /// `dry-run --inventory-json`: the hook directory to stage with a generated workload.yml.
@@ -122,6 +126,25 @@ pub struct InventoryStage {
     pub plan: Option<PathBuf>,
     /// The staged directory (removed after the run).
     pub into: PathBuf,
+}
+
+fn parse_lint_providers(text: &str) -> Result<crate::lint::Providers, String> {
+    use crate::lint::shapes::Provider;
+    match text {
+        "all" => Ok(crate::lint::Providers::Only(Provider::ALL.to_vec())),
+        one => parse_provider(one)
+            .map(|p| crate::lint::Providers::Only(vec![p]))
+            .map_err(|e| format!("{e}, or all")),
+    }
+}
+
+fn parse_format(text: &str) -> Result<crate::lint::Format, String> {
+    match text {
+        "human" => Ok(crate::lint::Format::Human),
+        "json" => Ok(crate::lint::Format::Json),
+        "sarif" => Ok(crate::lint::Format::Sarif),
+        other => Err(format!("'{other}' is not a format (human, json, sarif)")),
+    }
 }
 
 fn parse_provider(text: &str) -> Result<crate::lint::shapes::Provider, String> {
@@ -393,28 +416,6 @@ fn from_cli(cli: Cli) -> Result<Invocation, Exit> {
 }
 
 fn lint_invocation(args: LintArgs) -> Result<Invocation, Exit> {
-    use crate::lint::shapes::Provider;
-    use crate::lint::{Format, LintRequest, Providers};
-    let providers = match args.provider.as_deref() {
-        None => Providers::Auto,
-        Some("all") => Providers::Only(Provider::ALL.to_vec()),
-        Some(name) => match Provider::from_name(name) {
-            Some(p) => Providers::Only(vec![p]),
-            None => {
-                return Err(Exit {
-                    code: RC_BAD_OPTIONS,
-                    message: format!(
-                        "error: invalid value '{name}' for '--provider <PROVIDER>': use vsphere, ovirt, openstack, ova, ocp, hyperv, nutanix or all\n"
-                    ),
-                })
-            }
-        },
-    };
-    let format = match args.format.as_str() {
-        "json" => Format::Json,
-        "sarif" => Format::Sarif,
-        _ => Format::Human,
-    };
     // The run options stay at their defaults: lint runs nothing.
     let Command::Run(defaults) = Cli::try_parse_from(["hook-runner", "run"])
         .map_err(clap_exit)?
@@ -423,10 +424,10 @@ fn lint_invocation(args: LintArgs) -> Result<Invocation, Exit> {
         unreachable!("`run` parses as the run command")
     };
     let mut inv = from_options(defaults.playbook, defaults.opts, Mode::Run);
-    inv.lint = Some(LintRequest {
+    inv.lint = Some(crate::lint::LintRequest {
         target: args.target,
-        providers,
-        format,
+        providers: args.provider.unwrap_or_default(),
+        format: args.format,
     });
     Ok(inv)
 }
@@ -782,6 +783,70 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn lint_takes_a_target_a_provider_and_a_format() {
+        use crate::lint::shapes::Provider;
+        use crate::lint::{Format, Providers};
+        let lint = |args: &[&str]| ok(args).lint.expect("a lint request");
+        let plain = lint(&["hook-runner", "lint"]);
+        assert_eq!(plain.target, None);
+        assert_eq!(plain.providers, Providers::Auto);
+        assert_eq!(plain.format, Format::Human);
+        let all = lint(&[
+            "hook-runner",
+            "lint",
+            "hooks/a",
+            "--provider",
+            "all",
+            "--format",
+            "sarif",
+        ]);
+        assert_eq!(all.target, Some(PathBuf::from("hooks/a")));
+        assert_eq!(all.providers, Providers::Only(Provider::ALL.to_vec()));
+        assert_eq!(all.format, Format::Sarif);
+        let one = lint(&[
+            "hook-runner",
+            "lint",
+            "--provider",
+            "ovirt",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(one.providers, Providers::Only(vec![Provider::Ovirt]));
+        for bad in [["--provider", "vmware"], ["--format", "xml"]] {
+            let err = parse(argv(&["hook-runner", "lint", bad[0], bad[1]])).unwrap_err();
+            assert_eq!(err.code, RC_BAD_OPTIONS, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn dry_run_from_an_inventory_record_needs_its_provider() {
+        let inv = ok(&[
+            "hook-runner",
+            "dry-run",
+            "/hooks/a",
+            "--inventory-json",
+            "vm.json",
+            "--provider",
+            "openstack",
+        ]);
+        let stage = inv.inventory_stage.expect("a staged hook");
+        assert_eq!(stage.hook_dir, PathBuf::from("/hooks/a"));
+        assert_eq!(stage.provider, crate::lint::shapes::Provider::Openstack);
+        assert_eq!(inv.options.playbook, stage.into.join("playbook.yml"));
+        for partial in [
+            &["hook-runner", "dry-run", "--inventory-json", "vm.json"][..],
+            &["hook-runner", "dry-run", "--provider", "ovirt"],
+            &["hook-runner", "dry-run", "--plan", "plan.yml"],
+        ] {
+            assert_eq!(
+                parse(argv(partial)).unwrap_err().code,
+                RC_BAD_OPTIONS,
+                "{partial:?}"
+            );
+        }
     }
 
     #[test]

@@ -255,6 +255,8 @@ pub fn stage_inventory_hook(
         .map_err(|e| format!("{}:{}:{}: {e}", record.display(), e.line(), e.column()))?;
     let workload = inventory::workload_from_inventory(provider, &json)
         .map_err(|e| format!("{}: {e}", record.display()))?;
+    // A leftover of an earlier run with the same process id is replaced.
+    let _ = std::fs::remove_dir_all(into);
     std::fs::create_dir_all(into)
         .map_err(|e| format!("could not create {}: {e}", into.display()))?;
     let entries = std::fs::read_dir(hook_dir)
