@@ -47,6 +47,8 @@ struct Site<'a> {
     expression: bool,
     /// Part of the module's arguments (not a keyword such as `environment`).
     in_args: bool,
+    /// It does not parse: its references are not checked (the syntax error says enough).
+    broken: bool,
     /// The task (or play) it belongs to: index into `Linter::tasks`.
     task: usize,
 }
@@ -440,6 +442,7 @@ impl<'a> Linter<'a> {
                         text: s.clone(),
                         expression: expression && !is_template,
                         in_args: self.collecting_args,
+                        broken: false,
                         task,
                     });
                 }
@@ -532,6 +535,9 @@ impl<'a> Linter<'a> {
             }
         }
         for (i, needle, rule, message, fix) in out {
+            if rule == "template-syntax" {
+                self.sites[i].broken = true;
+            }
             let node = self.sites[i].node;
             self.finding(node, needle.as_deref(), rule, Severity::Error, message, fix);
         }
@@ -568,6 +574,9 @@ impl<'a> Linter<'a> {
             })
             .collect();
         for (i, site) in self.sites.iter().enumerate() {
+            if site.broken {
+                continue;
+            }
             for r in &site.uses.refs {
                 if self.defined.contains(&r.root)
                     || r.root.starts_with("ansible_")

@@ -119,11 +119,11 @@ pub fn template_uses(text: &str) -> Uses {
     let bytes = text.as_bytes();
     let mut in_raw = false;
     while i + 1 < bytes.len() {
-        let open = &text[i..i + 2];
-        let close = match open {
-            "{{" => "}}",
-            "{%" => "%}",
-            "{#" => "#}",
+        // Bytes, not `&str` slices: `i` may fall inside a multi-byte character.
+        let close = match &bytes[i..i + 2] {
+            b"{{" => "}}",
+            b"{%" => "%}",
+            b"{#" => "#}",
             _ => {
                 i += 1;
                 continue;
@@ -132,7 +132,7 @@ pub fn template_uses(text: &str) -> Uses {
         let start = i + 2;
         let end = find_close(text, start, close).unwrap_or(text.len());
         let inner = &text[start..end];
-        let statement = open == "{%";
+        let statement = close == "%}";
         let word = inner
             .trim_start_matches(['-', '+'])
             .split_whitespace()
@@ -142,7 +142,7 @@ pub fn template_uses(text: &str) -> Uses {
             in_raw = true;
         } else if statement && word == "endraw" {
             in_raw = false;
-        } else if open != "{#" && !in_raw {
+        } else if close != "#}" && !in_raw {
             parts.push((start, inner, statement));
         }
         i = (end + 2).min(text.len());
@@ -183,7 +183,7 @@ fn find_close(text: &str, from: usize, close: &str) -> Option<usize> {
             Some(q) if b == q => quote = None,
             Some(_) => {}
             None if b == b'\'' || b == b'"' => quote = Some(b),
-            None if text[i..].starts_with(close) => return Some(i),
+            None if bytes[i..].starts_with(close.as_bytes()) => return Some(i),
             None => {}
         }
         i += 1;
@@ -487,6 +487,18 @@ mod tests {
         assert!(u.secret_lookup);
         assert_eq!(u.filters, ["last", "b64decode"]);
         assert_eq!(u.tests, ["none"]);
+    }
+
+    #[test]
+    fn any_text_is_scanned_without_panicking() {
+        let u = template_uses("é{{ vé.ü }}€{% if ö %}ß{% endif %}{{ 'ç' }}{{");
+        assert_eq!(dotted(&u), [("vé.ü".into(), false), ("ö".into(), false)]);
+        for text in [
+            "{{", "{%", "{#", "{{ '", "{{ a[", "{{ a.", "{{ a | ", "{{ x is", "}}{{}}",
+        ] {
+            template_uses(text);
+            expression_uses(text);
+        }
     }
 
     #[test]

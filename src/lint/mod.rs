@@ -96,8 +96,16 @@ pub fn lint(target: &Path, providers: &Providers) -> Result<Vec<Finding>, String
     };
     let mut findings = Vec::new();
     if let Err(e) = crate::playbook::load_playbook(&playbook) {
+        // The loader names the playbook by its full path: shown as the user gave it, like
+        // every other finding in that file.
+        let same_file =
+            std::fs::canonicalize(&*e.loc.file).ok() == std::fs::canonicalize(&playbook).ok();
         findings.push(Finding {
-            file: e.loc.file.to_string(),
+            file: if same_file {
+                file.clone()
+            } else {
+                e.loc.file.to_string()
+            },
             line: e.loc.line,
             col: e.loc.col,
             rule: "load",
@@ -113,6 +121,8 @@ pub fn lint(target: &Path, providers: &Providers) -> Result<Vec<Finding>, String
     let mut linter = Linter::new(&file, &source, &dir, &workloads);
     linter.run(&root);
     findings.extend(linter.findings);
+    // In reading order; the engine's load error first among equals.
+    findings.sort_by_key(|f| (f.line, f.col));
     Ok(findings)
 }
 
