@@ -267,6 +267,12 @@ fn secrets_printed_without_no_log() {
     assert_eq!(rules(&findings), ["secret-no-log"], "{findings:#?}");
     assert_eq!(findings[0].severity, Severity::Error);
     assert!(lint_text(&play("      no_log: true\n"), &[Provider::Vsphere]).is_empty());
+    // Through a fact set from it, the data is still the Secret's.
+    let via_fact = play("      no_log: true\n    - set_fact:\n        key: \"{{ creds.resources[0].data.key }}\"\n      no_log: true\n    - shell: echo {{ key }}\n");
+    let findings = lint_text(&via_fact, &[Provider::Vsphere]);
+    assert_eq!(rules(&findings), ["secret-no-log"], "{findings:#?}");
+    assert_eq!(findings[0].severity, Severity::Warning);
+    assert_eq!(findings[0].line, 13);
 }
 
 #[test]

@@ -717,7 +717,7 @@ impl<'a> Linter<'a> {
 
     /// A Secret's data printed (debug, command lines, facts) by a task without `no_log`.
     fn check_secrets(&mut self) {
-        let secret_vars: HashSet<String> = self
+        let mut secret_vars: HashSet<String> = self
             .tasks
             .iter()
             .filter(|t| t.module == "k8s_info")
@@ -729,6 +729,27 @@ impl<'a> Linter<'a> {
                     .map(String::from)
             })
             .collect();
+        // A fact set from a Secret's data holds it too (`set_fact: {key: "{{ creds... }}"}`).
+        loop {
+            let before = secret_vars.len();
+            for t in self.tasks.iter().filter(|t| t.module == "set_fact") {
+                for (k, v) in t.args.and_then(Node::as_map).unwrap_or_default() {
+                    let mut texts = Vec::new();
+                    strings_in(v, &mut texts);
+                    let tainted = texts.iter().any(|text| {
+                        let uses = expr::template_uses(text);
+                        uses.secret_lookup
+                            || uses.refs.iter().any(|r| secret_vars.contains(&r.root))
+                    });
+                    if let (true, Some(name)) = (tainted, k.as_str()) {
+                        secret_vars.insert(name.to_string());
+                    }
+                }
+            }
+            if secret_vars.len() == before {
+                break;
+            }
+        }
         let mut out = Vec::new();
         for site in &self.sites {
             let task = &self.tasks[site.task];
@@ -899,6 +920,16 @@ impl<'a> Linter<'a> {
                 .unwrap_or(node.get("hosts").unwrap_or(node));
             self.finding(at, None, "gather-facts-localhost", Severity::Warning, "this play runs on localhost only and uses no fact, but gathers facts (seconds of hook pod time)".into(), Some("add `gather_facts: false` to the play".into()));
         }
+    }
+}
+
+/// Every string inside a value.
+fn strings_in<'n>(node: &'n Node, out: &mut Vec<&'n str>) {
+    match &node.value {
+        Yaml::Str(s) => out.push(s),
+        Yaml::Seq(items) => items.iter().for_each(|i| strings_in(i, out)),
+        Yaml::Map(entries) => entries.iter().for_each(|(_, v)| strings_in(v, out)),
+        _ => {}
     }
 }
 
