@@ -4,7 +4,8 @@
 //!
 //! Tests that need the corpus call [`corpus_dir`]: without it they print the lab's loud
 //! `LAB TEST NOT RUN` banner and pass, so a clone of the repository alone passes its suite; with
-//! `CI=true` a missing corpus is a failure (CI always has it).
+//! `CI=true` a missing corpus is a failure (CI always has it). `HOOK_CORPUS_DIR` names the
+//! corpus's directory when the checkout is not beside it.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -26,9 +27,9 @@ pub fn read_forklift(name: &str) -> String {
 /// prerequisite policy applies ([`lab::require`]): a loud NOT RUN banner naming `test` (a failure
 /// with `CI=true`).
 pub fn corpus_dir(test: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/hooks");
+    let dir = corpus_root();
     let what = format!(
-        "the public hook corpus {} beside the repository",
+        "the public hook corpus {} beside the repository (or HOOK_CORPUS_DIR)",
         dir.display()
     );
     lab::require(dir.is_dir(), test, &what).then_some(dir)
@@ -36,7 +37,13 @@ pub fn corpus_dir(test: &str) -> Option<PathBuf> {
 
 /// A corpus file's path (call [`corpus_dir`] first).
 pub fn corpus_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus/hooks")
-        .join(name)
+    corpus_root().join(name)
+}
+
+/// Where the corpus is looked for: `HOOK_CORPUS_DIR`, else beside the repository.
+fn corpus_root() -> PathBuf {
+    match std::env::var_os("HOOK_CORPUS_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/hooks"),
+    }
 }
