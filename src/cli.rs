@@ -6,7 +6,11 @@
 //!   Forklift mounts the hook's ConfigMap), with ansible-playbook's options.
 //! - `hook-runner dry-run [HOOK_DIR] [--secret NAMESPACE/NAME=FILE]...`: no cluster, no SSH.
 //!   Without HOOK_DIR: `playbooks/example` when run from the repository, else the example
-//!   embedded in the binary, written to a temporary directory.
+//!   embedded in the binary, written to a temporary directory. With `--inventory-json FILE
+//!   --provider P [--plan FILE]`, against the workload.yml Forklift would write for that
+//!   inventory record (see [`crate::lint::inventory`]).
+//! - `hook-runner lint [HOOK_DIR | PLAYBOOK] [--provider P|all] [--format human|json|sarif]`:
+//!   static checks ([`crate::lint`]), nothing run; without a target, the bundled example.
 //! - `hook-runner ansible-runner run DIR -p PLAYBOOK` (and `--playbook`), Forklift's exact argv
 //!   after `/bin/entrypoint`; also when the binary is called as `ansible-runner`. DIR is the
 //!   private data dir, created if missing; a relative PLAYBOOK is looked up in `DIR/project`
@@ -62,6 +66,8 @@ enum Command {
     Run(RunArgs),
     /// Show what a hook would do, offline: no cluster, no SSH.
     DryRun(DryRunArgs),
+    /// Check a hook statically (nothing runs): templates, variables, Forklift's data paths.
+    Lint(LintArgs),
     /// Forklift's argv: `ansible-runner run DIR -p PLAYBOOK`.
     #[command(name = "ansible-runner", hide = true)]
     AnsibleRunner(RunnerCli),
@@ -84,8 +90,67 @@ struct DryRunArgs {
     /// A Secret's content for `k8s_info`: NAMESPACE/NAME=FILE (repeatable).
     #[arg(long = "secret", value_name = "NAMESPACE/NAME=FILE", value_parser = parse_secret)]
     secrets: Vec<(String, String, PathBuf)>,
+    /// Build workload.yml from the inventory service's JSON for a VM (as Forklift does) and
+    /// dry-run against it; needs --provider.
+    #[arg(long = "inventory-json", value_name = "FILE", requires = "provider")]
+    inventory_json: Option<PathBuf>,
+    /// The source provider of --inventory-json.
+    #[arg(long = "provider", value_name = "PROVIDER", value_parser = parse_provider, requires = "inventory_json")]
+    provider: Option<crate::lint::shapes::Provider>,
+    /// With --inventory-json: the plan.yml to use instead of the hook directory's.
+    #[arg(long = "plan", value_name = "FILE", requires = "inventory_json")]
+    plan: Option<PathBuf>,
     #[command(flatten)]
     opts: PlaybookOptions,
+}
+
+#[derive(Debug, Args)]
+struct LintArgs {
+    /// A hook directory (its playbook.yml) or a playbook (default: the bundled example).
+    target: Option<PathBuf>,
+    /// Check workload paths against this provider's workload.yml (vsphere, ovirt, openstack,
+    /// ova, ocp, hyperv, nutanix, or all; default: the hook's workload.yml, else all).
+    #[arg(long = "provider", value_name = "PROVIDER", value_parser = parse_lint_providers)]
+    provider: Option<crate::lint::Providers>,
+    /// Output format: human, json or sarif.
+    #[arg(long = "format", value_name = "FORMAT", default_value = "human", value_parser = parse_format)]
+    format: crate::lint::Format,
+}
+
+/// `dry-run --inventory-json`: the hook directory to stage with a generated workload.yml.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InventoryStage {
+    pub hook_dir: PathBuf,
+    pub record: PathBuf,
+    pub provider: crate::lint::shapes::Provider,
+    pub plan: Option<PathBuf>,
+    /// The staged directory (removed after the run).
+    pub into: PathBuf,
+}
+
+fn parse_lint_providers(text: &str) -> Result<crate::lint::Providers, String> {
+    use crate::lint::shapes::Provider;
+    match text {
+        "all" => Ok(crate::lint::Providers::Only(Provider::ALL.to_vec())),
+        one => parse_provider(one)
+            .map(|p| crate::lint::Providers::Only(vec![p]))
+            .map_err(|e| format!("{e}, or all")),
+    }
+}
+
+fn parse_format(text: &str) -> Result<crate::lint::Format, String> {
+    match text {
+        "human" => Ok(crate::lint::Format::Human),
+        "json" => Ok(crate::lint::Format::Json),
+        "sarif" => Ok(crate::lint::Format::Sarif),
+        other => Err(format!("'{other}' is not a format (human, json, sarif)")),
+    }
+}
+
+fn parse_provider(text: &str) -> Result<crate::lint::shapes::Provider, String> {
+    crate::lint::shapes::Provider::from_name(text).ok_or_else(|| {
+        format!("'{text}' is not a provider (vsphere, ovirt, openstack, ova, ocp, hyperv, nutanix)")
+    })
 }
 
 /// `ansible-runner` as a command: only `run` is supported.
@@ -247,6 +312,10 @@ pub struct Invocation {
     pub termination_log: Option<PathBuf>,
     /// `--timeout`: the whole run's deadline.
     pub timeout: Option<std::time::Duration>,
+    /// `lint`: run the linter instead of a playbook.
+    pub lint: Option<crate::lint::LintRequest>,
+    /// `dry-run --inventory-json`: stage the hook with a generated workload.yml first.
+    pub inventory_stage: Option<InventoryStage>,
 }
 
 /// ansible-runner's private data dir and the artifacts ident.
@@ -312,11 +381,25 @@ fn from_cli(cli: Cli) -> Result<Invocation, Exit> {
     match cli.command {
         Command::Run(args) => Ok(from_options(args.playbook, args.opts, Mode::Run)),
         Command::AnsibleRunner(runner) => Ok(from_runner(runner)),
+        Command::Lint(args) => lint_invocation(args),
         Command::DryRun(args) => {
-            let (dir, write_example_to) = match args.hook_dir {
+            let (mut dir, write_example_to) = match args.hook_dir {
                 Some(dir) => (dir, None),
                 None => example_dir(),
             };
+            let mut inventory_stage = None;
+            if let (Some(record), Some(provider)) = (args.inventory_json, args.provider) {
+                let into = std::env::temp_dir()
+                    .join(format!("hook-runner-inventory-{}", std::process::id()));
+                inventory_stage = Some(InventoryStage {
+                    hook_dir: dir,
+                    record,
+                    provider,
+                    plan: args.plan,
+                    into: into.clone(),
+                });
+                dir = into;
+            }
             let playbook = dir.join("playbook.yml");
             let mut inv = from_options(
                 playbook,
@@ -326,9 +409,27 @@ fn from_cli(cli: Cli) -> Result<Invocation, Exit> {
                 },
             );
             inv.write_example_to = write_example_to;
+            inv.inventory_stage = inventory_stage;
             Ok(inv)
         }
     }
+}
+
+fn lint_invocation(args: LintArgs) -> Result<Invocation, Exit> {
+    // The run options stay at their defaults: lint runs nothing.
+    let Command::Run(defaults) = Cli::try_parse_from(["hook-runner", "run"])
+        .map_err(clap_exit)?
+        .command
+    else {
+        unreachable!("`run` parses as the run command")
+    };
+    let mut inv = from_options(defaults.playbook, defaults.opts, Mode::Run);
+    inv.lint = Some(crate::lint::LintRequest {
+        target: args.target,
+        providers: args.provider.unwrap_or_default(),
+        format: args.format,
+    });
+    Ok(inv)
 }
 
 fn from_runner(cli: RunnerCli) -> Invocation {
@@ -423,6 +524,8 @@ fn from_options(playbook: PathBuf, o: PlaybookOptions, mode: Mode) -> Invocation
         write_example_to: None,
         termination_log,
         timeout,
+        lint: None,
+        inventory_stage: None,
     }
 }
 
@@ -680,6 +783,70 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn lint_takes_a_target_a_provider_and_a_format() {
+        use crate::lint::shapes::Provider;
+        use crate::lint::{Format, Providers};
+        let lint = |args: &[&str]| ok(args).lint.expect("a lint request");
+        let plain = lint(&["hook-runner", "lint"]);
+        assert_eq!(plain.target, None);
+        assert_eq!(plain.providers, Providers::Auto);
+        assert_eq!(plain.format, Format::Human);
+        let all = lint(&[
+            "hook-runner",
+            "lint",
+            "hooks/a",
+            "--provider",
+            "all",
+            "--format",
+            "sarif",
+        ]);
+        assert_eq!(all.target, Some(PathBuf::from("hooks/a")));
+        assert_eq!(all.providers, Providers::Only(Provider::ALL.to_vec()));
+        assert_eq!(all.format, Format::Sarif);
+        let one = lint(&[
+            "hook-runner",
+            "lint",
+            "--provider",
+            "ovirt",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(one.providers, Providers::Only(vec![Provider::Ovirt]));
+        for bad in [["--provider", "vmware"], ["--format", "xml"]] {
+            let err = parse(argv(&["hook-runner", "lint", bad[0], bad[1]])).unwrap_err();
+            assert_eq!(err.code, RC_BAD_OPTIONS, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn dry_run_from_an_inventory_record_needs_its_provider() {
+        let inv = ok(&[
+            "hook-runner",
+            "dry-run",
+            "/hooks/a",
+            "--inventory-json",
+            "vm.json",
+            "--provider",
+            "openstack",
+        ]);
+        let stage = inv.inventory_stage.expect("a staged hook");
+        assert_eq!(stage.hook_dir, PathBuf::from("/hooks/a"));
+        assert_eq!(stage.provider, crate::lint::shapes::Provider::Openstack);
+        assert_eq!(inv.options.playbook, stage.into.join("playbook.yml"));
+        for partial in [
+            &["hook-runner", "dry-run", "--inventory-json", "vm.json"][..],
+            &["hook-runner", "dry-run", "--provider", "ovirt"],
+            &["hook-runner", "dry-run", "--plan", "plan.yml"],
+        ] {
+            assert_eq!(
+                parse(argv(partial)).unwrap_err().code,
+                RC_BAD_OPTIONS,
+                "{partial:?}"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod connection;
 pub mod engine;
 pub mod inventory;
 pub mod kube;
+pub mod lint;
 pub mod modules;
 pub mod playbook;
 pub mod py;

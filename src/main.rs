@@ -56,6 +56,9 @@ fn run() -> i32 {
             return exit.code;
         }
     };
+    if let Some(request) = &invocation.lint {
+        return hook_runner::lint::run(request);
+    }
     init_tracing(invocation.options.verbosity, invocation.log_format);
     if let Err(message) = prepare(&invocation) {
         eprintln!("ERROR! {message}");
@@ -105,6 +108,9 @@ fn run() -> i32 {
     if let Some(dir) = &invocation.write_example_to {
         let _ = std::fs::remove_dir_all(dir);
     }
+    if let Some(stage) = &invocation.inventory_stage {
+        let _ = std::fs::remove_dir_all(&stage.into);
+    }
     // A task the engine could not stop must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_millis(500));
     rc
@@ -153,6 +159,15 @@ fn prepare(invocation: &Invocation) -> Result<(), String> {
                 dir.display()
             )
         })?;
+    }
+    if let Some(stage) = &invocation.inventory_stage {
+        hook_runner::lint::stage_inventory_hook(
+            &stage.hook_dir,
+            &stage.record,
+            stage.provider,
+            stage.plan.as_deref(),
+            &stage.into,
+        )?;
     }
     if let Some(runner) = &invocation.runner {
         let dir = &runner.private_data_dir;

@@ -347,7 +347,7 @@ impl LocalHook {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("playbook.yml"), playbook).unwrap();
         std::fs::copy(
-            shared("fixtures/forklift/plan.yml"),
+            common::data::forklift("plan.yml"),
             dir.path().join("plan.yml"),
         )
         .unwrap();

@@ -56,6 +56,9 @@ fn probe_value<'a>(stdout: &'a str, key: &str) -> &'a str {
 #[test]
 fn e2e_mtv_docs_hook_in_the_forklift_pod_stops_mariadb_and_reruns_without_changes() {
     lab::prologue!(test, vm_and_pod_prerequisites(test));
+    let Some(playbook) = mtv_docs_playbook(test) else {
+        return;
+    };
     let started = Instant::now();
     let vm = Vm::boot().expect("the lab VM boots");
     assert_eq!(
@@ -67,7 +70,7 @@ fn e2e_mtv_docs_hook_in_the_forklift_pod_stops_mariadb_and_reruns_without_change
 
     // The cluster: the key in the Secret, a token allowed only `get` on it.
     let (api, token, key) = api_with_vm_key(&vm);
-    let image = HookPod::new(&mtv_docs_playbook(), &workload_with_ip(&ip), &api, &token);
+    let image = HookPod::new(&playbook, &workload_with_ip(&ip), &api, &token);
 
     // --- First run: Forklift's exact argv, the entrypoint as PID 1.
     let mut findings = Findings::default();
@@ -253,14 +256,17 @@ fn e2e_mtv_docs_hook_in_the_forklift_pod_stops_mariadb_and_reruns_without_change
 #[test]
 fn e2e_mtv_docs_hook_run_directly_as_root_with_a_kubeconfig() {
     lab::prologue!(test, lab::require_root_and(test, lab::vm::HOST_COMMANDS));
+    let Some(playbook) = mtv_docs_playbook(test) else {
+        return;
+    };
     let vm = Vm::boot().expect("the lab VM boots");
     let ip = vm.address().to_string();
     let (api, token, key) = api_with_vm_key(&vm);
     let work = tempfile::tempdir().unwrap();
     let hook = work.path().join("hook");
     std::fs::create_dir(&hook).unwrap();
-    std::fs::write(hook.join("playbook.yml"), mtv_docs_playbook()).unwrap();
-    std::fs::copy(shared("fixtures/forklift/plan.yml"), hook.join("plan.yml")).unwrap();
+    std::fs::write(hook.join("playbook.yml"), playbook).unwrap();
+    std::fs::copy(common::data::forklift("plan.yml"), hook.join("plan.yml")).unwrap();
     std::fs::write(hook.join("workload.yml"), workload_with_ip(&ip)).unwrap();
     let kubeconfig = work.path().join("kubeconfig");
     api.write_kubeconfig(&kubeconfig, &token).unwrap();

@@ -6,14 +6,9 @@ use engine_common::*;
 use hook_runner::report::Status;
 use serde_json::json;
 
-fn shared(rel: &str) -> String {
-    let p = shared_path(rel);
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
 async fn dry_run_hook(playbook: &str) -> Outcome {
-    let plan = shared("fixtures/forklift/plan.yml");
-    let workload = shared("fixtures/forklift/vsphere-workload.yml");
+    let plan = data::read_forklift("plan.yml");
+    let workload = data::read_forklift("vsphere.workload.yml");
     run_files(
         &[
             ("playbook.yml", playbook),
@@ -27,8 +22,11 @@ async fn dry_run_hook(playbook: &str) -> Outcome {
 
 #[tokio::test]
 async fn mtv_docs_hook_dry_run_shows_what_would_run_on_the_vm() {
-    let playbook =
-        shared("corpus/hooks/mtv-docs-stop-mariadb.yml").replace("{namespace}", "openshift-mtv");
+    let test = lab::test_name!();
+    let Some(playbook) = corpus_hook(test, "mtv-docs-stop-mariadb.yml") else {
+        return;
+    };
+    let playbook = playbook.replace("{namespace}", "openshift-mtv");
     let out = dry_run_hook(&playbook).await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);
     let (status, r) = out.result("Stop MariaDB", "10.10.20.31");
@@ -51,7 +49,11 @@ async fn mtv_docs_hook_dry_run_shows_what_would_run_on_the_vm() {
 
 #[tokio::test]
 async fn guide_hook_with_a_wrong_variable_path_fails_naming_it() {
-    let playbook = shared("corpus/hooks/kubectl-mtv-guide-simple-notification.yml").replace(
+    let test = lab::test_name!();
+    let Some(playbook) = corpus_hook(test, "kubectl-mtv-guide-simple-notification.yml") else {
+        return;
+    };
+    let playbook = playbook.replace(
         "- hosts: localhost",
         "- hosts: localhost\n  vars_files: [workload.yml]",
     );
@@ -69,7 +71,10 @@ async fn guide_hook_with_a_wrong_variable_path_fails_naming_it() {
 
 #[tokio::test]
 async fn fail_module_hook_exits_2() {
-    let out = dry_run_hook(&shared("corpus/hooks/mtc-docs-fail-module.yml")).await;
+    let Some(playbook) = corpus_hook("fail_module_hook_exits_2", "mtc-docs-fail-module.yml") else {
+        return;
+    };
+    let out = dry_run_hook(&playbook).await;
     assert_eq!(out.rc, 2);
     assert_eq!(
         out.result("fail", "localhost").1["msg"],
@@ -101,10 +106,11 @@ async fn getent_gives_placeholder_facts_in_dry_run() {
 async fn untemplated_hook_name_keeps_the_raw_play_name_and_fails_in_the_task() {
     // As ansible-core 2.18: an undefined variable in a play `name` is not an error (the
     // header shows the text as written); the debug task that uses it then fails: exit 2.
-    let out = dry_run_hook(&shared(
-        "corpus/hooks/forklift-console-plugin-e2e-hook-template.yml",
-    ))
-    .await;
+    let test = lab::test_name!();
+    let Some(template) = corpus_hook(test, "forklift-console-plugin-e2e-hook-template.yml") else {
+        return;
+    };
+    let out = dry_run_hook(&template).await;
     assert_eq!(out.rc, 2, "{:#?}", out.events);
     let (_, r) = out.result("Log migration hook execution", "localhost");
     let msg = r["msg"].as_str().unwrap_or_default();
@@ -119,8 +125,7 @@ async fn untemplated_hook_name_keeps_the_raw_play_name_and_fails_in_the_task() {
         "the play header shows the raw name: {:#?}",
         out.events
     );
-    let filled = shared("corpus/hooks/forklift-console-plugin-e2e-hook-template.yml")
-        .replace("{{ hook_name }}", "my-hook");
+    let filled = template.replace("{{ hook_name }}", "my-hook");
     let out = dry_run_hook(&filled).await;
     assert_eq!(out.rc, 0, "{:#?}", out.events);
     assert_eq!(
@@ -133,12 +138,12 @@ async fn untemplated_hook_name_keeps_the_raw_play_name_and_fails_in_the_task() {
 async fn absolute_hook_mount_paths_read_from_the_hook_dir_and_would_run_shows_given_args() {
     // `/tmp/hook/plan.yml` is the ConfigMap mount in the pod: a dry-run reads it from the
     // hook directory it was given (here /tmp/hook does not hold these files).
-    let out = dry_run_hook(&shared(
-        "corpus/hooks/forklift-sample-2021-load-vars-absolute.yml",
-    ))
-    .await;
-    assert_eq!(out.rc, 0, "{:#?}", out.events);
-    assert_eq!(out.result("Load Plan", "localhost").0, Status::Ok);
+    let test = lab::test_name!();
+    if let Some(sample) = corpus_hook(test, "forklift-sample-2021-load-vars-absolute.yml") {
+        let out = dry_run_hook(&sample).await;
+        assert_eq!(out.rc, 0, "{:#?}", out.events);
+        assert_eq!(out.result("Load Plan", "localhost").0, Status::Ok);
+    }
     let playbook = r#"
 - hosts: localhost
   gather_facts: false

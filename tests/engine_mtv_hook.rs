@@ -4,9 +4,11 @@
 //! `/premigration.txt` written on a systemd VM without Python. A second run changes nothing
 //! on the VM. (Own test binary: it sets `HOME` for the process.)
 
+#[path = "support/data.rs"]
+mod data;
 #[path = "support/engine.rs"]
 mod engine_common;
-use engine_common::{run_with, shared_path as shared, write_files};
+use engine_common::{corpus_hook, run_with, write_files};
 use hook_runner::engine::RunOptions;
 use hook_runner::report::{Event, HostStats};
 use lab::kube_api::{service_account, KubeApi, Rule};
@@ -44,9 +46,10 @@ async fn run_hook(hook_dir: &Path, kubeconfig: &Path) -> (i32, Vec<Event>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtv_docs_hook_stops_mariadb_on_a_systemd_vm() {
-    if !lab::require_root_and("mtv_docs_hook_stops_mariadb_on_a_systemd_vm", HOST_COMMANDS) {
+    lab::prologue!(test, lab::require_root_and(test, HOST_COMMANDS));
+    let Some(playbook) = corpus_hook(test, "mtv-docs-stop-mariadb.yml") else {
         return;
-    }
+    };
     let vm = tokio::task::spawn_blocking(Vm::boot)
         .await
         .unwrap()
@@ -67,9 +70,8 @@ async fn mtv_docs_hook_stops_mariadb_on_a_systemd_vm() {
 
     // The hook directory as the ConfigMap mounts it.
     let hook = work.path().join("hook");
-    let read = |rel: &str| std::fs::read_to_string(shared(rel)).unwrap();
-    let playbook = read("corpus/hooks/mtv-docs-stop-mariadb.yml").replace("{namespace}", NS);
-    let workload = read("fixtures/forklift/vsphere-workload.yml").replace(
+    let playbook = playbook.replace("{namespace}", NS);
+    let workload = data::read_forklift("vsphere.workload.yml").replace(
         "ipaddress: 10.10.20.31",
         &format!("ipaddress: {}", vm.address()),
     );
@@ -77,7 +79,7 @@ async fn mtv_docs_hook_stops_mariadb_on_a_systemd_vm() {
         &hook,
         &[
             ("playbook.yml", &playbook),
-            ("plan.yml", &read("fixtures/forklift/plan.yml")),
+            ("plan.yml", &data::read_forklift("plan.yml")),
             ("workload.yml", &workload),
         ],
     );

@@ -33,6 +33,8 @@
 
 #[path = "support/e2e.rs"]
 mod common;
+#[path = "support/data.rs"]
+mod data;
 #[path = "support/manifests.rs"]
 mod manifests;
 #[path = "support/process.rs"]
@@ -224,7 +226,7 @@ impl HookContainer {
         let hook_dir = files.path().join("hook");
         std::fs::create_dir(&hook_dir).unwrap();
         chmod(&hook_dir, 0o755);
-        let plan = std::fs::read_to_string(shared("fixtures/forklift/plan.yml")).unwrap();
+        let plan = common::data::read_forklift("plan.yml");
         for (file, text) in [
             ("playbook.yml", playbook),
             ("plan.yml", plan.as_str()),
@@ -652,6 +654,9 @@ fn image_podman_mtv_docs_hook_end_to_end_then_a_rerun_without_a_passwd_entry() {
     let Some(engine) = engine(test) else {
         return;
     };
+    let Some(playbook) = mtv_docs_playbook(test) else {
+        return;
+    };
     let Some(vm) = vm_for(test) else {
         return;
     };
@@ -663,7 +668,6 @@ fn image_podman_mtv_docs_hook_end_to_end_then_a_rerun_without_a_passwd_entry() {
     );
     let ip = vm.address().to_string();
     let (api, token, key) = api_with_vm_key(&vm);
-    let playbook = mtv_docs_playbook();
     let workload = workload_with_ip(&ip);
     let mut findings = Findings::default();
 

@@ -6,6 +6,8 @@
 // Helpers shared by the files below, declared once for the binary.
 #[path = "support/e2e.rs"]
 mod common;
+#[path = "support/data.rs"]
+mod data;
 #[path = "support/engine.rs"]
 mod engine_common;
 #[path = "support/manifests.rs"]
@@ -47,6 +49,8 @@ mod engine_templating;
 mod engine_vars_sharing;
 #[path = "fuzz_regressions.rs"]
 mod fuzz_regressions;
+#[path = "lint.rs"]
+mod lint;
 #[path = "pod_manifests.rs"]
 mod pod_manifests;
 #[path = "template_budget.rs"]

@@ -6,6 +6,8 @@
 // Helpers shared by the files below, declared once for the binary.
 #[path = "support/e2e.rs"]
 mod common;
+#[path = "support/data.rs"]
+mod data;
 #[path = "support/engine.rs"]
 mod engine_common;
 #[path = "support/process.rs"]

@@ -6,6 +6,8 @@
 // Helpers shared by the files below, declared once for the binary.
 #[path = "support/e2e.rs"]
 mod common;
+#[path = "support/data.rs"]
+mod data;
 #[path = "support/faults.rs"]
 mod faults;
 #[path = "support/modules.rs"]

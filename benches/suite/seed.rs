@@ -279,11 +279,9 @@ fn write_hook_dir(ctx: &Ctx, dir: &Path, vm: &Vm) -> Result<PathBuf> {
         hook.join("playbook.yml"),
         playbook.replace("{namespace}", NS),
     )?;
-    fs::copy(
-        shared.join("fixtures/forklift/plan.yml"),
-        hook.join("plan.yml"),
-    )?;
-    let workload = fs::read_to_string(shared.join("fixtures/forklift/vsphere-workload.yml"))?;
+    let forklift = ctx.root.join("data/forklift");
+    fs::copy(forklift.join("plan.yml"), hook.join("plan.yml"))?;
+    let workload = fs::read_to_string(forklift.join("vsphere.workload.yml"))?;
     let replaced = workload.replace(
         "ipaddress: 10.10.20.31",
         &format!("ipaddress: {}", vm.address()),

@@ -40,7 +40,7 @@ mod cancel;
 mod exec;
 mod facts;
 mod frame;
-mod hook_dir;
+pub(crate) mod hook_dir;
 mod host;
 mod include;
 mod join;

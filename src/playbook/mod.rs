@@ -32,6 +32,7 @@ mod task;
 
 pub use load::{load_playbook, load_task_file, load_task_file_as};
 pub use role::{find_role, load_role};
+pub use task::is_task_keyword;
 
 use crate::yaml::Mark;
 use crate::{Map, Value};

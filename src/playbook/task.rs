@@ -76,7 +76,7 @@ struct ActionKey<'a> {
     value: &'a Node,
 }
 
-fn is_task_keyword(key: &str) -> bool {
+pub fn is_task_keyword(key: &str) -> bool {
     TASK_KEYS.contains(&key) || COMMON_KEYS.contains(&key) || key.starts_with("with_")
 }
 

@@ -508,17 +508,16 @@ fn registered_lookup_handler() {
 /// through the YAML loader as the engine loads them (`vars_files: [plan.yml, workload.yml]`).
 #[test]
 fn corpus_expressions_against_fixtures() {
-    let fixtures = shared_dir().join("fixtures/forklift");
-    let corpus = shared_dir().join("corpus/hooks");
-    if !fixtures.exists() || !corpus.exists() {
-        return; // fixtures live outside the crate; nothing to check without them
-    }
+    let fixtures = forklift_dir();
+    let Some(corpus) = corpus_dir("corpus_expressions_against_fixtures") else {
+        return;
+    };
     let load = |path: &std::path::Path| match crate::yaml::load_file(path) {
         Ok(node) => node,
         Err(e) => panic!("{e}"),
     };
     let mut m = Map::new();
-    for file in ["plan.yml", "vsphere-workload.yml"] {
+    for file in ["plan.yml", "vsphere.workload.yml"] {
         if let Some(map) = crate::yaml::to_map(&load(&fixtures.join(file))) {
             m.extend(map);
         }
@@ -723,10 +722,9 @@ fn lazy_mappings_behave_like_dicts() {
 #[test]
 #[ignore]
 fn bench_template_throughput() {
-    let workload =
-        crate::yaml::load_file(&shared_dir().join("fixtures/forklift/vsphere-workload.yml"))
-            .map(|n| n.to_value())
-            .unwrap_or_default();
+    let workload = crate::yaml::load_file(&forklift_dir().join("vsphere.workload.yml"))
+        .map(|n| n.to_value())
+        .unwrap_or_default();
     let mut m = Map::new();
     for i in 0..200 {
         m.insert(format!("v{i}"), json!(format!("value {i}")));
@@ -804,9 +802,11 @@ fn fqcn_filters_and_tests() {
 /// the Forklift fixtures render.
 #[test]
 fn corpus_templates_parse() {
-    let corpus = shared_dir().join("corpus/hooks");
+    let Some(corpus) = corpus_dir("corpus_templates_parse") else {
+        return;
+    };
     let Ok(entries) = std::fs::read_dir(corpus) else {
-        return; // the corpus lives outside the crate
+        panic!("the hook corpus cannot be read");
     };
     fn collect(node: &crate::yaml::Node, key: Option<&str>, out: &mut Vec<(String, bool)>) {
         match &node.value {
@@ -874,12 +874,18 @@ fn templar_shared_across_threads() {
     });
 }
 
-/// The project's shared inputs (Forklift fixtures, corpus hooks) beside the repository. Outside
-/// CI a missing directory skips the tests that read it; in CI it is a failure.
-fn shared_dir() -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if !dir.exists() && std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{} is missing (CI=true)", dir.display());
-    }
-    dir
+/// Forklift's data shapes, in the repository.
+fn forklift_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/forklift")
+}
+
+/// The public hook corpus beside the repository. Without it the lab's prerequisite policy
+/// applies (`lab::require`): a loud NOT RUN banner, and a failure with `CI=true` (CI has it).
+fn corpus_dir(test: &str) -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/hooks");
+    let what = format!(
+        "the public hook corpus {} beside the repository",
+        dir.display()
+    );
+    lab::require(dir.is_dir(), test, &what).then_some(dir)
 }

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 // The binary declares process.rs once (tests/support/process.rs) beside this module.
+pub(crate) use crate::data;
 use crate::process;
 pub use process::{hook_runner_command, kill_after};
 
@@ -104,23 +105,22 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A file of the shared references (`../shared/<rel>`).
-pub fn shared(rel: &str) -> PathBuf {
-    repo().join("../shared").join(rel)
+/// A corpus hook's text (call [`data::corpus_dir`] first: the corpus is not in the repository).
+pub fn read_corpus(name: &str) -> String {
+    let path = data::corpus_file(name);
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
-pub fn read_shared(rel: &str) -> String {
-    fs::read_to_string(shared(rel)).unwrap_or_else(|e| panic!("reading shared/{rel}: {e}"))
-}
-
-/// The MTV documentation's hook with `{namespace}` filled in.
-pub fn mtv_docs_playbook() -> String {
-    read_shared("corpus/hooks/mtv-docs-stop-mariadb.yml").replace("{namespace}", NS)
+/// The MTV documentation's hook with `{namespace}` filled in; `None` (after a loud NOT RUN
+/// line for `test`) when the public corpus is not beside the repository.
+pub fn mtv_docs_playbook(test: &str) -> Option<String> {
+    data::corpus_dir(test)?;
+    Some(read_corpus("mtv-docs-stop-mariadb.yml").replace("{namespace}", NS))
 }
 
 /// Forklift's vSphere `workload.yml` whose `vm.ipaddress` is `ip`.
 pub fn workload_with_ip(ip: &str) -> String {
-    let workload = read_shared("fixtures/forklift/vsphere-workload.yml");
+    let workload = data::read_forklift("vsphere.workload.yml");
     let needle = "  ipaddress: 10.10.20.31\n";
     assert!(
         workload.contains(needle),
@@ -185,11 +185,7 @@ impl HookPod {
 
         let hook = scratch_dir("hr-e2e-hook-");
         fs::write(hook.path().join("playbook.yml"), playbook).unwrap();
-        fs::copy(
-            shared("fixtures/forklift/plan.yml"),
-            hook.path().join("plan.yml"),
-        )
-        .unwrap();
+        fs::copy(data::forklift("plan.yml"), hook.path().join("plan.yml")).unwrap();
         fs::write(hook.path().join("workload.yml"), workload).unwrap();
 
         let service_account = scratch_dir("hr-e2e-sa-");

@@ -179,11 +179,14 @@ pub fn dry_run(o: &mut RunOptions) {
     o.mode = Mode::DryRun { secrets: vec![] };
 }
 
-/// A file of the shared test material (`/work/shared`: corpus hooks, Forklift fixtures).
-pub fn shared_path(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(rel)
+pub(crate) use crate::data;
+
+/// A corpus hook's text, or `None` (after a loud NOT RUN line for `test`) when the public
+/// corpus is not beside the repository.
+pub fn corpus_hook(test: &str, name: &str) -> Option<String> {
+    data::corpus_dir(test)?;
+    let path = data::corpus_file(name);
+    Some(std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }
 
 /// The hook-runner binary of this build.
