@@ -31,6 +31,7 @@ pub mod setup;
 pub mod shell;
 pub mod stat;
 pub mod systemd;
+pub mod tempfile;
 pub mod template;
 pub mod user;
 pub mod wait_for_connection;
@@ -150,6 +151,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &stat::Stat,
         &systemd::Systemd,
         &template::Template,
+        &tempfile::Tempfile,
         &user::User,
         &wait_for_connection::WaitForConnection,
     ]
