@@ -17,6 +17,7 @@ pub mod command;
 pub mod copy;
 pub mod debug;
 pub mod fail;
+pub mod fetch;
 pub mod file;
 pub mod getent;
 pub mod group;
@@ -29,6 +30,7 @@ pub mod service;
 pub mod set_fact;
 pub mod setup;
 pub mod shell;
+pub mod slurp;
 pub mod stat;
 pub mod systemd;
 pub mod tempfile;
@@ -137,6 +139,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &copy::Copy,
         &debug::Debug,
         &fail::Fail,
+        &fetch::Fetch,
         &file::File,
         &getent::Getent,
         &group::Group,
@@ -148,6 +151,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &set_fact::SetFact,
         &setup::Setup,
         &shell::Shell,
+        &slurp::Slurp,
         &stat::Stat,
         &systemd::Systemd,
         &template::Template,
