@@ -19,6 +19,7 @@ pub mod debug;
 pub mod fail;
 pub mod fetch;
 pub mod file;
+pub mod find;
 pub mod getent;
 pub mod group;
 pub mod include_vars;
@@ -141,6 +142,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &fail::Fail,
         &fetch::Fetch,
         &file::File,
+        &find::Find,
         &getent::Getent,
         &group::Group,
         &include_vars::IncludeVars,
