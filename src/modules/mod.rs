@@ -27,6 +27,7 @@ pub mod k8s_info;
 pub mod lineinfile;
 pub mod ping;
 pub mod remote;
+pub mod replace;
 pub mod service;
 pub mod set_fact;
 pub mod setup;
@@ -149,6 +150,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &k8s_info::K8sInfo,
         &lineinfile::LineInFile,
         &ping::Ping,
+        &replace::Replace,
         &service::Service,
         &set_fact::SetFact,
         &setup::Setup,
