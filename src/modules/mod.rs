@@ -13,6 +13,7 @@
 pub mod add_host;
 pub mod argspec;
 pub mod assert;
+pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod debug;
@@ -137,6 +138,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         // registry: one line per module, keep sorted
         &add_host::AddHost,
         &assert::Assert,
+        &blockinfile::BlockInFile,
         &command::Command,
         &copy::Copy,
         &debug::Debug,

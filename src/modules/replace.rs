@@ -46,7 +46,7 @@ static SPEC: ArgSpec = ArgSpec {
             ..Param::new("regexp", Kind::Str)
         },
         Param {
-            default: Some("''"),
+            default: Some(""),
             ..Param::new("replace", Kind::Str)
         },
         Param::new("after", Kind::Str),

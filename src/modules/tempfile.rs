@@ -40,7 +40,7 @@ static SPEC: ArgSpec = ArgSpec {
             ..Param::new("prefix", Kind::Str)
         },
         Param {
-            default: Some("''"),
+            default: Some(""),
             ..Param::new("suffix", Kind::Str)
         },
     ],
