@@ -27,6 +27,7 @@ pub mod include_vars;
 pub mod k8s_info;
 pub mod lineinfile;
 pub mod ping;
+pub mod raw;
 pub mod remote;
 pub mod replace;
 pub mod service;
@@ -152,6 +153,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &k8s_info::K8sInfo,
         &lineinfile::LineInFile,
         &ping::Ping,
+        &raw::Raw,
         &replace::Replace,
         &service::Service,
         &set_fact::SetFact,
