@@ -217,7 +217,7 @@ fn action_argument_error(args: &CopyArgs) -> Option<&'static str> {
 
 /// hook-runner has no vault secrets (by design), so a vault-encrypted source can never be
 /// decrypted: with `decrypt` (the default) it fails as Ansible does without a password.
-fn vault_refusal(args: &CopyArgs, path: &Path) -> Option<String> {
+pub(crate) fn vault_refusal(args: &CopyArgs, path: &Path) -> Option<String> {
     use std::io::Read;
     const HEADER: &[u8] = b"$ANSIBLE_VAULT;";
     if !args.decrypt {
@@ -1153,7 +1153,7 @@ pub fn find_source(src: &str, search_paths: &[PathBuf]) -> Option<PathBuf> {
         .find(|candidate| candidate.exists())
 }
 
-fn not_found_message(src: &str, search_paths: &[PathBuf]) -> String {
+pub(crate) fn not_found_message(src: &str, search_paths: &[PathBuf]) -> String {
     let searched: Vec<String> = search_paths
         .iter()
         .flat_map(|base| [base.join("files").join(src), base.join(src)])

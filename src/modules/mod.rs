@@ -30,6 +30,7 @@ pub mod ping;
 pub mod raw;
 pub mod remote;
 pub mod replace;
+pub mod script;
 pub mod service;
 pub mod set_fact;
 pub mod setup;
@@ -155,6 +156,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &ping::Ping,
         &raw::Raw,
         &replace::Replace,
+        &script::Script,
         &service::Service,
         &set_fact::SetFact,
         &setup::Setup,

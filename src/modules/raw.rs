@@ -103,7 +103,7 @@ fn request(args: &RawArgs, ctx: &ModuleContext<'_>) -> ExecRequest {
 }
 
 /// `rc`, `stdout(_lines)`, `stderr(_lines)`, `changed`, and the failure on a non-zero rc.
-fn add_output(result: &mut Map, rc: i32, stdout: &[u8], stderr: &[u8]) {
+pub(crate) fn add_output(result: &mut Map, rc: i32, stdout: &[u8], stderr: &[u8]) {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let lines = |t: &str| Value::Array(py_splitlines(t).into_iter().map(Value::String).collect());
     let (out, err) = (text(stdout), text(stderr));
