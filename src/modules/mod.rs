@@ -40,6 +40,7 @@ pub mod stat;
 pub mod systemd;
 pub mod tempfile;
 pub mod template;
+pub mod unarchive;
 pub mod user;
 pub mod wait_for_connection;
 
@@ -164,8 +165,9 @@ pub fn all() -> &'static [&'static dyn Module] {
         &slurp::Slurp,
         &stat::Stat,
         &systemd::Systemd,
-        &template::Template,
         &tempfile::Tempfile,
+        &template::Template,
+        &unarchive::Unarchive,
         &user::User,
         &wait_for_connection::WaitForConnection,
     ]
