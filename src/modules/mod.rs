@@ -12,6 +12,7 @@
 
 pub mod add_host;
 pub mod argspec;
+pub mod assemble;
 pub mod assert;
 pub mod blockinfile;
 pub mod command;
@@ -140,6 +141,7 @@ pub fn all() -> &'static [&'static dyn Module] {
     &[
         // registry: one line per module, keep sorted
         &add_host::AddHost,
+        &assemble::Assemble,
         &assert::Assert,
         &blockinfile::BlockInFile,
         &command::Command,

@@ -119,7 +119,7 @@ pub async fn read_remote_file(
 }
 
 /// The records before the `body=` record, and the raw bytes after it (to the end).
-fn split_body(stdout: &[u8]) -> (&[u8], Option<&[u8]>) {
+pub(crate) fn split_body(stdout: &[u8]) -> (&[u8], Option<&[u8]>) {
     const MARK: &[u8] = b"body=";
     let mut start = 0;
     while start < stdout.len() {
