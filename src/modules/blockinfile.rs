@@ -239,6 +239,7 @@ async fn run_blockinfile(args: &BlockArgs, ctx: &ModuleContext<'_>) -> Result<Ma
             mode: args.mode.clone(),
             owner: args.owner.clone(),
             group: args.group.clone(),
+            report_attrs: true,
             ..CopyArgs::for_dest(args.path.clone())
         };
         let transfer = Transfer {
@@ -255,7 +256,12 @@ async fn run_blockinfile(args: &BlockArgs, ctx: &ModuleContext<'_>) -> Result<Ma
         if let Some(backup) = written.get("backup_file") {
             result.insert("backup_file".into(), backup.clone());
         }
-        if written.get("changed") == Some(&Value::Bool(true)) && !changed {
+        let attrs_changed = if changed {
+            written.get(copy::ATTRS_CHANGED_KEY) == Some(&Value::Bool(true))
+        } else {
+            written.get("changed") == Some(&Value::Bool(true))
+        };
+        if attrs_changed {
             all_changed = true;
             msg = if msg.is_empty() {
                 "ownership, perms or SE linux context changed".into()
@@ -500,7 +506,10 @@ mod tests {
         let file = format!("{path}/sub/conf");
         let a = json!({"path": file, "block": "k=v", "create": true, "mode": "0640"});
         let result = run(&BlockInFile, a.clone()).await;
-        assert_eq!(result["msg"], "File created", "{result:?}");
+        assert_eq!(
+            result["msg"], "File created and ownership, perms or SE linux context changed",
+            "{result:?}"
+        );
         assert_eq!(result["changed"], true);
         assert_eq!(
             std::fs::read_to_string(&file).unwrap(),

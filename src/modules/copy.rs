@@ -117,7 +117,16 @@ pub struct CopyArgs {
     pub validate: Option<String>,
     pub owner: Option<String>,
     pub group: Option<String>,
+    /// For modules that write through [`transfer`] and word their own result (`replace`,
+    /// `blockinfile`, `assemble`): when the content changed, also say whether owner, group or
+    /// mode then had to change ([`ATTRS_CHANGED_KEY`]), as Ansible's `check_file_attrs` does.
+    #[serde(skip)]
+    pub report_attrs: bool,
 }
+
+/// Result key set by [`transfer`] with [`CopyArgs::report_attrs`]: the written file's owner,
+/// group or mode was changed after its content. Internal (`_ansible_`): never registered.
+pub const ATTRS_CHANGED_KEY: &str = "_ansible_attributes_changed";
 
 fn yes() -> bool {
     true
@@ -312,6 +321,7 @@ impl CopyArgs {
             validate: None,
             owner: None,
             group: None,
+            report_attrs: false,
         }
     }
 }
@@ -816,6 +826,9 @@ fn build_result(
         result.insert("changed".into(), Value::Bool(true));
         if let Some(backup) = records.get("backup_file") {
             result.insert("backup_file".into(), Value::String(backup.into()));
+        }
+        if args.report_attrs && records.all("chg").any(|c| c != "content") {
+            result.insert(ATTRS_CHANGED_KEY.into(), Value::Bool(true));
         }
     } else {
         result.insert("path".into(), Value::String(dest.clone()));

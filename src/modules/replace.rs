@@ -153,6 +153,7 @@ async fn run_replace(args: &ReplaceArgs, ctx: &ModuleContext<'_>) -> Result<Map,
             mode: args.mode.clone(),
             owner: args.owner.clone(),
             group: args.group.clone(),
+            report_attrs: true,
             ..CopyArgs::for_dest(args.path.clone())
         };
         let transfer = Transfer {
@@ -169,7 +170,12 @@ async fn run_replace(args: &ReplaceArgs, ctx: &ModuleContext<'_>) -> Result<Map,
         if let Some(backup) = written.get("backup_file") {
             result.insert("backup_file".into(), backup.clone());
         }
-        if written.get("changed") == Some(&Value::Bool(true)) && !changed {
+        let attrs_changed = if changed {
+            written.get(copy::ATTRS_CHANGED_KEY) == Some(&Value::Bool(true))
+        } else {
+            written.get("changed") == Some(&Value::Bool(true))
+        };
+        if attrs_changed {
             all_changed = true;
             msg = attrs_message(&msg);
         }
