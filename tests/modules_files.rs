@@ -372,7 +372,7 @@ fn shell_quote(s: &str) -> String {
 
 /// The case's files on the VM, made afresh before each tool's run.
 const RESET_FILES: &str = r#"
-mkdir -p /srv/hr-diff/tree/sub /srv/hr-diff/frags /srv/hr-diff/opt
+mkdir -p /srv/hr-diff/tree/sub /srv/hr-diff/frags /srv/hr-diff/opt /srv/hr-diff/opt2
 printf 'key=1\nother=2\n' > /srv/hr-diff/tree/a.conf
 printf 'key=3\n' > /srv/hr-diff/tree/sub/b.conf
 printf 'nothing\n' > /srv/hr-diff/tree/c.txt
