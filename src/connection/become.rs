@@ -313,6 +313,28 @@ mod tests {
     }
 
     #[test]
+    fn raw_command_lines_are_sent_as_written() {
+        let mut req = ExecRequest {
+            script: "echo \"$0\" | cat".into(),
+            env: vec![("A".into(), "x".into())],
+            raw: true,
+            ..Default::default()
+        };
+        let p = prepare(&req).unwrap();
+        assert_eq!(p.command, "echo \"$0\" | cat");
+        assert!(p.wrapped.is_none());
+        req.become_ = Some(sudo("root"));
+        let p = prepare(&req).unwrap();
+        assert!(
+            p.command.starts_with("sudo -H -S -n -u root /bin/sh -c "),
+            "{}",
+            p.command
+        );
+        assert!(!p.command.contains("export A"), "{}", p.command);
+        assert!(p.wrapped.is_some());
+    }
+
+    #[test]
     fn bad_env_names_are_refused() {
         let req = ExecRequest {
             script: "true".into(),
