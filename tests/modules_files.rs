@@ -372,13 +372,13 @@ fn shell_quote(s: &str) -> String {
 
 /// The case's files on the VM, made afresh before each tool's run.
 const RESET_FILES: &str = r#"
-mkdir -p /srv/hr-diff/tree/sub /srv/hr-diff/frags /srv/hr-diff/opt /srv/hr-diff/opt2
+mkdir -p /srv/hr-diff/tree/sub /srv/hr-diff/frags /srv/hr-diff/opt /srv/hr-diff/opt2 /srv/hr-diff/opt3
 printf 'key=1\nother=2\n' > /srv/hr-diff/tree/a.conf
 printf 'key=3\n' > /srv/hr-diff/tree/sub/b.conf
-printf 'nothing\n' > /srv/hr-diff/tree/c.txt
+printf 'nothing\nEND\nthing\n' > /srv/hr-diff/tree/c.txt
 printf 'a' > /srv/hr-diff/frags/01-a
 printf 'b\n' > /srv/hr-diff/frags/10-b
-mkdir -p /srv/hr-diff/pkg/app && printf 'readme\n' > /srv/hr-diff/pkg/app/README
+mkdir -p /srv/hr-diff/pkg/app && printf 'readme\n' > /srv/hr-diff/pkg/app/README && printf 'no\n' > /srv/hr-diff/pkg/app/skipped
 tar -C /srv/hr-diff/pkg -czf /srv/hr-diff/app.tgz app
 touch -d '2020-01-01 00:00' /srv/hr-diff/tree/a.conf /srv/hr-diff/tree/sub/b.conf /srv/hr-diff/tree/c.txt
 "#;
