@@ -145,10 +145,13 @@ impl Module for BlockInFile {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<BlockArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let args: BlockArgs = match serde_json::from_value(Value::Object(args)) {
+        let args: BlockArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failure) => return Ok(failure),
         };
         let mut result = run_blockinfile(&args, ctx).await?;
         remote::mark_diff_mode(&mut result, ctx);

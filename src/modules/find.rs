@@ -162,10 +162,13 @@ impl Module for Find {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<FindArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let mut args: FindArgs = match serde_json::from_value(Value::Object(args)) {
+        let mut args: FindArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failure) => return Ok(failure),
         };
         let filters = match Filters::parse(&mut args) {
             Ok(filters) => filters,

@@ -57,10 +57,13 @@ impl Module for Raw {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<RawArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let args: RawArgs = match serde_json::from_value(Value::Object(args)) {
+        let args: RawArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failure) => return Ok(failure),
         };
         let warnings = if ctx.env.is_empty() {
             Vec::new()

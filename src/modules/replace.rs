@@ -96,10 +96,13 @@ impl Module for Replace {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<ReplaceArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let args: ReplaceArgs = match serde_json::from_value(Value::Object(args)) {
+        let args: ReplaceArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failure) => return Ok(failure),
         };
         let mut result = run_replace(&args, ctx).await?;
         if args
@@ -281,7 +284,7 @@ pub(crate) fn validate_failure(written: Map) -> Map {
         .to_string();
     remote::failed(format!(
         "failed to validate: rc:{} error:{err}",
-        super::argspec::py_str(&rc)
+        crate::py::str(&rc)
     ))
 }
 

@@ -82,10 +82,13 @@ impl Module for Script {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<ScriptArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let args: ScriptArgs = match serde_json::from_value(Value::Object(args)) {
+        let args: ScriptArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failure) => return Ok(failure),
         };
         let text = match args.raw_params.clone().or_else(|| args.cmd.clone()) {
             Some(text) if !text.trim().is_empty() => text.trim().to_string(),
@@ -100,7 +103,7 @@ impl Module for Script {
                 "chdir {dir} must be an absolute path for a Unix-aware remote node"
             )));
         }
-        let words = match super::command::split_args(&text) {
+        let words = match crate::shell::shlex_words(&text) {
             Ok(words) => words,
             Err(e) => return Ok(remote::failed(e)),
         };

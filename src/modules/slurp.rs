@@ -49,10 +49,13 @@ impl Module for Slurp {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<SlurpArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let args: SlurpArgs = match serde_json::from_value(Value::Object(args)) {
+        let args: SlurpArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failure) => return Ok(failure),
         };
         let file = match read_remote_file(ctx, &args.src, None).await? {
             Ok(file) => file,

@@ -126,11 +126,14 @@ impl Module for Unarchive {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<UnarchiveArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
         let given_remote_src = args.contains_key("remote_src");
-        let mut args: UnarchiveArgs = match serde_json::from_value(Value::Object(args)) {
+        let mut args: UnarchiveArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failure) => return Ok(failure),
         };
         if let Some(copy) = args.copy {
             if given_remote_src {
