@@ -22,7 +22,6 @@
 //! end a raw command on the host (there is no watchdog to do it).
 
 use super::argspec::{ArgSpec, Kind, Param};
-use super::remote;
 use super::{Module, ModuleContext};
 use crate::connection::{ConnError, ExecRequest};
 use crate::shell::quote;
