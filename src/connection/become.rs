@@ -38,6 +38,9 @@ pub struct Prepared {
 /// shell, as Ansible puts it next to the module inside the become wrapper, so sudo's env reset
 /// does not drop it.
 pub fn prepare(request: &ExecRequest) -> Result<Prepared, ConnError> {
+    if request.raw {
+        return Ok(prepare_raw(request));
+    }
     let inner = with_env(&request.script, &request.env)?;
     Ok(match &request.become_ {
         Some(b) => {
@@ -55,6 +58,23 @@ pub fn prepare(request: &ExecRequest) -> Result<Prepared, ConnError> {
             wrapped: None,
         },
     })
+}
+
+/// A raw command line ([`ExecRequest::raw`]): as is, or inside the become wrapper.
+fn prepare_raw(request: &ExecRequest) -> Prepared {
+    match &request.become_ {
+        Some(b) => {
+            let wrapped = wrap(&request.script, b);
+            Prepared {
+                command: wrapped.command.clone(),
+                wrapped: Some(wrapped),
+            }
+        }
+        None => Prepared {
+            command: request.script.clone(),
+            wrapped: None,
+        },
+    }
 }
 
 /// Prefixes `script` with `NAME='value'; export NAME` lines.
@@ -290,6 +310,28 @@ mod tests {
             "{}",
             p.command
         );
+    }
+
+    #[test]
+    fn raw_command_lines_are_sent_as_written() {
+        let mut req = ExecRequest {
+            script: "echo \"$0\" | cat".into(),
+            env: vec![("A".into(), "x".into())],
+            raw: true,
+            ..Default::default()
+        };
+        let p = prepare(&req).unwrap();
+        assert_eq!(p.command, "echo \"$0\" | cat");
+        assert!(p.wrapped.is_none());
+        req.become_ = Some(sudo("root"));
+        let p = prepare(&req).unwrap();
+        assert!(
+            p.command.starts_with("sudo -H -S -n -u root /bin/sh -c "),
+            "{}",
+            p.command
+        );
+        assert!(!p.command.contains("export A"), "{}", p.command);
+        assert!(p.wrapped.is_some());
     }
 
     #[test]

@@ -50,6 +50,11 @@ pub struct ExecRequest {
     pub env: Vec<(String, String)>,
     /// Wall-clock bound (task `timeout:`); when it passes the remote command is ended.
     pub timeout: Option<Duration>,
+    /// `script` is a command line for the host's login shell, as Ansible's `raw` sends it:
+    /// over SSH it goes to sshd as is (no `/bin/sh -c`, no watchdog, no remote `timeout`
+    /// wrapper, stdin closed at once), so it works on a host without a POSIX `sh`. `env` is
+    /// not applied; `become` still wraps it as Ansible's become plugins do.
+    pub raw: bool,
 }
 
 impl ExecRequest {

@@ -355,7 +355,8 @@ impl SshConnection {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().await.map_err(RunError::Spawn)?;
-        let stdin_pipe = child.stdin().take();
+        // A raw command has no watchdog to hold stdin for: it reads end-of-file at once.
+        let stdin_pipe = child.stdin().take().filter(|_| !request.raw);
         // The remote command may exit without reading everything: not an error.
         let feed = watchdog::feed_and_hold(stdin_pipe, request, input);
         let (held, out) = tokio::join!(feed, child.wait_with_output());
@@ -492,17 +493,27 @@ impl Connection for SshConnection {
     async fn exec(&self, request: ExecRequest) -> Result<ExecOutput, ConnError> {
         // The watchdog goes innermost (inside become and the remote `timeout`), where it may
         // signal the command's process group.
-        let input = watchdog::input_len(&request);
+        // A raw command line goes to the login shell untouched (see `ExecRequest::raw`).
+        let input = if request.raw {
+            None
+        } else {
+            watchdog::input_len(&request)
+        };
         let guarded = ExecRequest {
-            script: watchdog::wrap(&request.script, input),
+            script: if request.raw {
+                request.script.clone()
+            } else {
+                watchdog::wrap(&request.script, input)
+            },
             become_: request.become_.clone(),
             env: request.env.clone(),
+            raw: request.raw,
             ..ExecRequest::default()
         };
         let prepared = r#become::prepare(&guarded)?;
         let command = match request.timeout {
-            Some(limit) => with_remote_timeout(&prepared.command, limit),
-            None => prepared.command.clone(),
+            Some(limit) if !request.raw => with_remote_timeout(&prepared.command, limit),
+            _ => prepared.command.clone(),
         };
         // Connect first (or reuse the master): waiting for a host that does not answer yet
         // (`--connect-wait`) must not be cut short by the task's own timeout, which bounds the

@@ -117,7 +117,16 @@ pub struct CopyArgs {
     pub validate: Option<String>,
     pub owner: Option<String>,
     pub group: Option<String>,
+    /// For modules that write through [`transfer`] and word their own result (`replace`,
+    /// `blockinfile`, `assemble`): when the content changed, also say whether owner, group or
+    /// mode then had to change ([`ATTRS_CHANGED_KEY`]), as Ansible's `check_file_attrs` does.
+    #[serde(skip)]
+    pub report_attrs: bool,
 }
+
+/// Result key set by [`transfer`] with [`CopyArgs::report_attrs`]: the written file's owner,
+/// group or mode was changed after its content. Internal (`_ansible_`): never registered.
+pub const ATTRS_CHANGED_KEY: &str = "_ansible_attributes_changed";
 
 fn yes() -> bool {
     true
@@ -220,7 +229,7 @@ fn action_argument_error(args: &CopyArgs) -> Option<&'static str> {
 
 /// hook-runner has no vault secrets (by design), so a vault-encrypted source can never be
 /// decrypted: with `decrypt` (the default) it fails as Ansible does without a password.
-fn vault_refusal(args: &CopyArgs, path: &Path) -> Option<String> {
+pub(crate) fn vault_refusal(args: &CopyArgs, path: &Path) -> Option<String> {
     use std::io::Read;
     const HEADER: &[u8] = b"$ANSIBLE_VAULT;";
     if !args.decrypt {
@@ -315,6 +324,7 @@ impl CopyArgs {
             validate: None,
             owner: None,
             group: None,
+            report_attrs: false,
         }
     }
 }
@@ -820,6 +830,9 @@ fn build_result(
         if let Some(backup) = records.get("backup_file") {
             result.insert("backup_file".into(), Value::String(backup.into()));
         }
+        if args.report_attrs && records.all("chg").any(|c| c != "content") {
+            result.insert(ATTRS_CHANGED_KEY.into(), Value::Bool(true));
+        }
     } else {
         result.insert("path".into(), Value::String(dest.clone()));
         result.insert("dest".into(), Value::String(dest.clone()));
@@ -1156,7 +1169,7 @@ pub fn find_source(src: &str, search_paths: &[PathBuf]) -> Option<PathBuf> {
         .find(|candidate| candidate.exists())
 }
 
-fn not_found_message(src: &str, search_paths: &[PathBuf]) -> String {
+pub(crate) fn not_found_message(src: &str, search_paths: &[PathBuf]) -> String {
     let searched: Vec<String> = search_paths
         .iter()
         .flat_map(|base| [base.join("files").join(src), base.join(src)])

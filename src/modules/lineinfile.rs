@@ -580,12 +580,17 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Python's `match.expand(template)`: `\1`..`\99`, `\g<n>`/`\g<name>`, and the escapes
-/// `\n`, `\t`, `\r`, `\\`; other text as is.
+/// Python's `match.expand(template)` for the first match of `re` in the line.
 fn expand_backrefs(re: &Regex, subject: &[u8], template: &[u8]) -> Vec<u8> {
-    let Some(caps) = re.captures(self::subject(subject)) else {
-        return template.to_vec();
-    };
+    match re.captures(self::subject(subject)) {
+        Some(caps) => expand_captures(&caps, template),
+        None => template.to_vec(),
+    }
+}
+
+/// Python's `match.expand(template)`: `\1`..`\99`, `\g<n>`/`\g<name>`, and the escapes
+/// `\n`, `\t`, `\r`, `\\`; other text as is. Shared with `replace`.
+pub(crate) fn expand_captures(caps: &regex::bytes::Captures<'_>, template: &[u8]) -> Vec<u8> {
     let group = |name: &str| -> Vec<u8> {
         let m = match name.parse::<usize>() {
             Ok(n) => caps.get(n),

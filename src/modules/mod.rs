@@ -12,26 +12,36 @@
 
 pub mod add_host;
 pub mod argspec;
+pub mod assemble;
 pub mod assert;
+pub mod blockinfile;
 pub mod command;
 pub mod copy;
 pub mod debug;
 pub mod fail;
+pub mod fetch;
 pub mod file;
+pub mod find;
 pub mod getent;
 pub mod group;
 pub mod include_vars;
 pub mod k8s_info;
 pub mod lineinfile;
 pub mod ping;
+pub mod raw;
 pub mod remote;
+pub mod replace;
+pub mod script;
 pub mod service;
 pub mod set_fact;
 pub mod setup;
 pub mod shell;
+pub mod slurp;
 pub mod stat;
 pub mod systemd;
+pub mod tempfile;
 pub mod template;
+pub mod unarchive;
 pub mod user;
 pub mod wait_for_connection;
 
@@ -153,25 +163,35 @@ pub fn all() -> &'static [&'static dyn Module] {
     &[
         // registry: one line per module, keep sorted
         &add_host::AddHost,
+        &assemble::Assemble,
         &assert::Assert,
+        &blockinfile::BlockInFile,
         &command::Command,
         &copy::Copy,
         &debug::Debug,
         &fail::Fail,
+        &fetch::Fetch,
         &file::File,
+        &find::Find,
         &getent::Getent,
         &group::Group,
         &include_vars::IncludeVars,
         &k8s_info::K8sInfo,
         &lineinfile::LineInFile,
         &ping::Ping,
+        &raw::Raw,
+        &replace::Replace,
+        &script::Script,
         &service::Service,
         &set_fact::SetFact,
         &setup::Setup,
         &shell::Shell,
+        &slurp::Slurp,
         &stat::Stat,
         &systemd::Systemd,
+        &tempfile::Tempfile,
         &template::Template,
+        &unarchive::Unarchive,
         &user::User,
         &wait_for_connection::WaitForConnection,
     ]

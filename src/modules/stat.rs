@@ -342,7 +342,7 @@ fn parse_mime(text: &str) -> (String, String) {
 }
 
 /// Seconds plus the fraction shown in `stat`'s human-readable time (`... 12:00:00.123456789 +0000`).
-fn float_time(secs: u64, human: Option<&str>) -> f64 {
+pub(crate) fn float_time(secs: u64, human: Option<&str>) -> f64 {
     let fraction = human
         .and_then(|h| h.split_whitespace().nth(1))
         .and_then(|clock| clock.split_once('.'))
