@@ -7,11 +7,9 @@
 //! Needs root and the lab VM's host commands; the differential case also needs the Ansible
 //! venv (`HOOK_RUNNER_ANSIBLE`). A missing prerequisite fails with `CI=true`, else says so loudly.
 
-mod modules_common;
+use crate::modules_common;
 
-#[allow(dead_code)]
-#[path = "differential/harness.rs"]
-mod harness;
+use crate::harness;
 
 use base64::Engine;
 use hook_runner::Map;

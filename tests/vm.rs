@@ -4,6 +4,9 @@
 //! and the files' tests run side by side. Each file below is a module named after what it tests.
 
 // Helpers shared by the files below, declared once for the binary.
+#[allow(dead_code)]
+#[path = "differential/harness.rs"]
+mod harness;
 #[path = "support/e2e.rs"]
 mod common;
 #[path = "support/data.rs"]
@@ -35,3 +38,5 @@ mod faults_ssh;
 mod modules_vm;
 #[path = "modules_vm_extra.rs"]
 mod modules_vm_extra;
+#[path = "modules_files.rs"]
+mod modules_files;
