@@ -18,6 +18,7 @@ pub mod copy;
 pub mod debug;
 pub mod fail;
 pub mod file;
+pub mod get_url;
 pub mod getent;
 pub mod group;
 pub mod include_vars;
@@ -32,6 +33,7 @@ pub mod shell;
 pub mod stat;
 pub mod systemd;
 pub mod template;
+pub mod uri;
 pub mod user;
 pub mod wait_for_connection;
 
@@ -137,6 +139,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &debug::Debug,
         &fail::Fail,
         &file::File,
+        &get_url::GetUrl,
         &getent::Getent,
         &group::Group,
         &include_vars::IncludeVars,
@@ -150,6 +153,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &stat::Stat,
         &systemd::Systemd,
         &template::Template,
+        &uri::Uri,
         &user::User,
         &wait_for_connection::WaitForConnection,
     ]
