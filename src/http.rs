@@ -100,6 +100,8 @@ pub struct Request {
     /// The modification time of the caller's copy: sent as `If-Modified-Since`.
     pub last_modified: Option<SystemTime>,
     pub unredirected_headers: Vec<String>,
+    /// The task's `environment:`, looked at before the process's own (proxy variables).
+    pub env: Vec<(String, String)>,
 }
 
 impl Request {
@@ -125,6 +127,7 @@ impl Request {
             force: false,
             last_modified: None,
             unredirected_headers: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -525,7 +528,11 @@ async fn exchange(
     let port = url.port_or_known_default().unwrap_or(80);
     let https = url.scheme() == "https";
     let proxy = if request.use_proxy {
-        proxy_for(url.scheme(), &host, port)?
+        let env = |name: &str| match request.env.iter().rev().find(|(k, _)| k == name) {
+            Some((_, v)) => Some(v.clone()),
+            None => std::env::var(name).ok(),
+        };
+        proxy_from(&env, url.scheme(), &host, port)?
     } else {
         None
     };

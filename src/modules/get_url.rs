@@ -243,6 +243,7 @@ impl Module for GetUrl {
                 .and_then(|m| m.modified().ok());
             download_local(
                 &args,
+                &ctx.env,
                 &headers,
                 method,
                 timeout,
@@ -460,6 +461,7 @@ async fn fetch_text(
     http.url = url.to_string();
     let fetched = if uri::is_local(ctx) {
         let mut request = uri::http_request(&http, timeout);
+        request.env = ctx.env.clone();
         request.redirects = Redirects::Urllib2;
         match crate::http::send(&request).await {
             Err(e) => Fetched {
@@ -539,6 +541,7 @@ impl Download {
 /// Streams the answer into a temp file of `dir`, hashing as it goes.
 async fn download_local(
     args: &GetUrlArgs,
+    env: &[(String, String)],
     headers: &[(String, String)],
     method: &str,
     timeout: Duration,
@@ -547,6 +550,7 @@ async fn download_local(
     wanted: Option<&(String, String)>,
 ) -> Download {
     let mut request = uri::http_request(&args.http, timeout);
+    request.env = env.to_vec();
     request.method = method.to_string();
     request.headers = headers.to_vec();
     request.redirects = Redirects::Urllib2;

@@ -86,7 +86,7 @@ static SPEC: ArgSpec = ArgSpec {
         Param::new("creates", Kind::Path),
         Param::new("removes", Kind::Path),
         Param {
-            default: Some("[200]"),
+            default: Some("200"),
             ..Param::new("status_code", Kind::List)
         },
         Param {
@@ -257,7 +257,7 @@ impl Module for Uri {
         let fetched = if is_local(ctx) {
             match local_skip(&args) {
                 Some(result) => return Ok(result),
-                None => fetch_local(&plan, &args).await,
+                None => fetch_local(&plan, &args, &ctx.env).await,
             }
         } else {
             match fetch_remote(&plan, &args, ctx).await? {
@@ -566,8 +566,9 @@ impl Fetched {
 }
 
 /// Makes the request in-process.
-async fn fetch_local(plan: &Plan, args: &UriArgs) -> Fetched {
+async fn fetch_local(plan: &Plan, args: &UriArgs, env: &[(String, String)]) -> Fetched {
     let mut request = http_request(&args.http, plan.timeout);
+    request.env = env.to_vec();
     request.method = plan.method.clone();
     request.headers = plan.headers.clone();
     request.body = plan.body.clone();
