@@ -241,17 +241,13 @@ impl Module for GetUrl {
                 .filter(|_| !args.http.force)
                 .and_then(|_| std::fs::metadata(uri::local_path(&args.dest)).ok())
                 .and_then(|m| m.modified().ok());
-            download_local(
-                &args,
-                &ctx.env,
-                &headers,
-                method,
-                timeout,
-                last_modified,
-                &dir,
-                wanted.as_ref(),
-            )
-            .await
+            let mut request = uri::http_request(&args.http, timeout);
+            request.env = ctx.env.clone();
+            request.method = method.to_string();
+            request.headers = headers.clone();
+            request.redirects = Redirects::Urllib2;
+            request.last_modified = last_modified;
+            download_local(&request, &dir, wanted.as_ref()).await
         } else {
             Download::from_records(&records)
         };
@@ -540,21 +536,10 @@ impl Download {
 
 /// Streams the answer into a temp file of `dir`, hashing as it goes.
 async fn download_local(
-    args: &GetUrlArgs,
-    env: &[(String, String)],
-    headers: &[(String, String)],
-    method: &str,
-    timeout: Duration,
-    last_modified: Option<std::time::SystemTime>,
+    request: &crate::http::Request,
     dir: &str,
     wanted: Option<&(String, String)>,
 ) -> Download {
-    let mut request = uri::http_request(&args.http, timeout);
-    request.env = env.to_vec();
-    request.method = method.to_string();
-    request.headers = headers.to_vec();
-    request.redirects = Redirects::Urllib2;
-    request.last_modified = last_modified;
     let failure = |msg: String| Download {
         fetched: Fetched {
             msg,
@@ -562,7 +547,7 @@ async fn download_local(
         },
         ..Download::default()
     };
-    let mut response = match crate::http::send(&request).await {
+    let mut response = match crate::http::send(request).await {
         Ok(response) => response,
         Err(e) => return failure(e.msg),
     };
