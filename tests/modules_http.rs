@@ -10,6 +10,10 @@
 //! says so, the others copy the host's curl (Debian bookworm, as the VM) into the VM first.
 
 mod modules_common;
+// Shared with tests/differential.rs; this binary uses a part of it.
+#[allow(dead_code)]
+#[path = "differential/harness.rs"]
+mod harness;
 
 use hook_runner::connection::local::LocalConnection;
 use hook_runner::template::{Scope, Templar};
@@ -629,9 +633,9 @@ fn url_lookup_reads_lines_and_words_errors_as_ansible() {
     );
 }
 
-/// Copies the host's curl and the libraries it needs (the VM keeps its own where it has
-/// them) into the VM: host and VM are both Debian bookworm.
-fn install_host_curl(vm: &Vm) {
+/// The host's curl and the libraries it needs, as a tar archive rooted at `/`: host and VM are
+/// both Debian bookworm.
+fn curl_tarball() -> Vec<u8> {
     let ldd = Command::new("ldd")
         .arg("/usr/bin/curl")
         .output()
@@ -655,7 +659,12 @@ fn install_host_curl(vm: &Vm) {
         "{}",
         String::from_utf8_lossy(&tar.stderr)
     );
-    put(vm, "tar -C / --skip-old-files -xf -", &tar.stdout);
+    tar.stdout
+}
+
+/// Copies the host's curl into the VM (the VM keeps its own libraries where it has them).
+fn install_host_curl(vm: &Vm) {
+    put(vm, "tar -C / --skip-old-files -xf -", &curl_tarball());
     let out = vm.exec("curl --version");
     assert!(out.status.success(), "curl runs in the VM: {out:?}");
 }
@@ -871,4 +880,80 @@ async fn vm_uri_and_get_url_through_the_targets_curl() {
         vm.exec_ok("ls -A /srv/hr-http | grep -c '^\\.hr-' || true"),
         "0"
     );
+}
+
+/// The differential case's server: its certificate also names the host side of every lab VM
+/// slot (`10.214.X.1`), since the VM is booted by the harness after the server starts.
+fn differential_server() -> HttpServer {
+    let hosts: Vec<std::net::Ipv4Addr> = (0..=255u8)
+        .map(|x| std::net::Ipv4Addr::new(10, 214, x, 1))
+        .collect();
+    let server = HttpServer::start(&hosts).expect("server");
+    server.add_file("data.bin", &pattern(300 * 1024));
+    server.add_file("report.txt", b"line one\nline two\n");
+    server
+}
+
+fn differential_case(name: &str, server: &HttpServer, ca: &str) -> harness::Case {
+    let sha256 = hex::encode(sha2::Sha256::digest(pattern(300 * 1024)));
+    let closed = lab::util::free_port().expect("a free port");
+    let vars = [
+        format!("http_port={}", server.http_port()),
+        format!("https_port={}", server.https_port()),
+        format!("closed_port={closed}"),
+        format!("ca={ca}"),
+        format!("data_sha256={sha256}"),
+    ];
+    let mut args: Vec<&str> = Vec::new();
+    for var in &vars {
+        args.push("-e");
+        args.push(var);
+    }
+    harness::Case::new(name)
+        .args(&args)
+        // The answer's date, the seconds it took and get_url's temp file differ between runs.
+        .ignore_keys(&["date", "elapsed", "src"])
+}
+
+/// The same playbook with ansible-playbook 2.18 and hook-runner on localhost (in-process
+/// HTTP here, Python's urllib for Ansible) and on the loopback sshd host (curl here).
+#[test]
+fn differential_http_modules_on_localhost_and_ssh() {
+    let server = differential_server();
+    // Readable by the ssh host's unprivileged login user.
+    let ca = std::env::temp_dir().join(format!("hr-http-diff-ca-{}.pem", std::process::id()));
+    std::fs::copy(server.ca_file(), &ca).unwrap();
+    let case = differential_case("http_modules", &server, &ca.display().to_string());
+    let outcome = std::panic::catch_unwind(|| harness::check(case));
+    let _ = std::fs::remove_file(&ca);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The same playbook on a python3 VM: Ansible's Python modules there, the VM's curl for
+/// hook-runner (copied from the host by the case's setup, which fetches it from the lab
+/// server over bash's /dev/tcp: the VM has no HTTP client of its own).
+#[test]
+fn differential_http_modules_on_a_vm() {
+    let server = differential_server();
+    use base64::Engine as _;
+    let tarball = base64::engine::general_purpose::STANDARD.encode(curl_tarball());
+    server.add_file("curl.tar.b64", tarball.as_bytes());
+    let ca_pem = std::fs::read_to_string(server.ca_file()).unwrap();
+    let setup = format!(
+        r#"cat > /etc/hr-http-ca.pem <<'PEM'
+{ca_pem}PEM
+if ! command -v curl >/dev/null 2>&1; then
+  H=${{SSH_CONNECTION%% *}}
+  bash -c 'exec 3<>/dev/tcp/'"$H"'/{port}; printf "GET /files/curl.tar.b64 HTTP/1.0\r\nHost: lab\r\n\r\n" >&3; cat <&3' \
+    | sed '1,/^\r$/d' | base64 -d | tar -C / --skip-old-files -xf -
+  curl --version >/dev/null
+fi
+rm -f /srv/hr-diff/data.bin /srv/hr-diff/report.txt
+"#,
+        port = server.http_port()
+    );
+    let case = differential_case("http_modules", &server, "/etc/hr-http-ca.pem").on_vm(&setup);
+    harness::check(case);
 }

@@ -157,6 +157,15 @@ impl Module for GetUrl {
             Ok(args) => args,
             Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
         };
+        let secret = args.http.url_password.clone();
+        let mut result = self.download(args, ctx).await?;
+        uri::mask_secret(&mut result, secret.as_deref());
+        Ok(result)
+    }
+}
+
+impl GetUrl {
+    async fn download(&self, args: GetUrlArgs, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
         let ignored = uri::ignored_options(
             &args.http,
             args.attributes.is_some()

@@ -282,7 +282,26 @@ impl Module for Uri {
             result.insert("path".into(), Value::String(dest.clone()));
         }
         add_ignored_warnings(&mut result, &plan.ignored);
+        mask_secret(&mut result, args.http.url_password.as_deref());
         Ok(result)
+    }
+}
+
+/// Ansible's no_log masking of the result: every occurrence of the password (in a URL that
+/// carries it, in an echoed answer) becomes `********`.
+pub(crate) fn mask_secret(result: &mut Map, secret: Option<&str>) {
+    fn walk(value: &mut Value, secret: &str) {
+        match value {
+            Value::String(text) if text.contains(secret) => {
+                *text = text.replace(secret, "********");
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, secret)),
+            Value::Object(map) => map.values_mut().for_each(|v| walk(v, secret)),
+            _ => {}
+        }
+    }
+    if let Some(secret) = secret.filter(|s| !s.is_empty()) {
+        result.values_mut().for_each(|v| walk(v, secret));
     }
 }
 
@@ -747,7 +766,8 @@ pub(crate) fn fetch_vars(v: &FetchVars<'_>) -> String {
         Redirects::Safe if !matches!(v.method, "GET" | "HEAD") => "0",
         _ => "1",
     };
-    let mut lines: Vec<String> = Vec::new();
+    // urllib always sends `Connection: close`; servers answer it (and say so) the same way.
+    let mut lines: Vec<String> = vec!["Connection: close".into()];
     if !v.http.http_agent.is_empty()
         && !v
             .headers
@@ -1041,10 +1061,14 @@ fn transport_failure(tool: &str, rc: i32, err: &str) -> String {
     }
     match rc {
         6 => "Request failed: <urlopen error [Errno -2] Name or service not known>".into(),
-        7 if err.contains("refused") => {
-            "Request failed: <urlopen error [Errno 111] Connection refused>".into()
+        7 if err.contains("No route to host") => {
+            "Request failed: <urlopen error [Errno 113] No route to host>".into()
         }
-        7 => format!("Request failed: <urlopen error {err}>"),
+        7 if err.contains("Network is unreachable") => {
+            "Request failed: <urlopen error [Errno 101] Network is unreachable>".into()
+        }
+        // curl says "Couldn't connect to server" (newer) or "Connection refused" (older).
+        7 => "Request failed: <urlopen error [Errno 111] Connection refused>".into(),
         28 if err.contains("Connection timed out") || err.contains("Connection timeout") => {
             "Request failed: <urlopen error timed out>".into()
         }
@@ -1126,6 +1150,13 @@ fn build_result(args: &UriArgs, plan: &Plan, fetched: &Fetched, elapsed: Duratio
     if let (Some(text), true) = (&text, maybe_json) {
         if let Ok(json) = serde_json::from_str::<Value>(text) {
             result.insert("json".into(), json);
+        }
+    }
+    // An HTTP error whose body the module did not read keeps it in `body`, as fetch_url's
+    // info does.
+    if let (Some(answer), false) = (&fetched.answer, maybe_output) {
+        if !answer.success {
+            result.insert("body".into(), Value::String(decode(&answer.body, &charset)));
         }
     }
     if !accepted {
