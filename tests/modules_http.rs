@@ -636,11 +636,14 @@ fn url_lookup_reads_lines_and_words_errors_as_ansible() {
 /// The host's curl and the libraries it needs, as a tar archive rooted at `/`: host and VM are
 /// both Debian bookworm.
 fn curl_tarball() -> Vec<u8> {
-    let ldd = Command::new("ldd")
-        .arg("/usr/bin/curl")
-        .output()
-        .expect("ldd");
-    let mut files = vec!["usr/bin/curl".to_string()];
+    tool_tarball("curl")
+}
+
+/// `/usr/bin/TOOL` of the host and the libraries it needs, as a tar archive rooted at `/`.
+fn tool_tarball(tool: &str) -> Vec<u8> {
+    let binary = format!("/usr/bin/{tool}");
+    let ldd = Command::new("ldd").arg(&binary).output().expect("ldd");
+    let mut files = vec![binary.trim_start_matches('/').to_string()];
     for line in String::from_utf8_lossy(&ldd.stdout).lines() {
         if let Some(path) = line.split_whitespace().find(|w| w.starts_with('/')) {
             files.push(path.trim_start_matches('/').to_string());
@@ -662,11 +665,12 @@ fn curl_tarball() -> Vec<u8> {
     tar.stdout
 }
 
-/// Copies the host's curl into the VM (the VM keeps its own libraries where it has them).
-fn install_host_curl(vm: &Vm) {
-    put(vm, "tar -C / --skip-old-files -xf -", &curl_tarball());
-    let out = vm.exec("curl --version");
-    assert!(out.status.success(), "curl runs in the VM: {out:?}");
+/// Copies the host's `tool` (curl, wget) into the VM (the VM keeps its own libraries where it
+/// has them).
+fn install_host_tool(vm: &Vm, tool: &str) {
+    put(vm, "tar -C / --skip-old-files -xf -", &tool_tarball(tool));
+    let out = vm.exec(&format!("{tool} --version"));
+    assert!(out.status.success(), "{tool} runs in the VM: {out:?}");
 }
 
 /// Runs `cmd` as root in the VM with `input` on stdin.
@@ -724,7 +728,7 @@ async fn vm_uri_and_get_url_through_the_targets_curl() {
         return;
     }
     let vm = boot_vm().await;
-    install_host_curl(&vm);
+    install_host_tool(&vm, "curl");
     let host = vm.host_address();
     let server = HttpServer::start(&[host]).expect("server");
     let proxy = HttpProxy::start(None).expect("proxy");
@@ -880,6 +884,101 @@ async fn vm_uri_and_get_url_through_the_targets_curl() {
         vm.exec_ok("ls -A /srv/hr-http | grep -c '^\\.hr-' || true"),
         "0"
     );
+}
+
+/// The same requests through GNU wget, for targets without curl.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vm_uri_and_get_url_through_the_targets_wget() {
+    if !lab::require_root_and("vm_uri_and_get_url_through_the_targets_wget", HOST_COMMANDS) {
+        return;
+    }
+    let vm = boot_vm().await;
+    install_host_tool(&vm, "wget");
+    let host = vm.host_address();
+    let server = HttpServer::start(&[host]).expect("server");
+    let ca_pem = std::fs::read(server.ca_file()).unwrap();
+    put(
+        &vm,
+        "mkdir -p /srv/hr-http && cat > /srv/hr-http/ca.pem",
+        &ca_pem,
+    );
+    let control = control_dir("hrw");
+    let root = connect(&vm, "root", &control);
+    let r = Runner::new(&root);
+    let h = host.to_string();
+    let ca = "/srv/hr-http/ca.pem";
+
+    let result = r
+        .run(
+            "uri",
+            json!({"url": server.https_url(&h, "/json"), "ca_path": ca}),
+            false,
+        )
+        .await;
+    assert_eq!(result.get("failed"), None, "{result:?}");
+    assert_eq!(result["json"]["items"], json!([1, 2, 3]));
+    assert_eq!(result["msg"], "OK (35 bytes)");
+    let result = r
+        .run(
+            "uri",
+            json!({"url": server.http_url(&h, "/status/404")}),
+            false,
+        )
+        .await;
+    assert_eq!(
+        result["msg"],
+        "Status code was 404 and not [200]: HTTP Error 404: Not Found"
+    );
+    let result = r
+        .run(
+            "uri",
+            json!({"url": server.http_url(&h, "/redirect/302")}),
+            false,
+        )
+        .await;
+    assert_eq!(result["status"], 200, "{result:?}");
+    assert_eq!(result["url"], server.http_url(&h, "/json"));
+    assert_eq!(result["redirected"], true);
+    let result = r
+        .run(
+            "uri",
+            json!({"url": server.http_url(&h, "/basic/hook/s3cret"), "user": "hook", "password": "s3cret"}),
+            false,
+        )
+        .await;
+    assert_eq!(result["json"]["user"], "hook", "{result:?}");
+    let result = r
+        .run(
+            "uri",
+            json!({"url": server.http_url(&h, "/echo"), "method": "PUT", "body_format": "json",
+                   "body": {"a": 1}}),
+            false,
+        )
+        .await;
+    assert_eq!(result["json"]["method"], "PUT", "{result:?}");
+    assert_eq!(result["json"]["body"], "{\"a\": 1}");
+    let started = Instant::now();
+    let result = r
+        .run(
+            "uri",
+            json!({"url": server.http_url(&h, "/hang"), "timeout": 2}),
+            false,
+        )
+        .await;
+    assert_eq!(
+        result["msg"], "Status code was -1 and not [200]: Connection failure: timed out",
+        "{result:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let size = 3 * 1024 * 1024;
+    let sha256 = hex::encode(sha2::Sha256::digest(pattern(size)));
+    let args = json!({"url": server.http_url(&h, &format!("/bytes/{size}")),
+                      "dest": "/srv/hr-http/big.bin", "checksum": format!("sha256:{sha256}")});
+    let result = r.run("get_url", args.clone(), false).await;
+    assert_eq!(result["changed"], true, "{result:?}");
+    assert_eq!(result["size"], size);
+    let again = r.run("get_url", args, false).await;
+    assert_eq!(again["msg"], "file already exists", "{again:?}");
 }
 
 /// The differential case's server: its certificate also names the host side of every lab VM

@@ -808,7 +808,8 @@ pub(crate) fn fetch_vars(v: &FetchVars<'_>) -> String {
 /// `fetch OUT HDR [IMS_FILE]`: makes the request described by the variables of [`fetch_vars`]
 /// (headers are the positional parameters), the body into OUT, the heads of every answer into
 /// HDR; `If-Modified-Since` from IMS_FILE's time when given. Emits `h_tool`, `h_rc`, `h_err`,
-/// `h_code`, `h_url`. curl first, then GNU wget; neither is a module failure.
+/// `h_code`, `h_url`. curl first, then GNU wget; without either the module fails with one
+/// clear message.
 pub(crate) const FETCH_SH: &str = r#"fetch() {
   _out=$1 _hdr=$2 _ims=$3
   if command -v curl >/dev/null 2>&1; then
@@ -853,15 +854,17 @@ pub(crate) const FETCH_SH: &str = r#"fetch() {
     emit h_url "${_w#* }"
   elif wget --version >/dev/null 2>&1; then
     emit h_tool wget
-    set -- -q -S -O "$_out" --timeout="$TIMEOUT" --content-on-error --tries=1
+    set -- -nv -S -O "$_out" --timeout="$TIMEOUT" --content-on-error --tries=1
     if [ "$FOLLOW" = 1 ]; then set -- "$@" --max-redirect=10; else set -- "$@" --max-redirect=0; fi
     [ "$METHOD" = GET ] || set -- "$@" --method="$METHOD"
     [ "$VALIDATE" = 1 ] || set -- "$@" --no-check-certificate
     [ -n "$CA" ] && set -- "$@" --ca-certificate="$CA"
     [ -n "$CERT" ] && set -- "$@" --certificate="$CERT"
     [ -n "$KEY" ] && set -- "$@" --private-key="$KEY"
+    # Credentials in a wgetrc of its own, never on a command line other users can read.
+    _cf=$(mktemp) || die "cannot create a temporary file"
     if [ -n "$HUSER" ]; then
-      set -- "$@" --user="$HUSER" --password="$HPASS"
+      printf 'user = %s\npassword = %s\n' "$HUSER" "$HPASS" >"$_cf"
       [ "$FORCEAUTH" = 1 ] && set -- "$@" --auth-no-challenge
     fi
     [ "$USEPROXY" = 1 ] || set -- "$@" --no-proxy
@@ -879,12 +882,13 @@ pub(crate) const FETCH_SH: &str = r#"fetch() {
     if [ -n "$_ims" ] && [ "$FORCE" != 1 ]; then
       set -- "$@" --header="If-Modified-Since: $(LC_ALL=C date -u -r "$_ims" '+%a, %d %b %Y %H:%M:%S GMT')"
     fi
-    wget "$@" -- "$URL" 2>"$_hdr"
+    WGETRC=$_cf wget "$@" -- "$URL" 2>"$_hdr"
     _rc=$?
+    rm -f -- "$_cf"
     [ -n "$_bf" ] && rm -f -- "$_bf"
     _w=$(sed -n 's/^ *HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' "$_hdr" | tail -n 1)
     emit h_rc $_rc
-    emit h_err ""
+    emit h_err "$(grep -v '^  ' "$_hdr" | tail -n 3)"
     emit h_code "$_w"
     emit h_url ""
     emit h_req "$URL"
@@ -944,8 +948,14 @@ pub(crate) fn parse_fetch(records: &Records) -> Fetched {
             records.get("h_err").unwrap_or(""),
         ));
     };
-    // curl exits 0 on any answer; a timeout or a reset after the head is still a failure.
-    if tool == "curl" && rc != 0 && rc != 22 {
+    // curl exits 0 on any answer, wget 0 or 8 (an error status); anything else after the
+    // head (a timeout, a reset) is still a failure.
+    let answered = if tool == "wget" {
+        rc == 0 || rc == 8
+    } else {
+        rc == 0 || rc == 22
+    };
+    if !answered {
         return Fetched::failure(transport_failure(
             tool,
             rc,
@@ -1053,10 +1063,16 @@ fn header_blocks(text: &str, indented: bool) -> Vec<HeadBlock> {
 fn transport_failure(tool: &str, rc: i32, err: &str) -> String {
     let err = err.trim();
     if tool == "wget" {
-        return match rc {
-            4 if err.contains("timed out") || err.is_empty() => "Connection failure: timed out".into(),
-            5 => format!("Request failed: <urlopen error [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {err}>"),
-            _ => format!("Request failed: <urlopen error wget exited with {rc}: {err}>"),
+        return if err.contains("Connection refused") {
+            "Request failed: <urlopen error [Errno 111] Connection refused>".into()
+        } else if err.contains("No route to host") {
+            "Request failed: <urlopen error [Errno 113] No route to host>".into()
+        } else if err.contains("timed out") || err.contains("Read error") {
+            "Connection failure: timed out".into()
+        } else if rc == 5 {
+            format!("Request failed: <urlopen error [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {err}>")
+        } else {
+            format!("Request failed: <urlopen error wget exited with {rc}: {err}>")
         };
     }
     match rc {
