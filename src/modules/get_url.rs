@@ -504,7 +504,7 @@ async fn fetch_text(
         });
         s.push_str(uri::FETCH_SH);
         s.push_str(
-            "_b=$(mktemp) && _h=$(mktemp) || die \"cannot create a temporary file\"\nfetch \"$_b\" \"$_h\"\nemit h_heads \"$(cat \"$_h\")\"\nemit h_body \"$(base64 <\"$_b\" | tr -d '\\n')\"\nrm -f -- \"$_b\" \"$_h\"\n",
+            "_wd=$(mktemp -d) || die \"cannot create a temporary directory\"\nfetch \"$_wd/o\" \"$_wd\"\n[ -f \"$_wd/o\" ] && emit h_body \"$(base64 <\"$_wd/o\")\"\nrm -rf -- \"$_wd\"\n",
         );
         match remote::run_script(ctx, &s, None).await? {
             Ok(records) => match records.failure() {
@@ -712,10 +712,9 @@ fi
 emit dir "$_dir"
 [ "$NODL" = 1 ] && exit 0
 _tmp=$(mktemp "$_dir/.hr-get_url.XXXXXX") || die "failed to create temporary content file: cannot create a file in $_dir"
-_heads=$(mktemp) || die "cannot create a temporary file"
-fetch "$_tmp" "$_heads" "$_ims"
-emit h_heads "$(cat "$_heads")"
-rm -f -- "$_heads"
+_wd=$(mktemp -d) || { rm -f -- "$_tmp"; die "cannot create a temporary directory"; }
+fetch "$_tmp" "$_wd" "$_ims"
+rm -rf -- "$_wd"
 case $_w in
   200*)
     emit tmp "$_tmp"

@@ -782,7 +782,20 @@ pub(crate) fn fetch_vars(v: &FetchVars<'_>) -> String {
     for (name, value) in v.headers {
         lines.push(format!("{name}: {value}"));
     }
-    let mut headers = format!("NHEADERS={}\n", lines.len());
+    let escape = |text: &str| text.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut curl_config = format!("url = \"{}\"\n", escape(&v.http.url));
+    if let Some(user) = v.http.url_username.as_deref().filter(|u| !u.is_empty()) {
+        let pass = v.http.url_password.as_deref().unwrap_or("");
+        curl_config.push_str(&format!(
+            "user = \"{}\"\n",
+            escape(&format!("{user}:{pass}"))
+        ));
+    }
+    let mut headers = format!(
+        "CURLCFG={}\nNHEADERS={}\n",
+        quote(&curl_config),
+        lines.len()
+    );
     for (i, line) in lines.iter().enumerate() {
         headers.push_str(&format!("H{}={}\n", i + 1, quote(line)));
     }
@@ -805,21 +818,26 @@ pub(crate) fn fetch_vars(v: &FetchVars<'_>) -> String {
     )
 }
 
-/// `fetch OUT HDR [IMS_FILE]`: makes the request described by the variables of [`fetch_vars`]
-/// (headers are the positional parameters), the body into OUT, the heads of every answer into
-/// HDR; `If-Modified-Since` from IMS_FILE's time when given. Emits `h_tool`, `h_rc`, `h_err`,
-/// `h_code`, `h_url`. curl first, then GNU wget; without either the module fails with one
-/// clear message.
-pub(crate) const FETCH_SH: &str = r#"fetch() {
-  _out=$1 _hdr=$2 _ims=$3
+/// `fetch OUT WD [IMS_FILE]`: makes the request described by the variables of [`fetch_vars`],
+/// the body into OUT; WD is an empty private directory for the heads of every answer and the
+/// client's credentials; `If-Modified-Since` from IMS_FILE's time when given. Emits `h_tool`,
+/// `h_rc`, `h_err`, `h_heads`, `h_url`, and sets `_w` to the status (and, for curl, the URL).
+/// curl first, then GNU wget; without either the module fails with one clear message.
+/// Files are read with `read` (no `cat`), credentials written with `printf` (builtins).
+pub(crate) const FETCH_SH: &str = r#"slurp() {
+  _sl=
+  while IFS= read -r _l || [ -n "$_l" ]; do
+    _sl="$_sl$_l
+"
+    case $_l in '  HTTP/'*) _c=${_l#*HTTP/* }; _wc=${_c%% *} ;; esac
+  done <"$1"
+}
+fetch() {
+  _out=$1 _wd=$2 _ims=$3
   if command -v curl >/dev/null 2>&1; then
     emit h_tool curl
-    _cf=$(mktemp) || die "cannot create a temporary file"
-    {
-      printf 'url = "%s"\n' "$(printf '%s' "$URL" | sed 's/[\\"]/\\&/g')"
-      [ -n "$HUSER" ] && printf 'user = "%s"\n' "$(printf '%s:%s' "$HUSER" "$HPASS" | sed 's/[\\"]/\\&/g')"
-    } >"$_cf"
-    set -- -sS -K "$_cf" -o "$_out" -D "$_hdr" -w '%{http_code} %{url_effective}' --connect-timeout "$TIMEOUT" --speed-limit 1 --speed-time "$TIMEOUT"
+    printf '%s' "$CURLCFG" >"$_wd/k"
+    set -- -sS -K "$_wd/k" -o "$_out" -D "$_wd/h" -w '%{http_code} %{url_effective}' --connect-timeout "$TIMEOUT" --speed-limit 1 --speed-time "$TIMEOUT"
     [ "$FOLLOW" = 1 ] && set -- "$@" -L --max-redirs 10
     case $METHOD in
       GET) ;;
@@ -843,14 +861,11 @@ pub(crate) const FETCH_SH: &str = r#"fetch() {
       _i=$((_i + 1))
       eval "set -- \"\$@\" -H \"\$H$_i\""
     done
-    _err=$(mktemp) || die "cannot create a temporary file"
-    _w=$(curl "$@" 2>"$_err")
+    _w=$(curl "$@" 2>"$_wd/e")
     _rc=$?
-    rm -f -- "$_cf"
     emit h_rc $_rc
-    emit h_err "$(cat "$_err")"
-    rm -f -- "$_err"
-    emit h_code "${_w%% *}"
+    slurp "$_wd/e"; emit h_err "$_sl"
+    [ -f "$_wd/h" ] && { slurp "$_wd/h"; emit h_heads "$_sl"; }
     emit h_url "${_w#* }"
   elif wget --version >/dev/null 2>&1; then
     emit h_tool wget
@@ -862,16 +877,15 @@ pub(crate) const FETCH_SH: &str = r#"fetch() {
     [ -n "$CERT" ] && set -- "$@" --certificate="$CERT"
     [ -n "$KEY" ] && set -- "$@" --private-key="$KEY"
     # Credentials in a wgetrc of its own, never on a command line other users can read.
-    _cf=$(mktemp) || die "cannot create a temporary file"
+    : >"$_wd/k"
     if [ -n "$HUSER" ]; then
-      printf 'user = %s\npassword = %s\n' "$HUSER" "$HPASS" >"$_cf"
+      printf 'user = %s\npassword = %s\n' "$HUSER" "$HPASS" >"$_wd/k"
       [ "$FORCEAUTH" = 1 ] && set -- "$@" --auth-no-challenge
     fi
     [ "$USEPROXY" = 1 ] || set -- "$@" --no-proxy
     if [ "$HASBODY" = 1 ]; then
-      _bf=$(mktemp) || die "cannot create a temporary file"
-      cat >"$_bf"
-      set -- "$@" --body-file="$_bf"
+      cat >"$_wd/b"
+      set -- "$@" --body-file="$_wd/b"
     fi
     [ -n "$BODYFILE" ] && set -- "$@" --body-file="$BODYFILE"
     _i=0
@@ -882,14 +896,13 @@ pub(crate) const FETCH_SH: &str = r#"fetch() {
     if [ -n "$_ims" ] && [ "$FORCE" != 1 ]; then
       set -- "$@" --header="If-Modified-Since: $(LC_ALL=C date -u -r "$_ims" '+%a, %d %b %Y %H:%M:%S GMT')"
     fi
-    WGETRC=$_cf wget "$@" -- "$URL" 2>"$_hdr"
+    WGETRC=$_wd/k wget "$@" -- "$URL" 2>"$_wd/h"
     _rc=$?
-    rm -f -- "$_cf"
-    [ -n "$_bf" ] && rm -f -- "$_bf"
-    _w=$(sed -n 's/^ *HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' "$_hdr" | tail -n 1)
+    _wc=
+    slurp "$_wd/h"
+    _w=$_wc
     emit h_rc $_rc
-    emit h_err "$(grep -v '^  ' "$_hdr" | tail -n 3)"
-    emit h_code "$_w"
+    emit h_heads "$_sl"
     emit h_url ""
     emit h_req "$URL"
   else
@@ -903,25 +916,23 @@ pub(crate) const FETCH_SH: &str = r#"fetch() {
 const URI_SH: &str = r#"if [ -n "$CREATES" ] && [ -e "$CREATES" ]; then emit skip creates; exit 0; fi
 if [ -n "$REMOVES" ] && [ ! -e "$REMOVES" ]; then emit skip removes; exit 0; fi
 _ims=
+_wd=$(mktemp -d) || die "cannot create a temporary directory"
 if [ -n "$DEST" ]; then
   emit dest "$DEST"
   if [ -d "$DEST" ]; then emit dest_dir 1; _dir=$DEST
   else dir_of "$DEST"; _dir=$_dn; [ -f "$DEST" ] && _ims=$DEST; fi
-  [ -d "$_dir" ] || _dir=${TMPDIR:-/tmp}
+  [ -d "$_dir" ] || _dir=$_wd
   _body=$(mktemp "$_dir/.hr-uri.XXXXXX") || die "Failed to create temporary content file: cannot create a file in $_dir"
 else
-  _body=$(mktemp) || die "cannot create a temporary file"
+  _body=$_wd/o
 fi
-_heads=$(mktemp) || die "cannot create a temporary file"
-fetch "$_body" "$_heads" "$_ims"
-emit h_heads "$(cat "$_heads")"
-rm -f -- "$_heads"
-_code=$(printf '%s' "$_w" | cut -c1-3)
+fetch "$_body" "$_wd" "$_ims"
+_code=${_w%% *}
 _keep=0
 case " $CODES " in *" $_code "*) [ "$_code" = 304 ] || _keep=1 ;; esac
 if [ -n "$DEST" ] && [ $_keep = 1 ]; then emit tmp "$_body"; fi
-emit h_body "$(base64 <"$_body" | tr -d '\n')"
-[ -n "$DEST" ] && [ $_keep = 1 ] || rm -f -- "$_body"
+[ -f "$_body" ] && emit h_body "$(base64 <"$_body")"
+if [ -n "$DEST" ] && [ $_keep != 1 ]; then rm -rf -- "$_body" "$_wd"; else rm -rf -- "$_wd"; fi
 "#;
 
 /// Turns the records of [`FETCH_SH`] into an answer or a failure message.
@@ -936,17 +947,22 @@ pub(crate) fn parse_fetch(records: &Records) -> Fetched {
     let body = records
         .get("h_body")
         .and_then(|b| {
+            let packed: String = b.split_whitespace().collect();
             base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
+                .decode(packed)
                 .ok()
         })
         .unwrap_or_default();
+    let err = match tool {
+        // wget writes its messages among the heads: the lines that are not indented.
+        "wget" => {
+            let lines: Vec<&str> = heads.lines().filter(|l| !l.starts_with("  ")).collect();
+            lines[lines.len().saturating_sub(3)..].join("\n")
+        }
+        _ => records.get("h_err").unwrap_or("").to_string(),
+    };
     let Some(last) = blocks.last() else {
-        return Fetched::failure(transport_failure(
-            tool,
-            rc,
-            records.get("h_err").unwrap_or(""),
-        ));
+        return Fetched::failure(transport_failure(tool, rc, &err));
     };
     // curl exits 0 on any answer, wget 0 or 8 (an error status); anything else after the
     // head (a timeout, a reset) is still a failure.
@@ -956,11 +972,7 @@ pub(crate) fn parse_fetch(records: &Records) -> Fetched {
         rc == 0 || rc == 22
     };
     if !answered {
-        return Fetched::failure(transport_failure(
-            tool,
-            rc,
-            records.get("h_err").unwrap_or(""),
-        ));
+        return Fetched::failure(transport_failure(tool, rc, &err));
     }
     let mut cookies: Vec<(String, String)> = Vec::new();
     for block in &blocks {
