@@ -308,6 +308,102 @@ async fn uri_on_localhost_basic_auth_bodies_and_client_certificates() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uri_on_localhost_writes_dest_uploads_src_and_honours_creates() {
+    let server = server();
+    let conn = LocalConnection::new();
+    let r = Runner::new(&conn);
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("answer.json");
+    let args = json!({"url": server.http_url("127.0.0.1", "/json"), "dest": dest, "mode": "0600"});
+    let result = r
+        .run_with_env("uri", args.clone(), false, no_proxy_env())
+        .await;
+    assert_eq!(result["changed"], true, "{result:?}");
+    assert_eq!(result["path"], dest.display().to_string());
+    assert_eq!(result["mode"], "0600");
+    assert_eq!(
+        std::fs::read_to_string(&dest).unwrap(),
+        "{\"name\": \"lab\", \"items\": [1, 2, 3]}"
+    );
+    // Ansible says changed whenever it writes dest; the file's time goes out as
+    // If-Modified-Since.
+    let again = r.run_with_env("uri", args, false, no_proxy_env()).await;
+    assert_eq!(again["changed"], true);
+    let last = server.requests_to("/json").pop().unwrap();
+    assert!(last.header("if-modified-since").is_some());
+    // A status that is not accepted leaves dest alone.
+    let failed = r
+        .run_with_env(
+            "uri",
+            json!({"url": server.http_url("127.0.0.1", "/status/500"), "dest": dest}),
+            false,
+            no_proxy_env(),
+        )
+        .await;
+    assert_eq!(failed["failed"], true);
+    assert!(std::fs::read_to_string(&dest).unwrap().contains("lab"));
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temp file left"
+    );
+    // creates / removes.
+    let skipped = r
+        .run_with_env(
+            "uri",
+            json!({"url": server.http_url("127.0.0.1", "/status/500"), "creates": dest}),
+            false,
+            no_proxy_env(),
+        )
+        .await;
+    assert_eq!(
+        skipped["stdout"],
+        format!("skipped, since '{}' exists", dest.display())
+    );
+    assert_eq!(skipped["changed"], false);
+    let missing = dir.path().join("nothing");
+    let skipped = r
+        .run_with_env(
+            "uri",
+            json!({"url": server.http_url("127.0.0.1", "/status/500"), "removes": missing}),
+            false,
+            no_proxy_env(),
+        )
+        .await;
+    assert_eq!(
+        skipped["stdout"],
+        format!("skipped, since '{}' does not exist", missing.display())
+    );
+    // src: the file is the body.
+    let upload = dir.path().join("upload.txt");
+    std::fs::write(&upload, "payload from a file\n").unwrap();
+    let result = r
+        .run_with_env(
+            "uri",
+            json!({"url": server.http_url("127.0.0.1", "/echo"), "method": "POST", "src": upload,
+                   "headers": {"Content-Type": "text/plain"}}),
+            false,
+            no_proxy_env(),
+        )
+        .await;
+    assert_eq!(
+        result["json"]["body"], "payload from a file\n",
+        "{result:?}"
+    );
+    assert_eq!(result["json"]["headers"]["content-type"], "text/plain");
+    // Check mode: uri does not support it, as in Ansible.
+    let result = r
+        .run_with_env(
+            "uri",
+            json!({"url": server.http_url("127.0.0.1", "/json")}),
+            true,
+            no_proxy_env(),
+        )
+        .await;
+    assert_eq!(result["skipped"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uri_and_get_url_on_localhost_time_out_on_a_hanging_server() {
     let server = server();
     let conn = LocalConnection::new();
