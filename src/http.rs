@@ -1171,6 +1171,20 @@ mod tests {
             .contains("unknown url type: ftp"));
     }
 
+    #[test]
+    fn netrc_gives_the_machine_entry_else_the_default() {
+        let text = "machine other login o password p\nmachine api.example\n  login hook\n  password s3cret\ndefault login anon password x\n";
+        assert_eq!(
+            netrc_entry(text, "api.example"),
+            Some(("hook".into(), "s3cret".into()))
+        );
+        assert_eq!(
+            netrc_entry(text, "elsewhere"),
+            Some(("anon".into(), "x".into()))
+        );
+        assert_eq!(netrc_entry("machine a login b", "a"), None);
+    }
+
     #[tokio::test]
     async fn a_refused_connection_is_worded_as_urllib() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

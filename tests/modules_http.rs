@@ -564,6 +564,28 @@ async fn get_url_on_localhost_into_a_directory_and_failures() {
         .unwrap()
         .header("if-modified-since")
         .is_some());
+    // force downloads again; backup keeps the file it replaces.
+    server.add_file("report.txt", b"report, second edition\n");
+    let forced = r
+        .run_with_env(
+            "get_url",
+            json!({"url": server.http_url("127.0.0.1", "/files/report.txt"), "dest": dest,
+                   "force": true, "backup": true, "headers": {"X-Hook": "pre"}}),
+            false,
+            no_proxy_env(),
+        )
+        .await;
+    assert_eq!(forced["changed"], true, "{forced:?}");
+    let backup = forced["backup_file"]
+        .as_str()
+        .expect("a backup file")
+        .to_string();
+    assert_eq!(std::fs::read(&backup).unwrap(), b"report\n");
+    assert_eq!(std::fs::read(&dest).unwrap(), b"report, second edition\n");
+    let seen = server.requests_to("/files/report.txt").pop().unwrap();
+    assert_eq!(seen.header("cache-control"), Some("no-cache"));
+    assert_eq!(seen.header("x-hook"), Some("pre"));
+    std::fs::remove_file(&backup).unwrap();
     let missing = r
         .run_with_env(
             "get_url",
