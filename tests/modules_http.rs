@@ -1174,3 +1174,38 @@ rm -f /srv/hr-diff/data.bin /srv/hr-diff/report.txt
     let case = differential_case("http_modules", &server, "/etc/hr-http-ca.pem").on_vm(&setup);
     harness::check(case);
 }
+
+/// Dry-run shows the HTTP tasks (they touch the host) and never their passwords.
+#[test]
+fn dry_run_shows_http_tasks_without_their_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks/example");
+    for file in ["plan.yml", "workload.yml"] {
+        std::fs::copy(example.join(file), dir.path().join(file)).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("playbook.yml"),
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n\
+         \x20   - uri:\n        url: https://example.invalid/hook\n        method: POST\n        url_username: me\n        url_password: TopSecret1\n\
+         \x20   - ansible.builtin.get_url:\n        url: https://example.invalid/x\n        dest: /tmp/hr-never-written\n        password: TopSecret2\n\
+         \x20   - debug:\n        msg: \"{{ lookup('env', 'HOME') | length > 0 }}\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hook-runner"))
+        .arg("dry-run")
+        .arg(dir.path())
+        .output()
+        .expect("hook-runner runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("would run: ansible.builtin.uri url=https://example.invalid/hook method=POST url_username=me url_password=VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("would run: ansible.builtin.get_url"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("TopSecret"), "{stdout}");
+    assert!(!std::path::Path::new("/tmp/hr-never-written").exists());
+}
