@@ -842,7 +842,8 @@ async fn vm_without_curl_or_wget_gets_one_clear_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vm_uri_and_get_url_through_the_targets_curl() {
-    if !lab::require_root_and("vm_uri_and_get_url_through_the_targets_curl", HOST_COMMANDS) {
+    let test = "vm_uri_and_get_url_through_the_targets_curl";
+    if !lab::require_root_and(test, HOST_COMMANDS) || !lab::require_command(test, "/usr/bin/curl") {
         return;
     }
     let vm = boot_vm().await;
@@ -1007,7 +1008,8 @@ async fn vm_uri_and_get_url_through_the_targets_curl() {
 /// The same requests through GNU wget, for targets without curl.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vm_uri_and_get_url_through_the_targets_wget() {
-    if !lab::require_root_and("vm_uri_and_get_url_through_the_targets_wget", HOST_COMMANDS) {
+    let test = "vm_uri_and_get_url_through_the_targets_wget";
+    if !lab::require_root_and(test, HOST_COMMANDS) || !lab::require_command(test, "/usr/bin/wget") {
         return;
     }
     let vm = boot_vm().await;
@@ -1153,6 +1155,9 @@ fn differential_http_modules_on_localhost_and_ssh() {
 /// server over bash's /dev/tcp: the VM has no HTTP client of its own).
 #[test]
 fn differential_http_modules_on_a_vm() {
+    if !lab::require_command("differential_http_modules_on_a_vm", "/usr/bin/curl") {
+        return;
+    }
     let server = differential_server();
     use base64::Engine as _;
     let tarball = base64::engine::general_purpose::STANDARD.encode(curl_tarball());
