@@ -168,6 +168,7 @@ impl GetUrl {
     async fn download(&self, args: GetUrlArgs, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
         let ignored = uri::ignored_options(
             &args.http,
+            uri::is_local(ctx),
             args.attributes.is_some()
                 || args.seuser.is_some()
                 || args.serole.is_some()

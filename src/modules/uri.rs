@@ -410,6 +410,7 @@ impl Plan {
             timeout: Duration::from_secs(args.timeout.max(1) as u64),
             ignored: ignored_options(
                 &args.http,
+                is_local(ctx),
                 args.attributes.is_some()
                     || args.seuser.is_some()
                     || args.serole.is_some()
@@ -422,8 +423,16 @@ impl Plan {
 
 /// Options that are accepted but have no effect here: Ansible warns about nothing, so a
 /// warning says they were ignored.
-pub(crate) fn ignored_options(http: &HttpArgs, file_extras: bool) -> Vec<&'static str> {
+pub(crate) fn ignored_options(
+    http: &HttpArgs,
+    local: bool,
+    file_extras: bool,
+) -> Vec<&'static str> {
     let mut ignored = Vec::new();
+    // curl and wget send every header on every hop (curl drops Authorization on another host).
+    if !local && !http.unredirected_headers.is_empty() {
+        ignored.push("unredirected_headers");
+    }
     if http.unix_socket.is_some() {
         ignored.push("unix_socket");
     }
@@ -800,7 +809,7 @@ pub(crate) fn fetch_vars(v: &FetchVars<'_>) -> String {
         headers.push_str(&format!("H{}={}\n", i + 1, quote(line)));
     }
     format!(
-        "URL={}\nMETHOD={}\nFOLLOW={follow}\nTIMEOUT={}\nVALIDATE={}\nCA={}\nCERT={}\nKEY={}\nHUSER={}\nHPASS={}\nFORCEAUTH={}\nUSEPROXY={}\nHASBODY={}\nBODYFILE={}\nFORCE={}\n{headers}",
+        "URL={}\nMETHOD={}\nFOLLOW={follow}\nTIMEOUT={}\nVALIDATE={}\nCA={}\nCERT={}\nKEY={}\nHUSER={}\nHPASS={}\nFORCEAUTH={}\nUSEPROXY={}\nUSENETRC={}\nHASBODY={}\nBODYFILE={}\nFORCE={}\n{headers}",
         quote(&v.http.url),
         quote(v.method),
         v.timeout.as_secs(),
@@ -812,6 +821,7 @@ pub(crate) fn fetch_vars(v: &FetchVars<'_>) -> String {
         quote(v.http.url_password.as_deref().unwrap_or("")),
         u8::from(v.http.force_basic_auth),
         u8::from(v.http.use_proxy),
+        u8::from(v.http.use_netrc),
         u8::from(v.has_body),
         v.body_file.map(path_word).unwrap_or_default(),
         u8::from(v.http.force),
@@ -853,6 +863,7 @@ fetch() {
       if [ "$FORCEAUTH" = 1 ]; then set -- "$@" --basic; else set -- "$@" --anyauth; fi
     fi
     [ "$USEPROXY" = 1 ] || set -- "$@" --noproxy '*'
+    [ "$USENETRC" = 1 ] && [ -z "$HUSER" ] && set -- "$@" --netrc-optional
     [ "$HASBODY" = 1 ] && set -- "$@" --data-binary @-
     [ -n "$BODYFILE" ] && set -- "$@" --data-binary "@$BODYFILE"
     [ -n "$_ims" ] && [ "$FORCE" != 1 ] && set -- "$@" -z "$_ims"
