@@ -688,8 +688,9 @@ fn proxy_from(
     } else {
         format!("http://{proxy}")
     };
+    // The proxy URL may carry credentials: it is never repeated in a message.
     let url = Url::parse(&with_scheme)
-        .map_err(|_| Failure::request(format!("proxy URL {proxy} is not valid")))?;
+        .map_err(|_| Failure::request(format!("the proxy URL in {scheme}_proxy is not valid")))?;
     if url.scheme() != "http" {
         return Err(Failure::request(format!(
             "proxy scheme {} is not supported (only http:// proxies)",

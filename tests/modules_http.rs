@@ -27,6 +27,9 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// SHA-1 of no bytes.
+const EMPTY_SHA1: &str = "da39a3ee5e6b4b0d3255bfef95601890afd80709";
+
 fn server() -> HttpServer {
     HttpServer::start(&[]).expect("the lab HTTP server starts")
 }
@@ -526,6 +529,8 @@ async fn get_url_on_localhost_large_download_checksum_and_idempotence() {
     let plain = json!({"url": url, "dest": dest, "validate_certs": false});
     let result = r.run_with_env("get_url", plain, true, no_proxy_env()).await;
     assert_eq!(result["changed"], true, "{result:?}");
+    // A HEAD answer has no body: Ansible's checksum_src is then the SHA-1 of nothing.
+    assert_eq!(result["checksum_src"], EMPTY_SHA1);
     assert_eq!(std::fs::read(&dest).unwrap(), b"old");
     assert_eq!(server.requests().last().unwrap().method, "HEAD");
 }
@@ -984,6 +989,21 @@ async fn vm_uri_and_get_url_through_the_targets_curl() {
     let again = r.run("get_url", args, false).await;
     assert_eq!(again["changed"], false);
     assert_eq!(again["msg"], "file already exists");
+    let check = r
+        .run(
+            "get_url",
+            json!({"url": server.http_url(&h, "/json"), "dest": "/srv/hr-http/big.bin"}),
+            true,
+        )
+        .await;
+    assert_eq!(check["changed"], true, "{check:?}");
+    assert_eq!(check["checksum_src"], EMPTY_SHA1);
+    assert_eq!(
+        vm.exec_ok("sha256sum /srv/hr-http/big.bin")
+            .split_whitespace()
+            .next(),
+        Some(sha256.as_str())
+    );
     // Through a proxy from the task's environment (curl reads it).
     let env = vec![("http_proxy".to_string(), proxy.url(&h))];
     let result = r

@@ -874,6 +874,8 @@ fetch() {
     done
     _w=$(curl "$@" 2>"$_wd/e")
     _rc=$?
+    # -I writes the head where the body goes: a HEAD answer has no body.
+    [ "$METHOD" = HEAD ] && : >"$_out"
     emit h_rc $_rc
     slurp "$_wd/e"; emit h_err "$_sl"
     [ -f "$_wd/h" ] && { slurp "$_wd/h"; emit h_heads "$_sl"; }
