@@ -928,6 +928,27 @@ async fn vm_uri_and_get_url_through_the_targets_curl() {
         result["json"]["headers"]["content-type"],
         "application/json"
     );
+    // A client certificate from files on the target.
+    let (cert, key) = server.client_cert_files();
+    put(
+        &vm,
+        "cat > /srv/hr-http/client.pem",
+        &std::fs::read(cert).unwrap(),
+    );
+    put(
+        &vm,
+        "umask 077; cat > /srv/hr-http/client.key",
+        &std::fs::read(key).unwrap(),
+    );
+    let result = r
+        .run(
+            "uri",
+            json!({"url": server.https_url(&h, "/client-cert"), "ca_path": ca,
+                   "client_cert": "/srv/hr-http/client.pem", "client_key": "/srv/hr-http/client.key"}),
+            false,
+        )
+        .await;
+    assert_eq!(result["status"], 200, "{result:?}");
     // uri dest, then creates skips.
     let result = r
         .run(
