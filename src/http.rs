@@ -1000,12 +1000,8 @@ pub fn url_lookup(terms: &[String], options: &crate::Map) -> Result<Vec<String>,
             "Unrecognized option '{unknown}' for the url lookup"
         ));
     }
-    let flag = |key: &str, default: bool| {
-        options
-            .get(key)
-            .map(crate::template::json_truthy)
-            .unwrap_or(default)
-    };
+    let flag =
+        |key: &str, default: bool| options.get(key).map(crate::py::truthy).unwrap_or(default);
     let text = |key: &str| {
         options.get(key).filter(|v| !v.is_null()).map(|v| match v {
             crate::Value::String(s) => s.clone(),

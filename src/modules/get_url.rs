@@ -152,10 +152,13 @@ impl Module for GetUrl {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<GetUrlArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let args: GetUrlArgs = match serde_json::from_value(Value::Object(args)) {
+        let args: GetUrlArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failed) => return Ok(failed),
         };
         let secret = args.http.url_password.clone();
         let mut result = self.download(args, ctx).await?;
@@ -189,7 +192,7 @@ impl GetUrl {
             .headers
             .iter()
             .flatten()
-            .map(|(k, v)| (k.clone(), super::argspec::py_str(v)))
+            .map(|(k, v)| (k.clone(), crate::py::str(v)))
             .collect();
         // The destination as it is, and (remote) the download.
         let local = uri::is_local(ctx);

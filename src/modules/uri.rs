@@ -232,10 +232,13 @@ impl Module for Uri {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<UriArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let args: UriArgs = match serde_json::from_value(Value::Object(args)) {
+        let args: UriArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failed) => return Ok(failed),
         };
         if ctx.check_mode {
             let mut result = Map::new();
@@ -341,8 +344,8 @@ impl Plan {
                 None => {
                     return Err(remote::failed(format!(
                         "Elements value for option 'status_code' is of type {} and we were unable to convert to int: {}",
-                        super::argspec::py_type(code),
-                        super::argspec::py_str(code)
+                        crate::py::class_name(code),
+                        crate::py::str(code)
                     )))
                 }
             }
@@ -350,7 +353,7 @@ impl Plan {
         let mut headers: Vec<(String, String)> = args
             .headers
             .iter()
-            .map(|(k, v)| (k.clone(), super::argspec::py_str(v)))
+            .map(|(k, v)| (k.clone(), crate::py::str(v)))
             .collect();
         let has_type = headers
             .iter()
@@ -359,7 +362,9 @@ impl Plan {
         let mut body = match (&args.body, format.as_str()) {
             (None | Some(Value::Null), _) => None,
             (Some(Value::String(text)), _) => Some(text.clone().into_bytes()),
-            (Some(value), "json") => Some(super::copy::python_json(value).into_bytes()),
+            (Some(value), "json") => {
+                Some(crate::py::json_dumps(value, None, false, true).into_bytes())
+            }
             (Some(value), "form-urlencoded") => Some(
                 form_urlencoded(value)
                     .map_err(|e| {
@@ -367,7 +372,7 @@ impl Plan {
                     })?
                     .into_bytes(),
             ),
-            (Some(value), _) => Some(super::argspec::py_str(value).into_bytes()),
+            (Some(value), _) => Some(crate::py::str(value).into_bytes()),
         };
         match format.as_str() {
             "json" if !has_type => headers.push(("Content-Type".into(), "application/json".into())),
@@ -476,12 +481,12 @@ fn form_urlencoded(body: &Value) -> Result<String, String> {
             .iter()
             .map(|item| match item {
                 Value::Array(pair) if pair.len() == 2 => {
-                    Ok((super::argspec::py_str(&pair[0]), pair[1].clone()))
+                    Ok((crate::py::str(&pair[0]), pair[1].clone()))
                 }
                 _ => Err("cannot form-urlencode body, expect list or dict".to_string()),
             })
             .collect::<Result<_, _>>()?,
-        other => return Ok(super::argspec::py_str(other)),
+        other => return Ok(crate::py::str(other)),
     };
     let mut out = url::form_urlencoded::Serializer::new(String::new());
     for (key, value) in pairs {
@@ -490,7 +495,7 @@ fn form_urlencoded(body: &Value) -> Result<String, String> {
             other => vec![other],
         };
         for value in values.iter().filter(|v| !v.is_null()) {
-            out.append_pair(&key, &super::argspec::py_str(value));
+            out.append_pair(&key, &crate::py::str(value));
         }
     }
     Ok(out.finish())
