@@ -279,6 +279,18 @@ async fn uri_on_localhost_basic_auth_bodies_and_client_certificates() {
         result["json"]["headers"]["content-type"],
         "application/x-www-form-urlencoded"
     );
+    // raw (the default format): the string goes as it is, with the task's content type.
+    let result = r
+        .run_with_env(
+            "uri",
+            json!({"url": echo, "ca_path": ca(&server), "method": "POST", "body_format": "raw",
+                   "body": "vm=db1;n=2", "headers": {"Content-Type": "text/plain"}}),
+            false,
+            env(),
+        )
+        .await;
+    assert_eq!(result["json"]["body"], "vm=db1;n=2", "{result:?}");
+    assert_eq!(result["json"]["headers"]["content-type"], "text/plain");
     let result = r
         .run_with_env("uri", json!({"url": echo, "method": "GET X"}), false, env())
         .await;
@@ -571,6 +583,8 @@ async fn get_url_on_localhost_into_a_directory_and_failures() {
         .is_some());
     // force downloads again; backup keeps the file it replaces.
     server.add_file("report.txt", b"report, second edition\n");
+    // The replacement is atomic: a reader that opened the old file keeps reading it whole.
+    let mut reader = std::fs::File::open(&dest).unwrap();
     let forced = r
         .run_with_env(
             "get_url",
@@ -587,6 +601,12 @@ async fn get_url_on_localhost_into_a_directory_and_failures() {
         .to_string();
     assert_eq!(std::fs::read(&backup).unwrap(), b"report\n");
     assert_eq!(std::fs::read(&dest).unwrap(), b"report, second edition\n");
+    let mut old = Vec::new();
+    std::io::Read::read_to_end(&mut reader, &mut old).unwrap();
+    assert_eq!(
+        old, b"report\n",
+        "dest was rewritten in place, not renamed over"
+    );
     let seen = server.requests_to("/files/report.txt").pop().unwrap();
     assert_eq!(seen.header("cache-control"), Some("no-cache"));
     assert_eq!(seen.header("x-hook"), Some("pre"));
@@ -990,15 +1010,20 @@ async fn vm_uri_and_get_url_through_the_targets_curl() {
     );
     assert!(started.elapsed() < Duration::from_secs(15));
 
-    // get_url: a large file, checksum, owner and mode, then idempotence.
+    // get_url: a large file, checksum, owner, group and mode, then idempotence.
     let size = 8 * 1024 * 1024;
     let sha256 = hex::encode(sha2::Sha256::digest(pattern(size)));
     let args = json!({"url": server.https_url(&h, &format!("/bytes/{size}")), "validate_certs": false,
                       "dest": "/srv/hr-http/big.bin", "checksum": format!("sha256:{sha256}"),
-                      "owner": "vmuser", "mode": "0640"});
+                      "owner": "vmuser", "group": "daemon", "mode": "0640"});
     let result = r.run("get_url", args.clone(), false).await;
     assert_eq!(result["changed"], true, "{result:?}");
     assert_eq!(result["owner"], "vmuser");
+    assert_eq!(result["group"], "daemon");
+    assert_eq!(
+        vm.exec_ok("stat -c %U:%G:%a /srv/hr-http/big.bin"),
+        "vmuser:daemon:640"
+    );
     assert_eq!(result["mode"], "0640");
     assert_eq!(result["size"], size);
     assert_eq!(
