@@ -38,9 +38,10 @@ missing_prerequisite() {
 # gcc/libc6-dev: the linker and C compiler cargo needs (ring); procps: ps for the leftover check;
 # acl: getfacl/setfacl, which Ansible's copy target (conformance) runs on its host;
 # podman/runc/catatonit: the container engine that builds and runs the image (tests/image_podman.rs;
-# runc because crun refuses hybrid cgroups, catatonit for podman's pause image).
+# runc because crun refuses hybrid cgroups, catatonit for podman's pause image);
+# curl/wget: the HTTP clients the uri/get_url tests copy into the lab VMs (the target's own client).
 PACKAGES=(openssh-server openssh-client debootstrap systemd-container iproute2 util-linux libnss-wrapper tini sudo
-	procps gcc libc6-dev acl podman runc catatonit)
+	procps gcc libc6-dev acl podman runc catatonit curl wget)
 
 package_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 apt_candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'; }

@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod connection;
 pub mod engine;
+pub mod http;
 pub mod inventory;
 pub mod kube;
 pub mod lint;

@@ -244,12 +244,47 @@ const CASES: &[Case] = &[
         // One stat for every field, file (MIME type), lsattr (attributes).
         programs: (3, 3),
     },
+    Case {
+        module: "uri",
+        task: "    - uri:\n        url: {http}/json\n",
+        stateful: false,
+        sessions: (1, 1),
+        // A private temp dir (heads, errors, credentials), curl, base64 of the body, rm.
+        programs: (4, 4),
+    },
+    Case {
+        module: "get_url",
+        task: "    - get_url:\n        url: {http}/files/data.bin\n        dest: {path}\n        checksum: sha256:{data_sha256}\n",
+        stateful: true,
+        // The probe and the download, then placing the file; a no-op: the probe finds the
+        // checksum.
+        sessions: (2, 1),
+        // mktemp (download, private dir), curl, rm, sha1sum and the checksum of the download;
+        // then chmod, mv, stat, md5sum. A no-op: the checksum of dest, stat.
+        programs: (10, 2),
+    },
 ];
 
-fn task(case: &Case, name: &str, big: &Path) -> String {
+/// The lab HTTP server the HTTP modules' tasks talk to, and the sha256 of its `data.bin`.
+fn http_server() -> (lab::http_server::HttpServer, String) {
+    use sha2::Digest as _;
+    let server = lab::http_server::HttpServer::start(&[]).expect("the lab HTTP server");
+    let data = vec![b'd'; 64 * 1024];
+    server.add_file("data.bin", &data);
+    (server, hex::encode(sha2::Sha256::digest(&data)))
+}
+
+fn task(
+    case: &Case,
+    name: &str,
+    big: &Path,
+    http: &(lab::http_server::HttpServer, String),
+) -> String {
     case.task
         .replace("{path}", &format!("{BASE}/{name}"))
         .replace("{big}", &big.display().to_string())
+        .replace("{http}", &http.0.http_url("127.0.0.1", ""))
+        .replace("{data_sha256}", &http.1)
 }
 
 #[test]
@@ -265,16 +300,17 @@ fn each_module_opens_its_designed_number_of_ssh_sessions_per_task() {
     let work = tempfile::tempdir().unwrap();
     sshd::write_target_inventory(work.path(), &host);
 
+    let http = http_server();
     let big = work.path().join("big.bin");
     fs::write(&big, vec![b'x'; 300 * 1024]).unwrap();
     let mut report = String::new();
     let mut wrong = Vec::new();
     for case in CASES {
-        let first = task(case, "a", &big);
+        let first = task(case, "a", &big, &http);
         let one = sessions_of(&host, &counter, work.path(), std::slice::from_ref(&first));
         let mut variants = vec![(
             "another",
-            task(case, "b", &big),
+            task(case, "b", &big, &http),
             case.sessions.0,
             case.programs.0,
         )];

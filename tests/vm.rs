@@ -40,3 +40,5 @@ mod modules_vm;
 mod modules_vm_extra;
 #[path = "modules_files.rs"]
 mod modules_files;
+#[path = "modules_http.rs"]
+mod modules_http;

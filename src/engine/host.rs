@@ -542,8 +542,14 @@ impl Run<'_> {
         if self.dry_run {
             super::hook_dir::redirect_args(&mut args, &self.playbook_dir);
         }
-        // What the task itself set (templated), for dry-run's `would_run`.
-        let given = args.clone();
+        // What the task itself set (templated), for dry-run's `would_run`; values of
+        // `no_log` parameters (passwords) are masked as in Ansible's `invocation`.
+        let mut given = args.clone();
+        for (name, value) in given.iter_mut() {
+            if module.spec().param(name).is_some_and(|p| p.no_log) {
+                *value = Value::String("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER".into());
+            }
+        }
         let args = if module.accepts_any_args() {
             args
         } else {

@@ -22,6 +22,7 @@ pub mod fail;
 pub mod fetch;
 pub mod file;
 pub mod find;
+pub mod get_url;
 pub mod getent;
 pub mod group;
 pub mod include_vars;
@@ -42,6 +43,7 @@ pub mod systemd;
 pub mod tempfile;
 pub mod template;
 pub mod unarchive;
+pub mod uri;
 pub mod user;
 pub mod wait_for_connection;
 
@@ -173,6 +175,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &fetch::Fetch,
         &file::File,
         &find::Find,
+        &get_url::GetUrl,
         &getent::Getent,
         &group::Group,
         &include_vars::IncludeVars,
@@ -192,6 +195,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &tempfile::Tempfile,
         &template::Template,
         &unarchive::Unarchive,
+        &uri::Uri,
         &user::User,
         &wait_for_connection::WaitForConnection,
     ]

@@ -8,7 +8,7 @@
 //!   rendered with the current variables plus `template_vars`), `env` (`default=''`), `vars`
 //!   (`default=`), `pipe` (`sh -c` on the controller, in the last search path, output
 //!   right-stripped, non-zero exit is an error), `items` (one level flattened), `list`,
-//!   `indexed_items`, `dict`.
+//!   `indexed_items`, `dict`, `url` (in-process HTTP(S), [`crate::http::url_lookup`]).
 //! - Other lookups (e.g. `kubernetes.core.k8s`) are plugged in with
 //!   [`super::Templar::register_lookup`]. An unknown name fails with "lookup plugin (x) not found".
 //! - Failures are worded as Ansible's: "An unhandled exception occurred while running the lookup
@@ -201,6 +201,13 @@ fn builtin(
             Ok(out)
         }
         "list" => Ok(terms.iter().map(from_json).collect()),
+        "url" => {
+            let terms: Vec<String> = terms.iter().map(term_text).collect();
+            Ok(crate::http::url_lookup(&terms, options)?
+                .into_iter()
+                .map(Value::from)
+                .collect())
+        }
         "indexed_items" => Ok(terms
             .iter()
             .enumerate()

@@ -71,6 +71,17 @@ impl<'a> Runner<'a> {
     }
 
     pub async fn run(&self, module: &str, args: Value, check: bool) -> Map {
+        self.run_with_env(module, args, check, Vec::new()).await
+    }
+
+    /// [`Runner::run`] with the task's `environment:`.
+    pub async fn run_with_env(
+        &self,
+        module: &str,
+        args: Value,
+        check: bool,
+        env: Vec<(String, String)>,
+    ) -> Map {
         let module = modules::lookup(module).expect("module exists");
         let Value::Object(args) = args else {
             panic!("args must be a mapping")
@@ -89,7 +100,7 @@ impl<'a> Runner<'a> {
             check_mode: check,
             diff: false,
             become_: self.become_.clone(),
-            env: Vec::new(),
+            env,
             timeout: Some(Duration::from_secs(120)),
             templar: &self.templar,
             scope: Scope {

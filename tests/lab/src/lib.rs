@@ -9,12 +9,15 @@
 //! - [`kube_api::KubeApi`]: an in-process Kubernetes API server (HTTPS, bearer tokens with
 //!   per-token rules, discovery, get/list/create/update/patch/delete, real `Status` errors)
 //!   that kubectl, kube-rs and the Python client accept.
+//! - [`http_server::HttpServer`]: HTTP and HTTPS with its own CA (status codes, redirects, basic
+//!   auth, JSON, large and hanging answers, client certificates) and [`http_server::HttpProxy`].
 //! - [`pod::Pod`]: runs a command as a Forklift hook Job's container does (mounts, arbitrary UID
 //!   without passwd entry, PID namespace, deadline, termination message).
 //!
 //! Everything the lab starts it stops by pid, and everything it creates it removes in `Drop`
 //! (which also runs when a test panics).
 
+pub mod http_server;
 pub mod kube_api;
 pub mod netns;
 pub mod pod;

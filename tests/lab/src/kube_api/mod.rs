@@ -38,7 +38,7 @@ mod server;
 mod status;
 mod store;
 mod table;
-mod tls;
+pub(crate) mod tls;
 
 pub use auth::{service_account, Rule};
 pub use faults::{Fault, FaultAction};

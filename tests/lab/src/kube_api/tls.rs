@@ -38,9 +38,9 @@ pub(crate) fn generate() -> Result<ServerIdentity> {
     })
 }
 
-type CaParts = (CertificateDer<'static>, String, Issuer<'static, KeyPair>);
+pub(crate) type CaParts = (CertificateDer<'static>, String, Issuer<'static, KeyPair>);
 
-fn certificate_authority() -> Result<CaParts> {
+pub(crate) fn certificate_authority() -> Result<CaParts> {
     let mut params = CertificateParams::new(Vec::<String>::new()).context("CA parameters")?;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params
