@@ -13,16 +13,19 @@
 pub mod add_host;
 pub mod argspec;
 pub mod assert;
+pub mod async_status;
 pub mod command;
 pub mod copy;
 pub mod debug;
 pub mod fail;
 pub mod file;
+pub mod gather_facts;
 pub mod getent;
 pub mod group;
 pub mod include_vars;
 pub mod k8s_info;
 pub mod lineinfile;
+pub mod pause;
 pub mod ping;
 pub mod remote;
 pub mod service;
@@ -33,6 +36,7 @@ pub mod stat;
 pub mod systemd;
 pub mod template;
 pub mod user;
+pub mod wait_for;
 pub mod wait_for_connection;
 
 use crate::connection::{Become, ConnError, Connection};
@@ -132,16 +136,19 @@ pub fn all() -> &'static [&'static dyn Module] {
         // registry: one line per module, keep sorted
         &add_host::AddHost,
         &assert::Assert,
+        &async_status::AsyncStatus,
         &command::Command,
         &copy::Copy,
         &debug::Debug,
         &fail::Fail,
         &file::File,
+        &gather_facts::GatherFacts,
         &getent::Getent,
         &group::Group,
         &include_vars::IncludeVars,
         &k8s_info::K8sInfo,
         &lineinfile::LineInFile,
+        &pause::Pause,
         &ping::Ping,
         &service::Service,
         &set_fact::SetFact,
@@ -151,6 +158,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &systemd::Systemd,
         &template::Template,
         &user::User,
+        &wait_for::WaitFor,
         &wait_for_connection::WaitForConnection,
     ]
 }
@@ -169,6 +177,7 @@ mod tests {
         "fail",
         "include_vars",
         "k8s_info",
+        "pause",
         "set_fact",
     ];
 
