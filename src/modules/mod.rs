@@ -8,7 +8,8 @@
 //! an `Err` (the host becomes unreachable).
 //!
 //! Some result keys are requests to the engine, as in Ansible: `ansible_facts` (set_fact,
-//! include_vars, setup), `add_host` / `add_group` (add_host).
+//! include_vars, setup), `add_host` (add_host), `add_group` / `parent_groups` (group_by),
+//! `ansible_stats` (set_stats).
 
 pub mod add_host;
 pub mod argspec;
@@ -22,6 +23,7 @@ pub mod file;
 pub mod gather_facts;
 pub mod getent;
 pub mod group;
+pub mod group_by;
 pub mod include_vars;
 pub mod k8s_info;
 pub mod lineinfile;
@@ -30,12 +32,14 @@ pub mod ping;
 pub mod remote;
 pub mod service;
 pub mod set_fact;
+pub mod set_stats;
 pub mod setup;
 pub mod shell;
 pub mod stat;
 pub mod systemd;
 pub mod template;
 pub mod user;
+pub mod validate_argument_spec;
 pub mod wait_for;
 pub mod wait_for_connection;
 
@@ -92,8 +96,8 @@ pub trait Module: Send + Sync {
     fn supports_async(&self) -> bool {
         false
     }
-    /// True for modules Ansible runs once per batch of hosts whatever the hosts (`add_host`,
-    /// `group_by`): the engine runs the task for the first host only.
+    /// True for modules Ansible runs once per batch of hosts whatever the hosts (`add_host`;
+    /// not `group_by`, which runs per host): the engine runs the task for the first host only.
     fn bypasses_host_loop(&self) -> bool {
         false
     }
@@ -145,6 +149,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &gather_facts::GatherFacts,
         &getent::Getent,
         &group::Group,
+        &group_by::GroupBy,
         &include_vars::IncludeVars,
         &k8s_info::K8sInfo,
         &lineinfile::LineInFile,
@@ -152,12 +157,14 @@ pub fn all() -> &'static [&'static dyn Module] {
         &ping::Ping,
         &service::Service,
         &set_fact::SetFact,
+        &set_stats::SetStats,
         &setup::Setup,
         &shell::Shell,
         &stat::Stat,
         &systemd::Systemd,
         &template::Template,
         &user::User,
+        &validate_argument_spec::ValidateArgumentSpec,
         &wait_for::WaitFor,
         &wait_for_connection::WaitForConnection,
     ]
@@ -175,10 +182,13 @@ mod tests {
         "assert",
         "debug",
         "fail",
+        "group_by",
         "include_vars",
         "k8s_info",
         "pause",
         "set_fact",
+        "set_stats",
+        "validate_argument_spec",
     ];
 
     #[test]

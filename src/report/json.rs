@@ -239,9 +239,14 @@ impl EventBuilder {
                 data.insert("msg".into(), json!(message));
                 ("warning", data)
             }
-            Event::Stats { hosts } => {
+            Event::Stats { hosts, custom } => {
                 let mut data = self.base_data(None);
                 data.extend(stats_data(hosts));
+                // ansible-runner's `artifact_data`: the run's `set_stats` data.
+                data.insert(
+                    "artifact_data".into(),
+                    custom.get("_run").cloned().unwrap_or_else(|| json!({})),
+                );
                 ("playbook_on_stats", data)
             }
             Event::PlaybookEnd { rc, error } => {
@@ -426,6 +431,7 @@ mod tests {
                     ..Default::default()
                 },
             )],
+            custom: Map::new(),
         });
         r.event(&Event::PlaybookEnd { rc: 2, error: None });
         let events = lines(&buf);

@@ -112,7 +112,7 @@ impl SummaryCollector {
                     self.record(host, task, *status, result, item.as_ref());
                 }
             }
-            Event::Stats { hosts } => self.recap = hosts.clone(),
+            Event::Stats { hosts, .. } => self.recap = hosts.clone(),
             _ => {}
         }
     }
@@ -399,6 +399,7 @@ mod tests {
                 ("10.0.0.5".into(), stats(1, 0)),
                 ("localhost".into(), stats(0, 0)),
             ],
+            custom: Map::new(),
         });
         let s = c.finish(2, None);
         assert_eq!(s.status, "failed");
@@ -438,6 +439,7 @@ mod tests {
                     ..Default::default()
                 },
             )],
+            custom: Map::new(),
         });
         let s = c.finish(0, None);
         assert!(s.failures.is_empty());
@@ -467,6 +469,7 @@ mod tests {
         });
         c.observe(&Event::Stats {
             hosts: vec![("h".into(), stats(1, 0))],
+            custom: Map::new(),
         });
         let f = &c.finish(2, None).failures[0];
         assert_eq!(f.item.as_deref(), Some("x"));
