@@ -8,7 +8,8 @@
 //!   started on the host detached from the connection (its own session with `setsid` when the
 //!   host has it, stdin/stdout/stderr on `/dev/null`, under `timeout N` when the host has
 //!   `timeout`), and the task returns at once with Ansible's result: `started: 1`,
-//!   `finished: 0`, `ansible_job_id` (`j<digits>.<pid>`), `results_file`, `changed: true`.
+//!   `finished: 0`, `failed: 0`, `ansible_job_id` (`j<digits>.<pid>`), `results_file`,
+//!   `changed: true`.
 //!   The channel closes as soon as the launcher script exits, and the remote watchdog
 //!   (`connection::watchdog`) leaves the job alone: it only signals a wrapper shell that is
 //!   still running when the channel closes, and the job is in another session anyway.
@@ -124,6 +125,8 @@ impl AsyncJob {
                 *r = Map::new();
                 r.insert("ansible_job_id".into(), Value::String(self.jid.clone()));
                 r.insert("changed".into(), Value::Bool(true));
+                // async_wrapper's launch answer says `failed: 0`, a number.
+                r.insert("failed".into(), Value::from(0));
                 r.insert("finished".into(), Value::from(0));
                 r.insert("results_file".into(), Value::String(results_file));
                 r.insert("started".into(), Value::from(1));

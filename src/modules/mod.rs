@@ -29,6 +29,7 @@ pub mod k8s_info;
 pub mod lineinfile;
 pub mod pause;
 pub mod ping;
+pub mod reboot;
 pub mod remote;
 pub mod service;
 pub mod set_fact;
@@ -155,6 +156,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &lineinfile::LineInFile,
         &pause::Pause,
         &ping::Ping,
+        &reboot::Reboot,
         &service::Service,
         &set_fact::SetFact,
         &set_stats::SetStats,

@@ -157,6 +157,26 @@ struct Check {
     supported: String,
 }
 
+/// The Python type the controller sees: strings read from YAML are `AnsibleUnicode`.
+fn controller_type(value: &Value) -> &'static str {
+    match value {
+        Value::String(_) => "<class 'ansible.parsing.yaml.objects.AnsibleUnicode'>",
+        other => py_type(other),
+    }
+}
+
+/// ansible-core 2.18.19's reasons: `check_type_int` quotes the value's repr.
+fn reason(wanted: &str, value: &Value, why: String) -> String {
+    if wanted == "int" {
+        format!(
+            "\"{}\" cannot be converted to an int",
+            super::argspec::py_repr(value)
+        )
+    } else {
+        why
+    }
+}
+
 fn kind_of(name: Option<&str>) -> Kind {
     match name.unwrap_or("str") {
         "str" => Kind::Str,
@@ -319,9 +339,10 @@ impl Check {
             Ok(v) => v,
             Err((wanted, why)) => {
                 self.errors.push(format!(
-                    "argument '{name}' is of type {}{} and we were unable to convert to {wanted}: {why}",
-                    py_type(&value),
-                    found_in(context, true)
+                    "argument '{name}' is of type {}{} and we were unable to convert to {wanted}: {}",
+                    controller_type(&value),
+                    found_in(context, true),
+                    reason(wanted, &value, why)
                 ));
                 return None;
             }
@@ -338,8 +359,9 @@ impl Check {
                             format!(" found in '{}'", context.join(" -> "))
                         };
                         self.errors.push(format!(
-                            "Elements value for option '{name}'{at} is of type {} and we were unable to convert to {wanted}: {why}",
-                            py_type(item)
+                            "Elements value for option '{name}'{at} is of type {} and we were unable to convert to {wanted}: {}",
+                            controller_type(item),
+                            reason(wanted, item, why)
                         ));
                     }
                 }
@@ -426,8 +448,8 @@ mod tests {
             errors,
             vec![
                 "missing required arguments: vm_name",
-                "argument 'disks' is of type <class 'str'> and we were unable to convert to int: <class 'str'> cannot be converted to an int",
-                "Elements value for option 'ports' is of type <class 'str'> and we were unable to convert to int: <class 'str'> cannot be converted to an int",
+                "argument 'disks' is of type <class 'ansible.parsing.yaml.objects.AnsibleUnicode'> and we were unable to convert to int: \"'many'\" cannot be converted to an int",
+                "Elements value for option 'ports' is of type <class 'ansible.parsing.yaml.objects.AnsibleUnicode'> and we were unable to convert to int: \"'x'\" cannot be converted to an int",
                 "value of mode must be one of: fast, safe, got: slow",
                 "missing required arguments: host found in target",
                 "extra. Supported parameters include: disks, mode, ports, target, vm_name.",

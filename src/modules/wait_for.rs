@@ -18,7 +18,9 @@
 //!   Between attempts, `sleep` seconds; past `timeout`, Ansible's failure messages
 //!   (`Timeout when waiting for HOST:PORT`, `Timeout when waiting for file PATH`, ...) or `msg`.
 //! - Result: `state, port, path, search_regex, match_groups, match_groupdict, elapsed`
-//!   (whole seconds), `changed: false`; failures carry `elapsed` too.
+//!   (whole seconds), `changed: false`, and, when `path` exists, its details as every
+//!   Ansible module result naming a path has them (`uid, gid, owner, group, mode, size`, and
+//!   `state` becomes `file`/`directory`/`link`...); failures carry `elapsed` too.
 //! - Check mode: skipped, as every module without check-mode support
 //!   (`remote module (wait_for) does not support check mode`).
 //!
@@ -193,7 +195,15 @@ impl Module for WaitFor {
                 .unwrap_or_else(|| timeout_message(&args, &target));
             return Ok(failed_at(msg, elapsed));
         }
-        Ok(success(&args, found, elapsed))
+        let mut result = success(&args, found, elapsed);
+        if let Some(path) = args.path.as_ref().filter(|p| !p.is_empty()) {
+            // Ansible's module adds the path's details to a result that names a path.
+            let script = format!("pinfo {}\n", path_word(path));
+            if let Ok(records) = remote::run_script(ctx, &script, None).await? {
+                remote::add_path_info(&mut result, &records);
+            }
+        }
+        Ok(result)
     }
 }
 
@@ -552,7 +562,9 @@ mod tests {
         assert_eq!(result.get("failed"), None, "{result:?}");
         assert_eq!(result["match_groups"], json!(["8080", "fast"]));
         assert_eq!(result["match_groupdict"], json!({"mode": "fast"}));
-        assert_eq!(result["state"], "started");
+        // As every Ansible result naming a path: its details, `state` included.
+        assert_eq!(result["state"], "file");
+        assert_eq!(result["size"], 33);
         assert!(result["elapsed"].as_u64().unwrap() >= 1, "{result:?}");
     }
 
