@@ -564,7 +564,7 @@ mod tests {
         assert_eq!(result["match_groupdict"], json!({"mode": "fast"}));
         // As every Ansible result naming a path: its details, `state` included.
         assert_eq!(result["state"], "file");
-        assert_eq!(result["size"], 33);
+        assert_eq!(result["size"], 31);
         assert!(result["elapsed"].as_u64().unwrap() >= 1, "{result:?}");
     }
 
