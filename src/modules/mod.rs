@@ -24,20 +24,24 @@ pub mod gather_facts;
 pub mod getent;
 pub mod group;
 pub mod group_by;
+pub mod hostname;
 pub mod include_vars;
 pub mod k8s_info;
+pub mod known_hosts;
 pub mod lineinfile;
 pub mod pause;
 pub mod ping;
 pub mod reboot;
 pub mod remote;
 pub mod service;
+pub mod service_facts;
 pub mod set_fact;
 pub mod set_stats;
 pub mod setup;
 pub mod shell;
 pub mod stat;
 pub mod systemd;
+pub mod sysvinit;
 pub mod template;
 pub mod user;
 pub mod validate_argument_spec;
@@ -151,19 +155,23 @@ pub fn all() -> &'static [&'static dyn Module] {
         &getent::Getent,
         &group::Group,
         &group_by::GroupBy,
+        &hostname::Hostname,
         &include_vars::IncludeVars,
         &k8s_info::K8sInfo,
+        &known_hosts::KnownHosts,
         &lineinfile::LineInFile,
         &pause::Pause,
         &ping::Ping,
         &reboot::Reboot,
         &service::Service,
+        &service_facts::ServiceFacts,
         &set_fact::SetFact,
         &set_stats::SetStats,
         &setup::Setup,
         &shell::Shell,
         &stat::Stat,
         &systemd::Systemd,
+        &sysvinit::Sysvinit,
         &template::Template,
         &user::User,
         &validate_argument_spec::ValidateArgumentSpec,
