@@ -8,6 +8,7 @@
 //! venv): a failure with `CI=true`, a loud skip otherwise.
 
 // Shared with tests/differential.rs; each binary uses a part of it.
+mod engine_common;
 #[allow(dead_code)]
 #[path = "differential/harness.rs"]
 mod harness;
@@ -255,6 +256,28 @@ async fn host_control_modules_on_a_systemd_vm() {
         .await;
     assert_eq!(enabled_again["changed"], false, "{enabled_again:?}");
 
+    // cron: a job in /etc/cron.d (the VM has no crontab command; the file needs none).
+    let job = json!({"name": "hr nightly", "job": "/usr/bin/true", "minute": "15", "hour": "1",
+                     "user": "root", "cron_file": "/etc/cron.d/hr-nightly"});
+    let added = r.run("cron", job.clone(), false).await;
+    assert_eq!(added["changed"], true, "{added:?}");
+    assert_eq!(added["jobs"], json!(["hr nightly"]));
+    assert_eq!(
+        vm.exec_ok("cat /etc/cron.d/hr-nightly; stat -c %a /etc/cron.d/hr-nightly"),
+        "#Ansible: hr nightly\n15 1 * * * root /usr/bin/true\n644"
+    );
+    let kept = r.run("cron", job.clone(), false).await;
+    assert_eq!(kept["changed"], false, "{kept:?}");
+    let removed = r
+        .run(
+            "cron",
+            json!({"name": "hr nightly", "cron_file": "/etc/cron.d/hr-nightly", "state": "absent"}),
+            false,
+        )
+        .await;
+    assert_eq!(removed["changed"], true, "{removed:?}");
+    vm.exec_ok("test ! -e /etc/cron.d/hr-nightly");
+
     // reboot: a new boot, and the connection works again.
     let boot_before = vm.exec_ok("cat /proc/sys/kernel/random/boot_id");
     let started = std::time::Instant::now();
@@ -280,4 +303,79 @@ async fn host_control_modules_on_a_systemd_vm() {
             .clone()
     );
     vm.shutdown().expect("the VM tears down cleanly");
+}
+
+/// group_by runs once per host (each host joins the group its own variables name, later plays
+/// target it; `changed` only when the inventory changed), and set_stats' data reaches the
+/// `playbook_on_stats` event: the run's aggregated over the hosts, per host with `per_host`.
+#[tokio::test]
+async fn group_by_per_host_and_set_stats_in_the_run_stats() {
+    let inventory = "h1 ansible_connection=local os=debian\nh2 ansible_connection=local os=rhel\n";
+    let playbook = r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: group
+      group_by:
+        key: "os_{{ os }}"
+        parents: linux
+    - name: group again
+      group_by:
+        key: "os_{{ os }}"
+        parents: linux
+    - name: count
+      set_stats:
+        data:
+          hosts: 1
+          names: ["{{ inventory_hostname }}"]
+    - name: mine
+      set_stats:
+        data:
+          flavour: "{{ os }}"
+        per_host: true
+- hosts: os_debian
+  gather_facts: false
+  tasks:
+    - name: only debian
+      debug:
+        msg: "{{ group_names }}"
+- hosts: linux
+  gather_facts: false
+  tasks:
+    - name: every linux host
+      debug:
+        msg: "{{ inventory_hostname }}"
+"#;
+    let out = engine_common::run_with_inventory(playbook, inventory).await;
+    assert_eq!(out.rc, 0, "{:#?}", out.events);
+    for host in ["h1", "h2"] {
+        let (_, first) = out.result("group", host);
+        assert_eq!(first["changed"], true, "{first:?}");
+        let (_, again) = out.result("group again", host);
+        assert_eq!(again["changed"], false, "{again:?}");
+    }
+    let (_, groups) = out.result("only debian", "h1");
+    assert_eq!(groups["msg"], json!(["linux", "os_debian"]));
+    assert!(out.results("only debian").iter().all(|(h, _, _)| h == "h1"));
+    assert_eq!(out.results("every linux host").len(), 2);
+    let custom = out
+        .events
+        .iter()
+        .find_map(|e| match e {
+            hook_runner::report::Event::Stats { custom, .. } => Some(custom.clone()),
+            _ => None,
+        })
+        .expect("a stats event");
+    // The hosts' tasks finish in any order: the list is concatenated in that order.
+    assert_eq!(custom["_run"]["hosts"], 2, "{custom:?}");
+    let mut names: Vec<&str> = custom["_run"]["names"]
+        .as_array()
+        .expect("names aggregated into a list")
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["h1", "h2"]);
+    assert_eq!(custom["h1"], json!({"flavour": "debian"}));
+    assert_eq!(custom["h2"], json!({"flavour": "rhel"}));
 }

@@ -17,6 +17,7 @@ pub mod assert;
 pub mod async_status;
 pub mod command;
 pub mod copy;
+pub mod cron;
 pub mod debug;
 pub mod fail;
 pub mod file;
@@ -148,6 +149,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &async_status::AsyncStatus,
         &command::Command,
         &copy::Copy,
+        &cron::Cron,
         &debug::Debug,
         &fail::Fail,
         &file::File,

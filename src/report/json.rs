@@ -431,7 +431,10 @@ mod tests {
                     ..Default::default()
                 },
             )],
-            custom: Map::new(),
+            custom: json!({"_run": {"migrated": 2}, "h": {"mine": 1}})
+                .as_object()
+                .cloned()
+                .unwrap(),
         });
         r.event(&Event::PlaybookEnd { rc: 2, error: None });
         let events = lines(&buf);
@@ -468,6 +471,11 @@ mod tests {
             .starts_with("fatal: [h]: FAILED!"));
         assert_eq!(events[5]["event_data"]["failures"], json!({"h": 1}));
         assert_eq!(events[5]["event_data"]["dark"], json!({}));
+        // ansible-runner's artifact_data: the run's set_stats data, not the per-host data.
+        assert_eq!(
+            events[5]["event_data"]["artifact_data"],
+            json!({"migrated": 2})
+        );
         assert!(events[5]["event_data"].get("task").is_none());
         assert!(events[5]["event_data"].get("play").is_none());
         assert_eq!(events[6]["event_data"]["status"], "failed");
