@@ -29,6 +29,31 @@ fn vm_control_modules_match_ansible() {
     check(Case::new("vm_control").on_vm(reset).ignore_keys(VOLATILE));
 }
 
+/// The host modules against Ansible: service_facts, hostname, known_hosts, sysvinit and a
+/// reboot (`differential/cases/vm_control_host.yml`).
+#[test]
+fn vm_host_control_modules_match_ansible() {
+    let reset = r#"
+hostnamectl set-hostname hr-diff-orig
+rm -f /srv/hr-diff/kh
+pkill -x -f 'sleep 86398' || :
+cat > /etc/init.d/hr-ctl-sysv <<'INIT'
+#!/bin/sh
+case "$1" in
+  start) setsid sleep 86398 </dev/null >/dev/null 2>&1 & echo started ;;
+  stop) pkill -x -f 'sleep 86398' || : ;;
+  *) echo "bad $1" >&2; exit 3 ;;
+esac
+INIT
+chmod 755 /etc/init.d/hr-ctl-sysv
+"#;
+    check(
+        Case::new("vm_control_host")
+            .on_vm(reset)
+            .ignore_keys(&["elapsed"]),
+    );
+}
+
 /// The host modules on the lab's VM without Python, over SSH: service_facts, hostname,
 /// known_hosts and wait_for, then a real reboot (the VM's boot id changes and the same
 /// connection object works again afterwards).
@@ -175,7 +200,7 @@ async fn host_control_modules_on_a_systemd_vm() {
     assert_eq!(started["changed"], true, "{started:?}");
     assert_eq!(
         started["status"]["started"],
-        json!({"changed": true, "rc": 0, "stdout": "started", "stderr": ""})
+        json!({"changed": true, "rc": 0, "stdout": "started\n", "stderr": ""})
     );
     assert_eq!(started["status"]["enabled"]["changed"], false);
     vm.exec_ok("pgrep -x -f 'sleep 86399'");
@@ -225,7 +250,7 @@ async fn host_control_modules_on_a_systemd_vm() {
         reload["msg"], "Failed to reload service: hr-ctl-sysv",
         "{reload:?}"
     );
-    assert_eq!(reload["stderr"], "bad reload");
+    assert_eq!(reload["stderr"], "bad reload\n");
     let missing = r
         .run(
             "sysvinit",

@@ -13,7 +13,8 @@
 //!   key. `absent` with a key removes that line; `absent` without one removes every key
 //!   of the host (`ssh-keygen -R`). The file is rewritten atomically (a temp file in its
 //!   directory, then `mv`).
-//! - Result: the parameters (`name, key, path, hash_host, state`), `changed`, and `diff`
+//! - Result: the parameters (`name, key, path, hash_host, state`), the file's details when it
+//!   exists (`uid, gid, owner, group, mode, size`, `state: file`), `changed`, and `diff`
 //!   (`before_header`/`after_header` = the path, or `/dev/null` when it did not exist).
 //!   Check mode reports, changes nothing.
 //!
@@ -125,7 +126,12 @@ impl Module for KnownHosts {
         let before = records
             .get("content")
             .map(|c| c.strip_suffix('x').unwrap_or(c).to_string());
-        let mut result = params;
+        // Ansible returns every parameter, unset ones as null.
+        let mut result = Map::new();
+        for param in SPEC.params {
+            let value = params.get(param.name).cloned().unwrap_or(Value::Null);
+            result.insert(param.name.into(), value);
+        }
         result.insert("path".into(), Value::String(args.path.clone()));
         let after = new_content(
             before.as_deref().unwrap_or(""),
@@ -151,6 +157,7 @@ impl Module for KnownHosts {
         result.insert("diff".into(), Value::Object(diff));
         result.insert("changed".into(), Value::Bool(false));
         if args.state == "absent" && search.line.is_none() && key.is_some() {
+            add_path_info(ctx, &mut result, &args.path).await?;
             remote::mark_diff_mode(&mut result, ctx);
             return Ok(result);
         }
@@ -179,9 +186,24 @@ impl Module for KnownHosts {
                 return Ok(failure);
             }
         }
+        add_path_info(ctx, &mut result, &args.path).await?;
         remote::mark_diff_mode(&mut result, ctx);
         Ok(result)
     }
+}
+
+/// The file's details, as every Ansible module result naming a `path` has them (`state`
+/// becomes `file`).
+async fn add_path_info(
+    ctx: &ModuleContext<'_>,
+    result: &mut Map,
+    path: &str,
+) -> Result<(), ConnError> {
+    let script = format!("pinfo {}\n", path_word(path));
+    if let Ok(records) = remote::run_script(ctx, &script, None).await? {
+        remote::add_path_info(result, &records);
+    }
+    Ok(())
 }
 
 /// What `ssh-keygen -F` found in the file, as Ansible's `search_for_host_key` reads it.
@@ -374,7 +396,9 @@ if [ "$REWRITE" = 1 ]; then
   dir_of "$P"
   [ -d "$_dn" ] || mkdir -p -- "$_dn" || die "Failed to write to file $P: cannot create $_dn"
   _t=$(mktemp "$_dn/.known_hosts.XXXXXX") || die "Failed to write to file $P: cannot create a temporary file in $_dn"
-  cat >"$_t" && { [ ! -e "$P" ] || chmod --reference="$P" "$_t" 2>/dev/null || :; } && mv -f -- "$_t" "$P" \
+  # A new file gets 0666 less the umask (`=rw` without who applies it), an old one keeps its mode.
+  if [ -e "$P" ]; then _m="--reference=$P"; else _m="=rw"; fi
+  cat >"$_t" && { chmod "$_m" "$_t" 2>/dev/null || :; } && mv -f -- "$_t" "$P" \
     || { rm -f -- "$_t"; die "Failed to write to file $P"; }
 fi
 "#;

@@ -205,14 +205,8 @@ impl Module for Sysvinit {
                         args.name
                     ));
                     failed.insert("rc".into(), Value::from(rc.parse::<i64>().unwrap_or(1)));
-                    failed.insert(
-                        "stdout".into(),
-                        Value::String(done.get("a_out").unwrap_or_default().into()),
-                    );
-                    failed.insert(
-                        "stderr".into(),
-                        Value::String(done.get("a_err").unwrap_or_default().into()),
-                    );
+                    failed.insert("stdout".into(), Value::String(output(&done, "a_out")));
+                    failed.insert("stderr".into(), Value::String(output(&done, "a_err")));
                     return Ok(failed);
                 }
                 fill(&mut state_step, &done, "a");
@@ -250,9 +244,18 @@ fn fill(step: &mut Map, done: &Records, prefix: &str) {
         .unwrap_or(0);
     step.insert("rc".into(), Value::from(rc));
     for (k, suffix) in [("stdout", "out"), ("stderr", "err")] {
-        let text = done.get(&format!("{prefix}_{suffix}")).unwrap_or_default();
-        step.insert(k.into(), Value::String(text.into()));
+        step.insert(
+            k.into(),
+            Value::String(output(done, &format!("{prefix}_{suffix}"))),
+        );
     }
+}
+
+/// A command's output as the script captured it: ended with `x` so that trailing newlines
+/// survive the command substitution.
+fn output(done: &Records, key: &str) -> String {
+    let text = done.get(key).unwrap_or_default();
+    text.strip_suffix('x').unwrap_or(text).to_string()
 }
 
 /// A runlevel as a record key (`S` stays `S`).
@@ -369,13 +372,13 @@ if [ -n "$ENABLE" ]; then
   else
     false
   fi >"$_o1" 2>"$_o2" </dev/null
-  emit e_rc $?; emit e_out "$(cat -- "$_o1")"; emit e_err "$(cat -- "$_o2")"
+  emit e_rc $?; emit e_out "$(cat -- "$_o1"; printf x)"; emit e_err "$(cat -- "$_o2"; printf x)"
   set -f
 fi
 runme() {
   eval "\"\$S\" \"\$1\" $ARGS" >"$_o1" 2>"$_o2" </dev/null
   _rc=$?
-  emit a_rc $_rc; emit a_out "$(cat -- "$_o1")"; emit a_err "$(cat -- "$_o2")"
+  emit a_rc $_rc; emit a_out "$(cat -- "$_o1"; printf x)"; emit a_err "$(cat -- "$_o2"; printf x)"
   [ $_rc = 0 ] || { emit fail_rc $_rc; rm -f -- "$_o1" "$_o2"; exit 0; }
 }
 case $ACTION in
