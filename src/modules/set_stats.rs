@@ -4,7 +4,8 @@
 //! - `data` (a mapping; otherwise `The 'data' option needs to be a dictionary/hash`), whose
 //!   keys must be identifiers (`The variable name 'x-y' is not valid. Variables must start
 //!   with a letter or underscore character, and contain only letters, numbers and
-//!   underscores.`); `per_host` (default false), `aggregate` (default true), booleans.
+//!   underscores.`); `per_host` (default false), `aggregate` (default true), booleans read
+//!   leniently as Ansible's action does (`aggregate: "x"` is false, not an error).
 //! - Result: `ansible_stats: {data, per_host, aggregate}`, `changed: false`: a request the
 //!   engine applies. The task runs once per host; each run records its data for the whole
 //!   run (or, with `per_host`, for that host). With `aggregate`, a value is added to the one
@@ -27,8 +28,9 @@ pub struct SetStats;
 static SPEC: ArgSpec = ArgSpec {
     params: &[
         Param::new("data", Kind::Raw),
-        Param::new("per_host", Kind::Bool),
-        Param::new("aggregate", Kind::Bool),
+        // Booleans read leniently (anything else is false), as the action plugin reads them.
+        Param::new("per_host", Kind::Raw),
+        Param::new("aggregate", Kind::Raw),
     ],
     free_form: false,
     mutually_exclusive: &[],
@@ -65,7 +67,10 @@ pub fn set_stats(args: &Map) -> Map {
             "The variable name '{bad}' is not valid. Variables must start with a letter or underscore character, and contain only letters, numbers and underscores."
         ));
     }
-    let flag = |key: &str, default: bool| args.get(key).and_then(Value::as_bool).unwrap_or(default);
+    let flag = |key: &str, default: bool| match args.get(key) {
+        None | Some(Value::Null) => default,
+        Some(v) => lenient_bool(v),
+    };
     let mut stats = Map::new();
     stats.insert("data".into(), Value::Object(data));
     stats.insert("per_host".into(), Value::Bool(flag("per_host", false)));
@@ -74,6 +79,19 @@ pub fn set_stats(args: &Map) -> Map {
     r.insert("changed".into(), Value::Bool(false));
     r.insert("ansible_stats".into(), Value::Object(stats));
     r
+}
+
+/// Ansible's `boolean(value, strict=False)`: the true words and 1 are true, anything else false.
+fn lenient_bool(value: &Value) -> bool {
+    match value {
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() == Some(1.0),
+        Value::String(s) => matches!(
+            s.trim().to_lowercase().as_str(),
+            "y" | "yes" | "on" | "1" | "true" | "t" | "1.0"
+        ),
+        _ => false,
+    }
 }
 
 /// Python's `str.isidentifier` for ASCII names (and not a keyword, as Ansible's `isidentifier`).
@@ -155,6 +173,11 @@ mod tests {
             r["ansible_stats"],
             json!({"data": {"migrated": 1}, "per_host": true, "aggregate": true})
         );
+        let r = set_stats(&args(
+            json!({"data": {"a": 1}, "aggregate": "x", "per_host": "yes"}),
+        ));
+        assert_eq!(r["ansible_stats"]["aggregate"], false);
+        assert_eq!(r["ansible_stats"]["per_host"], true);
     }
 
     #[test]
