@@ -1,8 +1,8 @@
 //! The control modules: `gather_facts`, `wait_for`, `pause`, `async_status`, `group_by`,
 //! `set_stats`, `validate_argument_spec`, `reboot`, `service_facts`, `hostname`,
-//! `known_hosts`, `cron` and `sysvinit`, against the lab's systemd VMs over real SSH, and a
-//! differential case against ansible-core 2.18 on the python3 VM variant
-//! (`differential/cases/vm_control.yml`).
+//! `known_hosts`, `cron` and `sysvinit`, against the lab's systemd VMs over real SSH, and
+//! differential cases against ansible-core 2.18 on the python3 VM variant
+//! (`differential/cases/vm_control*.yml`).
 //!
 //! Needs root and the lab VM's host commands (and, for the differential case, the Ansible
 //! venv): a failure with `CI=true`, a loud skip otherwise.
@@ -52,6 +52,16 @@ chmod 755 /etc/init.d/hr-ctl-sysv
             .on_vm(reset)
             .ignore_keys(&["elapsed"]),
     );
+}
+
+/// cron against Ansible, through files of /etc/cron.d (`differential/cases/vm_control_cron.yml`):
+/// add, keep, change, disable, a variable, a special time, an adopted line, the checks'
+/// messages and the removal that deletes the emptied file.
+#[test]
+fn vm_cron_matches_ansible() {
+    let reset = "rm -f /etc/cron.d/hr-diff-cron; \
+                 printf '0 * * * * root /usr/local/bin/hr-adopted\\n' > /etc/cron.d/hr-diff-adopt";
+    check(Case::new("vm_control_cron").on_vm(reset));
 }
 
 /// The host modules on the lab's VM without Python, over SSH: service_facts, hostname,

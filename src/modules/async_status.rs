@@ -74,6 +74,13 @@ fn launch_keys(jid: &str) -> Map {
         .unwrap_or_default()
 }
 
+/// The typed arguments, after normalisation.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct AsyncStatusArgs {
+    jid: String,
+    mode: String,
+}
+
 #[async_trait]
 impl Module for AsyncStatus {
     fn name(&self) -> &'static str {
@@ -85,9 +92,15 @@ impl Module for AsyncStatus {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<AsyncStatusArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let jid = remote::opt_str(&args, "jid").unwrap_or_default();
-        let cleanup = remote::opt_str(&args, "mode").as_deref() == Some("cleanup");
+        let AsyncStatusArgs { jid, mode } = match super::typed_args(args) {
+            Ok(args) => args,
+            Err(failure) => return Ok(failure),
+        };
+        let cleanup = mode == "cleanup";
         let script = format!(
             "J={}\nMODE={}\n{STATUS_SH}",
             quote(&jid),

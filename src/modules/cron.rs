@@ -132,10 +132,13 @@ impl Module for Cron {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<CronArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let args: CronArgs = match serde_json::from_value(Value::Object(args)) {
+        let args: CronArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failure) => return Ok(failure),
         };
         let mut warnings = Vec::new();
         if let Err(msg) = precheck(&args, &mut warnings) {

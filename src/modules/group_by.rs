@@ -53,7 +53,7 @@ pub fn group_by(args: &Map) -> Map {
     let Some(key) = args.get("key").filter(|v| !v.is_null()) else {
         return failed("the 'key' param is required when using group_by");
     };
-    let name = |v: &Value| super::argspec::py_str(v).replace(' ', "-");
+    let name = |v: &Value| crate::py::str(v).replace(' ', "-");
     let parents: Vec<Value> = match args.get("parents") {
         None | Some(Value::Null) => vec![Value::String("all".into())],
         Some(Value::Array(list)) => list.iter().map(|v| Value::String(name(v))).collect(),

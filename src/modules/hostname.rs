@@ -48,6 +48,14 @@ static SPEC: ArgSpec = ArgSpec {
     required_one_of: &[],
 };
 
+/// The typed arguments, after normalisation.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct HostnameArgs {
+    name: String,
+    #[serde(rename = "use")]
+    strategy: Option<String>,
+}
+
 #[async_trait]
 impl Module for Hostname {
     fn name(&self) -> &'static str {
@@ -59,9 +67,15 @@ impl Module for Hostname {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<HostnameArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let name = remote::opt_str(&args, "name").unwrap_or_default();
-        let strategy = match remote::opt_str(&args, "use").as_deref() {
+        let HostnameArgs { name, strategy } = match super::typed_args(args) {
+            Ok(args) => args,
+            Err(failure) => return Ok(failure),
+        };
+        let strategy = match strategy.as_deref() {
             None => "auto",
             Some(s @ ("systemd" | "debian" | "generic")) => s,
             Some(other) => {

@@ -79,11 +79,14 @@ impl Module for KnownHosts {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<KnownHostsArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
         let params = args.clone();
-        let args: KnownHostsArgs = match serde_json::from_value(Value::Object(args)) {
+        let args: KnownHostsArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failure) => return Ok(failure),
         };
         let host = args.name.to_lowercase();
         let present = args.state == "present";

@@ -90,7 +90,7 @@ impl Module for Pause {
             "stdout".into(),
             Value::String(format!(
                 "Paused for {} {unit}",
-                crate::yaml::python_float_repr(shown)
+                crate::py::float_repr(shown)
             )),
         );
         result.insert("start".into(), Value::String(python_now(start)));
@@ -120,8 +120,8 @@ fn whole(name: &str, args: &Map) -> Result<Option<i64>, String> {
     n.map(Some).ok_or_else(|| {
         format!(
             "argument '{name}' is of type {} and we were unable to convert to int: invalid literal for int() with base 10: {}",
-            super::argspec::py_type(value),
-            crate::report::pyjson::repr(value)
+            crate::py::class_name(value),
+            crate::py::repr(value)
         )
     })
 }

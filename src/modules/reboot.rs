@@ -97,10 +97,13 @@ impl Module for Reboot {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<RebootArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let args: RebootArgs = match serde_json::from_value(Value::Object(args)) {
+        let args: RebootArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failure) => return Ok(failure),
         };
         if ctx.conn.transport() == "local" {
             let mut r = outcome(false, false, 0);
@@ -275,7 +278,7 @@ async fn perform(
 fn python_list(items: &[String]) -> String {
     let quoted: Vec<String> = items
         .iter()
-        .map(|i| super::argspec::py_repr(&Value::String(i.clone())))
+        .map(|i| crate::py::repr(&Value::String(i.clone())))
         .collect();
     format!("[{}]", quoted.join(", "))
 }

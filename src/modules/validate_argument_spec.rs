@@ -22,10 +22,11 @@
 //! `required_together`, `mutually_exclusive`, `required_by` inside an option; types other
 //! than str, int, float, bool, list, dict, path and raw are checked as raw.
 
-use super::argspec::{coerce_to, py_str, py_type, Kind};
+use super::argspec::{coerce_to, Kind};
 use super::remote::failed_unchanged as failed;
 use super::{Module, ModuleContext};
 use crate::connection::ConnError;
+use crate::py;
 use crate::{Map, Value};
 use async_trait::async_trait;
 
@@ -62,13 +63,13 @@ impl Module for ValidateArgumentSpec {
             None | Some(Value::Null) => {
                 return Ok(failed(format!(
                     "\"argument_spec\" arg is required in args: {}",
-                    crate::report::pyjson::repr(&Value::Object(args.clone()))
+                    py::repr(&Value::Object(args.clone()))
                 )))
             }
             Some(other) => {
                 return Ok(failed(format!(
                     "Incorrect type for argument_spec, expected dict and got {}",
-                    py_type(other)
+                    py::class_name(other)
                 )))
             }
         };
@@ -78,7 +79,7 @@ impl Module for ValidateArgumentSpec {
             Some(other) => {
                 return Ok(failed(format!(
                     "Incorrect type for provided_arguments, expected dict and got {}",
-                    py_type(other)
+                    py::class_name(other)
                 )))
             }
         };
@@ -161,17 +162,14 @@ struct Check {
 fn controller_type(value: &Value) -> &'static str {
     match value {
         Value::String(_) => "<class 'ansible.parsing.yaml.objects.AnsibleUnicode'>",
-        other => py_type(other),
+        other => py::class_name(other),
     }
 }
 
 /// ansible-core 2.18.19's reasons: `check_type_int` quotes the value's repr.
 fn reason(wanted: &str, value: &Value, why: String) -> String {
     if wanted == "int" {
-        format!(
-            "\"{}\" cannot be converted to an int",
-            super::argspec::py_repr(value)
-        )
+        format!("\"{}\" cannot be converted to an int", py::repr(value))
     } else {
         why
     }
@@ -218,7 +216,7 @@ impl Check {
             option_of(name)
                 .get("aliases")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().map(py_str).collect())
+                .map(|a| a.iter().map(py::str).collect())
                 .unwrap_or_default()
         };
         for name in spec.keys() {
@@ -374,10 +372,10 @@ impl Check {
         let Some(Value::Array(choices)) = option.get("choices") else {
             return;
         };
-        let allowed: Vec<String> = choices.iter().map(py_str).collect();
+        let allowed: Vec<String> = choices.iter().map(py::str).collect();
         let given: Vec<String> = match value {
-            Value::Array(items) => items.iter().map(py_str).collect(),
-            other => vec![py_str(other)],
+            Value::Array(items) => items.iter().map(py::str).collect(),
+            other => vec![py::str(other)],
         };
         if let Some(bad) = given.iter().find(|g| !allowed.contains(g)) {
             let got = if value.is_array() {
