@@ -145,6 +145,29 @@ impl Inventory {
         changed
     }
 
+    /// `group_by`'s request: `host` joins `group` (made if needed), which is nested in each of
+    /// `parents` (made if needed). True when anything changed, as Ansible's
+    /// `add_dynamic_group` decides it: a parent made or linked, or the host added.
+    pub fn add_dynamic_group(&mut self, host: &str, group: &str, parents: &[String]) -> bool {
+        let mut changed = false;
+        self.add_group(group);
+        for parent in parents {
+            if parent == "all" || parent == group {
+                continue;
+            }
+            changed |= !self.groups.contains_key(parent);
+            self.add_group(parent);
+            if let Some(p) = self.groups.get_mut(parent) {
+                changed |= p.children.insert(group.to_string());
+            }
+        }
+        if let Some(g) = self.groups.get_mut(group) {
+            changed |= g.hosts.insert(host.to_string());
+        }
+        self.fix_ungrouped(host);
+        changed
+    }
+
     /// Makes a group (a child of `all`) if it does not exist.
     pub fn add_group(&mut self, name: &str) {
         if !self.groups.contains_key(name) {

@@ -334,6 +334,7 @@ fn events() -> Vec<Event> {
                 ignored: 4,
             },
         )],
+        custom: hook_runner::Map::new(),
     });
     run.events
 }

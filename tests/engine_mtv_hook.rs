@@ -21,7 +21,7 @@ fn recap(events: &[Event]) -> Vec<(String, HostStats)> {
     events
         .iter()
         .find_map(|e| match e {
-            Event::Stats { hosts } => Some(hosts.clone()),
+            Event::Stats { hosts, .. } => Some(hosts.clone()),
             _ => None,
         })
         .expect("a recap")

@@ -4,6 +4,8 @@
 //! and the files' tests run side by side. Each file below is a module named after what it tests.
 
 // Helpers shared by the files below, declared once for the binary.
+#[path = "support/engine.rs"]
+mod engine_common;
 #[allow(dead_code)]
 #[path = "differential/harness.rs"]
 mod harness;
@@ -42,3 +44,5 @@ mod modules_vm_extra;
 mod modules_files;
 #[path = "modules_http.rs"]
 mod modules_http;
+#[path = "modules_control.rs"]
+mod modules_control;

@@ -8,14 +8,19 @@
 //!   started on the host detached from the connection (its own session with `setsid` when the
 //!   host has it, stdin/stdout/stderr on `/dev/null`, under `timeout N` when the host has
 //!   `timeout`), and the task returns at once with Ansible's result: `started: 1`,
-//!   `finished: 0`, `ansible_job_id` (`j<digits>.<pid>`), `results_file`, `changed: true`.
+//!   `finished: 0`, `failed: 0`, `ansible_job_id` (`j<digits>.<pid>`), `results_file`,
+//!   `changed: true`.
 //!   The channel closes as soon as the launcher script exits, and the remote watchdog
 //!   (`connection::watchdog`) leaves the job alone: it only signals a wrapper shell that is
 //!   still running when the channel closes, and the job is in another session anyway.
 //!   `results_file` (`~/.ansible_async/<jid>`, `/tmp/.ansible_async_<uid>/` when the home is
-//!   not writable) holds `{"started": 1, "finished": 0, ...}`, then the exit code once the job
-//!   ended (`"rc"`; `"failed"` with Ansible's `Job reached maximum time limit of N seconds.`
-//!   when `timeout` ended it). The job's output is not kept.
+//!   not writable) holds `{"started": 1, "finished": 0, ...}`, then, once the job ended, its
+//!   exit code (`"rc"`) and start and end times (`"hr_start"`, `"hr_end"`: epoch seconds from
+//!   the target's clock), or `"failed"` with async_wrapper's `Timeout exceeded` when `timeout`
+//!   ended it. The job's stdout and stderr are kept beside it (`<jid>.out`, `<jid>.err`), so
+//!   `async_status` ([`crate::modules::async_status`]) reports them as Ansible reports the
+//!   job's module result; the task's own result (its `cmd`) is remembered in this process for
+//!   the same report.
 //! - `async: N, poll: M > 0`: the command runs as usual, bounded by N seconds (the task's
 //!   `timeout`, when shorter, still wins); past N it is ended and the task fails with
 //!   Ansible's `async task did not complete within the requested time - Ns`. The result gets
@@ -25,7 +30,7 @@
 //!   plugins without async support; ansible-core does run plain Python modules such as `file`
 //!   asynchronously: a deliberate difference). Check mode: `check mode and async cannot be used
 //!   on same task.`, as Ansible.
-//! - `async_status` is not implemented; `stdin:` is not passed to a fire-and-forget job.
+//! - `stdin:` is not passed to a fire-and-forget job; a polled job has no results file.
 
 use crate::connection::{ConnError, Connection, ExecOutput, ExecRequest};
 use crate::shell::quote;
@@ -116,9 +121,12 @@ impl AsyncJob {
         if self.fire_and_forget() {
             let started = self.started.lock().map(|s| s.clone()).unwrap_or_default();
             if let Some(results_file) = started {
+                crate::modules::async_status::remember(&self.jid, r);
                 *r = Map::new();
                 r.insert("ansible_job_id".into(), Value::String(self.jid.clone()));
                 r.insert("changed".into(), Value::Bool(true));
+                // async_wrapper's launch answer says `failed: 0`, a number.
+                r.insert("failed".into(), Value::from(0));
                 r.insert("finished".into(), Value::from(0));
                 r.insert("results_file".into(), Value::String(results_file));
                 r.insert("started".into(), Value::from(1));
@@ -140,10 +148,12 @@ impl AsyncJob {
     fn launcher(&self, script: &str) -> String {
         let limit = self.limit;
         let job = format!(
-            "if command -v timeout >/dev/null 2>&1; then timeout -k 5 {limit} /bin/sh -c {q}; else /bin/sh -c {q}; fi\n\
+            "t0=$(date +%s.%N 2>/dev/null)\n\
+             if command -v timeout >/dev/null 2>&1; then timeout -k 5 {limit} /bin/sh -c {q} >\"$1.out\" 2>\"$1.err\"; else /bin/sh -c {q} >\"$1.out\" 2>\"$1.err\"; fi\n\
              rc=$?\n\
-             if [ \"$rc\" -eq 124 ]; then end=', \"failed\": 1, \"msg\": \"Job reached maximum time limit of {limit} seconds.\"'; else end=; fi\n\
-             printf '{{\"started\": 1, \"finished\": 1, \"ansible_job_id\": \"%s\", \"rc\": %d%s}}\\n' \"$2\" \"$rc\" \"$end\" >\"$1.tmp\" 2>/dev/null && mv -f \"$1.tmp\" \"$1\"",
+             t1=$(date +%s.%N 2>/dev/null)\n\
+             if [ \"$rc\" -eq 124 ]; then end=', \"failed\": 1, \"msg\": \"Timeout exceeded\"'; else end=; fi\n\
+             printf '{{\"started\": 1, \"finished\": 1, \"ansible_job_id\": \"%s\", \"rc\": %d, \"hr_start\": \"%s\", \"hr_end\": \"%s\"%s}}\\n' \"$2\" \"$rc\" \"$t0\" \"$t1\" \"$end\" >\"$1.tmp\" 2>/dev/null && mv -f \"$1.tmp\" \"$1\"",
             q = quote(script)
         );
         format!(

@@ -653,7 +653,8 @@ impl Run<'_> {
         r
     }
 
-    /// `ansible_facts` and `add_host` in a result, applied to the run.
+    /// `ansible_facts`, `add_host`, `add_group` and `ansible_stats` in a result, applied to
+    /// the run.
     fn apply_requests(
         &self,
         _pctx: &PlayCtx,
@@ -701,6 +702,39 @@ impl Run<'_> {
                 self.vars_changed();
                 lock(&self.added_hosts).insert(name.clone());
                 r.insert("changed".into(), Value::Bool(changed));
+            }
+        }
+        if let Some(Value::String(group)) = r.get("add_group") {
+            let parents: Vec<String> = match r.get("parent_groups") {
+                Some(Value::Array(list)) => list.iter().map(value_text).collect(),
+                _ => Vec::new(),
+            };
+            let changed = lock(&self.inventory).add_dynamic_group(ht.host, group, &parents);
+            self.vars_changed();
+            r.insert("changed".into(), Value::Bool(changed));
+        }
+        if let Some(Value::Object(stats)) = r.get("ansible_stats") {
+            self.record_custom_stats(ht.host, stats);
+        }
+    }
+
+    /// `set_stats`' request: its data recorded for the run, or for `host` with `per_host`.
+    fn record_custom_stats(&self, host: &str, stats: &Map) {
+        let flag = |key: &str| stats.get(key).and_then(Value::as_bool).unwrap_or(false);
+        let Some(Value::Object(data)) = stats
+            .get("data")
+            .filter(|d| d.as_object().is_some_and(|m| !m.is_empty()))
+        else {
+            return;
+        };
+        let owner = if flag("per_host") { host } else { "_run" };
+        let mut custom = lock(&self.custom_stats);
+        let slot = custom
+            .entry(owner.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(slot) = slot {
+            for (key, value) in data {
+                crate::modules::set_stats::record(slot, key, value.clone(), flag("aggregate"));
             }
         }
     }

@@ -189,7 +189,8 @@ pub async fn run_playbook_with_cancel(
         .iter()
         .map(|(h, s)| (h.clone(), s.clone()))
         .collect();
-    run.emit(Event::Stats { hosts });
+    let custom = lock(&run.custom_stats).clone();
+    run.emit(Event::Stats { hosts, custom });
     let rc = if run.cancel.is_cancelled() {
         error = Some("User interrupted execution".into());
         EXIT_INTERRUPTED

@@ -40,6 +40,9 @@ pub(crate) struct Run<'a> {
     /// Hosts made by `add_host` during the run: a VM that may still be booting, so its SSH
     /// connection waits for it (`SshPolicy::connect_wait`).
     pub added_hosts: Mutex<std::collections::HashSet<String>>,
+    /// `set_stats` data, as Ansible's `AggregateStats.custom`: `_run` for the whole run, else
+    /// by host name.
+    pub custom_stats: Mutex<Map>,
     pub extra_vars: Map,
     pub playbook_dir: PathBuf,
     pub kube: Box<dyn Cluster>,
@@ -101,6 +104,7 @@ impl<'a> Run<'a> {
             failed: Mutex::new(IndexSet::new()),
             unreachable: Mutex::new(IndexSet::new()),
             added_hosts: Mutex::new(std::collections::HashSet::new()),
+            custom_stats: Mutex::new(Map::new()),
             extra_vars,
             playbook_dir,
             kube,

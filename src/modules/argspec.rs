@@ -330,14 +330,20 @@ fn contains_template(value: &Value) -> bool {
 
 /// Converts a value to the parameter's kind as Ansible's `check_type_*` functions do.
 fn coerce(param: &Param, value: &Value) -> Result<Value, String> {
-    let fail = |wanted: &str, why: String| {
+    coerce_to(param.kind, value).map_err(|(wanted, why)| {
         format!(
             "argument '{}' is of type {} and we were unable to convert to {wanted}: {why}",
             param.name,
             crate::py::class_name(value)
         )
-    };
-    match param.kind {
+    })
+}
+
+/// [`coerce`] for a kind alone; the error is the wanted type's name and Ansible's reason, for
+/// callers that word the message themselves (argument specs given at run time).
+pub fn coerce_to(kind: Kind, value: &Value) -> Result<Value, (&'static str, String)> {
+    let fail = |wanted: &'static str, why: String| (wanted, why);
+    match kind {
         Kind::Raw => Ok(value.clone()),
         Kind::Str | Kind::Path => Ok(Value::String(crate::py::str(value))),
         Kind::Bool => to_bool(value)

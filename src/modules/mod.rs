@@ -8,43 +8,57 @@
 //! an `Err` (the host becomes unreachable).
 //!
 //! Some result keys are requests to the engine, as in Ansible: `ansible_facts` (set_fact,
-//! include_vars, setup), `add_host` / `add_group` (add_host).
+//! include_vars, setup), `add_host` (add_host), `add_group` / `parent_groups` (group_by),
+//! `ansible_stats` (set_stats).
 
 pub mod add_host;
 pub mod argspec;
 pub mod assemble;
 pub mod assert;
+pub mod async_status;
 pub mod blockinfile;
 pub mod command;
 pub mod copy;
+pub mod cron;
 pub mod debug;
 pub mod fail;
 pub mod fetch;
 pub mod file;
 pub mod find;
+pub mod gather_facts;
 pub mod get_url;
 pub mod getent;
 pub mod group;
+pub mod group_by;
+pub mod hostname;
 pub mod include_vars;
 pub mod k8s_info;
+pub mod known_hosts;
 pub mod lineinfile;
+pub mod pause;
 pub mod ping;
 pub mod raw;
+pub mod reboot;
 pub mod remote;
 pub mod replace;
 pub mod script;
 pub mod service;
+pub mod service_facts;
 pub mod set_fact;
+pub mod set_stats;
 pub mod setup;
 pub mod shell;
 pub mod slurp;
 pub mod stat;
 pub mod systemd;
+pub mod sysvinit;
 pub mod tempfile;
 pub mod template;
 pub mod unarchive;
 pub mod uri;
 pub mod user;
+pub mod validate_argument_spec;
+pub mod wait_for;
 pub mod wait_for_connection;
 
 use crate::connection::{Become, ConnError, Connection};
@@ -100,8 +114,8 @@ pub trait Module: Send + Sync {
     fn supports_async(&self) -> bool {
         false
     }
-    /// True for modules Ansible runs once per batch of hosts whatever the hosts (`add_host`,
-    /// `group_by`): the engine runs the task for the first host only.
+    /// True for modules Ansible runs once per batch of hosts whatever the hosts (`add_host`;
+    /// not `group_by`, which runs per host): the engine runs the task for the first host only.
     fn bypasses_host_loop(&self) -> bool {
         false
     }
@@ -167,36 +181,49 @@ pub fn all() -> &'static [&'static dyn Module] {
         &add_host::AddHost,
         &assemble::Assemble,
         &assert::Assert,
+        &async_status::AsyncStatus,
         &blockinfile::BlockInFile,
         &command::Command,
         &copy::Copy,
+        &cron::Cron,
         &debug::Debug,
         &fail::Fail,
         &fetch::Fetch,
         &file::File,
         &find::Find,
+        &gather_facts::GatherFacts,
         &get_url::GetUrl,
         &getent::Getent,
         &group::Group,
+        &group_by::GroupBy,
+        &hostname::Hostname,
         &include_vars::IncludeVars,
         &k8s_info::K8sInfo,
+        &known_hosts::KnownHosts,
         &lineinfile::LineInFile,
+        &pause::Pause,
         &ping::Ping,
         &raw::Raw,
+        &reboot::Reboot,
         &replace::Replace,
         &script::Script,
         &service::Service,
+        &service_facts::ServiceFacts,
         &set_fact::SetFact,
+        &set_stats::SetStats,
         &setup::Setup,
         &shell::Shell,
         &slurp::Slurp,
         &stat::Stat,
         &systemd::Systemd,
+        &sysvinit::Sysvinit,
         &tempfile::Tempfile,
         &template::Template,
         &unarchive::Unarchive,
         &uri::Uri,
         &user::User,
+        &validate_argument_spec::ValidateArgumentSpec,
+        &wait_for::WaitFor,
         &wait_for_connection::WaitForConnection,
     ]
 }
@@ -213,9 +240,13 @@ mod tests {
         "assert",
         "debug",
         "fail",
+        "group_by",
         "include_vars",
         "k8s_info",
+        "pause",
         "set_fact",
+        "set_stats",
+        "validate_argument_spec",
     ];
 
     #[test]

@@ -278,6 +278,7 @@ mod tests {
                     ..Default::default()
                 },
             )],
+            custom: crate::Map::new(),
         });
         a.event(&Event::PlaybookEnd { rc: 2, error: None });
         let dir = tmp.join("artifacts/id1");

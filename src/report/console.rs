@@ -137,7 +137,7 @@ impl Renderer {
                 r.stdout.push_str(line);
                 r.stdout.push('\n');
             }
-            Event::Stats { hosts } => r.stdout.push_str(&recap(hosts)),
+            Event::Stats { hosts, .. } => r.stdout.push_str(&recap(hosts)),
             Event::PlaybookEnd { rc, error } => {
                 if let Some(error) = error {
                     if *rc == EXIT_INTERRUPTED {
@@ -1318,6 +1318,7 @@ localhost                  : ok=8    changed=4    unreachable=0    failed=0    s
                     ..Default::default()
                 },
             )],
+            custom: Map::new(),
         });
         console.event(&Event::PlaybookEnd { rc: 2, error: None });
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();

@@ -239,9 +239,14 @@ impl EventBuilder {
                 data.insert("msg".into(), json!(message));
                 ("warning", data)
             }
-            Event::Stats { hosts } => {
+            Event::Stats { hosts, custom } => {
                 let mut data = self.base_data(None);
                 data.extend(stats_data(hosts));
+                // ansible-runner's `artifact_data`: the run's `set_stats` data.
+                data.insert(
+                    "artifact_data".into(),
+                    custom.get("_run").cloned().unwrap_or_else(|| json!({})),
+                );
                 ("playbook_on_stats", data)
             }
             Event::PlaybookEnd { rc, error } => {
@@ -426,6 +431,10 @@ mod tests {
                     ..Default::default()
                 },
             )],
+            custom: json!({"_run": {"migrated": 2}, "h": {"mine": 1}})
+                .as_object()
+                .cloned()
+                .unwrap(),
         });
         r.event(&Event::PlaybookEnd { rc: 2, error: None });
         let events = lines(&buf);
@@ -462,6 +471,11 @@ mod tests {
             .starts_with("fatal: [h]: FAILED!"));
         assert_eq!(events[5]["event_data"]["failures"], json!({"h": 1}));
         assert_eq!(events[5]["event_data"]["dark"], json!({}));
+        // ansible-runner's artifact_data: the run's set_stats data, not the per-host data.
+        assert_eq!(
+            events[5]["event_data"]["artifact_data"],
+            json!({"migrated": 2})
+        );
         assert!(events[5]["event_data"].get("task").is_none());
         assert!(events[5]["event_data"].get("play").is_none());
         assert_eq!(events[6]["event_data"]["status"], "failed");

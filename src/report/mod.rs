@@ -135,6 +135,8 @@ pub enum Event {
     /// The recap, host names in order of first appearance (the console sorts as Ansible does).
     Stats {
         hosts: Vec<(String, HostStats)>,
+        /// `set_stats` data: `_run` (the run's) and per host, as Ansible's `AggregateStats.custom`.
+        custom: Map,
     },
     /// The run ended with this exit code (ansible-playbook's codes) and, on an error outside
     /// tasks (bad playbook, interrupted), a message.

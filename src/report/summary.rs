@@ -109,7 +109,7 @@ impl SummaryCollector {
                     self.record(host, task, *status, result, item.as_ref());
                 }
             }
-            Event::Stats { hosts } => self.recap = hosts.clone(),
+            Event::Stats { hosts, .. } => self.recap = hosts.clone(),
             _ => {}
         }
     }
@@ -396,6 +396,7 @@ mod tests {
                 ("10.0.0.5".into(), stats(1, 0)),
                 ("localhost".into(), stats(0, 0)),
             ],
+            custom: Map::new(),
         });
         let s = c.finish(2, None);
         assert_eq!(s.status, "failed");
@@ -435,6 +436,7 @@ mod tests {
                     ..Default::default()
                 },
             )],
+            custom: Map::new(),
         });
         let s = c.finish(0, None);
         assert!(s.failures.is_empty());
@@ -464,6 +466,7 @@ mod tests {
         });
         c.observe(&Event::Stats {
             hosts: vec![("h".into(), stats(1, 0))],
+            custom: Map::new(),
         });
         let f = &c.finish(2, None).failures[0];
         assert_eq!(f.item.as_deref(), Some("x"));

@@ -501,6 +501,22 @@ pub fn all() -> Vec<Target> {
         ratio(role("copy", Host::Root, 420), 496),
         must(role("stat", Host::User, 120)),
         must(role("wait_for_connection", Host::User, 120)),
+        role("wait_for", Host::Root, 300),
+        role("known_hosts", Host::User, 180),
+        script(
+            "group_by",
+            vec![
+                run("test_group_by.yml", File("inventory.group_by")).args(&["-v"]),
+                run("test_group_by_skipped.yml", File("inventory.group_by")).args(&["-v"]),
+            ],
+            "ANSIBLE_HOST_PATTERN_MISMATCH=warning (Ansible's default, so not set)",
+        ),
+        script(
+            "set_stats",
+            vec![run("test_simple.yml", Generated)],
+            "test_aggregate.yml, whose check reads the CUSTOM STATS console section \
+             (ANSIBLE_SHOW_CUSTOM_STATS), which hook-runner does not print",
+        ),
         script(
             "set_fact",
             set_fact_runs(),

@@ -92,7 +92,7 @@ impl Outcome {
 
     pub fn stats(&self, host: &str) -> HostStats {
         for e in &self.events {
-            if let Event::Stats { hosts } = e {
+            if let Event::Stats { hosts, .. } = e {
                 if let Some((_, s)) = hosts.iter().find(|(h, _)| h == host) {
                     return s.clone();
                 }
