@@ -11,6 +11,7 @@
 //! include_vars, setup), `add_host` / `add_group` (add_host).
 
 pub mod add_host;
+pub mod apt;
 pub mod argspec;
 pub mod assert;
 pub mod command;
@@ -23,6 +24,8 @@ pub mod group;
 pub mod include_vars;
 pub mod k8s_info;
 pub mod lineinfile;
+pub mod package;
+pub mod package_facts;
 pub mod ping;
 pub mod remote;
 pub mod service;
@@ -131,6 +134,7 @@ pub fn all() -> &'static [&'static dyn Module] {
     &[
         // registry: one line per module, keep sorted
         &add_host::AddHost,
+        &apt::Apt,
         &assert::Assert,
         &command::Command,
         &copy::Copy,
@@ -142,6 +146,8 @@ pub fn all() -> &'static [&'static dyn Module] {
         &include_vars::IncludeVars,
         &k8s_info::K8sInfo,
         &lineinfile::LineInFile,
+        &package::Package,
+        &package_facts::PackageFacts,
         &ping::Ping,
         &service::Service,
         &set_fact::SetFact,

@@ -9,6 +9,8 @@
 //! - [`kube_api::KubeApi`]: an in-process Kubernetes API server (HTTPS, bearer tokens with
 //!   per-token rules, discovery, get/list/create/update/patch/delete, real `Status` errors)
 //!   that kubectl, kube-rs and the Python client accept.
+//! - [`pkgrepo`]: apt and RPM repositories of test packages built at test time, and a way to
+//!   copy a tree onto a lab VM.
 //! - [`pod::Pod`]: runs a command as a Forklift hook Job's container does (mounts, arbitrary UID
 //!   without passwd entry, PID namespace, deadline, termination message).
 //!
@@ -17,6 +19,7 @@
 
 pub mod kube_api;
 pub mod netns;
+pub mod pkgrepo;
 pub mod pod;
 pub mod ssh;
 pub mod util;

@@ -1,0 +1,237 @@
+//! The package modules against real package managers on lab VMs (no Python on the target, no
+//! internet): `apt`, `package` and `package_facts` with a flat apt repository of test `.deb`s
+//! built now (dpkg-deb, apt-ftparchive) and used as `file:` on the Debian VM; each step is
+//! checked on the VM with dpkg itself.
+
+mod modules_common;
+
+use hook_runner::Map;
+use lab::pkgrepo::{self, TestPackage};
+use lab::vm::HOST_COMMANDS;
+use modules_common::{boot_vm, connect, control_dir, Runner};
+use serde_json::json;
+
+/// dpkg's status and version of `name` on the VM (`"ii 1.0-1"`, `"rc 1.0-1"`), or `""` when
+/// dpkg knows nothing installed of it (unknown, or only seen as a candidate: `un`).
+fn dpkg_state(vm: &lab::vm::Vm, name: &str) -> String {
+    let state = vm.exec_ok(&format!(
+        "dpkg-query -W -f='${{db:Status-Abbrev}}${{Version}}' {name} 2>/dev/null || true"
+    ));
+    if state.starts_with("un") {
+        String::new()
+    } else {
+        state
+    }
+}
+
+fn apt_packages() -> Vec<TestPackage> {
+    vec![
+        TestPackage::new("hr-alpha", "1.0-1").depends(&["hr-beta"]),
+        TestPackage::new("hr-alpha", "2.0-1").depends(&["hr-beta"]),
+        TestPackage::new("hr-beta", "1.0-1"),
+        TestPackage::new("hr-gamma", "1.0-1").recommends(&["hr-extra"]),
+        TestPackage::new("hr-extra", "1.0-1"),
+        TestPackage::new("hr-conf", "1.0-1").file("/etc/hr-conf.conf", "setting=1\n"),
+        TestPackage::new("hr-delta", "1.0-1"),
+        TestPackage::new("hr-provider", "1.0-1").provides(&["hr-virtual"]),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apt_package_and_package_facts_on_a_debian_vm() {
+    let mut needed = HOST_COMMANDS.to_vec();
+    needed.extend_from_slice(pkgrepo::DEB_COMMANDS);
+    if !lab::require_root_and("apt_package_and_package_facts_on_a_debian_vm", &needed) {
+        return;
+    }
+    let repo = tempfile::tempdir().unwrap();
+    pkgrepo::build_apt_repo(&repo.path().join("repo"), &apt_packages()).expect("apt repository");
+    TestPackage::new("hr-local", "1.0-1")
+        .depends(&["hr-delta"])
+        .build_deb(repo.path())
+        .expect("local deb");
+    let vm = boot_vm().await;
+    pkgrepo::push_tree(&vm, repo.path(), "/srv/hr").expect("repository on the VM");
+    // Only the test repository: the VM has no internet.
+    vm.exec_ok(
+        "rm -f /etc/apt/sources.list.d/* && : > /etc/apt/sources.list && \
+         echo 'deb [trusted=yes] file:/srv/hr/repo ./' > /etc/apt/sources.list.d/hr.list && \
+         rm -rf /var/lib/apt/lists/* && touch -d '2020-01-01' /var/lib/apt/lists",
+    );
+    let control = control_dir("hrp");
+    let root = connect(&vm, "root", &control);
+    let r = Runner::new(&root);
+
+    // The cache: updated when asked, then fresh enough for cache_valid_time.
+    let update = r.run("apt", json!({"update_cache": true}), false).await;
+    assert_eq!(update["changed"], true, "{update:?}");
+    assert_eq!(update["cache_updated"], true);
+    assert!(update["cache_update_time"].as_i64().unwrap() > 1_600_000_000);
+    let fresh = r
+        .run(
+            "apt",
+            json!({"update_cache": true, "cache_valid_time": 3600}),
+            false,
+        )
+        .await;
+    assert_eq!(fresh["changed"], false, "{fresh:?}");
+    assert_eq!(fresh["cache_updated"], false);
+
+    // A pinned version: check mode changes nothing, then it installs with its dependency.
+    let want = json!({"name": "hr-alpha=1.0-1"});
+    let check = r.run("apt", want.clone(), true).await;
+    assert_eq!(check["changed"], true, "{check:?}");
+    assert_eq!(dpkg_state(&vm, "hr-alpha"), "");
+    let installed = r.run("apt", want.clone(), false).await;
+    assert_eq!(installed["changed"], true, "{installed:?}");
+    assert!(installed["stdout"]
+        .as_str()
+        .unwrap()
+        .contains("Setting up hr-alpha (1.0-1)"));
+    assert_eq!(installed["cache_updated"], false);
+    assert_eq!(dpkg_state(&vm, "hr-alpha"), "ii 1.0-1");
+    assert_eq!(dpkg_state(&vm, "hr-beta"), "ii 1.0-1");
+    let again = r.run("apt", want, false).await;
+    assert_eq!(again["changed"], false, "{again:?}");
+
+    // present keeps 1.0-1; latest upgrades to 2.0-1.
+    let present = r.run("apt", json!({"name": ["hr-alpha"]}), false).await;
+    assert_eq!(present["changed"], false, "{present:?}");
+    let latest = r
+        .run("apt", json!({"name": "hr-alpha", "state": "latest"}), false)
+        .await;
+    assert_eq!(latest["changed"], true, "{latest:?}");
+    assert_eq!(dpkg_state(&vm, "hr-alpha"), "ii 2.0-1");
+
+    // install_recommends: false leaves the recommended package out.
+    let gamma = r
+        .run(
+            "apt",
+            json!({"name": "hr-gamma", "install_recommends": false}),
+            false,
+        )
+        .await;
+    assert_eq!(gamma["changed"], true, "{gamma:?}");
+    assert_eq!(dpkg_state(&vm, "hr-gamma"), "ii 1.0-1");
+    assert_eq!(dpkg_state(&vm, "hr-extra"), "");
+
+    // A virtual name with one provider is left to apt; then it is satisfied.
+    let virt = r.run("apt", json!({"name": "hr-virtual"}), false).await;
+    assert_eq!(virt["changed"], true, "{virt:?}");
+    assert_eq!(dpkg_state(&vm, "hr-provider"), "ii 1.0-1");
+    let virt = r.run("apt", json!({"name": "hr-virtual"}), false).await;
+    assert_eq!(virt["changed"], false, "{virt:?}");
+
+    // A .deb file on the target, its dependency from the repository.
+    let deb = json!({"deb": "/srv/hr/hr-local_1.0-1_all.deb"});
+    let local = r.run("apt", deb.clone(), false).await;
+    assert_eq!(local["changed"], true, "{local:?}");
+    assert_eq!(dpkg_state(&vm, "hr-local"), "ii 1.0-1");
+    assert_eq!(dpkg_state(&vm, "hr-delta"), "ii 1.0-1");
+    assert_eq!(r.run("apt", deb, false).await["changed"], false);
+
+    // Unknown names and bad versions fail with Ansible's messages.
+    let missing = r.run("apt", json!({"name": "hr-nope"}), false).await;
+    assert_eq!(missing["failed"], true);
+    assert_eq!(missing["msg"], "No package matching 'hr-nope' is available");
+    let bad = r.run("apt", json!({"name": "hr-beta=9.9"}), false).await;
+    assert_eq!(
+        bad["msg"],
+        "no available installation candidate for hr-beta=9.9"
+    );
+    let glob = r.run("apt", json!({"name": "hr-zz*"}), false).await;
+    assert_eq!(glob["msg"], "No package(s) matching 'hr-zz*' available");
+
+    // absent: removes, keeps conffiles; purge removes what is left; idempotent.
+    r.run("apt", json!({"name": "hr-conf"}), false).await;
+    let removed = r
+        .run("apt", json!({"name": "hr-conf", "state": "absent"}), false)
+        .await;
+    assert_eq!(removed["changed"], true, "{removed:?}");
+    assert_eq!(dpkg_state(&vm, "hr-conf"), "rc 1.0-1");
+    let again = r
+        .run("apt", json!({"name": "hr-conf", "state": "absent"}), false)
+        .await;
+    assert_eq!(again["changed"], false, "{again:?}");
+    let purged = r
+        .run(
+            "apt",
+            json!({"name": "hr-conf", "state": "absent", "purge": true}),
+            false,
+        )
+        .await;
+    assert_eq!(purged["changed"], true, "{purged:?}");
+    assert_eq!(dpkg_state(&vm, "hr-conf"), "");
+    assert_eq!(
+        vm.exec_ok("test -e /etc/hr-conf.conf && echo yes || echo no"),
+        "no"
+    );
+
+    // autoremove: hr-beta was pulled in by hr-alpha; once hr-alpha is gone it goes too.
+    let gone = r
+        .run("apt", json!({"name": "hr-alpha", "state": "absent"}), false)
+        .await;
+    assert_eq!(gone["changed"], true);
+    let check = r.run("apt", json!({"autoremove": true}), true).await;
+    assert_eq!(check["changed"], true, "{check:?}");
+    assert_eq!(dpkg_state(&vm, "hr-beta"), "ii 1.0-1");
+    let autoremove = r.run("apt", json!({"autoremove": true}), false).await;
+    assert_eq!(autoremove["changed"], true, "{autoremove:?}");
+    assert_eq!(dpkg_state(&vm, "hr-beta"), "");
+    let autoremove = r.run("apt", json!({"autoremove": true}), false).await;
+    assert_eq!(autoremove["changed"], false, "{autoremove:?}");
+
+    // package: no facts, so the manager is found on the target (apt), and apt's own
+    // parameters pass through.
+    let via_package = r
+        .run(
+            "package",
+            json!({"name": "hr-extra", "state": "present", "install_recommends": false}),
+            false,
+        )
+        .await;
+    assert_eq!(via_package["changed"], true, "{via_package:?}");
+    assert_eq!(dpkg_state(&vm, "hr-extra"), "ii 1.0-1");
+    let mut vars = Map::new();
+    vars.insert("ansible_facts".into(), json!({"pkg_mgr": "apt"}));
+    let with_facts = Runner {
+        vars,
+        ..Runner::new(&root)
+    };
+    let removed = with_facts
+        .run(
+            "package",
+            json!({"name": "hr-extra", "state": "absent"}),
+            false,
+        )
+        .await;
+    assert_eq!(removed["changed"], true, "{removed:?}");
+    assert_eq!(dpkg_state(&vm, "hr-extra"), "");
+
+    // package_facts: what dpkg has, in Ansible's shape.
+    let facts = r.run("package_facts", json!({}), false).await;
+    let packages = &facts["ansible_facts"]["packages"];
+    assert_eq!(
+        packages["hr-gamma"],
+        json!([{"name": "hr-gamma", "version": "1.0-1", "arch": "all", "category": "misc",
+                "origin": "hook-runner-tests", "source": "apt"}]),
+        "{facts:?}"
+    );
+    assert_eq!(packages["hr-local"][0]["origin"], "");
+    assert_eq!(packages["dpkg"][0]["origin"], "");
+    assert!(packages.get("hr-alpha").is_none());
+    let wrong = r
+        .run("package_facts", json!({"manager": ["rpm"]}), false)
+        .await;
+    assert_eq!(wrong["failed"], true, "{wrong:?}");
+
+    // As the unprivileged user through sudo, as hooks do.
+    let user = connect(&vm, lab::vm::VM_USER, &control);
+    let sudo = Runner::new(&user).through_sudo();
+    let result = sudo.run("apt", json!({"name": "hr-delta"}), false).await;
+    assert_eq!(result["changed"], false, "{result:?}");
+    let result = sudo
+        .run("apt", json!({"name": "hr-delta", "state": "absent"}), false)
+        .await;
+    assert_eq!(result["changed"], true, "{result:?}");
+}
