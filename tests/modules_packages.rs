@@ -1,5 +1,5 @@
 //! The package modules against real package managers on lab VMs (no Python on the target, no
-//! internet): `apt`, `package` and `package_facts` with a flat apt repository of test `.deb`s
+//! internet): `apt_repository`, `apt`, `package` and `package_facts` with a flat apt repository of test `.deb`s
 //! built now (dpkg-deb, apt-ftparchive) and used as `file:` on the Debian VM; each step is
 //! checked on the VM with dpkg itself.
 
@@ -53,16 +53,79 @@ async fn apt_package_and_package_facts_on_a_debian_vm() {
     let vm = boot_vm().await;
     pkgrepo::push_tree(&vm, repo.path(), "/srv/hr").expect("repository on the VM");
     // Only the test repository: the VM has no internet.
+    // Only the test repository: the VM has no internet. The Debian line is kept, disabled.
     vm.exec_ok(
-        "rm -f /etc/apt/sources.list.d/* && : > /etc/apt/sources.list && \
-         echo 'deb [trusted=yes] file:/srv/hr/repo ./' > /etc/apt/sources.list.d/hr.list && \
+        "rm -f /etc/apt/sources.list.d/* && sed -i 's/^deb /#deb /' /etc/apt/sources.list && \
          rm -rf /var/lib/apt/lists/* && touch -d '2020-01-01' /var/lib/apt/lists",
     );
     let control = control_dir("hrp");
     let root = connect(&vm, "root", &control);
     let r = Runner::new(&root);
 
-    // The cache: updated when asked, then fresh enough for cache_valid_time.
+    // apt_repository: the line goes to its own file (check mode first), once.
+    let line = "deb [trusted=yes] file:/srv/hr/repo ./";
+    let add = json!({"repo": line, "filename": "hr", "update_cache": false, "mode": "0640"});
+    let check = r.run("apt_repository", add.clone(), true).await;
+    assert_eq!(check["changed"], true, "{check:?}");
+    assert_eq!(vm.exec_ok("ls /etc/apt/sources.list.d"), "");
+    let added = r.run("apt_repository", add.clone(), false).await;
+    assert_eq!(added["changed"], true, "{added:?}");
+    assert_eq!(
+        added["sources_added"],
+        json!(["/etc/apt/sources.list.d/hr.list"])
+    );
+    assert_eq!(
+        vm.exec_ok(
+            "stat -c %a /etc/apt/sources.list.d/hr.list; cat /etc/apt/sources.list.d/hr.list"
+        ),
+        format!("640\n{line}")
+    );
+    let again = r.run("apt_repository", add, false).await;
+    assert_eq!(again["changed"], false, "{again:?}");
+    // A repository apt cannot read: the cache update fails and the files are put back.
+    let broken = r
+        .run(
+            "apt_repository",
+            json!({"repo": "deb [trusted=yes] file:/srv/hr/missing ./", "update_cache_retries": 1}),
+            false,
+        )
+        .await;
+    assert_eq!(broken["failed"], true, "{broken:?}");
+    assert!(broken["msg"]
+        .as_str()
+        .unwrap()
+        .starts_with("Failed to update apt cache after 1 retries: "));
+    assert_eq!(vm.exec_ok("ls /etc/apt/sources.list.d"), "hr.list");
+    // present enables a disabled copy of the line where it is; absent removes enabled lines.
+    let debian =
+        vm.exec_ok("sed -n 's/^# deb /deb /p;s/^#deb /deb /p' /etc/apt/sources.list | head -n1");
+    let enable = r
+        .run(
+            "apt_repository",
+            json!({"repo": debian, "update_cache": false}),
+            false,
+        )
+        .await;
+    assert_eq!(enable["changed"], true, "{enable:?}");
+    assert_eq!(enable["sources_added"], json!([]));
+    let disable = r
+        .run(
+            "apt_repository",
+            json!({"repo": debian, "state": "absent", "update_cache": false}),
+            false,
+        )
+        .await;
+    assert_eq!(disable["changed"], true, "{disable:?}");
+    // Its only line gone, the file goes too, as Ansible does.
+    assert_eq!(disable["sources_removed"], json!(["/etc/apt/sources.list"]));
+    assert_eq!(
+        vm.exec_ok("test -e /etc/apt/sources.list && echo yes || echo no"),
+        "no"
+    );
+
+    // The cache: updated when asked (from empty lists, so they change), then fresh enough
+    // for cache_valid_time.
+    vm.exec_ok("rm -rf /var/lib/apt/lists/* && touch -d '2020-01-01' /var/lib/apt/lists");
     let update = r.run("apt", json!({"update_cache": true}), false).await;
     assert_eq!(update["changed"], true, "{update:?}");
     assert_eq!(update["cache_updated"], true);
@@ -228,6 +291,19 @@ async fn apt_package_and_package_facts_on_a_debian_vm() {
     // As the unprivileged user through sudo, as hooks do.
     let user = connect(&vm, lab::vm::VM_USER, &control);
     let sudo = Runner::new(&user).through_sudo();
+    let dropped = sudo
+        .run(
+            "apt_repository",
+            json!({"repo": line, "state": "absent", "update_cache": false}),
+            true,
+        )
+        .await;
+    assert_eq!(dropped["changed"], true, "{dropped:?}");
+    assert_eq!(
+        dropped["sources_removed"],
+        json!(["/etc/apt/sources.list.d/hr.list"])
+    );
+    assert_eq!(vm.exec_ok("ls /etc/apt/sources.list.d"), "hr.list");
     let result = sudo.run("apt", json!({"name": "hr-delta"}), false).await;
     assert_eq!(result["changed"], false, "{result:?}");
     let result = sudo

@@ -12,6 +12,7 @@
 
 pub mod add_host;
 pub mod apt;
+pub mod apt_repository;
 pub mod argspec;
 pub mod assert;
 pub mod command;
@@ -135,6 +136,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         // registry: one line per module, keep sorted
         &add_host::AddHost,
         &apt::Apt,
+        &apt_repository::AptRepository,
         &assert::Assert,
         &command::Command,
         &copy::Copy,
