@@ -37,9 +37,10 @@ missing_prerequisite() {
 # ---------------------------------------------------------------------------------------------
 # gcc/libc6-dev: the linker and C compiler cargo needs (ring); procps: ps for the leftover check;
 # acl: getfacl/setfacl, which Ansible's copy target (conformance) runs on its host.
-# apt-utils: apt-ftparchive, which indexes the package tests' apt repository.
+# apt-utils, rpm, createrepo-c: apt-ftparchive, rpmbuild and createrepo_c, which build and index the
+# package tests' apt and RPM repositories.
 PACKAGES=(openssh-server openssh-client debootstrap systemd-container iproute2 util-linux libnss-wrapper tini sudo
-	procps gcc libc6-dev acl apt-utils)
+	procps gcc libc6-dev acl apt-utils rpm createrepo-c)
 
 package_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 apt_candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'; }

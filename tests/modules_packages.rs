@@ -311,3 +311,173 @@ async fn apt_package_and_package_facts_on_a_debian_vm() {
         .await;
     assert_eq!(result["changed"], true, "{result:?}");
 }
+
+fn rpm_packages() -> Vec<TestPackage> {
+    vec![
+        TestPackage::new("hr-one", "1.0-1"),
+        TestPackage::new("hr-one", "2.0-1"),
+        TestPackage::new("hr-two", "1.0-1").depends(&["hr-dep"]),
+        TestPackage::new("hr-dep", "1.0-1"),
+        TestPackage::new("hr-other", "1.0-1"),
+    ]
+}
+
+/// rpm's `NAME-VERSION-RELEASE` of `name` on the VM, or `""` when not installed.
+fn rpm_state(vm: &lab::vm::Vm, name: &str) -> String {
+    vm.exec_ok(&format!("rpm -q {name} 2>/dev/null || true"))
+        .lines()
+        .filter(|l| !l.contains("is not installed"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dnf_and_yum_on_a_vm_with_dnf() {
+    let mut needed = HOST_COMMANDS.to_vec();
+    needed.extend_from_slice(pkgrepo::RPM_COMMANDS);
+    if !lab::require_root_and("dnf_and_yum_on_a_vm_with_dnf", &needed) {
+        return;
+    }
+    let repo = tempfile::tempdir().unwrap();
+    pkgrepo::build_rpm_repo(&repo.path().join("repo"), &rpm_packages()).expect("rpm repository");
+    TestPackage::new("hr-file", "1.0-1")
+        .build_rpm(repo.path())
+        .expect("local rpm");
+    let vm = tokio::task::spawn_blocking(|| lab::vm::Vm::boot_with(lab::vm::VmOptions::dnf()))
+        .await
+        .unwrap()
+        .expect("booting the dnf VM");
+    pkgrepo::push_tree(&vm, repo.path(), "/srv/hr").expect("repository on the VM");
+    let control = control_dir("hrd");
+    let root = connect(&vm, "root", &control);
+    let r = Runner::new(&root);
+
+    vm.exec_ok("mkdir -p /etc/yum.repos.d && printf '[hr]\\nname=hr\\nbaseurl=file:///srv/hr/repo\\ngpgcheck=0\\n' > /etc/yum.repos.d/hr.repo");
+
+    // update_cache alone.
+    let cache = r.run("dnf", json!({"update_cache": true}), false).await;
+    assert_eq!(cache["msg"], "Cache updated", "{cache:?}");
+    assert_eq!(cache["changed"], false);
+
+    // Install with a dependency: check mode first, then for real, then nothing to do.
+    let want = json!({"name": ["hr-two"], "state": "present"});
+    let check = r.run("dnf", want.clone(), true).await;
+    assert_eq!(check["changed"], true, "{check:?}");
+    assert_eq!(
+        check["msg"],
+        "Check mode: No changes made, but would have if not in check mode"
+    );
+    assert_eq!(rpm_state(&vm, "hr-two"), "");
+    let installed = r.run("dnf", want.clone(), false).await;
+    assert_eq!(installed["changed"], true, "{installed:?}");
+    assert_eq!(installed["msg"], "");
+    assert_eq!(installed["rc"], 0);
+    let mut results: Vec<String> = installed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    results.sort();
+    assert_eq!(
+        results,
+        [
+            "Installed: hr-dep-1.0-1.noarch",
+            "Installed: hr-two-1.0-1.noarch"
+        ]
+    );
+    assert_eq!(rpm_state(&vm, "hr-two"), "hr-two-1.0-1.noarch");
+    let again = r.run("dnf", want, false).await;
+    assert_eq!(again["changed"], false, "{again:?}");
+    assert_eq!(again["msg"], "Nothing to do");
+
+    // A pinned old version, then latest upgrades it (yum is dnf).
+    let old = r.run("dnf", json!({"name": "hr-one-1.0-1"}), false).await;
+    assert_eq!(old["changed"], true, "{old:?}");
+    assert_eq!(rpm_state(&vm, "hr-one"), "hr-one-1.0-1.noarch");
+    let latest = r
+        .run("yum", json!({"name": "hr-one", "state": "latest"}), false)
+        .await;
+    assert_eq!(latest["changed"], true, "{latest:?}");
+    assert_eq!(
+        latest["results"],
+        json!([
+            "Installed: hr-one-2.0-1.noarch",
+            "Removed: hr-one-1.0-1.noarch"
+        ])
+    );
+    assert_eq!(rpm_state(&vm, "hr-one"), "hr-one-2.0-1.noarch");
+
+    // An rpm file on the target.
+    let file = json!({"name": "/srv/hr/hr-file-1.0-1.noarch.rpm", "disable_gpg_check": true});
+    let local = r.run("dnf", file.clone(), false).await;
+    assert_eq!(local["changed"], true, "{local:?}");
+    assert_eq!(rpm_state(&vm, "hr-file"), "hr-file-1.0-1.noarch");
+    assert_eq!(r.run("dnf", file, false).await["changed"], false);
+
+    // A missing name fails as Ansible's; a disabled repository hides its packages.
+    let missing = r.run("dnf", json!({"name": "hr-nope"}), false).await;
+    assert_eq!(missing["failed"], true);
+    assert_eq!(
+        missing["msg"],
+        "Failed to install some of the specified packages"
+    );
+    assert_eq!(
+        missing["failures"],
+        json!(["No package hr-nope available."])
+    );
+    let hidden = r
+        .run(
+            "dnf",
+            json!({"name": "hr-other", "disablerepo": "hr"}),
+            false,
+        )
+        .await;
+    assert_eq!(hidden["failed"], true, "{hidden:?}");
+    assert_eq!(rpm_state(&vm, "hr-other"), "");
+    vm.exec_ok("sed -i 's/^gpgcheck=0/gpgcheck=0\\nenabled=0/' /etc/yum.repos.d/hr.repo");
+    let enabled = r
+        .run(
+            "dnf",
+            json!({"name": "hr-other", "enablerepo": ["hr"]}),
+            false,
+        )
+        .await;
+    assert_eq!(enabled["changed"], true, "{enabled:?}");
+    assert_eq!(rpm_state(&vm, "hr-other"), "hr-other-1.0-1.noarch");
+
+    // Removal (removed is absent), then nothing to do; package dispatches with use.
+    let removed = r
+        .run(
+            "dnf",
+            json!({"name": "hr-other", "state": "removed"}),
+            false,
+        )
+        .await;
+    assert_eq!(removed["changed"], true, "{removed:?}");
+    assert_eq!(
+        removed["results"],
+        json!(["Removed: hr-other-1.0-1.noarch"])
+    );
+    assert_eq!(rpm_state(&vm, "hr-other"), "");
+    let via_package = r
+        .run(
+            "package",
+            json!({"name": "hr-two", "state": "absent", "use": "dnf"}),
+            false,
+        )
+        .await;
+    assert_eq!(via_package["changed"], true, "{via_package:?}");
+    assert_eq!(rpm_state(&vm, "hr-two"), "");
+
+    // package_facts reads the rpm database.
+    let facts = r
+        .run("package_facts", json!({"manager": ["rpm"]}), false)
+        .await;
+    assert_eq!(
+        facts["ansible_facts"]["packages"]["hr-one"],
+        json!([{"name": "hr-one", "version": "2.0", "release": "1", "epoch": null,
+                "arch": "noarch", "source": "rpm"}]),
+        "{facts:?}"
+    );
+}

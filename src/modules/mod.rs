@@ -18,6 +18,7 @@ pub mod assert;
 pub mod command;
 pub mod copy;
 pub mod debug;
+pub mod dnf;
 pub mod fail;
 pub mod file;
 pub mod getent;
@@ -126,6 +127,8 @@ fn collection_alias(name: &str) -> Option<&'static str> {
             Some("k8s_info")
         }
         "ansible.builtin.systemd_service" | "systemd_service" => Some("systemd"),
+        // yum is dnf since ansible-core 2.17 (its action redirects there).
+        "ansible.builtin.yum" | "ansible.legacy.yum" | "yum" => Some("dnf"),
         _ => None,
     }
 }
@@ -141,6 +144,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &command::Command,
         &copy::Copy,
         &debug::Debug,
+        &dnf::Dnf,
         &fail::Fail,
         &file::File,
         &getent::Getent,
