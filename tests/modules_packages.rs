@@ -1,7 +1,9 @@
-//! The package modules against real package managers on lab VMs (no Python on the target, no
-//! internet): `apt_repository`, `apt`, `package` and `package_facts` with a flat apt repository of test `.deb`s
-//! built now (dpkg-deb, apt-ftparchive) and used as `file:` on the Debian VM; each step is
-//! checked on the VM with dpkg itself.
+//! The package modules against real package managers on lab VMs (no internet): on the Debian
+//! VM (no Python), `apt_repository`, `apt`, `package` and `package_facts` with a flat apt
+//! repository of test `.deb`s built now (dpkg-deb, apt-ftparchive) and used as `file:`; on the
+//! dnf VM variant, `yum_repository`, `dnf`/`yum`, `package` and `package_facts` with a
+//! repository of test RPMs built now (rpmbuild, createrepo_c). Each step is checked on the VM
+//! with dpkg or rpm itself.
 
 mod modules_common;
 
@@ -352,7 +354,26 @@ async fn dnf_and_yum_on_a_vm_with_dnf() {
     let root = connect(&vm, "root", &control);
     let r = Runner::new(&root);
 
-    vm.exec_ok("mkdir -p /etc/yum.repos.d && printf '[hr]\\nname=hr\\nbaseurl=file:///srv/hr/repo\\ngpgcheck=0\\n' > /etc/yum.repos.d/hr.repo");
+    // yum_repository writes the repository (reposdir must exist), once.
+    let repo_args = json!({"name": "hr", "description": "hook-runner tests",
+        "baseurl": "file:///srv/hr/repo", "gpgcheck": false});
+    let missing_dir = r.run("yum_repository", repo_args.clone(), false).await;
+    assert_eq!(
+        missing_dir["msg"],
+        "Repo directory '/etc/yum.repos.d' does not exist."
+    );
+    vm.exec_ok("mkdir -p /etc/yum.repos.d");
+    let check = r.run("yum_repository", repo_args.clone(), true).await;
+    assert_eq!(check["changed"], true, "{check:?}");
+    assert_eq!(vm.exec_ok("ls /etc/yum.repos.d"), "");
+    let written = r.run("yum_repository", repo_args.clone(), false).await;
+    assert_eq!(written["changed"], true, "{written:?}");
+    assert_eq!(
+        vm.exec_ok("cat /etc/yum.repos.d/hr.repo"),
+        "[hr]\nbaseurl = file:///srv/hr/repo\ngpgcheck = 0\nname = hook-runner tests"
+    );
+    let again = r.run("yum_repository", repo_args.clone(), false).await;
+    assert_eq!(again["changed"], false, "{again:?}");
 
     // update_cache alone.
     let cache = r.run("dnf", json!({"update_cache": true}), false).await;
@@ -435,7 +456,14 @@ async fn dnf_and_yum_on_a_vm_with_dnf() {
         .await;
     assert_eq!(hidden["failed"], true, "{hidden:?}");
     assert_eq!(rpm_state(&vm, "hr-other"), "");
-    vm.exec_ok("sed -i 's/^gpgcheck=0/gpgcheck=0\\nenabled=0/' /etc/yum.repos.d/hr.repo");
+    let mut disabled = repo_args.clone();
+    disabled["enabled"] = json!(false);
+    let off = r.run("yum_repository", disabled, false).await;
+    assert_eq!(off["changed"], true, "{off:?}");
+    assert_eq!(
+        vm.exec_ok("grep enabled /etc/yum.repos.d/hr.repo"),
+        "enabled = 0"
+    );
     let enabled = r
         .run(
             "dnf",
@@ -469,6 +497,17 @@ async fn dnf_and_yum_on_a_vm_with_dnf() {
         .await;
     assert_eq!(via_package["changed"], true, "{via_package:?}");
     assert_eq!(rpm_state(&vm, "hr-two"), "");
+
+    // absent removes the section, and the file with its last section.
+    let gone = r
+        .run(
+            "yum_repository",
+            json!({"name": "hr", "state": "absent"}),
+            false,
+        )
+        .await;
+    assert_eq!(gone["changed"], true, "{gone:?}");
+    assert_eq!(vm.exec_ok("ls /etc/yum.repos.d"), "");
 
     // package_facts reads the rpm database.
     let facts = r

@@ -39,6 +39,7 @@ pub mod systemd;
 pub mod template;
 pub mod user;
 pub mod wait_for_connection;
+pub mod yum_repository;
 
 use crate::connection::{Become, ConnError, Connection};
 use crate::template::{Scope, Templar};
@@ -164,6 +165,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &template::Template,
         &user::User,
         &wait_for_connection::WaitForConnection,
+        &yum_repository::YumRepository,
     ]
 }
 
