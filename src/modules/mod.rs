@@ -211,6 +211,31 @@ mod tests {
     }
 
     #[test]
+    fn yum_is_dnf_and_package_modules_have_their_builtin_names() {
+        for name in [
+            "yum",
+            "ansible.builtin.yum",
+            "ansible.legacy.yum",
+            "ansible.builtin.dnf",
+        ] {
+            assert_eq!(lookup(name).map(|m| m.name()), Some("dnf"), "{name}");
+        }
+        for name in [
+            "ansible.builtin.package",
+            "ansible.builtin.apt",
+            "ansible.builtin.package_facts",
+            "ansible.builtin.apt_repository",
+            "ansible.builtin.yum_repository",
+        ] {
+            assert_eq!(
+                lookup(name).map(|m| m.fqcn()),
+                Some(name),
+                "{name} is registered"
+            );
+        }
+    }
+
+    #[test]
     fn getent_answers_a_passwd_entry_in_dry_run() {
         let mut args = Map::new();
         args.insert("database".into(), Value::from("passwd"));
