@@ -32,6 +32,10 @@
 //! Made the same way, with Debian's `dnf` and `rpm` (and the Python dnf is written in): a target
 //! for the dnf/yum modules, with repositories of test RPMs ([`crate::pkgrepo`]).
 //!
+//! # The python3-apt variant ([`VmRecipe::Python3Apt`])
+//! The python3 variant's packages plus `python3-apt`, which Ansible's `apt` module needs on its
+//! target (without it the module installs it from the network, which the VMs do not have).
+//!
 //! # A VM ([`Vm::boot`]; `Vm::boot_with(VmOptions::python3())` for the python3 variant)
 //! Each VM gets a slot `X` (an exclusive `flock` held for the VM's lifetime, so slots never collide
 //! across threads and processes) that fixes its addresses: a veth pair joins the host (`hrvm-X`,
@@ -88,6 +92,11 @@ const PYTHON3_PACKAGES: &[&str] = &["python3", "acl"];
 pub const DNF_RECIPE: &str = concat!(base_recipe!(), "+dnf-rpm-v1");
 /// What the dnf variant adds to the base rootfs.
 const DNF_PACKAGES: &[&str] = &["dnf", "rpm"];
+/// Names the python3-apt variant (the python3 variant plus python3-apt, which Ansible's apt
+/// module needs on its target: the apt differential tests).
+pub const PYTHON3_APT_RECIPE: &str = concat!(base_recipe!(), "+python3-acl-python3apt-v1");
+/// What the python3-apt variant adds to the base rootfs.
+const PYTHON3_APT_PACKAGES: &[&str] = &["python3", "acl", "python3-apt"];
 /// The unprivileged user with passwordless sudo.
 pub const VM_USER: &str = "vmuser";
 /// The Debian mirror (`LAB_DEBIAN_MIRROR` overrides it).
@@ -145,11 +154,18 @@ pub enum VmRecipe {
     Python3,
     /// [`DNF_RECIPE`]: the base plus dnf and rpm (and the Python dnf needs).
     Dnf,
+    /// [`PYTHON3_APT_RECIPE`]: the python3 variant's packages plus python3-apt.
+    Python3Apt,
 }
 
 impl VmRecipe {
     /// Every recipe (the cache keeps the current entry of each).
-    pub const ALL: [VmRecipe; 3] = [VmRecipe::Base, VmRecipe::Python3, VmRecipe::Dnf];
+    pub const ALL: [VmRecipe; 4] = [
+        VmRecipe::Base,
+        VmRecipe::Python3,
+        VmRecipe::Dnf,
+        VmRecipe::Python3Apt,
+    ];
 
     /// The recipe's name: the cache key of its entries.
     pub fn name(self) -> &'static str {
@@ -157,6 +173,7 @@ impl VmRecipe {
             VmRecipe::Base => RECIPE,
             VmRecipe::Python3 => PYTHON3_RECIPE,
             VmRecipe::Dnf => DNF_RECIPE,
+            VmRecipe::Python3Apt => PYTHON3_APT_RECIPE,
         }
     }
 
@@ -165,6 +182,7 @@ impl VmRecipe {
             VmRecipe::Base => 0,
             VmRecipe::Python3 => 1,
             VmRecipe::Dnf => 2,
+            VmRecipe::Python3Apt => 3,
         }
     }
 }
@@ -191,11 +209,16 @@ impl Rootfs {
     /// or finds the base first: it is made from it).
     pub fn get_recipe(recipe: VmRecipe) -> Result<&'static Rootfs> {
         type Slot = Option<Result<&'static Rootfs, String>>;
-        static ROOTFS: [Mutex<Slot>; 3] = [Mutex::new(None), Mutex::new(None), Mutex::new(None)];
+        static ROOTFS: [Mutex<Slot>; 4] = [
+            Mutex::new(None),
+            Mutex::new(None),
+            Mutex::new(None),
+            Mutex::new(None),
+        ];
         // Before taking this recipe's slot and the cache lock: the base takes both itself.
         let base = match recipe {
             VmRecipe::Base => None,
-            VmRecipe::Python3 | VmRecipe::Dnf => Some(Rootfs::get_recipe(VmRecipe::Base)?),
+            _ => Some(Rootfs::get_recipe(VmRecipe::Base)?),
         };
         let mut slot = ROOTFS[recipe.index()]
             .lock()
@@ -311,6 +334,7 @@ fn obtain_rootfs(recipe: VmRecipe, base: Option<&Rootfs>) -> Result<Rootfs> {
                 VmRecipe::Base => "rootfs-build",
                 VmRecipe::Python3 => "rootfs-python3-build",
                 VmRecipe::Dnf => "rootfs-dnf-build",
+                VmRecipe::Python3Apt => "rootfs-python3-apt-build",
             };
             report_timing(timing, build_time);
             eprintln!(
@@ -339,6 +363,11 @@ fn is_complete(rootfs: &Path, recipe: VmRecipe) -> bool {
         VmRecipe::Base => sshd,
         VmRecipe::Python3 => sshd && rootfs.join("usr/bin/python3").exists(),
         VmRecipe::Dnf => sshd && rootfs.join("usr/bin/dnf").exists(),
+        VmRecipe::Python3Apt => {
+            sshd && rootfs
+                .join("usr/lib/python3/dist-packages/apt/__init__.py")
+                .exists()
+        }
     }
 }
 
@@ -377,6 +406,17 @@ fn build_entry(
             "dnf",
             DNF_PACKAGES,
             &["usr/bin/dnf", "usr/bin/rpm"],
+        ),
+        (VmRecipe::Python3Apt, Some(base)) => build_variant_into(
+            &tmp,
+            base,
+            "python3-apt",
+            PYTHON3_APT_PACKAGES,
+            &[
+                "usr/bin/python3",
+                "usr/bin/setfacl",
+                "usr/lib/python3/dist-packages/apt",
+            ],
         ),
         (_, None) => Err(anyhow!("a variant needs the base rootfs")),
     };
@@ -725,6 +765,14 @@ impl VmOptions {
     pub fn python3() -> VmOptions {
         VmOptions {
             recipe: VmRecipe::Python3,
+            ..VmOptions::default()
+        }
+    }
+
+    /// The defaults, booting the python3-apt variant (Ansible's apt module can run there).
+    pub fn python3_apt() -> VmOptions {
+        VmOptions {
+            recipe: VmRecipe::Python3Apt,
             ..VmOptions::default()
         }
     }
