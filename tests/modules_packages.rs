@@ -520,3 +520,186 @@ async fn dnf_and_yum_on_a_vm_with_dnf() {
         "{facts:?}"
     );
 }
+
+/// ansible-playbook 2.18 for the differential test: `$HOOK_RUNNER_ANSIBLE` (as the other
+/// differential tests), else the venv `scripts/test.sh` caches.
+fn ansible_playbook() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("HOOK_RUNNER_ANSIBLE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(".lab-cache/ansible-venv/bin/ansible-playbook")
+        });
+    let out = std::process::Command::new(&path)
+        .arg("--version")
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .contains("[core 2.18.")
+        .then_some(path)
+}
+
+/// A Debian VM (`recipe`) with the test apt repository as its only source, lists emptied.
+async fn apt_vm(options: lab::vm::VmOptions, repo: &std::path::Path) -> lab::vm::Vm {
+    let vm = tokio::task::spawn_blocking(move || lab::vm::Vm::boot_with(options))
+        .await
+        .unwrap()
+        .expect("booting a VM");
+    pkgrepo::push_tree(&vm, repo, "/srv/hr").expect("repository on the VM");
+    vm.exec_ok(
+        "rm -f /etc/apt/sources.list.d/* && \
+         echo 'deb [trusted=yes] file:/srv/hr/repo ./' > /etc/apt/sources.list && \
+         rm -rf /var/lib/apt/lists/* && touch -d '2020-01-01' /var/lib/apt/lists",
+    );
+    vm
+}
+
+/// The same apt tasks through ansible-playbook (ansible-core 2.18, python3-apt on its VM) and
+/// through hook-runner's module (on a VM of the same rootfs): `changed`, `failed`, `msg`,
+/// `cache_updated` and the set of result keys must match for each task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apt_matches_ansible_core_2_18() {
+    let mut needed = HOST_COMMANDS.to_vec();
+    needed.extend_from_slice(pkgrepo::DEB_COMMANDS);
+    if !lab::require_root_and("apt_matches_ansible_core_2_18", &needed) {
+        return;
+    }
+    let Some(playbook_bin) = ansible_playbook() else {
+        lab::require(
+            false,
+            "apt_matches_ansible_core_2_18",
+            "ansible-playbook 2.18 (set HOOK_RUNNER_ANSIBLE, or run scripts/test.sh to make .lab-cache/ansible-venv)",
+        );
+        return;
+    };
+    let steps: Vec<(serde_json::Value, bool)> = vec![
+        (json!({"update_cache": true}), false),
+        (
+            json!({"update_cache": true, "cache_valid_time": 3600}),
+            false,
+        ),
+        (json!({"name": "hr-alpha=1.0-1"}), true),
+        (json!({"name": "hr-alpha=1.0-1"}), false),
+        (json!({"name": "hr-alpha=1.0-1"}), false),
+        (json!({"name": ["hr-alpha"], "state": "latest"}), false),
+        (
+            json!({"name": "hr-gamma", "install_recommends": false}),
+            false,
+        ),
+        (json!({"name": "hr-nope"}), false),
+        (json!({"name": "hr-beta=9.9"}), false),
+        (json!({"name": "hr-zz*"}), false),
+        (json!({"name": "hr-conf"}), false),
+        (json!({"name": "hr-conf", "state": "absent"}), false),
+        (json!({"name": "hr-conf", "state": "absent"}), false),
+        (
+            json!({"name": "hr-conf", "state": "absent", "purge": true}),
+            false,
+        ),
+        (json!({"name": "hr-alpha", "state": "absent"}), false),
+        (json!({"autoremove": true}), true),
+        (json!({"autoremove": true}), false),
+        (json!({"autoremove": true}), false),
+        (json!({"deb": "/srv/hr/hr-local_1.0-1_all.deb"}), false),
+        (json!({"deb": "/srv/hr/hr-local_1.0-1_all.deb"}), false),
+        (json!({"name": "hr-virtual"}), false),
+    ];
+    let repo = tempfile::tempdir().unwrap();
+    pkgrepo::build_apt_repo(&repo.path().join("repo"), &apt_packages()).expect("apt repository");
+    TestPackage::new("hr-local", "1.0-1")
+        .depends(&["hr-delta"])
+        .build_deb(repo.path())
+        .expect("local deb");
+
+    // Ansible's run.
+    let ansible_vm = apt_vm(lab::vm::VmOptions::python3_apt(), repo.path()).await;
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("results.json");
+    let mut play = String::from("- hosts: vm\n  gather_facts: false\n  tasks:\n");
+    for (i, (args, check)) in steps.iter().enumerate() {
+        play.push_str(&format!(
+            "    - ansible.builtin.apt: {args}\n      check_mode: {check}\n      register: r{i}\n      ignore_errors: true\n"
+        ));
+    }
+    let all: Vec<String> = (0..steps.len()).map(|i| format!("r{i}")).collect();
+    play.push_str(&format!(
+        "    - ansible.builtin.copy:\n        content: \"{{{{ [{}] | to_json }}}}\"\n        dest: {}\n      delegate_to: localhost\n",
+        all.join(", "),
+        out.display()
+    ));
+    std::fs::write(work.path().join("play.yml"), play).unwrap();
+    std::fs::write(
+        work.path().join("inventory"),
+        format!(
+            "vm ansible_host={} ansible_port={} ansible_user=root ansible_ssh_private_key_file={} ansible_python_interpreter=/usr/bin/python3 ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null'\n",
+            ansible_vm.address(),
+            ansible_vm.port(),
+            ansible_vm.root_key().display()
+        ),
+    )
+    .unwrap();
+    let run = std::process::Command::new(&playbook_bin)
+        .args(["-i", "inventory", "play.yml"])
+        .current_dir(work.path())
+        .env("ANSIBLE_HOST_KEY_CHECKING", "False")
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ANSIBLE_RETRY_FILES_ENABLED", "False")
+        .env("ANSIBLE_LOCAL_TEMP", work.path().join("tmp"))
+        .output()
+        .expect("ansible-playbook runs");
+    let ansible_text = std::fs::read_to_string(&out).unwrap_or_else(|_| {
+        panic!(
+            "ansible-playbook wrote no results:\n{}\n{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        )
+    });
+    let ansible: Vec<serde_json::Value> = serde_json::from_str(&ansible_text).unwrap();
+    drop(ansible_vm);
+
+    // hook-runner's run, on a VM of the same rootfs.
+    let ours_vm = apt_vm(lab::vm::VmOptions::python3_apt(), repo.path()).await;
+    let control = control_dir("hra");
+    let root = connect(&ours_vm, "root", &control);
+    let r = Runner::new(&root);
+    let mut mismatches = Vec::new();
+    for (i, (args, check)) in steps.iter().enumerate() {
+        let ours = r.run("apt", args.clone(), *check).await;
+        let theirs = ansible[i].as_object().cloned().unwrap_or_default();
+        let keys = |m: &Map| -> std::collections::BTreeSet<String> {
+            m.keys()
+                .filter(|k| {
+                    !k.ends_with("_lines")
+                        && !k.starts_with('_')
+                        && !["invocation", "warnings", "failed", "changed"].contains(&k.as_str())
+                })
+                .cloned()
+                .collect()
+        };
+        if keys(&ours) != keys(&theirs) {
+            mismatches.push(format!(
+                "step {i} {args}: keys ansible {:?} / hook-runner {:?}",
+                keys(&theirs),
+                keys(&ours)
+            ));
+        }
+        for key in ["changed", "failed", "msg", "cache_updated", "rc"] {
+            let flag = |m: &Map| match (key, m.get(key)) {
+                ("changed" | "failed", None) => json!(false),
+                (_, v) => v.cloned().unwrap_or(serde_json::Value::Null),
+            };
+            if flag(&ours) != flag(&theirs) {
+                mismatches.push(format!(
+                    "step {i} {args}: {key} ansible {} / hook-runner {}",
+                    flag(&theirs),
+                    flag(&ours)
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "apt differs from ansible-core 2.18:\n{}",
+        mismatches.join("\n")
+    );
+}

@@ -183,6 +183,10 @@ pub struct AptArgs {
 /// Environment apt runs with, as Ansible's `APT_ENV_VARS` (a parsable locale, no prompts).
 const APT_ENV: &str = "export DEBIAN_FRONTEND=noninteractive DEBIAN_PRIORITY=critical LANG=C.UTF-8 LC_ALL=C.UTF-8 LC_MESSAGES=C.UTF-8 LC_CTYPE=C.UTF-8 LANGUAGE=C.UTF-8\n";
 
+/// Marks an install result that failed before Ansible adds the cache keys (removed before the
+/// result is returned).
+const ABORTED: &str = "_apt_aborted";
+
 /// The marker `apt-get` prints when an operation has nothing to do.
 const APT_GET_ZERO: &str = "\n0 upgraded, 0 newly installed";
 const APTITUDE_ZERO: &str = "\n0 packages upgraded, 0 newly installed";
@@ -289,7 +293,9 @@ impl Module for Apt {
         } else {
             let surveys = Survey::parse_all(&records);
             let mut result = runner.install(&surveys).await?;
-            cache.insert_into(&mut result);
+            if result.remove(ABORTED).is_none() {
+                cache.insert_into(&mut result);
+            }
             result
         };
         Ok(finish(result, warnings, ctx))
@@ -667,8 +673,11 @@ enum Plan {
     Keep,
     /// Install this word (`name` or `name=version`).
     Install(String),
-    /// Fail with this message.
+    /// Fail with this message (the task's result then has the cache keys).
     Fail(String),
+    /// Fail at once with this message, as Ansible's `fail_json` in the middle of the
+    /// package's lookup (no cache keys).
+    Abort(String),
 }
 
 /// Ansible's `package_status` + `install` decision for one spec.
@@ -689,7 +698,7 @@ fn plan_install(spec: &str, survey: &Survey, latest: bool, only_upgrade: bool) -
             });
         }
         if !installed {
-            return Plan::Fail(format!("No package matching '{name}' is available"));
+            return Plan::Abort(format!("No package matching '{name}' is available"));
         }
     }
     let best = survey.best_match(cmp, version);
@@ -936,6 +945,11 @@ impl Runner<'_> {
                 Plan::Keep => {}
                 Plan::Install(word) => words.push(word),
                 Plan::Fail(msg) => return Ok(remote::failed(msg)),
+                Plan::Abort(msg) => {
+                    let mut failure = remote::failed(msg);
+                    failure.insert(ABORTED.into(), Value::Bool(true));
+                    return Ok(failure);
+                }
             }
         }
         let check = self.ctx.check_mode;
@@ -1441,7 +1455,7 @@ mod tests {
         let none = survey("", None, "");
         assert_eq!(
             plan_install("hr-nope", &none, false, false),
-            Plan::Fail("No package matching 'hr-nope' is available".into())
+            Plan::Abort("No package matching 'hr-nope' is available".into())
         );
         let mut virt = survey(
             "",
