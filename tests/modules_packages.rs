@@ -554,9 +554,116 @@ async fn apt_vm(options: lab::vm::VmOptions, repo: &std::path::Path) -> lab::vm:
     vm
 }
 
-/// The same apt tasks through ansible-playbook (ansible-core 2.18, python3-apt on its VM) and
-/// through hook-runner's module (on a VM of the same rootfs): `changed`, `failed`, `msg`,
-/// `cache_updated` and the set of result keys must match for each task.
+/// One task of a differential test: module, arguments, check mode.
+type Step = (&'static str, serde_json::Value, bool);
+
+/// Runs `steps` with ansible-playbook against `vm` (as root, its `/usr/bin/python3`), each
+/// task's result registered, and returns them in order.
+fn ansible_results(playbook_bin: &std::path::Path, vm: &lab::vm::Vm, steps: &[Step]) -> Vec<Map> {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("results.json");
+    let mut play = String::from("- hosts: vm\n  gather_facts: false\n  tasks:\n");
+    for (i, (module, args, check)) in steps.iter().enumerate() {
+        play.push_str(&format!(
+            "    - ansible.builtin.{module}: {args}\n      check_mode: {check}\n      register: r{i}\n      ignore_errors: true\n"
+        ));
+    }
+    let all: Vec<String> = (0..steps.len()).map(|i| format!("r{i}")).collect();
+    play.push_str(&format!(
+        "    - ansible.builtin.copy:\n        content: \"{{{{ [{}] | to_json }}}}\"\n        dest: {}\n      delegate_to: localhost\n",
+        all.join(", "),
+        out.display()
+    ));
+    std::fs::write(work.path().join("play.yml"), play).unwrap();
+    std::fs::write(
+        work.path().join("inventory"),
+        format!(
+            "vm ansible_host={} ansible_port={} ansible_user=root ansible_ssh_private_key_file={} ansible_python_interpreter=/usr/bin/python3 ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null'\n",
+            vm.address(),
+            vm.port(),
+            vm.root_key().display()
+        ),
+    )
+    .unwrap();
+    let run = std::process::Command::new(playbook_bin)
+        .args(["-i", "inventory", "play.yml"])
+        .current_dir(work.path())
+        .env("ANSIBLE_HOST_KEY_CHECKING", "False")
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ANSIBLE_RETRY_FILES_ENABLED", "False")
+        .env("ANSIBLE_LOCAL_TEMP", work.path().join("tmp"))
+        .output()
+        .expect("ansible-playbook runs");
+    let text = std::fs::read_to_string(&out).unwrap_or_else(|_| {
+        panic!(
+            "ansible-playbook wrote no results:\n{}\n{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        )
+    });
+    let values: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    values
+        .into_iter()
+        .map(|v| v.as_object().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// Runs `steps` through hook-runner's modules on `vm` and compares each result with
+/// Ansible's: the values of `compared` keys (a missing `changed`/`failed` is false, as the
+/// executor makes it) and the set of keys, apart from the executor's (`*_lines`,
+/// `invocation`, `failed`, `changed`), `warnings` and `ignored` ones. Returns the mismatches.
+async fn compare_with_ansible(
+    vm: &lab::vm::Vm,
+    steps: &[Step],
+    ansible: &[Map],
+    compared: &[&str],
+    ignored: &[&str],
+) -> Vec<String> {
+    let control = control_dir("hra");
+    let root = connect(vm, "root", &control);
+    let r = Runner::new(&root);
+    let mut mismatches = Vec::new();
+    for (i, (module, args, check)) in steps.iter().enumerate() {
+        let ours = r.run(module, args.clone(), *check).await;
+        let theirs = &ansible[i];
+        let keys = |m: &Map| -> std::collections::BTreeSet<String> {
+            m.keys()
+                .filter(|k| {
+                    !k.ends_with("_lines")
+                        && !k.starts_with('_')
+                        && !["invocation", "warnings", "failed", "changed"].contains(&k.as_str())
+                        && !ignored.contains(&k.as_str())
+                })
+                .cloned()
+                .collect()
+        };
+        if keys(&ours) != keys(theirs) {
+            mismatches.push(format!(
+                "step {i} {module} {args}: keys ansible {:?} / hook-runner {:?}",
+                keys(theirs),
+                keys(&ours)
+            ));
+        }
+        for key in compared {
+            let value = |m: &Map| match (*key, m.get(*key)) {
+                ("changed" | "failed", None) => json!(false),
+                (_, v) => v.cloned().unwrap_or(serde_json::Value::Null),
+            };
+            if value(&ours) != value(theirs) {
+                mismatches.push(format!(
+                    "step {i} {module} {args}: {key} ansible {} / hook-runner {}",
+                    value(theirs),
+                    value(&ours)
+                ));
+            }
+        }
+    }
+    mismatches
+}
+
+/// The same apt, apt_repository and package_facts tasks through ansible-playbook
+/// (ansible-core 2.18; python3-apt on its VM, which its modules need) and through
+/// hook-runner's modules on a VM of the same rootfs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apt_matches_ansible_core_2_18() {
     let mut needed = HOST_COMMANDS.to_vec();
@@ -572,37 +679,86 @@ async fn apt_matches_ansible_core_2_18() {
         );
         return;
     };
-    let steps: Vec<(serde_json::Value, bool)> = vec![
-        (json!({"update_cache": true}), false),
+    let line = "deb [trusted=yes] file:/srv/hr/repo ./";
+    let steps: Vec<Step> = vec![
+        ("apt", json!({"update_cache": true}), false),
         (
+            "apt",
             json!({"update_cache": true, "cache_valid_time": 3600}),
             false,
         ),
-        (json!({"name": "hr-alpha=1.0-1"}), true),
-        (json!({"name": "hr-alpha=1.0-1"}), false),
-        (json!({"name": "hr-alpha=1.0-1"}), false),
-        (json!({"name": ["hr-alpha"], "state": "latest"}), false),
+        ("apt", json!({"name": "hr-alpha=1.0-1"}), true),
+        ("apt", json!({"name": "hr-alpha=1.0-1"}), false),
+        ("apt", json!({"name": "hr-alpha=1.0-1"}), false),
         (
+            "apt",
+            json!({"name": ["hr-alpha"], "state": "latest"}),
+            false,
+        ),
+        (
+            "apt",
             json!({"name": "hr-gamma", "install_recommends": false}),
             false,
         ),
-        (json!({"name": "hr-nope"}), false),
-        (json!({"name": "hr-beta=9.9"}), false),
-        (json!({"name": "hr-zz*"}), false),
-        (json!({"name": "hr-conf"}), false),
-        (json!({"name": "hr-conf", "state": "absent"}), false),
-        (json!({"name": "hr-conf", "state": "absent"}), false),
+        ("apt", json!({"name": "hr-nope"}), false),
+        ("apt", json!({"name": "hr-beta=9.9"}), false),
+        ("apt", json!({"name": "hr-zz*"}), false),
+        ("apt", json!({"name": "hr-conf"}), false),
+        ("apt", json!({"name": "hr-conf", "state": "absent"}), false),
+        ("apt", json!({"name": "hr-conf", "state": "absent"}), false),
         (
+            "apt",
             json!({"name": "hr-conf", "state": "absent", "purge": true}),
             false,
         ),
-        (json!({"name": "hr-alpha", "state": "absent"}), false),
-        (json!({"autoremove": true}), true),
-        (json!({"autoremove": true}), false),
-        (json!({"autoremove": true}), false),
-        (json!({"deb": "/srv/hr/hr-local_1.0-1_all.deb"}), false),
-        (json!({"deb": "/srv/hr/hr-local_1.0-1_all.deb"}), false),
-        (json!({"name": "hr-virtual"}), false),
+        ("apt", json!({"name": "hr-alpha", "state": "absent"}), false),
+        ("apt", json!({"autoremove": true}), true),
+        ("apt", json!({"autoremove": true}), false),
+        ("apt", json!({"autoremove": true}), false),
+        (
+            "apt",
+            json!({"deb": "/srv/hr/hr-local_1.0-1_all.deb"}),
+            false,
+        ),
+        (
+            "apt",
+            json!({"deb": "/srv/hr/hr-local_1.0-1_all.deb"}),
+            false,
+        ),
+        ("apt", json!({"name": "hr-virtual"}), false),
+        // apt_repository: the line already in sources.list, a new file (check mode, then for
+        // real, then again), and its removal.
+        (
+            "apt_repository",
+            json!({"repo": line, "update_cache": false}),
+            false,
+        ),
+        (
+            "apt_repository",
+            json!({"repo": "deb [trusted=yes] file:/srv/hr/repo2 ./", "update_cache": false}),
+            true,
+        ),
+        (
+            "apt_repository",
+            json!({"repo": "deb [trusted=yes] file:/srv/hr/repo2 ./", "update_cache": false, "filename": "hr2"}),
+            false,
+        ),
+        (
+            "apt_repository",
+            json!({"repo": "deb [trusted=yes] file:/srv/hr/repo2 ./", "update_cache": false, "filename": "hr2"}),
+            false,
+        ),
+        (
+            "apt_repository",
+            json!({"repo": "deb [trusted=yes] file:/srv/hr/repo2 ./", "state": "absent", "update_cache": false}),
+            false,
+        ),
+        (
+            "apt_repository",
+            json!({"repo": "http://x stable main"}),
+            false,
+        ),
+        ("package_facts", json!({"manager": ["apt"]}), false),
     ];
     let repo = tempfile::tempdir().unwrap();
     pkgrepo::build_apt_repo(&repo.path().join("repo"), &apt_packages()).expect("apt repository");
@@ -611,95 +767,151 @@ async fn apt_matches_ansible_core_2_18() {
         .build_deb(repo.path())
         .expect("local deb");
 
-    // Ansible's run.
     let ansible_vm = apt_vm(lab::vm::VmOptions::python3_apt(), repo.path()).await;
-    let work = tempfile::tempdir().unwrap();
-    let out = work.path().join("results.json");
-    let mut play = String::from("- hosts: vm\n  gather_facts: false\n  tasks:\n");
-    for (i, (args, check)) in steps.iter().enumerate() {
-        play.push_str(&format!(
-            "    - ansible.builtin.apt: {args}\n      check_mode: {check}\n      register: r{i}\n      ignore_errors: true\n"
-        ));
-    }
-    let all: Vec<String> = (0..steps.len()).map(|i| format!("r{i}")).collect();
-    play.push_str(&format!(
-        "    - ansible.builtin.copy:\n        content: \"{{{{ [{}] | to_json }}}}\"\n        dest: {}\n      delegate_to: localhost\n",
-        all.join(", "),
-        out.display()
-    ));
-    std::fs::write(work.path().join("play.yml"), play).unwrap();
-    std::fs::write(
-        work.path().join("inventory"),
-        format!(
-            "vm ansible_host={} ansible_port={} ansible_user=root ansible_ssh_private_key_file={} ansible_python_interpreter=/usr/bin/python3 ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null'\n",
-            ansible_vm.address(),
-            ansible_vm.port(),
-            ansible_vm.root_key().display()
-        ),
-    )
-    .unwrap();
-    let run = std::process::Command::new(&playbook_bin)
-        .args(["-i", "inventory", "play.yml"])
-        .current_dir(work.path())
-        .env("ANSIBLE_HOST_KEY_CHECKING", "False")
-        .env("ANSIBLE_NOCOLOR", "1")
-        .env("ANSIBLE_RETRY_FILES_ENABLED", "False")
-        .env("ANSIBLE_LOCAL_TEMP", work.path().join("tmp"))
-        .output()
-        .expect("ansible-playbook runs");
-    let ansible_text = std::fs::read_to_string(&out).unwrap_or_else(|_| {
-        panic!(
-            "ansible-playbook wrote no results:\n{}\n{}",
-            String::from_utf8_lossy(&run.stdout),
-            String::from_utf8_lossy(&run.stderr)
-        )
-    });
-    let ansible: Vec<serde_json::Value> = serde_json::from_str(&ansible_text).unwrap();
+    let ansible = ansible_results(&playbook_bin, &ansible_vm, &steps);
     drop(ansible_vm);
-
-    // hook-runner's run, on a VM of the same rootfs.
     let ours_vm = apt_vm(lab::vm::VmOptions::python3_apt(), repo.path()).await;
-    let control = control_dir("hra");
+    let mut mismatches = compare_with_ansible(
+        &ours_vm,
+        &steps,
+        &ansible,
+        &[
+            "changed",
+            "failed",
+            "msg",
+            "cache_updated",
+            "rc",
+            "sources_added",
+            "sources_removed",
+            "state",
+            "repo",
+        ],
+        &["stdout", "stderr", "diff", "cache_update_time"],
+    )
+    .await;
+    // package_facts: the test packages as Ansible reports them (origin included).
+    let control = control_dir("hrf");
     let root = connect(&ours_vm, "root", &control);
-    let r = Runner::new(&root);
-    let mut mismatches = Vec::new();
-    for (i, (args, check)) in steps.iter().enumerate() {
-        let ours = r.run("apt", args.clone(), *check).await;
-        let theirs = ansible[i].as_object().cloned().unwrap_or_default();
-        let keys = |m: &Map| -> std::collections::BTreeSet<String> {
-            m.keys()
-                .filter(|k| {
-                    !k.ends_with("_lines")
-                        && !k.starts_with('_')
-                        && !["invocation", "warnings", "failed", "changed"].contains(&k.as_str())
-                })
-                .cloned()
-                .collect()
-        };
-        if keys(&ours) != keys(&theirs) {
+    let facts = Runner::new(&root)
+        .run("package_facts", json!({"manager": ["apt"]}), false)
+        .await;
+    let theirs = &ansible.last().unwrap()["ansible_facts"]["packages"];
+    let ours = &facts["ansible_facts"]["packages"];
+    for name in [
+        "hr-gamma",
+        "hr-local",
+        "hr-delta",
+        "hr-provider",
+        "dpkg",
+        "bash",
+    ] {
+        if theirs[name] != ours[name] {
             mismatches.push(format!(
-                "step {i} {args}: keys ansible {:?} / hook-runner {:?}",
-                keys(&theirs),
-                keys(&ours)
+                "package_facts {name}: ansible {} / hook-runner {}",
+                theirs[name], ours[name]
             ));
-        }
-        for key in ["changed", "failed", "msg", "cache_updated", "rc"] {
-            let flag = |m: &Map| match (key, m.get(key)) {
-                ("changed" | "failed", None) => json!(false),
-                (_, v) => v.cloned().unwrap_or(serde_json::Value::Null),
-            };
-            if flag(&ours) != flag(&theirs) {
-                mismatches.push(format!(
-                    "step {i} {args}: {key} ansible {} / hook-runner {}",
-                    flag(&theirs),
-                    flag(&ours)
-                ));
-            }
         }
     }
     assert!(
         mismatches.is_empty(),
-        "apt differs from ansible-core 2.18:\n{}",
+        "differs from ansible-core 2.18:\n{}",
+        mismatches.join("\n")
+    );
+}
+
+/// The same yum_repository and dnf/yum tasks through ansible-playbook (its dnf module runs
+/// with the dnf VM's python3-dnf) and through hook-runner's modules on a VM of the same rootfs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dnf_matches_ansible_core_2_18() {
+    let mut needed = HOST_COMMANDS.to_vec();
+    needed.extend_from_slice(pkgrepo::RPM_COMMANDS);
+    if !lab::require_root_and("dnf_matches_ansible_core_2_18", &needed) {
+        return;
+    }
+    let Some(playbook_bin) = ansible_playbook() else {
+        lab::require(
+            false,
+            "dnf_matches_ansible_core_2_18",
+            "ansible-playbook 2.18 (set HOOK_RUNNER_ANSIBLE, or run scripts/test.sh to make .lab-cache/ansible-venv)",
+        );
+        return;
+    };
+    let repo_args = json!({"name": "hr", "description": "hook-runner tests",
+        "baseurl": "file:///srv/hr/repo", "gpgcheck": false});
+    let steps: Vec<Step> = vec![
+        ("yum_repository", repo_args.clone(), true),
+        ("yum_repository", repo_args.clone(), false),
+        ("yum_repository", repo_args.clone(), false),
+        (
+            "yum_repository",
+            json!({"name": "hr2", "description": "x"}),
+            false,
+        ),
+        ("dnf", json!({"update_cache": true}), false),
+        ("dnf", json!({"name": ["hr-two"], "state": "present"}), true),
+        (
+            "dnf",
+            json!({"name": ["hr-two"], "state": "present"}),
+            false,
+        ),
+        (
+            "dnf",
+            json!({"name": ["hr-two"], "state": "present"}),
+            false,
+        ),
+        ("dnf", json!({"name": "hr-one-1.0-1"}), false),
+        ("dnf", json!({"name": "hr-one", "state": "latest"}), false),
+        ("dnf", json!({"name": "hr-nope"}), false),
+        (
+            "dnf",
+            json!({"name": "/srv/hr/hr-file-1.0-1.noarch.rpm", "disable_gpg_check": true}),
+            false,
+        ),
+        (
+            "dnf",
+            json!({"name": "/srv/hr/hr-file-1.0-1.noarch.rpm", "disable_gpg_check": true}),
+            false,
+        ),
+        ("dnf", json!({"name": "hr-one", "state": "absent"}), true),
+        ("dnf", json!({"name": "hr-one", "state": "absent"}), false),
+        ("dnf", json!({"name": "hr-one", "state": "removed"}), false),
+        (
+            "yum_repository",
+            json!({"name": "hr", "state": "absent"}),
+            false,
+        ),
+    ];
+    let repo = tempfile::tempdir().unwrap();
+    pkgrepo::build_rpm_repo(&repo.path().join("repo"), &rpm_packages()).expect("rpm repository");
+    TestPackage::new("hr-file", "1.0-1")
+        .build_rpm(repo.path())
+        .expect("local rpm");
+    let boot = || async {
+        let vm = tokio::task::spawn_blocking(|| lab::vm::Vm::boot_with(lab::vm::VmOptions::dnf()))
+            .await
+            .unwrap()
+            .expect("booting the dnf VM");
+        pkgrepo::push_tree(&vm, repo.path(), "/srv/hr").expect("repository on the VM");
+        vm.exec_ok("mkdir -p /etc/yum.repos.d");
+        vm
+    };
+    let ansible_vm = boot().await;
+    let ansible = ansible_results(&playbook_bin, &ansible_vm, &steps);
+    drop(ansible_vm);
+    let ours_vm = boot().await;
+    let mismatches = compare_with_ansible(
+        &ours_vm,
+        &steps,
+        &ansible,
+        &[
+            "changed", "failed", "msg", "rc", "results", "failures", "repo", "state",
+        ],
+        &["diff"],
+    )
+    .await;
+    assert!(
+        mismatches.is_empty(),
+        "differs from ansible-core 2.18:\n{}",
         mismatches.join("\n")
     );
 }
