@@ -37,10 +37,11 @@
 //! other than `upgrade` (aptitude is used for `upgrade: yes/safe/full` when installed, as in
 //! Ansible).
 
-use super::argspec::{py_str, ArgSpec, Kind, Param};
+use super::argspec::{ArgSpec, Kind, Param};
 use super::remote::{self, Records};
 use super::{Module, ModuleContext};
 use crate::connection::ConnError;
+use crate::py::str as py_str;
 use crate::shell::{path_word, quote};
 use crate::{Map, Value};
 use async_trait::async_trait;

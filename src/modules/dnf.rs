@@ -29,10 +29,11 @@
 //! `allow_downgrade`, `lock_timeout`, `use_backend` other than `auto`/`dnf`/`yum`/`dnf4`/`yum4`,
 //! `validate_certs: false` for rpm URLs.
 
-use super::argspec::{py_str, ArgSpec, Kind, Param};
+use super::argspec::{ArgSpec, Kind, Param};
 use super::remote::{self, Records};
 use super::{Module, ModuleContext};
 use crate::connection::ConnError;
+use crate::py::str as py_str;
 use crate::shell::{join, quote};
 use crate::{Map, Value};
 use async_trait::async_trait;

@@ -61,7 +61,7 @@ impl Module for Package {
     async fn run(&self, mut args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
         let use_ = args
             .remove("use")
-            .map(|v| super::argspec::py_str(&v))
+            .map(|v| crate::py::str(&v))
             .unwrap_or_else(|| "auto".into());
         let name = match choose(&use_, ctx.scope.vars) {
             Some(name) => name,

@@ -18,10 +18,11 @@
 //! Not supported (usable as names, but reported unusable with a warning when asked for):
 //! `pacman`, `pkg`, `portage`, `apk`, `pkg_info`.
 
-use super::argspec::{py_str, ArgSpec, Kind, Param};
+use super::argspec::{ArgSpec, Kind, Param};
 use super::remote::{self, Records};
 use super::{Module, ModuleContext};
 use crate::connection::ConnError;
+use crate::py::str as py_str;
 use crate::{Map, Value};
 use async_trait::async_trait;
 

@@ -20,10 +20,11 @@
 //! Not supported: `attributes` and the SELinux fields (ignored with a warning); Ansible's
 //! deprecation notices for options dnf ignores are not printed.
 
-use super::argspec::{py_str, ArgSpec, Kind, Param};
+use super::argspec::{ArgSpec, Kind, Param};
 use super::remote::{self, parse_mode, with_file_common};
 use super::{Module, ModuleContext};
 use crate::connection::ConnError;
+use crate::py::str as py_str;
 use crate::shell::{path_word, quote};
 use crate::{Map, Value};
 use async_trait::async_trait;
