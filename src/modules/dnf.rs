@@ -498,6 +498,13 @@ fn outcome(records: &Records, check: bool, plan: &Plan) -> Map {
             "Packages providing {spec} not installed due to update_only specified"
         ));
     }
+    // Ansible lists each rpm file it was given for installation, installed before or not,
+    // ahead of the transaction's packages.
+    if plan.state != "absent" {
+        for file in &plan.files {
+            results.push(format!("Installed {file}"));
+        }
+    }
     let mut error: Option<String> = None;
     for (out, rc) in outs.iter().zip(rcs.iter()) {
         let missing: Vec<&str> = out
