@@ -39,9 +39,11 @@ missing_prerequisite() {
 # acl: getfacl/setfacl, which Ansible's copy target (conformance) runs on its host;
 # podman/runc/catatonit: the container engine that builds and runs the image (tests/image_podman.rs;
 # runc because crun refuses hybrid cgroups, catatonit for podman's pause image);
-# curl/wget: the HTTP clients the uri/get_url tests copy into the lab VMs (the target's own client).
+# curl/wget: the HTTP clients the uri/get_url tests copy into the lab VMs (the target's own client);
+# apt-utils, rpm, createrepo-c: apt-ftparchive, rpmbuild and createrepo_c, which build and index the
+# package tests' apt and RPM repositories.
 PACKAGES=(openssh-server openssh-client debootstrap systemd-container iproute2 util-linux libnss-wrapper tini sudo
-	procps gcc libc6-dev acl podman runc catatonit curl wget)
+	procps gcc libc6-dev acl podman runc catatonit curl wget apt-utils rpm createrepo-c)
 
 package_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 apt_candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'; }

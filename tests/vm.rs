@@ -46,3 +46,5 @@ mod modules_files;
 mod modules_http;
 #[path = "modules_control.rs"]
 mod modules_control;
+#[path = "modules_packages.rs"]
+mod modules_packages;

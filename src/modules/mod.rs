@@ -12,6 +12,8 @@
 //! `ansible_stats` (set_stats).
 
 pub mod add_host;
+pub mod apt;
+pub mod apt_repository;
 pub mod argspec;
 pub mod assemble;
 pub mod assert;
@@ -21,6 +23,7 @@ pub mod command;
 pub mod copy;
 pub mod cron;
 pub mod debug;
+pub mod dnf;
 pub mod fail;
 pub mod fetch;
 pub mod file;
@@ -35,6 +38,8 @@ pub mod include_vars;
 pub mod k8s_info;
 pub mod known_hosts;
 pub mod lineinfile;
+pub mod package;
+pub mod package_facts;
 pub mod pause;
 pub mod ping;
 pub mod raw;
@@ -60,6 +65,7 @@ pub mod user;
 pub mod validate_argument_spec;
 pub mod wait_for;
 pub mod wait_for_connection;
+pub mod yum_repository;
 
 use crate::connection::{Become, ConnError, Connection};
 use crate::template::{Scope, Templar};
@@ -170,6 +176,8 @@ fn collection_alias(name: &str) -> Option<&'static str> {
             Some("k8s_info")
         }
         "ansible.builtin.systemd_service" | "systemd_service" => Some("systemd"),
+        // yum is dnf since ansible-core 2.17 (its action redirects there).
+        "ansible.builtin.yum" | "ansible.legacy.yum" | "yum" => Some("dnf"),
         _ => None,
     }
 }
@@ -179,6 +187,8 @@ pub fn all() -> &'static [&'static dyn Module] {
     &[
         // registry: one line per module, keep sorted
         &add_host::AddHost,
+        &apt::Apt,
+        &apt_repository::AptRepository,
         &assemble::Assemble,
         &assert::Assert,
         &async_status::AsyncStatus,
@@ -187,6 +197,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &copy::Copy,
         &cron::Cron,
         &debug::Debug,
+        &dnf::Dnf,
         &fail::Fail,
         &fetch::Fetch,
         &file::File,
@@ -201,6 +212,8 @@ pub fn all() -> &'static [&'static dyn Module] {
         &k8s_info::K8sInfo,
         &known_hosts::KnownHosts,
         &lineinfile::LineInFile,
+        &package::Package,
+        &package_facts::PackageFacts,
         &pause::Pause,
         &ping::Ping,
         &raw::Raw,
@@ -225,6 +238,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &validate_argument_spec::ValidateArgumentSpec,
         &wait_for::WaitFor,
         &wait_for_connection::WaitForConnection,
+        &yum_repository::YumRepository,
     ]
 }
 
@@ -338,6 +352,31 @@ mod tests {
         let modules = all().iter().filter(|m| !m.accepts_any_args()).count();
         assert_eq!(minimal, modules, "{checked:?}");
         assert!(every * 2 >= modules, "{checked:?}");
+    }
+
+    #[test]
+    fn yum_is_dnf_and_package_modules_have_their_builtin_names() {
+        for name in [
+            "yum",
+            "ansible.builtin.yum",
+            "ansible.legacy.yum",
+            "ansible.builtin.dnf",
+        ] {
+            assert_eq!(lookup(name).map(|m| m.name()), Some("dnf"), "{name}");
+        }
+        for name in [
+            "ansible.builtin.package",
+            "ansible.builtin.apt",
+            "ansible.builtin.package_facts",
+            "ansible.builtin.apt_repository",
+            "ansible.builtin.yum_repository",
+        ] {
+            assert_eq!(
+                lookup(name).map(|m| m.fqcn()),
+                Some(name),
+                "{name} is registered"
+            );
+        }
     }
 
     #[test]

@@ -86,14 +86,19 @@ impl<'a> Runner<'a> {
         let Value::Object(args) = args else {
             panic!("args must be a mapping")
         };
-        module
-            .spec()
-            .check_names(module.fqcn(), &args)
-            .expect("valid names");
-        let args = module
-            .spec()
-            .normalize(module.fqcn(), args)
-            .expect("valid args");
+        // Modules that take any argument (set_fact, package) check them themselves.
+        let args = if module.accepts_any_args() {
+            args
+        } else {
+            module
+                .spec()
+                .check_names(module.fqcn(), &args)
+                .expect("valid names");
+            module
+                .spec()
+                .normalize(module.fqcn(), args)
+                .expect("valid args")
+        };
         let ctx = ModuleContext {
             host: "vm",
             conn: self.conn,

@@ -11,6 +11,8 @@
 //!   that kubectl, kube-rs and the Python client accept.
 //! - [`http_server::HttpServer`]: HTTP and HTTPS with its own CA (status codes, redirects, basic
 //!   auth, JSON, large and hanging answers, client certificates) and [`http_server::HttpProxy`].
+//! - [`pkgrepo`]: apt and RPM repositories of test packages built at test time, and a way to
+//!   copy a tree onto a lab VM.
 //! - [`pod::Pod`]: runs a command as a Forklift hook Job's container does (mounts, arbitrary UID
 //!   without passwd entry, PID namespace, deadline, termination message).
 //!
@@ -20,6 +22,7 @@
 pub mod http_server;
 pub mod kube_api;
 pub mod netns;
+pub mod pkgrepo;
 pub mod pod;
 pub mod ssh;
 pub mod util;

@@ -28,6 +28,14 @@
 //! overlay has it as lower dir), so a rebuild never pulls the rootfs from under running VMs.
 //! The current entry of every recipe is kept: using one recipe never removes the other's.
 //!
+//! # The dnf variant ([`VmRecipe::Dnf`])
+//! Made the same way, with Debian's `dnf` and `rpm` (and the Python dnf is written in): a target
+//! for the dnf/yum modules, with repositories of test RPMs ([`crate::pkgrepo`]).
+//!
+//! # The python3-apt variant ([`VmRecipe::Python3Apt`])
+//! The python3 variant's packages plus `python3-apt`, which Ansible's `apt` module needs on its
+//! target (without it the module installs it from the network, which the VMs do not have).
+//!
 //! # A VM ([`Vm::boot`]; `Vm::boot_with(VmOptions::python3())` for the python3 variant)
 //! Each VM gets a slot `X` (an exclusive `flock` held for the VM's lifetime, so slots never collide
 //! across threads and processes) that fixes its addresses: a veth pair joins the host (`hrvm-X`,
@@ -80,6 +88,15 @@ pub const RECIPE: &str = base_recipe!();
 pub const PYTHON3_RECIPE: &str = concat!(base_recipe!(), "+python3-acl-v1");
 /// What the python3 variant adds to the base rootfs.
 const PYTHON3_PACKAGES: &[&str] = &["python3", "acl"];
+/// Names the dnf variant (the base plus Debian's `dnf` and `rpm`, for the dnf/yum modules).
+pub const DNF_RECIPE: &str = concat!(base_recipe!(), "+dnf-rpm-v1");
+/// What the dnf variant adds to the base rootfs.
+const DNF_PACKAGES: &[&str] = &["dnf", "rpm"];
+/// Names the python3-apt variant (the python3 variant plus python3-apt, which Ansible's apt
+/// module needs on its target: the apt differential tests).
+pub const PYTHON3_APT_RECIPE: &str = concat!(base_recipe!(), "+python3-acl-python3apt-v1");
+/// What the python3-apt variant adds to the base rootfs.
+const PYTHON3_APT_PACKAGES: &[&str] = &["python3", "acl", "python3-apt"];
 /// The unprivileged user with passwordless sudo.
 pub const VM_USER: &str = "vmuser";
 /// The Debian mirror (`LAB_DEBIAN_MIRROR` overrides it).
@@ -135,17 +152,28 @@ pub enum VmRecipe {
     Base,
     /// [`PYTHON3_RECIPE`]: the base plus python3 and acl, for ansible-playbook.
     Python3,
+    /// [`DNF_RECIPE`]: the base plus dnf and rpm (and the Python dnf needs).
+    Dnf,
+    /// [`PYTHON3_APT_RECIPE`]: the python3 variant's packages plus python3-apt.
+    Python3Apt,
 }
 
 impl VmRecipe {
     /// Every recipe (the cache keeps the current entry of each).
-    pub const ALL: [VmRecipe; 2] = [VmRecipe::Base, VmRecipe::Python3];
+    pub const ALL: [VmRecipe; 4] = [
+        VmRecipe::Base,
+        VmRecipe::Python3,
+        VmRecipe::Dnf,
+        VmRecipe::Python3Apt,
+    ];
 
     /// The recipe's name: the cache key of its entries.
     pub fn name(self) -> &'static str {
         match self {
             VmRecipe::Base => RECIPE,
             VmRecipe::Python3 => PYTHON3_RECIPE,
+            VmRecipe::Dnf => DNF_RECIPE,
+            VmRecipe::Python3Apt => PYTHON3_APT_RECIPE,
         }
     }
 
@@ -153,6 +181,8 @@ impl VmRecipe {
         match self {
             VmRecipe::Base => 0,
             VmRecipe::Python3 => 1,
+            VmRecipe::Dnf => 2,
+            VmRecipe::Python3Apt => 3,
         }
     }
 }
@@ -179,11 +209,16 @@ impl Rootfs {
     /// or finds the base first: it is made from it).
     pub fn get_recipe(recipe: VmRecipe) -> Result<&'static Rootfs> {
         type Slot = Option<Result<&'static Rootfs, String>>;
-        static ROOTFS: [Mutex<Slot>; 2] = [Mutex::new(None), Mutex::new(None)];
+        static ROOTFS: [Mutex<Slot>; 4] = [
+            Mutex::new(None),
+            Mutex::new(None),
+            Mutex::new(None),
+            Mutex::new(None),
+        ];
         // Before taking this recipe's slot and the cache lock: the base takes both itself.
         let base = match recipe {
             VmRecipe::Base => None,
-            VmRecipe::Python3 => Some(Rootfs::get_recipe(VmRecipe::Base)?),
+            _ => Some(Rootfs::get_recipe(VmRecipe::Base)?),
         };
         let mut slot = ROOTFS[recipe.index()]
             .lock()
@@ -298,6 +333,8 @@ fn obtain_rootfs(recipe: VmRecipe, base: Option<&Rootfs>) -> Result<Rootfs> {
             let timing = match recipe {
                 VmRecipe::Base => "rootfs-build",
                 VmRecipe::Python3 => "rootfs-python3-build",
+                VmRecipe::Dnf => "rootfs-dnf-build",
+                VmRecipe::Python3Apt => "rootfs-python3-apt-build",
             };
             report_timing(timing, build_time);
             eprintln!(
@@ -325,6 +362,12 @@ fn is_complete(rootfs: &Path, recipe: VmRecipe) -> bool {
     match recipe {
         VmRecipe::Base => sshd,
         VmRecipe::Python3 => sshd && rootfs.join("usr/bin/python3").exists(),
+        VmRecipe::Dnf => sshd && rootfs.join("usr/bin/dnf").exists(),
+        VmRecipe::Python3Apt => {
+            sshd && rootfs
+                .join("usr/lib/python3/dist-packages/apt/__init__.py")
+                .exists()
+        }
     }
 }
 
@@ -350,8 +393,32 @@ fn build_entry(
     let started = Instant::now();
     let built = match (recipe, base) {
         (VmRecipe::Base, _) => build_into(&tmp),
-        (VmRecipe::Python3, Some(base)) => build_python3_into(&tmp, base),
-        (VmRecipe::Python3, None) => Err(anyhow!("the python3 variant needs the base rootfs")),
+        (VmRecipe::Python3, Some(base)) => build_variant_into(
+            &tmp,
+            base,
+            "python3",
+            PYTHON3_PACKAGES,
+            &["usr/bin/python3", "usr/bin/setfacl"],
+        ),
+        (VmRecipe::Dnf, Some(base)) => build_variant_into(
+            &tmp,
+            base,
+            "dnf",
+            DNF_PACKAGES,
+            &["usr/bin/dnf", "usr/bin/rpm"],
+        ),
+        (VmRecipe::Python3Apt, Some(base)) => build_variant_into(
+            &tmp,
+            base,
+            "python3-apt",
+            PYTHON3_APT_PACKAGES,
+            &[
+                "usr/bin/python3",
+                "usr/bin/setfacl",
+                "usr/lib/python3/dist-packages/apt",
+            ],
+        ),
+        (_, None) => Err(anyhow!("a variant needs the base rootfs")),
     };
     if let Err(e) = built {
         let log_tail = tail(&tmp.join("build.log"), 30);
@@ -438,8 +505,15 @@ fn build_into(tmp: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The python3 variant: a copy of the base tree and keys, plus [`PYTHON3_PACKAGES`].
-fn build_python3_into(tmp: &Path, base: &Rootfs) -> Result<()> {
+/// A variant (`label`): a copy of the base tree and keys, plus `packages`, which must bring
+/// `tools`.
+fn build_variant_into(
+    tmp: &Path,
+    base: &Rootfs,
+    label: &str,
+    packages: &[&str],
+    tools: &[&str],
+) -> Result<()> {
     fs::create_dir_all(tmp)?;
     let log = tmp.join("build.log");
     let rootfs = tmp.join("rootfs");
@@ -456,22 +530,22 @@ fn build_python3_into(tmp: &Path, base: &Rootfs) -> Result<()> {
                 .arg(to),
         )?;
     }
-    report_timing("rootfs-python3-copy", step.elapsed());
+    report_timing(&format!("rootfs-{label}-copy"), step.elapsed());
     let step = Instant::now();
     // The base's package lists may be older than the mirror's pool: refresh only if needed.
-    if install_packages(&rootfs, &log, PYTHON3_PACKAGES).is_err() {
+    if install_packages(&rootfs, &log, packages).is_err() {
         logged(
             &log,
             Command::new("chroot")
                 .arg(&rootfs)
                 .args(["apt-get", "update"]),
         )?;
-        install_packages(&rootfs, &log, PYTHON3_PACKAGES)?;
+        install_packages(&rootfs, &log, packages)?;
     }
-    report_timing("rootfs-python3-apt-install", step.elapsed());
-    for tool in ["usr/bin/python3", "usr/bin/setfacl"] {
+    report_timing(&format!("rootfs-{label}-apt-install"), step.elapsed());
+    for tool in tools {
         if !rootfs.join(tool).exists() {
-            bail!("/{tool} is missing from the python3 variant after apt-get install");
+            bail!("/{tool} is missing from the {label} variant after apt-get install");
         }
     }
     check_enabled(&rootfs, &["ssh.service", "mariadb.service"])
@@ -691,6 +765,22 @@ impl VmOptions {
     pub fn python3() -> VmOptions {
         VmOptions {
             recipe: VmRecipe::Python3,
+            ..VmOptions::default()
+        }
+    }
+
+    /// The defaults, booting the python3-apt variant (Ansible's apt module can run there).
+    pub fn python3_apt() -> VmOptions {
+        VmOptions {
+            recipe: VmRecipe::Python3Apt,
+            ..VmOptions::default()
+        }
+    }
+
+    /// The defaults, booting the dnf variant (dnf and rpm on Debian, for the dnf module).
+    pub fn dnf() -> VmOptions {
+        VmOptions {
+            recipe: VmRecipe::Dnf,
             ..VmOptions::default()
         }
     }
