@@ -21,6 +21,7 @@ pub mod file;
 pub mod getent;
 pub mod group;
 pub mod include_vars;
+pub mod k8s;
 pub mod k8s_info;
 pub mod lineinfile;
 pub mod ping;
@@ -121,6 +122,7 @@ fn collection_alias(name: &str) -> Option<&'static str> {
         "kubernetes.core.k8s_info" | "community.kubernetes.k8s_info" | "k8s_facts" => {
             Some("k8s_info")
         }
+        "kubernetes.core.k8s" | "community.kubernetes.k8s" | "k8s_raw" => Some("k8s"),
         "ansible.builtin.systemd_service" | "systemd_service" => Some("systemd"),
         _ => None,
     }
@@ -140,6 +142,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &getent::Getent,
         &group::Group,
         &include_vars::IncludeVars,
+        &k8s::K8s,
         &k8s_info::K8sInfo,
         &lineinfile::LineInFile,
         &ping::Ping,
@@ -168,6 +171,7 @@ mod tests {
         "debug",
         "fail",
         "include_vars",
+        "k8s",
         "k8s_info",
         "set_fact",
     ];

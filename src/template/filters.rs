@@ -68,6 +68,8 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("extract", extract);
     env.add_filter("split", split);
     env.add_filter("to_uuid", to_uuid);
+    env.add_filter("password_hash", password_hash);
+    env.add_filter("urlsplit", urlsplit);
     env.add_filter("subelements", subelements);
     strict_builtins(env);
     fqcn_aliases(env);
@@ -113,6 +115,9 @@ const ANSIBLE_FILTERS: &[&str] = &[
     "type_debug",
     "extract",
     "split",
+    "password_hash",
+    "urlsplit",
+    "to_uuid",
     "strftime",
     "random",
     "shuffle",
@@ -897,6 +902,209 @@ fn to_uuid(value: Value, namespace: Option<String>) -> Result<String, Error> {
     bytes[6] = (bytes[6] & 0x0f) | 0x50;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     Ok(uuid::Uuid::from_bytes(bytes).hyphenated().to_string())
+}
+
+// ---------------------------------------------------------------- password_hash
+
+/// `password_hash(hashtype='sha512', salt=None, salt_size=None, rounds=None, ident=None)` as
+/// Ansible computes it with passlib: `sha512`/`sha512_crypt` (`$6$`) and `sha256`/`sha256_crypt`
+/// (`$5$`); without `rounds`, Ansible's implicit rounds (656000 and 535000), written in the hash
+/// as passlib does for any count but 5000; a random 16-character salt from `./0-9A-Za-z` unless
+/// `salt` (at most 16 of those characters) or `salt_size` is given. `md5`, `blowfish`/`bcrypt`
+/// and `ident` are refused with a message (not implemented here).
+fn password_hash(value: Value, hashtype: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
+    let hashtype = match kwargs.get::<Option<String>>("hashtype")? {
+        Some(h) => h,
+        None => hashtype.unwrap_or_else(|| "sha512".into()),
+    };
+    let salt: Option<String> = kwargs.get("salt")?;
+    let salt_size: Option<usize> = kwargs.get("salt_size")?;
+    let rounds: Option<u32> = kwargs.get("rounds")?;
+    let ident: Option<String> = kwargs.get("ident")?;
+    kwargs.assert_all_used()?;
+    if ident.is_some() {
+        return Err(invalid(
+            "password_hash: 'ident' applies to bcrypt, which hook-runner does not implement",
+        ));
+    }
+    let password = text_of(&value)?;
+    let algorithm = match hashtype.as_str() {
+        "sha512" => "sha512_crypt",
+        "sha256" => "sha256_crypt",
+        other => other,
+    };
+    let salt = match salt {
+        Some(s) => Some(s),
+        None => match salt_size {
+            Some(n) => Some(random_salt(n).map_err(invalid)?),
+            None => None,
+        },
+    };
+    crypt_hash(&password, algorithm, salt.as_deref(), rounds, None).map_err(invalid)
+}
+
+/// The salt length a crypt algorithm gets by default.
+pub(crate) fn crypt_salt_size(algorithm: &str) -> usize {
+    match algorithm {
+        "md5_crypt" => 8,
+        "bcrypt" => 22,
+        _ => 16,
+    }
+}
+
+/// A random salt of `length` characters from `./0-9A-Za-z`.
+pub(crate) fn random_salt(length: usize) -> Result<String, String> {
+    const SALT_CHARS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./";
+    let chars: Vec<char> = SALT_CHARS.chars().collect();
+    super::lookups::random_text(length, &chars)
+}
+
+/// The modular crypt string of `password` for `algorithm` (`sha512_crypt`, `sha256_crypt`).
+pub(crate) fn crypt_hash(
+    password: &str,
+    algorithm: &str,
+    salt: Option<&str>,
+    rounds: Option<u32>,
+    _ident: Option<&str>,
+) -> Result<String, String> {
+    let (id, implicit_rounds) = match algorithm {
+        "sha512_crypt" => ("6", 656_000),
+        "sha256_crypt" => ("5", 535_000),
+        "md5_crypt" | "bcrypt" | "md5" | "blowfish" => {
+            return Err(format!(
+                "hook-runner hashes passwords with sha512 and sha256 only, not {algorithm}"
+            ))
+        }
+        other => {
+            return Err(format!(
+                "{other} is not in the list of supported passlib algorithms: md5, blowfish, sha256, sha512"
+            ))
+        }
+    };
+    let salt = match salt {
+        Some(s) => s.to_string(),
+        None => random_salt(16)?,
+    };
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '/';
+    if salt.is_empty() || salt.chars().count() > 16 || !salt.chars().all(valid) {
+        return Err("Could not hash the secret.".into());
+    }
+    let rounds = rounds.unwrap_or(implicit_rounds) as usize;
+    let checksum = match id {
+        "6" => sha_crypt::Sha512Params::new(rounds)
+            .map_err(|_| "Could not hash the secret.".to_string())
+            .and_then(|p| {
+                sha_crypt::sha512_crypt_b64(password.as_bytes(), salt.as_bytes(), &p)
+                    .map_err(|_| "Could not hash the secret.".to_string())
+            })?,
+        _ => sha_crypt::Sha256Params::new(rounds)
+            .map_err(|_| "Could not hash the secret.".to_string())
+            .and_then(|p| {
+                sha_crypt::sha256_crypt_b64(password.as_bytes(), salt.as_bytes(), &p)
+                    .map_err(|_| "Could not hash the secret.".to_string())
+            })?,
+    };
+    Ok(if rounds == 5000 {
+        format!("${id}${salt}${checksum}")
+    } else {
+        format!("${id}$rounds={rounds}${salt}${checksum}")
+    })
+}
+
+// ---------------------------------------------------------------- urlsplit
+
+/// Python's `urllib.parse.urlsplit` of `url`, as Ansible's `urlsplit` filter returns it: a
+/// mapping of `fragment`, `hostname`, `netloc`, `password`, `path`, `port`, `query`, `scheme`,
+/// `username`, or the one named by `query`.
+fn urlsplit(value: Value, query: Option<String>) -> Result<Value, Error> {
+    let url = text_of(&value)?;
+    let parts = split_url(&url).map_err(invalid)?;
+    match query.as_deref().filter(|q| !q.is_empty()) {
+        None => Ok(from_json(&Json::Object(parts))),
+        Some(q) => match parts.get(q) {
+            Some(v) => Ok(from_json(v)),
+            None => Err(invalid(format!("urlsplit: unknown URL component: {q}"))),
+        },
+    }
+}
+
+fn split_url(url: &str) -> Result<Map, String> {
+    let mut rest = url;
+    let mut scheme = String::new();
+    if let Some(colon) = rest.find(':') {
+        let candidate = &rest[..colon];
+        let valid = candidate
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && candidate
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        if valid {
+            scheme = candidate.to_ascii_lowercase();
+            rest = &rest[colon + 1..];
+        }
+    }
+    let mut netloc = "";
+    if let Some(after) = rest.strip_prefix("//") {
+        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+        netloc = &after[..end];
+        rest = &after[end..];
+    }
+    let (rest, fragment) = match rest.split_once('#') {
+        Some((r, f)) => (r, f),
+        None => (rest, ""),
+    };
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, q),
+        None => (rest, ""),
+    };
+    let (userinfo, hostport) = match netloc.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, netloc),
+    };
+    let (username, password) = match userinfo {
+        Some(u) => match u.split_once(':') {
+            Some((name, pass)) => (Json::from(name), Json::from(pass)),
+            None => (Json::from(u), Json::Null),
+        },
+        None => (Json::Null, Json::Null),
+    };
+    let (host, port_text) = if let Some(bracketed) = hostport.strip_prefix('[') {
+        match bracketed.split_once(']') {
+            Some((h, tail)) => (h, tail.strip_prefix(':')),
+            None => return Err("Invalid IPv6 URL".into()),
+        }
+    } else {
+        match hostport.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        }
+    };
+    let hostname = if host.is_empty() {
+        Json::Null
+    } else {
+        Json::from(host.to_lowercase())
+    };
+    let port = match port_text.filter(|p| !p.is_empty()) {
+        None => Json::Null,
+        Some(p) => match p.parse::<u32>() {
+            Ok(n) if n <= 65535 && p.chars().all(|c| c.is_ascii_digit()) => Json::from(n),
+            Ok(_) => return Err("Port out of range 0-65535".into()),
+            Err(_) => return Err(format!("Port could not be cast to integer value as '{p}'")),
+        },
+    };
+    let mut out = Map::new();
+    out.insert("fragment".into(), Json::from(fragment));
+    out.insert("hostname".into(), hostname);
+    out.insert("netloc".into(), Json::from(netloc));
+    out.insert("password".into(), password);
+    out.insert("path".into(), Json::from(path));
+    out.insert("port".into(), port);
+    out.insert("query".into(), Json::from(query));
+    out.insert("scheme".into(), Json::from(scheme));
+    out.insert("username".into(), username);
+    Ok(out)
 }
 
 // ---------------------------------------------------------------- lists and sets

@@ -6,7 +6,7 @@ use lab::kube_api::{service_account, KubeApi, RecordedRequest, Rule};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NS: &str = "mtv-hooks";
 const SA: &str = "hook-sa";
@@ -35,25 +35,7 @@ impl Setup {
 
     /// Runs kubectl with this kubeconfig, a private HOME and discovery cache.
     fn kubectl(&self, args: &[&str]) -> Output {
-        let started = Instant::now();
-        let output = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("cache"))
-            .args(args)
-            .env("HOME", self.dir.path())
-            .env_remove("KUBECONFIG")
-            .current_dir(self.dir.path())
-            .output()
-            .expect("kubectl is on the machine image");
-        eprintln!(
-            "kubectl {} -> {:?} in {:?}",
-            args.join(" "),
-            output.status.code(),
-            started.elapsed()
-        );
-        output
+        self.api.kubectl(&self.kubeconfig, self.dir.path(), args)
     }
 
     fn kubectl_json(&self, args: &[&str]) -> Value {
