@@ -1247,3 +1247,190 @@ fn lookup_query(options: &Map) -> Result<crate::kube::InfoQuery, String> {
         field_selectors: selector("field_selector"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_text_gives_each_document_and_list_kinds_give_their_items() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n# only a comment\n---\napiVersion: v1\nkind: List\nitems:\n- {kind: Secret, metadata: {name: b}}\n- {kind: Secret, metadata: {name: c}}\n...\n";
+        let docs = from_definition(&Value::String(text.into())).unwrap();
+        let names: Vec<String> = docs
+            .iter()
+            .filter_map(|d| str_at(d, "/metadata/name"))
+            .collect();
+        assert_eq!(names, vec!["a", "b", "c"]);
+        let err = from_definition(&Value::String("a: [\n---\nb: 1\n".into())).unwrap_err();
+        assert!(
+            err.starts_with("Failed to load resource definition: "),
+            "{err}"
+        );
+        // The unclosed `[` of line 3 is reported where the text ends (line 4 of the whole
+        // text, not line 2 of the second document).
+        let err = parse_documents("x: 1\n---\ny: [\n", "def").unwrap_err();
+        assert!(
+            err.contains("def:4:"),
+            "errors name the line of the whole text: {err}"
+        );
+    }
+
+    #[test]
+    fn parameters_fill_what_the_definition_lacks() {
+        let args = crate::modules::remote::testkit::args(json!({
+            "kind": "ConfigMap", "api_version": "v1", "name": "n", "namespace": "ns",
+        }));
+        let done = complete(json!({"data": {"a": "b"}}), &args).unwrap();
+        assert_eq!(
+            done,
+            json!({"data": {"a": "b"}, "kind": "ConfigMap", "apiVersion": "v1",
+                   "metadata": {"name": "n", "namespace": "ns"}})
+        );
+        let kept = complete(
+            json!({"kind": "Secret", "metadata": {"name": "own"}}),
+            &args,
+        )
+        .unwrap();
+        assert_eq!(kept["kind"], json!("Secret"));
+        assert_eq!(kept["metadata"]["name"], json!("own"));
+        assert!(complete(json!(["not", "a", "mapping"]), &args).is_err());
+    }
+
+    #[test]
+    fn only_version_and_generation_changes_are_no_change() {
+        let before = json!({"metadata": {"name": "a", "resourceVersion": "1"}, "data": {"k": "1"}});
+        let bumped = json!({"metadata": {"name": "a", "resourceVersion": "2"}, "data": {"k": "1"}});
+        let (same, diff) = diff_objects(&before, &bumped, &[]);
+        assert!(same && diff.is_some());
+        let changed =
+            json!({"metadata": {"name": "a", "resourceVersion": "2"}, "data": {"k": "2"}});
+        let (same, diff) = diff_objects(&before, &changed, &[]);
+        assert!(!same);
+        let (b, a) = diff.unwrap();
+        assert_eq!(
+            b,
+            json!({"metadata": {"resourceVersion": "1"}, "data": {"k": "1"}})
+        );
+        assert_eq!(
+            a,
+            json!({"metadata": {"resourceVersion": "2"}, "data": {"k": "2"}})
+        );
+        let (same, _) = diff_objects(&before, &before.clone(), &[]);
+        assert!(same);
+    }
+
+    #[test]
+    fn conditions_follow_kubernetes_core() {
+        let object = |status: &str, reason: &str| json!({"status": {"conditions": [{"type": "Ready", "status": status, "reason": reason}]}});
+        let asked = |status: &str, reason: Option<&str>| Condition {
+            type_: "Ready".into(),
+            status: status.into(),
+            reason: reason.map(str::to_string),
+        };
+        assert!(condition_holds(
+            &object("True", "Done"),
+            &asked("True", None)
+        ));
+        assert!(condition_holds(
+            &object("True", "Done"),
+            &asked("yes", Some("Done"))
+        ));
+        assert!(!condition_holds(
+            &object("True", "Done"),
+            &asked("True", Some("Other"))
+        ));
+        assert!(condition_holds(&object("False", ""), &asked("False", None)));
+        assert!(!condition_holds(
+            &object("Unknown", ""),
+            &asked("False", None)
+        ));
+        assert!(condition_holds(
+            &object("Unknown", ""),
+            &asked("Unknown", None)
+        ));
+        assert!(!condition_holds(&json!({}), &asked("True", None)));
+    }
+
+    #[test]
+    fn readiness_of_pods_and_deployments() {
+        let pod = json!({"status": {"containerStatuses": [{"ready": true}, {"ready": false}]}});
+        assert!(!ready("Pod", &pod));
+        let pod = json!({"status": {"containerStatuses": [{"ready": true}]}});
+        assert!(ready("Pod", &pod));
+        let deployment = json!({"metadata": {"generation": 2}, "spec": {"replicas": 2},
+            "status": {"replicas": 2, "availableReplicas": 2, "observedGeneration": 2}});
+        assert!(ready("Deployment", &deployment));
+        let rolling = json!({"metadata": {"generation": 3}, "spec": {"replicas": 2},
+            "status": {"replicas": 2, "availableReplicas": 2, "observedGeneration": 2}});
+        assert!(!ready("Deployment", &rolling));
+        assert!(ready("ConfigMap", &json!({})));
+    }
+
+    #[test]
+    fn api_errors_read_as_the_python_clients() {
+        let e = KubeError {
+            code: 403,
+            reason: "Forbidden".into(),
+            message: "configmaps is forbidden: User \"u\" cannot create".into(),
+        };
+        let f = Failure::api("Failed to create object", &e);
+        assert_eq!(
+            f.msg,
+            "Failed to create object: b'{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"configmaps is forbidden: User \\\"u\\\" cannot create\",\"reason\":\"Forbidden\",\"code\":403}\\n'"
+        );
+        assert_eq!(f.reason.as_deref(), Some("Forbidden"));
+        let local = KubeError {
+            code: 0,
+            reason: "Configuration".into(),
+            message: "no Kubernetes credentials".into(),
+        };
+        assert_eq!(
+            Failure::api("Failed to create object", &local).msg,
+            "Failed to create object: no Kubernetes credentials"
+        );
+    }
+
+    #[test]
+    fn the_lookup_reads_its_options() {
+        let q = lookup_query(&crate::modules::remote::testkit::args(json!({
+            "kind": "Secret", "namespace": "mtv", "resource_name": "k", "label_selector": "a=b",
+        })))
+        .unwrap();
+        assert_eq!(
+            (
+                q.kind.as_str(),
+                q.api_version.as_str(),
+                q.name.as_deref(),
+                q.namespace.as_deref()
+            ),
+            ("Secret", "v1", Some("k"), Some("mtv"))
+        );
+        assert_eq!(q.label_selectors, vec!["a=b"]);
+        let q = lookup_query(&crate::modules::remote::testkit::args(json!({
+            "resource_definition": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "n"}},
+        })))
+        .unwrap();
+        assert_eq!(
+            (q.kind.as_str(), q.api_version.as_str()),
+            ("Deployment", "apps/v1")
+        );
+        let e = lookup_query(&Map::new()).unwrap_err();
+        assert!(e.starts_with("Error: no Kind specified."), "{e}");
+    }
+
+    #[tokio::test]
+    async fn the_lookup_answers_from_the_dry_run_files_on_any_runtime() {
+        let mut files = crate::kube::FileCluster::new();
+        files.add_object(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"}, "data": {"a": "1"}}));
+        let handler = lookup_handler(Arc::new(files), None);
+        let got = handler(
+            &[],
+            &crate::modules::remote::testkit::args(
+                json!({"kind": "ConfigMap", "namespace": "n", "resource_name": "c"}),
+            ),
+        )
+        .unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0]["data"]["a"], json!("1"));
+    }
+}

@@ -912,15 +912,44 @@ fn to_uuid(value: Value, namespace: Option<String>) -> Result<String, Error> {
 /// as passlib does for any count but 5000; a random 16-character salt from `./0-9A-Za-z` unless
 /// `salt` (at most 16 of those characters) or `salt_size` is given. `md5`, `blowfish`/`bcrypt`
 /// and `ident` are refused with a message (not implemented here).
-fn password_hash(value: Value, hashtype: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
-    let hashtype = match kwargs.get::<Option<String>>("hashtype")? {
-        Some(h) => h,
-        None => hashtype.unwrap_or_else(|| "sha512".into()),
+fn password_hash(value: Value, args: Rest<Value>, kwargs: Kwargs) -> Result<String, Error> {
+    // Positional order as Ansible's: hashtype, salt, salt_size, rounds, ident.
+    let positional = |i: usize, name: &str| -> Result<Option<Value>, Error> {
+        match (args.get(i).cloned(), kwargs.get::<Option<Value>>(name)?) {
+            (Some(_), Some(_)) => Err(invalid(format!(
+                "password_hash() got multiple values for argument '{name}'"
+            ))),
+            (Some(v), None) | (None, Some(v)) => Ok((!v.is_none()).then_some(v)),
+            (None, None) => Ok(None),
+        }
     };
-    let salt: Option<String> = kwargs.get("salt")?;
-    let salt_size: Option<usize> = kwargs.get("salt_size")?;
-    let rounds: Option<u32> = kwargs.get("rounds")?;
-    let ident: Option<String> = kwargs.get("ident")?;
+    if args.len() > 5 {
+        return Err(invalid(
+            "password_hash() takes at most 6 positional arguments",
+        ));
+    }
+    let text =
+        |v: Option<Value>| -> Result<Option<String>, Error> { v.map(|v| text_of(&v)).transpose() };
+    let number = |v: Option<Value>, name: &str| -> Result<Option<i64>, Error> {
+        v.map(|v| {
+            i64::try_from(v.clone())
+                .ok()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                .ok_or_else(|| invalid(format!("password_hash: {name} must be an integer")))
+        })
+        .transpose()
+    };
+    let hashtype = text(positional(0, "hashtype")?)?.unwrap_or_else(|| "sha512".into());
+    let salt = text(positional(1, "salt")?)?;
+    let salt_size = number(positional(2, "salt_size")?, "salt_size")?
+        .map(|n| {
+            usize::try_from(n).map_err(|_| invalid("password_hash: salt_size must not be negative"))
+        })
+        .transpose()?;
+    let rounds = number(positional(3, "rounds")?, "rounds")?
+        .map(|n| u32::try_from(n).map_err(|_| invalid("Could not hash the secret.")))
+        .transpose()?;
+    let ident = text(positional(4, "ident")?)?;
     kwargs.assert_all_used()?;
     if ident.is_some() {
         return Err(invalid(
@@ -1623,5 +1652,111 @@ fn from_yaml(value: Value) -> Result<Value, Error> {
             "{} (line {}, column {})",
             e.message, e.mark.line, e.mark.col
         ))),
+    }
+}
+
+#[cfg(test)]
+mod pack_additions_tests {
+    use crate::template::core_tests::{err, ok};
+    use serde_json::json;
+
+    // Expected values computed with Python 3.11's crypt and uuid modules.
+
+    #[test]
+    fn password_hash_matches_crypt_with_ansibles_implicit_rounds() {
+        assert_eq!(
+            ok("{{ 'secret' | password_hash('sha512', 'mysalt') }}", json!({})),
+            json!("$6$rounds=656000$mysalt$cDA0t8lm/qt.LT6DzpoHxJ.NwTpx.WTkOPwhseSva8pRixDSH2./ffedCjAMbTX1Uo1QNT7jJPJ6FIzU2i59K/")
+        );
+        assert_eq!(
+            ok(
+                "{{ 'secret' | password_hash('sha256_crypt', salt='mysalt') }}",
+                json!({})
+            ),
+            json!("$5$rounds=535000$mysalt$GnEktJhWXRuwViyPsEWK9s63HYW1GqXFqU5SdKDqol6")
+        );
+        assert_eq!(
+            ok("{{ 'secret' | password_hash('sha512', 'mysalt', rounds=5000) }}", json!({})),
+            json!("$6$mysalt$UX6P1VKOf6dr0s2pg4pLNvIUB6hLXvP6M5f/Yj9hJgMPdAJ4oArvk5YUD9/XWtk1JOpVwt/JTsczMJr8sFVML1")
+        );
+        let random = ok("{{ 'secret' | password_hash(rounds=1000) }}", json!({}));
+        let text = random.as_str().unwrap();
+        assert!(text.starts_with("$6$rounds=1000$"), "{text}");
+        assert_eq!(text.split('$').nth(3).map(str::len), Some(16), "{text}");
+        let e = err("{{ 'secret' | password_hash('md5') }}", json!({}));
+        assert!(
+            e.message.contains("sha512 and sha256 only"),
+            "{}",
+            e.message
+        );
+        let e = err(
+            "{{ 'secret' | password_hash('sha512', 'bad salt!') }}",
+            json!({}),
+        );
+        assert!(
+            e.message.contains("Could not hash the secret."),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn to_uuid_uses_ansibles_namespace() {
+        assert_eq!(
+            ok("{{ 'example.com' | to_uuid }}", json!({})),
+            json!("ae780c3a-a3ab-53c2-bfb4-098da300b3fe")
+        );
+        assert_eq!(
+            ok("{{ 'example.com' | ansible.builtin.to_uuid }}", json!({})),
+            json!("ae780c3a-a3ab-53c2-bfb4-098da300b3fe")
+        );
+    }
+
+    #[test]
+    fn hash_names_hashlib_algorithms() {
+        assert_eq!(
+            ok("{{ 'abc' | hash('sha256') }}", json!({})),
+            json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+        assert_eq!(
+            ok("{{ 'abc' | hash }}", json!({})),
+            json!("a9993e364706816aba3e25717850c26c9cd0d89d")
+        );
+        assert_eq!(
+            err("{{ 'abc' | hash('nope') }}", json!({})).message,
+            "unsupported hash type nope"
+        );
+    }
+
+    #[test]
+    fn urlsplit_is_pythons() {
+        let url = "HTTPS://User:Pw@WWW.Example.com:8443/a/b?x=1&y=2#frag";
+        assert_eq!(
+            ok(&format!("{{{{ '{url}' | urlsplit }}}}"), json!({})),
+            json!({
+                "fragment": "frag", "hostname": "www.example.com",
+                "netloc": "User:Pw@WWW.Example.com:8443", "password": "Pw", "path": "/a/b",
+                "port": 8443, "query": "x=1&y=2", "scheme": "https", "username": "User",
+            })
+        );
+        assert_eq!(
+            ok(
+                &format!("{{{{ '{url}' | urlsplit('hostname') }}}}"),
+                json!({})
+            ),
+            json!("www.example.com")
+        );
+        assert_eq!(
+            ok("{{ '/just/a/path' | urlsplit('port') is none }}", json!({})),
+            json!(true)
+        );
+        assert_eq!(
+            ok("{{ 'http://[::1]:80/' | urlsplit('hostname') }}", json!({})),
+            json!("::1")
+        );
+        assert_eq!(
+            err("{{ 'http://h/' | urlsplit('nope') }}", json!({})).message,
+            "urlsplit: unknown URL component: nope"
+        );
     }
 }

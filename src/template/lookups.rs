@@ -867,3 +867,202 @@ fn password_lookup(root: &LazyVars, term: &str, options: &Map) -> Result<Value, 
         None => Ok(Value::from(password)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::template::core_tests::vars;
+    use crate::template::{Scope, Templar};
+    use serde_json::{json, Value as Json};
+    use std::path::{Path, PathBuf};
+
+    /// A playbook directory with a role directory before it in the search path.
+    struct Dirs {
+        _tmp: tempfile::TempDir,
+        role: PathBuf,
+        play: PathBuf,
+    }
+
+    fn dirs() -> Dirs {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let role = tmp.path().join("roles/r");
+        let play = tmp.path().join("play");
+        for d in [role.join("files"), play.join("files"), play.join("conf")] {
+            std::fs::create_dir_all(d).expect("dirs");
+        }
+        Dirs {
+            _tmp: tmp,
+            role,
+            play,
+        }
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::write(path, text).expect("write");
+    }
+
+    fn eval(d: &Dirs, expr: &str) -> Result<Json, String> {
+        let templar = Templar::new();
+        let paths = vec![d.role.clone(), d.play.clone()];
+        let m = vars(json!({}));
+        templar
+            .eval(
+                expr,
+                Scope {
+                    vars: &m,
+                    search_paths: &paths,
+                },
+            )
+            .map_err(|e| e.message)
+    }
+
+    #[test]
+    fn first_found_searches_the_role_first_and_gives_an_absolute_path() {
+        let d = dirs();
+        write(&d.play.join("files/b.yml"), "b");
+        write(&d.role.join("files/b.yml"), "role b");
+        write(&d.play.join("c.yml"), "c");
+        let found = eval(&d, "lookup('first_found', ['a.yml', 'b.yml', 'c.yml'])").unwrap();
+        assert_eq!(
+            found,
+            json!(d.role.join("files/b.yml").display().to_string())
+        );
+        let found = eval(&d, "lookup('first_found', 'a.yml,c.yml')").unwrap();
+        assert_eq!(found, json!(d.play.join("c.yml").display().to_string()));
+    }
+
+    #[test]
+    fn first_found_tries_each_file_in_each_path_and_skips_when_asked() {
+        let d = dirs();
+        write(&d.play.join("conf/debian.yml"), "");
+        let expr = "lookup('first_found', {'files': ['redhat.yml', 'debian.yml'], 'paths': ['nope', 'conf']})";
+        assert_eq!(
+            eval(&d, expr).unwrap(),
+            json!(d.play.join("conf/debian.yml").display().to_string())
+        );
+        assert_eq!(
+            eval(&d, "query('first_found', 'x.yml', skip=True)").unwrap(),
+            json!([])
+        );
+        let e = eval(&d, "lookup('first_found', 'x.yml')").unwrap_err();
+        assert!(
+            e.ends_with("original message: No file was found when using first_found."),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn fileglob_matches_files_in_the_first_directory_with_matches() {
+        let d = dirs();
+        for name in ["a.conf", "b.conf", "c.txt", ".hidden.conf"] {
+            write(&d.play.join("files").join(name), "");
+        }
+        std::fs::create_dir_all(d.play.join("files/dir.conf")).unwrap();
+        let found = eval(&d, "query('fileglob', '*.conf')").unwrap();
+        let files = d.play.join("files");
+        assert_eq!(
+            found,
+            json!([
+                files.join("a.conf").display().to_string(),
+                files.join("b.conf").display().to_string()
+            ])
+        );
+        for name in ["a.conf", "b.conf", "c.conf"] {
+            write(&d.play.join("conf").join(name), "");
+        }
+        let conf = d.play.join("conf");
+        let joined = eval(&d, "lookup('fileglob', 'conf/[!c].conf')").unwrap();
+        assert_eq!(
+            joined,
+            json!(format!(
+                "{},{}",
+                conf.join("a.conf").display(),
+                conf.join("b.conf").display()
+            ))
+        );
+        assert_eq!(eval(&d, "query('fileglob', '*.none')").unwrap(), json!([]));
+    }
+
+    #[test]
+    fn lines_gives_one_result_per_line_and_fails_on_a_bad_exit() {
+        let d = dirs();
+        assert_eq!(
+            eval(&d, "query('lines', 'printf \"a\\nb\\r\\nc\"', 'pwd')").unwrap(),
+            json!(["a", "b", "c", d.play.display().to_string()])
+        );
+        let e = eval(&d, "lookup('lines', 'exit 3')").unwrap_err();
+        assert!(e.ends_with("lookup_plugin.lines(exit 3) returned 3"), "{e}");
+    }
+
+    #[test]
+    fn pipe_runs_in_the_playbook_directory_and_strips_the_end() {
+        let d = dirs();
+        assert_eq!(
+            eval(&d, "lookup('pipe', 'pwd; echo; echo')").unwrap(),
+            json!(d.play.display().to_string())
+        );
+        let e = eval(&d, "lookup('pipe', 'exit 2')").unwrap_err();
+        assert!(e.ends_with("lookup_plugin.pipe(exit 2) returned 2"), "{e}");
+    }
+
+    #[test]
+    fn password_is_generated_once_kept_in_a_private_file_and_reused() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = dirs();
+        let first = eval(&d, "lookup('password', 'creds/db length=32 chars=digits')").unwrap();
+        let text = first.as_str().unwrap();
+        assert_eq!(text.len(), 32);
+        assert!(text.chars().all(|c| c.is_ascii_digit()), "{text}");
+        let file = d.play.join("creds/db");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), format!("{text}\n"));
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let again = eval(&d, "lookup('password', 'creds/db length=8')").unwrap();
+        assert_eq!(again, first, "the stored password is reused");
+        let other = eval(&d, "lookup('password', '/dev/null')").unwrap();
+        let other = other.as_str().unwrap();
+        assert_eq!(other.len(), 20);
+        assert!(other
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".,:-_".contains(c)));
+        let e = eval(&d, "lookup('password', 'x lenght=3')").unwrap_err();
+        assert!(
+            e.ends_with("Unrecognized parameter(s) given to password lookup: lenght"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn password_chars_take_string_sets_literals_and_double_commas() {
+        assert_eq!(
+            super::parse_chars_option("digits,,,ab"),
+            vec![",", "digits", "ab"]
+        );
+        let chars: String = super::password_chars(&["digits".into(), "x'\"".into()])
+            .into_iter()
+            .collect();
+        assert_eq!(chars, "0123456789x");
+    }
+
+    #[test]
+    fn password_with_encrypt_keeps_the_salt_and_hashes_the_same_each_time() {
+        let d = dirs();
+        let hashed = eval(&d, "lookup('password', 'creds/h encrypt=sha512_crypt')").unwrap();
+        let again = eval(&d, "lookup('password', 'creds/h encrypt=sha512_crypt')").unwrap();
+        assert_eq!(hashed, again);
+        let stored = std::fs::read_to_string(d.play.join("creds/h")).unwrap();
+        let (password, salt, _) = super::parse_password_content(stored.trim_end());
+        let salt = salt.expect("a salt is stored");
+        assert_eq!(salt.len(), 16);
+        assert_eq!(
+            hashed,
+            json!(crate::template::filters::crypt_hash(
+                &password,
+                "sha512_crypt",
+                Some(&salt),
+                None,
+                None
+            )
+            .unwrap())
+        );
+    }
+}
