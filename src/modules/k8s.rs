@@ -37,9 +37,9 @@
 //! - Failures name the step as kubernetes.core does: `Failed to create object: `, `Failed to
 //!   patch object: `, `Failed to replace object: `, `Failed to apply object: `, `Failed to delete
 //!   object: `, `Failed to retrieve requested object: `, followed by the server's Status body as
-//!   the Python client shows it (`b'{"kind":"Status",...}'`; rebuilt from the status, message and
-//!   reason, without `details`), plus `reason` (the HTTP reason, e.g. `Forbidden`). A denied
-//!   RBAC verb is such a failure, never a crash.
+//!   the Python client shows it (`{"kind":"Status",...}`; rebuilt from the status, message and
+//!   reason: without `details` and the server's final newline), plus `reason` (the HTTP reason,
+//!   e.g. `Forbidden`). A denied RBAC verb is such a failure, never a crash.
 //! - Check mode: the writes are sent as server-side dry runs (`dryRun=All`, as kubernetes.core
 //!   does with any server that supports them): nothing is stored, `changed` says what would
 //!   change, and `wait` is skipped.
@@ -678,7 +678,7 @@ fn error_body(e: &KubeError) -> String {
         "reason": e.reason,
         "code": e.code,
     });
-    format!("b'{status}\\n'")
+    status.to_string()
 }
 
 fn http_reason(code: u16) -> String {
@@ -1376,7 +1376,7 @@ mod tests {
         let f = Failure::api("Failed to create object", &e);
         assert_eq!(
             f.msg,
-            "Failed to create object: b'{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"configmaps is forbidden: User \\\"u\\\" cannot create\",\"reason\":\"Forbidden\",\"code\":403}\\n'"
+            "Failed to create object: {\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"configmaps is forbidden: User \\\"u\\\" cannot create\",\"reason\":\"Forbidden\",\"code\":403}"
         );
         assert_eq!(f.reason.as_deref(), Some("Forbidden"));
         let local = KubeError {
