@@ -54,6 +54,7 @@ fn valid_corpus_playbooks_load() {
     for name in [
         "forklift-console-plugin-e2e-hook-template.yml",
         "forklift-sample-2021-load-vars-absolute.yml",
+        "kubectl-mtv-guide-db-backup-hook.yml",
         "kubectl-mtv-guide-simple-notification.yml",
         "mtc-docs-fail-module.yml",
         "mtc-docs-k8s-info-own-pod.yml",
@@ -83,18 +84,6 @@ fn dnf_is_not_a_module_here() {
         "couldn't resolve module/action 'dnf'. This often indicates a misspelling, missing collection, or incorrect module path."
     );
     assert_at(&e, name, "dnf:");
-}
-
-#[test]
-fn k8s_module_of_the_guide_is_unknown() {
-    let name = "kubectl-mtv-guide-db-backup-hook.yml";
-    let e = rejected(name);
-    assert!(
-        e.message
-            .starts_with("couldn't resolve module/action 'kubernetes.core.k8s'."),
-        "{e}"
-    );
-    assert_at(&e, name, "kubernetes.core.k8s:");
 }
 
 #[test]

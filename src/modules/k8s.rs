@@ -58,7 +58,7 @@
 //!   impersonation, `persist_config`.
 
 use super::argspec::{ArgSpec, Kind, Param};
-use super::k8s_info::{add_warnings, has_any, remove_path, string_list, task_cluster};
+use super::k8s_info::{add_warnings, has_any, remove_path, task_cluster};
 use super::remote::failed_unchanged;
 use super::{Module, ModuleContext};
 use crate::connection::ConnError;
@@ -215,8 +215,15 @@ impl Module for K8s {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<K8sArgs>(args)
+    }
 
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
+        let typed: K8sArgs = match super::typed_args(args.clone()) {
+            Ok(typed) => typed,
+            Err(failure) => return Ok(failure),
+        };
         let mut warnings = ignored_warnings(&args);
         let own = if ctx.kube.allows_task_credentials() {
             match task_cluster(&args, &mut warnings).await {
@@ -253,7 +260,7 @@ impl Module for K8s {
                 return Ok(r);
             }
         };
-        let options = Options::from_args(&args, ctx.check_mode, ctx.diff);
+        let options = Options::from_args(typed, ctx.check_mode, ctx.diff);
         let mut result = k8s(&definitions, &options, cluster).await;
         add_warnings(&mut result, warnings);
         Ok(result)
@@ -289,19 +296,51 @@ struct Condition {
     reason: Option<String>,
 }
 
+/// The arguments that shape the action, read from the normalised ones. The objects
+/// themselves (`definition`, `src`, `template` and the names filling them) stay untyped:
+/// they are free Kubernetes data.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct K8sArgs {
+    #[serde(default = "present")]
+    state: String,
+    #[serde(default)]
+    apply: bool,
+    #[serde(default)]
+    server_side_apply: Option<Map>,
+    #[serde(default)]
+    merge_type: Option<Vec<String>>,
+    #[serde(default)]
+    force: bool,
+    #[serde(default)]
+    wait: bool,
+    #[serde(default = "five")]
+    wait_sleep: i64,
+    #[serde(default = "hundred_twenty")]
+    wait_timeout: i64,
+    #[serde(default)]
+    wait_condition: Option<Map>,
+    #[serde(default)]
+    delete_options: Option<Value>,
+    #[serde(default)]
+    continue_on_error: bool,
+    #[serde(default)]
+    hidden_fields: Option<Vec<String>>,
+}
+
+fn present() -> String {
+    "present".into()
+}
+fn five() -> i64 {
+    5
+}
+fn hundred_twenty() -> i64 {
+    120
+}
+
 impl Options {
-    fn from_args(args: &Map, check_mode: bool, diff: bool) -> Options {
-        let flag = |k: &str| args.get(k).and_then(Value::as_bool).unwrap_or(false);
-        let secs = |k: &str, d: u64| {
-            args.get(k)
-                .and_then(|v| {
-                    v.as_u64()
-                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                })
-                .unwrap_or(d)
-        };
-        let apply = flag("apply").then(|| {
-            let ssa = args.get("server_side_apply").and_then(Value::as_object);
+    fn from_args(args: K8sArgs, check_mode: bool, diff: bool) -> Options {
+        let apply = args.apply.then(|| {
+            let ssa = args.server_side_apply.as_ref();
             PatchKind::Apply {
                 field_manager: ssa
                     .and_then(|s| s.get("field_manager"))
@@ -315,43 +354,35 @@ impl Options {
                     .unwrap_or(false),
             }
         });
-        let condition = args
-            .get("wait_condition")
-            .and_then(Value::as_object)
-            .and_then(|c| {
-                let type_ = c.get("type")?.as_str()?.to_string();
-                let status = match c.get("status") {
-                    Some(Value::String(s)) => s.clone(),
-                    Some(Value::Bool(false)) => "False".into(),
-                    _ => "True".into(),
-                };
-                let reason = c.get("reason").and_then(Value::as_str).map(str::to_string);
-                Some(Condition {
-                    type_,
-                    status,
-                    reason,
-                })
-            });
+        let condition = args.wait_condition.as_ref().and_then(|c| {
+            let type_ = c.get("type")?.as_str()?.to_string();
+            // kubernetes.core's default status is "True"; a YAML `false` means "False".
+            let status = match c.get("status") {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Bool(false)) => "False".into(),
+                _ => "True".into(),
+            };
+            let reason = c.get("reason").and_then(Value::as_str).map(str::to_string);
+            Some(Condition {
+                type_,
+                status,
+                reason,
+            })
+        });
+        let secs = |n: i64| n.max(0) as u64;
         Options {
-            state: args
-                .get("state")
-                .and_then(Value::as_str)
-                .unwrap_or("present")
-                .to_string(),
+            state: args.state,
             apply,
-            force: flag("force"),
-            merge_types: string_list(args.get("merge_type")),
-            wait: flag("wait").then(|| Wait {
-                timeout: Duration::from_secs(secs("wait_timeout", 120)),
-                sleep: Duration::from_secs(secs("wait_sleep", 5).max(1)),
+            force: args.force,
+            merge_types: args.merge_type.unwrap_or_default(),
+            wait: args.wait.then(|| Wait {
+                timeout: Duration::from_secs(secs(args.wait_timeout)),
+                sleep: Duration::from_secs(secs(args.wait_sleep).max(1)),
                 condition,
             }),
-            delete_options: args
-                .get("delete_options")
-                .filter(|v| v.is_object())
-                .cloned(),
-            continue_on_error: flag("continue_on_error"),
-            hidden_fields: string_list(args.get("hidden_fields")),
+            delete_options: args.delete_options.filter(|v| v.is_object()),
+            continue_on_error: args.continue_on_error,
+            hidden_fields: args.hidden_fields.unwrap_or_default(),
             check_mode,
             diff,
         }
@@ -416,7 +447,7 @@ fn from_definition(definition: &Value) -> Result<Vec<Value>, String> {
         Value::Object(_) => Ok(flatten_list_kind(definition)),
         other => Err(format!(
             "Failed to load resource definition: expected a mapping, a list or YAML text, not {}",
-            crate::template::filters::json_type_name(other)
+            crate::py::type_name(other)
         )),
     }
 }
@@ -489,7 +520,7 @@ fn complete(mut object: Value, args: &Map) -> Result<Value, String> {
     let Some(fields) = object.as_object_mut() else {
         return Err(format!(
             "Failed to load resource definition: a resource definition must be a mapping, not {}",
-            crate::template::filters::json_type_name(&object)
+            crate::py::type_name(&object)
         ));
     };
     for (key, param) in [("kind", "kind"), ("apiVersion", "api_version")] {

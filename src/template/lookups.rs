@@ -400,8 +400,8 @@ fn first_found_candidates(
             other => {
                 return Err(LookupFailure::Run(format!(
                     "Invalid term supplied, can handle string, mapping or list of strings but got: {} for {}",
-                    crate::modules::argspec::py_type(other),
-                    crate::report::pyjson::repr(other)
+                    crate::py::class_name(other),
+                    crate::py::repr(other)
                 )))
             }
         };
