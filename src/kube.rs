@@ -19,6 +19,11 @@
 //!   (lists flattened to their items). Every Secret read is registered with the run's redactor
 //!   right away ([`crate::report::redact::global`]), whatever the task's `no_log`.
 //! - `post_event`: a core/v1 Event involving the pod.
+//! - Writes (`kubernetes.core.k8s`): [`Cluster::resource_type`] (the same discovery as `info`),
+//!   then [`Cluster::get_object`], `create_object`, `replace_object`, `patch_object` (strategic
+//!   merge, merge, JSON patch or server-side apply, see [`PatchKind`]) and `delete_object`, each
+//!   optionally a server-side dry run (`dryRun=All`, check mode). Every object they return is
+//!   registered with the redactor like a read Secret.
 //! - Faults ([`RetryPolicy`]): every request, discovery included, is retried on `429` and (for
 //!   reads) `5xx` with a bounded backoff that honours `Retry-After` up to a cap, then reported
 //!   with the status, reason, server and request; an unreachable server is retried likewise and
@@ -31,7 +36,9 @@
 //! `data: {key: base64(FILE)}`. A Secret nobody provided is answered with a placeholder whose
 //! `data.key` is base64 of `<placeholder: dry-run has no Secret NS/NAME>`, annotated
 //! `hook-runner.io/dry-run-placeholder: "true"`, plus a warning, so a dry-run goes on. Other
-//! kinds that were not provided are "not found" with a warning.
+//! kinds that were not provided are "not found" with a warning. Writes never leave the process:
+//! they answer what the object would be (a create gives the definition, a patch the given object
+//! with the patch merged in) and store nothing; `offline()` is true so callers can say so.
 
 use crate::Value;
 use async_trait::async_trait;
@@ -93,6 +100,119 @@ pub trait Cluster: Send + Sync {
     fn allows_task_credentials(&self) -> bool {
         true
     }
+    /// True when nothing is sent to a cluster (dry-run files): writes are only shown.
+    fn offline(&self) -> bool {
+        false
+    }
+    /// The resource type of `kind` in `api_version`, `None` when the API has no such kind.
+    async fn resource_type(
+        &self,
+        _api_version: &str,
+        _kind: &str,
+    ) -> Result<Option<ResourceType>, KubeError> {
+        Err(cannot_write())
+    }
+    /// The object, `None` when it does not exist.
+    async fn get_object(&self, _target: &ObjectRef) -> Result<Option<Value>, KubeError> {
+        Err(cannot_write())
+    }
+    /// Creates `object`; `dry_run` asks the server to validate and answer without storing.
+    async fn create_object(
+        &self,
+        _target: &ObjectRef,
+        _object: &Value,
+        _dry_run: bool,
+    ) -> Result<Value, KubeError> {
+        Err(cannot_write())
+    }
+    /// Replaces the object (PUT).
+    async fn replace_object(
+        &self,
+        _target: &ObjectRef,
+        _object: &Value,
+        _dry_run: bool,
+    ) -> Result<Value, KubeError> {
+        Err(cannot_write())
+    }
+    /// Patches the object with `patch` of `kind`.
+    async fn patch_object(
+        &self,
+        _target: &ObjectRef,
+        _patch: &Value,
+        _kind: &PatchKind,
+        _dry_run: bool,
+    ) -> Result<Value, KubeError> {
+        Err(cannot_write())
+    }
+    /// Deletes the object with `options` (a DeleteOptions body: `propagationPolicy`...).
+    async fn delete_object(
+        &self,
+        _target: &ObjectRef,
+        _options: Option<&Value>,
+        _dry_run: bool,
+    ) -> Result<Value, KubeError> {
+        Err(cannot_write())
+    }
+}
+
+/// A resource type found by discovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceType {
+    /// `v1` or `group/version`.
+    pub api_version: String,
+    pub kind: String,
+    /// The plural resource name (`configmaps`).
+    pub plural: String,
+    pub namespaced: bool,
+}
+
+impl ResourceType {
+    fn api_resource(&self) -> kube::discovery::ApiResource {
+        let (group, version) = split_api_version(&self.api_version).unwrap_or(("", "v1"));
+        kube::discovery::ApiResource {
+            group: group.to_string(),
+            version: version.to_string(),
+            api_version: self.api_version.clone(),
+            kind: self.kind.clone(),
+            plural: self.plural.clone(),
+        }
+    }
+}
+
+/// One object of a resource type: its namespace (ignored for cluster-scoped types) and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    pub resource: ResourceType,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectRef {
+    fn namespace(&self) -> Option<&str> {
+        if self.resource.namespaced {
+            self.namespace.as_deref()
+        } else {
+            None
+        }
+    }
+}
+
+/// How a patch is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatchKind {
+    /// `application/strategic-merge-patch+json` (built-in types only).
+    Strategic,
+    /// `application/merge-patch+json` (RFC 7386).
+    Merge,
+    /// `application/json-patch+json` (RFC 6902): the patch is a list of operations.
+    Json,
+    /// Server-side apply (`application/apply-patch+yaml`) as `field_manager`; `force` takes
+    /// over fields other managers own.
+    Apply { field_manager: String, force: bool },
+}
+
+fn cannot_write() -> KubeError {
+    config_error("this Kubernetes source cannot read or write objects by name")
 }
 
 /// The message kubernetes.core gives for an unknown apiVersion/kind.
@@ -367,6 +487,159 @@ impl Cluster for ApiCluster {
         self.call(request).await?;
         Ok(())
     }
+
+    async fn resource_type(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Option<ResourceType>, KubeError> {
+        Ok(self
+            .resolve(api_version, kind)
+            .await?
+            .map(|(ar, namespaced)| ResourceType {
+                api_version: ar.api_version,
+                kind: ar.kind,
+                plural: ar.plural,
+                namespaced,
+            }))
+    }
+
+    async fn get_object(&self, target: &ObjectRef) -> Result<Option<Value>, KubeError> {
+        let request = object_request(target)
+            .get(&target.name, &Default::default())
+            .map_err(bad_request)?;
+        match self.call(request).await {
+            Ok(object) => Ok(Some(learned(object))),
+            Err(e) if e.code == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create_object(
+        &self,
+        target: &ObjectRef,
+        object: &Value,
+        dry_run: bool,
+    ) -> Result<Value, KubeError> {
+        let params = kube::api::PostParams {
+            dry_run,
+            field_manager: None,
+        };
+        let request = object_request(target)
+            .create(&params, json_bytes(object)?)
+            .map_err(bad_request)?;
+        self.call(request).await.map(learned)
+    }
+
+    async fn replace_object(
+        &self,
+        target: &ObjectRef,
+        object: &Value,
+        dry_run: bool,
+    ) -> Result<Value, KubeError> {
+        let params = kube::api::PostParams {
+            dry_run,
+            field_manager: None,
+        };
+        let request = object_request(target)
+            .replace(&target.name, &params, json_bytes(object)?)
+            .map_err(bad_request)?;
+        self.call(request).await.map(learned)
+    }
+
+    async fn patch_object(
+        &self,
+        target: &ObjectRef,
+        patch: &Value,
+        kind: &PatchKind,
+        dry_run: bool,
+    ) -> Result<Value, KubeError> {
+        use kube::api::{Patch, PatchParams};
+        let mut params = PatchParams {
+            dry_run,
+            ..Default::default()
+        };
+        let body = match kind {
+            PatchKind::Strategic => Patch::Strategic(patch),
+            // kube builds JSON patches only with its `jsonpatch` feature: the body is the same
+            // JSON, sent as a merge patch whose media type is then corrected below.
+            PatchKind::Merge | PatchKind::Json => Patch::Merge(patch),
+            PatchKind::Apply {
+                field_manager,
+                force,
+            } => {
+                params.field_manager = Some(field_manager.clone());
+                params.force = *force;
+                Patch::Apply(patch)
+            }
+        };
+        let mut request = object_request(target)
+            .patch(&target.name, &params, &body)
+            .map_err(bad_request)?;
+        if *kind == PatchKind::Json {
+            request.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json-patch+json"),
+            );
+        }
+        self.call(request).await.map(learned)
+    }
+
+    async fn delete_object(
+        &self,
+        target: &ObjectRef,
+        options: Option<&Value>,
+        dry_run: bool,
+    ) -> Result<Value, KubeError> {
+        let params = kube::api::DeleteParams {
+            dry_run,
+            ..Default::default()
+        };
+        let mut request = object_request(target)
+            .delete(&target.name, &params)
+            .map_err(bad_request)?;
+        if let Some(Value::Object(options)) = options {
+            let mut body = serde_json::json!({"apiVersion": "v1", "kind": "DeleteOptions"});
+            if let Some(fields) = body.as_object_mut() {
+                fields.extend(options.clone());
+                if dry_run {
+                    fields.insert("dryRun".into(), serde_json::json!(["All"]));
+                }
+            }
+            *request.body_mut() = json_bytes(&body)?;
+        }
+        self.call(request).await.map(learned)
+    }
+}
+
+/// A request builder for `target`'s collection.
+fn object_request(target: &ObjectRef) -> kube::core::Request {
+    use kube::core::{DynamicObject, Resource};
+    let ar = target.resource.api_resource();
+    kube::core::Request::new(DynamicObject::url_path(&ar, target.namespace()))
+}
+
+fn bad_request(e: kube::core::request::Error) -> KubeError {
+    KubeError {
+        code: 0,
+        reason: "BadRequest".into(),
+        message: e.to_string(),
+    }
+}
+
+fn json_bytes(value: &Value) -> Result<Vec<u8>, KubeError> {
+    serde_json::to_vec(value).map_err(|e| KubeError {
+        code: 0,
+        reason: "Internal".into(),
+        message: e.to_string(),
+    })
+}
+
+/// An object that entered the process: its Secrets (if it is one, or holds some) are
+/// registered with the run's redactor at once, as `info` does.
+fn learned(object: Value) -> Value {
+    crate::report::redact::global().learn_secrets_in(&object);
+    object
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1121,6 +1394,150 @@ impl Cluster for FileCluster {
     fn allows_task_credentials(&self) -> bool {
         false
     }
+
+    fn offline(&self) -> bool {
+        true
+    }
+
+    /// Any kind exists: its plural is guessed as Kubernetes' code generators make it.
+    async fn resource_type(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Option<ResourceType>, KubeError> {
+        if split_api_version(api_version).is_none() || kind.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(ResourceType {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            plural: plural_of(kind),
+            namespaced: !CLUSTER_SCOPED_KINDS.contains(&kind),
+        }))
+    }
+
+    async fn get_object(&self, target: &ObjectRef) -> Result<Option<Value>, KubeError> {
+        let query = InfoQuery {
+            api_version: target.resource.api_version.clone(),
+            kind: target.resource.kind.clone(),
+            name: Some(target.name.clone()),
+            namespace: target.namespace().map(str::to_string),
+            ..Default::default()
+        };
+        Ok(self
+            .objects
+            .iter()
+            .find(|o| FileCluster::matches(o, &query))
+            .cloned())
+    }
+
+    async fn create_object(
+        &self,
+        target: &ObjectRef,
+        object: &Value,
+        _dry_run: bool,
+    ) -> Result<Value, KubeError> {
+        let mut shown = object.clone();
+        if let (Some(ns), Some(meta)) = (
+            target.namespace(),
+            shown.get_mut("metadata").and_then(Value::as_object_mut),
+        ) {
+            meta.insert("namespace".into(), Value::String(ns.to_string()));
+        }
+        Ok(shown)
+    }
+
+    async fn replace_object(
+        &self,
+        target: &ObjectRef,
+        object: &Value,
+        dry_run: bool,
+    ) -> Result<Value, KubeError> {
+        self.create_object(target, object, dry_run).await
+    }
+
+    async fn patch_object(
+        &self,
+        target: &ObjectRef,
+        patch: &Value,
+        kind: &PatchKind,
+        _dry_run: bool,
+    ) -> Result<Value, KubeError> {
+        let mut object = self
+            .get_object(target)
+            .await?
+            .unwrap_or_else(|| serde_json::json!({}));
+        // A JSON patch is not evaluated offline: the object is shown as it was given.
+        if *kind != PatchKind::Json {
+            merge_patch(&mut object, patch);
+        }
+        Ok(object)
+    }
+
+    async fn delete_object(
+        &self,
+        target: &ObjectRef,
+        _options: Option<&Value>,
+        _dry_run: bool,
+    ) -> Result<Value, KubeError> {
+        Ok(serde_json::json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": {"name": target.name, "kind": target.resource.plural},
+        }))
+    }
+}
+
+/// Kinds that are cluster-scoped (for dry-run, which has no discovery).
+const CLUSTER_SCOPED_KINDS: &[&str] = &[
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "StorageClass",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "VolumeSnapshotClass",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+/// The lowercase plural Kubernetes' code generators give a kind (`Policy` -> `policies`).
+fn plural_of(kind: &str) -> String {
+    let lower = kind.to_lowercase();
+    let vowel_before_y =
+        lower.len() > 1 && lower[..lower.len() - 1].ends_with(['a', 'e', 'i', 'o', 'u']);
+    if lower.ends_with('y') && lower.len() > 1 && !vowel_before_y {
+        format!("{}ies", &lower[..lower.len() - 1])
+    } else if ["s", "x", "z", "ch", "sh"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+    {
+        format!("{lower}es")
+    } else {
+        format!("{lower}s")
+    }
+}
+
+/// RFC 7386: `null` removes a key, maps merge, anything else replaces.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(changes) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(crate::Map::new());
+    }
+    if let Value::Object(fields) = target {
+        for (key, change) in changes {
+            if change.is_null() {
+                fields.remove(key);
+            } else {
+                merge_patch(fields.entry(key.clone()).or_insert(Value::Null), change);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1223,6 +1640,41 @@ mod tests {
         let a = c.info(&q).await.unwrap();
         assert_eq!(a.resources.len(), 1);
         assert_eq!(a.resources[0]["metadata"]["name"], json!("a"));
+    }
+
+    #[tokio::test]
+    async fn dry_run_writes_show_the_object_and_store_nothing() {
+        let mut c = FileCluster::new();
+        c.add_object(json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"m","namespace":"n"},"data":{"a":"1"}}));
+        let rt = c.resource_type("v1", "ConfigMap").await.unwrap().unwrap();
+        assert_eq!((rt.plural.as_str(), rt.namespaced), ("configmaps", true));
+        let ns = c.resource_type("v1", "Namespace").await.unwrap().unwrap();
+        assert!(!ns.namespaced);
+        let target = ObjectRef {
+            resource: rt,
+            namespace: Some("n".into()),
+            name: "m".into(),
+        };
+        let patched = c
+            .patch_object(
+                &target,
+                &json!({"data": {"b": "2"}}),
+                &PatchKind::Merge,
+                false,
+            )
+            .await
+            .unwrap();
+        assert_eq!(patched["data"], json!({"a": "1", "b": "2"}));
+        assert_eq!(
+            c.get_object(&target).await.unwrap().unwrap()["data"],
+            json!({"a": "1"})
+        );
+        let created = c
+            .create_object(&target, &json!({"metadata": {"name": "x"}}), false)
+            .await
+            .unwrap();
+        assert_eq!(created["metadata"]["namespace"], json!("n"));
+        assert!(c.offline());
     }
 
     #[test]

@@ -164,15 +164,8 @@ fn corpus_expectations() -> Vec<(&'static str, Expect)> {
                 at: "- name: Log migration hook execution",
             },
         ),
-        // `dnf` is not a hook-runner module (no package managers): rejected as unknown.
-        (
-            "forklift-docs-hooks-cloud-init.yml",
-            Expect::Rejected {
-                code: 4,
-                message: "couldn't resolve module/action 'dnf'. This often indicates a misspelling, missing collection, or incorrect module path.",
-                at: "dnf:",
-            },
-        ),
+        // Runs in dry-run (the VM tasks, dnf included, are shown as they would run).
+        ("forklift-docs-hooks-cloud-init.yml", Expect::Runs),
         // Windows module: unknown.
         (
             "forklift-issue956-windows-bring-disks-online.yml",
@@ -185,14 +178,15 @@ fn corpus_expectations() -> Vec<(&'static str, Expect)> {
         // Absolute `/tmp/hook/plan.yml`: in the pod that is the hook directory, so the hook
         // runs there; a dry-run of the hook directory must read them from it.
         ("forklift-sample-2021-load-vars-absolute.yml", Expect::Runs),
-        // `kubernetes.core.k8s` (writes) is not provided: unknown, before the undefined
-        // `plan.metadata.name` / `workload.vm.name` could matter.
+        // Loads (kubernetes.core.k8s is a module); its first task reads `plan.metadata.name`,
+        // which Forklift's plan.yml does not have (the Plan's spec only): exit 2 there.
         (
             "kubectl-mtv-guide-db-backup-hook.yml",
-            Expect::Rejected {
-                code: 4,
-                message: "couldn't resolve module/action 'kubernetes.core.k8s'.",
-                at: "kubernetes.core.k8s:",
+            Expect::FailsIn {
+                code: 2,
+                task: "Create backup directory",
+                messages: &["'dict object' has no attribute 'metadata'"],
+                at: "- name: Create backup directory",
             },
         ),
         // Skeleton tasks with only a name and a comment.
@@ -212,13 +206,15 @@ fn corpus_expectations() -> Vec<(&'static str, Expect)> {
                 at: "name: Use credentials securely",
             },
         ),
-        // `script` is not provided.
+        // Loads; the script's argument reads `workload.vm.name`, a path no provider writes
+        // (the name is `workload.vm.vm1.vm0.name` for vSphere): exit 2 in that task.
         (
             "kubectl-mtv-guide-shell-script-hook.yml",
-            Expect::Rejected {
-                code: 4,
-                message: "couldn't resolve module/action 'script'.",
-                at: "script:",
+            Expect::FailsIn {
+                code: 2,
+                task: "Execute custom shell script",
+                messages: &["'dict object' has no attribute 'name'"],
+                at: "- name: Execute custom shell script",
             },
         ),
         // No include_vars: `workload` itself is undefined, as in Ansible (exit 2 in the task).

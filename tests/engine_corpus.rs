@@ -52,7 +52,10 @@ fn valid_corpus_playbooks_load() {
     }
     for name in [
         "forklift-console-plugin-e2e-hook-template.yml",
+        "forklift-docs-hooks-cloud-init.yml",
         "forklift-sample-2021-load-vars-absolute.yml",
+        "kubectl-mtv-guide-db-backup-hook.yml",
+        "kubectl-mtv-guide-shell-script-hook.yml",
         "kubectl-mtv-guide-simple-notification.yml",
         "mtc-docs-fail-module.yml",
         "mtc-docs-k8s-info-own-pod.yml",
@@ -74,50 +77,6 @@ fn windows_module_is_unknown() {
         "couldn't resolve module/action 'win_shell'. This often indicates a misspelling, missing collection, or incorrect module path."
     );
     assert_at(&e, name, "win_shell:");
-}
-
-#[test]
-fn dnf_is_not_a_module_here() {
-    if data::corpus_dir("dnf_is_not_a_module_here").is_none() {
-        return;
-    }
-    let name = "forklift-docs-hooks-cloud-init.yml";
-    let e = rejected(name);
-    assert_eq!(
-        e.message,
-        "couldn't resolve module/action 'dnf'. This often indicates a misspelling, missing collection, or incorrect module path."
-    );
-    assert_at(&e, name, "dnf:");
-}
-
-#[test]
-fn k8s_module_of_the_guide_is_unknown() {
-    if data::corpus_dir("k8s_module_of_the_guide_is_unknown").is_none() {
-        return;
-    }
-    let name = "kubectl-mtv-guide-db-backup-hook.yml";
-    let e = rejected(name);
-    assert!(
-        e.message
-            .starts_with("couldn't resolve module/action 'kubernetes.core.k8s'."),
-        "{e}"
-    );
-    assert_at(&e, name, "kubernetes.core.k8s:");
-}
-
-#[test]
-fn script_module_is_unknown() {
-    if data::corpus_dir("script_module_is_unknown").is_none() {
-        return;
-    }
-    let name = "kubectl-mtv-guide-shell-script-hook.yml";
-    let e = rejected(name);
-    assert!(
-        e.message
-            .starts_with("couldn't resolve module/action 'script'."),
-        "{e}"
-    );
-    assert_at(&e, name, "script:");
 }
 
 #[test]

@@ -13,5 +13,7 @@ mod run;
 mod k8s_faults;
 #[path = "k8s_info.rs"]
 mod k8s_info;
+#[path = "k8s_module.rs"]
+mod k8s_module;
 #[path = "k8s_pod.rs"]
 mod k8s_pod;

@@ -865,7 +865,7 @@ async fn vm_without_curl_or_wget_gets_one_clear_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vm_uri_and_get_url_through_the_targets_curl() {
-    let test = "vm_uri_and_get_url_through_the_targets_curl";
+    let test = lab::test_name!();
     if !lab::require_root_and(test, HOST_COMMANDS) || !lab::require_command(test, "/usr/bin/curl") {
         return;
     }
@@ -1072,7 +1072,7 @@ async fn vm_uri_and_get_url_through_the_targets_curl() {
 /// The same requests through GNU wget, for targets without curl.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vm_uri_and_get_url_through_the_targets_wget() {
-    let test = "vm_uri_and_get_url_through_the_targets_wget";
+    let test = lab::test_name!();
     if !lab::require_root_and(test, HOST_COMMANDS) || !lab::require_command(test, "/usr/bin/wget") {
         return;
     }

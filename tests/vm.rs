@@ -4,17 +4,17 @@
 //! and the files' tests run side by side. Each file below is a module named after what it tests.
 
 // Helpers shared by the files below, declared once for the binary.
-#[path = "support/engine.rs"]
-mod engine_common;
-#[allow(dead_code)]
-#[path = "differential/harness.rs"]
-mod harness;
 #[path = "support/e2e.rs"]
 mod common;
 #[path = "support/data.rs"]
 mod data;
+#[path = "support/engine.rs"]
+mod engine_common;
 #[path = "support/faults.rs"]
 mod faults;
+#[allow(dead_code)]
+#[path = "differential/harness.rs"]
+mod harness;
 #[path = "support/modules.rs"]
 mod modules_common;
 #[path = "support/process.rs"]
@@ -22,6 +22,8 @@ mod process;
 
 #[path = "e2e_cancel.rs"]
 mod e2e_cancel;
+#[path = "e2e_corpus.rs"]
+mod e2e_corpus;
 #[path = "e2e_failures.rs"]
 mod e2e_failures;
 #[path = "e2e_late_host.rs"]
@@ -36,15 +38,15 @@ mod faults_reboot;
 mod faults_rerun;
 #[path = "faults_ssh.rs"]
 mod faults_ssh;
-#[path = "modules_vm.rs"]
-mod modules_vm;
-#[path = "modules_vm_extra.rs"]
-mod modules_vm_extra;
+#[path = "modules_control.rs"]
+mod modules_control;
 #[path = "modules_files.rs"]
 mod modules_files;
 #[path = "modules_http.rs"]
 mod modules_http;
-#[path = "modules_control.rs"]
-mod modules_control;
 #[path = "modules_packages.rs"]
 mod modules_packages;
+#[path = "modules_vm.rs"]
+mod modules_vm;
+#[path = "modules_vm_extra.rs"]
+mod modules_vm_extra;

@@ -45,7 +45,7 @@ pub(crate) struct Run<'a> {
     pub custom_stats: Mutex<Map>,
     pub extra_vars: Map,
     pub playbook_dir: PathBuf,
-    pub kube: Box<dyn Cluster>,
+    pub kube: Arc<dyn Cluster>,
     pub cancel: Cancel,
     pub dry_run: bool,
     pub forks: tokio::sync::Semaphore,
@@ -65,15 +65,15 @@ impl<'a> Run<'a> {
         cancel: Cancel,
     ) -> Result<Run<'a>, String> {
         let dry_run = matches!(opts.mode, Mode::DryRun { .. });
-        let kube: Box<dyn Cluster> = match &opts.mode {
+        let kube: Arc<dyn Cluster> = match &opts.mode {
             Mode::DryRun { secrets } => {
                 let mut files = crate::kube::FileCluster::new();
                 for (namespace, name, file) in secrets {
                     files.add_secret_arg(&format!("{namespace}/{name}={}", file.display()))?;
                 }
-                Box::new(files)
+                Arc::new(files)
             }
-            Mode::Run => Box::new(LazyCluster {
+            Mode::Run => Arc::new(LazyCluster {
                 kubeconfig: opts.kubeconfig.clone(),
                 cell: tokio::sync::OnceCell::new(),
             }),
@@ -91,6 +91,10 @@ impl<'a> Run<'a> {
             vars::LAZY_HOSTVARS,
             Arc::new(move |terms, _| Ok(answer.answer(terms))),
         );
+        let k8s_lookup = crate::modules::k8s::lookup_handler(kube.clone(), opts.kubeconfig.clone());
+        for name in ["kubernetes.core.k8s", "community.kubernetes.k8s", "k8s"] {
+            templar.register_lookup(name, k8s_lookup.clone());
+        }
         Ok(Run {
             opts,
             reporter,
@@ -490,5 +494,63 @@ impl Cluster for LazyCluster {
     }
     async fn post_event(&self, event: &EventSpec) -> Result<(), KubeError> {
         self.get().await?.post_event(event).await
+    }
+    async fn resource_type(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Option<crate::kube::ResourceType>, KubeError> {
+        self.get().await?.resource_type(api_version, kind).await
+    }
+    async fn get_object(
+        &self,
+        target: &crate::kube::ObjectRef,
+    ) -> Result<Option<crate::Value>, KubeError> {
+        self.get().await?.get_object(target).await
+    }
+    async fn create_object(
+        &self,
+        target: &crate::kube::ObjectRef,
+        object: &crate::Value,
+        dry_run: bool,
+    ) -> Result<crate::Value, KubeError> {
+        self.get()
+            .await?
+            .create_object(target, object, dry_run)
+            .await
+    }
+    async fn replace_object(
+        &self,
+        target: &crate::kube::ObjectRef,
+        object: &crate::Value,
+        dry_run: bool,
+    ) -> Result<crate::Value, KubeError> {
+        self.get()
+            .await?
+            .replace_object(target, object, dry_run)
+            .await
+    }
+    async fn patch_object(
+        &self,
+        target: &crate::kube::ObjectRef,
+        patch: &crate::Value,
+        kind: &crate::kube::PatchKind,
+        dry_run: bool,
+    ) -> Result<crate::Value, KubeError> {
+        self.get()
+            .await?
+            .patch_object(target, patch, kind, dry_run)
+            .await
+    }
+    async fn delete_object(
+        &self,
+        target: &crate::kube::ObjectRef,
+        options: Option<&crate::Value>,
+        dry_run: bool,
+    ) -> Result<crate::Value, KubeError> {
+        self.get()
+            .await?
+            .delete_object(target, options, dry_run)
+            .await
     }
 }

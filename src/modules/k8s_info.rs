@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 pub struct K8sInfo;
 
 /// Connection parameters that are accepted but ignored (with a warning).
-const IGNORED_AUTH: &[&str] = &[
+pub(crate) const IGNORED_AUTH: &[&str] = &[
     "username",
     "password",
     "client_cert",
@@ -190,9 +190,9 @@ struct Condition {
 }
 
 /// Parameters that select the task's own credentials instead of the run's.
-const TASK_CREDENTIALS: &[&str] = &["kubeconfig", "context", "host", "api_key"];
+pub(crate) const TASK_CREDENTIALS: &[&str] = &["kubeconfig", "context", "host", "api_key"];
 
-fn has_any(args: &Map, keys: &[&str]) -> bool {
+pub(crate) fn has_any(args: &Map, keys: &[&str]) -> bool {
     keys.iter()
         .any(|k| args.get(*k).is_some_and(|v| !v.is_null()))
 }
@@ -200,7 +200,7 @@ fn has_any(args: &Map, keys: &[&str]) -> bool {
 /// The task's own cluster, as kubernetes.core chooses it: `host` + `api_key` (with `ca_cert`,
 /// `validate_certs`), else `kubeconfig` and/or `context`; `None` when the task gives none, so
 /// the run's credentials (in-cluster first) are used.
-async fn task_cluster(
+pub(crate) async fn task_cluster(
     args: &Map,
     warnings: &mut Vec<String>,
 ) -> Result<Option<ApiCluster>, String> {
@@ -270,7 +270,7 @@ fn expand_home(path: &str) -> String {
     }
 }
 
-fn add_warnings(result: &mut Map, mut warnings: Vec<String>) {
+pub(crate) fn add_warnings(result: &mut Map, mut warnings: Vec<String>) {
     if warnings.is_empty() {
         return;
     }
@@ -470,7 +470,7 @@ fn has_condition(object: &Value, c: &Condition) -> bool {
 }
 
 /// Removes a dotted path (`metadata.managedFields`) from an object.
-fn remove_path(object: &mut Value, path: &str) {
+pub(crate) fn remove_path(object: &mut Value, path: &str) {
     let mut parts: Vec<&str> = path.split('.').collect();
     let Some(last) = parts.pop() else { return };
     let mut node = object;
@@ -485,7 +485,7 @@ fn remove_path(object: &mut Value, path: &str) {
     }
 }
 
-fn string_list(v: Option<&Value>) -> Vec<String> {
+pub(crate) fn string_list(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::Array(a)) => a
             .iter()

@@ -35,6 +35,7 @@ pub mod group;
 pub mod group_by;
 pub mod hostname;
 pub mod include_vars;
+pub mod k8s;
 pub mod k8s_info;
 pub mod known_hosts;
 pub mod lineinfile;
@@ -175,6 +176,7 @@ fn collection_alias(name: &str) -> Option<&'static str> {
         "kubernetes.core.k8s_info" | "community.kubernetes.k8s_info" | "k8s_facts" => {
             Some("k8s_info")
         }
+        "kubernetes.core.k8s" | "community.kubernetes.k8s" | "k8s_raw" => Some("k8s"),
         "ansible.builtin.systemd_service" | "systemd_service" => Some("systemd"),
         // yum is dnf since ansible-core 2.17 (its action redirects there).
         "ansible.builtin.yum" | "ansible.legacy.yum" | "yum" => Some("dnf"),
@@ -209,6 +211,7 @@ pub fn all() -> &'static [&'static dyn Module] {
         &group_by::GroupBy,
         &hostname::Hostname,
         &include_vars::IncludeVars,
+        &k8s::K8s,
         &k8s_info::K8sInfo,
         &known_hosts::KnownHosts,
         &lineinfile::LineInFile,
@@ -256,6 +259,7 @@ mod tests {
         "fail",
         "group_by",
         "include_vars",
+        "k8s",
         "k8s_info",
         "pause",
         "set_fact",

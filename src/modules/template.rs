@@ -267,7 +267,7 @@ fn normalise_newlines(text: &str) -> String {
 }
 
 /// Finds a template as Ansible's `_find_needle('templates', src)` does.
-fn find_template(src: &str, search_paths: &[PathBuf]) -> Result<PathBuf, String> {
+pub(crate) fn find_template(src: &str, search_paths: &[PathBuf]) -> Result<PathBuf, String> {
     let path = Path::new(src);
     if path.is_absolute() {
         return if path.is_file() {

@@ -68,6 +68,8 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("extract", extract);
     env.add_filter("split", split);
     env.add_filter("to_uuid", to_uuid);
+    env.add_filter("password_hash", password_hash);
+    env.add_filter("urlsplit", urlsplit);
     env.add_filter("subelements", subelements);
     strict_builtins(env);
     fqcn_aliases(env);
@@ -113,6 +115,9 @@ const ANSIBLE_FILTERS: &[&str] = &[
     "type_debug",
     "extract",
     "split",
+    "password_hash",
+    "urlsplit",
+    "to_uuid",
     "strftime",
     "random",
     "shuffle",
@@ -889,6 +894,238 @@ fn to_uuid(value: Value, namespace: Option<String>) -> Result<String, Error> {
     Ok(uuid::Uuid::from_bytes(bytes).hyphenated().to_string())
 }
 
+// ---------------------------------------------------------------- password_hash
+
+/// `password_hash(hashtype='sha512', salt=None, salt_size=None, rounds=None, ident=None)` as
+/// Ansible computes it with passlib: `sha512`/`sha512_crypt` (`$6$`) and `sha256`/`sha256_crypt`
+/// (`$5$`); without `rounds`, Ansible's implicit rounds (656000 and 535000), written in the hash
+/// as passlib does for any count but 5000; a random 16-character salt from `./0-9A-Za-z` unless
+/// `salt` (at most 16 of those characters) or `salt_size` is given. `md5`, `blowfish`/`bcrypt`
+/// and `ident` are refused with a message (not implemented here).
+fn password_hash(value: Value, args: Rest<Value>, kwargs: Kwargs) -> Result<String, Error> {
+    // Positional order as Ansible's: hashtype, salt, salt_size, rounds, ident.
+    let positional = |i: usize, name: &str| -> Result<Option<Value>, Error> {
+        match (args.get(i).cloned(), kwargs.get::<Option<Value>>(name)?) {
+            (Some(_), Some(_)) => Err(invalid(format!(
+                "password_hash() got multiple values for argument '{name}'"
+            ))),
+            (Some(v), None) | (None, Some(v)) => Ok((!v.is_none()).then_some(v)),
+            (None, None) => Ok(None),
+        }
+    };
+    if args.len() > 5 {
+        return Err(invalid(
+            "password_hash() takes at most 6 positional arguments",
+        ));
+    }
+    let text =
+        |v: Option<Value>| -> Result<Option<String>, Error> { v.map(|v| text_of(&v)).transpose() };
+    let number = |v: Option<Value>, name: &str| -> Result<Option<i64>, Error> {
+        v.map(|v| {
+            i64::try_from(v.clone())
+                .ok()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                .ok_or_else(|| invalid(format!("password_hash: {name} must be an integer")))
+        })
+        .transpose()
+    };
+    let hashtype = text(positional(0, "hashtype")?)?.unwrap_or_else(|| "sha512".into());
+    let salt = text(positional(1, "salt")?)?;
+    let salt_size = number(positional(2, "salt_size")?, "salt_size")?
+        .map(|n| {
+            usize::try_from(n).map_err(|_| invalid("password_hash: salt_size must not be negative"))
+        })
+        .transpose()?;
+    let rounds = number(positional(3, "rounds")?, "rounds")?
+        .map(|n| u32::try_from(n).map_err(|_| invalid("Could not hash the secret.")))
+        .transpose()?;
+    let ident = text(positional(4, "ident")?)?;
+    kwargs.assert_all_used()?;
+    if ident.is_some() {
+        return Err(invalid(
+            "password_hash: 'ident' applies to bcrypt, which hook-runner does not implement",
+        ));
+    }
+    let password = text_of(&value)?;
+    let algorithm = match hashtype.as_str() {
+        "sha512" => "sha512_crypt",
+        "sha256" => "sha256_crypt",
+        other => other,
+    };
+    let salt = match salt {
+        Some(s) => Some(s),
+        None => match salt_size {
+            Some(n) => Some(random_salt(n).map_err(invalid)?),
+            None => None,
+        },
+    };
+    crypt_hash(&password, algorithm, salt.as_deref(), rounds, None).map_err(invalid)
+}
+
+/// The salt length a crypt algorithm gets by default.
+pub(crate) fn crypt_salt_size(algorithm: &str) -> usize {
+    match algorithm {
+        "md5_crypt" => 8,
+        "bcrypt" => 22,
+        _ => 16,
+    }
+}
+
+/// A random salt of `length` characters from `./0-9A-Za-z`.
+pub(crate) fn random_salt(length: usize) -> Result<String, String> {
+    const SALT_CHARS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789./";
+    let chars: Vec<char> = SALT_CHARS.chars().collect();
+    super::lookups::random_text(length, &chars)
+}
+
+/// The modular crypt string of `password` for `algorithm` (`sha512_crypt`, `sha256_crypt`).
+pub(crate) fn crypt_hash(
+    password: &str,
+    algorithm: &str,
+    salt: Option<&str>,
+    rounds: Option<u32>,
+    _ident: Option<&str>,
+) -> Result<String, String> {
+    let (id, implicit_rounds) = match algorithm {
+        "sha512_crypt" => ("6", 656_000),
+        "sha256_crypt" => ("5", 535_000),
+        "md5_crypt" | "bcrypt" | "md5" | "blowfish" => {
+            return Err(format!(
+                "hook-runner hashes passwords with sha512 and sha256 only, not {algorithm}"
+            ))
+        }
+        other => {
+            return Err(format!(
+                "{other} is not in the list of supported passlib algorithms: md5, blowfish, sha256, sha512"
+            ))
+        }
+    };
+    let salt = match salt {
+        Some(s) => s.to_string(),
+        None => random_salt(16)?,
+    };
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '/';
+    if salt.is_empty() || salt.chars().count() > 16 || !salt.chars().all(valid) {
+        return Err("Could not hash the secret.".into());
+    }
+    let rounds = rounds.unwrap_or(implicit_rounds) as usize;
+    let checksum = match id {
+        "6" => sha_crypt::Sha512Params::new(rounds)
+            .map_err(|_| "Could not hash the secret.".to_string())
+            .and_then(|p| {
+                sha_crypt::sha512_crypt_b64(password.as_bytes(), salt.as_bytes(), &p)
+                    .map_err(|_| "Could not hash the secret.".to_string())
+            })?,
+        _ => sha_crypt::Sha256Params::new(rounds)
+            .map_err(|_| "Could not hash the secret.".to_string())
+            .and_then(|p| {
+                sha_crypt::sha256_crypt_b64(password.as_bytes(), salt.as_bytes(), &p)
+                    .map_err(|_| "Could not hash the secret.".to_string())
+            })?,
+    };
+    Ok(if rounds == 5000 {
+        format!("${id}${salt}${checksum}")
+    } else {
+        format!("${id}$rounds={rounds}${salt}${checksum}")
+    })
+}
+
+// ---------------------------------------------------------------- urlsplit
+
+/// Python's `urllib.parse.urlsplit` of `url`, as Ansible's `urlsplit` filter returns it: a
+/// mapping of `fragment`, `hostname`, `netloc`, `password`, `path`, `port`, `query`, `scheme`,
+/// `username`, or the one named by `query`.
+fn urlsplit(value: Value, query: Option<String>) -> Result<Value, Error> {
+    let url = text_of(&value)?;
+    let parts = split_url(&url).map_err(invalid)?;
+    match query.as_deref().filter(|q| !q.is_empty()) {
+        None => Ok(from_json(&Json::Object(parts))),
+        Some(q) => match parts.get(q) {
+            Some(v) => Ok(from_json(v)),
+            None => Err(invalid(format!("urlsplit: unknown URL component: {q}"))),
+        },
+    }
+}
+
+fn split_url(url: &str) -> Result<Map, String> {
+    let mut rest = url;
+    let mut scheme = String::new();
+    if let Some(colon) = rest.find(':') {
+        let candidate = &rest[..colon];
+        let valid = candidate
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && candidate
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        if valid {
+            scheme = candidate.to_ascii_lowercase();
+            rest = &rest[colon + 1..];
+        }
+    }
+    let mut netloc = "";
+    if let Some(after) = rest.strip_prefix("//") {
+        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+        netloc = &after[..end];
+        rest = &after[end..];
+    }
+    let (rest, fragment) = match rest.split_once('#') {
+        Some((r, f)) => (r, f),
+        None => (rest, ""),
+    };
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, q),
+        None => (rest, ""),
+    };
+    let (userinfo, hostport) = match netloc.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, netloc),
+    };
+    let (username, password) = match userinfo {
+        Some(u) => match u.split_once(':') {
+            Some((name, pass)) => (Json::from(name), Json::from(pass)),
+            None => (Json::from(u), Json::Null),
+        },
+        None => (Json::Null, Json::Null),
+    };
+    let (host, port_text) = if let Some(bracketed) = hostport.strip_prefix('[') {
+        match bracketed.split_once(']') {
+            Some((h, tail)) => (h, tail.strip_prefix(':')),
+            None => return Err("Invalid IPv6 URL".into()),
+        }
+    } else {
+        match hostport.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        }
+    };
+    let hostname = if host.is_empty() {
+        Json::Null
+    } else {
+        Json::from(host.to_lowercase())
+    };
+    let port = match port_text.filter(|p| !p.is_empty()) {
+        None => Json::Null,
+        Some(p) => match p.parse::<u32>() {
+            Ok(n) if n <= 65535 && p.chars().all(|c| c.is_ascii_digit()) => Json::from(n),
+            Ok(_) => return Err("Port out of range 0-65535".into()),
+            Err(_) => return Err(format!("Port could not be cast to integer value as '{p}'")),
+        },
+    };
+    let mut out = Map::new();
+    out.insert("fragment".into(), Json::from(fragment));
+    out.insert("hostname".into(), hostname);
+    out.insert("netloc".into(), Json::from(netloc));
+    out.insert("password".into(), password);
+    out.insert("path".into(), Json::from(path));
+    out.insert("port".into(), port);
+    out.insert("query".into(), Json::from(query));
+    out.insert("scheme".into(), Json::from(scheme));
+    out.insert("username".into(), username);
+    Ok(out)
+}
+
 // ---------------------------------------------------------------- lists and sets
 
 fn unique(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
@@ -1301,5 +1538,111 @@ fn from_yaml(value: Value) -> Result<Value, Error> {
             "{} (line {}, column {})",
             e.message, e.mark.line, e.mark.col
         ))),
+    }
+}
+
+#[cfg(test)]
+mod pack_additions_tests {
+    use crate::template::core_tests::{err, ok};
+    use serde_json::json;
+
+    // Expected values computed with Python 3.11's crypt and uuid modules.
+
+    #[test]
+    fn password_hash_matches_crypt_with_ansibles_implicit_rounds() {
+        assert_eq!(
+            ok("{{ 'secret' | password_hash('sha512', 'mysalt') }}", json!({})),
+            json!("$6$rounds=656000$mysalt$cDA0t8lm/qt.LT6DzpoHxJ.NwTpx.WTkOPwhseSva8pRixDSH2./ffedCjAMbTX1Uo1QNT7jJPJ6FIzU2i59K/")
+        );
+        assert_eq!(
+            ok(
+                "{{ 'secret' | password_hash('sha256_crypt', salt='mysalt') }}",
+                json!({})
+            ),
+            json!("$5$rounds=535000$mysalt$GnEktJhWXRuwViyPsEWK9s63HYW1GqXFqU5SdKDqol6")
+        );
+        assert_eq!(
+            ok("{{ 'secret' | password_hash('sha512', 'mysalt', rounds=5000) }}", json!({})),
+            json!("$6$mysalt$UX6P1VKOf6dr0s2pg4pLNvIUB6hLXvP6M5f/Yj9hJgMPdAJ4oArvk5YUD9/XWtk1JOpVwt/JTsczMJr8sFVML1")
+        );
+        let random = ok("{{ 'secret' | password_hash(rounds=1000) }}", json!({}));
+        let text = random.as_str().unwrap();
+        assert!(text.starts_with("$6$rounds=1000$"), "{text}");
+        assert_eq!(text.split('$').nth(3).map(str::len), Some(16), "{text}");
+        let e = err("{{ 'secret' | password_hash('md5') }}", json!({}));
+        assert!(
+            e.message.contains("sha512 and sha256 only"),
+            "{}",
+            e.message
+        );
+        let e = err(
+            "{{ 'secret' | password_hash('sha512', 'bad salt!') }}",
+            json!({}),
+        );
+        assert!(
+            e.message.contains("Could not hash the secret."),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn to_uuid_uses_ansibles_namespace() {
+        assert_eq!(
+            ok("{{ 'example.com' | to_uuid }}", json!({})),
+            json!("ae780c3a-a3ab-53c2-bfb4-098da300b3fe")
+        );
+        assert_eq!(
+            ok("{{ 'example.com' | ansible.builtin.to_uuid }}", json!({})),
+            json!("ae780c3a-a3ab-53c2-bfb4-098da300b3fe")
+        );
+    }
+
+    #[test]
+    fn hash_names_hashlib_algorithms() {
+        assert_eq!(
+            ok("{{ 'abc' | hash('sha256') }}", json!({})),
+            json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+        assert_eq!(
+            ok("{{ 'abc' | hash }}", json!({})),
+            json!("a9993e364706816aba3e25717850c26c9cd0d89d")
+        );
+        assert_eq!(
+            err("{{ 'abc' | hash('nope') }}", json!({})).message,
+            "unsupported hash type nope"
+        );
+    }
+
+    #[test]
+    fn urlsplit_is_pythons() {
+        let url = "HTTPS://User:Pw@WWW.Example.com:8443/a/b?x=1&y=2#frag";
+        assert_eq!(
+            ok(&format!("{{{{ '{url}' | urlsplit }}}}"), json!({})),
+            json!({
+                "fragment": "frag", "hostname": "www.example.com",
+                "netloc": "User:Pw@WWW.Example.com:8443", "password": "Pw", "path": "/a/b",
+                "port": 8443, "query": "x=1&y=2", "scheme": "https", "username": "User",
+            })
+        );
+        assert_eq!(
+            ok(
+                &format!("{{{{ '{url}' | urlsplit('hostname') }}}}"),
+                json!({})
+            ),
+            json!("www.example.com")
+        );
+        assert_eq!(
+            ok("{{ '/just/a/path' | urlsplit('port') is none }}", json!({})),
+            json!(true)
+        );
+        assert_eq!(
+            ok("{{ 'http://[::1]:80/' | urlsplit('hostname') }}", json!({})),
+            json!("::1")
+        );
+        assert_eq!(
+            err("{{ 'http://h/' | urlsplit('nope') }}", json!({})).message,
+            "urlsplit: unknown URL component: nope"
+        );
     }
 }

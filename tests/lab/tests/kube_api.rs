@@ -6,7 +6,7 @@ use lab::kube_api::{service_account, KubeApi, RecordedRequest, Rule};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NS: &str = "mtv-hooks";
 const SA: &str = "hook-sa";
@@ -35,25 +35,7 @@ impl Setup {
 
     /// Runs kubectl with this kubeconfig, a private HOME and discovery cache.
     fn kubectl(&self, args: &[&str]) -> Output {
-        let started = Instant::now();
-        let output = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("cache"))
-            .args(args)
-            .env("HOME", self.dir.path())
-            .env_remove("KUBECONFIG")
-            .current_dir(self.dir.path())
-            .output()
-            .expect("kubectl is on the machine image");
-        eprintln!(
-            "kubectl {} -> {:?} in {:?}",
-            args.join(" "),
-            output.status.code(),
-            started.elapsed()
-        );
-        output
+        self.api.kubectl(&self.kubeconfig, self.dir.path(), args)
     }
 
     fn kubectl_json(&self, args: &[&str]) -> Value {
@@ -687,4 +669,92 @@ fn kubectl_patches_replaces_and_deletes() {
             && methods.contains(&("DELETE".to_string(), 404)),
         "{methods:?}"
     );
+}
+
+#[test]
+fn kubectl_applies_server_side_patches_json_and_strategic_and_dry_runs() {
+    let setup = Setup::new(&[Rule::new(&["*"], &["configmaps", "pods"]).in_namespace(NS)]);
+    setup
+        .api
+        .seed_yaml(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: {NS}}}\nspec:\n  containers:\n  - {{name: a, image: 'a:1'}}\n  - {{name: b, image: 'b:1'}}\n"
+        ))
+        .expect("manifest");
+    let manifest = |data: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  namespace: {NS}\ndata:\n{data}")
+    };
+    let file = setup.dir.path().join("applied.yaml");
+    std::fs::write(&file, manifest("  a: '1'\n  b: '2'\n")).expect("manifest");
+    let output = setup.kubectl(&["apply", "--server-side", "-f", "applied.yaml"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "configmap/applied serverside-applied"
+    );
+    std::fs::write(&file, manifest("  a: '1'\n")).expect("manifest");
+    let output = setup.kubectl(&["apply", "--server-side", "-f", "applied.yaml"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let map = setup.kubectl_json(&["get", "configmap", "applied", "-n", NS, "-o", "json"]);
+    assert_eq!(
+        map["data"],
+        serde_json::json!({"a": "1"}),
+        "the key no longer applied is gone"
+    );
+
+    let output = setup.kubectl(&[
+        "patch", "configmap", "applied", "-n", NS, "--type", "json", "-p",
+        r#"[{"op":"add","path":"/data/j","value":"x"},{"op":"replace","path":"/data/a","value":"9"}]"#,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = setup.kubectl(&[
+        "patch",
+        "configmap",
+        "applied",
+        "-n",
+        NS,
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"remove","path":"/data/nope"}]"#,
+    ]);
+    assert!(!output.status.success(), "removing a missing key fails");
+    let map = setup.kubectl_json(&["get", "configmap", "applied", "-n", NS, "-o", "json"]);
+    assert_eq!(map["data"], serde_json::json!({"a": "9", "j": "x"}));
+
+    let output = setup.kubectl(&[
+        "patch",
+        "pod",
+        "p",
+        "-n",
+        NS,
+        "-p",
+        r#"{"spec":{"containers":[{"name":"b","image":"b:2"}]}}"#,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let pod = setup.kubectl_json(&["get", "pod", "p", "-n", NS, "-o", "json"]);
+    assert_eq!(
+        pod["spec"]["containers"],
+        serde_json::json!([{"name": "a", "image": "a:1"}, {"name": "b", "image": "b:2"}]),
+        "a strategic merge merges containers by name"
+    );
+
+    // From a file: `kubectl create configmap` would send protobuf, which this server does not read.
+    std::fs::write(
+        setup.dir.path().join("dry.yaml"),
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: dry, namespace: {NS}}}\ndata: {{k: v}}\n"),
+    )
+    .expect("dry.yaml");
+    let output = setup.kubectl(&["create", "-f", "dry.yaml", "--dry-run=server", "-o", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let shown: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(shown["data"]["k"], "v");
+    let output = setup.kubectl(&["get", "configmap", "dry", "-n", NS]);
+    assert!(!output.status.success(), "a server dry run stores nothing");
+    let dry_posts = setup
+        .requests_to(&format!("/api/v1/namespaces/{NS}/configmaps"))
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.query_param("dryRun"))
+        .collect::<Vec<_>>();
+    assert_eq!(dry_posts, vec![Some("All".to_string())]);
 }

@@ -10,8 +10,9 @@
 //!   kubectl's request for aggregated discovery falls back to it. A minimal OpenAPI v3 tells
 //!   kubectl that the server does field validation ([`openapi`]), so `kubectl create` works.
 //! - `get`, `list` (label and field selectors, `limit`/`continue`, Table output for kubectl),
-//!   `create` (Events, or anything), `update`, merge `patch` and `delete` on core and seeded
-//!   types ([`router`], [`store`], [`patch`]).
+//!   `create` (Events, or anything), `update`, `patch` (merge, strategic merge, JSON patch,
+//!   server-side apply) and `delete` on core and seeded types, each also as a `dryRun=All`
+//!   that stores nothing ([`router`], [`store`], [`patch`]).
 //! - Every request is recorded ([`RecordedRequest`]) with the status it got.
 //! - Scripted faults ([`Fault`]): per-path error statuses with `Retry-After`, delays; and a
 //!   kubeconfig trusting another CA ([`KubeApi::kubeconfig_with_ca`]) for TLS failures.
@@ -358,6 +359,35 @@ impl KubeApi {
         let mut events = state.store.all_of("", "events");
         events.extend(state.store.all_of("events.k8s.io", "events"));
         events
+    }
+
+    /// Runs the machine's `kubectl` against this server with `kubeconfig`, `HOME` and the
+    /// discovery cache in `scratch` (nothing of the user's own configuration is read).
+    pub fn kubectl(
+        &self,
+        kubeconfig: &Path,
+        scratch: &Path,
+        args: &[&str],
+    ) -> std::process::Output {
+        let started = std::time::Instant::now();
+        let output = std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .arg("--cache-dir")
+            .arg(scratch.join("cache"))
+            .args(args)
+            .env("HOME", scratch)
+            .env_remove("KUBECONFIG")
+            .current_dir(scratch)
+            .output()
+            .expect("kubectl is on the machine image");
+        eprintln!(
+            "kubectl {} -> {:?} in {:?}",
+            args.join(" "),
+            output.status.code(),
+            started.elapsed()
+        );
+        output
     }
 
     /// Every stored object of `resource` (plural) in `group` (`""` for core), in list order.

@@ -9,8 +9,12 @@
 //! - Authorization comes before existence, as in kube-apiserver: a forbidden `get` of a missing
 //!   object is a 403, not a 404.
 //! - Verbs: `get`, `list` (with `labelSelector`, `fieldSelector`, `limit`/`continue`), `create`,
-//!   `update` (PUT), `patch` (merge patches, see [`patch`]) and `delete`. Others (`watch`,
+//!   `update` (PUT), `patch` (merge, strategic merge, JSON patch and server-side apply, see
+//!   [`patch`]; an apply to a missing object creates it) and `delete`. Others (`watch`,
 //!   `deletecollection`, subresources) answer 405 `MethodNotAllowed` once authorized.
+//! - `dryRun=All` on a write (or `dryRun: [All]` in a DELETE's DeleteOptions body) answers what
+//!   the write would give and stores nothing; any other `dryRun` value is a 400, as on a real
+//!   server.
 
 use super::auth::{denial_reason, Attributes, Grant};
 use super::discovery;
@@ -198,9 +202,45 @@ fn resource(
         return refused;
     }
     let table = request.header("accept").is_some_and(table::wants_table);
+    let writes = matches!(verb, "create" | "update" | "patch" | "delete");
+    // A DELETE may say it in its DeleteOptions body instead of the query.
+    let body_dry_run = (verb == "delete")
+        .then(|| request.body_json())
+        .flatten()
+        .and_then(|b| b.get("dryRun").cloned())
+        .and_then(|d| d.as_array().and_then(|a| a.first().cloned()))
+        .and_then(|d| d.as_str().map(str::to_string));
+    let dry_run = match request.query_param("dryRun").or(body_dry_run).as_deref() {
+        None => false,
+        Some("All") if writes => true,
+        Some(other) => {
+            return failure_reply(status::bad_request(&format!(
+                "Invalid dryRun value: {other:?}: supported values: \"All\""
+            )))
+        }
+    };
+    if dry_run {
+        // The write runs on a copy of the store, which is then dropped.
+        let mut scratch = store.clone();
+        return write(&mut scratch, &rtype, verb, target, request);
+    }
     match (verb, target.name, target.subresource) {
         ("get", Some(name), None) => get(store, &rtype, target.namespace, name, table),
         ("list", None, None) => list(store, &rtype, target.namespace, request, table),
+        _ => write(store, &rtype, verb, target, request),
+    }
+}
+
+/// The writes: create, update, patch, delete.
+fn write(
+    store: &mut Store,
+    rtype: &ResourceType,
+    verb: &str,
+    target: Target<'_>,
+    request: &RecordedRequest,
+) -> Reply {
+    let rtype = rtype.clone();
+    match (verb, target.name, target.subresource) {
         ("create", None, None) => create(store, &rtype, target.namespace, &request.body),
         ("update", Some(name), None) => {
             update(store, &rtype, target.namespace, name, &request.body)
@@ -385,18 +425,120 @@ fn patch_object(
     if !accepted.contains(&media.as_str()) {
         return failure_reply(status::unsupported_media_type(accepted));
     }
-    let changes = match parse_body(&request.body) {
-        Ok(changes) => changes,
-        Err(reply) => return reply,
+    let changes = if media == patch::APPLY {
+        match patch::parse_apply_body(&request.body) {
+            Ok(config) => config,
+            Err(message) => return failure_reply(status::bad_request(&message)),
+        }
+    } else {
+        match parse_body(&request.body) {
+            Ok(changes) => changes,
+            Err(reply) => return reply,
+        }
     };
-    let Some(mut object) = store.get(rtype, namespace, name).cloned() else {
+    let existing = store.get(rtype, namespace, name).cloned();
+    if media == patch::APPLY {
+        let Some(manager) = request
+            .query_param("fieldManager")
+            .filter(|m| !m.is_empty())
+        else {
+            return failure_reply(status::bad_request(
+                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+            ));
+        };
+        return apply_object(store, rtype, namespace, name, existing, &changes, &manager);
+    }
+    let Some(mut object) = existing else {
         return failure_reply(status::not_found(group_resource(rtype), name));
     };
-    patch::merge(&mut object, &changes);
+    match media.as_str() {
+        patch::JSON_PATCH => {
+            if let Err(message) = patch::json_patch(&mut object, &changes) {
+                return failure_reply(status::invalid_patch(&message));
+            }
+        }
+        patch::STRATEGIC => patch::strategic(&mut object, &changes),
+        _ => patch::merge(&mut object, &changes),
+    }
+    // A patch that changes nothing stores nothing (the resourceVersion stays), as on a real
+    // server.
+    if store.get(rtype, namespace, name) == Some(&object) {
+        return json_reply(200, &object);
+    }
+    // A patch is not a compare-and-swap: the stored version is the one patched.
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.remove("resourceVersion");
+    }
     match store.replace(rtype, namespace, name, object) {
         Ok(patched) => json_reply(200, &patched),
         Err(error) => write_failure(rtype, error),
     }
+}
+
+/// Server-side apply: creates a missing object, else applies onto the stored one.
+fn apply_object(
+    store: &mut Store,
+    rtype: &ResourceType,
+    namespace: Option<&str>,
+    name: &str,
+    existing: Option<Value>,
+    config: &Value,
+    manager: &str,
+) -> Reply {
+    let body_name = config.pointer("/metadata/name").and_then(Value::as_str);
+    if body_name.is_some_and(|n| n != name) {
+        return failure_reply(status::bad_request(&format!(
+            "the name of the object ({}) does not match the name on the URL ({name})",
+            body_name.unwrap_or_default()
+        )));
+    }
+    match existing {
+        None => {
+            let mut object = config.clone();
+            if let Some(fields) = object.as_object_mut() {
+                let metadata = fields.entry("metadata").or_insert_with(|| json!({}));
+                if let Some(metadata) = metadata.as_object_mut() {
+                    metadata.insert("name".into(), json!(name));
+                }
+            }
+            patch::record_manager(&mut object, manager, patch::fields_v1(config), config);
+            match store.create(rtype, namespace, object) {
+                Ok(created) => json_reply(201, &created),
+                Err(error) => write_failure(rtype, error),
+            }
+        }
+        Some(mut object) => {
+            let before = object.clone();
+            patch::apply(&mut object, config, manager);
+            if without_apply_times(&before) == without_apply_times(&object) {
+                return json_reply(200, &before);
+            }
+            if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                metadata.remove("resourceVersion");
+            }
+            match store.replace(rtype, namespace, name, object) {
+                Ok(applied) => json_reply(200, &applied),
+                Err(error) => write_failure(rtype, error),
+            }
+        }
+    }
+}
+
+/// An object without the `time` of its managed fields entries (a re-apply of the same
+/// configuration changes nothing).
+fn without_apply_times(object: &Value) -> Value {
+    let mut copy = object.clone();
+    if let Some(entries) = copy
+        .pointer_mut("/metadata/managedFields")
+        .and_then(Value::as_array_mut)
+    {
+        for entry in entries {
+            if let Some(fields) = entry.as_object_mut() {
+                fields.remove("time");
+            }
+        }
+    }
+    copy
 }
 
 fn delete(store: &mut Store, rtype: &ResourceType, namespace: Option<&str>, name: &str) -> Reply {

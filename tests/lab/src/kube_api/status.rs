@@ -119,6 +119,11 @@ pub(crate) fn deleted(gr: GroupResource<'_>, name: &str, uid: Option<&str>) -> V
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
 }
 
+/// 422 for a JSON patch whose operations cannot be applied.
+pub(crate) fn invalid_patch(message: &str) -> Failure {
+    status(422, "Invalid", message, None)
+}
+
 /// 400 for a request the server cannot make sense of (bad selector, bad body).
 pub(crate) fn bad_request(message: &str) -> Failure {
     status(400, "BadRequest", message, None)

@@ -117,7 +117,7 @@ pub(crate) enum WriteError {
 }
 
 /// Objects and types.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Store {
     types: Vec<ResourceType>,
     objects: BTreeMap<ObjectKey, Value>,
