@@ -488,7 +488,11 @@ impl<'a> Run<'a> {
                 !self.is_unreachable(h)
                     && match only {
                         Some(o) => o.iter().any(|x| x == h),
-                        None => pctx.play.force_handlers || !self.is_failed(h),
+                        None => {
+                            pctx.play.force_handlers
+                                || self.opts.force_handlers
+                                || !self.is_failed(h)
+                        }
                     }
             };
             if let Some(name) = pctx.first_missing(&flushing) {

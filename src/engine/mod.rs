@@ -114,10 +114,11 @@ pub async fn run_playbook_with_cancel(
             )),
         );
     }
-    let playbook = match crate::playbook::load_playbook(&opts.playbook) {
-        Ok(p) => p,
-        Err(e) => return end(EXIT_PARSE, Some(e.to_string())),
-    };
+    let playbook =
+        match crate::playbook::load_playbook_in(&opts.playbook, opts.playbook_dir.as_deref()) {
+            Ok(p) => p,
+            Err(e) => return end(EXIT_PARSE, Some(e.to_string())),
+        };
     // group_vars/ and host_vars/ beside the inventory files, then beside the playbook.
     let mut vars_dirs: Vec<std::path::PathBuf> = opts
         .inventories
@@ -164,6 +165,19 @@ pub async fn run_playbook_with_cancel(
     run.emit(Event::PlaybookStart {
         playbook: opts.playbook.display().to_string(),
     });
+    if opts.verbosity >= 2 && opts.playbook_dir.is_none() {
+        // ansible-playbook -vv: the playbook's banner and how many plays it has.
+        let shown = opts.playbook.display();
+        let banner = crate::report::console::banner(&format!("PLAYBOOK: {shown}"));
+        for line in banner.trim_start_matches('\n').lines() {
+            run.emit(Event::Output {
+                line: line.to_string(),
+            });
+        }
+        run.emit(Event::Output {
+            line: format!("{} plays in {shown}", playbook.plays.len()),
+        });
+    }
     let mut error = None;
     for play in &playbook.plays {
         if run.cancel.is_cancelled() {

@@ -103,7 +103,9 @@ fn resolve_action(name: &str) -> Option<Resolved> {
             return Some(Resolved::Special(special));
         }
     }
-    crate::modules::lookup(name).map(Resolved::Module)
+    crate::modules::lookup(name)
+        .or_else(|| super::unimplemented::lookup(name))
+        .map(Resolved::Module)
 }
 
 pub(crate) fn load_task(
