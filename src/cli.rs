@@ -127,8 +127,9 @@ struct RunnerRunArgs {
 #[derive(Debug, Parser)]
 #[command(name = "ansible-playbook", version)]
 struct AnsiblePlaybookCli {
-    /// The playbook to run.
-    playbook: PathBuf,
+    /// The playbooks to run, in order.
+    #[arg(required = true, num_args = 1..)]
+    playbooks: Vec<PathBuf>,
     #[command(flatten)]
     opts: PlaybookOptions,
 }
@@ -311,7 +312,11 @@ pub fn parse(argv: Vec<OsString>) -> Result<Invocation, Exit> {
     match program.as_str() {
         "ansible-playbook" => {
             let cli = AnsiblePlaybookCli::try_parse_from(argv).map_err(clap_exit)?;
-            Ok(from_options(cli.playbook, cli.opts, Mode::Run))
+            let mut playbooks = cli.playbooks.into_iter();
+            let first = playbooks.next().unwrap_or_default();
+            let mut inv = from_options(first, cli.opts, Mode::Run);
+            inv.options.more_playbooks = playbooks.collect();
+            Ok(inv)
         }
         "ansible-runner" => {
             let cli = RunnerCli::try_parse_from(argv).map_err(clap_exit)?;
@@ -436,6 +441,7 @@ fn from_options(playbook: PathBuf, o: PlaybookOptions, mode: Mode) -> Invocation
         connection: o.connection,
         remote_user: o.user,
         force_handlers: o.force_handlers,
+        more_playbooks: Vec::new(),
     };
     Invocation {
         options,
@@ -684,7 +690,14 @@ mod tests {
             "-v",
         ]);
         assert_eq!(inv.options.playbook, PathBuf::from("site.yml"));
+        assert!(inv.options.more_playbooks.is_empty());
         assert_eq!(inv.options.inventories, ["inv.ini"]);
+        let inv = ok(&["ansible-playbook", "a.yml", "b.yml", "-v", "c.yml"]);
+        assert_eq!(inv.options.playbook, PathBuf::from("a.yml"));
+        assert_eq!(
+            inv.options.more_playbooks,
+            [PathBuf::from("b.yml"), PathBuf::from("c.yml")]
+        );
         assert_eq!(inv.options.verbosity, 1);
         assert!(inv.runner.is_none());
     }

@@ -57,4 +57,7 @@ pub struct RunOptions {
     pub remote_user: Option<String>,
     /// `--force-handlers`: every play runs its notified handlers even for failed hosts.
     pub force_handlers: bool,
+    /// `ansible-playbook a.yml b.yml`: the playbooks after the first, run in order in the same
+    /// run (their plays follow the first playbook's).
+    pub more_playbooks: Vec<PathBuf>,
 }
