@@ -182,6 +182,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Invocation, Exit> {
         termination_log: std::env::var_os("HOOK_RUNNER_TERMINATION_LOG").map(PathBuf::from),
         timeout: cli.timeout.map(std::time::Duration::from_secs),
         adhoc: Some(adhoc),
+        as_ansible_playbook: false,
     })
 }
 

@@ -128,7 +128,7 @@ struct RunnerRunArgs {
 #[command(name = "ansible-playbook", version)]
 struct AnsiblePlaybookCli {
     /// The playbooks to run, in order.
-    #[arg(required = true, num_args = 1..)]
+    #[arg(required = true, num_args = 1.., value_name = "PLAYBOOK")]
     playbooks: Vec<PathBuf>,
     #[command(flatten)]
     opts: PlaybookOptions,
@@ -264,6 +264,9 @@ pub struct Invocation {
     pub timeout: Option<std::time::Duration>,
     /// Called as `ansible`: the generated play and how to show its results.
     pub adhoc: Option<crate::adhoc::AdHoc>,
+    /// Called as `ansible-playbook`: the console prints exactly ansible-playbook's output
+    /// (no closing hook summary after the recap).
+    pub as_ansible_playbook: bool,
 }
 
 /// ansible-runner's private data dir and the artifacts ident.
@@ -316,6 +319,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Invocation, Exit> {
             let first = playbooks.next().unwrap_or_default();
             let mut inv = from_options(first, cli.opts, Mode::Run);
             inv.options.more_playbooks = playbooks.collect();
+            inv.as_ansible_playbook = true;
             Ok(inv)
         }
         "ansible-runner" => {
@@ -451,6 +455,7 @@ fn from_options(playbook: PathBuf, o: PlaybookOptions, mode: Mode) -> Invocation
         termination_log,
         timeout,
         adhoc: None,
+        as_ansible_playbook: false,
     }
 }
 
@@ -691,6 +696,8 @@ mod tests {
         ]);
         assert_eq!(inv.options.playbook, PathBuf::from("site.yml"));
         assert!(inv.options.more_playbooks.is_empty());
+        assert!(inv.as_ansible_playbook);
+        assert!(!ok(&["hook-runner", "run", "site.yml"]).as_ansible_playbook);
         assert_eq!(inv.options.inventories, ["inv.ini"]);
         let inv = ok(&["ansible-playbook", "a.yml", "b.yml", "-v", "c.yml"]);
         assert_eq!(inv.options.playbook, PathBuf::from("a.yml"));

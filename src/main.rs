@@ -214,6 +214,9 @@ fn build_reporter(invocation: &Invocation, keeper: SummaryKeeper) -> Box<dyn Rep
     let mut reporters: Vec<Box<dyn Reporter>> =
         vec![match (invocation.log_format, &invocation.adhoc) {
             (LogFormat::Human, Some(adhoc)) => Box::new(AdHocConsole::stdio(adhoc.one_line)),
+            (LogFormat::Human, None) if invocation.as_ansible_playbook => {
+                Box::new(Console::stdio(verbosity).without_closing_summary())
+            }
             (LogFormat::Human, None) => Box::new(Console::stdio(verbosity)),
             (LogFormat::Json, _) => Box::new(JsonLines::stdout(ident, verbosity)),
         }];

@@ -177,6 +177,37 @@ fn ansible_playbook_runs_several_playbooks_with_the_connection_option() {
         .expect("second playbook ran");
     assert!(first < second, "{stdout}");
     assert!(stdout.contains("1 plays in one.yml"), "{stdout}");
+
+    // Called as ansible-playbook, the output ends with the recap, as ansible-playbook's does
+    // (scripts count its lines); hook-runner's own form adds its closing summary.
+    write(
+        dir.path(),
+        &[(
+            "fail.yml",
+            "- hosts: all
+  gather_facts: false
+  tasks:
+    - fail: msg=expected-failure
+",
+        )],
+    );
+    let out = run_in(
+        dir.path(),
+        &apb,
+        &["-i", "localhost,", "-c", "local", "fail.yml"],
+        &[],
+    );
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert_eq!(stdout.matches("expected-failure").count(), 1, "{stdout}");
+    let out = run_in(
+        dir.path(),
+        Path::new(BIN),
+        &["run", "-i", "localhost,", "-c", "local", "fail.yml"],
+        &[],
+    );
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("HOOK FAILED"), "{stdout}");
 }
 
 #[test]
