@@ -5,7 +5,7 @@
 #
 # 1. Installs the missing system packages of the lab with apt-get (no `apt-get update` when nothing
 #    is missing): openssh-server/-client, debootstrap, systemd-container, iproute2, util-linux,
-#    libnss-wrapper, tini, and kubectl when absent and available.
+#    libnss-wrapper, tini, podman, runc, catatonit, and kubectl when absent and available.
 # 2. cargo build --workspace --all-targets, then cargo test --workspace (plain cargo, no nextest).
 # 3. Prints the lab's setup times (from LAB-TIMING reports), the lab tests that could not run
 #    (LAB-NOT-RUN, only possible outside CI), and the build and suite times.
@@ -36,9 +36,11 @@ missing_prerequisite() {
 # 1. System packages
 # ---------------------------------------------------------------------------------------------
 # gcc/libc6-dev: the linker and C compiler cargo needs (ring); procps: ps for the leftover check;
-# acl: getfacl/setfacl, which Ansible's copy target (conformance) runs on its host.
+# acl: getfacl/setfacl, which Ansible's copy target (conformance) runs on its host;
+# podman/runc/catatonit: the container engine that builds and runs the image (tests/image_podman.rs;
+# runc because crun refuses hybrid cgroups, catatonit for podman's pause image).
 PACKAGES=(openssh-server openssh-client debootstrap systemd-container iproute2 util-linux libnss-wrapper tini sudo
-	procps gcc libc6-dev acl)
+	procps gcc libc6-dev acl podman runc catatonit)
 
 package_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 apt_candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'; }

@@ -26,7 +26,7 @@ use crate::cli::{Exit, Invocation, LogFormat, RC_BAD_OPTIONS};
 use crate::connection::SshPolicy;
 use crate::engine::{Action, Mode, RunOptions};
 use crate::report::redact::Redactor;
-use crate::report::{console, pyjson, Event, Reporter, Status};
+use crate::report::{console, Event, Reporter, Status};
 use crate::{Map, Value};
 use clap::Parser;
 use std::ffi::OsString;
@@ -330,7 +330,7 @@ impl AdHocConsole {
         let text = |key: &str| result.get(key).and_then(Value::as_str).unwrap_or_default();
         let rc = result
             .get("rc")
-            .map(pyjson::label)
+            .map(crate::py::str)
             .unwrap_or_else(|| "-1".into());
         if command_like {
             if self.one_line {
@@ -351,9 +351,15 @@ impl AdHocConsole {
         };
         let body = Value::Object(shown);
         if self.one_line {
-            format!("{host} | {caption} => {}\n", pyjson::dumps(&body, None))
+            format!(
+                "{host} | {caption} => {}\n",
+                crate::py::json_dumps(&body, None, true, false)
+            )
         } else {
-            format!("{host} | {caption} => {}\n", pyjson::dumps(&body, Some(4)))
+            format!(
+                "{host} | {caption} => {}\n",
+                crate::py::json_dumps(&body, Some(4), true, false)
+            )
         }
     }
 }
@@ -373,7 +379,7 @@ fn list_hosts_line(line: &str) -> String {
 
 fn string_list(value: Option<&Value>) -> Vec<String> {
     match value {
-        Some(Value::Array(items)) => items.iter().map(pyjson::label).collect(),
+        Some(Value::Array(items)) => items.iter().map(crate::py::str).collect(),
         Some(Value::String(s)) => vec![s.clone()],
         _ => Vec::new(),
     }

@@ -1,6 +1,7 @@
 //! The inventory: hosts, groups, their variables, and host patterns.
 //!
-//! Semantics (reference/ansible-semantics.md §2.1, §2.2):
+//! Semantics (Ansible's inventory and patterns:
+//! <https://docs.ansible.com/ansible/latest/inventory_guide/intro_patterns.html>):
 //! - Every host is in `all`; a host in no other group is also in `ungrouped`. Groups nest
 //!   (`children`); a group's hosts include its children's.
 //! - Sources (`-i`): an INI file (`[group]`, `[group:vars]`, `[group:children]`, `host k=v`),
@@ -542,8 +543,8 @@ impl Inventory {
             }
             match &section {
                 Section::Hosts(group) => {
-                    let words = crate::connection::ssh::split_words(line)
-                        .map_err(|e| format!("{}: {e}", at()))?;
+                    let words =
+                        crate::shell::posix_words(line).map_err(|e| format!("{}: {e}", at()))?;
                     // A word starting with `#` or `;` starts a comment.
                     let end = words
                         .iter()

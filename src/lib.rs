@@ -15,6 +15,7 @@ pub mod inventory;
 pub mod kube;
 pub mod modules;
 pub mod playbook;
+pub mod py;
 pub mod report;
 pub mod shell;
 pub mod template;
@@ -25,3 +26,14 @@ pub mod yaml;
 pub type Value = serde_json::Value;
 /// A JSON object with key order kept.
 pub type Map = serde_json::Map<String, Value>;
+
+/// A keyword's, pattern's or lookup term's value as text: a string as it is, null as empty,
+/// anything else its JSON text (`true`, `3`, `["a"]`). (Module parameters read non-strings
+/// as Python's `str()` instead: [`py::str`].)
+pub fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}

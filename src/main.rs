@@ -22,9 +22,7 @@ use hook_runner::report::console::Console;
 use hook_runner::report::json::JsonLines;
 use hook_runner::report::pod_event;
 use hook_runner::report::redact;
-use hook_runner::report::summary::{
-    RunSummary, SummaryKeeper, RC_INTERRUPTED, TIMEOUT_ERROR_PREFIX,
-};
+use hook_runner::report::summary::{RunSummary, SummaryKeeper, TIMEOUT_ERROR_PREFIX};
 use hook_runner::report::termination::TerminationLog;
 use hook_runner::report::{Event, Fanout, Reporter};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -90,11 +88,14 @@ fn run() -> i32 {
     ));
     // The engine reports its own end; if it did not (or a signal came in between), say it here.
     let rc = if interrupted.load(Ordering::SeqCst) {
-        RC_INTERRUPTED
+        hook_runner::report::EXIT_INTERRUPTED
     } else {
         engine_rc
     };
-    reporter.end(rc, (rc == RC_INTERRUPTED).then(|| INTERRUPTED.to_string()));
+    reporter.end(
+        rc,
+        (rc == hook_runner::report::EXIT_INTERRUPTED).then(|| INTERRUPTED.to_string()),
+    );
     let rc = reporter.reported_rc().unwrap_or(rc);
 
     if wants_pod_event(&invocation.options) {
@@ -139,8 +140,8 @@ async fn run_with_deadline(
             match tokio::time::timeout(CANCEL_GRACE, &mut run).await {
                 Ok(rc) => rc,
                 Err(_) => {
-                    reporter.end(RC_INTERRUPTED, Some(reason));
-                    RC_INTERRUPTED
+                    reporter.end(hook_runner::report::EXIT_INTERRUPTED, Some(reason));
+                    hook_runner::report::EXIT_INTERRUPTED
                 }
             }
         }
@@ -333,7 +334,7 @@ impl Reporter for EndTracker {
             }
             *reported = Some(*rc);
             let reason = self.reason.lock().ok().and_then(|r| r.clone());
-            if let (RC_INTERRUPTED, Some(reason)) = (*rc, reason) {
+            if let (hook_runner::report::EXIT_INTERRUPTED, Some(reason)) = (*rc, reason) {
                 self.inner.event(&Event::PlaybookEnd {
                     rc: *rc,
                     error: Some(reason),
@@ -401,9 +402,16 @@ fn watch_signals(reporter: Arc<EndTracker>, interrupted: Arc<AtomicBool>, cancel
                     _ = term.recv() => {}
                     _ = int.recv() => {}
                 }
-                reporter.end(RC_INTERRUPTED, Some(INTERRUPTED.to_string()));
+                reporter.end(
+                    hook_runner::report::EXIT_INTERRUPTED,
+                    Some(INTERRUPTED.to_string()),
+                );
                 // Exit with what the reports say (the run may have ended on its own meanwhile).
-                std::process::exit(reporter.reported_rc().unwrap_or(RC_INTERRUPTED));
+                std::process::exit(
+                    reporter
+                        .reported_rc()
+                        .unwrap_or(hook_runner::report::EXIT_INTERRUPTED),
+                );
             });
         });
     if let Err(e) = spawned {

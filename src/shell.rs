@@ -1,8 +1,13 @@
-//! The one place where values become POSIX shell words.
+//! The one place where values become POSIX shell words, and command lines become words.
 //!
 //! Every path, name and argument that reaches a remote command line goes through [`quote`]:
 //! nothing user-supplied is ever spliced into a script unquoted. Single quotes make every byte
 //! literal to `sh`; an embedded `'` is closed, escaped and reopened.
+//!
+//! Splitting goes the other way, with one scanner and two dialects: [`posix_words`] reads words
+//! as `sh` does (inventory ssh arguments), [`shlex_words`] as Python's `shlex.split` does
+//! (module command lines: `command`, copy's `validate`, service `arguments`), because that is
+//! what Ansible uses there. Neither expands anything.
 
 /// Quotes `s` as one shell word, literal to a POSIX `sh` whatever it contains.
 pub fn quote(s: &str) -> String {
@@ -105,9 +110,156 @@ fn var_reference(s: &str) -> Option<(&str, usize)> {
     (len > 0 && is_start(s.as_bytes()[0])).then(|| (&s[..len], len))
 }
 
+/// How a command line is read into words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// A POSIX shell: in double quotes `\` escapes `"`, `\`, `$`, `` ` `` and a newline (a
+    /// line continuation); outside quotes a backslash-newline disappears.
+    Posix,
+    /// Python's `shlex.split` in POSIX mode without comments: in double quotes `\` escapes
+    /// only `"` and `\`; outside quotes a backslash escapes any character, a newline too.
+    Shlex,
+}
+
+impl Dialect {
+    fn unterminated(self, quote: char, text: &str) -> String {
+        match (self, quote) {
+            (Dialect::Posix, '\'') => format!("unterminated single quote in {text:?}"),
+            (Dialect::Posix, _) => format!("unterminated double quote in {text:?}"),
+            (Dialect::Shlex, _) => "No closing quotation".to_string(),
+        }
+    }
+
+    /// What `\c` inside double quotes gives, `None` for a removed line continuation.
+    fn escape_in_double_quotes(self, c: char) -> Option<String> {
+        match (self, c) {
+            (Dialect::Posix, '\n') => None,
+            (Dialect::Posix, '"' | '\\' | '$' | '`') | (Dialect::Shlex, '"' | '\\') => {
+                Some(c.to_string())
+            }
+            _ => Some(format!("\\{c}")),
+        }
+    }
+}
+
+/// Splits `text` into words as a POSIX shell reads them (quotes and backslashes; no expansion).
+pub fn posix_words(text: &str) -> Result<Vec<String>, String> {
+    split(text, Dialect::Posix)
+}
+
+/// Splits a command line as Python's `shlex.split` (POSIX mode, no comments) does, with its
+/// error messages (`No closing quotation`, `No escaped character`).
+pub fn shlex_words(text: &str) -> Result<Vec<String>, String> {
+    split(text, Dialect::Shlex)
+}
+
+fn split(text: &str, dialect: Dialect) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err(dialect.unterminated('\'', text)),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c) => {
+                                if let Some(kept) = dialect.escape_in_double_quotes(c) {
+                                    word.push_str(&kept);
+                                }
+                            }
+                            None => return Err(dialect.unterminated('"', text)),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err(dialect.unterminated('"', text)),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match (dialect, chars.next()) {
+                    (Dialect::Posix, Some('\n') | None) => {}
+                    (Dialect::Shlex, None) => return Err("No escaped character".into()),
+                    (_, Some(c)) => word.push(c),
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One table for both dialects: (input, POSIX shell words, shlex words).
+    #[allow(clippy::type_complexity)]
+    const SPLITS: &[(&str, Result<&[&str], &str>, Result<&[&str], &str>)] = &[
+        (
+            r#"a 'b c' "d \"e\"" f\ g"#,
+            Ok(&["a", "b c", "d \"e\"", "f g"]),
+            Ok(&["a", "b c", "d \"e\"", "f g"]),
+        ),
+        ("  a   b ", Ok(&["a", "b"]), Ok(&["a", "b"])),
+        ("  ", Ok(&[]), Ok(&[])),
+        ("a ''", Ok(&["a", ""]), Ok(&["a", ""])),
+        (r#""a\nb""#, Ok(&["a\\nb"]), Ok(&["a\\nb"])),
+        (
+            r#""\$HOME \`x\`""#,
+            Ok(&["$HOME `x`"]),
+            Ok(&["\\$HOME \\`x\\`"]),
+        ),
+        ("a\\\nb", Ok(&["ab"]), Ok(&["a\nb"])),
+        ("x\\", Ok(&["x"]), Err("No escaped character")),
+        (
+            "echo 'x",
+            Err("unterminated single quote in \"echo 'x\""),
+            Err("No closing quotation"),
+        ),
+        (
+            "echo \"x",
+            Err("unterminated double quote in \"echo \\\"x\""),
+            Err("No closing quotation"),
+        ),
+    ];
+
+    #[test]
+    fn both_dialects_split_as_their_reference_does() {
+        let owned = |r: Result<&[&str], &str>| {
+            r.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .map_err(str::to_string)
+        };
+        for (input, posix, shlex) in SPLITS {
+            assert_eq!(posix_words(input), owned(*posix), "sh: {input:?}");
+            assert_eq!(shlex_words(input), owned(*shlex), "shlex: {input:?}");
+        }
+    }
 
     #[test]
     fn plain_words_stay_plain() {

@@ -1,4 +1,5 @@
-//! Variable scopes and Ansible's precedence (reference/ansible-semantics.md §2.2).
+//! Variable scopes and Ansible's precedence
+//! (<https://docs.ansible.com/ansible/latest/playbook_guide/playbooks_variables.html#understanding-variable-precedence>).
 //!
 //! Lowest to highest, as [`Layers::merge`] applies them: role defaults < inventory group
 //! vars < inventory host vars < host facts < play vars < play `vars_files` < role vars <

@@ -1,6 +1,6 @@
 //! YAML loading as Ansible does it (PyYAML, YAML 1.1 resolution), with a position on every node.
 //!
-//! Semantics (see reference/ansible-semantics.md §4): plain scalars resolve with YAML 1.1 rules:
+//! Semantics (PyYAML's YAML 1.1, which Ansible uses): plain scalars resolve with YAML 1.1 rules:
 //! `yes/no/on/off/true/false` (any of the three usual casings) are booleans, `0644` is octal (420),
 //! `0x1F` hex, `1_000` an int, `~`/`null`/empty are null, `.inf`/`.nan` floats, `12:30` sexagesimal;
 //! quoted scalars always stay strings. Mapping key order is kept. Anchors/aliases and merge keys
@@ -28,7 +28,7 @@ mod resolve;
 
 pub use emit::{to_nice_yaml_string, to_yaml_string, to_yaml_string_with, EmitOptions};
 use load::Loader;
-pub use resolve::{python_float_repr, resolve_plain};
+pub use resolve::resolve_plain;
 
 use crate::{Map, Value};
 use std::fmt;
@@ -211,7 +211,7 @@ impl Node {
             Yaml::Bool(true) => "True".to_string(),
             Yaml::Bool(false) => "False".to_string(),
             Yaml::Int(i) => i.to_string(),
-            Yaml::Float(f) => python_float_repr(*f),
+            Yaml::Float(f) => crate::py::float_repr(*f),
             Yaml::Seq(_) | Yaml::Map(_) => {
                 serde_json::to_string(&self.to_value()).unwrap_or_default()
             }
@@ -258,7 +258,7 @@ pub fn to_map(node: &Node) -> Option<Map> {
 fn float_value(f: f64) -> Value {
     match serde_json::Number::from_f64(f) {
         Some(n) => Value::Number(n),
-        None => Value::String(python_float_repr(f)),
+        None => Value::String(crate::py::float_repr(f)),
     }
 }
 

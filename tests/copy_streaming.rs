@@ -1,11 +1,11 @@
-//! `copy` of big files streams (issue 7, scale): the real `hook-runner` binary copies a
+//! `copy` of big files streams: the real `hook-runner` binary copies a
 //! controller file to a lab sshd host; its peak RSS (the kernel's `ru_maxrss` of the finished
 //! child, from `wait4`, which also covers the ssh master it started) must stay far below the
 //! file's size, the copy must be byte-identical, leave no temporary file behind, and a second
 //! run must report no change without sending the file again.
 //!
 //! - `a_200_mb_copy_streams_with_bounded_memory`: part of the regular suite.
-//! - `a_1_gb_copy_streams_with_bounded_memory`: the scale figure of issue 7 (1 GiB); it runs
+//! - `a_1_gb_copy_streams_with_bounded_memory`: the scale figure (1 GiB); it runs
 //!   when `HR_SCALE_TESTS=1` (about 10 s here, but 2 GiB of disk in /tmp and /home).
 
 use std::fs;
@@ -21,7 +21,7 @@ use lab::SshHost;
 mod sshd;
 
 const MIB: u64 = 1024 * 1024;
-/// The bound of issue 7: hook-runner's peak RSS while copying 1 GB.
+/// The bound: hook-runner's peak RSS while copying 1 GB.
 const RSS_LIMIT_KB: i64 = 50 * 1024;
 /// Each test's destination directory is this plus the file size (tests run in parallel).
 const DEST_BASE: &str = "/home/hrtest/copy-streaming";

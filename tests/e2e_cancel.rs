@@ -1,6 +1,6 @@
-//! End to end: SIGTERM in the middle of a remote command (issue 5, "SIGTERM in the middle of a
-//! long remote command: exit within 5 s, status `canceled`, the remote command is gone from the
-//! VM, no partial file at a `copy` destination").
+//! End to end: SIGTERM in the middle of a remote command (the pod's
+//! deadline): exit within 5 s, status `canceled`, the remote command is gone from the VM, no
+//! partial file at a `copy` destination.
 //!
 //! The hook runs in the simulated Forklift pod (Forklift's argv, hook-runner as PID 1, read-only
 //! root) and the pod's deadline (`activeDeadlineSeconds`) sends the SIGTERM while the second play

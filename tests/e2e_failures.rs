@@ -1,5 +1,5 @@
-//! End to end: how hooks fail, through the hook-runner binary (issue 3, the bad-input bullets;
-//! issue 5, the failing-hook "Done when").
+//! End to end: how hooks fail, through the hook-runner binary: bad input of
+//! every kind, and a failing hook as Forklift sees it.
 //!
 //! - A task that fails on the VM (in the simulated pod, key from the test API server): exit 2,
 //!   the last 15 lines of the pod log name the task, host, message and `playbook.yml:LINE`,
@@ -530,8 +530,8 @@ fn e2e_unknown_parameter_is_rejected_with_ansibles_wording_and_nothing_runs() {
     let run = hook.run(&[]);
     let all = run.all();
     let mut findings = Findings::default();
-    // Ansible fails the task at run time (exit 2); hook-runner validates up front (issue 3:
-    // "nothing run"). Either code says "failed"; 0 does not.
+    // Ansible fails the task at run time (exit 2); hook-runner validates up front (nothing
+    // runs). Either code says "failed"; 0 does not.
     findings.check(matches!(run.code, Some(2) | Some(4)), || {
         format!(
             "exit code of an unknown parameter: expected 2 or 4, got {:?}",

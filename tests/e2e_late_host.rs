@@ -1,5 +1,6 @@
-//! End to end: a VM that does not answer SSH yet when the hook starts (issue 5, "A VM that
-//! starts answering SSH 20 s after the run starts is waited for and the hook succeeds").
+//! End to end: a VM that does not answer SSH yet when the hook starts (a PostHook
+//! right after the VM was created): a VM that starts answering SSH 20 s after the run starts
+//! is waited for and the hook succeeds.
 //!
 //! A PostHook runs right after Forklift created the target VM, so the VM may still be booting:
 //! hosts made by `add_host` are retried with backoff for `--connect-wait` /

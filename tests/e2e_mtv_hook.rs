@@ -1,6 +1,6 @@
 //! End to end: the MTV documentation's hook (`corpus/hooks/mtv-docs-stop-mariadb.yml`,
-//! `{namespace}` filled in) run by the hook-runner binary as Forklift runs it (issue 3, first
-//! "Done when"; issue 5, first "Done when").
+//! `{namespace}` filled in) run by the hook-runner binary as Forklift runs it: the
+//! drop-in's first promise.
 //!
 //! The setup: a lab systemd VM with MariaDB and no Python; the VM's root private key stored as the
 //! Secret `privkey` (`data.key`) in the test API server; a service-account token allowed only

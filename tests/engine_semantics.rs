@@ -608,3 +608,135 @@ async fn a_lone_expression_keeps_its_native_type() {
     // Whitespace around a lone expression: the text keeps its spaces.
     assert_eq!(out.debug_msg("spaces around"), json!("  6  "));
 }
+
+// ---------------------------------------------------------------- accepted, never silently ignored
+
+/// The warnings a run emitted, but for the implicit-localhost ones every inventory-less run has.
+fn warnings(out: &Outcome) -> Vec<String> {
+    out.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Warning { message } if !message.contains("localhost") => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn keywords_hook_runner_does_not_implement_warn_once_per_task_that_inherits_them() {
+    let out = run(r#"
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    ansible.builtin.command:
+      chdir: /tmp
+  tasks:
+    - name: first
+      debug:
+        msg: one
+    - block:
+        - name: second
+          debug:
+            msg: two
+      debugger: on_failed
+      collections:
+        - ansible.builtin
+        - community.general
+"#)
+    .await;
+    let w = warnings(&out);
+    let about = |needle: &str| w.iter().filter(|m| m.contains(needle)).count();
+    assert_eq!(
+        about("does not implement module_defaults and ignores it"),
+        1,
+        "{w:#?}"
+    );
+    assert_eq!(
+        about("does not implement module_defaults, debugger, collections (community.general)"),
+        1,
+        "{w:#?}"
+    );
+    assert_eq!(w.len(), 2, "one warning per task: {w:#?}");
+}
+
+#[tokio::test]
+async fn known_collections_in_the_collections_keyword_do_not_warn() {
+    let out = run(r#"
+- hosts: localhost
+  gather_facts: false
+  collections: [kubernetes.core, ansible.builtin]
+  tasks:
+    - debug:
+        msg: hi
+"#)
+    .await;
+    assert!(warnings(&out).is_empty(), "{:#?}", warnings(&out));
+}
+
+#[tokio::test]
+async fn module_parameters_accepted_but_not_implemented_warn_in_the_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    let out = run(&format!(
+        r#"
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: selinux and attributes
+      file:
+        path: {p}
+        state: touch
+        setype: tmp_t
+        attributes: i
+    - name: defaults only
+      file:
+        path: {p}
+        state: touch
+        unsafe_writes: false
+"#,
+        p = path.display()
+    ))
+    .await;
+    let (_, r) = out.result("selinux and attributes", "localhost");
+    assert_eq!(
+        r["warnings"],
+        json!(["ansible.builtin.file: hook-runner does not implement attributes, setype and ignores them"])
+    );
+    let (_, r) = out.result("defaults only", "localhost");
+    assert!(r.get("warnings").is_none(), "{r:?}");
+}
+
+#[tokio::test]
+async fn throttle_limits_how_many_hosts_run_the_task_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("lock");
+    // mkdir is atomic: a second host inside the critical section at the same time fails.
+    let playbook = |throttle: &str| {
+        format!(
+            r#"
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: one at a time
+      shell: mkdir {l} && sleep 0.3 && rmdir {l}
+      {throttle}
+"#,
+            l = lock.display()
+        )
+    };
+    let inventory = "[hosts]\nA\nB\nC\n\n[hosts:vars]\nansible_connection=local\n";
+    let out = run_with_inventory(&playbook("throttle: 1"), inventory).await;
+    for h in ["A", "B", "C"] {
+        assert_eq!(out.result("one at a time", h).0, Status::Changed, "{h}");
+    }
+    // The control: without throttle the hosts overlap and at least one finds the lock taken.
+    let out = run_with_inventory(&playbook(""), inventory).await;
+    let failed = ["A", "B", "C"]
+        .iter()
+        .filter(|h| out.result("one at a time", h).0 == Status::Failed)
+        .count();
+    assert!(
+        failed > 0,
+        "the hosts did not run concurrently without throttle"
+    );
+}

@@ -1,5 +1,4 @@
-//! `copy` under faults, against the lab's systemd VMs, through the hook-runner binary (issue 7,
-//! "Faults (with the lab)"):
+//! `copy` under faults, against the lab's systemd VMs, through the hook-runner binary:
 //!
 //! - Disk full on the VM (a 1 MiB tmpfs as the destination's filesystem): the task fails with
 //!   the remote error (`No space left on device`), the previous file at the destination is

@@ -1,5 +1,5 @@
-//! A VM that goes away and comes back in the middle of a play (issue 7, "Faults (with the lab)":
-//! a `reboot`-style task, then `wait_for_connection`), through the hook-runner binary against
+//! A VM that goes away and comes back in the middle of a play (a
+//! `reboot`-style task, then `wait_for_connection`), through the hook-runner binary against
 //! the lab's systemd VM.
 //!
 //! Two variants:

@@ -1,4 +1,4 @@
-//! A second run after a failed first run (issue 7, "Faults (with the lab)"): Forklift's hook Job
+//! A second run after a failed first run. Forklift's hook Job
 //! has `backoffLimit: 1`, so a failed hook pod is run once more, from scratch, against a VM the
 //! first run already changed. The second run must finish the work and report as changed only
 //! what it changed itself: what the first run did is `ok` now.

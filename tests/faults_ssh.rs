@@ -1,5 +1,5 @@
-//! Faults of the SSH transport while a play runs, against the lab's systemd VMs (issue 7,
-//! "Faults (with the lab)"), through the hook-runner binary:
+//! Faults of the SSH transport while a play runs, against the lab's systemd VMs, through
+//! the hook-runner binary:
 //!
 //! - sshd killed on a VM in the middle of a task: that host is `UNREACHABLE!` with a message that
 //!   names it and the cause, the other host of the play goes on, exit 4, bounded run time.

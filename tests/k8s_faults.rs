@@ -1,4 +1,4 @@
-//! The Kubernetes API misbehaving (issue 7, "Faults": the API bullet), through the hook-runner
+//! The Kubernetes API misbehaving (errors, throttling, slowness), through the hook-runner
 //! binary running `k8s_info` tasks against the lab's API server with scripted faults:
 //!
 //! - transient `503` (with `Retry-After`), `429` and `500` answers, on discovery and on the read

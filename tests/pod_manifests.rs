@@ -1,4 +1,4 @@
-//! The files of `images/` that no test can run here (no container engine, no cluster): the
+//! The files of `images/` read as text (tests/image_podman.rs builds and runs the image): the
 //! Kubernetes manifests parse and say what Forklift's hook Job says, and the Containerfile copies
 //! what the build needs.
 //!
@@ -11,8 +11,12 @@
 //! - `Containerfile`: every `COPY` source exists, the workspace members and the files the sources
 //!   embed (`include_str!`) are copied, `/bin/entrypoint` and `HOME` are set up, the user is not root.
 
+#[path = "support/manifests.rs"]
+mod manifests;
+
 use base64::Engine;
 use hook_runner::yaml;
+use manifests::{documents, of_kind, read, repo};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -24,45 +28,6 @@ const FORKLIFT_COMMAND: [&str; 6] = [
     "-p",
     "/tmp/hook/playbook.yml",
 ];
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(relative: &str) -> String {
-    let path = repo().join(relative);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The documents of a multi-document YAML file, as JSON values.
-fn documents(relative: &str) -> Vec<Value> {
-    let text = read(relative);
-    let mut docs = Vec::new();
-    let mut current = String::new();
-    for line in text.lines() {
-        if line == "---" {
-            docs.push(std::mem::take(&mut current));
-        } else {
-            current.push_str(line);
-            current.push('\n');
-        }
-    }
-    docs.push(current);
-    docs.iter()
-        .map(|doc| {
-            yaml::load_str(doc, relative)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .to_value()
-        })
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
-fn of_kind<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
-    let found: Vec<&Value> = docs.iter().filter(|d| d["kind"] == kind).collect();
-    assert_eq!(found.len(), 1, "expected one {kind}, found {}", found.len());
-    found[0]
-}
 
 #[test]
 fn rbac_allows_only_get_on_the_named_secret_and_creating_events() {
@@ -200,6 +165,9 @@ fn job_mirrors_forklifts_hook_job_with_a_restricted_pod() {
     assert_eq!(volume("/home/runner")["emptyDir"], json!({}));
 }
 
+/// Where the Containerfile takes a binary built outside the image (`BINARY=prebuilt`).
+const PREBUILT_BINARY: &str = "prebuilt/hook-runner";
+
 /// `COPY` and `ADD` sources of the Containerfile that come from the build context.
 fn context_sources(containerfile: &str) -> Vec<String> {
     let mut sources = Vec::new();
@@ -209,6 +177,10 @@ fn context_sources(containerfile: &str) -> Vec<String> {
             continue;
         };
         if !matches!(instruction, "COPY" | "ADD") || rest.iter().any(|w| w.starts_with("--from")) {
+            continue;
+        }
+        // The prebuilt binary is staged into a context of its own by scripts/image.sh.
+        if rest.contains(&PREBUILT_BINARY) {
             continue;
         }
         let paths: Vec<&str> = rest
@@ -270,6 +242,7 @@ fn containerfile_copies_what_the_build_and_the_pod_need() {
         "Cargo.lock",
         "src/main.rs",
         "tests/lab/Cargo.toml",
+        "benches/Cargo.toml",
     ] {
         assert!(
             copied(Path::new(member)),
@@ -286,18 +259,29 @@ fn containerfile_copies_what_the_build_and_the_pod_need() {
         );
     }
     for needed in [
-        "COPY images/entrypoint /bin/entrypoint",
+        "COPY --chmod=755 images/entrypoint /bin/entrypoint",
         "ENV HOME=/home/runner",
         "ENTRYPOINT [\"/bin/entrypoint\"]",
         "chmod -R g=u /home/runner",
         "cargo build --release --locked",
-        "openssh-clients",
-        "nss_wrapper",
-        "COPY --from=tini /tini /usr/bin/tini",
+        "COPY images/runtime-setup.sh",
+        "COPY --chmod=755 --from=binary /out/hook-runner /usr/local/bin/hook-runner",
     ] {
         assert!(
             containerfile.contains(needed),
             "Containerfile lacks {needed:?}"
+        );
+    }
+    // What the runtime needs beside the binary, per base (the one place where bases differ).
+    let setup = read("images/runtime-setup.sh");
+    for needed in [
+        "openssh-clients nss_wrapper-libs",
+        "openssh-client libnss-wrapper tini",
+        "sha256sum -c",
+    ] {
+        assert!(
+            setup.contains(needed),
+            "images/runtime-setup.sh lacks {needed:?}"
         );
     }
     let user = containerfile

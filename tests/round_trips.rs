@@ -1,5 +1,5 @@
-//! Regression check for the design's "one remote round trip per module" (DESIGN.md, the hot
-//! path): the number of SSH sessions (channels that run a command) each module opens per task,
+//! Regression check for the design rule "one remote round trip per module" (the hot path of
+//! every task): the number of SSH sessions (channels that run a command) each module opens per task,
 //! counted in the lab sshd, must stay at its designed count. No timing is asserted here (the
 //! benchmark suite, scripts/bench.sh, measures time).
 //!
@@ -10,7 +10,7 @@
 //! Stateful modules are counted both when the second task changes something (another path) and
 //! when it is a no-op (the same path again).
 //!
-//! The same runs also count the programs each module's remote script starts (issue 6: a
+//! The same runs also count the programs each module's remote script starts (a
 //! process per helper tool is what a task costs on the target, beyond the round trip). The
 //! wrapper puts a directory of shims first on the command's PATH: one symlink per program of
 //! the usual bin directories, to a script that logs its name and `exec`s the real program. Each

@@ -1,4 +1,4 @@
-//! Scale (issue 7, "Scale"), through the real binary, with figures printed for the notes:
+//! Scale, through the real binary, with figures printed for the notes:
 //!
 //! - a 1,000-item loop on localhost (`debug` and `command`) and over SSH (`command` on a lab
 //!   sshd): every item runs, the registered result holds 1,000 results, the recap counts are
@@ -32,9 +32,9 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
-/// Loop size of issue 7.
+/// Loop size: a hook looping over a thousand items.
 const ITEMS: usize = 1000;
-/// Host count of issue 7.
+/// Host count: a Plan migrating two hundred VMs through one hook.
 const HOSTS: usize = 200;
 /// Loopback addresses per sshd (sshd listens on at most 16 addresses).
 const ADDRESSES_PER_SSHD: usize = 16;

@@ -1,4 +1,4 @@
-//! Secrets under every output (issue 7, "Secrets"): one matrix over the modules that can carry a
+//! Secrets under every output: one matrix over the modules that can carry a
 //! secret, `no_log` or not, every verbosity, human and JSON output, success and failure
 //! (failures whose message would echo the value included). Every place a run leaves text is
 //! searched for the secret bytes and their base64 form: stdout, stderr, the JSON events, the

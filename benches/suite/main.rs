@@ -1,4 +1,4 @@
-//! hook-runner's benchmark suite (issue 6): hook-runner against ansible-core 2.18 stock, with
+//! hook-runner's benchmark suite: hook-runner against ansible-core 2.18 stock, with
 //! pipelining and with Mitogen, on the same lab targets in the same run, alternating.
 //!
 //! Run it with `scripts/bench.sh [ARGS]` (builds the release binary, this driver and the peers'
@@ -146,7 +146,7 @@ fn run() -> Result<()> {
         body.push_str(f);
         body.push('\n');
     }
-    body.push_str("\n**Targets (issue 6)**\n\n");
+    body.push_str("\n**Targets**\n\n");
     body.push_str(&report::targets(&results));
     println!("\n{body}");
     if args.write_readme {

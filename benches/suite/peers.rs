@@ -13,6 +13,9 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+/// ansible-playbook's default `--forks`: every row without a forks figure runs at it.
+pub const ANSIBLE_DEFAULT_FORKS: u32 = 5;
+
 /// One way to run a playbook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
@@ -145,8 +148,11 @@ impl Peers {
         if let Some(inv) = inventory {
             cmd.arg("-i").arg(inv);
         }
-        if let Tool::HookRunner { forks: Some(f) } = runner {
-            cmd.arg("-f").arg(f.to_string());
+        // A row without a forks figure runs at Ansible's default (5), as the peers it is
+        // compared with do; hook-runner's own default is 50.
+        if let Tool::HookRunner { forks } = runner {
+            cmd.arg("-f")
+                .arg(forks.unwrap_or(ANSIBLE_DEFAULT_FORKS).to_string());
         }
         cmd.arg(playbook)
             // The default /dev/termination-log is only written when it exists; keep it that way.

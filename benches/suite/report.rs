@@ -1,6 +1,6 @@
 //! Results: per scenario, one row per runner (the samples of its runs) and the floors; the
 //! table (Markdown, printed and optionally written into README.md between the bench markers)
-//! and the target checks of issue 6.
+//! and the checks of the speed and memory targets.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -228,7 +228,7 @@ fn check_at_most(what: &str, value: Option<f64>, limit: f64, unit: &str) -> Opti
 
 const HR: &str = "hook-runner";
 
-/// The targets of issue 6 that this run's results can decide.
+/// The speed and memory targets that this run's results can decide.
 pub fn targets(scenarios: &[Scenario]) -> String {
     let mut checks: Vec<Check> = Vec::new();
     let by = |name: &str| scenarios.iter().find(|s| s.name == name);

@@ -1,4 +1,4 @@
-//! The five scenarios of issue 6. Each one starts its targets once, then runs every runner in
+//! The five scenarios. Each one starts its targets once, then runs every runner in
 //! turn (alternating: run 1 of each, then run 2 of each, ...), resetting the target before every
 //! run, and measures the floor in the same loop.
 
@@ -402,7 +402,7 @@ pub fn fanout(ctx: &Ctx) -> Result<Scenario> {
         title: format!("10 cheap tasks on {HOSTS} hosts (127.0.0.2–127.0.0.{}, four sshd answering on up to 16 addresses each: sshd's MAX_LISTEN_SOCKS), {runs} runs", HOSTS + 1),
         rows: contenders.into_iter().map(|c| c.row).collect(),
         floors: Vec::new(),
-        notes: vec!["Runners without a forks figure use their default (5 for both hook-runner and Ansible). The fanout targets compare hook-runner at forks 50.".into()],
+        notes: vec!["Runners without a forks figure run at forks 5 (Ansible's default; hook-runner, whose own default is 50, is given `-f 5`). The fanout targets compare hook-runner at forks 50.".into()],
     })
 }
 
@@ -512,7 +512,7 @@ pub fn bigfile(ctx: &Ctx) -> Result<Scenario> {
     let mut scp = Floor {
         label: "scp".into(),
         walls: Vec::new(),
-        note: "`scp` of the same file to the same host (a fresh connection, as the runners make)."
+        note: "`scp` of the same file to the same host (a fresh connection, as the runners make). Neither scp nor hook-runner compresses; Ansible's default ssh arguments include `-C`, so its transfer is compressed."
             .into(),
     };
     let runs = ctx.runs;

@@ -6,8 +6,8 @@
 //!   over the openssh crate's native-mux client (no `ssh` process per command). A master that
 //!   went away (killed, network) is started again on the next command; `close()` ends it.
 //! - The master is started by this module, not by `openssh::SessionBuilder`, because the builder
-//!   cannot pass arbitrary options, hides ssh's stderr when the master fails (rust-crates.md,
-//!   known issue 1) and daemonizes the master with `ssh -f` (reparented to PID 1, it becomes a
+//!   cannot pass arbitrary options, hides ssh's stderr when the master fails (so a
+//!   refused key would read as a bare exit code) and daemonizes the master with `ssh -f` (reparented to PID 1, it becomes a
 //!   zombie when the runner is PID 1 without an init). The command is
 //!   `ssh -E LOG -S CTL -M -N -o ControlPersist=no -o BatchMode=yes [USER ARGS] [OURS] -- HOST`,
 //!   run in the foreground as our child (reaped on `close()`); it is ready when its control
@@ -1004,7 +1004,7 @@ pub fn target_from_vars(inventory_name: &str, vars: &Map) -> Result<SshTarget, S
     let mut extra_args = Vec::new();
     for key in ["ansible_ssh_common_args", "ansible_ssh_extra_args"] {
         if let Some(text) = first_str(vars, &[key])? {
-            extra_args.extend(split_words(&text).map_err(|e| format!("{key}: {e}"))?);
+            extra_args.extend(crate::shell::posix_words(&text).map_err(|e| format!("{key}: {e}"))?);
         }
     }
     let connect_timeout = match first(vars, &["ansible_ssh_timeout", "ansible_timeout"]) {
@@ -1078,68 +1078,6 @@ fn expand_home(path: &str) -> String {
     } else {
         path.to_string()
     }
-}
-
-/// Splits `text` into words as a POSIX shell would (quotes and backslashes; no expansion).
-pub fn split_words(text: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err(format!("unterminated single quote in {text:?}")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
-                            Some('\n') => {}
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err(format!("unterminated double quote in {text:?}")),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err(format!("unterminated double quote in {text:?}")),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some('\n') | None => {}
-                    Some(c) => word.push(c),
-                }
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
 }
 
 #[cfg(test)]
@@ -1316,16 +1254,6 @@ mod tests {
             "Timeout, server 10.0.0.1 not responding."
         );
         assert_eq!(ssh_log_text(&dir.path().join("none")), "");
-    }
-
-    #[test]
-    fn split_words_handles_quotes() {
-        assert_eq!(
-            split_words(r#"a 'b c' "d \"e\"" f\ g"#).unwrap(),
-            vec!["a", "b c", "d \"e\"", "f g"]
-        );
-        assert_eq!(split_words("  ").unwrap(), Vec::<String>::new());
-        assert_eq!(split_words("''").unwrap(), vec![""]);
     }
 
     #[test]

@@ -21,13 +21,15 @@
 use super::frame::Frame;
 use super::host::HostOutcome;
 use super::join::join_all;
-use super::play::{value_text, PlayCtx};
+use super::lock;
+use super::play_ctx::PlayCtx;
 use super::result;
-use super::run::{lock, Run};
+use super::run::Run;
 use super::tags;
 use crate::playbook::{Action, Block, Item, Keywords, Task};
 use crate::report::{Event, Status, TaskInfo};
 use crate::template::{Scope, Templar};
+use crate::value_text;
 use crate::{Map, Value};
 use std::future::Future;
 use std::pin::Pin;
@@ -196,6 +198,15 @@ impl<'a> Run<'a> {
         } else {
             Event::TaskStart { task: info.clone() }
         });
+        if !kw.not_implemented.is_empty() {
+            self.emit(Event::Warning {
+                message: format!(
+                    "{}: hook-runner does not implement {} and ignores it",
+                    task.loc,
+                    kw.not_implemented.join(", ")
+                ),
+            });
+        }
         let bypass = task.module().is_some_and(|m| m.bypasses_host_loop());
         let run_once = bypass || self.round_bool(pctx, frame, task, &kw.run_once, hosts);
         let targets: Vec<String> = if run_once {
@@ -203,12 +214,19 @@ impl<'a> Run<'a> {
         } else {
             hosts.to_vec()
         };
+        let throttle = self.round_throttle(pctx, frame, task, &kw.throttle, hosts);
         let futures: Vec<_> = targets
             .iter()
             .map(|h| {
                 let info = &info;
                 let kw = &kw;
+                let throttle = &throttle;
                 async move {
+                    // The task's own limit first, so a throttled task holds few fork slots.
+                    let _throttled = match throttle {
+                        Some(t) => t.acquire().await.ok(),
+                        None => None,
+                    };
                     let _permit = self.forks.acquire().await;
                     self.run_on_host(pctx, frame, task, kw, h, info).await
                 }
@@ -243,6 +261,43 @@ impl<'a> Run<'a> {
             .ok()
             .flatten()
             .unwrap_or(false)
+    }
+
+    /// `throttle`, templated with the first host's variables: a semaphore with that many
+    /// permits, or `None` when unset, 0 (no limit, as in Ansible) or not a number (warned).
+    fn round_throttle(
+        &self,
+        pctx: &PlayCtx,
+        frame: &Frame,
+        task: &Task,
+        value: &Option<Value>,
+        hosts: &[String],
+    ) -> Option<tokio::sync::Semaphore> {
+        let v = value.as_ref()?;
+        let first = hosts.first()?;
+        let vars = self.task_vars(pctx, frame, Some(task), first);
+        let search = self.search_paths(Some(task));
+        let scope = Scope {
+            vars: &vars,
+            search_paths: &search,
+        };
+        let text = match self.templar.template(v, scope) {
+            Ok(t) => value_text(&t),
+            Err(e) => e.message,
+        };
+        match text.trim().parse::<usize>() {
+            Ok(0) => None,
+            Ok(n) => Some(tokio::sync::Semaphore::new(n)),
+            Err(_) => {
+                self.emit(Event::Warning {
+                    message: format!(
+                        "{}: throttle must be a whole number, got {text:?}: the task runs without it",
+                        task.loc
+                    ),
+                });
+                None
+            }
+        }
     }
 
     /// Stats, failures, notifications and the play-ending rules after a round.

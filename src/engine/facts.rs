@@ -10,9 +10,10 @@
 use super::exec::Fut;
 use super::frame::Frame;
 use super::host::HostOutcome;
-use super::play::PlayCtx;
+use super::lock;
+use super::play_ctx::PlayCtx;
 use super::result::{self, failed};
-use super::run::{lock, Run};
+use super::run::Run;
 use crate::connection::ConnError;
 use crate::report::{Event, Status, TaskInfo};
 use crate::{Map, Value};

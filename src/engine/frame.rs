@@ -40,6 +40,12 @@ pub(crate) fn merge_keywords(parent: &Keywords, child: &Keywords) -> Keywords {
     when_locs.extend(child.when_locs.iter().cloned());
     let mut environment = parent.environment.clone();
     environment.extend(child.environment.iter().cloned());
+    let mut not_implemented = parent.not_implemented.clone();
+    for k in &child.not_implemented {
+        if !not_implemented.contains(k) {
+            not_implemented.push(k.clone());
+        }
+    }
     Keywords {
         become_: pick(&parent.become_, &child.become_),
         become_user: pick(&parent.become_user, &child.become_user),
@@ -62,6 +68,8 @@ pub(crate) fn merge_keywords(parent: &Keywords, child: &Keywords) -> Keywords {
         tags,
         when,
         when_locs,
+        throttle: pick(&parent.throttle, &child.throttle),
+        not_implemented,
         notify: if child.notify.is_empty() {
             parent.notify.clone()
         } else {

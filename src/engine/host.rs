@@ -10,15 +10,17 @@
 //! ([`placeholder_facts`]).
 
 use super::frame::Frame;
-use super::play::{value_text, PlayCtx};
+use super::lock;
+use super::play_ctx::PlayCtx;
 use super::result::{self, failed};
-use super::run::{lock, Run};
+use super::run::Run;
 use crate::connection::local::LocalConnection;
 use crate::connection::{ConnError, Connection};
 use crate::modules::ModuleContext;
 use crate::playbook::{Action, Keywords, LoadError, Task};
 use crate::report::{Event, Status, TaskInfo};
 use crate::template::{Scope, TemplateError};
+use crate::value_text;
 use crate::{Map, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -636,6 +638,9 @@ impl Run<'_> {
         if let Some(job) = &job {
             job.finish(&mut r);
         }
+        if !module.accepts_any_args() {
+            warn_ignored_params(&mut r, module, &given);
+        }
         if !result::flag(&r, "failed") && !result::flag(&r, "unreachable") {
             self.apply_requests(pctx, module.name(), &mut r, ht, vars);
         }
@@ -849,6 +854,28 @@ fn would_run(fqcn: &str, args: &Map, no_log: bool, delegate: Option<&str>) -> Ma
     r.insert("dry_run".into(), Value::Bool(true));
     r.insert("would_run".into(), Value::Object(plan));
     r
+}
+
+/// Adds a warning to the result naming the parameters the task set that the module accepts
+/// but does not implement ([`crate::modules::argspec::Param::ignored`]).
+fn warn_ignored_params(r: &mut Map, module: &dyn crate::modules::Module, given: &Map) {
+    let ignored = module.spec().ignored_given(given);
+    if ignored.is_empty() {
+        return;
+    }
+    let warning = format!(
+        "{}: hook-runner does not implement {} and ignores {}",
+        module.fqcn(),
+        ignored.join(", "),
+        if ignored.len() == 1 { "it" } else { "them" }
+    );
+    match r
+        .entry("warnings")
+        .or_insert_with(|| Value::Array(Vec::new()))
+    {
+        Value::Array(list) => list.push(Value::String(warning)),
+        other => *other = Value::Array(vec![Value::String(warning)]),
+    }
 }
 
 /// The censored form of a final result (each item of a loop censored).

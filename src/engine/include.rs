@@ -8,12 +8,13 @@
 
 use super::frame::Frame;
 use super::host::HostOutcome;
-use super::play::{value_text, PlayCtx};
+use super::play_ctx::PlayCtx;
 use super::result::{self, failed};
 use super::run::Run;
 use crate::playbook::{Action, Item, Keywords, RoleUse, Task};
 use crate::report::{Event, TaskInfo};
 use crate::template::Scope;
+use crate::value_text;
 use crate::{Map, Value};
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -8,7 +8,7 @@
 //! `with_env` reads controller environment variables; `with_file` reads controller files.
 
 use crate::template::{Scope, Templar, TemplateError};
-use crate::Value;
+use crate::{value_text, Value};
 
 /// The items of a loop source, templated in `scope`.
 pub fn items(
@@ -22,7 +22,7 @@ pub fn items(
             Value::Array(list) => Ok(list),
             other => Err(plain(format!(
                 "Invalid data passed to 'loop', it requires a list, got this instead: {}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.",
-                crate::modules::argspec::py_str(&other)
+                crate::py::str(&other)
             ))),
         },
         LoopSource::With(lookup, v) => {
@@ -72,7 +72,7 @@ fn with_lookup(lookup: &str, value: Value, scope: Scope<'_>) -> Result<Vec<Value
             Value::Array(list) => Ok(list),
             other => Err(plain(format!(
                 "with_list expects a list, got {}",
-                crate::modules::argspec::py_str(&other)
+                crate::py::str(&other)
             ))),
         },
         "dict" => match value {
@@ -82,7 +82,7 @@ fn with_lookup(lookup: &str, value: Value, scope: Scope<'_>) -> Result<Vec<Value
                 .collect()),
             other => Err(plain(format!(
                 "with_dict expects a dict, got {}",
-                crate::modules::argspec::py_str(&other)
+                crate::py::str(&other)
             ))),
         },
         "indexed_items" => Ok(flatten_once(as_list(value))
@@ -140,13 +140,6 @@ fn with_lookup(lookup: &str, value: Value, scope: Scope<'_>) -> Result<Vec<Value
             .map(|name| read_file(&value_text(name), scope))
             .collect(),
         other => Err(plain(format!("lookup plugin ({other}) not found"))),
-    }
-}
-
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 

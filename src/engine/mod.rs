@@ -24,8 +24,12 @@
 //! - `vars_files` names are templated once per play batch (with the first host's variables),
 //!   not per host.
 //! - Only the linear strategy exists (`strategy: free` warns and runs linearly); play keys
-//!   hook-runner does not implement (`vars_prompt`, `module_defaults`, `order`, `throttle`,
-//!   `gather_subset`...) are accepted with a warning.
+//!   hook-runner does not implement (`vars_prompt`, `order`, `gather_subset`...) are accepted
+//!   with a warning when the play starts; inheritable keywords it does not implement
+//!   (`module_defaults`, `debugger`, `become_exe`, `collections` naming an unknown collection)
+//!   with a warning from each task they reach; module parameters it does not implement (SELinux
+//!   fields, `attributes`, `unsafe_writes`, setup's `gather_subset`/`gather_timeout`/`fact_path`,
+//!   include_vars' `hash_behaviour`) with a warning in the task's result. `throttle` works.
 //! - `forks` defaults to 50 (Ansible: 5).
 //! - Registered results, facts and `set_fact` values are never templated again, directly or
 //!   through `hostvars[...]`. (ansible-core re-templates a `set_fact` value that did not come
@@ -43,6 +47,7 @@ mod join;
 mod loops;
 pub mod options;
 mod play;
+mod play_ctx;
 mod result;
 mod run;
 mod settings;
@@ -57,15 +62,16 @@ use crate::inventory::Inventory;
 use crate::playbook::{Item, Playbook};
 use crate::report::{Event, Reporter};
 use play::PlayEnd;
-use run::{lock, Run};
+use run::Run;
 
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_ERROR: i32 = 1;
-pub const EXIT_FAILED: i32 = 2;
-pub const EXIT_UNREACHABLE: i32 = 4;
-pub const EXIT_PARSE: i32 = 4;
-pub const EXIT_OPTIONS: i32 = 5;
-pub const EXIT_INTERRUPTED: i32 = 99;
+/// Locks a mutex, recovering the data if a panicking holder poisoned it.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub use crate::report::{
+    EXIT_ERROR, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_OPTIONS, EXIT_PARSE, EXIT_UNREACHABLE,
+};
 
 /// Runs the playbook of `opts` and returns ansible-playbook's exit code.
 pub async fn run_playbook(opts: &RunOptions, reporter: &dyn Reporter) -> i32 {
@@ -247,10 +253,12 @@ fn listing(
     ];
     for (i, play) in playbook.plays.iter().enumerate() {
         let pattern = match &play.hosts {
-            serde_json::Value::Array(l) => {
-                l.iter().map(play::value_text).collect::<Vec<_>>().join(",")
-            }
-            other => play::value_text(other),
+            serde_json::Value::Array(l) => l
+                .iter()
+                .map(crate::value_text)
+                .collect::<Vec<_>>()
+                .join(","),
+            other => crate::value_text(other),
         };
         let name = if play.name.trim().is_empty() {
             pattern.clone()

@@ -3,8 +3,9 @@
 
 use super::cancel::Cancel;
 use super::frame::Frame;
+use super::lock;
 use super::options::{Mode, RunOptions};
-use super::play::PlayCtx;
+use super::play_ctx::PlayCtx;
 use crate::connection::local::LocalConnection;
 use crate::connection::ssh::{self, SshConnection};
 use crate::connection::Connection;
@@ -19,12 +20,7 @@ use indexmap::{IndexMap, IndexSet};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-
-/// Locks a mutex, recovering the data if a panicking holder poisoned it.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use std::sync::{Arc, Mutex};
 
 /// Everything a run shares.
 pub(crate) struct Run<'a> {
@@ -417,7 +413,7 @@ impl HostvarsSource {
                 .into_iter()
                 .map(Value::String)
                 .collect(),
-            Some(name) => match self.host_vars(&super::play::value_text(name)) {
+            Some(name) => match self.host_vars(&crate::value_text(name)) {
                 Some((vars, unsafe_names)) => {
                     vec![Value::Object(vars), Value::Array(unsafe_names)]
                 }

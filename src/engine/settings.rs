@@ -4,11 +4,11 @@
 //! `become` (`ansible_become*` variables override the `become*` keywords, as Ansible's
 //! connection variables do; user `root` and method `sudo` by default; `sudo` and `su` only).
 
-use super::play::value_text;
 use super::run::Run;
 use crate::connection::{Become, BecomeMethod};
 use crate::playbook::Keywords;
 use crate::template::Scope;
+use crate::value_text;
 use crate::{Map, Value};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -49,14 +49,14 @@ impl Run<'_> {
                     return Err(format!(
                         "environment must be a dictionary, received {} ({})",
                         value_text(&other),
-                        crate::modules::argspec::py_type(&other)
+                        crate::py::class_name(&other)
                     ))
                 }
             }
         }
         let env = env_map
             .into_iter()
-            .map(|(k, v)| (k, crate::modules::argspec::py_str(&v)))
+            .map(|(k, v)| (k, crate::py::str(&v)))
             .collect();
         let timeout = match &kw.timeout {
             None => None,

@@ -80,7 +80,7 @@ pub fn add_host(mut args: Map) -> Map {
         Some(other) => {
             return failed(format!(
                 "Invalid raw parameters passed, requires a dictionary/mapping got a  {}",
-                super::argspec::py_type(&other)
+                crate::py::class_name(&other)
             ))
         }
     }

@@ -40,6 +40,10 @@ pub struct Param {
     /// An option of the action plugin, not of the module (copy's `decrypt`): accepted, but left
     /// out of the "Supported parameters include" list, which names the module's spec only.
     pub action_only: bool,
+    /// Accepted so that playbooks written for Ansible load, but not implemented: a task that
+    /// sets it to anything but its default gets a warning naming it (see
+    /// [`ArgSpec::ignored_given`]).
+    pub ignored: bool,
 }
 
 /// A module's parameters and the rules between them.
@@ -55,9 +59,7 @@ pub struct ArgSpec {
 use crate::template::Templar;
 use crate::Value;
 
-/// Booleans Ansible accepts (`module_utils/parsing/convert_bool.py`), in the order messages list them.
-const BOOL_TRUE: &[&str] = &["y", "yes", "on", "1", "true", "t"];
-const BOOL_FALSE: &[&str] = &["n", "no", "off", "0", "false", "f"];
+use crate::py::{BOOL_FALSE, BOOL_TRUE};
 
 impl Param {
     /// A parameter with no aliases, choices or default, to build specs with struct update syntax.
@@ -71,11 +73,48 @@ impl Param {
             default: None,
             no_log: false,
             action_only: false,
+            ignored: false,
+        }
+    }
+
+    /// The same parameter, marked as accepted but not implemented.
+    pub const fn ignored(self) -> Param {
+        Param {
+            ignored: true,
+            ..self
         }
     }
 }
 
+/// Whether a given value is the parameter's default written as YAML text (`"false"`, `"10"`,
+/// `"all"`; a one-item list counts as its item, as list parameters read a scalar).
+fn is_default(value: &Value, default: Option<&str>) -> bool {
+    let Some(default) = default else {
+        return false;
+    };
+    match value {
+        Value::Array(items) => items.len() == 1 && is_default(&items[0], Some(default)),
+        other => crate::py::str(other).eq_ignore_ascii_case(default),
+    }
+}
+
 impl ArgSpec {
+    /// The not-implemented parameters ([`Param::ignored`]) that `given` (the task's arguments,
+    /// templated, before normalisation) sets to something other than their default or null.
+    pub fn ignored_given(&self, given: &Map) -> Vec<&'static str> {
+        self.params
+            .iter()
+            .filter(|p| p.ignored)
+            .filter(|p| {
+                std::iter::once(p.name)
+                    .chain(p.aliases.iter().copied())
+                    .filter_map(|n| given.get(n))
+                    .any(|v| !v.is_null() && !is_default(v, p.default))
+            })
+            .map(|p| p.name)
+            .collect()
+    }
+
     /// The parameter a name (canonical or alias) refers to.
     pub fn param(&self, name: &str) -> Option<&'static Param> {
         self.params
@@ -295,31 +334,40 @@ fn coerce(param: &Param, value: &Value) -> Result<Value, String> {
         format!(
             "argument '{}' is of type {} and we were unable to convert to {wanted}: {why}",
             param.name,
-            py_type(value)
+            crate::py::class_name(value)
         )
     };
     match param.kind {
         Kind::Raw => Ok(value.clone()),
-        Kind::Str | Kind::Path => Ok(Value::String(py_str(value))),
+        Kind::Str | Kind::Path => Ok(Value::String(crate::py::str(value))),
         Kind::Bool => to_bool(value)
             .map(Value::Bool)
             .map_err(|why| fail("bool", why)),
         Kind::Int => to_int(value).map(Value::from).ok_or_else(|| {
             fail(
                 "int",
-                format!("{} cannot be converted to an int", py_type(value)),
+                format!(
+                    "{} cannot be converted to an int",
+                    crate::py::class_name(value)
+                ),
             )
         }),
         Kind::Float => to_float(value).map(Value::from).ok_or_else(|| {
             fail(
                 "float",
-                format!("{} cannot be converted to a float", py_type(value)),
+                format!(
+                    "{} cannot be converted to a float",
+                    crate::py::class_name(value)
+                ),
             )
         }),
         Kind::List => to_list(value).ok_or_else(|| {
             fail(
                 "list",
-                format!("{} cannot be converted to a list", py_type(value)),
+                format!(
+                    "{} cannot be converted to a list",
+                    crate::py::class_name(value)
+                ),
             )
         }),
         Kind::Dict => to_dict(value).ok_or_else(|| {
@@ -335,7 +383,7 @@ fn check_choices(param: &Param, value: &Value) -> Result<(), String> {
     if param.choices.is_empty() || value.is_null() {
         return Ok(());
     }
-    let text = py_str(value);
+    let text = crate::py::str(value);
     if param.choices.contains(&text.as_str()) {
         return Ok(());
     }
@@ -346,26 +394,19 @@ fn check_choices(param: &Param, value: &Value) -> Result<(), String> {
     ))
 }
 
-/// Ansible's truth table for boolean parameters.
+/// Ansible's truth table for boolean parameters ([`crate::py::convert_bool`]), with its
+/// messages for what it refuses.
 pub fn to_bool(value: &Value) -> Result<bool, String> {
+    if let Some(b) = crate::py::convert_bool(value) {
+        return Ok(b);
+    }
     match value {
-        Value::Bool(b) => Ok(*b),
-        Value::String(s) => {
-            let norm = s.trim().to_lowercase();
-            if BOOL_TRUE.contains(&norm.as_str()) {
-                Ok(true)
-            } else if BOOL_FALSE.contains(&norm.as_str()) {
-                Ok(false)
-            } else {
-                Err(invalid_bool(s))
-            }
-        }
-        Value::Number(n) => match n.as_f64() {
-            Some(1.0) => Ok(true),
-            Some(0.0) => Ok(false),
-            _ => Err(invalid_bool(&n.to_string())),
-        },
-        other => Err(format!("{} cannot be converted to a bool", py_type(other))),
+        Value::String(s) => Err(invalid_bool(s)),
+        Value::Number(n) => Err(invalid_bool(&n.to_string())),
+        other => Err(format!(
+            "{} cannot be converted to a bool",
+            crate::py::class_name(other)
+        )),
     }
 }
 
@@ -406,14 +447,14 @@ fn to_float(value: &Value) -> Option<f64> {
 /// Python int) the one-element list of its `str()` (`true` → `["True"]`); anything else fails.
 fn to_list(value: &Value) -> Option<Value> {
     match value {
-        Value::Bool(_) => Some(Value::Array(vec![Value::String(py_str(value))])),
+        Value::Bool(_) => Some(Value::Array(vec![Value::String(crate::py::str(value))])),
         Value::Array(_) => Some(value.clone()),
         Value::String(s) => Some(Value::Array(
             s.split(',')
                 .map(|part| Value::String(part.to_string()))
                 .collect(),
         )),
-        Value::Number(_) => Some(Value::Array(vec![Value::String(py_str(value))])),
+        Value::Number(_) => Some(Value::Array(vec![Value::String(crate::py::str(value))])),
         _ => None,
     }
 }
@@ -446,54 +487,6 @@ fn default_value(kind: Kind, text: &str) -> Value {
         Kind::List => to_list(&as_text).unwrap_or(as_text),
         Kind::Dict if text == "{}" => Value::Object(Map::new()),
         _ => as_text,
-    }
-}
-
-/// Python's `type(value)` as printed in Ansible's messages.
-pub fn py_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "<class 'NoneType'>",
-        Value::Bool(_) => "<class 'bool'>",
-        Value::Number(n) if n.is_f64() => "<class 'float'>",
-        Value::Number(_) => "<class 'int'>",
-        Value::String(_) => "<class 'str'>",
-        Value::Array(_) => "<class 'list'>",
-        Value::Object(_) => "<class 'dict'>",
-    }
-}
-
-/// Python's `str(value)`: how a non-string becomes a string parameter (`True`, `420`, `['a']`).
-pub fn py_str(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => py_repr(other),
-    }
-}
-
-/// Python's `repr(value)` for JSON-shaped values.
-pub fn py_repr(value: &Value) -> String {
-    match value {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e16 => format!("{f:.1}"),
-            _ => n.to_string(),
-        },
-        Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
-        Value::Array(items) => {
-            format!(
-                "[{}]",
-                items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
-            )
-        }
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(k, v)| format!("'{k}': {}", py_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
     }
 }
 
@@ -693,14 +686,5 @@ mod tests {
         assert_eq!(coerce(&list, &json!(1.5)), Ok(json!(["1.5"])));
         assert_eq!(coerce(&list, &json!("a,b")), Ok(json!(["a", "b"])));
         assert!(coerce(&list, &json!({"a": 1})).is_err());
-    }
-
-    #[test]
-    fn python_reprs() {
-        assert_eq!(
-            py_repr(&json!(["a", 1, 1.0, null, true])),
-            "['a', 1, 1.0, None, True]"
-        );
-        assert_eq!(py_str(&json!({"k": "v"})), "{'k': 'v'}");
     }
 }

@@ -151,7 +151,7 @@ fn message_arg(args: &Map, keys: &[&str], default: &str) -> Result<Value, &'stat
     {
         None => Ok(Value::String(default.into())),
         Some(v @ (Value::String(_) | Value::Array(_))) => Ok(v.clone()),
-        Some(other) => Err(super::argspec::py_type(other)),
+        Some(other) => Err(crate::py::class_name(other)),
     }
 }
 

@@ -136,14 +136,9 @@ pub async fn run_command(
     let raw = match &args.raw_params {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
-        Some(other) => super::argspec::py_str(other),
+        Some(other) => crate::py::str(other),
     };
-    let argv: Vec<String> = args
-        .argv
-        .iter()
-        .flatten()
-        .map(super::argspec::py_str)
-        .collect();
+    let argv: Vec<String> = args.argv.iter().flatten().map(crate::py::str).collect();
     if raw.trim().is_empty() && argv.is_empty() {
         return Ok(fail_256(result, "no command given"));
     }
@@ -158,7 +153,7 @@ pub async fn run_command(
     } else if raw.is_empty() {
         Invocation::Argv(argv)
     } else {
-        match split_args(&raw) {
+        match crate::shell::shlex_words(&raw) {
             Ok(words) => Invocation::Argv(words),
             Err(e) => return Ok(remote::failed(e)),
         }
@@ -485,84 +480,11 @@ pub fn python_timedelta(elapsed: std::time::Duration) -> String {
     }
 }
 
-/// Splits a command line as Python's `shlex.split` (POSIX mode, no comments) does.
-pub fn split_args(text: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(next) => word.push(next),
-                    None => return Err("No escaped character".into()),
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(ch) => word.push(ch),
-                        None => return Err("No closing quotation".into()),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(ch @ ('"' | '\\')) => word.push(ch),
-                            Some(ch) => {
-                                word.push('\\');
-                                word.push(ch);
-                            }
-                            None => return Err("No closing quotation".into()),
-                        },
-                        Some(ch) => word.push(ch),
-                        None => return Err("No closing quotation".into()),
-                    }
-                }
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::modules::remote::testkit::{check, nasty_tempdir, run, run_with, Options};
     use serde_json::json;
-
-    #[test]
-    fn shlex_split_matches_python() {
-        assert_eq!(
-            split_args("echo 'a b' \"c \\\"d\\\"\" e\\ f").unwrap(),
-            ["echo", "a b", "c \"d\"", "e f"]
-        );
-        assert_eq!(split_args("  a   b ").unwrap(), ["a", "b"]);
-        assert_eq!(split_args("a ''").unwrap(), ["a", ""]);
-        assert_eq!(split_args("\"a\\nb\"").unwrap(), ["a\\nb"]);
-        assert_eq!(split_args("echo 'x").unwrap_err(), "No closing quotation");
-    }
 
     #[test]
     fn python_formats() {

@@ -134,6 +134,9 @@ impl Module for Copy {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<CopyArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
         let mut result = run_copy(args, ctx).await?;
         remote::mark_diff_mode(&mut result, ctx);
@@ -143,9 +146,9 @@ impl Module for Copy {
 
 /// The copy action and module, before the diff-mode mark.
 async fn run_copy(args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-    let args: CopyArgs = match serde_json::from_value(Value::Object(args)) {
+    let args: CopyArgs = match super::typed_args(args) {
         Ok(args) => args,
-        Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+        Err(failure) => return Ok(failure),
     };
     if let Some(message) = action_argument_error(&args) {
         return Ok(remote::failed(message));
@@ -561,7 +564,7 @@ fn validate_function(validate: Option<&str>) -> String {
             quote(&format!("validate must contain %s: {validate}"))
         );
     }
-    let words = match super::command::split_args(validate) {
+    let words = match crate::shell::shlex_words(validate) {
         Ok(words) => words,
         Err(e) => return format!("validate_tmp() {{ die {}; }}\n", quote(&e)),
     };
@@ -1184,60 +1187,10 @@ fn local_mode(path: &Path) -> Option<u32> {
 pub fn content_bytes(content: &Value) -> Vec<u8> {
     match content {
         Value::String(text) => text.clone().into_bytes(),
-        Value::Array(_) | Value::Object(_) => python_json(content).into_bytes(),
-        other => super::argspec::py_str(other).into_bytes(),
-    }
-}
-
-/// Python's `json.dumps` with its defaults (`", "` and `": "` separators, ASCII only).
-pub fn python_json(value: &Value) -> String {
-    match value {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 1e16 => format!("{f:.1}"),
-            _ => n.to_string(),
-        },
-        Value::String(s) => {
-            let mut out = String::from("\"");
-            for c in s.chars() {
-                match c {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    '\u{8}' => out.push_str("\\b"),
-                    '\u{c}' => out.push_str("\\f"),
-                    c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                        let mut buf = [0u16; 2];
-                        for unit in c.encode_utf16(&mut buf) {
-                            out.push_str(&format!("\\u{unit:04x}"));
-                        }
-                    }
-                    c => out.push(c),
-                }
-            }
-            out.push('"');
-            out
+        Value::Array(_) | Value::Object(_) => {
+            crate::py::json_dumps(content, None, false, true).into_bytes()
         }
-        Value::Array(items) => {
-            format!(
-                "[{}]",
-                items.iter().map(python_json).collect::<Vec<_>>().join(", ")
-            )
-        }
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(k, v)| format!(
-                    "{}: {}",
-                    python_json(&Value::String(k.clone())),
-                    python_json(v)
-                ))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        other => crate::py::str(other).into_bytes(),
     }
 }
 
@@ -1743,7 +1696,7 @@ mod tests {
     fn dict_content_is_json_dumped_like_python() {
         let value = json!({"a": [1, "é"], "b": {"c": null, "d": true, "e": 1.0}});
         assert_eq!(
-            python_json(&value),
+            String::from_utf8(content_bytes(&value)).unwrap(),
             r#"{"a": [1, "\u00e9"], "b": {"c": null, "d": true, "e": 1.0}}"#
         );
     }

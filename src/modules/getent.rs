@@ -64,6 +64,9 @@ impl Module for Getent {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<GetentArgs>(args)
+    }
     /// Dry-run answers one passwd/group key with a plausible entry, so that later tasks using
     /// `getent_passwd[user]` still template.
     fn dry_run_facts(&self, args: &Map) -> Option<Map> {
@@ -88,9 +91,9 @@ impl Module for Getent {
         Some(facts)
     }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let args: GetentArgs = match serde_json::from_value(Value::Object(args)) {
+        let args: GetentArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failure) => return Ok(failure),
         };
         let mut words = vec!["getent".to_string()];
         if let Some(service) = &args.service {

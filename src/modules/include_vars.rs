@@ -56,7 +56,8 @@ static SPEC: ArgSpec = ArgSpec {
         Param {
             choices: &["replace", "merge"],
             ..Param::new("hash_behaviour", Kind::Str)
-        },
+        }
+        .ignored(),
     ],
     free_form: true,
     mutually_exclusive: &[],

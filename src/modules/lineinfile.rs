@@ -128,10 +128,13 @@ impl Module for LineInFile {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<Args>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let args: Args = match serde_json::from_value(Value::Object(args)) {
+        let args: Args = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failure) => return Ok(failure),
         };
         let mut result = run_lineinfile(&args, ctx).await?;
         if let Some(warning) = empty_pattern_warning(&args) {

@@ -98,8 +98,30 @@ pub trait Module: Send + Sync {
     fn dry_run_facts(&self, _args: &Map) -> Option<Map> {
         None
     }
+    /// For modules that read their arguments into a typed struct ([`typed_args`]): whether
+    /// normalised arguments `args` read into it. Modules reading the map directly keep the
+    /// default. The test over all modules calls it with arguments built from each spec, so a
+    /// spec and its struct cannot drift apart unnoticed.
+    fn check_typed_args(&self, _args: &Map) -> Result<(), String> {
+        Ok(())
+    }
     /// Runs with templated, normalised arguments (aliases resolved, defaults filled, types coerced).
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError>;
+}
+
+/// A module's typed arguments from its normalised ones. A mismatch between the spec and the
+/// struct is a bug of the module; it fails the task (`invalid arguments: ...`) instead of
+/// panicking. `Err` is that failed result, for `run` to return.
+pub fn typed_args<T: serde::de::DeserializeOwned>(args: Map) -> Result<T, Map> {
+    serde_json::from_value(crate::Value::Object(args))
+        .map_err(|e| remote::failed(format!("invalid arguments: {e}")))
+}
+
+/// [`Module::check_typed_args`] for a module whose arguments read into `T`.
+pub fn check_typed<T: serde::de::DeserializeOwned>(args: &Map) -> Result<(), String> {
+    serde_json::from_value::<T>(crate::Value::Object(args.clone()))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 /// Finds a module by the name a task uses: short (`copy`), FQCN (`ansible.builtin.copy`),
@@ -194,6 +216,73 @@ mod tests {
         assert!(!lookup("copy").is_some_and(|m| m.supports_async()));
         assert!(lookup("add_host").is_some_and(|m| m.bypasses_host_loop()));
         assert!(!lookup("debug").is_some_and(|m| m.bypasses_host_loop()));
+    }
+
+    /// A value of the parameter's kind (its first choice when it has choices).
+    fn sample(param: &argspec::Param) -> Value {
+        if let Some(choice) = param.choices.first() {
+            return Value::from(*choice);
+        }
+        match param.kind {
+            argspec::Kind::Str | argspec::Kind::Raw => Value::from("x"),
+            argspec::Kind::Path => Value::from("/tmp/x"),
+            argspec::Kind::Bool => Value::Bool(true),
+            argspec::Kind::Int => Value::from(1),
+            argspec::Kind::Float => Value::from(1.5),
+            argspec::Kind::List => serde_json::json!(["x"]),
+            argspec::Kind::Dict => serde_json::json!({"x": "y"}),
+        }
+    }
+
+    /// Arguments for `spec`: the required ones and one of each required group, and with
+    /// `every` also every other parameter that no chosen one excludes.
+    fn arguments_for(spec: &argspec::ArgSpec, every: bool) -> Map {
+        let mut args = Map::new();
+        let excluded = |args: &Map, name: &str| {
+            spec.mutually_exclusive
+                .iter()
+                .any(|group| group.contains(&name) && group.iter().any(|n| args.contains_key(*n)))
+        };
+        for param in spec.params.iter().filter(|p| !p.action_only) {
+            let wanted = param.required
+                || spec
+                    .required_one_of
+                    .iter()
+                    .any(|g| g.first() == Some(&param.name))
+                || every;
+            if wanted && !excluded(&args, param.name) {
+                args.insert(param.name.to_string(), sample(param));
+            }
+        }
+        args
+    }
+
+    #[test]
+    fn every_argument_spec_normalises_into_its_modules_typed_arguments() {
+        let mut checked = Vec::new();
+        for module in all().iter().filter(|m| !m.accepts_any_args()) {
+            for every in [false, true] {
+                let args = arguments_for(module.spec(), every);
+                let Ok(normalised) = module.spec().normalize(module.fqcn(), args.clone()) else {
+                    // Sample values a module's own rules refuse say nothing about its struct.
+                    continue;
+                };
+                if let Err(e) = module.check_typed_args(&normalised) {
+                    panic!(
+                        "{}: {args:?} normalised to {normalised:?}: {e}",
+                        module.name()
+                    );
+                }
+                checked.push((module.name(), every));
+            }
+        }
+        // Every module's minimal arguments normalise; the sample values of "every parameter"
+        // may break a module's own rules, but not most of them.
+        let minimal = checked.iter().filter(|(_, every)| !every).count();
+        let every = checked.len() - minimal;
+        let modules = all().iter().filter(|m| !m.accepts_any_args()).count();
+        assert_eq!(minimal, modules, "{checked:?}");
+        assert!(every * 2 >= modules, "{checked:?}");
     }
 
     #[test]

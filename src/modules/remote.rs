@@ -174,10 +174,7 @@ pub fn attrs_function_named(name: &str, mode: Option<&ModeSpec>) -> String {
 /// are dropped before a result is registered.
 pub fn mark_diff_mode(result: &mut Map, ctx: &ModuleContext<'_>) {
     if ctx.diff && result.contains_key("diff") {
-        result.insert(
-            crate::report::console::DIFF_MODE_KEY.into(),
-            Value::Bool(true),
-        );
+        result.insert(crate::report::DIFF_MODE_KEY.into(), Value::Bool(true));
     }
 }
 
@@ -693,7 +690,7 @@ pub fn opt_str(args: &Map, key: &str) -> Option<String> {
     match args.get(key) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(other) => Some(super::argspec::py_str(other)),
+        Some(other) => Some(crate::py::str(other)),
     }
 }
 
@@ -934,7 +931,8 @@ mod tests {
 }
 
 /// A module's parameters followed by Ansible's file common arguments (`mode`, `owner`,
-/// `group`, `attributes`, SELinux fields, `unsafe_writes`), as one static slice.
+/// `group`, `attributes`, SELinux fields, `unsafe_writes`), as one static slice. The last
+/// three are accepted but not implemented: a task that sets them gets a warning.
 macro_rules! with_file_common {
     ($($param:expr),* $(,)?) => {
         &[
@@ -945,15 +943,16 @@ macro_rules! with_file_common {
             $crate::modules::argspec::Param {
                 aliases: &["attr"],
                 ..$crate::modules::argspec::Param::new("attributes", $crate::modules::argspec::Kind::Str)
-            },
-            $crate::modules::argspec::Param::new("seuser", $crate::modules::argspec::Kind::Str),
-            $crate::modules::argspec::Param::new("serole", $crate::modules::argspec::Kind::Str),
-            $crate::modules::argspec::Param::new("setype", $crate::modules::argspec::Kind::Str),
-            $crate::modules::argspec::Param::new("selevel", $crate::modules::argspec::Kind::Str),
+            }.ignored(),
+            $crate::modules::argspec::Param::new("seuser", $crate::modules::argspec::Kind::Str).ignored(),
+            $crate::modules::argspec::Param::new("serole", $crate::modules::argspec::Kind::Str).ignored(),
+            $crate::modules::argspec::Param::new("setype", $crate::modules::argspec::Kind::Str).ignored(),
+            $crate::modules::argspec::Param::new("selevel", $crate::modules::argspec::Kind::Str).ignored(),
+            // Writes are always atomic here; the non-atomic fallback is never needed.
             $crate::modules::argspec::Param {
                 default: Some("false"),
                 ..$crate::modules::argspec::Param::new("unsafe_writes", $crate::modules::argspec::Kind::Bool)
-            },
+            }.ignored(),
         ]
     };
 }

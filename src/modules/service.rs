@@ -99,10 +99,13 @@ impl Module for Service {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<ServiceArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let args: ServiceArgs = match serde_json::from_value(Value::Object(args)) {
+        let args: ServiceArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failure) => return Ok(failure),
         };
         let backend = choose_backend(&args.use_, ctx.scope.vars);
         let unit = SystemdArgs {
@@ -154,7 +157,7 @@ fn build_script(
     backend: Backend,
     check: bool,
 ) -> Result<String, Map> {
-    let words = super::command::split_args(&args.arguments).map_err(remote::failed)?;
+    let words = crate::shell::shlex_words(&args.arguments).map_err(remote::failed)?;
     let mut s = systemd::script_vars(unit, check);
     s.push_str(&format!(
         "PATTERN={}\nSLEEP={}\nARGS={}\n",

@@ -98,16 +98,9 @@ fn bool_string(value: Value) -> Value {
     value
 }
 
+/// Ansible's `boolean()` of a `set_fact` value; anything it does not read is false.
 fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Bool(b) => *b,
-        Value::String(s) => matches!(
-            s.to_ascii_lowercase().as_str(),
-            "y" | "yes" | "on" | "1" | "true" | "t"
-        ),
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        _ => false,
-    }
+    crate::py::convert_bool(v).unwrap_or(false)
 }
 
 /// Python's `str.isidentifier()` (ASCII) minus keywords, as Ansible's `isidentifier`.

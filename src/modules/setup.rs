@@ -21,6 +21,10 @@
 //!   ansible_swaptotal_mb, ansible_processor_vcpus, ansible_processor_nproc,
 //!   ansible_uptime_seconds, ansible_virtualization_type, ansible_virtualization_role`;
 //! - `gather_subset`, `module_setup: true`;
+//!
+//! The same facts are gathered whatever `gather_subset` says; `gather_subset`, `gather_timeout`
+//! and `fact_path` (local facts) are accepted but not implemented: a task that sets them to
+//! anything but their defaults gets a warning naming them.
 //! - `ansible_python` and `ansible_python_version`, only when the target has a Python
 //!   (hook-runner itself needs none): the interpreter Ansible would run its modules with, i.e.
 //!   the host's `ansible_python_interpreter` when set (templated), else `python3`, else
@@ -56,11 +60,13 @@ static SPEC: ArgSpec = ArgSpec {
         Param {
             default: Some("all"),
             ..Param::new("gather_subset", Kind::List)
-        },
+        }
+        .ignored(),
         Param {
             default: Some("10"),
             ..Param::new("gather_timeout", Kind::Int)
-        },
+        }
+        .ignored(),
         Param {
             default: Some("[]"),
             ..Param::new("filter", Kind::List)
@@ -68,7 +74,8 @@ static SPEC: ArgSpec = ArgSpec {
         Param {
             default: Some("/etc/ansible/facts.d"),
             ..Param::new("fact_path", Kind::Path)
-        },
+        }
+        .ignored(),
     ],
     free_form: false,
     mutually_exclusive: &[],

@@ -95,10 +95,13 @@ impl Module for Stat {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<StatArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let args: StatArgs = match serde_json::from_value(Value::Object(args)) {
+        let args: StatArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failure) => return Ok(failure),
         };
         let records = match remote::run_script(ctx, &build_script(&args), None).await? {
             Ok(records) => records,

@@ -151,10 +151,13 @@ impl Module for Template {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<TemplateArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
-        let args: TemplateArgs = match serde_json::from_value(Value::Object(args)) {
+        let args: TemplateArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failure) => return Ok(failure),
         };
         let rendered = match render(&args, ctx) {
             Ok(rendered) => rendered,

@@ -199,6 +199,9 @@ impl Module for User {
     fn spec(&self) -> &'static ArgSpec {
         &SPEC
     }
+    fn check_typed_args(&self, args: &Map) -> Result<(), String> {
+        super::check_typed::<UserArgs>(args)
+    }
     async fn run(&self, args: Map, ctx: &ModuleContext<'_>) -> Result<Map, ConnError> {
         if let Some(name) = UNSUPPORTED.iter().find(|k| {
             args.get(**k)
@@ -208,9 +211,9 @@ impl Module for User {
                 "the user module's `{name}` option is not supported by hook-runner"
             )));
         }
-        let args: UserArgs = match serde_json::from_value(Value::Object(args)) {
+        let args: UserArgs = match super::typed_args(args) {
             Ok(args) => args,
-            Err(e) => return Ok(remote::failed(format!("invalid arguments: {e}"))),
+            Err(failure) => return Ok(failure),
         };
         if args.local == Some(true) {
             return Ok(remote::failed(
@@ -232,7 +235,7 @@ fn groups_text(groups: &Option<Vec<Value>>) -> Option<String> {
     groups.as_ref().map(|items| {
         items
             .iter()
-            .map(super::argspec::py_str)
+            .map(crate::py::str)
             .collect::<Vec<_>>()
             .join(",")
     })

@@ -7,9 +7,10 @@
 //! one keeps its arguments and fails at run time with the same message, as in Ansible.
 
 use super::kv::parse_kv;
-use super::load::{value_string, Ctx};
+use super::load::Ctx;
 use super::LoadError;
 use crate::modules::argspec::Kind;
+use crate::value_text;
 use crate::yaml::{Node, Yaml};
 use crate::{Map, Value};
 
@@ -76,7 +77,7 @@ pub(crate) fn free_args(value: &Node, extra: Option<&Node>) -> Map {
         Value::String(s) => args.extend(parse_kv(&s, false)),
         Value::Null => {}
         other => {
-            args.insert("_raw_params".into(), Value::String(value_string(&other)));
+            args.insert("_raw_params".into(), Value::String(value_text(&other)));
         }
     }
     args

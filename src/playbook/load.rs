@@ -4,7 +4,7 @@
 use super::role::{expand_role, RoleRequest};
 use super::{parent_dir, Block, Item, Keywords, LoadError, Loc, Play, Playbook, Role, Task};
 use crate::yaml::{self, Node, Yaml};
-use crate::{Map, Value};
+use crate::{value_text, Map, Value};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,16 +32,24 @@ const PLAY_KEYS: &[&str] = &[
     "force_handlers",
 ];
 
-/// Play keys accepted but not implemented (the engine warns when a play has them).
+/// Play keys accepted but not implemented (the engine warns when a play has them). Inheritable
+/// keywords hook-runner does not implement are kept in [`Keywords::not_implemented`] instead,
+/// so that every task they reach warns.
 const IGNORED_PLAY_KEYS: &[&str] = &[
     "vars_prompt",
     "gather_subset",
     "gather_timeout",
     "fact_path",
     "order",
-    "module_defaults",
-    "throttle",
-    "debugger",
+];
+
+/// Collections whose modules hook-runner knows by their short names: a `collections:` keyword
+/// naming only these changes nothing; any other is reported as not implemented.
+const KNOWN_COLLECTIONS: &[&str] = &[
+    "ansible.builtin",
+    "ansible.legacy",
+    "kubernetes.core",
+    "community.kubernetes",
 ];
 
 /// Keywords a play, block and task share (inherited downwards).
@@ -662,6 +670,21 @@ pub(crate) fn parse_common(entries: &[(Node, Node)], ctx: &Ctx) -> Result<Keywor
             "run_once" => kw.run_once = value(),
             "tags" => kw.tags = tags_of(v),
             "vars" => kw.vars = vars_of(v, ctx)?,
+            "throttle" => kw.throttle = value(),
+            "module_defaults" | "debugger" | "become_exe" => {
+                kw.not_implemented.push(k.key_string());
+            }
+            "collections" => {
+                let unknown: Vec<String> = list_of(v)
+                    .iter()
+                    .map(value_text)
+                    .filter(|c| !KNOWN_COLLECTIONS.contains(&c.as_str()))
+                    .collect();
+                if !unknown.is_empty() {
+                    kw.not_implemented
+                        .push(format!("collections ({})", unknown.join(", ")));
+                }
+            }
             _ => {}
         }
     }
@@ -690,14 +713,14 @@ fn vars_of(node: &Node, ctx: &Ctx) -> Result<Map, LoadError> {
 /// Tags as strings: a list, or a comma-separated string.
 fn tags_of(node: &Node) -> Vec<String> {
     match node.to_value() {
-        Value::Array(list) => list.iter().map(value_string).collect(),
+        Value::Array(list) => list.iter().map(value_text).collect(),
         Value::Null => Vec::new(),
         Value::String(s) => s
             .split(',')
             .map(|t| t.trim().to_string())
             .filter(|t| !t.is_empty())
             .collect(),
-        other => vec![value_string(&other)],
+        other => vec![value_text(&other)],
     }
 }
 
@@ -712,22 +735,14 @@ pub(crate) fn list_of(node: &Node) -> Vec<Value> {
 
 pub(crate) fn strings_of(node: &Node) -> Vec<String> {
     match node.to_value() {
-        Value::Array(list) => list.iter().map(value_string).collect(),
+        Value::Array(list) => list.iter().map(value_text).collect(),
         Value::Null => Vec::new(),
-        other => vec![value_string(&other)],
-    }
-}
-
-pub(crate) fn value_string(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
+        other => vec![value_text(&other)],
     }
 }
 
 pub(crate) fn scalar_string(node: &Node) -> String {
-    value_string(&node.to_value())
+    value_text(&node.to_value())
 }
 
 /// A relative path against a directory (absolute and `~` paths kept as they are).

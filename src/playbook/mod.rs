@@ -1,7 +1,8 @@
 //! The typed playbook model, loaded from [`crate::yaml::Node`]s and validated whole before
 //! anything runs.
 //!
-//! Semantics (reference/ansible-semantics.md §2):
+//! Semantics (Ansible's playbook keywords:
+//! <https://docs.ansible.com/ansible/latest/reference_appendices/playbooks_keywords.html>):
 //! - A playbook is a list of plays; `import_playbook` entries are replaced by the imported
 //!   plays at load time (their directory becomes the plays' base directory).
 //! - A play has `hosts` (required), `vars`, `vars_files`, `roles`, `pre_tasks`/`tasks`/
@@ -174,6 +175,12 @@ pub struct Keywords {
     pub when_locs: Vec<Option<Loc>>,
     /// `notify` set on a block: its tasks notify these unless they name their own.
     pub notify: Vec<String>,
+    /// `throttle`: at most this many hosts run the task at once (below `forks`).
+    pub throttle: Option<Value>,
+    /// Keywords written here or above that hook-runner does not implement (`module_defaults`,
+    /// `debugger`, `become_exe`, `collections` naming collections it does not know), as they
+    /// are named in the warning each task that inherits them gives when it runs.
+    pub not_implemented: Vec<String>,
     pub vars: Map,
 }
 
@@ -193,8 +200,8 @@ pub struct Play {
     pub force_handlers: bool,
     /// `strategy` as written (only `linear` is implemented).
     pub strategy: Option<String>,
-    /// Play keys given but not implemented by hook-runner (`vars_prompt`, `module_defaults`,
-    /// `throttle`, `order`, `gather_subset`...): the engine warns about them.
+    /// Play keys given but not implemented by hook-runner (`vars_prompt`, `order`,
+    /// `gather_subset`...): the engine warns about them when the play starts.
     pub ignored_keys: Vec<String>,
     pub kw: Keywords,
     pub pre_tasks: Vec<Item>,

@@ -10,13 +10,12 @@
 use super::args::{check_reserved_names, free_args, is_free_form, module_args};
 use super::load::{
     find_task_file, handles_own_failure, list_of, load_file_items, parse_block_extras,
-    parse_common, scalar_string, strings_of, value_string, Ctx, HandlerLevel, PlayAcc, COMMON_KEYS,
-    MAX_DEPTH,
+    parse_common, scalar_string, strings_of, Ctx, HandlerLevel, PlayAcc, COMMON_KEYS, MAX_DEPTH,
 };
 use super::role::{expand_role, load_role_tasks, RoleRequest};
 use super::{Action, Block, Item, Keywords, LoadError, LoopSource, Task};
 use crate::yaml::{Node, Yaml};
-use crate::{Map, Value};
+use crate::{value_text, Map, Value};
 use std::sync::Arc;
 
 /// Valid `meta:` actions.
@@ -235,10 +234,7 @@ fn meta_task(
     extra: Option<&Node>,
 ) -> Result<Item, LoadError> {
     let args = free_args(action.value, extra);
-    let what = args
-        .get("_raw_params")
-        .map(value_string)
-        .unwrap_or_default();
+    let what = args.get("_raw_params").map(value_text).unwrap_or_default();
     if !META_ACTIONS.contains(&what.as_str()) {
         return Err(base.ctx.err(
             action.value,
@@ -292,7 +288,7 @@ fn import_tasks(
     let file = args
         .get("file")
         .or_else(|| args.get("_raw_params"))
-        .map(value_string)
+        .map(value_text)
         .ok_or_else(|| ctx.err(action.value, "No file specified for import_tasks"))?;
     if crate::template::Templar::is_template(&file) {
         return Err(ctx.err(
@@ -355,9 +351,9 @@ fn role_task(
                 format!("'name' is a required field for {which}."),
             )
         })?;
-    let tasks_from = args.get("tasks_from").map(value_string);
-    let handlers_from = args.get("handlers_from").map(value_string);
-    let name_text = value_string(&name_value);
+    let tasks_from = args.get("tasks_from").map(value_text);
+    let handlers_from = args.get("handlers_from").map(value_text);
+    let name_text = value_text(&name_value);
     let params: Map = args
         .iter()
         .filter(|(k, _)| !ROLE_OPTIONS.contains(&k.as_str()))

@@ -12,7 +12,7 @@
 //!   `failed: [h] (item=label) => {json}`, `skipping: [h] => (item=label) ` (Ansible leaves the
 //!   trailing space); the loop's aggregate result prints nothing, except `skipping: [h]` when
 //!   every item was skipped and `...ignoring`.
-//! - JSON is Python's `json.dumps(sort_keys=True)` ([`super::pyjson`]) of the result without
+//! - JSON is Python's `json.dumps(sort_keys=True)` ([`crate::py::json_dumps`]) of the result without
 //!   internal keys (`_ansible_*`, `failed`, `skipped`, `invocation` below `-vvv`, `diff`,
 //!   `exception`, `warnings`). It is printed for failures always, for ok/changed/skipped with
 //!   `-v`, and for `debug` always, indented by 4 (`-vvv` indents everything).
@@ -28,8 +28,10 @@
 //! All text passes through the [`Redactor`] before it is written.
 
 use super::redact::{self, Redactor};
-use super::summary::{SummaryCollector, RC_INTERRUPTED};
-use super::{pyjson, Event, HostStats, Reporter, Status, TaskInfo};
+use super::summary::SummaryCollector;
+use super::{
+    is_loop_result, Event, HostStats, Reporter, Status, TaskInfo, DIFF_MODE_KEY, EXIT_INTERRUPTED,
+};
 use crate::{Map, Value};
 use std::io::Write;
 use std::sync::Mutex;
@@ -138,7 +140,7 @@ impl Renderer {
             Event::Stats { hosts } => r.stdout.push_str(&recap(hosts)),
             Event::PlaybookEnd { rc, error } => {
                 if let Some(error) = error {
-                    if *rc == RC_INTERRUPTED {
+                    if *rc == EXIT_INTERRUPTED {
                         r.stderr.push_str(&format!(" [ERROR]: {error}\n"));
                     } else {
                         r.stderr.push_str(&format!("ERROR! {error}\n"));
@@ -234,7 +236,12 @@ impl Renderer {
     /// Ansible's `_dump_results`: indented by 4 for `debug`-like results and at `-vvv`.
     fn dump(&self, shown: &Map, raw: &Map, action: &str) -> String {
         let indent = verbose_always(raw, action) || self.verbosity > 2;
-        pyjson::dumps(&Value::Object(shown.clone()), indent.then_some(4))
+        crate::py::json_dumps(
+            &Value::Object(shown.clone()),
+            indent.then_some(4),
+            true,
+            false,
+        )
     }
 }
 
@@ -312,10 +319,6 @@ impl HostLine<'_> {
     }
 }
 
-/// A result key set (by the module or the engine) when the task runs in diff mode: only then
-/// is its `diff` printed, as Ansible prints diffs only with `--diff` or the `diff` keyword.
-pub const DIFF_MODE_KEY: &str = "_ansible_diff";
-
 /// `--diff` output for a changed result's `diff` (one or a list of `before`/`after` pairs with
 /// optional `before_header`/`after_header`, or a `prepared` text), as Ansible's callback
 /// prints it before the result line: a unified diff with 3 lines of context, then a blank line.
@@ -379,7 +382,7 @@ fn flag_value(value: Option<&Value>) -> bool {
 fn diff_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        other => format!("{}\n", pyjson::dumps(other, Some(4))),
+        other => format!("{}\n", crate::py::json_dumps(other, Some(4), true, false)),
     }
 }
 
@@ -416,7 +419,7 @@ fn shown_arg(value: &Value) -> String {
         Value::String(s) if !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || c == '\'') => {
             s.clone()
         }
-        other => pyjson::dumps(other, None),
+        other => crate::py::json_dumps(other, None, true, false),
     };
     if text.chars().count() > MAX_SHOWN_ARG {
         let cut: String = text.chars().take(MAX_SHOWN_ARG).collect();
@@ -490,20 +493,11 @@ fn is_include(action: &str) -> bool {
     )
 }
 
-/// A loop's aggregate result: `results` holds one result per item, each naming its loop var.
-/// (A module may return its own `results` list, e.g. `dnf`; those items are not results.)
-pub fn is_loop_result(result: &Map) -> bool {
-    match result.get("results") {
-        Some(Value::Array(items)) => items.iter().all(|i| i.get("ansible_loop_var").is_some()),
-        _ => false,
-    }
-}
-
 fn item_label(result: &Map, item: &Value) -> String {
     if flag(result, "_ansible_no_log") {
         return "(censored due to no_log)".into();
     }
-    pyjson::label(result.get("_ansible_item_label").unwrap_or(item))
+    crate::py::str(result.get("_ansible_item_label").unwrap_or(item))
 }
 
 /// The result as Ansible's callback shows it: internal keys and what is shown elsewhere removed,
@@ -542,7 +536,7 @@ pub fn clean_result(result: &Map, action: &str, verbosity: u8) -> Map {
 
 fn string_list(value: Option<&Value>) -> Vec<String> {
     match value {
-        Some(Value::Array(items)) => items.iter().map(pyjson::label).collect(),
+        Some(Value::Array(items)) => items.iter().map(crate::py::str).collect(),
         Some(Value::String(s)) => vec![s.clone()],
         _ => Vec::new(),
     }
@@ -554,8 +548,8 @@ fn deprecations(value: Option<&Value>) -> Vec<String> {
             .iter()
             .map(|d| {
                 d.get("msg")
-                    .map(pyjson::label)
-                    .unwrap_or_else(|| pyjson::label(d))
+                    .map(crate::py::str)
+                    .unwrap_or_else(|| crate::py::str(d))
             })
             .collect(),
         _ => Vec::new(),

@@ -11,10 +11,32 @@ pub mod artifacts;
 pub mod console;
 pub mod json;
 pub mod pod_event;
-pub mod pyjson;
 pub mod redact;
 pub mod summary;
 pub mod termination;
+
+// Exit codes, as ansible-playbook's.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_ERROR: i32 = 1;
+pub const EXIT_FAILED: i32 = 2;
+pub const EXIT_UNREACHABLE: i32 = 4;
+pub const EXIT_PARSE: i32 = 4;
+pub const EXIT_OPTIONS: i32 = 5;
+/// SIGINT, or SIGTERM at the pod's deadline (status `canceled`), or `--timeout` (`timeout`).
+pub const EXIT_INTERRUPTED: i32 = 99;
+
+/// A result key set (by the module or the engine) when the task runs in diff mode: only then
+/// is its `diff` printed, as Ansible prints diffs only with `--diff` or the `diff` keyword.
+pub const DIFF_MODE_KEY: &str = "_ansible_diff";
+
+/// A loop's aggregate result: `results` holds one result per item, each naming its loop var.
+/// (A module may return its own `results` list, e.g. `dnf`; those items are not results.)
+pub fn is_loop_result(result: &Map) -> bool {
+    match result.get("results") {
+        Some(Value::Array(items)) => items.iter().all(|i| i.get("ansible_loop_var").is_some()),
+        _ => false,
+    }
+}
 
 /// Where a task comes from, for headers and failure summaries.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -15,7 +15,7 @@
 //! kept rather than the aggregate "One or more items failed". The same value is serialised for
 //! the JSON log and, later, the termination message.
 
-use super::{pyjson, Event, HostStats, Status};
+use super::{Event, HostStats, Status, EXIT_INTERRUPTED};
 use crate::{Map, Value};
 use serde::Serialize;
 
@@ -65,9 +65,6 @@ pub struct RunSummary {
     pub error: Option<String>,
 }
 
-/// Exit code ansible-playbook uses for an interrupted run.
-pub const RC_INTERRUPTED: i32 = 99;
-
 /// How the error of a run stopped by `--timeout` starts (its status is then `timeout`).
 pub const TIMEOUT_ERROR_PREFIX: &str = "Timeout";
 
@@ -75,8 +72,8 @@ pub const TIMEOUT_ERROR_PREFIX: &str = "Timeout";
 pub fn status_for(rc: i32, error: Option<&str>) -> &'static str {
     match rc {
         0 => "successful",
-        RC_INTERRUPTED if error.is_some_and(|e| e.starts_with(TIMEOUT_ERROR_PREFIX)) => "timeout",
-        RC_INTERRUPTED => "canceled",
+        EXIT_INTERRUPTED if error.is_some_and(|e| e.starts_with(TIMEOUT_ERROR_PREFIX)) => "timeout",
+        EXIT_INTERRUPTED => "canceled",
         _ => "failed",
     }
 }
@@ -125,7 +122,7 @@ impl SummaryCollector {
         result: &Map,
         item: Option<&Value>,
     ) {
-        let is_loop_aggregate = item.is_none() && super::console::is_loop_result(result);
+        let is_loop_aggregate = item.is_none() && super::is_loop_result(result);
         let item_failed_before = self.seen.last().is_some_and(|last| {
             last.host == host
                 && last.task == task.name
@@ -198,7 +195,7 @@ fn item_label(result: &Map, item: &Value) -> String {
     if result.get("_ansible_no_log").and_then(Value::as_bool) == Some(true) {
         return "(censored due to no_log)".into();
     }
-    pyjson::label(result.get("_ansible_item_label").unwrap_or(item))
+    crate::py::str(result.get("_ansible_item_label").unwrap_or(item))
 }
 
 /// The message a user needs: `msg`, with the command's stderr (or stdout) when `msg` is only

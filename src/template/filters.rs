@@ -356,21 +356,8 @@ fn list_of(value: &Value) -> Result<Vec<Json>, Error> {
         Json::String(s) => Ok(s.chars().map(|c| Json::String(c.to_string())).collect()),
         other => Err(invalid(format!(
             "'{}' object is not iterable",
-            json_type_name(&other)
+            crate::py::type_name(&other)
         ))),
-    }
-}
-
-/// Python's type name of a JSON value.
-pub(crate) fn json_type_name(value: &Json) -> &'static str {
-    match value {
-        Json::Null => "NoneType",
-        Json::Bool(_) => "bool",
-        Json::Number(n) if n.is_f64() => "float",
-        Json::Number(_) => "int",
-        Json::String(_) => "str",
-        Json::Array(_) => "list",
-        Json::Object(_) => "dict",
     }
 }
 
@@ -423,6 +410,9 @@ fn default(value: Value, args: Rest<Value>, kwargs: Kwargs) -> Result<Value, Err
 }
 
 /// Ansible's `to_bool`.
+///
+/// The `bool` filter's own word list, narrower on purpose than [`crate::py::BOOL_TRUE`]: it
+/// reads `yes`, `on`, `1`, `true` as true and every other text as false.
 pub(crate) fn ansible_bool(value: &Json) -> Option<bool> {
     match value {
         Json::Null => None,
@@ -577,7 +567,7 @@ pub(crate) fn mandatory_message(detail: &str, source: &str) -> Option<TemplateEr
 }
 
 fn type_debug(value: Value) -> Result<String, Error> {
-    Ok(json_type_name(&json_of(&value)?).to_string())
+    Ok(crate::py::type_name(&json_of(&value)?).to_string())
 }
 
 // ---------------------------------------------------------------- regular expressions
@@ -817,7 +807,7 @@ fn path_join(value: Value) -> Result<String, Error> {
         other => {
             return Err(invalid(format!(
                 "|path_join expects string or sequence, got {} instead.",
-                json_type_name(&other)
+                crate::py::type_name(&other)
             )))
         }
     };
@@ -1162,7 +1152,7 @@ fn combine(value: Value, terms: Rest<Value>, kwargs: Kwargs) -> Result<Value, Er
             other => {
                 return Err(invalid(format!(
                     "failed to combine variables, expected dicts but got a '{}'",
-                    json_type_name(&other)
+                    crate::py::type_name(&other)
                 )))
             }
         }
@@ -1182,7 +1172,7 @@ fn dict2items(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
         other => {
             return Err(invalid(format!(
                 "dict2items requires a dictionary, got <class '{}'> instead.",
-                json_type_name(&other)
+                crate::py::type_name(&other)
             )))
         }
     };
@@ -1210,7 +1200,7 @@ fn items2dict(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
         other => {
             return Err(invalid(format!(
                 "items2dict requires a list, got <class '{}'> instead.",
-                json_type_name(&other)
+                crate::py::type_name(&other)
             )))
         }
     };
@@ -1232,110 +1222,6 @@ fn items2dict(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
 
 // ---------------------------------------------------------------- serialisation
 
-/// `json.dumps` formatting: Python separators, `ensure_ascii`, optional indent and key sorting.
-pub fn python_json(
-    value: &Json,
-    indent: Option<usize>,
-    sort_keys: bool,
-    ensure_ascii: bool,
-) -> String {
-    let mut out = String::new();
-    write_json(value, indent, sort_keys, ensure_ascii, 0, &mut out);
-    out
-}
-
-fn write_json_string(s: &str, ensure_ascii: bool, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c if ensure_ascii && (c as u32) > 0x7e => {
-                let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn write_json(
-    value: &Json,
-    indent: Option<usize>,
-    sort_keys: bool,
-    ascii: bool,
-    level: usize,
-    out: &mut String,
-) {
-    let newline = |out: &mut String, level: usize| {
-        if let Some(n) = indent {
-            out.push('\n');
-            out.push_str(&" ".repeat(n * level));
-        }
-    };
-    let item_sep = if indent.is_some() { "," } else { ", " };
-    match value {
-        Json::Null => out.push_str("null"),
-        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Number(n) => match (n.is_f64(), n.as_f64()) {
-            (true, Some(f)) => out.push_str(
-                &crate::yaml::python_float_repr(f)
-                    .replace("inf", "Infinity")
-                    .replace("nan", "NaN"),
-            ),
-            _ => out.push_str(&n.to_string()),
-        },
-        Json::String(s) => write_json_string(s, ascii, out),
-        Json::Array(items) => {
-            if items.is_empty() {
-                out.push_str("[]");
-                return;
-            }
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(item_sep);
-                }
-                newline(out, level + 1);
-                write_json(item, indent, sort_keys, ascii, level + 1, out);
-            }
-            newline(out, level);
-            out.push(']');
-        }
-        Json::Object(map) => {
-            if map.is_empty() {
-                out.push_str("{}");
-                return;
-            }
-            let mut entries: Vec<(&String, &Json)> = map.iter().collect();
-            if sort_keys {
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-            }
-            out.push('{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push_str(item_sep);
-                }
-                newline(out, level + 1);
-                write_json_string(k, ascii, out);
-                out.push_str(": ");
-                write_json(v, indent, sort_keys, ascii, level + 1, out);
-            }
-            newline(out, level);
-            out.push('}');
-        }
-    }
-}
-
 /// The text of one of Ansible's string-type filters (`STRING_TYPE_FILTERS`: `string`,
 /// `to_json`, `to_nice_json`, `to_yaml`, `to_nice_yaml`): marked so that a template whose
 /// whole value it is stays text instead of being read back as a literal (Ansible's
@@ -1350,7 +1236,7 @@ fn to_json_filter(state: &State, value: Value, kwargs: Kwargs) -> Result<Value, 
     let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(false);
     let ensure_ascii = kwargs.get::<Option<bool>>("ensure_ascii")?.unwrap_or(true);
     ensure_room(state, text_size(&value, indent.unwrap_or(0), room(state)))?;
-    Ok(native_text(python_json(
+    Ok(native_text(crate::py::json_dumps(
         &json_of(&value)?,
         indent,
         sort_keys,
@@ -1363,7 +1249,7 @@ fn to_nice_json(state: &State, value: Value, kwargs: Kwargs) -> Result<Value, Er
     let sort_keys = kwargs.get::<Option<bool>>("sort_keys")?.unwrap_or(true);
     let ensure_ascii = kwargs.get::<Option<bool>>("ensure_ascii")?.unwrap_or(true);
     ensure_room(state, text_size(&value, indent, room(state)))?;
-    Ok(native_text(python_json(
+    Ok(native_text(crate::py::json_dumps(
         &json_of(&value)?,
         Some(indent),
         sort_keys,

@@ -71,7 +71,7 @@ fn run(
     let wantlist = always_list
         || options
             .remove("wantlist")
-            .is_some_and(|v| crate::template::json_truthy(&v));
+            .is_some_and(|v| crate::py::truthy(&v));
     let on_error = match options.remove("errors").as_ref().and_then(Json::as_str) {
         None | Some("strict") => OnError::Strict,
         Some("warn") => OnError::Warn,
@@ -157,10 +157,7 @@ fn term_text(term: &Json) -> String {
 }
 
 fn option_bool(options: &Map, key: &str, default: bool) -> bool {
-    options
-        .get(key)
-        .map(crate::template::json_truthy)
-        .unwrap_or(default)
+    options.get(key).map(crate::py::truthy).unwrap_or(default)
 }
 
 fn builtin(

@@ -474,7 +474,7 @@ impl Templar {
                 Value::String(s) if depth < 2 && !s.trim().is_empty() => {
                     self.condition_in(s.trim(), root, depth + 1)
                 }
-                other => Ok(json_truthy(&other)),
+                other => Ok(crate::py::truthy(&other)),
             };
         }
         Ok(self.eval_native(expr, root)?.is_true())
@@ -645,18 +645,6 @@ fn python_str(value: &Value) -> String {
         Value::Bool(false) => "False".into(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
-    }
-}
-
-/// Python truthiness of a JSON value.
-pub(crate) fn json_truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(m) => !m.is_empty(),
     }
 }
 

@@ -9,8 +9,9 @@
 //! Plain and single-quoted scalars in block context fold at a single space past column 80, as
 //! PyYAML's default width does; flow collections and double-quoted scalars are not wrapped.
 
-use super::resolve::{python_float_repr, resolve_plain};
+use super::resolve::resolve_plain;
 use super::Yaml;
+use crate::py::float_repr;
 use crate::Value;
 use std::sync::LazyLock;
 
@@ -252,7 +253,7 @@ fn yaml_float(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { ".inf" } else { "-.inf" }.into();
     }
-    let repr = python_float_repr(f).to_lowercase();
+    let repr = float_repr(f).to_lowercase();
     if !repr.contains('.') && repr.contains('e') {
         repr.replacen('e', ".0e", 1)
     } else {

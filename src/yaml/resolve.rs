@@ -117,31 +117,6 @@ pub(super) fn parse_float(text: &str) -> Option<f64> {
     Some(if negative { -magnitude } else { magnitude })
 }
 
-/// Python's `repr()` of a float: `1.0`, `0.5`, `1e+20`, `inf`, `nan`.
-pub fn python_float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".to_string();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf" } else { "-inf" }.to_string();
-    }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-4..1e16).contains(&abs) {
-        // Python switches to exponent notation outside this range: 1e+16, 1e-05.
-        let s = format!("{f:e}");
-        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let exp: i32 = exp.parse().unwrap_or(0);
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exp.abs());
-    }
-    let s = format!("{f}");
-    if s.contains('.') {
-        s
-    } else {
-        format!("{s}.0")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,14 +172,5 @@ mod tests {
         }
         assert_eq!(resolve_plain("nULL"), Yaml::Str("nULL".into()));
         assert_eq!(resolve_plain("2001-12-14"), Yaml::Str("2001-12-14".into()));
-    }
-
-    #[test]
-    fn float_repr_like_python() {
-        assert_eq!(python_float_repr(1.0), "1.0");
-        assert_eq!(python_float_repr(0.5), "0.5");
-        assert_eq!(python_float_repr(1e20), "1e+20");
-        assert_eq!(python_float_repr(1.5e-7), "1.5e-07");
-        assert_eq!(python_float_repr(f64::INFINITY), "inf");
     }
 }

@@ -1,4 +1,4 @@
-//! Shared pieces of the fault tests (`tests/faults_*.rs`, issue 7 "Faults (with the lab)"):
+//! Shared pieces of the fault tests (`tests/faults_*.rs`, against the lab's real hosts):
 //! a work directory holding a playbook and an inventory, hook-runner runs that are bounded (run
 //! to their end, or started in the background so that a fault can be injected while they run,
 //! and SIGKILLed with or without their ssh processes), the PLAY RECAP as numbers, the VM's
