@@ -16,6 +16,7 @@
 //!   private data dir, created if missing; a relative PLAYBOOK is looked up in `DIR/project`
 //!   first, as ansible-runner does.
 //! - `ansible-playbook [OPTIONS] PLAYBOOK` when the binary is called as `ansible-playbook`.
+//! - `ansible HOSTS -m MODULE -a ARGS ...` when called as `ansible` ([`crate::adhoc`]).
 //!
 //! Exit codes follow ansible-playbook: a bad option is 5 (`AnsibleOptionsError`), a
 //! non-UTF-8 argument 6; `--help` and `--version` exit 0.
@@ -191,8 +192,9 @@ struct RunnerRunArgs {
 #[derive(Debug, Parser)]
 #[command(name = "ansible-playbook", version)]
 struct AnsiblePlaybookCli {
-    /// The playbook to run.
-    playbook: PathBuf,
+    /// The playbooks to run, in order.
+    #[arg(required = true, num_args = 1.., value_name = "PLAYBOOK")]
+    playbooks: Vec<PathBuf>,
     #[command(flatten)]
     opts: PlaybookOptions,
 }
@@ -249,6 +251,19 @@ struct PlaybookOptions {
     /// Limit the hosts to this pattern.
     #[arg(short = 'l', long = "limit", value_name = "SUBSET")]
     limit: Option<String>,
+    /// Connection type (ssh, local) where the inventory and the play name none.
+    #[arg(short = 'c', long = "connection", value_name = "CONNECTION")]
+    connection: Option<String>,
+    /// Connect as this user where the inventory and the play name none.
+    #[arg(short = 'u', long = "user", value_name = "REMOTE_USER")]
+    user: Option<String>,
+    /// Run notified handlers even on hosts that failed.
+    #[arg(long = "force-handlers")]
+    force_handlers: bool,
+    /// Clear the fact cache: hook-runner keeps no fact cache between runs, so there is
+    /// nothing to clear.
+    #[arg(long = "flush-cache")]
+    _flush_cache: bool,
     /// Use this kubeconfig instead of the pod's service account.
     #[arg(long = "kubeconfig", value_name = "FILE")]
     kubeconfig: Option<PathBuf>,
@@ -316,6 +331,11 @@ pub struct Invocation {
     pub lint: Option<crate::lint::LintRequest>,
     /// `dry-run --inventory-json`: stage the hook with a generated workload.yml first.
     pub inventory_stage: Option<InventoryStage>,
+    /// Called as `ansible`: the generated play and how to show its results.
+    pub adhoc: Option<crate::adhoc::AdHoc>,
+    /// Called as `ansible-playbook`: the console prints exactly ansible-playbook's output
+    /// (no closing hook summary after the recap).
+    pub as_ansible_playbook: bool,
 }
 
 /// ansible-runner's private data dir and the artifacts ident.
@@ -352,7 +372,7 @@ pub fn version_only(argv: &[OsString]) -> Option<String> {
         return None;
     }
     let name = match program_name(argv).as_str() {
-        form @ ("ansible-playbook" | "ansible-runner") => form.to_string(),
+        form @ ("ansible-playbook" | "ansible-runner" | "ansible") => form.to_string(),
         _ => "hook-runner".to_string(),
     };
     Some(format!("{name} {}\n", env!("CARGO_PKG_VERSION")))
@@ -364,12 +384,18 @@ pub fn parse(argv: Vec<OsString>) -> Result<Invocation, Exit> {
     match program.as_str() {
         "ansible-playbook" => {
             let cli = AnsiblePlaybookCli::try_parse_from(argv).map_err(clap_exit)?;
-            Ok(from_options(cli.playbook, cli.opts, Mode::Run))
+            let mut playbooks = cli.playbooks.into_iter();
+            let first = playbooks.next().unwrap_or_default();
+            let mut inv = from_options(first, cli.opts, Mode::Run);
+            inv.options.more_playbooks = playbooks.collect();
+            inv.as_ansible_playbook = true;
+            Ok(inv)
         }
         "ansible-runner" => {
             let cli = RunnerCli::try_parse_from(argv).map_err(clap_exit)?;
             Ok(from_runner(cli))
         }
+        "ansible" => crate::adhoc::parse(argv),
         _ => {
             let cli = Cli::try_parse_from(argv).map_err(clap_exit)?;
             from_cli(cli)
@@ -516,6 +542,11 @@ fn from_options(playbook: PathBuf, o: PlaybookOptions, mode: Mode) -> Invocation
         action,
         ssh,
         kubeconfig: o.kubeconfig,
+        playbook_dir: None,
+        connection: o.connection,
+        remote_user: o.user,
+        force_handlers: o.force_handlers,
+        more_playbooks: Vec::new(),
     };
     Invocation {
         options,
@@ -526,6 +557,8 @@ fn from_options(playbook: PathBuf, o: PlaybookOptions, mode: Mode) -> Invocation
         timeout,
         lint: None,
         inventory_stage: None,
+        adhoc: None,
+        as_ansible_playbook: false,
     }
 }
 
@@ -541,7 +574,7 @@ fn split_list(values: &[String]) -> Vec<String> {
 }
 
 /// Ansible's boolean words for settings: yes/no, true/false, on/off, 1/0, y/n.
-fn parse_bool(text: &str) -> Result<bool, String> {
+pub(crate) fn parse_bool(text: &str) -> Result<bool, String> {
     match text.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" | "y" | "t" => Ok(true),
         "0" | "false" | "no" | "off" | "n" | "f" | "" => Ok(false),
@@ -564,7 +597,7 @@ fn parse_secret(text: &str) -> Result<(String, String, PathBuf), String> {
 
 /// clap's error as an exit: help and version are not errors; usage errors exit 5 like
 /// ansible-playbook's `AnsibleOptionsError`.
-fn clap_exit(err: clap::Error) -> Exit {
+pub(crate) fn clap_exit(err: clap::Error) -> Exit {
     let code = match err.kind() {
         ErrorKind::DisplayHelp
         | ErrorKind::DisplayVersion
@@ -592,6 +625,7 @@ mod tests {
             "hook-runner",
             "/usr/bin/ansible-playbook",
             "ansible-runner",
+            "/usr/bin/ansible",
             "x",
         ] {
             for flag in ["--version", "-V"] {
@@ -676,6 +710,12 @@ mod tests {
             "/kc",
             "--timeout",
             "600",
+            "-c",
+            "local",
+            "-u",
+            "cloud-user",
+            "--force-handlers",
+            "--flush-cache",
         ]);
         let o = &inv.options;
         assert_eq!(o.playbook, PathBuf::from("pb.yml"));
@@ -693,6 +733,9 @@ mod tests {
         assert_eq!(o.ssh.control_dir, "/tmp/c");
         assert_eq!(o.kubeconfig.as_deref(), Some(Path::new("/kc")));
         assert_eq!(inv.timeout, Some(std::time::Duration::from_secs(600)));
+        assert_eq!(o.connection.as_deref(), Some("local"));
+        assert_eq!(o.remote_user.as_deref(), Some("cloud-user"));
+        assert!(o.force_handlers);
     }
 
     #[test]
@@ -755,7 +798,16 @@ mod tests {
             "-v",
         ]);
         assert_eq!(inv.options.playbook, PathBuf::from("site.yml"));
+        assert!(inv.options.more_playbooks.is_empty());
+        assert!(inv.as_ansible_playbook);
+        assert!(!ok(&["hook-runner", "run", "site.yml"]).as_ansible_playbook);
         assert_eq!(inv.options.inventories, ["inv.ini"]);
+        let inv = ok(&["ansible-playbook", "a.yml", "b.yml", "-v", "c.yml"]);
+        assert_eq!(inv.options.playbook, PathBuf::from("a.yml"));
+        assert_eq!(
+            inv.options.more_playbooks,
+            [PathBuf::from("b.yml"), PathBuf::from("c.yml")]
+        );
         assert_eq!(inv.options.verbosity, 1);
         assert!(inv.runner.is_none());
     }

@@ -7,6 +7,7 @@
 //! into remote scripts and results; [`playbook`] is the typed, validated playbook model;
 //! [`engine`] runs plays with the linear strategy; [`report`] prints and records what happened.
 
+pub mod adhoc;
 pub mod cli;
 pub mod connection;
 pub mod engine;

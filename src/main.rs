@@ -13,6 +13,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use hook_runner::adhoc::AdHocConsole;
 use hook_runner::cli::{self, Invocation, LogFormat};
 use hook_runner::engine::{self, Action, Cancel, Mode, RunOptions};
 use hook_runner::kube::ApiCluster;
@@ -111,6 +112,9 @@ fn run() -> i32 {
     if let Some(stage) = &invocation.inventory_stage {
         let _ = std::fs::remove_dir_all(&stage.into);
     }
+    if let Some(adhoc) = &invocation.adhoc {
+        let _ = std::fs::remove_dir_all(&adhoc.dir);
+    }
     // A task the engine could not stop must not keep the process alive.
     runtime.shutdown_timeout(Duration::from_millis(500));
     rc
@@ -169,6 +173,14 @@ fn prepare(invocation: &Invocation) -> Result<(), String> {
             &stage.into,
         )?;
     }
+    if let Some(adhoc) = &invocation.adhoc {
+        hook_runner::adhoc::write_playbook(adhoc, &invocation.options.playbook).map_err(|e| {
+            format!(
+                "could not write the ad-hoc play to {}: {e}",
+                adhoc.dir.display()
+            )
+        })?;
+    }
     if let Some(runner) = &invocation.runner {
         let dir = &runner.private_data_dir;
         std::fs::create_dir_all(dir).map_err(|e| {
@@ -215,10 +227,15 @@ fn build_reporter(invocation: &Invocation, keeper: SummaryKeeper) -> Box<dyn Rep
         .as_ref()
         .map(|r| r.ident.as_str())
         .unwrap_or("");
-    let mut reporters: Vec<Box<dyn Reporter>> = vec![match invocation.log_format {
-        LogFormat::Human => Box::new(Console::stdio(verbosity)),
-        LogFormat::Json => Box::new(JsonLines::stdout(ident, verbosity)),
-    }];
+    let mut reporters: Vec<Box<dyn Reporter>> =
+        vec![match (invocation.log_format, &invocation.adhoc) {
+            (LogFormat::Human, Some(adhoc)) => Box::new(AdHocConsole::stdio(adhoc.one_line)),
+            (LogFormat::Human, None) if invocation.as_ansible_playbook => {
+                Box::new(Console::stdio(verbosity).without_closing_summary())
+            }
+            (LogFormat::Human, None) => Box::new(Console::stdio(verbosity)),
+            (LogFormat::Json, _) => Box::new(JsonLines::stdout(ident, verbosity)),
+        }];
     if let Some(runner) = &invocation.runner {
         let argv: Vec<String> = std::env::args().collect();
         match Artifacts::create(&runner.private_data_dir, &runner.ident, &argv, verbosity) {
@@ -229,11 +246,39 @@ fn build_reporter(invocation: &Invocation, keeper: SummaryKeeper) -> Box<dyn Rep
             ),
         }
     }
+    if let Some(events) = event_log(verbosity) {
+        reporters.push(Box::new(events));
+    }
     reporters.push(Box::new(TerminationLog::new(
         invocation.termination_log.clone(),
     )));
     reporters.push(Box::new(keeper));
     Box::new(Fanout(reporters))
+}
+
+/// `HOOK_RUNNER_EVENT_LOG=DIR`: the run's JSON events also go to a new file in DIR
+/// (`<nanoseconds>-<pid>.jsonl`), whatever the console shows; a harness that runs hook-runner
+/// through someone else's script (as `ansible-playbook` or `ansible`) reads each run's events
+/// there. A DIR that cannot be written is a warning, not a failed run.
+fn event_log(verbosity: u8) -> Option<JsonLines> {
+    let dir = std::env::var_os("HOOK_RUNNER_EVENT_LOG")?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let path = std::path::Path::new(&dir).join(format!("{stamp}-{}.jsonl", std::process::id()));
+    match std::fs::File::create(&path) {
+        Ok(file) => Some(JsonLines::new(
+            "",
+            verbosity,
+            Box::new(file),
+            redact::global().clone(),
+        )),
+        Err(e) => {
+            tracing::warn!("cannot write the event log {}: {e}", path.display());
+            None
+        }
+    }
 }
 
 /// Human logs on stderr (warnings by default, debug at `-vvv`, trace at `-vvvv`; `RUST_LOG`

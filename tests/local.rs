@@ -17,6 +17,8 @@ mod process;
 #[path = "support/reliability.rs"]
 mod run;
 
+#[path = "ansible_compat.rs"]
+mod ansible_compat;
 #[path = "cli_args.rs"]
 mod cli_args;
 #[path = "cli_console_golden.rs"]

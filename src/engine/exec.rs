@@ -28,7 +28,7 @@ use super::run::Run;
 use super::tags;
 use crate::playbook::{Action, Block, Item, Keywords, Task};
 use crate::report::{Event, Status, TaskInfo};
-use crate::template::Scope;
+use crate::template::{Scope, Templar};
 use crate::value_text;
 use crate::{Map, Value};
 use std::future::Future;
@@ -174,8 +174,16 @@ impl<'a> Run<'a> {
     ) -> Vec<String> {
         let kw = frame.task_keywords(task);
         // Handlers are not filtered by tags: a notified handler runs (its notifier ran).
-        if !frame.is_handler && !tags::should_run(&kw.tags, &self.opts.tags, &self.opts.skip_tags) {
-            return Vec::new();
+        if !frame.is_handler {
+            let task_tags = if kw.tags.iter().any(|t| Templar::is_template(t)) {
+                let vars = tags::tag_vars(&pctx.play.kw.vars, &self.extra_vars);
+                tags::templated(&kw.tags, &self.templar, &vars)
+            } else {
+                kw.tags.clone()
+            };
+            if !tags::should_run(&task_tags, &self.opts.tags, &self.opts.skip_tags) {
+                return Vec::new();
+            }
         }
         match &task.action {
             Action::Meta(what) => return self.run_meta(pctx, frame, task, &kw, what, hosts).await,
@@ -543,7 +551,11 @@ impl<'a> Run<'a> {
                 !self.is_unreachable(h)
                     && match only {
                         Some(o) => o.iter().any(|x| x == h),
-                        None => pctx.play.force_handlers || !self.is_failed(h),
+                        None => {
+                            pctx.play.force_handlers
+                                || self.opts.force_handlers
+                                || !self.is_failed(h)
+                        }
                     }
             };
             if let Some(name) = pctx.first_missing(&flushing) {

@@ -120,10 +120,28 @@ pub async fn run_playbook_with_cancel(
             )),
         );
     }
-    let playbook = match crate::playbook::load_playbook(&opts.playbook) {
-        Ok(p) => p,
-        Err(e) => return end(EXIT_PARSE, Some(e.to_string())),
-    };
+    let mut playbook =
+        match crate::playbook::load_playbook_in(&opts.playbook, opts.playbook_dir.as_deref()) {
+            Ok(p) => p,
+            Err(e) => return end(EXIT_PARSE, Some(e.to_string())),
+        };
+    // `-vv` counts the plays of the first playbook, as Ansible counts per playbook.
+    let first_plays = playbook.plays.len();
+    for more in &opts.more_playbooks {
+        if !more.is_file() {
+            return end(
+                EXIT_ERROR,
+                Some(format!(
+                    "the playbook: {} could not be found",
+                    more.display()
+                )),
+            );
+        }
+        match crate::playbook::load_playbook(more) {
+            Ok(p) => playbook.plays.extend(p.plays),
+            Err(e) => return end(EXIT_PARSE, Some(e.to_string())),
+        }
+    }
     // group_vars/ and host_vars/ beside the inventory files, then beside the playbook.
     let mut vars_dirs: Vec<std::path::PathBuf> = opts
         .inventories
@@ -149,7 +167,7 @@ pub async fn run_playbook_with_cancel(
             return end(EXIT_OK, None);
         }
         Action::ListTasks | Action::ListHosts | Action::ListTags => {
-            for line in listing(&playbook, opts, inventory) {
+            for line in listing(&playbook, opts, inventory, &extra_vars) {
                 reporter.event(&Event::Output { line });
             }
             return end(EXIT_OK, None);
@@ -170,6 +188,19 @@ pub async fn run_playbook_with_cancel(
     run.emit(Event::PlaybookStart {
         playbook: opts.playbook.display().to_string(),
     });
+    if opts.verbosity >= 2 && opts.playbook_dir.is_none() {
+        // ansible-playbook -vv: the playbook's banner and how many plays it has.
+        let shown = opts.playbook.display();
+        let banner = crate::report::console::banner(&format!("PLAYBOOK: {shown}"));
+        for line in banner.lines() {
+            run.emit(Event::Output {
+                line: line.to_string(),
+            });
+        }
+        run.emit(Event::Output {
+            line: format!("{first_plays} plays in {shown}"),
+        });
+    }
     let mut error = None;
     for play in &playbook.plays {
         if run.cancel.is_cancelled() {
@@ -210,7 +241,13 @@ pub async fn run_playbook_with_cancel(
 /// `--list-tasks` / `--list-hosts` / `--list-tags` lines, in ansible-playbook's shape: a blank
 /// line and `playbook: FILE`, then per play a blank line, `  play #N (PATTERN): NAME\tTAGS: [..]`
 /// (an unnamed play is named by its pattern) and its tasks, tags or hosts. Tags are sorted.
-fn listing(playbook: &Playbook, opts: &RunOptions, mut inventory: Inventory) -> Vec<String> {
+fn listing(
+    playbook: &Playbook,
+    opts: &RunOptions,
+    mut inventory: Inventory,
+    extra_vars: &crate::Map,
+) -> Vec<String> {
+    let templar = crate::template::Templar::new();
     let mut out = vec![
         String::new(),
         format!("playbook: {}", opts.playbook.display()),
@@ -258,8 +295,13 @@ fn listing(playbook: &Playbook, opts: &RunOptions, mut inventory: Inventory) -> 
             }
             _ => {
                 out.push("    tasks:".into());
+                let lister = Lister {
+                    opts,
+                    templar: &templar,
+                    vars: tags::tag_vars(&play.kw.vars, extra_vars),
+                };
                 for items in sections {
-                    list_items(items, &play.kw.tags, opts, &mut out);
+                    lister.items(items, &play.kw.tags, &mut out);
                 }
             }
         }
@@ -293,26 +335,36 @@ fn collect_tags(items: &[Item], inherited: &[String], out: &mut Vec<String>) {
     }
 }
 
-fn list_items(items: &[Item], inherited: &[String], opts: &RunOptions, out: &mut Vec<String>) {
-    for item in items {
-        match item {
-            Item::Task(t) => {
-                let mut tags = inherited.to_vec();
-                tags.extend(t.kw.tags.iter().cloned());
-                if tags::should_run(&tags, &opts.tags, &opts.skip_tags) {
-                    out.push(format!(
-                        "      {}\tTAGS: [{}]",
-                        t.display_name(),
-                        sorted_tags(&tags).join(", ")
-                    ));
+/// `--list-tasks` for one play: tags rendered as the run renders them.
+struct Lister<'a> {
+    opts: &'a RunOptions,
+    templar: &'a crate::template::Templar,
+    vars: crate::Map,
+}
+
+impl Lister<'_> {
+    fn items(&self, items: &[Item], inherited: &[String], out: &mut Vec<String>) {
+        for item in items {
+            match item {
+                Item::Task(t) => {
+                    let mut tags = inherited.to_vec();
+                    tags.extend(t.kw.tags.iter().cloned());
+                    let tags = tags::templated(&tags, self.templar, &self.vars);
+                    if tags::should_run(&tags, &self.opts.tags, &self.opts.skip_tags) {
+                        out.push(format!(
+                            "      {}\tTAGS: [{}]",
+                            t.display_name(),
+                            sorted_tags(&tags).join(", ")
+                        ));
+                    }
                 }
-            }
-            Item::Block(b) => {
-                let mut tags = inherited.to_vec();
-                tags.extend(b.kw.tags.iter().cloned());
-                list_items(&b.block, &tags, opts, out);
-                list_items(&b.rescue, &tags, opts, out);
-                list_items(&b.always, &tags, opts, out);
+                Item::Block(b) => {
+                    let mut tags = inherited.to_vec();
+                    tags.extend(b.kw.tags.iter().cloned());
+                    self.items(&b.block, &tags, out);
+                    self.items(&b.rescue, &tags, out);
+                    self.items(&b.always, &tags, out);
+                }
             }
         }
     }

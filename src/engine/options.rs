@@ -48,4 +48,16 @@ pub struct RunOptions {
     pub ssh: SshPolicy,
     /// `--kubeconfig`: use this kubeconfig instead of the in-cluster service account.
     pub kubeconfig: Option<PathBuf>,
+    /// Where relative paths start instead of the playbook's directory (`playbook_dir`): the
+    /// ad-hoc command's `--playbook-dir`, else its current directory.
+    pub playbook_dir: Option<PathBuf>,
+    /// `-c`: the connection where neither the host's variables nor a keyword name one.
+    pub connection: Option<String>,
+    /// `-u`: the remote user where neither the host's variables nor a keyword name one.
+    pub remote_user: Option<String>,
+    /// `--force-handlers`: every play runs its notified handlers even for failed hosts.
+    pub force_handlers: bool,
+    /// `ansible-playbook a.yml b.yml`: the playbooks after the first, run in order in the same
+    /// run (their plays follow the first playbook's).
+    pub more_playbooks: Vec<PathBuf>,
 }

@@ -337,6 +337,15 @@ impl<'a> Run<'a> {
                 vars.insert(var.to_string(), v.clone());
             }
         }
+        // The command line's `-c`/`-u` come last: below the variables and the keywords.
+        for (var, given) in [
+            ("ansible_connection", &self.opts.connection),
+            ("ansible_user", &self.opts.remote_user),
+        ] {
+            if let (false, Some(v)) = (vars.contains_key(var), given) {
+                vars.insert(var.to_string(), Value::String(v.clone()));
+            }
+        }
         let kind = ssh::connection_kind(&vars)?;
         let target = match kind {
             ssh::Kind::Ssh => {

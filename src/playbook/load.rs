@@ -184,6 +184,12 @@ pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Loads and validates a playbook file (imports expanded).
 pub fn load_playbook(path: &Path) -> Result<Playbook, LoadError> {
+    load_playbook_in(path, None)
+}
+
+/// [`load_playbook`] with relative paths starting from `dir` (the ad-hoc command's
+/// `playbook_dir`) instead of the playbook's directory.
+pub fn load_playbook_in(path: &Path, dir: Option<&Path>) -> Result<Playbook, LoadError> {
     // Absolute, as Ansible shows paths (`playbook_dir`, messages, `included:` lines).
     let absolute;
     let path = if path.is_relative() {
@@ -194,7 +200,7 @@ pub fn load_playbook(path: &Path) -> Result<Playbook, LoadError> {
     } else {
         path
     };
-    let dir = parent_dir(path);
+    let dir = dir.map_or_else(|| parent_dir(path), Path::to_path_buf);
     let mut plays = Vec::new();
     load_plays_into(path, &dir, 0, &mut plays)?;
     Ok(Playbook {

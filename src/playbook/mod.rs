@@ -29,8 +29,9 @@ pub mod kv;
 mod load;
 mod role;
 mod task;
+pub mod unimplemented;
 
-pub use load::{load_playbook, load_task_file, load_task_file_as};
+pub use load::{load_playbook, load_playbook_in, load_task_file, load_task_file_as};
 pub use role::{find_role, load_role};
 pub use task::is_task_keyword;
 

@@ -35,12 +35,31 @@ pub fn find_role(name: &str, playbook_dir: &Path) -> Option<PathBuf> {
     if as_path.is_absolute() {
         return as_path.is_dir().then(|| as_path.to_path_buf());
     }
-    let mut candidates = vec![
-        playbook_dir.join("roles").join(name),
-        playbook_dir.join(name),
-    ];
+    let mut candidates = vec![playbook_dir.join("roles").join(name)];
+    candidates.extend(roles_path().into_iter().map(|dir| dir.join(name)));
+    candidates.push(playbook_dir.join(name));
     candidates.extend(collection_role_dirs(name, playbook_dir));
     candidates.into_iter().find(|p| p.is_dir())
+}
+
+/// Ansible's roles path, searched after `roles/` beside the playbook and before the playbook's
+/// own directory: `ANSIBLE_ROLES_PATH` (colon-separated; relative entries from the current
+/// directory), else the defaults `~/.ansible/roles:/usr/share/ansible/roles:/etc/ansible/roles`.
+fn roles_path() -> Vec<PathBuf> {
+    match std::env::var_os("ANSIBLE_ROLES_PATH") {
+        Some(list) => std::env::split_paths(&list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        None => {
+            let mut dirs = Vec::new();
+            if let Some(home) = std::env::var_os("HOME") {
+                dirs.push(PathBuf::from(home).join(".ansible/roles"));
+            }
+            dirs.push(PathBuf::from("/usr/share/ansible/roles"));
+            dirs.push(PathBuf::from("/etc/ansible/roles"));
+            dirs
+        }
+    }
 }
 
 /// Where a collection role `namespace.collection.role` can be: under `collections/` beside the

@@ -102,7 +102,9 @@ fn resolve_action(name: &str) -> Option<Resolved> {
             return Some(Resolved::Special(special));
         }
     }
-    crate::modules::lookup(name).map(Resolved::Module)
+    crate::modules::lookup(name)
+        .or_else(|| super::unimplemented::lookup(name))
+        .map(Resolved::Module)
 }
 
 pub(crate) fn load_task(
@@ -398,7 +400,17 @@ fn role_task(
             params: Map::new(),
             kw: Keywords::default(),
         };
-        Some(load_role_tasks(&request, ctx, acc)?)
+        // The role's dependencies run first, as for `roles:` (each once in the play), then
+        // its own tasks.
+        let mut items = expand_role(&request, ctx, acc, false)?;
+        match items.pop() {
+            Some(Item::Block(own)) if own.role.is_some() => {
+                let role = own.role.as_ref().map(|r| r.role.clone());
+                items.extend(own.block.iter().cloned());
+                role.map(|role| (role, items))
+            }
+            _ => Some(load_role_tasks(&request, ctx, acc)?),
+        }
     };
     Ok(Item::Task(Arc::new(base.task(Action::IncludeRole {
         name: name_value,

@@ -617,11 +617,22 @@ pub struct Console {
 struct ConsoleState {
     renderer: Renderer,
     summary: SummaryCollector,
+    /// hook-runner's closing summary after the recap (off in the `ansible-playbook` form).
+    closing_summary: bool,
     out: Box<dyn Write + Send>,
     err: Box<dyn Write + Send>,
 }
 
 impl Console {
+    /// Without hook-runner's closing summary: exactly ansible-playbook's output, for the
+    /// binary called as `ansible-playbook` (scripts count lines of that output).
+    pub fn without_closing_summary(self) -> Self {
+        if let Ok(mut state) = self.state.lock() {
+            state.closing_summary = false;
+        }
+        self
+    }
+
     /// Prints to the process's stdout and stderr, redacting with the global redactor.
     pub fn stdio(verbosity: u8) -> Self {
         Self::new(
@@ -642,6 +653,7 @@ impl Console {
             state: Mutex::new(ConsoleState {
                 renderer: Renderer::new(verbosity),
                 summary: SummaryCollector::default(),
+                closing_summary: true,
                 out,
                 err,
             }),
@@ -659,9 +671,10 @@ impl Reporter for Console {
         state.summary.observe(event);
         let mut rendered = state.renderer.render(event);
         if let Event::PlaybookEnd { rc, error } = event {
-            rendered
-                .stdout
-                .push_str(&state.summary.finish(*rc, error.as_deref()).render_human());
+            let summary = state.summary.finish(*rc, error.as_deref());
+            if state.closing_summary {
+                rendered.stdout.push_str(&summary.render_human());
+            }
         }
         // A closed stdout (a pipe whose reader left) must not stop the run: ignore write errors.
         if !rendered.stderr.is_empty() {

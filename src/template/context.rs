@@ -296,7 +296,9 @@ pub(crate) fn contains_template(value: &Json) -> bool {
     match value {
         Json::String(s) => Templar::is_template(s),
         Json::Array(items) => items.iter().any(contains_template),
-        Json::Object(map) => map.values().any(contains_template),
+        Json::Object(map) => map
+            .iter()
+            .any(|(k, v)| Templar::is_template(k) || contains_template(v)),
         _ => false,
     }
 }

@@ -69,7 +69,6 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("split", split);
     env.add_filter("to_uuid", to_uuid);
     env.add_filter("password_hash", password_hash);
-    env.add_filter("urlsplit", urlsplit);
     env.add_filter("subelements", subelements);
     strict_builtins(env);
     fqcn_aliases(env);
@@ -116,7 +115,6 @@ const ANSIBLE_FILTERS: &[&str] = &[
     "extract",
     "split",
     "password_hash",
-    "urlsplit",
     "to_uuid",
     "strftime",
     "random",
@@ -1030,102 +1028,6 @@ pub(crate) fn crypt_hash(
     })
 }
 
-// ---------------------------------------------------------------- urlsplit
-
-/// Python's `urllib.parse.urlsplit` of `url`, as Ansible's `urlsplit` filter returns it: a
-/// mapping of `fragment`, `hostname`, `netloc`, `password`, `path`, `port`, `query`, `scheme`,
-/// `username`, or the one named by `query`.
-fn urlsplit(value: Value, query: Option<String>) -> Result<Value, Error> {
-    let url = text_of(&value)?;
-    let parts = split_url(&url).map_err(invalid)?;
-    match query.as_deref().filter(|q| !q.is_empty()) {
-        None => Ok(from_json(&Json::Object(parts))),
-        Some(q) => match parts.get(q) {
-            Some(v) => Ok(from_json(v)),
-            None => Err(invalid(format!("urlsplit: unknown URL component: {q}"))),
-        },
-    }
-}
-
-fn split_url(url: &str) -> Result<Map, String> {
-    let mut rest = url;
-    let mut scheme = String::new();
-    if let Some(colon) = rest.find(':') {
-        let candidate = &rest[..colon];
-        let valid = candidate
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
-            && candidate
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-        if valid {
-            scheme = candidate.to_ascii_lowercase();
-            rest = &rest[colon + 1..];
-        }
-    }
-    let mut netloc = "";
-    if let Some(after) = rest.strip_prefix("//") {
-        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
-        netloc = &after[..end];
-        rest = &after[end..];
-    }
-    let (rest, fragment) = match rest.split_once('#') {
-        Some((r, f)) => (r, f),
-        None => (rest, ""),
-    };
-    let (path, query) = match rest.split_once('?') {
-        Some((p, q)) => (p, q),
-        None => (rest, ""),
-    };
-    let (userinfo, hostport) = match netloc.rsplit_once('@') {
-        Some((u, h)) => (Some(u), h),
-        None => (None, netloc),
-    };
-    let (username, password) = match userinfo {
-        Some(u) => match u.split_once(':') {
-            Some((name, pass)) => (Json::from(name), Json::from(pass)),
-            None => (Json::from(u), Json::Null),
-        },
-        None => (Json::Null, Json::Null),
-    };
-    let (host, port_text) = if let Some(bracketed) = hostport.strip_prefix('[') {
-        match bracketed.split_once(']') {
-            Some((h, tail)) => (h, tail.strip_prefix(':')),
-            None => return Err("Invalid IPv6 URL".into()),
-        }
-    } else {
-        match hostport.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (hostport, None),
-        }
-    };
-    let hostname = if host.is_empty() {
-        Json::Null
-    } else {
-        Json::from(host.to_lowercase())
-    };
-    let port = match port_text.filter(|p| !p.is_empty()) {
-        None => Json::Null,
-        Some(p) => match p.parse::<u32>() {
-            Ok(n) if n <= 65535 && p.chars().all(|c| c.is_ascii_digit()) => Json::from(n),
-            Ok(_) => return Err("Port out of range 0-65535".into()),
-            Err(_) => return Err(format!("Port could not be cast to integer value as '{p}'")),
-        },
-    };
-    let mut out = Map::new();
-    out.insert("fragment".into(), Json::from(fragment));
-    out.insert("hostname".into(), hostname);
-    out.insert("netloc".into(), Json::from(netloc));
-    out.insert("password".into(), password);
-    out.insert("path".into(), Json::from(path));
-    out.insert("port".into(), port);
-    out.insert("query".into(), Json::from(query));
-    out.insert("scheme".into(), Json::from(scheme));
-    out.insert("username".into(), username);
-    Ok(out)
-}
-
 // ---------------------------------------------------------------- lists and sets
 
 fn unique(value: Value, kwargs: Kwargs) -> Result<Value, Error> {
@@ -1611,38 +1513,6 @@ mod pack_additions_tests {
         assert_eq!(
             err("{{ 'abc' | hash('nope') }}", json!({})).message,
             "unsupported hash type nope"
-        );
-    }
-
-    #[test]
-    fn urlsplit_is_pythons() {
-        let url = "HTTPS://User:Pw@WWW.Example.com:8443/a/b?x=1&y=2#frag";
-        assert_eq!(
-            ok(&format!("{{{{ '{url}' | urlsplit }}}}"), json!({})),
-            json!({
-                "fragment": "frag", "hostname": "www.example.com",
-                "netloc": "User:Pw@WWW.Example.com:8443", "password": "Pw", "path": "/a/b",
-                "port": 8443, "query": "x=1&y=2", "scheme": "https", "username": "User",
-            })
-        );
-        assert_eq!(
-            ok(
-                &format!("{{{{ '{url}' | urlsplit('hostname') }}}}"),
-                json!({})
-            ),
-            json!("www.example.com")
-        );
-        assert_eq!(
-            ok("{{ '/just/a/path' | urlsplit('port') is none }}", json!({})),
-            json!(true)
-        );
-        assert_eq!(
-            ok("{{ 'http://[::1]:80/' | urlsplit('hostname') }}", json!({})),
-            json!("::1")
-        );
-        assert_eq!(
-            err("{{ 'http://h/' | urlsplit('nope') }}", json!({})).message,
-            "urlsplit: unknown URL component: nope"
         );
     }
 }

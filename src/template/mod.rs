@@ -40,6 +40,7 @@ mod globals;
 mod literal;
 mod methods;
 mod undefined;
+mod urls;
 
 #[cfg(test)]
 mod core_tests;
@@ -216,6 +217,7 @@ fn build_environment(omit: &str) -> Environment<'static> {
     env.add_global("omit", omit.to_string());
     filters::register(&mut env);
     tests::register(&mut env);
+    urls::register(&mut env);
     lookups::register(&mut env);
     globals::register(&mut env);
     env

@@ -95,15 +95,46 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_test("float", |v: Value| {
         v.kind() == ValueKind::Number && !v.is_integer()
     });
-    env.add_test("file", |p: String| std::path::Path::new(&p).is_file());
-    env.add_test("directory", |p: String| std::path::Path::new(&p).is_dir());
-    env.add_test("link", |p: String| {
-        std::fs::symlink_metadata(&p)
-            .map(|m| m.file_type().is_symlink())
-            .unwrap_or(false)
+    // File tests look at the controller; `is_*` are the old names.
+    for name in ["file", "is_file"] {
+        env.add_test(name, |p: String| std::path::Path::new(&p).is_file());
+    }
+    for name in ["directory", "is_dir"] {
+        env.add_test(name, |p: String| std::path::Path::new(&p).is_dir());
+    }
+    for name in ["link", "is_link"] {
+        env.add_test(name, |p: String| {
+            std::fs::symlink_metadata(&p)
+                .map(|m| m.file_type().is_symlink())
+                .unwrap_or(false)
+        });
+    }
+    // `exists` follows links (`os.path.exists`); `link_exists` does not (`lexists`).
+    env.add_test("exists", |p: String| std::path::Path::new(&p).exists());
+    env.add_test("link_exists", |p: String| {
+        std::fs::symlink_metadata(&p).is_ok()
     });
-    env.add_test("exists", |p: String| std::fs::symlink_metadata(&p).is_ok());
-    env.add_test("abs", |p: String| p.starts_with('/'));
+    for name in ["abs", "is_abs"] {
+        env.add_test(name, |p: String| p.starts_with('/'));
+    }
+    for name in ["same_file", "is_same_file"] {
+        env.add_test(name, |a: String, b: String| {
+            use std::os::unix::fs::MetadataExt;
+            match (std::fs::metadata(&a), std::fs::metadata(&b)) {
+                (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+                _ => false,
+            }
+        });
+    }
+    for name in ["mount", "is_mount"] {
+        env.add_test(name, |p: String| is_mount(&p));
+    }
+    // `nan`/`isnan`: a float that is NaN; anything else (a string) is not.
+    for name in ["nan", "isnan"] {
+        env.add_test(name, |v: Value| {
+            v.kind() == ValueKind::Number && f64::try_from(v).is_ok_and(f64::is_nan)
+        });
+    }
     for name in ANSIBLE_TESTS {
         env.add_test(
             format!("ansible.builtin.{name}"),
@@ -114,6 +145,22 @@ pub fn register(env: &mut Environment<'static>) {
                 state.env().empty_state().perform_test(name, &args)
             },
         );
+    }
+}
+
+/// `os.path.ismount`: `/`, or a directory on another device than its parent.
+fn is_mount(path: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let p = std::path::Path::new(path);
+    let Ok(meta) = std::fs::symlink_metadata(p) else {
+        return false;
+    };
+    if meta.file_type().is_symlink() || !meta.is_dir() {
+        return false;
+    }
+    match std::fs::metadata(p.join("..")) {
+        Ok(parent) => parent.dev() != meta.dev() || parent.ino() == meta.ino(),
+        Err(_) => false,
     }
 }
 

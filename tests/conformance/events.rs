@@ -45,19 +45,6 @@ pub struct Counts {
     pub unreachable: u64,
 }
 
-impl Counts {
-    pub fn add(&mut self, other: &Counts) {
-        self.tasks += other.tasks;
-        self.ok += other.ok;
-        self.changed += other.changed;
-        self.failed += other.failed;
-        self.skipped += other.skipped;
-        self.ignored += other.ignored;
-        self.rescued += other.rescued;
-        self.unreachable += other.unreachable;
-    }
-}
-
 /// What one run's event stream says.
 #[derive(Debug, Clone, Default)]
 pub struct Parsed {
@@ -77,6 +64,10 @@ pub struct Parsed {
     pub plays: u64,
     /// The warnings hook-runner gave (an inventory it could not parse shows here).
     pub warnings: Vec<String>,
+    /// The playbook the run named (from any event's `playbook`).
+    pub playbook: Option<String>,
+    /// The exit code `hook_runner_end` reports.
+    pub rc: Option<i64>,
 }
 
 /// Parses the whole stdout of `hook-runner run --log-format json`.
@@ -146,6 +137,12 @@ fn from_summary(f: &Value, events: &[Failure]) -> Failure {
 
 fn observe(parsed: &mut Parsed, event: &Value) {
     let data = &event["event_data"];
+    if parsed.playbook.is_none() {
+        parsed.playbook = data["playbook"]
+            .as_str()
+            .filter(|p| !p.is_empty())
+            .map(str::to_string);
+    }
     match event["event"].as_str().unwrap_or_default() {
         "playbook_on_task_start" => parsed.counts.tasks += 1,
         "playbook_on_play_start" => parsed.plays += 1,
@@ -170,6 +167,7 @@ fn observe(parsed: &mut Parsed, event: &Value) {
         }
         "hook_runner_end" => {
             parsed.ended = true;
+            parsed.rc = data["rc"].as_i64();
             parsed.end_error = data["error"]
                 .as_str()
                 .filter(|e| !e.is_empty())
@@ -265,6 +263,7 @@ not json
         assert_eq!(p.failures[0].expected.as_deref(), Some("x == 1"));
         assert_eq!(p.failures[0].got, "Assertion failed");
         assert!(p.ended);
+        assert_eq!(p.rc, Some(2));
         assert_eq!(p.stray, ["not json"]);
         // hook-runner's own closing summary is not console text Ansible would print.
         assert_eq!(p.console, "TASK [a]\n");

@@ -3,41 +3,21 @@
 //! ```text
 //! <work>/inventory            ansible-test's generated inventory: testhost = the lab host
 //! <work>/play.yml             the wrapper play of a role target
-//! <work>/roles/<name>         every sdist target (symlink), so meta dependencies resolve,
-//!                             except the substituted dependency roles (see below)
-//! <work>/targets/<name>/      a copy of a runme.sh target (its playbooks write next to themselves;
-//!                             `-i ../../inventory` from there is <work>/inventory)
+//! <work>/output/             OUTPUT_DIR (world-writable: the lab user writes there too)
+//! <work>/targets/<name>/      a copy of the target; every other sdist target beside it as a
+//!                             symlink: the roles path of the wrapper play, and the `../setup_*`
+//!                             a runme.sh reaches (`-i ../../inventory` is <work>/inventory)
 //! ```
 //!
-//! Substituted dependency roles (our own files in `tests/conformance/roles/`), each listed in the
-//! README table's notes:
-//! - `setup_remote_tmp_dir`: the sdist role picks its task file with `lookup('first_found')`,
-//!   gathers `setup` facts and creates the directory with the `tempfile` module, all three
-//!   unsupported by design (Python on the target). Ours makes the directory with `mktemp -d`
-//!   (inside `output_dir`: the lab's targets share this filesystem, so nothing outlives the
-//!   scratch dir), sets the same `remote_tmp_dir` fact and removes it in the same-named handler.
-//!
-//! `setup_nobody` (the `user` module) runs as shipped.
-//!
-//! The target itself is copied (not linked) so that tasks using a module hook-runner
-//! deliberately lacks can be given stand-ins ([`crate::patches`]), each listed in the table.
+//! Dependency roles (`setup_remote_tmp_dir`, `setup_nobody`...) run as shipped. The target
+//! itself is copied (not linked) so that tasks installing a distribution package from the
+//! internet can be given stand-ins ([`crate::patches`]), each listed in the table.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-
-/// The dependency roles the harness replaces, with the reason shown in the README.
-pub const SUBSTITUTED_ROLES: &[(&str, &str)] = &[
-    (
-        "setup_remote_tmp_dir",
-        "uses `lookup('first_found')`, `setup` and `tempfile` (unsupported by design); \
-         replaced by a role that runs `mktemp -d` and sets the same `remote_tmp_dir` fact \
-         (real ansible-playbook 2.18.19 passes add_host, command_shell, include_vars and loops with it)",
-    ),
-];
 
 /// How the generated inventory reaches the lab host.
 #[derive(Debug, Clone)]
@@ -84,18 +64,6 @@ fn is_executable_file(path: &Path) -> bool {
     fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// An inventory of `hosts` on the local connection: what `-i 'a,b' -c local` gives.
-pub fn local_inventory(hosts: &str) -> String {
-    hosts
-        .split(',')
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .fold(String::new(), |mut out, h| {
-            let _ = writeln!(out, "{h} ansible_connection=local");
-            out
-        })
-}
-
 /// ansible-test's wrapper play for a role target.
 pub fn wrapper_play(target: &str, output_dir: &Path) -> String {
     format!(
@@ -105,36 +73,28 @@ pub fn wrapper_play(target: &str, output_dir: &Path) -> String {
     )
 }
 
-/// `<work>/roles/`: our substitutes, a copy of `target` with its stand-in tasks
-/// ([`crate::patches`]), then a symlink to every other sdist target.
-pub fn roles_dir(
-    work: &Path,
+/// `<dir>/`: a copy of `target` with its stand-in tasks ([`crate::patches`]), and a symlink
+/// to every other sdist target beside it (a role target's roles path; the siblings a
+/// `runme.sh` reaches as `../setup_*`).
+pub fn siblings_dir(
+    dir: &Path,
     sdist_targets: &Path,
-    substitutes: &Path,
     target: &str,
 ) -> Result<Vec<crate::patches::Applied>> {
-    let roles = work.join("roles");
-    fs::create_dir_all(&roles)?;
-    for (name, _) in SUBSTITUTED_ROLES {
-        symlink(substitutes.join(name), roles.join(name))?;
-    }
-    let substituted = |name: &str| SUBSTITUTED_ROLES.iter().any(|(n, _)| *n == name);
+    fs::create_dir_all(dir)?;
     let mut applied = Vec::new();
     for entry in fs::read_dir(sdist_targets)
         .with_context(|| format!("reading {}", sdist_targets.display()))?
     {
         let entry = entry?;
         let name = entry.file_name();
-        if name.to_str().is_some_and(substituted) {
-            continue;
-        }
         if name.to_str() == Some(target) {
-            let dir = roles.join(&name);
-            copy_tree(&entry.path(), &dir)?;
-            applied = crate::patches::patch_tree(&dir, target)?;
+            let copy = dir.join(&name);
+            copy_tree(&entry.path(), &copy)?;
+            applied = crate::patches::patch_tree(&copy, target)?;
             continue;
         }
-        symlink(entry.path(), roles.join(&name))?;
+        symlink(entry.path(), dir.join(&name))?;
     }
     Ok(applied)
 }
@@ -197,18 +157,6 @@ mod tests {
             assert!(python.starts_with("/usr") || python.starts_with("/bin"));
             assert!(is_executable_file(&python));
         }
-    }
-
-    #[test]
-    fn a_local_host_list_becomes_local_connection_lines() {
-        assert_eq!(
-            local_inventory("host1,host2"),
-            "host1 ansible_connection=local\nhost2 ansible_connection=local\n"
-        );
-        assert_eq!(
-            local_inventory("localhost,"),
-            "localhost ansible_connection=local\n"
-        );
     }
 
     #[test]

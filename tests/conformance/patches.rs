@@ -1,4 +1,5 @@
-//! Stand-in tasks for modules hook-runner deliberately does not have.
+//! Stand-in tasks for installs of distribution packages from the internet, and for a target's
+//! own Python plugins.
 //!
 //! hook-runner resolves every task's module when it loads a playbook (as Ansible does for
 //! static imports), so one task using a module it lacks stops a whole target before it runs.
@@ -21,18 +22,12 @@ use regex::Regex;
 /// (module, what replaces it): the reason shown in the table.
 pub const STAND_INS: &[(&str, &str)] = &[
     (
-        "tempfile",
-        "`file: state=directory` (or `touch`) of a fresh path under `remote_tmp_dir`, mode 0700 \
-         (the registered result has the same `path`)",
-    ),
-    ("pause", "`command: sleep N` (same wait, on the target)"),
-    (
         "apt",
-        "`debug` (package managers are not hook-runner modules; these tasks only run on Ubuntu or RedHat)",
+        "`debug` (a prerequisite package installed from the distribution's mirrors, which the lab does not have)",
     ),
     (
         "dnf",
-        "`debug` (package managers are not hook-runner modules; these tasks only run on Ubuntu or RedHat)",
+        "`debug` (a prerequisite package installed from the distribution's mirrors, which the lab does not have)",
     ),
     (
         "shell_no_failed",
@@ -62,7 +57,7 @@ fn module_line() -> Regex {
 
 /// Rewrites one YAML file's text; returns the new text and the (line, module) of each
 /// replaced task.
-pub fn patch_text(text: &str, stem: &str) -> (String, Vec<(usize, &'static str)>) {
+pub fn patch_text(text: &str) -> (String, Vec<(usize, &'static str)>) {
     let re = module_line();
     let lines: Vec<&str> = text.split('\n').collect();
     let mut out: Vec<String> = Vec::with_capacity(lines.len());
@@ -86,8 +81,7 @@ pub fn patch_text(text: &str, stem: &str) -> (String, Vec<(usize, &'static str)>
             .iter()
             .map(|(m, _)| *m)
             .find(|m| Some(*m) == caps.name("m").map(|c| c.as_str()))
-            .unwrap_or("tempfile");
-        let mut args = caps.name("rest").map_or("", |m| m.as_str()).to_string();
+            .unwrap_or("apt");
         let mut end = i + 1;
         while end < lines.len() {
             let line = lines[end];
@@ -103,8 +97,6 @@ pub fn patch_text(text: &str, stem: &str) -> (String, Vec<(usize, &'static str)>
             if indent(line) <= column {
                 break;
             }
-            args.push('\n');
-            args.push_str(line);
             end += 1;
         }
         let line_no = i + 1;
@@ -117,10 +109,7 @@ pub fn patch_text(text: &str, stem: &str) -> (String, Vec<(usize, &'static str)>
             continue;
         }
         let pad = " ".repeat(column + 2);
-        out.push(format!(
-            "{lead}{}",
-            stand_in(module, &args, stem, line_no, &pad)
-        ));
+        out.push(format!("{lead}{}", stand_in(module, &pad)));
         applied.push((line_no, module));
         i = end;
     }
@@ -151,41 +140,8 @@ fn indent(line: &str) -> usize {
 }
 
 /// The stand-in's module key and arguments (continuation lines start with `pad`).
-fn stand_in(module: &str, args: &str, stem: &str, line: usize, pad: &str) -> String {
-    match module {
-        "tempfile" => {
-            let state = if Regex::new(r"state\s*[:=]\s*directory")
-                .expect("static regex")
-                .is_match(args)
-            {
-                "directory"
-            } else {
-                "touch"
-            };
-            format!(
-                "file:\n{pad}path: \"{{{{ remote_tmp_dir | default('/tmp') }}}}/hrconf-tempfile-{stem}-{line}\"\n\
-                 {pad}state: {state}\n{pad}mode: \"0700\""
-            )
-        }
-        "pause" => {
-            let seconds = Regex::new(r"(seconds|minutes)\s*[:=]\s*(\d+)")
-                .expect("static regex")
-                .captures(args)
-                .map(|c| {
-                    let n: u64 = c[2].parse().unwrap_or(1);
-                    if &c[1] == "minutes" {
-                        n * 60
-                    } else {
-                        n
-                    }
-                })
-                .unwrap_or(1);
-            format!("command: sleep {seconds}")
-        }
-        other => {
-            format!("debug:\n{pad}msg: \"hook-runner conformance stand-in for the {other} module\"")
-        }
-    }
+fn stand_in(module: &str, pad: &str) -> String {
+    format!("debug:\n{pad}msg: \"hook-runner conformance stand-in for the {module} module\"")
 }
 
 /// Rewrites every YAML file under `dir` (a scratch copy of target `target`) in place.
@@ -194,11 +150,7 @@ pub fn patch_tree(dir: &Path, target: &str) -> Result<Vec<Applied>> {
     visit(dir, Path::new(""), &mut |path, rel| {
         let text =
             fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let (patched, lines) = patch_text(&text, &stem);
+        let (patched, lines) = patch_text(&text);
         if !lines.is_empty() {
             fs::write(path, patched)?;
         }
@@ -215,25 +167,7 @@ pub fn patch_tree(dir: &Path, target: &str) -> Result<Vec<Applied>> {
     Ok(applied)
 }
 
-/// What [`patch_tree`] would replace in a target, without writing (for the table's notes).
-pub fn scan(dir: &Path, target: &str) -> Vec<Applied> {
-    let mut applied = Vec::new();
-    let _ = visit(dir, Path::new(""), &mut |path, rel| {
-        let text = fs::read_to_string(path).unwrap_or_default();
-        for (line, module) in patch_text(&text, "").1 {
-            applied.push(Applied {
-                file: format!("{target}/{}", rel.display()),
-                line,
-                module,
-            });
-        }
-        Ok(())
-    });
-    applied.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-    applied
-}
-
-/// `tempfile` at file/tasks/state_link.yml:131, ...; grouped by module.
+/// `apt` at copy/tasks/acls.yml:3, ...; grouped by module.
 pub fn describe(applied: &[Applied]) -> String {
     let mut parts = Vec::new();
     for (module, _) in STAND_INS {
@@ -273,28 +207,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_tempfile_task_keeps_its_other_keys() {
-        let text = "- name: make\n  tempfile:\n    state: directory\n    suffix: x\n  register: tempdir\n\n- name: next\n  debug: msg=hi\n";
-        let (out, applied) = patch_text(text, "main");
-        assert_eq!(applied, vec![(2, "tempfile")]);
-        assert_eq!(
-            out,
-            "- name: make\n  file:\n    path: \"{{ remote_tmp_dir | default('/tmp') }}/hrconf-tempfile-main-2\"\n    state: directory\n    mode: \"0700\"\n  register: tempdir\n\n- name: next\n  debug: msg=hi\n"
-        );
-    }
-
-    #[test]
-    fn pause_becomes_sleep_in_both_forms() {
-        let (out, _) = patch_text("  - name: p\n    pause: seconds=2\n  - x: 1\n", "m");
-        assert_eq!(out, "  - name: p\n    command: sleep 2\n  - x: 1\n");
-        let (out, _) = patch_text("- pause:\n    minutes: 1\n", "m");
-        assert_eq!(out, "- command: sleep 60\n");
-    }
-
-    #[test]
     fn a_renamed_module_keeps_its_arguments() {
         let text = "- shell_no_failed:\n    cmd: |\n      exit 1\n  until: r.rc == 0\n";
-        let (out, applied) = patch_text(text, "m");
+        let (out, applied) = patch_text(text);
         assert_eq!(applied, vec![(1, "shell_no_failed")]);
         assert_eq!(
             out,
@@ -304,20 +219,19 @@ mod tests {
 
     #[test]
     fn keywords_of_the_same_name_are_left_alone() {
-        let text =
-            "- debug: var=i\n  loop_control:\n    pause: 2\n- name: t\n  vars:\n    apt: 1\n";
-        assert_eq!(patch_text(text, "m"), (text.to_string(), vec![]));
+        let text = "- debug: var=i\n  loop_control:\n    dnf: 2\n- name: t\n  vars:\n    apt: 1\n";
+        assert_eq!(patch_text(text), (text.to_string(), vec![]));
     }
 
     #[test]
     fn package_managers_become_debug_and_other_tasks_stay() {
         let text = "- apt:\n    name: acl\n  when: false\n- copy: src=a dest=b\n";
-        let (out, applied) = patch_text(text, "m");
+        let (out, applied) = patch_text(text);
         assert_eq!(applied, vec![(1, "apt")]);
         assert_eq!(
             out,
             "- debug:\n    msg: \"hook-runner conformance stand-in for the apt module\"\n  when: false\n- copy: src=a dest=b\n"
         );
-        assert_eq!(patch_text("- aptitude: x\n", "m").1, vec![]);
+        assert_eq!(patch_text("- aptitude: x\n").1, vec![]);
     }
 }

@@ -1,87 +1,109 @@
-//! The results of the suite: per target, the table row for the README and the detailed failure
-//! list for the test's output and `target/conformance/results.md`.
+//! The census results: per target, the README table row, and the detailed list of runs and
+//! failures for the test's output and `target/conformance/results.md`.
 //!
 //! The README section lies between `<!-- conformance:begin -->` and `<!-- conformance:end -->`;
 //! the runner rewrites it when `HOOK_RUNNER_UPDATE_README=1`. It holds only target names,
-//! numbers and our own explanations, never text of the (GPL-3.0) tests.
+//! numbers, hook-runner's own messages and our explanations, never text of the (GPL-3.0) tests.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::events::{Counts, Failure};
-use crate::targets::Exit;
+use crate::targets::Scope;
 
 pub const BEGIN: &str = "<!-- conformance:begin -->";
 pub const END: &str = "<!-- conformance:end -->";
 
-/// One playbook run's result, inside a target.
+/// One hook-runner run inside a target (the wrapper play, or one call of a runme.sh).
 #[derive(Debug, Clone)]
-pub struct InvocationResult {
-    pub playbook: String,
-    pub exit: Exit,
-    /// The runme.sh output checks that did not hold.
-    pub failed_checks: Vec<String>,
+pub struct RunResult {
+    /// What was run (`play.yml`, or the playbook a runme.sh call named).
+    pub label: String,
     pub rc: Option<i32>,
-    pub timed_out: bool,
-    pub elapsed: Duration,
+    pub ended: bool,
     pub counts: Counts,
+    /// The failures that failed a host (not rescued, not ignored).
     pub failures: Vec<Failure>,
-    /// A run-level error (load error, crash, stray output) when there is no task failure.
+    /// A run-level error (load error, template error outside a task).
     pub error: Option<String>,
-    pub warnings: Vec<String>,
+    /// Why this run makes the target fail even when the script's exit code is 0 (a crash, an
+    /// error the script does not expect), if it does.
+    pub unsound: Option<String>,
 }
 
-impl InvocationResult {
-    /// ansible-test's criterion: the exit code (zero, or non-zero where the script expects it).
+/// How a target came out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// In scope but not run (needs a VM, needs the internet).
+    NotRun(String),
+    /// Out of scope or a dependency: nothing to run.
+    NotATarget,
+}
+
+/// One target's result.
+#[derive(Debug, Clone)]
+pub struct TargetResult {
+    pub name: String,
+    pub scope: Scope,
+    /// `role` or `runme.sh`.
+    pub shape: &'static str,
+    pub verdict: Verdict,
+    pub runs: Vec<RunResult>,
+    /// For runme.sh targets: the script's exit code (`None` when killed).
+    pub script_rc: Option<i32>,
+    pub timed_out: bool,
+    /// Why the target failed, in one line.
+    pub first_failure: Option<String>,
+    pub elapsed: Duration,
+    /// Stand-ins given (package installs from the internet).
+    pub notes: Vec<String>,
+}
+
+impl TargetResult {
+    pub fn not_run(name: &str, scope: Scope) -> TargetResult {
+        let verdict = match &scope {
+            Scope::Vm(_) => Verdict::NotRun("needs a lab VM".into()),
+            Scope::Internet(_) => Verdict::NotRun("needs the internet".into()),
+            _ => Verdict::NotATarget,
+        };
+        TargetResult {
+            name: name.to_string(),
+            scope,
+            shape: "",
+            verdict,
+            runs: Vec::new(),
+            script_rc: None,
+            timed_out: false,
+            first_failure: None,
+            elapsed: Duration::ZERO,
+            notes: Vec::new(),
+        }
+    }
+
     pub fn passed(&self) -> bool {
-        self.exit_ok() && self.failed_checks.is_empty() && self.unmatched_hosts().is_none()
+        self.verdict == Verdict::Pass
     }
 
-    /// hook-runner's warning that a play matched no host: the target's playbooks all name hosts
-    /// their inventory has, so this means the inventory was not read as Ansible reads it.
-    fn unmatched_hosts(&self) -> Option<&String> {
-        self.warnings
-            .iter()
-            .find(|w| w.contains("Could not match supplied host pattern"))
+    pub fn tasks(&self) -> u64 {
+        self.runs.iter().map(|r| r.counts.tasks).sum()
     }
 
-    fn exit_ok(&self) -> bool {
-        match (self.rc, self.exit) {
-            // 99 is hook-runner's own timeout; a playbook failure is 2 (or 4 unreachable).
-            (Some(99) | None, _) => false,
-            (_, Exit::Unchecked) => true,
-            (Some(0), exit) => exit == Exit::Zero,
-            (Some(_), exit) => exit == Exit::NonZero,
-        }
+    /// Tasks that ran and did not fail a host.
+    pub fn passing(&self) -> u64 {
+        let failed: u64 = self.runs.iter().map(|r| r.failures.len() as u64).sum();
+        self.tasks().saturating_sub(failed)
     }
 
-    /// One line saying why the run did not pass.
-    pub fn why(&self) -> String {
-        if self.timed_out {
-            return format!("timed out after {:.0} s", self.elapsed.as_secs_f64());
+    fn result_cell(&self) -> String {
+        match &self.verdict {
+            Verdict::Pass => "pass".into(),
+            Verdict::Fail if self.timed_out => "FAIL (timed out)".into(),
+            Verdict::Fail => "FAIL".into(),
+            Verdict::NotRun(why) => format!("not run ({why})"),
+            Verdict::NotATarget => "—".into(),
         }
-        if self.exit == Exit::NonZero && self.rc == Some(0) {
-            return "expected the playbook to fail (runme.sh checks a non-zero exit), it passed"
-                .into();
-        }
-        if self.exit_ok() && !self.failed_checks.is_empty() {
-            let checks = format!("runme.sh output check: {}", self.failed_checks.join("; "));
-            return match self.failures.first() {
-                Some(f) => format!("{checks}; first failed task: {}", describe_failure(f)),
-                None => checks,
-            };
-        }
-        if self.exit_ok() {
-            let all = self.warnings.join("; ");
-            return format!("no host matched a play; warnings: {all}");
-        }
-        if let Some(f) = self.failures.first() {
-            return describe_failure(f);
-        }
-        if let Some(e) = &self.error {
-            return crate::events::one_line(e);
-        }
-        format!("exit code {:?} without a task failure", self.rc)
     }
 }
 
@@ -95,201 +117,153 @@ pub fn describe_failure(f: &Failure) -> String {
     }
 }
 
-/// One target's result.
-#[derive(Debug, Clone)]
-pub struct TargetResult {
-    pub name: String,
-    pub shape: &'static str,
-    pub must_pass: bool,
-    pub runs: Vec<InvocationResult>,
-    /// Why the target could not be run at all (missing lab prerequisite, layout error).
-    pub not_started: Option<String>,
-    pub counts: Counts,
-    pub elapsed: Duration,
-    /// For `file`/`copy`: the tasks of the whole target (the run stops at the first failure).
-    pub planned_tasks: Option<u64>,
-    pub min_pass_ratio: Option<f64>,
-    /// What this suite does not run, and the unsupported-by-design features found in the files.
-    pub notes: Vec<String>,
+/// "in scope: P of N targets pass whole".
+pub fn summary_line(results: &[TargetResult]) -> String {
+    let in_scope: Vec<&TargetResult> = results.iter().filter(|r| r.scope.in_scope()).collect();
+    let passing = in_scope.iter().filter(|r| r.passed()).count();
+    format!(
+        "in scope: {passing} of {} targets pass whole",
+        in_scope.len()
+    )
 }
 
-impl TargetResult {
-    pub fn passed(&self) -> bool {
-        self.not_started.is_none() && !self.runs.is_empty() && self.runs.iter().all(|r| r.passed())
-    }
-
-    /// Tasks that ran and did not fail (failures that were not ignored).
-    pub fn passing_tasks(&self) -> u64 {
-        let failed: u64 = self.runs.iter().map(|r| r.failures.len() as u64).sum();
-        self.counts.tasks.saturating_sub(failed)
-    }
-
-    /// Passing tasks over the target's tasks (planned when known, else those run).
-    pub fn pass_ratio(&self) -> f64 {
-        let total = self.planned_tasks.unwrap_or(self.counts.tasks).max(1);
-        self.passing_tasks() as f64 / total as f64
-    }
-
-    /// Whether the target meets the issue's bar (pass whole / pass the ratio / just be measured).
-    pub fn meets_bar(&self) -> bool {
-        if self.must_pass {
-            return self.passed();
-        }
-        match self.min_pass_ratio {
-            Some(min) => self.passed() || self.pass_ratio() >= min,
-            None => true,
-        }
-    }
-
-    fn result_cell(&self) -> String {
-        if let Some(why) = &self.not_started {
-            return format!("not run ({why})");
-        }
-        let passed = self.runs.iter().filter(|r| r.passed()).count();
-        let verdict = if self.passed() { "pass" } else { "FAIL" };
-        if self.runs.len() > 1 {
-            format!("{verdict} ({passed}/{} playbooks)", self.runs.len())
-        } else {
-            verdict.to_string()
-        }
-    }
-
-    fn first_failure(&self) -> Option<String> {
-        self.runs.iter().find(|r| !r.passed()).map(|r| {
-            if self.runs.len() > 1 {
-                format!("{}: {}", r.playbook, r.why())
-            } else {
-                r.why()
-            }
-        })
-    }
-}
-
-/// The markdown table (the README section's body).
-pub fn table(results: &[TargetResult], total: Duration) -> String {
+/// The markdown section (the README's body between the markers).
+pub fn table(results: &[TargetResult], total: Duration, jobs: usize) -> String {
     let mut out = String::new();
+    let count = |f: &dyn Fn(&Scope) -> bool| results.iter().filter(|r| f(&r.scope)).count();
+    let ran = results
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Pass | Verdict::Fail))
+        .count();
     let _ = writeln!(
         out,
-        "Ansible's own integration tests (ansible-core {}, fetched at test time, never committed), run by \
-         `cargo test --test conformance` against a lab host over SSH. Pass/fail is the playbook's exit code, as for \
-         ansible-test. *tasks* counts the tasks started (handlers included); *passing* those that did not fail; \
-         the counts are the recap's, summed over hosts and playbooks. Whole run: {:.0} s.\n",
+        "**{}** ({} run; {} need a lab VM, {} need the internet: in scope, never passing; {} out of \
+         scope; {} helpers).\n",
+        summary_line(results),
+        ran,
+        count(&|s| matches!(s, Scope::Vm(_))),
+        count(&|s| matches!(s, Scope::Internet(_))),
+        count(&|s| matches!(s, Scope::Out(_))),
+        count(&|s| matches!(s, Scope::Dependency(_))),
+    );
+    let _ = writeln!(
+        out,
+        "The census of every integration target of ansible-core {} (fetched at test time, never \
+         committed), by `cargo test --test conformance`: scope from `tests/conformance/census.txt`, \
+         role targets wrapped in ansible-test's play, runme.sh targets running their own script with \
+         hook-runner as `ansible-playbook` and `ansible`. A target passes when the script (or the \
+         wrapper play) exits 0 and every hook-runner run in it reached its end without an error the \
+         script does not expect. *tasks*: tasks started, summed over the runs; *passing*: those that \
+         did not fail a host. Whole census: {:.0} s with {jobs} targets at a time.\n",
         crate::sdist::VERSION,
         total.as_secs_f64()
     );
     let _ = writeln!(
         out,
-        "| target | how | result | tasks | passing | ok | changed | failed | skipped | time | first failure | known gaps |"
+        "| target | scope | result | tasks | passing | first failure | time |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     for r in results {
-        let passing = match r.planned_tasks {
-            Some(planned) => format!(
-                "{} of ~{planned} ({:.0}%)",
-                r.passing_tasks(),
-                r.pass_ratio() * 100.0
-            ),
-            None => r.passing_tasks().to_string(),
+        let ran = matches!(r.verdict, Verdict::Pass | Verdict::Fail);
+        let scope = if r.shape.is_empty() {
+            r.scope.describe()
+        } else {
+            format!("{} · {}", r.scope.describe(), r.shape)
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} s | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             r.name,
-            r.shape,
+            cell(&scope),
             r.result_cell(),
-            r.counts.tasks,
-            passing,
-            r.counts.ok,
-            r.counts.changed,
-            r.counts.failed,
-            r.counts.skipped,
-            r.elapsed.as_secs_f64(),
-            cell(&r.first_failure().unwrap_or_default()),
-            cell(&r.notes.join("; ")),
+            if ran {
+                r.tasks().to_string()
+            } else {
+                String::new()
+            },
+            if ran {
+                r.passing().to_string()
+            } else {
+                String::new()
+            },
+            cell(&r.first_failure.clone().unwrap_or_default()),
+            if ran {
+                format!("{:.1} s", r.elapsed.as_secs_f64())
+            } else {
+                String::new()
+            },
         );
     }
-    let _ = writeln!(
-        out,
-        "\nSubstituted dependency roles (our own stand-ins in `tests/conformance/roles/`):"
-    );
-    for (role, why) in crate::layout::SUBSTITUTED_ROLES {
-        let _ = writeln!(out, "- `{role}`: {why}.");
-    }
-    let _ = writeln!(
-        out,
-        "\nTasks given stand-ins (modules hook-runner does not have: `tempfile`, package managers and a \
-         target's own Python plugins by design, `pause` not yet; in the scratch copy of the target only, \
-         the task's other keys kept, each listed in the table):"
-    );
-    for (module, stand_in) in crate::patches::STAND_INS {
-        let _ = writeln!(out, "- `{module}`: {stand_in}.");
-    }
-    let _ = writeln!(
-        out,
-        "\nThe `needs/root` targets (file, copy) run as root on a host whose `/etc`, `/root` and `/home` are \
-         private copies (a mount namespace around its sshd), so the users, groups and sudoers files they \
-         create never reach the machine running the suite."
-    );
-    let budget: u64 = crate::targets::all()
+    let notes: Vec<String> = results
         .iter()
-        .map(|t| t.budget.as_secs())
-        .sum();
+        .flat_map(|r| r.notes.iter().map(move |n| format!("- {}: {n}", r.name)))
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nStand-ins (only for tasks that install a distribution package from the internet, or \
+             a target's own Python plugin; in the scratch copy only, the task's other keys kept):"
+        );
+        for n in notes {
+            let _ = writeln!(out, "{n}");
+        }
+    }
     let _ = writeln!(
         out,
-        "\nTime budget: each target has its own (60-420 s, {budget} s in all as the worst case); \
-         hook-runner gets it as `--timeout` and is killed {} s after it.",
-        crate::runner::KILL_GRACE.as_secs()
+        "\nEach target has a time budget (default {} s; runme.sh process trees are killed when they \
+         overrun it, a role target's hook-runner gets it as `--timeout`). Root targets run on a host \
+         whose `/etc`, `/root` and `/home` are private; runme.sh scripts run in a mount namespace with \
+         a private `/etc`, `/home` and `/var/spool`.",
+        crate::targets::DEFAULT_BUDGET.as_secs()
     );
     out
 }
 
-/// Every failure of every run, for the test output and results.md.
+/// Every run and failure of every target that ran, for the test output and results.md.
 pub fn details(results: &[TargetResult]) -> String {
     let mut out = String::new();
-    for r in results {
+    for r in results
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Pass | Verdict::Fail))
+    {
         let _ = writeln!(
             out,
-            "## {} — {} ({:.1} s)",
+            "## {} — {} ({:.1} s{})",
             r.name,
-            if r.passed() { "pass" } else { "FAIL" },
-            r.elapsed.as_secs_f64()
+            r.result_cell(),
+            r.elapsed.as_secs_f64(),
+            match (r.shape, r.script_rc) {
+                ("runme.sh", rc) => format!(", runme.sh exit {rc:?}"),
+                _ => String::new(),
+            }
         );
-        if let Some(why) = &r.not_started {
-            let _ = writeln!(out, "- not run: {why}");
+        if let Some(why) = &r.first_failure {
+            let _ = writeln!(out, "- first failure: {why}");
         }
         for run in &r.runs {
+            let c = &run.counts;
             let _ = writeln!(
                 out,
-                "- {}: rc {:?}{} in {:.1} s, tasks {}, ok {}, changed {}, failed {}, skipped {}, ignored {}, rescued {}",
-                run.playbook,
+                "- {}: rc {:?}, tasks {}, ok {}, changed {}, failed {}, skipped {}, ignored {}, rescued {}{}",
+                run.label,
                 run.rc,
-                match run.exit {
-                    Exit::Zero => "",
-                    Exit::NonZero => " (failure expected)",
-                    Exit::Unchecked => " (exit code not checked)",
-                },
-                run.elapsed.as_secs_f64(),
-                run.counts.tasks,
-                run.counts.ok,
-                run.counts.changed,
-                run.counts.failed,
-                run.counts.skipped,
-                run.counts.ignored,
-                run.counts.rescued
+                c.tasks,
+                c.ok,
+                c.changed,
+                c.failed,
+                c.skipped,
+                c.ignored,
+                c.rescued,
+                if run.ended { "" } else { ", no end event" }
             );
-            // A passing run's failures are the ones its test provokes on purpose.
-            for f in run.failures.iter().filter(|_| !run.passed()) {
+            if let Some(why) = &run.unsound {
+                let _ = writeln!(out, "  - {why}");
+            }
+            if let Some(e) = &run.error {
+                let _ = writeln!(out, "  - error: {}", crate::events::one_line(e));
+            }
+            for f in run.failures.iter().take(5) {
                 let _ = writeln!(out, "  - {}", describe_failure(f));
-            }
-            for c in &run.failed_checks {
-                let _ = writeln!(out, "  - runme.sh output check: {c}");
-            }
-            let explained = !run.failures.is_empty() || !run.failed_checks.is_empty();
-            if !explained && !run.passed() {
-                let _ = writeln!(out, "  - {}", run.why());
-            }
-            for w in &run.warnings {
-                let _ = writeln!(out, "  - warning: {w}");
             }
         }
         for note in &r.notes {
@@ -305,7 +279,7 @@ pub fn details(results: &[TargetResult]) -> String {
 fn cell(s: &str) -> String {
     let s = s.split(" The error appears to be in").next().unwrap_or(s);
     let line = crate::events::one_line(s);
-    const MAX: usize = 220;
+    const MAX: usize = 200;
     let line = if line.chars().count() > MAX {
         format!("{}…", line.chars().take(MAX).collect::<String>())
     } else {
@@ -332,44 +306,41 @@ pub fn splice_readme(readme: &str, body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::targets::Host;
 
-    fn run(rc: Option<i32>, expect_failure: bool) -> InvocationResult {
-        InvocationResult {
-            playbook: "p.yml".into(),
-            exit: if expect_failure {
-                Exit::NonZero
-            } else {
-                Exit::Zero
-            },
-            failed_checks: vec![],
-            rc,
-            timed_out: rc.is_none(),
-            elapsed: Duration::from_secs(1),
-            counts: Counts::default(),
-            failures: vec![],
-            error: None,
-            warnings: vec![],
+    fn result(name: &str, scope: Scope, verdict: Verdict) -> TargetResult {
+        TargetResult {
+            verdict,
+            ..TargetResult::not_run(name, scope)
         }
     }
 
     #[test]
-    fn pass_is_the_exit_code_the_script_expects() {
-        assert!(run(Some(0), false).passed());
-        assert!(!run(Some(2), false).passed());
-        assert!(run(Some(2), true).passed());
-        assert!(!run(Some(0), true).passed());
-        assert!(!run(Some(99), true).passed());
-        assert!(!run(None, false).passed());
-        let unchecked = InvocationResult {
-            exit: Exit::Unchecked,
-            ..run(Some(2), false)
+    fn the_summary_counts_in_scope_targets_and_only_whole_passes() {
+        let run = Scope::In {
+            host: Host::User,
+            budget: Duration::from_secs(1),
         };
-        assert!(unchecked.passed());
-        let check_failed = InvocationResult {
-            failed_checks: vec!["x".into()],
-            ..unchecked
-        };
-        assert!(!check_failed.passed());
+        let results = [
+            result("a", run.clone(), Verdict::Pass),
+            result("b", run, Verdict::Fail),
+            result(
+                "c",
+                Scope::Internet("x".into()),
+                Verdict::NotRun("x".into()),
+            ),
+            result("d", Scope::Vm("x".into()), Verdict::NotRun("x".into())),
+            result("e", Scope::Out("x".into()), Verdict::NotATarget),
+            result("f", Scope::Dependency("x".into()), Verdict::NotATarget),
+        ];
+        assert_eq!(
+            summary_line(&results),
+            "in scope: 1 of 4 targets pass whole"
+        );
+        let table = table(&results, Duration::from_secs(3), 2);
+        assert!(table.contains("**in scope: 1 of 4 targets pass whole**"));
+        assert!(table.contains("| c | in, needs the internet: x | not run (x) |"));
+        assert!(table.contains("| e | out: x | — |"));
     }
 
     #[test]
