@@ -49,11 +49,12 @@ fn in_cluster_credentials_are_used_in_a_pod() {
         .unwrap();
     let hook_dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap().display().to_string();
+    let child = lab::util::test_path(module_path!(), "pod_child");
     let out = Pod::new(hook_dir.path())
         .service_account(sa.path())
         .kubernetes_service(api.host(), api.port())
         .env("HR_POD_CHILD", "1")
-        .run(&[exe.as_str(), "--exact", "pod_child", "--nocapture"])
+        .run(&[exe.as_str(), "--exact", child.as_str(), "--nocapture"])
         .expect("pod");
     let result = out
         .stdout

@@ -115,11 +115,12 @@ fn run_child_in(pod: Pod, host: &SshHost, home: &Path, nss: bool, mode: &str) ->
             );
     }
     let exe = exe.display().to_string();
+    let child = lab::util::test_path(module_path!(), "pod_child");
     let out = pod
         .run(&[
             exe.as_str(),
             "--exact",
-            "pod_child",
+            child.as_str(),
             "--nocapture",
             "--test-threads=1",
         ])

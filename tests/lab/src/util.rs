@@ -77,6 +77,16 @@ macro_rules! prologue {
     };
 }
 
+/// The name libtest knows a test by in the binary that runs it: its module path without the
+/// crate (the binary) and the function's name, as `--exact` wants it when a test re-runs its
+/// own binary for one test (`lab::test_path(module_path!(), "pod_child")`).
+pub fn test_path(module_path: &str, function: &str) -> String {
+    match module_path.split_once("::") {
+        Some((_, inner)) => format!("{inner}::{function}"),
+        None => function.to_string(),
+    }
+}
+
 /// The enclosing function's name from the type name of a function item defined in it
 /// (`crate::module::the_test::here`, or `...::the_test::{{closure}}::here` in async tests).
 pub fn function_name(here: &'static str) -> &'static str {
@@ -285,6 +295,12 @@ mod tests {
     #[test]
     fn test_name_is_the_enclosing_function() {
         assert_eq!(crate::test_name!(), "test_name_is_the_enclosing_function");
+    }
+
+    #[test]
+    fn test_path_drops_the_binary_and_keeps_the_modules() {
+        assert_eq!(test_path("sshd::ssh_pod", "pod_child"), "ssh_pod::pod_child");
+        assert_eq!(test_path("k8s_pod", "pod_child"), "pod_child");
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! passwordless sudo (`/etc/sudoers.d/`). sshd accepts keys only.
 //!
 //! # The python3 variant ([`VmRecipe::Python3`])
-//! The same system plus `python3` and `acl` (setfacl, which Ansible uses to hand its module files
-//! to an unprivileged `become_user`), so that ansible-playbook can target it: the differential
+//! The same system plus `python3`, `acl` (setfacl, which Ansible uses to hand its module files
+//! to an unprivileged `become_user`) and `cron` (Ansible's cron module wants `crontab` even for
+//! files in /etc/cron.d), so that ansible-playbook can target it: the differential
 //! tests run the same playbook with Ansible and hook-runner against such VMs. It is made from the
 //! base rootfs, never from scratch: a `cp -a --reflink=auto` of the cached base tree (and its
 //! keys, so both recipes open with the same kind of keys) and one `apt-get install` in a chroot
@@ -85,9 +86,9 @@ macro_rules! base_recipe {
 /// Names the rootfs recipe; change it whenever the build below changes, so caches are rebuilt.
 pub const RECIPE: &str = base_recipe!();
 /// Names the python3 variant; it embeds [`RECIPE`], so a new base makes a new variant too.
-pub const PYTHON3_RECIPE: &str = concat!(base_recipe!(), "+python3-acl-v1");
+pub const PYTHON3_RECIPE: &str = concat!(base_recipe!(), "+python3-acl-cron-v2");
 /// What the python3 variant adds to the base rootfs.
-const PYTHON3_PACKAGES: &[&str] = &["python3", "acl"];
+const PYTHON3_PACKAGES: &[&str] = &["python3", "acl", "cron"];
 /// Names the dnf variant (the base plus Debian's `dnf` and `rpm`, for the dnf/yum modules).
 pub const DNF_RECIPE: &str = concat!(base_recipe!(), "+dnf-rpm-v1");
 /// What the dnf variant adds to the base rootfs.
@@ -150,7 +151,7 @@ pub enum VmRecipe {
     /// [`RECIPE`]: no Python, as hook-runner's targets may be.
     #[default]
     Base,
-    /// [`PYTHON3_RECIPE`]: the base plus python3 and acl, for ansible-playbook.
+    /// [`PYTHON3_RECIPE`]: the base plus python3, acl and cron, for ansible-playbook.
     Python3,
     /// [`DNF_RECIPE`]: the base plus dnf and rpm (and the Python dnf needs).
     Dnf,
@@ -398,7 +399,7 @@ fn build_entry(
             base,
             "python3",
             PYTHON3_PACKAGES,
-            &["usr/bin/python3", "usr/bin/setfacl"],
+            &["usr/bin/python3", "usr/bin/setfacl", "usr/bin/crontab"],
         ),
         (VmRecipe::Dnf, Some(base)) => build_variant_into(
             &tmp,
