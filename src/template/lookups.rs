@@ -592,33 +592,10 @@ fn lines_lookup(root: &LazyVars, term: &str) -> Result<Vec<Value>, LookupFailure
         return Err(format!("lookup_plugin.lines({term}) returned {rc}").into());
     }
     let text = String::from_utf8_lossy(&output.stdout);
-    Ok(python_splitlines(&text)
+    Ok(crate::py::splitlines(&text)
         .into_iter()
         .map(Value::from)
         .collect())
-}
-
-/// Python's `bytes.splitlines()`: `\n`, `\r\n` and `\r` end lines; no trailing empty line.
-fn python_splitlines(text: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut current = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' => lines.push(std::mem::take(&mut current)),
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                lines.push(std::mem::take(&mut current));
-            }
-            c => current.push(c),
-        }
-    }
-    if !current.is_empty() {
-        lines.push(current);
-    }
-    lines
 }
 
 // ---------------------------------------------------------------- password
