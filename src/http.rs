@@ -1069,35 +1069,12 @@ pub fn url_lookup(terms: &[String], options: &crate::Map) -> Result<Vec<String>,
         )?;
         let body = String::from_utf8_lossy(&body).into_owned();
         if flag("split_lines", true) {
-            out.extend(py_splitlines(&body));
+            out.extend(crate::py::splitlines(&body));
         } else {
             out.push(body);
         }
     }
     Ok(out)
-}
-
-/// Python's `bytes.splitlines()`: `\n`, `\r\n` and `\r` end lines; no empty last line.
-fn py_splitlines(text: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut current = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' => lines.push(std::mem::take(&mut current)),
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                lines.push(std::mem::take(&mut current));
-            }
-            c => current.push(c),
-        }
-    }
-    if !current.is_empty() {
-        lines.push(current);
-    }
-    lines
 }
 
 #[cfg(test)]

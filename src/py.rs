@@ -299,9 +299,40 @@ impl Dumper {
     }
 }
 
+/// Python's `str.splitlines()` (and `bytes.splitlines()`) for the line ends that occur in
+/// command output: `\n`, `\r\n` and `\r` end a line; a trailing line end adds no empty line.
+pub fn splitlines(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => lines.push(std::mem::take(&mut current)),
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                lines.push(std::mem::take(&mut current));
+            }
+            other => current.push(other),
+        }
+    }
+    if !current.is_empty() {
+        lines.push(current);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splitlines_ends_lines_as_python() {
+        assert_eq!(splitlines("a\nb\r\nc\rd"), ["a", "b", "c", "d"]);
+        assert_eq!(splitlines("a\n\nb\n"), ["a", "", "b"]);
+        assert!(splitlines("").is_empty());
+    }
     use serde_json::json;
 
     #[test]

@@ -779,17 +779,18 @@ impl Run<'_> {
         )
     }
 
-    /// A templating failure in a task's options, worded as Ansible words it.
+    /// A templating failure in a task's options, worded as Ansible words it: an undefined
+    /// variable is located in the playbook (ansible-core raises it with the task's source);
+    /// any other failure (a lookup's, a syntax error) is its message alone, as there.
     pub(crate) fn template_failure(&self, task: &Task, e: &TemplateError) -> String {
-        let msg = if e.undefined.is_some() {
-            // ansible-core 2.18's wording, double full stop included.
-            format!(
-                "The task includes an option with an undefined variable.. {}",
-                e.message
-            )
-        } else {
-            e.message.clone()
-        };
+        if e.undefined.is_none() {
+            return e.message.clone();
+        }
+        // ansible-core 2.18's wording, double full stop included.
+        let msg = format!(
+            "The task includes an option with an undefined variable.. {}",
+            e.message
+        );
         self.located(task, msg)
     }
 }

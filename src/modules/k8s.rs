@@ -1208,13 +1208,24 @@ pub fn lookup_handler(cluster: Arc<dyn Cluster>, run_kubeconfig: Option<PathBuf>
             tracing::warn!("{w}");
         }
         if !answer.api_found {
-            return Err(crate::kube::api_not_found_message(
-                &query.api_version,
-                &query.kind,
-            ));
+            return Err(resource_not_found(&query.api_version, &query.kind));
         }
         Ok(answer.resources)
     })
+}
+
+/// The kubernetes client's `ResourceNotFoundError` for a kind the API server does not serve,
+/// as the lookup raises it (its text names the query twice: the exception's args and message).
+fn resource_not_found(api_version: &str, kind: &str) -> String {
+    let query = format!(
+        "No matches found for {{'prefix': None, 'api_version': {}, 'short_names': [{}]}}",
+        crate::py::repr(&crate::Value::from(api_version)),
+        crate::py::repr(&crate::Value::from(kind))
+    );
+    crate::template::lookups::raised_as(
+        "kubernetes.dynamic.exceptions.ResourceNotFoundError",
+        &format!("{query}. {query}"),
+    )
 }
 
 /// The options the lookup reads.

@@ -107,7 +107,14 @@ fn request(args: &RawArgs, ctx: &ModuleContext<'_>) -> ExecRequest {
 /// `rc`, `stdout(_lines)`, `stderr(_lines)`, `changed`, and the failure on a non-zero rc.
 pub(crate) fn add_output(result: &mut Map, rc: i32, stdout: &[u8], stderr: &[u8]) {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let lines = |t: &str| Value::Array(py_splitlines(t).into_iter().map(Value::String).collect());
+    let lines = |t: &str| {
+        Value::Array(
+            crate::py::splitlines(t)
+                .into_iter()
+                .map(Value::String)
+                .collect(),
+        )
+    };
     let (out, err) = (text(stdout), text(stderr));
     result.insert("rc".into(), Value::from(rc));
     result.insert("stdout".into(), Value::String(out.clone()));
@@ -119,29 +126,6 @@ pub(crate) fn add_output(result: &mut Map, rc: i32, stdout: &[u8], stderr: &[u8]
         result.insert("failed".into(), Value::Bool(true));
         result.insert("msg".into(), Value::String("non-zero return code".into()));
     }
-}
-
-/// Python's `str.splitlines()` for the common line ends (`\n`, `\r\n`, `\r`).
-pub(crate) fn py_splitlines(text: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut current = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' => lines.push(std::mem::take(&mut current)),
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                lines.push(std::mem::take(&mut current));
-            }
-            other => current.push(other),
-        }
-    }
-    if !current.is_empty() {
-        lines.push(current);
-    }
-    lines
 }
 
 #[cfg(test)]

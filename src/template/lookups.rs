@@ -47,6 +47,23 @@ use std::sync::Arc;
 /// (Ansible's "original message").
 pub type LookupHandler = Arc<dyn Fn(&[Json], &Map) -> Result<Vec<Json>, String> + Send + Sync>;
 
+/// Separates the Python exception class from the message in a handler's error (see [`raised_as`]).
+const EXCEPTION_MARK: char = '\u{2}';
+
+/// A handler's failure raised as the Python exception `class`, which Ansible's message names
+/// ("Error was a <class '...'>"); a handler's plain `Err(message)` is an `AnsibleError`.
+pub fn raised_as(class: &str, message: &str) -> String {
+    format!("{EXCEPTION_MARK}{class}{EXCEPTION_MARK}{message}")
+}
+
+/// The exception class and message of a handler's failure.
+fn exception_of(failure: &str) -> (&str, &str) {
+    failure
+        .strip_prefix(EXCEPTION_MARK)
+        .and_then(|rest| rest.split_once(EXCEPTION_MARK))
+        .unwrap_or(("ansible.errors.AnsibleError", failure))
+}
+
 /// Adds `lookup`, `query` and `q` to `env`.
 pub fn register(env: &mut Environment<'static>) {
     env.add_function(
@@ -124,11 +141,15 @@ fn run(
         Ok(results) => results,
         Err(LookupFailure::Plain(message)) => return Err(verbatim_error(message)),
         Err(LookupFailure::Template(e)) => return Err(e.into_minijinja()),
-        Err(LookupFailure::Run(_)) if on_error != OnError::Strict => Vec::new(),
-        Err(LookupFailure::Run(message)) => {
+        Err(LookupFailure::Run(_) | LookupFailure::Lookup(_)) if on_error != OnError::Strict => {
+            Vec::new()
+        }
+        Err(LookupFailure::Lookup(message)) => return Err(verbatim_error(message)),
+        Err(LookupFailure::Run(failure)) => {
+            let (class, message) = exception_of(&failure);
             return Err(verbatim_error(format!(
-                "An unhandled exception occurred while running the lookup plugin '{name}'. Error was a <class 'ansible.errors.AnsibleError'>, original message: {message}"
-            )))
+                "An unhandled exception occurred while running the lookup plugin '{name}'. Error was a <class '{class}'>, original message: {message}"
+            )));
         }
     };
     if wantlist {
@@ -155,6 +176,8 @@ enum LookupFailure {
     Run(String),
     /// A message shown as is (unknown plugin).
     Plain(String),
+    /// The plugin's own `AnsibleLookupError`: shown as is, and subject to `errors=`.
+    Lookup(String),
     /// A templating failure inside the lookup (template lookup, lazy variables).
     Template(super::TemplateError),
 }
@@ -275,8 +298,11 @@ fn find_in_search_path(root: &LazyVars, subdir: &str, term: &str) -> Option<Path
 }
 
 fn file_lookup(root: &LazyVars, term: &str, options: &Map) -> Result<Value, LookupFailure> {
-    let path = find_in_search_path(root, "files", term)
-        .ok_or_else(|| format!("could not locate file in lookup: {term}"))?;
+    let path = find_in_search_path(root, "files", term).ok_or_else(|| {
+        LookupFailure::Lookup(format!(
+            "The 'file' lookup had an issue accessing the file '{term}'. file not found, use -vvvvv to see paths searched"
+        ))
+    })?;
     let bytes =
         std::fs::read(&path).map_err(|e| format!("could not read file {}: {e}", path.display()))?;
     let mut text = String::from_utf8_lossy(&bytes).into_owned();
@@ -592,33 +618,10 @@ fn lines_lookup(root: &LazyVars, term: &str) -> Result<Vec<Value>, LookupFailure
         return Err(format!("lookup_plugin.lines({term}) returned {rc}").into());
     }
     let text = String::from_utf8_lossy(&output.stdout);
-    Ok(python_splitlines(&text)
+    Ok(crate::py::splitlines(&text)
         .into_iter()
         .map(Value::from)
         .collect())
-}
-
-/// Python's `bytes.splitlines()`: `\n`, `\r\n` and `\r` end lines; no trailing empty line.
-fn python_splitlines(text: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut current = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' => lines.push(std::mem::take(&mut current)),
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                lines.push(std::mem::take(&mut current));
-            }
-            c => current.push(c),
-        }
-    }
-    if !current.is_empty() {
-        lines.push(current);
-    }
-    lines
 }
 
 // ---------------------------------------------------------------- password

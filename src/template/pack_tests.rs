@@ -457,7 +457,7 @@ fn lookups() {
     let e = run("{{ lookup('file', 'missing.txt') }}")
         .err()
         .unwrap_or_else(|| panic!("no error"));
-    assert_eq!(e.message, "An unhandled exception occurred while running the lookup plugin 'file'. Error was a <class 'ansible.errors.AnsibleError'>, original message: could not locate file in lookup: missing.txt");
+    assert_eq!(e.message, "The 'file' lookup had an issue accessing the file 'missing.txt'. file not found, use -vvvvv to see paths searched");
     assert_eq!(
         run("{{ lookup('file', 'missing.txt', errors='ignore') }}"),
         Ok(json!(""))
