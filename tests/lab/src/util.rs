@@ -299,7 +299,10 @@ mod tests {
 
     #[test]
     fn test_path_drops_the_binary_and_keeps_the_modules() {
-        assert_eq!(test_path("sshd::ssh_pod", "pod_child"), "ssh_pod::pod_child");
+        assert_eq!(
+            test_path("sshd::ssh_pod", "pod_child"),
+            "ssh_pod::pod_child"
+        );
         assert_eq!(test_path("k8s_pod", "pod_child"), "pod_child");
     }
 
