@@ -54,14 +54,8 @@ chmod 755 /etc/init.d/hr-ctl-sysv
 
 /// cron against Ansible, through files of /etc/cron.d (`differential/cases/vm_control_cron.yml`):
 /// add, keep, change, disable, a variable, a special time, an adopted line, the checks'
-/// messages and the removal of the jobs.
-///
-/// Ignored: it shows two differences not fixed yet. A job given to a new cron file is written
-/// without its `#Ansible: NAME` comment line. And ansible-core keeps a cron file emptied by
-/// removing named jobs, where hook-runner deletes it; ansible-core deletes the file only when
-/// the task gives no `name`. Run it with `cargo test --test vm vm_cron -- --ignored`.
+/// messages and the removal of the jobs (the emptied file stays, as in ansible-core).
 #[test]
-#[ignore = "two known differences from ansible-core's cron module (see the doc comment)"]
 fn vm_cron_matches_ansible() {
     let reset = "rm -f /etc/cron.d/hr-diff-cron; \
                  printf '0 * * * * root /usr/local/bin/hr-adopted\\n' > /etc/cron.d/hr-diff-adopt";
@@ -315,6 +309,17 @@ async fn host_control_modules_on_a_systemd_vm() {
         )
         .await;
     assert_eq!(removed["changed"], true, "{removed:?}");
+    // Emptied by removing the named job, the file stays (as ansible-core keeps it); a task
+    // with an empty name deletes it.
+    assert_eq!(vm.exec_ok("cat /etc/cron.d/hr-nightly"), "");
+    let deleted = r
+        .run(
+            "cron",
+            json!({"name": "", "cron_file": "hr-nightly", "state": "absent"}),
+            false,
+        )
+        .await;
+    assert_eq!(deleted["changed"], true, "{deleted:?}");
     vm.exec_ok("test ! -e /etc/cron.d/hr-nightly");
 
     // reboot: a new boot, and the connection works again.

@@ -7,7 +7,9 @@
 //!   user field is written only in a `cron_file`. A line equal to the wanted job without a
 //!   comment gets the comment (adopted), as Ansible does.
 //! - `state: present` adds the job (at the end) or replaces its line in place; `absent`
-//!   removes the comment and the line; a `cron_file` left without jobs is deleted.
+//!   removes the comment and the line (a `cron_file` emptied so stays). Only `state: absent`
+//!   with a `cron_file` and an empty `name` deletes the file (`changed` when it existed).
+//! - A relative `cron_file` is a file of `/etc/cron.d`; an absolute one is used as it is.
 //! - `env: true`: `name="job"` variable lines instead, added at the top (or `insertafter` /
 //!   `insertbefore` another variable: `Variable named 'x' not found.`), replaced in place.
 //! - Checks with Ansible's words: `Will not manage /etc/crontab via cron_file, see
@@ -146,10 +148,7 @@ impl Module for Cron {
         }
         let read = format!(
             "CF={}\nU={}\n{READ_SH}",
-            args.cron_file
-                .as_deref()
-                .map(path_word)
-                .unwrap_or_else(|| "''".into()),
+            cron_file_word(args.cron_file.as_deref()),
             quote(args.user.as_deref().unwrap_or(""))
         );
         let records = match remote::run_script(ctx, &read, None).await? {
@@ -175,15 +174,15 @@ impl Module for Cron {
             (None, None) => "crontab".into(),
         };
         let remove_file =
-            args.cron_file.is_some() && args.state == "absent" && changed && tab.is_empty();
+            args.cron_file.is_some() && args.state == "absent" && args.name.is_empty();
         let mut result = Map::new();
         if remove_file {
-            let changed = if ctx.check_mode {
+            let changed = if ctx.check_mode || !records.has("exists") {
                 records.has("exists")
             } else {
                 let script = format!(
                     "CF={}\nrm -f -- \"$CF\" || die \"Failed to remove $CF\"\n",
-                    path_word(args.cron_file.as_deref().unwrap_or(""))
+                    cron_file_word(args.cron_file.as_deref())
                 );
                 match remote::run_script(ctx, &script, None).await? {
                     Ok(r) => match r.failure() {
@@ -227,10 +226,7 @@ impl Module for Cron {
         if changed && !ctx.check_mode {
             let write = format!(
                 "CF={}\nU={}\nBACKUP={}\n{WRITE_SH}",
-                args.cron_file
-                    .as_deref()
-                    .map(path_word)
-                    .unwrap_or_else(|| "''".into()),
+                cron_file_word(args.cron_file.as_deref()),
                 quote(args.user.as_deref().unwrap_or("")),
                 u8::from(args.backup),
             );
@@ -259,6 +255,16 @@ impl Module for Cron {
             result.insert("cron_file".into(), Value::String(file.clone()));
         }
         Ok(result)
+    }
+}
+
+/// The shell word of the cron file's path: a relative name is a file of /etc/cron.d, as
+/// Ansible places it; no cron file is the empty word (the user's crontab).
+fn cron_file_word(cron_file: Option<&str>) -> String {
+    match cron_file {
+        None => "''".into(),
+        Some(file) if file.starts_with('/') => path_word(file),
+        Some(file) => path_word(&format!("/etc/cron.d/{file}")),
     }
 }
 
@@ -512,10 +518,6 @@ impl CronTab {
         self.lines = out;
     }
 
-    fn is_empty(&self) -> bool {
-        self.lines.iter().all(|l| l.trim().is_empty())
-    }
-
     fn job_names(&self) -> Vec<String> {
         self.lines
             .iter()
@@ -607,7 +609,25 @@ mod tests {
         let absent = json!({"name": "backup", "cron_file": file, "state": "absent"});
         let removed = run(&Cron, absent).await;
         assert_eq!(removed["changed"], true, "{removed:?}");
+        assert_eq!(removed["jobs"], json!([]), "{removed:?}");
+        // Emptied, the file stays, as ansible-core keeps it; an empty name deletes it.
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
+        let whole = json!({"name": "", "cron_file": file, "state": "absent"});
+        let deleted = run(&Cron, whole.clone()).await;
+        assert_eq!(deleted["changed"], true, "{deleted:?}");
+        assert_eq!(deleted["state"], "absent", "{deleted:?}");
         assert!(!std::path::Path::new(&file).exists());
+        assert_eq!(run(&Cron, whole).await["changed"], false);
+    }
+
+    #[test]
+    fn a_relative_cron_file_is_in_etc_cron_d() {
+        assert_eq!(
+            cron_file_word(Some("hr-job")),
+            path_word("/etc/cron.d/hr-job")
+        );
+        assert_eq!(cron_file_word(Some("/srv/x")), path_word("/srv/x"));
+        assert_eq!(cron_file_word(None), "''");
     }
 
     #[tokio::test]
