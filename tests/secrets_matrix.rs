@@ -31,8 +31,14 @@
 //! task with `ignore_errors`, then a real failure). In the pod (Events, the pod's termination
 //! message): one run per failing module and variant at `-vvvv --json`, and a successful run.
 
-use crate::common;
-use crate::run;
+#[path = "support/e2e.rs"]
+mod common;
+#[path = "support/data.rs"]
+mod data;
+#[path = "support/process.rs"]
+mod process;
+#[path = "support/reliability.rs"]
+mod run;
 
 use base64::Engine as _;
 use lab::kube_api::{service_account, KubeApi, Rule};

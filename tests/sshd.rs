@@ -29,8 +29,6 @@ mod pod_image;
 mod round_trips;
 #[path = "scale.rs"]
 mod scale;
-#[path = "secrets_matrix.rs"]
-mod secrets_matrix;
 #[path = "ssh_connection.rs"]
 mod ssh_connection;
 #[path = "ssh_pod.rs"]
